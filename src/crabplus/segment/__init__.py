@@ -1,0 +1,1 @@
+"""crabplus.segment"""

@@ -1,0 +1,154 @@
+"""The datasets of the release and what each one is: task type, media, instruction, answer format.
+
+One :class:`DatasetSpec` per task flag of the release (reference A1/A3, 19 flags over 17 source
+datasets). Everything downstream — AVSynth's mirror datasets, the media pipeline's frame counts and
+audio windows, the target format, the parser and the metric — reads it from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+#: The seven task types of Crab+ (GUIDE.md §1).
+TASK_TYPES: tuple[str, ...] = (
+    "action",  # action recognition
+    "emotion",  # emotion recognition
+    "matching",  # audio <-> video matching
+    "localization",  # event localisation in time
+    "segmentation",  # sounding-object segmentation and grounding in space
+    "captioning",  # audio-visual captioning
+    "qa",  # question answering
+)
+
+Visual = Literal["video", "image", "two_videos"]
+AudioWindow = Literal["tenths", "avqa", "first4", "fifths", "one_fifth", "one_tenth"]
+
+SYSTEM_PROMPT = (
+    "You are Qwen, a virtual human developed by the Qwen Team, Alibaba Group, capable of perceiving "
+    "auditory and visual inputs, as well as generating text and speech."
+)
+
+LEAD_IN = {
+    "video": "This is a video and an audio:",
+    "two_videos": "These are two videos and an audio:",
+    "two_audios": "This is a video and two audio clips:",
+    "image": "This is an image and an audio:",
+}
+
+_ACTION = "Please identify the action taking place in the video."
+_EMOTION = "Please judge the person's emotion at the moment."
+_EVENTS = "Please describe the events and time range that occurred in the video."
+_SEGMENT = (
+    "Please identify the category of the object producing the sound in the video frame. Then, provide "
+    "the bounding box and three pixel points of the object that is making the sound within the frame."
+)
+_REFAVS = (
+    "Please analyze the video frame and audio to find the object described as <des>{expression}</des>. "
+    'Answer with "true" or "false" whether the object exists. If it exists, respond with a sentence '
+    "identifying the object's name, its bounding box, and three pixel points; if not, state that the "
+    "object is absent."
+)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What a dataset (a task flag of the release) is.
+
+    ``answer_fields`` are the fields of :class:`crabplus.data.records.Answer` a record must fill.
+    ``instruction`` may hold ``{question}``, ``{options}`` or ``{expression}`` placeholders, filled
+    from the record's answer/meta by :func:`crabplus.tasks.formats.render_instruction`.
+    """
+
+    name: str
+    real_name: str
+    task: str
+    visual: Visual
+    num_frames: int  # frames for video input (per video); 1 for image tasks
+    audio_window: AudioWindow
+    instruction: str
+    answer_fields: tuple[str, ...]
+    metric: str
+    two_audios: bool = False  # v2a: one video, two audio clips joined end to end
+    has_test: bool = True  # the release ships a test.json for it
+
+    @property
+    def lead_in(self) -> str:
+        if self.two_audios:
+            return LEAD_IN["two_audios"]
+        return LEAD_IN[self.visual]
+
+
+def _spec(*args, **kwargs) -> DatasetSpec:
+    return DatasetSpec(*args, **kwargs)
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    s.name: s
+    for s in [
+        _spec("ks", "Kinetics-Sounds", "action", "video", 10, "tenths", _ACTION, ("label",), "accuracy"),
+        _spec("ucf", "UCF101", "action", "video", 10, "tenths", _ACTION, ("label",), "accuracy"),
+        _spec("meld", "MELD", "emotion", "video", 4, "first4", _EMOTION, ("label",), "accuracy"),
+        _spec(
+            "mer24", "MER2024", "emotion", "video", 4, "first4", _EMOTION, ("label",), "accuracy",
+            has_test=False,
+        ),
+        _spec("cremad", "CREMA-D", "emotion", "video", 4, "first4", _EMOTION, ("label",), "accuracy"),
+        _spec("mafw", "MAFW", "emotion", "video", 4, "first4", _EMOTION, ("label",), "uar_war"),
+        _spec("dfew", "DFEW", "emotion", "video", 4, "first4", _EMOTION, ("label",), "uar_war"),
+        _spec(
+            "a2v", "VGGSound (audio->video)", "matching", "two_videos", 10, "tenths",
+            "Please listen to the audio and indicate which of the two videos matches what you hear.",
+            ("choice",), "accuracy",
+        ),
+        _spec(
+            "v2a", "VGGSound (video->audio)", "matching", "video", 10, "tenths",
+            "Please view the video and indicate which of the two audio clips matches what you see.",
+            ("choice",), "accuracy", two_audios=True,
+        ),
+        _spec(
+            "avqa", "MUSIC-AVQA", "qa", "video", 10, "avqa", "Please answer this question: {question}",
+            ("text",), "avqa_accuracy",
+        ),
+        _spec(
+            "avqa_thu", "AVQA", "qa", "video", 10, "tenths",
+            "Please answer the question based on the options: {question}, options:{options}",
+            ("choice", "options"), "option_accuracy",
+        ),
+        _spec("ave", "AVE", "localization", "video", 10, "tenths", _EVENTS, ("events",), "ave_accuracy"),
+        _spec(
+            "unav", "UnAV-100", "localization", "video", 10, "tenths", _EVENTS, ("events",), "tiou_map",
+            has_test=False,
+        ),
+        _spec(
+            "avvp", "LLP (AVVP)", "localization", "video", 10, "tenths",
+            "Please determine the events that occur based on the visual and audio information in the "
+            "video, as well as the start and end times of these events.",
+            ("audio_events", "visual_events"), "avvp",
+        ),
+        _spec(
+            "avcap", "VALOR-32K", "captioning", "video", 10, "tenths", "Please describe this video and audio.",
+            ("text",), "caption", has_test=False,
+        ),
+        _spec("s4", "AVSBench S4", "segmentation", "image", 1, "one_fifth", _SEGMENT,
+              ("label", "box", "points"), "avs"),
+        _spec("ms3", "AVSBench MS3", "segmentation", "image", 1, "one_fifth", _SEGMENT,
+              ("label", "box", "points"), "avs"),
+        _spec("ref_avs", "Ref-AVS", "segmentation", "image", 1, "one_tenth", _REFAVS, ("exists",), "refavs"),
+        _spec(
+            "arig", "ARIG (AVSBench frames)", "segmentation", "image", 1, "fifths",
+            "Please recognize the category of object that makes the sound and then output its bounding box.",
+            ("label", "box"), "box_iou",
+        ),
+    ]
+}
+
+DATASET_NAMES: tuple[str, ...] = tuple(DATASETS)
+
+
+def get_spec(name: str) -> DatasetSpec:
+    """The spec of dataset ``name``; an unknown name is an error listing the known ones."""
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise KeyError(f"unknown dataset {name!r} (known: {', '.join(DATASET_NAMES)})") from None

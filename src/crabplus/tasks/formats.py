@@ -24,8 +24,8 @@ from crabplus.tasks.registry import DatasetSpec, get_spec
 
 
 def format_time(t: float) -> str:
-    """Whole seconds print as integers (``6``), others with one decimal (``6.5``)."""
-    return str(int(t)) if float(t).is_integer() else f"{t:.1f}"
+    """Whole seconds print as integers (``6``), others as short as exact (``6.5``, ``3.25``)."""
+    return str(int(t)) if float(t).is_integer() else f"{float(t):g}"
 
 
 def _box(box: list[int]) -> str:
@@ -67,6 +67,8 @@ def render_answer(dataset: str | DatasetSpec, answer: Answer) -> str:
     if name == "avcap":
         return answer.text
     if name in ("s4", "ms3"):
+        if answer.box is None:  # a frame whose ground-truth mask is empty: nothing to point at
+            return f"<answer>{answer.label}</answer>"
         return f"<answer>{answer.label}</answer> {_box(answer.box)} {_points(answer.points)}"
     if name == "ref_avs":
         if not answer.exists:

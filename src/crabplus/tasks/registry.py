@@ -130,10 +130,10 @@ DATASETS: dict[str, DatasetSpec] = {
             "avcap", "VALOR-32K", "captioning", "video", 10, "tenths", "Please describe this video and audio.",
             ("text",), "caption", has_test=False,
         ),
-        _spec("s4", "AVSBench S4", "segmentation", "image", 1, "one_fifth", _SEGMENT,
-              ("label", "box", "points"), "avs"),
-        _spec("ms3", "AVSBench MS3", "segmentation", "image", 1, "one_fifth", _SEGMENT,
-              ("label", "box", "points"), "avs"),
+        # box + points are required unless a ground-truth mask is given (it may be empty: MS3 frames
+        # where nothing sounds); records.py checks that rule.
+        _spec("s4", "AVSBench S4", "segmentation", "image", 1, "one_fifth", _SEGMENT, ("label",), "avs"),
+        _spec("ms3", "AVSBench MS3", "segmentation", "image", 1, "one_fifth", _SEGMENT, ("label",), "avs"),
         _spec("ref_avs", "Ref-AVS", "segmentation", "image", 1, "one_tenth", _REFAVS, ("exists",), "refavs"),
         _spec(
             "arig", "ARIG (AVSBench frames)", "segmentation", "image", 1, "fifths",

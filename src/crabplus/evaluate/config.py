@@ -1,9 +1,11 @@
-"""Evaluation configuration: decoding and the segmenter that turns boxes + points into masks."""
+"""Evaluation configuration: decoding, the segmenter that turns boxes + points into masks, scoring."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+from crabplus.config.core import ConfigError
 
 
 @dataclass
@@ -11,6 +13,10 @@ class EvalConfig:
     """Greedy decoding (as the release) with ``max_new_tokens``; left-padded batches of
     ``batch_size``. ``segmenter``: ``grabcut`` (embedded default, OpenCV) or ``sam2`` with the local
     ``sam2_checkpoint`` directory.
+
+    Scoring: ``frames_per_batch`` consecutive S4/MS3 frames share one F-score call (official: 4
+    videos x 5 frames = 20); ``meteor`` runs the METEOR jar for captions (seconds of Java start-up);
+    ``seed`` seeds the chance baseline.
     """
 
     max_new_tokens: int = 512
@@ -18,3 +24,12 @@ class EvalConfig:
     segmenter: Literal["grabcut", "sam2"] = "grabcut"
     sam2_checkpoint: str | None = None
     record_routing: bool = True
+    frames_per_batch: int = 20
+    meteor: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.frames_per_batch < 1:
+            raise ConfigError(f"eval.frames_per_batch must be >= 1, got {self.frames_per_batch}")
+        if self.segmenter == "sam2" and not self.sam2_checkpoint:
+            raise ConfigError("eval.segmenter=sam2 needs eval.sam2_checkpoint (a local transformers SAM 2 folder)")

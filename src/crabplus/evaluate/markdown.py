@@ -1,0 +1,98 @@
+"""Markdown renderings of an evaluation report and of a transfer table."""
+
+from __future__ import annotations
+
+
+def fmt(value, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _pct(value) -> str:
+    return "–" if value is None else f"{100 * value:+.1f}%"
+
+
+def render_report(report: dict) -> str:
+    """``report.md``: one summary row per dataset, then every metric under the three conventions."""
+    s = report["summary"]
+    cfg = report.get("config", {})
+    lines = [
+        "# Evaluation report",
+        "",
+        f"{s['scored']} predictions scored over {len(report['datasets'])} datasets ({s['records']} records, "
+        f"{s['predictions']} predictions); {s['unparsed']} unparsed, scored as wrong.",
+        f"Records without a prediction: {s['without_prediction']}; predictions matching no record: "
+        f"{s['unknown_predictions']}. Segmenter: {cfg.get('segmenter') or 'not needed'}; "
+        f"chance seed {cfg.get('seed')}.",
+        "",
+        "**ours**: unparsed predictions count as wrong. **release**: the Crab+ release's convention, unparsed "
+        "(and, for S4/MS3/Ref-AVS, regex-invalid) predictions dropped; `kept` is how many remain. "
+        "**chance**: the same metric on a seeded uniform guess from these records' own answers.",
+        "",
+        "| dataset | task | headline metric | ours | release (kept) | chance | n | unparsed |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in report["datasets"].values():
+        rel = row["release"]
+        arrow = "" if row["higher_is_better"] else " ↓"
+        lines.append(
+            f"| {row['dataset']} | {row['task']} | {row['primary_metric']}{arrow} | {fmt(row['primary'])} | "
+            f"{fmt(rel['primary'])} ({rel['n']}) | {fmt(row['chance']['primary'])} | {row['n']} | {row['unparsed']} |"
+        )
+    lines += ["", "↓ lower is better.", ""]
+    files = report.get("files", {})
+    if "scores_plot" in files:
+        lines += [f"![headline scores vs chance]({files['scores_plot']})", ""]
+    if "routing_plot" in files:
+        lines += [f"![routing heatmaps]({files['routing_plot']})", ""]
+    lines += ["## All metrics", ""]
+    for row in report["datasets"].values():
+        lines += [f"### {row['dataset']} — {row['real_name']} ({row['metric']})", "",
+                  "| metric | ours | release | chance |", "|---|---:|---:|---:|"]
+        for name, value in row["metrics"].items():
+            lines.append(f"| {name} | {fmt(value)} | {fmt(row['release']['metrics'].get(name))} | "
+                         f"{fmt(row['chance']['metrics'].get(name))} |")
+        for note in row.get("notes", []):
+            lines.append(f"\n> {note}")
+        lines.append("")
+    if report.get("notes"):
+        lines += ["## Notes", ""] + [f"- {n}" for n in report["notes"]] + [""]
+    return "\n".join(lines)
+
+
+def render_transfer(table: dict) -> str:
+    """``transfer.md``: the paper's transfer table."""
+    has_base = table.get("baseline_name") is not None
+    head = "| dataset | metric | single-task | multi-task | change | sign |"
+    rule = "|---|---|---:|---:|---:|:---:|"
+    if has_base:
+        head += " baseline multi | baseline change | baseline sign |"
+        rule += "---:|---:|:---:|"
+    lines = [
+        "# Transfer table: multi-task vs single-task",
+        "",
+        f"multi-task run: `{table['multi_name']}`" + (f"; baseline: `{table['baseline_name']}`" if has_base else ""),
+        "",
+        "Relative change = (multi - single) / |single| of each headline metric, sign flipped where lower is "
+        "better (↓), so a positive change always means the multi-task model is better.",
+        "",
+        head,
+        rule,
+    ]
+    for r in table["rows"]:
+        arrow = "" if r["higher_is_better"] else " ↓"
+        line = (f"| {r['dataset']} | {r['metric']}{arrow} | {fmt(r['single'])} | {fmt(r['multi'])} | "
+                f"{_pct(r['relative_change'])} | {r['sign']} |")
+        if has_base:
+            line += (f" {fmt(r.get('baseline'))} | {_pct(r.get('baseline_relative_change'))} | "
+                     f"{r.get('baseline_sign', '')} |")
+        lines.append(line)
+    lines += ["", f"Positive transfer on **{table['positive']} of {table['compared']}** rows "
+              f"({fmt(100 * table['positive_share'] if table['positive_share'] is not None else None, 1)}%)."]
+    if has_base and table.get("baseline_positive_share") is not None:
+        lines.append(f"Baseline: positive on {table['baseline_positive']} of {table['baseline_compared']} rows "
+                     f"({100 * table['baseline_positive_share']:.1f}%).")
+    if table.get("missing"):
+        lines += ["", "Not compared (missing from one side): " + ", ".join(table["missing"]) + "."]
+    if table.get("files", {}).get("plot"):
+        lines += ["", f"![transfer]({table['files']['plot']})"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,170 @@
+"""Score a prediction run: join predictions with records by id, score each dataset, write the report.
+
+``evaluate_predictions`` returns the report (a JSON-able dict); ``write_report`` writes
+``report.json``, ``report.md`` and the plots (``scores.png``, ``routing.png`` when predictions carry
+routing). One row per dataset holds its official metrics (``DatasetSpec.metric``), the headline
+``primary`` score, ``n``, the ``unparsed`` count, the release's convention (unparsed/invalid
+predictions dropped) and a seeded chance baseline on the same records.
+
+Records without a prediction are not scored (they are counted as ``without_prediction``);
+predictions whose id matches no record are counted and listed in the notes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from crabplus.data.records import Record, RecordError
+from crabplus.evaluate.chance import chance_predictions
+from crabplus.evaluate.config import EvalConfig
+from crabplus.evaluate.images import FrameSource
+from crabplus.evaluate.inputs import PredictionRow, as_prediction_rows
+from crabplus.evaluate.routing import routing_summary
+from crabplus.evaluate.scoring import Score, higher_is_better, score_simple
+from crabplus.evaluate.segscore import SegmentationScorer, aggregate_segmentation
+from crabplus.tasks.parsers import Prediction, parse_prediction
+from crabplus.tasks.registry import DATASET_NAMES, DATASETS
+from crabplus.utils.io import atomic_write_json, atomic_write_text
+
+REPORT_FORMAT = "crabplus-eval-report/1"
+MAX_LISTED = 10
+
+
+def _root_of(root) -> Callable[[Record], Path | None]:
+    if root is None:
+        return lambda record: None
+    if isinstance(root, Mapping):
+        return lambda record: Path(root[record.id]) if record.id in root else None
+    return lambda record: Path(root)
+
+
+def _headline(score: Score) -> dict[str, dict]:
+    names = [score.primary_metric] if score.primary_metric in score.metrics else []
+    if "null_s" in score.metrics and "null_s" not in names:
+        names.append("null_s")
+    return {n: {"value": score.metrics[n], "higher_is_better": higher_is_better(n)} for n in names}
+
+
+def _score_dataset(name: str, records: list[Record], preds: list[Prediction], seg: SegmentationScorer,
+                   cfg: EvalConfig) -> dict:
+    spec = DATASETS[name]
+    chance = chance_predictions(spec, records, cfg.seed)
+    keep = [i for i, p in enumerate(preds) if p.release_valid]
+    if spec.task == "segmentation":
+        stats = [seg.stats(spec, r, [p, c]) for r, p, c in zip(records, preds, chance)]
+        ours = aggregate_segmentation(spec, [s[0] for s in stats], cfg.frames_per_batch)
+        release = aggregate_segmentation(spec, [stats[i][0] for i in keep], cfg.frames_per_batch)
+        chance_score = aggregate_segmentation(spec, [s[1] for s in stats], cfg.frames_per_batch)
+    else:
+        ours = score_simple(spec, records, preds, meteor=cfg.meteor)
+        release = score_simple(spec, [records[i] for i in keep], [preds[i] for i in keep], meteor=cfg.meteor)
+        chance_score = score_simple(spec, records, chance, meteor=cfg.meteor)
+    unparsed = sum(not p.parsed for p in preds)
+    notes = list(dict.fromkeys(ours.notes + release.notes + chance_score.notes))
+    if spec.task == "segmentation" and sum(not p.release_valid for p in preds) != unparsed:
+        notes.append(f"{len(preds) - len(keep)} predictions the release's stricter box/point regex rejects "
+                     f"(dropped in its convention)")
+    return {
+        "dataset": name,
+        "real_name": spec.real_name,
+        "task": spec.task,
+        "metric": spec.metric,
+        "n": len(records),
+        "unparsed": unparsed,
+        "primary_metric": ours.primary_metric,
+        "primary": ours.primary,
+        "higher_is_better": higher_is_better(ours.primary_metric or ""),
+        "headline": _headline(ours),
+        "metrics": ours.metrics,
+        "release": {**release.to_json(), "dropped": len(preds) - len(keep)},
+        "chance": chance_score.to_json(),
+        "notes": notes,
+    }
+
+
+def evaluate_predictions(records: list[Record], predictions, root=None, *, segmenter=None,
+                         out_dir: str | Path | None = None, config: EvalConfig | None = None) -> dict:
+    """Score ``predictions`` (rows or dicts ``{id, dataset, predict, routing?}``) against ``records``.
+
+    ``root``: the data root media and masks resolve against: one path, a mapping record id -> path
+    (what ``crabplus eval`` builds from ``--data``), or None when no dataset needs media.
+    ``segmenter``: an object with ``segment(image, box_224, points_224)``; None builds the one
+    ``config.segmenter`` names, only if a segmentation dataset is present. With ``out_dir`` the
+    report is also written there (:func:`write_report`).
+    """
+    cfg = config or EvalConfig()
+    rows: list[PredictionRow] = as_prediction_rows(predictions)
+    by_id = {r.id: r for r in records}
+    if len(by_id) != len(records):
+        raise RecordError("duplicate record ids in the evaluated records")
+    unknown = [row.id for row in rows if row.id not in by_id]
+    matched = [row for row in rows if row.id in by_id]
+    if rows and not matched:
+        raise RecordError(f"none of the {len(rows)} prediction ids matches a record id "
+                          f"(first: {rows[0].id!r}); are --predictions and --data from the same split?")
+    for row in matched:
+        if row.dataset != by_id[row.id].dataset:
+            raise RecordError(f"prediction says dataset {row.dataset!r}, the record is {by_id[row.id].dataset!r}",
+                              record_id=row.id, field="dataset")
+    pred_of = {row.id: row for row in matched}
+
+    def factory():
+        if segmenter is not None:
+            return segmenter
+        from crabplus.segment import build_segmenter
+
+        return build_segmenter(cfg.segmenter, cfg.sam2_checkpoint)
+
+    seg = SegmentationScorer(FrameSource(_root_of(root)), factory)
+    datasets: dict[str, dict] = {}
+    for name in DATASET_NAMES:
+        recs = [r for r in records if r.dataset == name and r.id in pred_of]
+        if not recs:
+            continue
+        preds = [parse_prediction(name, pred_of[r.id].predict, options=r.answer.options) for r in recs]
+        datasets[name] = _score_dataset(name, recs, preds, seg, cfg)
+        datasets[name]["without_prediction"] = sum(1 for r in records if r.dataset == name and r.id not in pred_of)
+    notes = []
+    if unknown:
+        notes.append(f"{len(unknown)} predictions match no record id (first: {', '.join(unknown[:MAX_LISTED])})")
+    report = {
+        "format": REPORT_FORMAT,
+        "summary": {
+            "records": len(records),
+            "predictions": len(rows),
+            "scored": sum(d["n"] for d in datasets.values()),
+            "unparsed": sum(d["unparsed"] for d in datasets.values()),
+            "without_prediction": sum(1 for r in records if r.id not in pred_of),
+            "unknown_predictions": len(unknown),
+        },
+        "config": {"segmenter": seg.used_name, "seed": cfg.seed, "frames_per_batch": cfg.frames_per_batch,
+                   "meteor": cfg.meteor},
+        "datasets": datasets,
+        "routing": routing_summary(matched),
+        "notes": notes,
+    }
+    if out_dir is not None:
+        report["files"] = write_report(report, out_dir)
+    return report
+
+
+def write_report(report: dict, out_dir: str | Path) -> dict[str, str]:
+    """Write ``report.json``, ``report.md``, ``scores.png`` and (with routing) ``routing.png``
+    into ``out_dir``; returns the file names written (also stored in ``report["files"]``)."""
+    from crabplus.evaluate.markdown import render_report
+    from crabplus.evaluate.plots import plot_routing, plot_scores
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {}
+    if plot_scores(report, out / "scores.png") is not None:
+        files["scores_plot"] = "scores.png"
+    if plot_routing(report.get("routing"), out / "routing.png") is not None:
+        files["routing_plot"] = "routing.png"
+    files["markdown"] = "report.md"
+    files["json"] = "report.json"
+    report["files"] = files
+    atomic_write_text(out / "report.md", render_report(report))
+    atomic_write_json(out / "report.json", report)
+    return files

@@ -1,0 +1,117 @@
+"""The transfer analysis: does training on all tasks together help each task (Crab+'s headline claim)?
+
+Inputs are evaluation reports (``report.json``): one or more single-task runs (each scoring the
+dataset(s) it was trained on), the multi-task run, and optionally a baseline multi-task run (e.g.
+plain LoRA). One row per dataset headline metric (Ref-AVS contributes J and null S):
+
+    change = (multi - single) / |single|, with the sign flipped for lower-is-better metrics
+
+so a positive change always means multi-task training helped. ``single == 0`` leaves the relative
+change undefined (None) and the sign follows the absolute difference. The share of rows with a
+positive sign is the paper's "positive transfer on x% of tasks".
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from crabplus.evaluate.report import REPORT_FORMAT
+from crabplus.utils.io import atomic_write_json, atomic_write_text
+
+TOLERANCE = 1e-12
+
+
+class TransferError(ValueError):
+    """The reports cannot be compared (the message names the run or dataset)."""
+
+
+def load_run_report(run: str | Path) -> tuple[str, dict]:
+    """``(name, report)`` from a run folder holding ``report.json`` (or the file itself)."""
+    path = Path(run)
+    file = path / "report.json" if path.is_dir() else path
+    if not file.is_file():
+        raise TransferError(f"{path}: no report.json (run `crabplus eval ... --out {path}` first)")
+    try:
+        report = json.loads(file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise TransferError(f"{file}: not valid JSON: {exc}") from exc
+    if not isinstance(report, dict) or report.get("format") != REPORT_FORMAT or "datasets" not in report:
+        raise TransferError(f"{file}: not a crabplus evaluation report (format {REPORT_FORMAT!r})")
+    name = file.parent.name if file.name == "report.json" else file.stem
+    return name or str(file), report
+
+
+def _headlines(report: dict) -> dict[tuple[str, str], tuple[float, bool]]:
+    out = {}
+    for name, row in report["datasets"].items():
+        for metric, h in (row.get("headline") or {}).items():
+            if h.get("value") is not None:
+                out[(name, metric)] = (float(h["value"]), bool(h["higher_is_better"]))
+    return out
+
+
+def _change(single: float, other: float, higher: bool) -> tuple[float | None, str]:
+    diff = other - single if higher else single - other
+    sign = "+" if diff > TOLERANCE else "-" if diff < -TOLERANCE else "0"
+    return (diff / abs(single) if abs(single) > TOLERANCE else None), sign
+
+
+def transfer_table(single_reports: list[dict], multi_report: dict, baseline_report: dict | None = None, *,
+                   single_names: list[str] | None = None, multi_name: str = "multi-task",
+                   baseline_name: str = "baseline") -> dict:
+    """The transfer table (a JSON-able dict with ``rows``, ``positive_share``, …; see the module docstring)."""
+    if not single_reports:
+        raise TransferError("need at least one single-task report")
+    single_names = single_names or [f"single-{i}" for i in range(len(single_reports))]
+    single: dict[tuple[str, str], tuple[float, bool]] = {}
+    source: dict[tuple[str, str], str] = {}
+    for name, report in zip(single_names, single_reports):
+        for key, value in _headlines(report).items():
+            if key in single:
+                raise TransferError(f"dataset {key[0]!r} ({key[1]}) is scored by two single-task runs: "
+                                    f"{source[key]!r} and {name!r}")
+            single[key], source[key] = value, name
+    multi = _headlines(multi_report)
+    base = _headlines(baseline_report) if baseline_report is not None else {}
+    rows, missing = [], []
+    for key in sorted(set(single) | set(multi)):
+        if key not in single or key not in multi:
+            why = "no single-task run" if key not in single else "not in the multi run"
+            missing.append(f"{key[0]} ({key[1]}: {why})")
+            continue
+        (s, higher), (m, _) = single[key], multi[key]
+        rel, sign = _change(s, m, higher)
+        row = {"dataset": key[0], "metric": key[1], "higher_is_better": higher, "single_run": source[key],
+               "single": s, "multi": m, "relative_change": rel, "sign": sign}
+        if baseline_report is not None:
+            b = base.get(key)
+            row["baseline"] = b[0] if b else None
+            row["baseline_relative_change"], row["baseline_sign"] = _change(s, b[0], higher) if b else (None, "")
+        rows.append(row)
+    positive = sum(r["sign"] == "+" for r in rows)
+    table = {"multi_name": multi_name, "baseline_name": baseline_name if baseline_report is not None else None,
+             "single_names": single_names, "rows": rows, "compared": len(rows), "positive": positive,
+             "positive_share": positive / len(rows) if rows else None, "missing": missing}
+    if baseline_report is not None:
+        base_rows = [r for r in rows if r["baseline_sign"]]
+        table["baseline_compared"] = len(base_rows)
+        table["baseline_positive"] = sum(r["baseline_sign"] == "+" for r in base_rows)
+        table["baseline_positive_share"] = table["baseline_positive"] / len(base_rows) if base_rows else None
+    return table
+
+
+def write_transfer(table: dict, out_dir: str | Path) -> dict[str, str]:
+    """Write ``transfer.json``, ``transfer.md`` and ``transfer.png`` into ``out_dir``."""
+    from crabplus.evaluate.markdown import render_transfer
+    from crabplus.evaluate.plots import plot_transfer
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"json": "transfer.json", "markdown": "transfer.md"}
+    if plot_transfer(table, out / "transfer.png") is not None:
+        files["plot"] = "transfer.png"
+    table["files"] = files
+    atomic_write_text(out / "transfer.md", render_transfer(table))
+    atomic_write_json(out / "transfer.json", table)
+    return files

@@ -1,0 +1,50 @@
+"""AVSBench-semantic (AVSS) colour mIoU and F (benchmarks.md §3, official ``calc_color_miou_fscore``).
+
+Not one of the release's 19 task flags, but the same benchmark family as S4/MS3; kept so a
+semantic-mask run can be scored with the official definition:
+
+- 71 classes, background = class 0 included; a ground-truth value outside 0..70 (e.g. 255) is
+  ignored in the label area but its predicted pixels still count in the prediction area.
+- Per frame and class: IoU = inter / (union + 2.22e-16); P = inter / pred area and R = inter /
+  label area with no epsilon, F = 1.3 P R / (0.3 P + R), NaN set to 0. Sums over all frames (padded
+  frames included), with a per-class count of frames whose union is non-zero.
+- Per class: sum / count (NaN for a never-seen class set to 0); the result is the mean over all
+  classes, so unseen classes count as 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+AVSS_CLASSES = 71
+IOU_EPS = 2.22e-16
+
+
+def avss_scores(pred, gt, num_classes: int = AVSS_CLASSES, beta2: float = 0.3) -> dict[str, float]:
+    """``{"miou": …, "fscore": …}`` from class-index maps ``pred``, ``gt`` int [N, H, W]."""
+    pred = np.asarray(pred)
+    gt = np.asarray(gt)
+    if pred.ndim != 3 or pred.shape != gt.shape or pred.shape[0] == 0:
+        raise ValueError(f"avss_scores: expected pred and gt [N, H, W] of one shape, got {pred.shape}, {gt.shape}")
+    sum_iou = np.zeros(num_classes)
+    sum_f = np.zeros(num_classes)
+    count = np.zeros(num_classes)
+    bins = np.arange(num_classes + 1)
+    for p, g in zip(pred, gt):
+        p = p.ravel()
+        g = g.ravel()
+        area_pred = np.histogram(p, bins=bins)[0].astype(np.float64)  # [K], out-of-range preds drop out
+        area_lab = np.histogram(g, bins=bins)[0].astype(np.float64)  # [K], 255 etc. ignored
+        inter = np.histogram(p[p == g], bins=bins)[0].astype(np.float64)
+        union = area_pred + area_lab - inter
+        sum_iou += inter / (IOU_EPS + union)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            prec = inter / area_pred
+            rec = inter / area_lab
+            f = (1 + beta2) * prec * rec / (beta2 * prec + rec)
+        sum_f += np.nan_to_num(f, nan=0.0)
+        count += union > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        miou = np.nan_to_num(sum_iou / count, nan=0.0)
+        fscore = np.nan_to_num(sum_f / count, nan=0.0)
+    return {"miou": float(miou.mean()), "fscore": float(fscore.mean())}

@@ -21,6 +21,10 @@ RELEASE_TARGET_MODULES: tuple[str, ...] = (
 )
 
 
+class AdapterLoadError(ValueError):
+    """Adapter weights do not fit the model: the message lists the missing, unexpected and mis-shaped keys."""
+
+
 @dataclass
 class ILoRAConfig:
     """Interaction-aware LoRA: one shared down-projection A, ``num_experts`` up-projection heads B_i

@@ -1,0 +1,141 @@
+"""The I-LoRA layer: a frozen linear layer plus a shared down-projection, N up-projection heads and a
+per-token router (GUIDE.md §4, reference A5.1).
+
+    g = softmax(R x)                    R: N x d_in, computed in float32
+    z = A dropout(x)                    A: r x d_in, shared by every head
+    y = W0 x + b + s * sum_i g_i B_i z  B_i: d_out x r, zero at init; s = alpha / r
+
+Because A is shared, ``sum_i g_i B_i z = [B_1 ... B_N] (g (x) z)``: the heads live side by side in one
+``lora_B`` matrix of shape d_out x (N r) and the mixture is ONE matrix product of inner size N r, never a
+Python loop over heads (the release loops; ``crabplus.adapters.reference`` keeps that loop as an oracle).
+
+The layer subclasses ``nn.Linear`` and takes over the base layer's own ``weight``/``bias`` Parameters, so
+the base model's state-dict keys do not change when it is adapted (a full-weight save of an adapted
+model is a plain thinker checkpoint) and code that checks ``isinstance(m, nn.Linear)`` keeps working.
+Adapter parameters all have ``.lora_`` in their names: one filter decides what trains and what is saved.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from crabplus.adapters.config import ILoRAConfig
+
+
+def adapter_dtype(base_dtype: torch.dtype) -> torch.dtype:
+    """Adapters of a half-precision base are kept in float32 (as PEFT does), so that small updates to
+    them are not rounded away; the product is cast back to the base output's dtype."""
+    return torch.float32 if base_dtype in (torch.float16, torch.bfloat16) else base_dtype
+
+
+class ILoRARouter(nn.Module):
+    """Per-token softmax over the N heads, always computed in float32.
+
+    Options (default off): ``top_k`` keeps the k largest logits per token (softmax over those, so the
+    weights still sum to 1); ``num_tasks > 0`` adds a learned per-task bias to the logits, zero at init
+    so a task-conditioned router starts equal to the plain one (the task ids of the batch are set with
+    :func:`crabplus.adapters.set_task_ids`); ``balance_weight > 0`` stores a Switch-style load-balancing
+    loss of the last training forward in ``aux_loss`` (collected, weighted, by
+    :func:`crabplus.adapters.balance_loss`).
+
+    The module's output (the weights ``g``) is what :class:`~crabplus.adapters.RoutingRecorder` hooks.
+    """
+
+    def __init__(self, in_features: int, num_experts: int, *, top_k: int | None = None, num_tasks: int = 0,
+                 balance_weight: float = 0.0, device=None, dtype=None) -> None:
+        super().__init__()
+        self.num_experts = num_experts
+        self.top_k = top_k
+        self.balance_weight = balance_weight
+        self.weight = nn.Parameter(torch.empty(num_experts, in_features, device=device, dtype=dtype))
+        # Same initialisation as nn.Linear's (kaiming-uniform, a=sqrt(5)), as the release's router.
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        self.task = None
+        if num_tasks > 0:
+            self.task = nn.Embedding(num_tasks, num_experts, device=device, dtype=dtype)
+            nn.init.zeros_(self.task.weight)
+        self.task_ids: torch.Tensor | None = None
+        self.aux_loss: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: [..., d_in] -> logits: [..., N] in float32 (the router never sees dropout)
+        logits = F.linear(x.float(), self.weight.float())
+        if self.task is not None and x.dim() == 3:
+            # Only batch-major inputs [B, T, d] (the LLM) can be matched to per-sample task ids; the
+            # encoders see packed [tokens, d] inputs and keep the plain router.
+            if self.task_ids is None:
+                raise RuntimeError("task-conditioned I-LoRA router: call set_task_ids(model, ids) before forward")
+            if self.task_ids.shape != (x.shape[0],):
+                raise RuntimeError(
+                    f"task-conditioned I-LoRA router: {tuple(self.task_ids.shape)} task ids for a batch of {x.shape[0]}"
+                )
+            logits = logits + self.task(self.task_ids.to(x.device)).float()[:, None, :]  # [B, 1, N]
+        if self.top_k is not None and self.top_k < self.num_experts:
+            keep = logits.topk(self.top_k, dim=-1).indices  # [..., k]; exactly k even on ties
+            logits = torch.full_like(logits, float("-inf")).scatter(-1, keep, logits.gather(-1, keep))
+        g = logits.softmax(dim=-1)  # [..., N], >= 0, sums to 1
+        self.aux_loss = self._balance_loss(g) if self.balance_weight > 0 and self.training else None
+        return g
+
+    def _balance_loss(self, g: torch.Tensor) -> torch.Tensor:
+        """N * sum_i f_i * P_i (Switch Transformer): f_i the share of tokens whose chosen heads (top-k, or
+        the arg-max when dense) include i, P_i the mean weight of head i. Equals 1 when balanced."""
+        flat = g.reshape(-1, self.num_experts)  # [tokens, N]
+        k = self.top_k or 1
+        with torch.no_grad():
+            chosen = F.one_hot(flat.topk(k, dim=-1).indices, self.num_experts).sum(-2).float()  # [tokens, N]
+            share = chosen.mean(0) / k  # [N]
+        return self.num_experts * (share * flat.mean(0)).sum()
+
+
+class ILoRALinear(nn.Linear):
+    """A frozen ``nn.Linear`` with an I-LoRA adapter (see the module docstring for the formula).
+
+    Parameters: ``weight``/``bias`` (the base's own), ``lora_A.weight`` [r, d_in], ``lora_B.weight``
+    [d_out, N r] (head i is columns i r ... (i+1) r - 1), ``lora_route.weight`` [N, d_in] and, when
+    task-conditioned, ``lora_route.task.weight`` [num_tasks, N].
+    """
+
+    def __init__(self, base: nn.Linear, config: ILoRAConfig) -> None:
+        # nn.Module's init, not nn.Linear's: the base's Parameters are reused, nothing is allocated twice.
+        nn.Module.__init__(self)
+        self.in_features, self.out_features = base.in_features, base.out_features
+        self.weight = base.weight
+        self.bias = base.bias
+        self.config = config
+        self.rank, self.num_experts, self.scale = config.rank, config.num_experts, config.scale
+        factory = {"device": base.weight.device, "dtype": adapter_dtype(base.weight.dtype)}
+        self.lora_dropout = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
+        self.lora_A = nn.Linear(self.in_features, self.rank, bias=False, **factory)  # kaiming-uniform
+        self.lora_B = nn.Linear(self.num_experts * self.rank, self.out_features, bias=False, **factory)
+        nn.init.zeros_(self.lora_B.weight)  # adapted layer == base layer at init
+        self.lora_route = ILoRARouter(
+            self.in_features, self.num_experts, top_k=config.top_k,
+            num_tasks=config.num_tasks if config.task_conditioned else 0,
+            balance_weight=config.balance_loss_weight, **factory,
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.linear(x, self.weight, self.bias)  # [..., d_out]
+        # In place: the base product's backward needs x and W, never y, so no second [..., d_out] buffer.
+        return y.add_(self.adapter_delta(x).to(y.dtype))
+
+    def adapter_delta(self, x: torch.Tensor) -> torch.Tensor:
+        """s * sum_i g_i B_i A dropout(x), as one product over the stacked heads.
+
+        The weights are applied with F.linear rather than through their submodules: same maths, less
+        per-call overhead, which is what small layers pay for (benchmarks/ilora.py)."""
+        g = self.lora_route(x)  # [..., N] float32
+        xa = x.to(self.lora_A.weight.dtype)
+        z = F.linear(self.lora_dropout(xa), self.lora_A.weight)  # [..., r]
+        gs = (g * self.scale).to(z.dtype)  # [..., N]; the scale folded into the smallest tensor
+        gz = (gs.unsqueeze(-1) * z.unsqueeze(-2)).flatten(-2)  # [..., N, r] -> [..., N r]
+        return F.linear(gz, self.lora_B.weight)  # [..., d_out]
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
+                f"rank={self.rank}, num_experts={self.num_experts}, scale={self.scale}")

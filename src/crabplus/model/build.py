@@ -1,0 +1,153 @@
+"""Building the backbone (transformers' ``Qwen2_5OmniThinkerForConditionalGeneration``) and attaching
+an adapter.
+
+``model.checkpoint`` may name, on local disk only (nothing is ever downloaded):
+- a released Qwen2.5-Omni directory (``config.json`` of model_type ``qwen2_5_omni``): only the thinker is
+  built and loaded; the talker and token2wav weights are skipped by transformers' loader, which also
+  maps the release's key names (``thinker.model.layers…``) onto 5.24's (``model.language_model.layers…``);
+- a thinker-only directory (model_type ``qwen2_5_omni_thinker``);
+- one of our saved checkpoints (:mod:`crabplus.model.checkpoint`): its base weights, or, for an
+  adapter-only save, the base it names.
+Without a checkpoint the ``tiny`` preset is built with random weights (the real presets need one).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+from transformers import Qwen2_5OmniConfig, Qwen2_5OmniThinkerConfig, Qwen2_5OmniThinkerForConditionalGeneration
+
+from crabplus.adapters import apply_ilora, apply_lora
+from crabplus.data.tokenizer import special_token_ids
+from crabplus.model.config import ModelConfig
+from crabplus.model.presets import build_thinker_config, preset_dims
+
+Thinker = Qwen2_5OmniThinkerForConditionalGeneration
+META_FILE = "crabplus_model.json"  # marks one of our saved checkpoints (crabplus.model.checkpoint)
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+class CheckpointError(ValueError):
+    """A model checkpoint directory is missing, of an unknown kind, or does not fit the config/tokenizer."""
+
+
+def resolve_dtype(model_cfg: ModelConfig) -> torch.dtype:
+    """``auto``: bfloat16 for the real presets on a GPU (as the release), float32 otherwise (the tiny
+    model trains all its weights, and CPUs gain nothing from half precision)."""
+    if model_cfg.dtype != "auto":
+        return _DTYPES[model_cfg.dtype]
+    return torch.bfloat16 if model_cfg.preset != "tiny" and torch.cuda.is_available() else torch.float32
+
+
+def _default_device(model_cfg: ModelConfig) -> str:
+    return "cuda" if model_cfg.preset != "tiny" and torch.cuda.is_available() else "cpu"
+
+
+def checkpoint_kind(path: Path) -> str:
+    """``ours`` | ``release`` | ``thinker``; a CheckpointError names the path otherwise."""
+    if (path / META_FILE).is_file():
+        return "ours"
+    config = path / "config.json"
+    if not config.is_file():
+        raise CheckpointError(f"model.checkpoint {path}: no config.json or {META_FILE} (not a model directory)")
+    try:
+        model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type")
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{config}: not valid JSON: {exc}") from exc
+    kinds = {"qwen2_5_omni": "release", "qwen2_5_omni_thinker": "thinker"}
+    if model_type not in kinds:
+        raise CheckpointError(f"{config}: field 'model_type' is {model_type!r}; expected one of {sorted(kinds)}")
+    return kinds[model_type]
+
+
+def _load(path: Path, model_cfg: ModelConfig, device: str, config: Qwen2_5OmniThinkerConfig | None = None) -> Thinker:
+    """from_pretrained on a local directory; a wrong shape or a missing tensor is a CheckpointError."""
+    try:
+        return Thinker.from_pretrained(
+            path, config=config, dtype=resolve_dtype(model_cfg), attn_implementation=model_cfg.attn_implementation,
+            device_map=device, local_files_only=True,
+        )
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise CheckpointError(f"model.checkpoint {path}: cannot load the thinker: {exc}") from exc
+
+
+def load_pretrained(path: Path, model_cfg: ModelConfig, device: str) -> Thinker:
+    """The thinker from a local directory of any kind that :func:`checkpoint_kind` knows."""
+    kind = checkpoint_kind(path)
+    if kind == "ours":
+        meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+        base = meta.get("base")
+        if base == "included":
+            return _load(path, model_cfg, device)
+        if not isinstance(base, str) or not base:
+            raise CheckpointError(f"{path / META_FILE}: field 'base' must be 'included' or the base's directory")
+        return load_pretrained(Path(base), model_cfg, device)
+    if kind == "release":
+        thinker_config = Qwen2_5OmniConfig.from_pretrained(path, local_files_only=True).thinker_config
+        return _load(path, model_cfg, device, config=thinker_config)
+    return _load(path, model_cfg, device)
+
+
+def _check_fit(model: Thinker, model_cfg: ModelConfig, tokenizer, source: str) -> None:
+    """The loaded shapes match the preset and the tokenizer's special ids match the config's."""
+    text = model.config.text_config
+    dims = preset_dims(model_cfg.preset)
+    have = (text.hidden_size, text.num_hidden_layers, text.num_attention_heads)
+    want = (dims.hidden_size, dims.num_layers, dims.num_heads)
+    if have != want:
+        raise CheckpointError(f"{source}: hidden size, layers, heads are {have}; model.preset "
+                              f"{model_cfg.preset!r} has {want}")
+    ids = special_token_ids(tokenizer)
+    if len(tokenizer) > text.vocab_size:
+        raise CheckpointError(f"{source}: the tokenizer has {len(tokenizer)} tokens, the model's vocabulary "
+                              f"{text.vocab_size}")
+    cfg = model.config
+    if getattr(cfg, "vision_start_token_id", None) is None:  # get_rope_index needs it; not every config has it
+        cfg.vision_start_token_id = ids["vision_bos"]
+    pairs = {"audio": cfg.audio_token_id, "image": cfg.image_token_id, "video": cfg.video_token_id,
+             "audio_bos": cfg.audio_start_token_id, "audio_eos": cfg.audio_end_token_id,
+             "vision_bos": cfg.vision_start_token_id}
+    wrong = [f"{k}: model {v}, tokenizer {ids[k]}" for k, v in pairs.items() if v != ids[k]]
+    if wrong:
+        raise CheckpointError(f"{source}: special token ids differ between model config and tokenizer: {wrong}")
+
+
+def build_thinker(model_cfg: ModelConfig, tokenizer, device: str | torch.device | None = None) -> Thinker:
+    """The thinker of ``model_cfg``: random weights from the preset, or loaded from ``model_cfg.checkpoint``.
+
+    ``device``: where to put it (default: a GPU for the real presets when there is one, else the CPU).
+    """
+    device = str(device) if device is not None else _default_device(model_cfg)
+    if model_cfg.checkpoint is None:
+        if model_cfg.preset != "tiny":
+            raise CheckpointError(f"model.preset {model_cfg.preset!r} needs model.checkpoint: a local directory "
+                                  "holding the released Qwen2.5-Omni weights")
+        dims = preset_dims(model_cfg.preset)
+        config = build_thinker_config(dims, dims.vocab_size or len(tokenizer), special_token_ids(tokenizer))
+        model = Thinker._from_config(config, attn_implementation=model_cfg.attn_implementation,
+                                     dtype=resolve_dtype(model_cfg)).to(device)
+        source = f"preset {model_cfg.preset!r}"
+    else:
+        path = Path(model_cfg.checkpoint)
+        if not path.is_dir():
+            raise CheckpointError(f"model.checkpoint {path}: not a directory")
+        model = load_pretrained(path, model_cfg, device)
+        source = f"model.checkpoint {path}"
+    _check_fit(model, model_cfg, tokenizer, source)
+    if model_cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    return model
+
+
+def attach_adapter(model: nn.Module, model_cfg: ModelConfig) -> nn.Module:
+    """Put ``model_cfg.adapter`` on the thinker: ``ilora`` (in place), ``lora`` (a PEFT wrapper is returned)
+    or ``none`` (unchanged, every weight trains: the tiny base stage). Adapters freeze the base."""
+    if model_cfg.adapter == "ilora":
+        return apply_ilora(model, model_cfg.ilora)
+    if model_cfg.adapter == "lora":
+        return apply_lora(model, model_cfg.lora)
+    return model

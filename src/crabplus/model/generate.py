@@ -1,0 +1,49 @@
+"""Greedy generation on a left-padded batch, as the release decodes (reference A4), minus its bug.
+
+The release right-pads batches for generation, so shorter prompts get pad tokens between the prompt
+and the answer. Here batches must be left-padded: transformers 5.24's thinker computes M-RoPE
+positions from the attention mask (``get_rope_index`` drops padded tokens before numbering, and the
+decoding steps continue from each row's own last position), so a row generates the same tokens in a
+batch as alone (tested).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from crabplus.data.tokenizer import special_token_ids
+
+#: The thinker's forward inputs a batch may carry; anything else (labels, metadata) is left out.
+FORWARD_KEYS = (
+    "input_ids", "attention_mask", "pixel_values", "image_grid_thw", "pixel_values_videos", "video_grid_thw",
+    "video_second_per_grid", "input_features", "feature_attention_mask",
+)
+
+
+@torch.no_grad()
+def generate(model: nn.Module, tokenizer, batch: dict, max_new_tokens: int = 512) -> list[str]:
+    """Decode greedily up to ``max_new_tokens`` per row; return the new text of each row (prompt sliced
+    off, special tokens skipped, whitespace stripped). Stops at ``<|im_end|>`` or the pad token."""
+    inputs = {k: batch[k] for k in FORWARD_KEYS if batch.get(k) is not None}
+    if "input_ids" not in inputs or "attention_mask" not in inputs:
+        raise ValueError("generate: the batch needs input_ids and attention_mask")
+    mask = inputs["attention_mask"]
+    right_padded = (mask[:, -1] == 0).nonzero().flatten().tolist()
+    if right_padded:
+        raise ValueError(f"generate: rows {right_padded} are right-padded (attention_mask ends in 0); "
+                         "generation needs left padding")
+    device = next(model.parameters()).device
+    inputs = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
+    ids = special_token_ids(tokenizer)
+    was_training = model.training
+    model.eval()
+    try:
+        out = model.generate(
+            **inputs, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, use_cache=True,
+            eos_token_id=[ids["im_end"], ids["pad"]], pad_token_id=ids["pad"],
+        )  # [B, prompt + new]
+    finally:
+        model.train(was_training)
+    new_tokens = out[:, inputs["input_ids"].shape[1]:]  # [B, new]
+    return [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]

@@ -1,0 +1,86 @@
+"""Training-loop throughput on AVSynth (CPU): seconds per step and how much of it waits for data.
+
+    .venv/bin/python benchmarks/train_loop.py [--steps 10] [--rounds 3] [--data DIR]
+
+Side by side in one run: the base stage with no feature cache, with a warm cache, with a warm cache
+and one DataLoader worker, and the I-LoRA stage with a warm cache. The machine is shared and noisy,
+so the variants run interleaved for ``--rounds`` rounds and the table shows each one's best round
+(and its median); compare rows, not absolute numbers. Writes benchmarks/results/train_loop.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("CRABPLUS_QUIET", "1")
+
+
+def run(data: Path, out: Path, steps: int, *overrides: str) -> dict:
+    from crabplus.config.run import load_config
+    from crabplus.train import read_metrics, train
+
+    cfg = load_config(None, [f"data.train=[{data}]", f"data.root={data}", "data.image_size=56",
+                             f"output_dir={out}", f"train.max_steps={steps}", f"train.save_steps={steps}",
+                             f"train.log_steps={steps}", "train.batch_size=4", *overrides])
+    t0 = time.perf_counter()
+    result = train(cfg)
+    wall = time.perf_counter() - t0
+    row = read_metrics(out / "metrics.jsonl")[-1]
+    return {"s_per_step": row["elapsed_s"] / steps, "data_wait_share": row["data_wait_s"] / row["elapsed_s"],
+            "answer_tokens_per_step": row["tokens"] / steps, "wall_s": wall, "loss": result.losses[-1]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--data", default=None, help="an AVSynth folder (default: generate the demo preset)")
+    args = parser.parse_args()
+    from crabplus.synth import generate, preset
+
+    work = Path(tempfile.mkdtemp(prefix="crabplus-bench-"))
+    data = Path(args.data) if args.data else work / "avsynth"
+    if args.data is None:
+        t0 = time.perf_counter()
+        generate(data, preset("demo"))
+        print(f"AVSynth demo preset generated in {time.perf_counter() - t0:.1f} s")
+    cache = work / "cache"
+    base = ("train.stage=base", "model.adapter=none")
+    run(data, work / "warm", 2, *base, f"data.cache_dir={cache}")  # fills the cache
+    variants = {
+        "base, no cache": base,
+        "base, warm cache": (*base, f"data.cache_dir={cache}"),
+        "base, warm cache, 1 worker": (*base, f"data.cache_dir={cache}", "train.num_workers=1"),
+        "ilora, warm cache": ("model.adapter=ilora", "model.ilora.rank=8", "model.ilora.alpha=16",
+                              f"data.cache_dir={cache}"),
+    }
+    trials: dict[str, list[dict]] = {name: [] for name in variants}
+    for round_ in range(args.rounds):
+        for i, (name, overrides) in enumerate(variants.items()):
+            trials[name].append(run(data, work / f"r{round_}-{i}", args.steps, *overrides))
+    rows = {}
+    for name, runs in trials.items():
+        best = min(runs, key=lambda r: r["s_per_step"])
+        median = sorted(r["s_per_step"] for r in runs)[len(runs) // 2]
+        rows[name] = {**best, "s_per_step_median": median, "rounds": runs}
+    print(f"\n{'run':<28} {'s/step best':>12} {'median':>8} {'data wait':>10} {'answer tok/step':>16}")
+    for name, r in rows.items():
+        print(f"{name:<28} {r['s_per_step']:>12.3f} {r['s_per_step_median']:>8.3f} {r['data_wait_share']:>9.0%} "
+              f"{r['answer_tokens_per_step']:>16.0f}")
+    result = {"command": "python benchmarks/train_loop.py " + " ".join(f"--{k} {v}" for k, v in vars(args).items()
+                                                                     if v is not None),
+              "steps": args.steps, "rounds": args.rounds, "batch_size": 4, "cpu_count": os.cpu_count(),
+              "runs": rows}
+    path = Path(__file__).resolve().parent / "results" / "train_loop.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()

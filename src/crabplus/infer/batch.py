@@ -1,0 +1,105 @@
+"""Prediction over records, for evaluation: left-padded batches, greedy decoding, routing per sample.
+
+Rows are ``{"id", "dataset", "predict", "routing"}``; ``routing`` maps each I-LoRA layer to the mean
+router weight of each head over the sample's prompt tokens (``{}`` without I-LoRA or when not
+recorded). ``crabplus eval`` reads the JSONL that :func:`write_predictions` writes.
+
+The release right-pads generation batches, which puts pad tokens between a short prompt and its
+answer (reference A4); we left-pad, so a sample's answer does not depend on its batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from crabplus.data.records import Record
+from crabplus.infer.predictor import Predictor, as_predictor
+from crabplus.utils.io import atomic_write_jsonl
+from crabplus.utils.progress import progress_bar
+
+
+def _chunks(items: Sequence, size: int) -> Iterable[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _has_ilora(model) -> bool:
+    from crabplus.adapters import ilora_layers
+
+    return next(iter(ilora_layers(model)), None) is not None
+
+
+def _prompt_routing(recorder, attention_mask: torch.Tensor) -> list[dict[str, list[float]]]:
+    """Mean router weights over each row's prompt tokens (the recorder also saw the generated ones).
+
+    attention_mask: (B, T) of the prompt; the recorded length is T + generated steps, so the mask
+    is extended with zeros over the generated positions before averaging.
+    """
+    if not recorder.batched:
+        return [{} for _ in range(attention_mask.shape[0])]
+    recorded = recorder.weights(next(iter(recorder.batched))).shape[1]
+    extra = recorded - attention_mask.shape[1]
+    mask = torch.nn.functional.pad(attention_mask.cpu(), (0, extra), value=0)  # (B, recorded)
+    return recorder.summary(mask)
+
+
+def _task_conditioned(predictor: Predictor) -> int | None:
+    cfg = predictor.model_cfg
+    if cfg.adapter == "ilora" and cfg.ilora.task_conditioned:
+        return cfg.ilora.num_tasks
+    return None
+
+
+def predict_batch(predictor: Predictor, records: Sequence[Record], root: str | Path, *, max_new_tokens: int,
+                  record_routing: bool) -> list[dict[str, Any]]:
+    """Rows for one batch of records (all in one left-padded batch)."""
+    from crabplus.adapters import RoutingRecorder, set_task_ids
+    from crabplus.data.collate import collate
+    from crabplus.data.tokenizer import special_token_ids
+    from crabplus.model import generate
+    from crabplus.train.taskids import task_ids
+
+    samples = [predictor.processor.encode(rec, root, with_target=False) for rec in records]
+    batch = collate(samples, special_token_ids(predictor.tokenizer)["pad"], "left")
+    num_tasks = _task_conditioned(predictor)
+    if num_tasks is not None:
+        set_task_ids(predictor.model, task_ids([r.dataset for r in records], num_tasks))
+    record = record_routing and _has_ilora(predictor.model)
+    recorder = RoutingRecorder(predictor.model) if record else contextlib.nullcontext()
+    with recorder as rec:
+        texts = generate(predictor.model, predictor.tokenizer, batch, max_new_tokens=max_new_tokens)
+    routing = _prompt_routing(rec, batch["attention_mask"]) if record else [{} for _ in records]
+    return [{"id": r.id, "dataset": r.dataset, "predict": text, "routing": route}
+            for r, text, route in zip(records, texts, routing)]
+
+
+def predict_records(checkpoint_or_model, records: Sequence[Record], root: str | Path, *, batch_size: int = 4,
+                    max_new_tokens: int = 512, record_routing: bool = True, progress: bool = True,
+                    image_size: int | None = None, cache_dir: str | None = None) -> list[dict[str, Any]]:
+    """Answer every record (media under ``root``) with the model of a checkpoint folder or a
+    :class:`Predictor`; rows come back in the records' order."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if isinstance(checkpoint_or_model, Predictor):
+        predictor = checkpoint_or_model
+    else:
+        predictor = as_predictor(checkpoint_or_model, image_size=image_size, cache_dir=cache_dir)
+    rows: list[dict[str, Any]] = []
+    bar_cm = progress_bar("predict", total=len(records)) if progress else contextlib.nullcontext()
+    with bar_cm as bar:
+        for chunk in _chunks(list(records), batch_size):
+            rows.extend(predict_batch(predictor, chunk, root, max_new_tokens=max_new_tokens,
+                                      record_routing=record_routing))
+            if bar is not None:
+                bar.update(len(chunk))
+    return rows
+
+
+def write_predictions(path: str | Path, rows: Iterable[dict[str, Any]]) -> Path:
+    """The prediction JSONL (atomic: a crash leaves the old file or the whole new one)."""
+    return atomic_write_jsonl(path, list(rows))

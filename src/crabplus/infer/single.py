@@ -1,0 +1,181 @@
+"""Answering one task on one's own video: the record is built from the arguments, then the same
+pipeline as evaluation runs (processor -> generate -> parser), plus the mask for segmentation tasks.
+
+Media paths in records are relative to a data root, so the root is the deepest folder holding every
+given file. Image tasks (S4, MS3, Ref-AVS, ARIG) take a still image, or a video and the second of
+the frame to use (default: the middle of the clip); their one-fifth / one-tenth audio window is
+the part of the clip that frame falls in, as in the benchmarks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from crabplus.data.records import Answer, Media, Record
+from crabplus.tasks.formats import render_instruction
+from crabplus.tasks.registry import get_spec
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+FRAME = 224  # the model's coordinates (and the masks we write) are in 224-pixel space
+
+
+class PredictInputError(ValueError):
+    """The arguments cannot make a record for the task (a missing file, question or second video)."""
+
+
+@dataclass
+class PredictResult:
+    dataset: str
+    text: str  # what the model wrote
+    prediction: Any  # crabplus.tasks.parsers.Prediction
+    record: Record
+    mask_path: Path | None = None
+    routing: dict[str, list[float]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        pred = dataclasses.asdict(self.prediction)
+        return {"dataset": self.dataset, "text": self.text, "prediction": pred,
+                "mask": str(self.mask_path) if self.mask_path else None, "routing": self.routing}
+
+
+def media_duration(path: Path) -> float:
+    """Seconds of a media file (container duration, else its first stream's)."""
+    try:
+        with av.open(str(path)) as container:
+            if container.duration is not None:
+                return container.duration / av.time_base
+            stream = container.streams[0]
+            if stream.duration is not None and stream.time_base is not None:
+                return float(stream.duration * stream.time_base)
+    except (av.FFmpegError, OSError) as exc:
+        raise PredictInputError(f"{path}: cannot read media: {exc}") from exc
+    raise PredictInputError(f"{path}: the file does not say how long it is")
+
+
+def _files(**paths: str | Path | None) -> dict[str, Path]:
+    out = {}
+    for name, value in paths.items():
+        if value is None:
+            continue
+        path = Path(value).resolve()
+        if not path.is_file():
+            raise PredictInputError(f"{name} file not found: {value}")
+        out[name] = path
+    return out
+
+
+def build_record(task: str, video: str | Path, *, audio=None, video2=None, audio2=None, question=None,
+                 options=None, expression=None, frame_second=None) -> tuple[Record, Path]:
+    """The record (and its data root) that asks ``task`` about these files."""
+    try:
+        spec = get_spec(task)
+    except KeyError as exc:
+        raise PredictInputError(str(exc.args[0])) from None
+    files = _files(video=video, audio=audio, video2=video2, audio2=audio2)
+    if "{question}" in spec.instruction and not question:
+        raise PredictInputError(f"task {task!r} needs --question")
+    if "{options}" in spec.instruction and not options:
+        raise PredictInputError(f"task {task!r} needs --options")
+    if "{expression}" in spec.instruction and not expression:
+        raise PredictInputError(f"task {task!r} needs --expression (the object to find)")
+    if spec.visual == "two_videos" and "video2" not in files:
+        raise PredictInputError(f"task {task!r} compares two videos: give --video2")
+    if spec.two_audios and not {"audio", "audio2"} <= set(files):
+        raise PredictInputError(f"task {task!r} compares two audio clips: give --audio and --audio2")
+    root = Path(os.path.commonpath([str(p.parent) for p in files.values()]))
+    rel = {k: str(p.relative_to(root)) for k, p in files.items()}
+    media = Media(video=rel.get("video"), audio=rel.get("audio"), video2=rel.get("video2"), audio2=rel.get("audio2"))
+    if spec.visual == "image":
+        is_image = files["video"].suffix.lower() in IMAGE_SUFFIXES
+        if is_image:
+            media.image, media.video = rel["video"], None
+            if media.audio is None:
+                raise PredictInputError(f"task {task!r} on a still image needs --audio")
+            timed = files["audio"]
+            second = float(frame_second) if frame_second is not None else 0.0
+        else:
+            timed = files["video"]
+        duration = media_duration(timed)
+        if not is_image:
+            second = float(frame_second) if frame_second is not None else duration / 2
+            media.frame_second = second
+        parts = {"one_fifth": 5, "one_tenth": 10}.get(spec.audio_window)
+        if parts is not None:
+            media.audio_window_index = min(parts - 1, max(0, int(second / (duration / parts))))
+    instruction = render_instruction(spec, question=question, options=options, expression=expression)
+    answer = Answer(options=list(options)) if options else Answer()
+    record = Record(id=f"predict-{files['video'].stem}", dataset=spec.name, task=spec.task, split="test",
+                    media=media, instruction=instruction, answer=answer, target="")
+    return record, root
+
+
+def _frame(record: Record, root: Path) -> np.ndarray:
+    """The image the model looked at, at 224 × 224 (uint8 RGB)."""
+    from crabplus.data.media import read_frame_at, read_image
+
+    if record.media.image is not None:
+        return read_image(root / record.media.image, FRAME)
+    return read_frame_at(root / record.media.video, record.media.frame_second or 0.0, FRAME)
+
+
+def write_mask(record: Record, root: Path, prediction, out_dir: Path, *, segmenter: str = "grabcut",
+               sam2_checkpoint: str | None = None) -> Path:
+    """Segment the frame with the predicted box/points and write the mask PNG (224 × 224, 0/255).
+
+    Ref-AVS's "false" (object absent) gives an empty mask, as the release scores it.
+    """
+    from PIL import Image
+
+    from crabplus.segment import build_segmenter
+    from crabplus.utils.io import atomic_write
+
+    image = _frame(record, root)
+    absent = prediction.exists is False
+    if absent or (prediction.box is None and not prediction.points):
+        mask = np.zeros(image.shape[:2], dtype=bool)
+    else:
+        seg = build_segmenter(segmenter, sam2_checkpoint)
+        mask = seg.segment(image, prediction.box, prediction.points)
+    stem = record.id.removeprefix("predict-")
+    path = Path(out_dir) / f"{stem}.{record.dataset}.mask.png"
+    png = Image.fromarray(mask.astype(np.uint8) * 255, mode="L")
+    return atomic_write(path, lambda tmp: png.save(tmp, format="PNG"))
+
+
+def predict(video: str | Path, *, task: str, checkpoint=None, audio=None, video2=None, audio2=None,
+            question: str | None = None, options: list[str] | None = None, expression: str | None = None,
+            frame_second: float | None = None, out: str | Path | None = None, max_new_tokens: int = 512,
+            segmenter: str = "grabcut", sam2_checkpoint: str | None = None, predictor=None) -> PredictResult:
+    """Answer ``task`` (a dataset name, e.g. ``ks``, ``ave``, ``s4``) on a video with the model of
+    ``checkpoint`` (a folder) or an already loaded ``predictor``. Segmentation tasks also write the
+    mask PNG into ``out`` (default: the current folder); with ``out``, the result JSON goes there too."""
+    from crabplus.infer.batch import predict_batch
+    from crabplus.infer.predictor import as_predictor
+    from crabplus.tasks.parsers import parse_prediction
+
+    if predictor is None and checkpoint is None:
+        raise PredictInputError("give a checkpoint folder (--checkpoint)")
+    record, root = build_record(task, video, audio=audio, video2=video2, audio2=audio2, question=question,
+                                options=options, expression=expression, frame_second=frame_second)
+    predictor = as_predictor(predictor if predictor is not None else checkpoint)
+    row = predict_batch(predictor, [record], root, max_new_tokens=max_new_tokens, record_routing=True)[0]
+    prediction = parse_prediction(record.dataset, row["predict"], options=options)
+    result = PredictResult(record.dataset, row["predict"], prediction, record, routing=row["routing"])
+    out_dir = Path(out) if out is not None else Path.cwd()
+    if record.task == "segmentation":
+        result.mask_path = write_mask(record, root, prediction, out_dir, segmenter=segmenter,
+                                      sam2_checkpoint=sam2_checkpoint)
+    if out is not None:
+        from crabplus.utils.io import atomic_write_json
+
+        stem = record.id.removeprefix("predict-")
+        atomic_write_json(out_dir / f"{stem}.{record.dataset}.json", json.loads(json.dumps(result.to_json())))
+    return result

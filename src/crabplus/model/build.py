@@ -65,7 +65,14 @@ def checkpoint_kind(path: Path) -> str:
 
 
 def _load(path: Path, model_cfg: ModelConfig, device: str, config: Qwen2_5OmniThinkerConfig | None = None) -> Thinker:
-    """from_pretrained on a local directory; a wrong shape or a missing tensor is a CheckpointError."""
+    """from_pretrained on a local directory; a wrong shape or a missing tensor is a CheckpointError.
+    transformers' own "Loading weights" bar follows our progress setting (quiet under CI)."""
+    from transformers.utils import logging as hf_logging
+
+    from crabplus.utils.progress import progress_enabled
+
+    if not progress_enabled():
+        hf_logging.disable_progress_bar()
     try:
         return Thinker.from_pretrained(
             path, config=config, dtype=resolve_dtype(model_cfg), attn_implementation=model_cfg.attn_implementation,

@@ -1,0 +1,71 @@
+"""The demo / transfer-study configuration: one synthetic data set, one tiny model, several stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crabplus.adapters.config import ILoRAConfig, LoRAConfig
+from crabplus.config.core import ConfigError, apply_overrides, from_dict, load_yaml
+from crabplus.data.config import DataConfig
+from crabplus.evaluate.config import EvalConfig
+from crabplus.model.config import ModelConfig
+from crabplus.synth.config import SynthConfig
+from crabplus.train.config import TrainConfig
+
+
+def _tiny_model() -> ModelConfig:
+    return ModelConfig(
+        preset="tiny", adapter="ilora",
+        ilora=ILoRAConfig(rank=8, alpha=16.0, num_experts=3, dropout=0.0),
+        lora=LoRAConfig(rank=24, alpha=48.0, dropout=0.0),
+    )
+
+
+@dataclass
+class DemoConfig:
+    """What ``crabplus demo`` runs.
+
+    ``synth``: the AVSynth set generated into ``output_dir/data``. ``base``: the tiny backbone's own
+    training (it starts random; this stands in for a pretrained model). ``adapter``: the adapter
+    stage (I-LoRA multi-task; with ``full`` also plain LoRA multi-task and one single-task run per
+    dataset, every run with the same budget). ``model``: the tiny preset and adapter shapes; plain
+    LoRA's default rank is N·r so both adapters have the same up-projection capacity.
+    ``eval``: decoding and segmentation settings. ``max_eval_per_dataset`` caps test records.
+    Decoded media and features are cached in ``data.cache_dir`` (default: ``output_dir/cache``), so
+    every epoch after the first skips decoding.
+    ``full``: run the transfer study (many runs; see docs/results.md for the time it takes); each of its
+    runs trains ``study_steps_per_dataset`` steps per dataset it sees (the same epochs for every run).
+    """
+
+    output_dir: str = "runs/demo"
+    seed: int = 0
+    full: bool = False
+    synth: SynthConfig = field(default_factory=lambda: SynthConfig(per_dataset=100, workers=0))
+    data: DataConfig = field(default_factory=lambda: DataConfig(image_size=56))
+    model: ModelConfig = field(default_factory=_tiny_model)
+    base: TrainConfig = field(
+        default_factory=lambda: TrainConfig(stage="base", max_steps=1100, learning_rate=3e-3, save_steps=250)
+    )
+    adapter: TrainConfig = field(
+        default_factory=lambda: TrainConfig(stage="multitask", max_steps=250, learning_rate=3e-3, save_steps=250)
+    )
+    eval: EvalConfig = field(default_factory=lambda: EvalConfig(max_new_tokens=96, batch_size=8))
+    max_eval_per_dataset: int | None = 12
+    study_steps_per_dataset: int = 50
+
+    def __post_init__(self) -> None:
+        if self.base.stage != "base":
+            raise ConfigError(f"base.stage must be 'base', got {self.base.stage!r}")
+        if self.adapter.stage == "base":
+            raise ConfigError("adapter.stage must be 'multitask' (single-task runs are made by the study)")
+        if self.study_steps_per_dataset < 1:
+            raise ConfigError(f"study_steps_per_dataset must be >= 1, got {self.study_steps_per_dataset}")
+        if self.data.image_size != self.synth.image_size:
+            raise ConfigError(f"data.image_size ({self.data.image_size}) must equal synth.image_size "
+                              f"({self.synth.image_size}): the model sees frames at the rendered size")
+
+
+def load_demo_config(path: str | Path | None = None, overrides: list[str] | None = None) -> DemoConfig:
+    cfg = from_dict(DemoConfig, load_yaml(path)) if path is not None else DemoConfig()
+    return apply_overrides(cfg, overrides)

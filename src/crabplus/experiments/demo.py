@@ -1,0 +1,159 @@
+"""``crabplus demo``: the main job on the embedded default, end to end.
+
+AVSynth set -> tiny backbone (base stage) -> I-LoRA multi-task adapter -> predictions on every
+mirror dataset's test split -> official metrics beside chance -> ``report.md`` and plots.
+With ``full`` it runs the transfer study instead of the single adapter (see ``study.py``).
+
+Stages are resumable: a stage whose folder holds a finished result made from the same resolved
+configuration is reused; an interrupted training stage resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from crabplus.config.core import save_config, to_dict
+from crabplus.config.run import RunConfig
+from crabplus.experiments.config import DemoConfig
+from crabplus.utils.dist import print0
+from crabplus.utils.io import atomic_write_json
+
+DATA_DIR = "data"
+
+
+def synthesize(cfg: DemoConfig, out: Path) -> Path:
+    """Generate the AVSynth set once; reuse it while the synth configuration is unchanged."""
+    from crabplus.synth import generate
+
+    data_dir = out / DATA_DIR
+    stamp = out / "synth_config.json"
+    wanted = to_dict(cfg.synth)
+    if (data_dir / "manifest.json").is_file() and stamp.is_file() and json.loads(stamp.read_text()) == wanted:
+        print0(f"[demo] reusing AVSynth set in {data_dir}")
+        return data_dir
+    t0 = time.perf_counter()
+    generate(data_dir, cfg.synth)
+    atomic_write_json(stamp, wanted)
+    print0(f"[demo] AVSynth set written to {data_dir} in {time.perf_counter() - t0:.1f} s")
+    return data_dir
+
+
+def cache_dir(cfg: DemoConfig) -> str:
+    """Where decoded media and features are cached (shared by every stage of the run)."""
+    return cfg.data.cache_dir or str(Path(cfg.output_dir) / "cache")
+
+
+def record_files(data_dir: Path, split: str, datasets: list[str] | None = None) -> list[str]:
+    """The record files of ``split`` in an AVSynth folder (one per dataset), optionally some datasets."""
+    files = sorted(data_dir.glob(f"*/{split}.jsonl"))
+    if datasets is not None:
+        files = [f for f in files if f.parent.name in datasets]
+    return [str(f) for f in files]
+
+
+def run_config(cfg: DemoConfig, out: Path, name: str, data_dir: Path, *, train, model, datasets=None) -> RunConfig:
+    data = replace(cfg.data, train=record_files(data_dir, "train", datasets), eval=[], root=str(data_dir),
+                   cache_dir=cache_dir(cfg))
+    return RunConfig(name=name, output_dir=str(out / name), seed=cfg.seed, data=data,
+                     synth=cfg.synth, model=model, train=train, eval=cfg.eval)
+
+
+def train_stage(run_cfg: RunConfig) -> Path:
+    """Train one stage, or reuse its finished result when the resolved configuration is unchanged."""
+    from crabplus.train import train
+
+    out = Path(run_cfg.output_dir)
+    final, saved = out / "final", out / "config.yaml"
+    if final.is_dir() and saved.is_file():
+        probe = out / ".config-check.yaml"
+        save_config(run_cfg, probe)
+        same = probe.read_text() == saved.read_text()
+        probe.unlink()
+        if same:
+            print0(f"[demo] reusing finished stage {run_cfg.name} ({final})")
+            return final
+    t0 = time.perf_counter()
+    result = train(run_cfg, resume=True)
+    last = result.losses[-1] if result.losses else float("nan")
+    print0(f"[demo] stage {run_cfg.name}: {result.steps} steps in {time.perf_counter() - t0:.1f} s, "
+           f"last loss {last:.3f}")
+    return result.checkpoint
+
+
+def evaluate_run(cfg: DemoConfig, checkpoint: Path, data_dir: Path, out_dir: Path, datasets=None) -> dict:
+    """Predict on the test split and score it; writes predictions.jsonl and the report into ``out_dir``."""
+    from crabplus.data.records import load_records
+    from crabplus.evaluate import evaluate_predictions
+    from crabplus.infer import predict_records, write_predictions
+
+    records = []
+    for path in record_files(data_dir, "test", datasets):
+        recs = load_records(path)
+        records.extend(recs[: cfg.max_eval_per_dataset] if cfg.max_eval_per_dataset else recs)
+    t0 = time.perf_counter()
+    rows = predict_records(checkpoint, records, data_dir, batch_size=cfg.eval.batch_size,
+                           max_new_tokens=cfg.eval.max_new_tokens, image_size=cfg.data.image_size,
+                           cache_dir=cache_dir(cfg))
+    write_predictions(out_dir / "predictions.jsonl", rows)
+    report = evaluate_predictions(records, rows, data_dir, out_dir=out_dir, config=cfg.eval)
+    print0(f"[demo] predicted and scored {len(records)} test records in {time.perf_counter() - t0:.1f} s "
+           f"-> {out_dir / 'report.md'}")
+    return report
+
+
+def evaluate_once(cfg: DemoConfig, final: Path, data_dir: Path, eval_dir: Path, datasets=None) -> dict:
+    """Evaluate a run, or reuse its report when it is newer than the model it scored."""
+    report = eval_dir / "report.json"
+    marker = final / "crabplus_model.json"
+    if report.is_file() and marker.is_file() and report.stat().st_mtime > marker.stat().st_mtime:
+        print0(f"[demo] reusing evaluation {report}")
+        return json.loads(report.read_text())
+    return evaluate_run(cfg, final, data_dir, eval_dir, datasets)
+
+
+def print_table(report: dict, title: str) -> None:
+    """The per-dataset table on the terminal: headline score beside chance, n and unparsed."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from crabplus.tasks.registry import DATASETS
+
+    table = Table(title=title)
+    for col in ("dataset", "task", "metric", "score", "chance", "n", "unparsed"):
+        table.add_column(col, justify="left" if col in ("dataset", "task", "metric") else "right")
+    def fmt(value) -> str:
+        return f"{value:.3f}" if value is not None else "-"
+
+    for name, row in report["datasets"].items():
+        arrow = "" if row.get("higher_is_better", True) else " (lower is better)"
+        table.add_row(name, DATASETS[name].task, row["primary_metric"] + arrow, fmt(row["primary"]),
+                      fmt(row["chance"]["primary"]), str(row["n"]), str(row["unparsed"]))
+    Console(width=110).print(table)
+
+
+def run_demo(cfg: DemoConfig) -> dict:
+    """Run the demo (or, with ``cfg.full``, the transfer study) and return its summary."""
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, out / "demo_config.yaml")
+    t0 = time.perf_counter()
+    data_dir = synthesize(cfg, out)
+    base_model = replace(cfg.model, adapter="none", checkpoint=None)
+    base = train_stage(run_config(cfg, out, "base", data_dir, train=cfg.base, model=base_model))
+    if cfg.full:
+        from crabplus.experiments.study import run_study
+
+        summary = run_study(cfg, out, data_dir, base)
+    else:
+        model = replace(cfg.model, adapter="ilora", checkpoint=str(base))
+        adapted = train_stage(run_config(cfg, out, "ilora", data_dir, train=cfg.adapter, model=model))
+        report = evaluate_once(cfg, adapted, data_dir, out / "eval")
+        print_table(report, "crabplus demo: tiny Crab+ (I-LoRA) on AVSynth — test split")
+        summary = {"report": str(out / "eval" / "report.md"), "datasets": len(report["datasets"])}
+    summary["elapsed_s"] = round(time.perf_counter() - t0, 1)
+    atomic_write_json(out / "summary.json", summary)
+    print0(f"[demo] done in {summary['elapsed_s']:.0f} s; report: {summary.get('report')}")
+    return summary

@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from crabplus.tasks.registry import DATASETS, TASK_TYPES
 
 SPLITS = ("train", "test", "val")
+T = TypeVar("T")
 
 
 class RecordError(ValueError):
@@ -338,16 +340,17 @@ def iter_record_files(paths: list[str | Path]) -> list[Path]:
     return out
 
 
-def load_records(path: str | Path, *, errors: list[RecordError] | None = None) -> list[Record]:
-    """Read and validate a JSON Lines record file.
+def read_jsonl(path: str | Path, build: Callable[..., T], *, kind: str = "file",
+               errors: list[RecordError] | None = None) -> list[T]:
+    """Rows of a JSON Lines file, each built and validated by ``build(obj, file=, line=)``; ids unique.
 
-    With ``errors=None`` the first invalid record raises; with a list, every invalid record is
-    appended to it and skipped (``crabplus data validate`` reports them all).
+    With ``errors=None`` the first invalid row raises; with a list, every invalid row is appended to it
+    and skipped. Shared by record files and prediction files.
     """
     path = Path(path)
     if not path.is_file():
-        raise RecordError("no such file", file=str(path))
-    records: list[Record] = []
+        raise RecordError(f"no such {kind}", file=str(path))
+    rows: list[T] = []
     seen: dict[str, int] = {}
     with open(path, encoding="utf-8") as handle:
         for lineno, text in enumerate(handle, start=1):
@@ -359,17 +362,26 @@ def load_records(path: str | Path, *, errors: list[RecordError] | None = None) -
                 except json.JSONDecodeError as exc:
                     raise RecordError(f"not valid JSON: {exc.msg} (column {exc.colno})",
                                       file=str(path), line=lineno) from None
-                rec = record_from_json(obj, file=str(path), line=lineno)
-                if rec.id in seen:
-                    raise RecordError(f"duplicate id (first on line {seen[rec.id]})", file=str(path),
-                                      line=lineno, record_id=rec.id, field="id")
-                seen[rec.id] = lineno
-                records.append(rec)
+                row = build(obj, file=str(path), line=lineno)
+                if row.id in seen:
+                    raise RecordError(f"duplicate id (first on line {seen[row.id]})", file=str(path),
+                                      line=lineno, record_id=row.id, field="id")
+                seen[row.id] = lineno
+                rows.append(row)
             except RecordError as exc:
                 if errors is None:
                     raise
                 errors.append(exc)
-    return records
+    return rows
+
+
+def load_records(path: str | Path, *, errors: list[RecordError] | None = None) -> list[Record]:
+    """Read and validate a JSON Lines record file.
+
+    With ``errors=None`` the first invalid record raises; with a list, every invalid record is
+    appended to it and skipped (``crabplus data validate`` reports them all).
+    """
+    return read_jsonl(path, record_from_json, errors=errors)
 
 
 def write_records(path: str | Path, records: list[Record]) -> Path:

@@ -6,30 +6,11 @@ Names are imported lazily: ``crabplus.config.run`` imports ``evaluate.config``, 
 should not pull in the metrics, OpenCV and matplotlib.
 """
 
-from __future__ import annotations
+from crabplus.utils.lazy import lazy_exports
 
-import importlib
-from typing import Any
-
-_EXPORTS = {
-    "EvalConfig": "config",
-    "PredictionRow": "inputs",
-    "default_root": "inputs",
-    "load_eval_records": "inputs",
-    "load_predictions": "inputs",
-    "evaluate_predictions": "report",
-    "write_report": "report",
-    "TransferError": "transfer",
-    "load_run_report": "transfer",
-    "transfer_table": "transfer",
-    "write_transfer": "transfer",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'crabplus.evaluate' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"crabplus.evaluate.{module}"), name)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "config": ("EvalConfig",),
+    "inputs": ("PredictionRow", "default_root", "load_eval_records", "load_predictions"),
+    "report": ("evaluate_predictions", "write_report"),
+    "transfer": ("TransferError", "load_run_report", "transfer_table", "write_transfer"),
+})

@@ -14,13 +14,12 @@ folder (an AVSynth world), else the record file's own folder.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crabplus.data.records import Record, RecordError, iter_record_files, load_records
+from crabplus.data.records import Record, RecordError, iter_record_files, load_records, read_jsonl
 from crabplus.tasks.registry import DATASETS
 
 
@@ -73,27 +72,7 @@ def prediction_from_json(obj: Any, *, file: str | None = None, line: int | None 
 
 def load_predictions(path: str | Path) -> list[PredictionRow]:
     """Read and validate a prediction JSON Lines file (duplicate ids are an error)."""
-    path = Path(path)
-    if not path.is_file():
-        raise RecordError("no such prediction file", file=str(path))
-    rows: list[PredictionRow] = []
-    seen: dict[str, int] = {}
-    with open(path, encoding="utf-8") as handle:
-        for lineno, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise RecordError(f"not valid JSON: {exc.msg} (column {exc.colno})", file=str(path),
-                                  line=lineno) from None
-            row = prediction_from_json(obj, file=str(path), line=lineno)
-            if row.id in seen:
-                raise RecordError(f"duplicate id (first on line {seen[row.id]})", file=str(path), line=lineno,
-                                  record_id=row.id, field="id")
-            seen[row.id] = lineno
-            rows.append(row)
-    return rows
+    return read_jsonl(path, prediction_from_json, kind="prediction file")
 
 
 def as_prediction_rows(predictions) -> list[PredictionRow]:

@@ -6,34 +6,11 @@ The names below are imported lazily: ``crabplus.data.records`` imports ``tasks.r
 parsers import ``records``, so an eager import here would be circular.
 """
 
-from __future__ import annotations
+from crabplus.utils.lazy import lazy_exports
 
-import importlib
-from typing import Any
-
-_EXPORTS = {
-    "DATASETS": "registry",
-    "DATASET_NAMES": "registry",
-    "TASK_TYPES": "registry",
-    "DatasetSpec": "registry",
-    "get_spec": "registry",
-    "render_answer": "formats",
-    "render_target": "formats",
-    "render_instruction": "formats",
-    "target_for": "formats",
-    "Prediction": "parsers",
-    "parse_prediction": "parsers",
-    "parse_answer": "parsers",
-    "resolve_option": "parsers",
-    "normalize_answer": "normalize",
-    "answers_match": "normalize",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'crabplus.tasks' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"crabplus.tasks.{module}"), name)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "registry": ("DATASETS", "DATASET_NAMES", "TASK_TYPES", "DatasetSpec", "get_spec"),
+    "formats": ("render_answer", "render_target", "render_instruction", "target_for"),
+    "parsers": ("Prediction", "parse_prediction", "parse_answer", "resolve_option"),
+    "normalize": ("normalize_answer", "answers_match"),
+})

@@ -13,13 +13,13 @@ def register(sub) -> None:
         description="Generate a small AVSynth set, train the tiny model (a base stage, then I-LoRA multi-task on "
         "all 19 mirror datasets), evaluate every dataset with its official metric beside chance, write "
         "report.md + plots and print the table. --full runs the transfer study instead (single-task runs for "
-        "every dataset, plain-LoRA and I-LoRA multi-task, the same budget each, then the transfer table). "
+        "every dataset, plain-LoRA and I-LoRA multi-task, the same epochs each, then the transfer table). "
         "Finished stages are reused when their configuration is unchanged; interrupted ones resume.",
     )
-    parser.add_argument("--config", default=None, help="a demo YAML (default: the built-in demo settings; "
-                        "configs/demo.yaml and configs/demo-full.yaml are the shipped ones)")
+    parser.add_argument("--config", default=None, help="a demo YAML (default: the built-in settings, which "
+                        "configs/demo.yaml spells out)")
     parser.add_argument("--out", default=None, help="output folder (default: runs/demo; --full in the same "
-                        "folder reuses the plain demo's data, base and I-LoRA stages)")
+                        "folder reuses the plain demo's data and base stage)")
     parser.add_argument("--full", action="store_true", help="run the transfer study (takes much longer)")
     parser.add_argument("--fresh", action="store_true", help="delete the output folder first")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",

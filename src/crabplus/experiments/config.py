@@ -29,7 +29,7 @@ class DemoConfig:
     ``synth``: the AVSynth set generated into ``output_dir/data``. ``base``: the tiny backbone's own
     training (it starts random; this stands in for a pretrained model). ``adapter``: the adapter
     stage (I-LoRA multi-task; with ``full`` also plain LoRA multi-task and one single-task run per
-    dataset, every run with the same budget). ``model``: the tiny preset and adapter shapes; plain
+    dataset, every run with the same epochs). ``model``: the tiny preset and adapter shapes; plain
     LoRA's default rank is N·r so both adapters have the same up-projection capacity.
     ``eval``: decoding and segmentation settings. ``max_eval_per_dataset`` caps test records.
     Decoded media and features are cached in ``data.cache_dir`` (default: ``output_dir/cache``), so

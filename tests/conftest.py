@@ -24,3 +24,14 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def small_avsynth(tmp_path_factory):
+    """A 4-clip-per-dataset AVSynth set of s4 and cremad (an image task and a video task), generated once
+    per session and shared read-only by the training, resume, distributed and prediction tests."""
+    from crabplus.synth import SynthConfig, generate
+
+    root = tmp_path_factory.mktemp("avsynth-small")
+    generate(root, SynthConfig(per_dataset=4, image_size=56, datasets=["s4", "cremad"]))
+    return root

@@ -21,12 +21,8 @@ TORCHRUN = Path(sys.executable).with_name("torchrun")
 
 
 @pytest.fixture(scope="module")
-def synth(tmp_path_factory):
-    from crabplus.synth import SynthConfig, generate
-
-    root = tmp_path_factory.mktemp("avsynth")
-    generate(root, SynthConfig(per_dataset=4, image_size=56, datasets=["s4", "cremad"]))
-    return root
+def synth(small_avsynth):
+    return small_avsynth
 
 
 def run_cfg(synth, out, *overrides):

@@ -19,12 +19,9 @@ NEW_TOKENS = 6
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    """A small AVSynth set and an I-LoRA model trained one step on it (a random tiny base)."""
-    from crabplus.synth import SynthConfig, generate
-
-    root = tmp_path_factory.mktemp("avsynth")
-    generate(root, SynthConfig(per_dataset=4, image_size=56, datasets=["s4", "cremad"]))
+def world(small_avsynth, tmp_path_factory):
+    """The small AVSynth set and an I-LoRA model trained one step on it (a random tiny base)."""
+    root = small_avsynth
     cfg = load_config(None, [
         f"data.train=[{root}]", f"data.root={root}", "data.image_size=56",
         f"output_dir={tmp_path_factory.mktemp('run')}", "model.ilora.rank=4", "model.ilora.alpha=8",

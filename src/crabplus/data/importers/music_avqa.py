@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from crabplus.data.importers.jsonfile import read_json
 from crabplus.data.records import RecordError
 
 _PLACEHOLDER = re.compile(r"<[^<>]+>")
@@ -70,12 +71,7 @@ def fill_template(template: str, values: list[str], **where) -> str:
 def read_music_avqa(path: str | Path) -> list[AvqaQuestion]:
     """The questions of one MUSIC-AVQA JSON file, in file order."""
     path = Path(path)
-    if not path.is_file():
-        raise RecordError("no such MUSIC-AVQA file", file=str(path))
-    try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise RecordError(f"not valid JSON: {exc.msg} (line {exc.lineno})", file=str(path)) from None
+    rows = read_json(path, "MUSIC-AVQA file")
     if not isinstance(rows, list):
         raise RecordError("expected a JSON list of questions", file=str(path))
     out = []

@@ -16,11 +16,11 @@ importer needs, kept in one place:
 
 from __future__ import annotations
 
-import json
 import posixpath
 from pathlib import Path
 from typing import Any
 
+from crabplus.data.importers.jsonfile import read_json
 from crabplus.data.importers.report import INVALID_FIELD, MISSING_FIELD
 from crabplus.data.records import RecordError
 from crabplus.tasks.registry import DATASETS
@@ -62,14 +62,7 @@ def release_file(root: str | Path, task: str, split: str) -> Path:
 
 def read_release_json(path: Path) -> list[Any]:
     """The list of records of one release file (plain ``json.load``, as the release does)."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except json.JSONDecodeError as exc:
-        raise RecordError(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
-                          file=str(path)) from None
-    except UnicodeDecodeError as exc:
-        raise RecordError(f"not UTF-8 text: {exc}", file=str(path)) from None
+    data = read_json(path, "release file")
     if not isinstance(data, list):
         raise RecordError(f"expected a JSON list of records, got {type(data).__name__}", file=str(path))
     return data

@@ -11,10 +11,10 @@ ground truth, annotations of one video with the same label whose start and end b
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from crabplus.data.importers.jsonfile import read_json
 from crabplus.data.records import Event, RecordError
 
 #: Two annotations closer than this (seconds) at both ends, with the same label, are one.
@@ -41,12 +41,7 @@ def dedupe_events(events: list[Event], tol: float = DUPLICATE_TOL) -> list[Event
 def read_unav(path: str | Path, subset: str | None = None) -> dict[str, UnavVideo]:
     """``vid -> video`` of an UnAV-100 annotation file, optionally only one ``subset``."""
     path = Path(path)
-    if not path.is_file():
-        raise RecordError("no such UnAV-100 annotation file", file=str(path))
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise RecordError(f"not valid JSON: {exc.msg} (line {exc.lineno})", file=str(path)) from None
+    data = read_json(path, "UnAV-100 annotation file")
     database = data.get("database") if isinstance(data, dict) else None
     if not isinstance(database, dict):
         raise RecordError("expected an object with a 'database' object", file=str(path), field="database")

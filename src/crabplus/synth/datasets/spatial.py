@@ -83,7 +83,9 @@ def _chain(scene: Scene, target: SceneObject, when: str) -> Reasoning:
     return Reasoning(short, full)
 
 
-def build_s4(clip: Clip) -> Record:
+def _one_source_scene(clip: Clip) -> tuple[Scene, SceneObject, int]:
+    """S4 and ARIG: one object sounds the whole clip among 1-2 silent look-alikes (maybe an off-screen
+    sound too); returns the scene, the sounding object and the frame index k (0-4)."""
     d, rng = clip.cfg.avs_seconds, clip.rng
     cls = clip.balanced(vocabulary(clip.dataset))
     classes = [cls] + confusers(clip, cls, int(rng.integers(1, 3)))
@@ -92,7 +94,11 @@ def build_s4(clip: Clip) -> Record:
     scene = still_scene(clip, classes, [[(0, d)] if c == cls else [] for c in classes], d)
     _maybe_offscreen(clip, scene, d)
     target = next(o for o in scene.objects if o.cls == cls)
-    k = int(rng.integers(5))
+    return scene, target, int(rng.integers(5))
+
+
+def build_s4(clip: Clip) -> Record:
+    scene, target, k = _one_source_scene(clip)
     media, answer, meta = grounded(clip, scene, target, k, 5, with_mask=True)
     media.audio_window_index = k
     return clip.record(media, answer, _chain(scene, target, ""), meta)
@@ -125,15 +131,7 @@ def build_ms3(clip: Clip) -> Record:
 
 
 def build_arig(clip: Clip) -> Record:
-    d, rng = clip.cfg.avs_seconds, clip.rng
-    cls = clip.balanced(vocabulary(clip.dataset))
-    classes = [cls] + confusers(clip, cls, int(rng.integers(1, 3)))
-    order = list(rng.permutation(len(classes)))
-    classes = [classes[i] for i in order]
-    scene = still_scene(clip, classes, [[(0, d)] if c == cls else [] for c in classes], d)
-    _maybe_offscreen(clip, scene, d)
-    target = next(o for o in scene.objects if o.cls == cls)
-    k = int(rng.integers(5))
+    scene, target, k = _one_source_scene(clip)
     media, answer, meta = grounded(clip, scene, target, k, 5, with_mask=False)
     answer.points = None  # ARIG answers a box only
     return clip.record(media, answer, _chain(scene, target, ""), meta)

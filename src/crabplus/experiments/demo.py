@@ -15,6 +15,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import yaml
+
 from crabplus.config.core import save_config, to_dict
 from crabplus.config.run import RunConfig
 from crabplus.experiments.config import DemoConfig
@@ -67,14 +69,10 @@ def train_stage(run_cfg: RunConfig) -> Path:
 
     out = Path(run_cfg.output_dir)
     final, saved = out / "final", out / "config.yaml"
-    if final.is_dir() and saved.is_file():
-        probe = out / ".config-check.yaml"
-        save_config(run_cfg, probe)
-        same = probe.read_text() == saved.read_text()
-        probe.unlink()
-        if same:
-            print0(f"[demo] reusing finished stage {run_cfg.name} ({final})")
-            return final
+    finished = final.is_dir() and saved.is_file()
+    if finished and yaml.safe_load(saved.read_text(encoding="utf-8")) == to_dict(run_cfg):
+        print0(f"[demo] reusing finished stage {run_cfg.name} ({final})")
+        return final
     t0 = time.perf_counter()
     result = train(run_cfg, resume=True)
     last = result.losses[-1] if result.losses else float("nan")

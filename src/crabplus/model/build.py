@@ -23,6 +23,7 @@ from transformers import Qwen2_5OmniConfig, Qwen2_5OmniThinkerConfig, Qwen2_5Omn
 from crabplus.adapters import apply_ilora, apply_lora
 from crabplus.data.tokenizer import special_token_ids
 from crabplus.model.config import ModelConfig
+from crabplus.model.init import init_audio_stem
 from crabplus.model.presets import build_thinker_config, preset_dims
 
 Thinker = Qwen2_5OmniThinkerForConditionalGeneration
@@ -137,6 +138,7 @@ def build_thinker(model_cfg: ModelConfig, tokenizer, device: str | torch.device 
         config = build_thinker_config(dims, dims.vocab_size or len(tokenizer), special_token_ids(tokenizer))
         model = Thinker._from_config(config, attn_implementation=model_cfg.attn_implementation,
                                      dtype=resolve_dtype(model_cfg)).to(device)
+        init_audio_stem(model)  # a from-scratch base must be able to hear: see crabplus.model.init
         source = f"preset {model_cfg.preset!r}"
     else:
         path = Path(model_cfg.checkpoint)

@@ -10,7 +10,14 @@ from crabplus.data.tokenizer import build_tiny_tokenizer, special_token_ids
 from crabplus.model import build_thinker
 from crabplus.model.config import ModelConfig
 from crabplus.model.dummy import dummy_sample
-from crabplus.train.loss import IGNORE_INDEX, supervised_tokens, token_losses
+from crabplus.train.loss import (
+    IGNORE_INDEX,
+    logits_only_at,
+    predicting_positions,
+    selected_token_losses,
+    supervised_tokens,
+    token_losses,
+)
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +73,48 @@ def test_only_the_answer_span_carries_gradient(tiny, tmp_path):
 def test_mismatched_shapes_are_refused():
     with pytest.raises(ValueError, match="disagree"):
         token_losses(torch.zeros(2, 5, 7), torch.zeros(2, 4, dtype=torch.long))
+
+
+def test_logits_only_at_the_supervised_positions_give_the_same_loss_and_gradients(tiny):
+    """The head run on the kept positions only (the training loop's path) equals the full-logits loss,
+    in value per sample and in every parameter's gradient; the hook is gone after the block."""
+    tok, model = tiny
+    ids = special_token_ids(tok)
+    gen = torch.Generator().manual_seed(1)
+    samples = [dummy_sample(model.config, [500, 600, 700][:n], [800, 900, 1000, 1100][: n + 1],
+                            im_start=ids["im_start"], generator=gen) for n in (1, 3)]
+    batch = collate(samples, ids["pad"], "right")
+    inputs = {k: v for k, v in batch.items() if isinstance(v, torch.Tensor) and k != "labels"}
+    labels = batch["labels"]
+
+    def loss_and_grads(selected: bool):
+        model.zero_grad()
+        if selected:
+            keep = predicting_positions(labels)
+            with logits_only_at(model, keep):
+                logits = model(**inputs).logits
+            assert logits.shape == (int(keep.sum()), model.config.text_config.vocab_size)
+            loss_sum, count = selected_token_losses(logits, labels, keep)
+        else:
+            loss_sum, count = token_losses(model(**inputs).logits, labels)
+        (loss_sum.sum() / count.sum()).backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        return loss_sum.detach(), count, grads
+
+    full_sum, full_count, full_grads = loss_and_grads(selected=False)
+    sel_sum, sel_count, sel_grads = loss_and_grads(selected=True)
+    assert sel_count.tolist() == full_count.tolist() == [3, 5]
+    torch.testing.assert_close(sel_sum, full_sum, rtol=1e-5, atol=1e-6)
+    assert sel_grads.keys() == full_grads.keys()
+    for name, grad in full_grads.items():
+        torch.testing.assert_close(sel_grads[name], grad, rtol=1e-4, atol=1e-7, msg=name)
+    model.zero_grad()
+    assert model(**inputs).logits.shape[:2] == labels.shape  # the hook was removed
+
+
+def test_selected_losses_refuse_logits_of_the_wrong_length():
+    labels = torch.tensor([[IGNORE_INDEX, 5, 6, IGNORE_INDEX]])
+    keep = predicting_positions(labels)
+    assert keep.tolist() == [[True, True, False, False]]
+    with pytest.raises(ValueError, match="one row per kept position"):
+        selected_token_losses(torch.zeros(3, 7), labels, keep)

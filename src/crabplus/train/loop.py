@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from crabplus.train import checkpoint as ckpt
 from crabplus.train.config import TrainConfig
 from crabplus.train.engine import Engine
-from crabplus.train.loss import supervised_tokens, token_losses
+from crabplus.train.loss import logits_only_at, predicting_positions, selected_token_losses, supervised_tokens
 from crabplus.train.metrics import MetricsLog, TaskLossMeter, routing_means
 from crabplus.train.sampler import TaskBalancedSampler, shard
 from crabplus.train.state import (
@@ -203,9 +203,10 @@ def run_loop(parts: LoopParts, engine: Engine, cfg: TrainConfig, out: Path, *, m
                         parts.before_forward(batch)
                     inputs = _model_inputs(batch, engine.device)
                     labels = batch["labels"].to(engine.device)
-                    with _autocast(cfg, engine.device):
-                        logits = model(**inputs).logits  # (B, T, V)
-                    loss_sum, count = token_losses(logits, labels)  # (B,), (B,)
+                    keep = predicting_positions(labels)  # (B, T): where the loss reads logits
+                    with _autocast(cfg, engine.device), logits_only_at(model, keep):
+                        logits = model(**inputs).logits  # (N, V): the kept positions only
+                    loss_sum, count = selected_token_losses(logits, labels, keep)  # (B,), (B,)
                     # Token mean over the whole step; × world size because DDP/FSDP average gradients.
                     loss = loss_sum.sum() * engine.world_size / n_tokens
                     if parts.aux_loss is not None:

@@ -8,6 +8,7 @@ first one finished instead of training again.
 from __future__ import annotations
 
 import json
+import os
 
 from crabplus.cli import main
 
@@ -41,6 +42,17 @@ def test_demo_runs_end_to_end_and_reuses_finished_stages(tmp_path, capsys):
     assert "reusing AVSynth set" in printed
     assert "reusing finished stage base" in printed and "reusing finished stage ilora" in printed
     assert adapter_file.stat().st_mtime_ns == first
+
+    # a regenerated data set (here: its manifest rewritten later) makes both stages train anew, from scratch
+    manifest = out / "data" / "manifest.json"
+    later = (out / "ilora" / "config.yaml").stat().st_mtime + 60
+    os.utime(manifest, (later, later))
+    assert main(["demo", "--out", str(out), *TOY]) == 0
+    printed = capsys.readouterr().out
+    assert "stage base: its data set or starting model changed" in printed
+    assert "stage ilora: its data set or starting model changed" in printed
+    assert "reusing finished stage" not in printed and "resume: continuing" not in printed
+    assert adapter_file.stat().st_mtime_ns != first
 
 
 def test_demo_config_errors_name_the_key(capsys):

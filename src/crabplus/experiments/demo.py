@@ -27,12 +27,13 @@ DATA_DIR = "data"
 
 
 def synthesize(cfg: DemoConfig, out: Path) -> Path:
-    """Generate the AVSynth set once; reuse it while the synth configuration is unchanged."""
-    from crabplus.synth import generate
+    """Generate the AVSynth set once; reuse it while the synth configuration and generator version are
+    unchanged."""
+    from crabplus.synth import GENERATOR_VERSION, generate
 
     data_dir = out / DATA_DIR
     stamp = out / "synth_config.json"
-    wanted = to_dict(cfg.synth)
+    wanted = {**to_dict(cfg.synth), "generator_version": GENERATOR_VERSION}  # a new generator renders anew
     if (data_dir / "manifest.json").is_file() and stamp.is_file() and json.loads(stamp.read_text()) == wanted:
         print0(f"[demo] reusing AVSynth set in {data_dir}")
         return data_dir
@@ -63,18 +64,33 @@ def run_config(cfg: DemoConfig, out: Path, name: str, data_dir: Path, *, train, 
                      synth=cfg.synth, model=model, train=train, eval=cfg.eval)
 
 
+def _inputs_changed_since(run_cfg: RunConfig, started: Path) -> bool:
+    """Whether the stage's inputs — the AVSynth set (its manifest) and the model it starts from — were
+    rewritten after the stage began (``started``: its config.yaml, written at the start)."""
+    inputs = [Path(run_cfg.data.root) / "manifest.json"]
+    if run_cfg.model.checkpoint is not None:
+        inputs.append(Path(run_cfg.model.checkpoint) / "crabplus_model.json")
+    newest = max((p.stat().st_mtime for p in inputs if p.is_file()), default=0.0)
+    return started.is_file() and started.stat().st_mtime < newest
+
+
 def train_stage(run_cfg: RunConfig) -> Path:
-    """Train one stage, or reuse its finished result when the resolved configuration is unchanged."""
+    """Train one stage, or reuse its finished result when the resolved configuration is unchanged and its
+    inputs (data set, starting model) are not newer than it. A stage whose inputs changed starts afresh;
+    an interrupted one resumes."""
     from crabplus.train import train
 
     out = Path(run_cfg.output_dir)
     final, saved = out / "final", out / "config.yaml"
-    finished = final.is_dir() and saved.is_file()
+    stale = _inputs_changed_since(run_cfg, saved)
+    finished = final.is_dir() and saved.is_file() and not stale
     if finished and yaml.safe_load(saved.read_text(encoding="utf-8")) == to_dict(run_cfg):
         print0(f"[demo] reusing finished stage {run_cfg.name} ({final})")
         return final
+    if stale:
+        print0(f"[demo] stage {run_cfg.name}: its data set or starting model changed since it ran; training anew")
     t0 = time.perf_counter()
-    result = train(run_cfg, resume=True)
+    result = train(run_cfg, resume=not stale)
     last = result.losses[-1] if result.losses else float("nan")
     print0(f"[demo] stage {run_cfg.name}: {result.steps} steps in {time.perf_counter() - t0:.1f} s, "
            f"last loss {last:.3f}")

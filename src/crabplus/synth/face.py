@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from crabplus.synth.sound import fade, noise
+from crabplus.synth.studio import studio_tint
 from crabplus.synth.world import EMOTIONS, SKIN_TONES
 
 _SUPER = 4  # supersampling factor for drawing
@@ -45,8 +46,9 @@ class EmotionScene:
                 "loudness": EMOTIONS[self.emotion][1].loudness}
 
 
-def sample_emotion_scene(rng: np.random.Generator, emotion: str, duration: int) -> EmotionScene:
-    """A random speaker, placement and utterance expressing ``emotion``."""
+def sample_emotion_scene(rng: np.random.Generator, emotion: str, duration: int,
+                         dataset: str | None = None) -> EmotionScene:
+    """A random speaker, placement and utterance expressing ``emotion``, in ``dataset``'s studio."""
     voice = EMOTIONS[emotion][1]
     rate = voice.rate * float(rng.uniform(0.85, 1.15))
     syllables, t = [], float(rng.uniform(0.05, 0.3))
@@ -54,7 +56,8 @@ def sample_emotion_scene(rng: np.random.Generator, emotion: str, duration: int) 
         syllables.append((t, t + 0.65 / rate, str(rng.choice(list(_VOWELS)))))
         t += 1.0 / rate * float(rng.uniform(0.9, 1.1))
     low = rng.random() < 0.5
-    bg = tuple(int(v) for v in rng.integers(15, 70, size=3))
+    bg = tuple(int(v) for v in np.clip(rng.integers(25, 60) + studio_tint(dataset) + rng.integers(-6, 7, size=3),
+                                       0, 255))
     return EmotionScene(
         emotion=emotion, duration=duration, intensity=float(rng.uniform(0.7, 1.0)),
         skin=SKIN_TONES[int(rng.integers(len(SKIN_TONES)))], x=float(rng.uniform(0.45, 0.55)),

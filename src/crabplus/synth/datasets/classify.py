@@ -91,7 +91,7 @@ def build_emotion(clip: Clip) -> Record:
     canon = clip.balanced(list(labels))
     label = labels[canon]
     d = clip.cfg.emotion_seconds
-    scene = sample_emotion_scene(clip.rng, canon, d)
+    scene = sample_emotion_scene(clip.rng, canon, d, clip.dataset)
     audio = render_voice(scene, clip.cfg.sample_rate, clip.rng)
     video = clip.mp4(".mp4", render_face_video(scene, clip.cfg.fps, clip.cfg.image_size), audio)
     face, voice = EMOTIONS[canon]

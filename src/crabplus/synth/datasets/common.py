@@ -3,41 +3,21 @@ rendering a scene to a written MP4 or to a PNG frame + WAV."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from crabplus.synth.clip import Clip
 from crabplus.synth.draw import render_frame, render_video
 from crabplus.synth.scene import Scene, SceneObject, place
 from crabplus.synth.sound import render_audio
-from crabplus.tasks.registry import DATASET_NAMES
+from crabplus.synth.studio import studio_tint
 
 QUIET = (0.07, 0.1)
 LOUD = (0.22, 0.3)
 
 
-#: How far a dataset's "studio" shifts its backgrounds' colour, in 8-bit levels per channel.
-STUDIO_TINT = 14
-
-
-def studio_tint(dataset: str) -> np.ndarray:
-    """(3,) int: the RGB offset of this dataset's backgrounds — every mirror dataset is "filmed" in its own
-    studio, as each real dataset comes from its own source.
-
-    Why: datasets that share one instruction in the release (KS and UCF101, AVE and UnAV-100, S4 and MS3)
-    but answer in different formats can only be told apart by their clips. Without a cue the tiny model
-    answered KS-like clips in the UCF format 14 times out of 25. Hues step by the golden angle along the
-    registry, so datasets next to each other there (which the pairs are) get hues 137.5 degrees apart.
-    """
-    hue = math.radians(137.5 * DATASET_NAMES.index(dataset))
-    phases = np.array([0.0, -2 * math.pi / 3, 2 * math.pi / 3])
-    return np.rint(STUDIO_TINT * np.cos(hue + phases)).astype(np.int64)
-
-
 def background(rng: np.random.Generator, dataset: str) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
-    """Two dark, low-saturation colours (top, bottom) in the dataset's studio tint, so that every object
-    colour stands out."""
+    """Two dark, low-saturation colours (top, bottom) in the dataset's studio tint (crabplus.synth.studio),
+    so that every object colour stands out."""
     base = rng.integers(12, 45)
     tint = studio_tint(dataset) + rng.integers(-4, 5, size=3)
     top = tuple(int(v) for v in np.clip(base + tint, 0, 255))

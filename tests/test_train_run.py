@@ -125,8 +125,12 @@ def test_gradient_accumulation_is_the_same_step_as_a_bigger_batch(synth, tmp_pat
     assert accum.losses == pytest.approx(whole.losses, rel=1e-5)
     a = load_file(str(whole.checkpoint / "adapter" / "adapter.safetensors"))
     b = load_file(str(accum.checkpoint / "adapter" / "adapter.safetensors"))
+    # Adam divides each gradient element by its own running RMS, so where an element's gradient is tiny,
+    # summation-order noise moves its update by a visible fraction of lr (2e-3): 1.5e-5 was measured on
+    # one element of 384. A real accumulation error (other samples, other scaling of the loss terms)
+    # moves most elements by O(lr).
     for key in a:
-        torch.testing.assert_close(b[key], a[key], rtol=1e-4, atol=1e-5)  # Adam magnifies float noise
+        torch.testing.assert_close(b[key], a[key], rtol=1e-3, atol=1e-4)
 
 
 def test_task_conditioned_router_and_balance_loss_train_and_predict(synth, tmp_path):

@@ -10,7 +10,6 @@ crash leaves either the old directory or the complete new one.
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from crabplus.adapters.config import AdapterLoadError, ILoRAConfig
 from crabplus.adapters.lora import is_peft
 from crabplus.adapters.official import load_native_state
 from crabplus.config.core import ConfigError, from_dict, to_dict
-from crabplus.utils.io import atomic_write_json
+from crabplus.utils.io import atomic_write_json, read_json
 
 ADAPTER_FILE = "adapter.safetensors"
 CONFIG_FILE = "adapter_config.json"
@@ -80,12 +79,7 @@ def write_ilora(directory: Path, state: dict, config: ILoRAConfig, modules: list
 def read_adapter_config(directory: str | Path) -> dict:
     """The adapter's JSON description; ``{"adapter": "lora", ...}`` for a PEFT directory."""
     path = Path(directory) / CONFIG_FILE
-    if not path.is_file():
-        raise AdapterLoadError(f"{directory}: no {CONFIG_FILE} (not an adapter directory)")
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise AdapterLoadError(f"{path}: not valid JSON: {exc}") from exc
+    meta = read_json(path, AdapterLoadError, f"{directory}: no {CONFIG_FILE} (not an adapter directory)")
     if meta.get("peft_type") == "LORA":
         return {"adapter": "lora", **meta}
     if meta.get("adapter") != "ilora" or meta.get("format") != FORMAT:

@@ -13,11 +13,10 @@ positive sign is the paper's "positive transfer on x% of tasks".
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from crabplus.evaluate.report import REPORT_FORMAT
-from crabplus.utils.io import atomic_write_json, atomic_write_text
+from crabplus.utils.io import atomic_write_json, atomic_write_text, read_json
 
 TOLERANCE = 1e-12
 
@@ -30,12 +29,7 @@ def load_run_report(run: str | Path) -> tuple[str, dict]:
     """``(name, report)`` from a run folder holding ``report.json`` (or the file itself)."""
     path = Path(run)
     file = path / "report.json" if path.is_dir() else path
-    if not file.is_file():
-        raise TransferError(f"{path}: no report.json (run `crabplus eval ... --out {path}` first)")
-    try:
-        report = json.loads(file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise TransferError(f"{file}: not valid JSON: {exc}") from exc
+    report = read_json(file, TransferError, f"{path}: no report.json (run `crabplus eval ... --out {path}` first)")
     if not isinstance(report, dict) or report.get("format") != REPORT_FORMAT or "datasets" not in report:
         raise TransferError(f"{file}: not a crabplus evaluation report (format {REPORT_FORMAT!r})")
     name = file.parent.name if file.name == "report.json" else file.stem

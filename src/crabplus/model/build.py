@@ -25,6 +25,7 @@ from crabplus.data.tokenizer import special_token_ids
 from crabplus.model.config import ModelConfig
 from crabplus.model.init import init_audio_stem
 from crabplus.model.presets import build_thinker_config, preset_dims
+from crabplus.utils.io import read_json
 
 Thinker = Qwen2_5OmniThinkerForConditionalGeneration
 META_FILE = "crabplus_model.json"  # marks one of our saved checkpoints (crabplus.model.checkpoint)
@@ -53,12 +54,8 @@ def checkpoint_kind(path: Path) -> str:
     if (path / META_FILE).is_file():
         return "ours"
     config = path / "config.json"
-    if not config.is_file():
-        raise CheckpointError(f"model.checkpoint {path}: no config.json or {META_FILE} (not a model directory)")
-    try:
-        model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type")
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{config}: not valid JSON: {exc}") from exc
+    model_type = read_json(config, CheckpointError, f"model.checkpoint {path}: no config.json or {META_FILE} "
+                           "(not a model directory)").get("model_type")
     kinds = {"qwen2_5_omni": "release", "qwen2_5_omni_thinker": "thinker"}
     if model_type not in kinds:
         raise CheckpointError(f"{config}: field 'model_type' is {model_type!r}; expected one of {sorted(kinds)}")

@@ -18,7 +18,6 @@ so a directory holding it is complete; the trainer's checkpoint folders add thei
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shutil
 import tempfile
@@ -32,7 +31,7 @@ from crabplus.adapters import is_adapter_key, is_peft, load_adapter, save_adapte
 from crabplus.config.core import ConfigError, from_dict, to_dict
 from crabplus.model.build import META_FILE, CheckpointError, build_thinker
 from crabplus.model.config import ModelConfig
-from crabplus.utils.io import atomic_write_json
+from crabplus.utils.io import atomic_write_json, read_json
 
 FORMAT = 1
 ADAPTER_DIR = "adapter"
@@ -100,12 +99,7 @@ def load_checkpoint(directory: str | Path, device=None) -> tuple[nn.Module, obje
     """
     directory = Path(directory)
     meta_path = directory / META_FILE
-    if not meta_path.is_file():
-        raise CheckpointError(f"{directory}: no {META_FILE} (not a crabplus model checkpoint)")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{meta_path}: not valid JSON: {exc}") from exc
+    meta = read_json(meta_path, CheckpointError, f"{directory}: no {META_FILE} (not a crabplus model checkpoint)")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{meta_path}: field 'format' is {meta.get('format')!r}, expected {FORMAT}")
     try:

@@ -16,13 +16,13 @@ per image, so several prompts on one frame (our prediction and the chance baseli
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from crabplus.segment.base import FRAME, check_image
+from crabplus.utils.io import read_json
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -79,10 +79,7 @@ class Sam2Segmenter:
         cfg_path = path / "preprocessor_config.json"
         if not cfg_path.is_file():
             return
-        try:
-            cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise SegmenterError(f"{cfg_path}: not valid JSON: {exc}") from exc
+        cfg = read_json(cfg_path, SegmenterError)
         self.mean = tuple(cfg.get("image_mean", self.mean))
         self.std = tuple(cfg.get("image_std", self.std))
 

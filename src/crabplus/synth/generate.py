@@ -29,7 +29,7 @@ from crabplus.data.records import Record, record_from_json, write_records
 from crabplus.synth.clip import Clip
 from crabplus.synth.config import SynthConfig
 from crabplus.tasks.registry import DATASET_NAMES
-from crabplus.utils.io import atomic_write_json
+from crabplus.utils.io import atomic_write_json, read_json
 from crabplus.utils.progress import progress_bar
 
 #: Bumped whenever the same seed would render different bytes (the world, a builder, an encoder
@@ -70,12 +70,7 @@ class Manifest:
 def load_manifest(out_dir: str | Path) -> Manifest:
     """The manifest of a generated folder; a missing or foreign file is an error naming it."""
     path = Path(out_dir) / "manifest.json"
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SynthError(f"{path}: no AVSynth manifest (generate with `crabplus data synth`)") from None
-    except json.JSONDecodeError as exc:
-        raise SynthError(f"{path}: not valid JSON: {exc.msg}") from None
+    obj = read_json(path, SynthError, f"{path}: no AVSynth manifest (generate with `crabplus data synth`)")
     if not isinstance(obj, dict) or obj.get("generator") != GENERATOR:
         raise SynthError(f"{path}: not an AVSynth manifest (field 'generator' is not {GENERATOR!r})")
     try:

@@ -24,6 +24,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from crabplus.utils.io import read_json
+
 _NAME = re.compile(r"^checkpoint-(\d+)$")
 STATE_FILE = "train_state.json"
 
@@ -91,10 +93,5 @@ def commit(output_dir: str | Path, step: int, state: dict[str, Any], *, keep: in
 
 def read_state(path: str | Path) -> dict[str, Any]:
     path = Path(path)
-    file = path / STATE_FILE
-    if not file.is_file():
-        raise CheckpointError(f"{path}: not a complete training checkpoint (no {STATE_FILE})")
-    try:
-        return json.loads(file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{file}: not valid JSON: {exc}") from exc
+    return read_json(path / STATE_FILE, CheckpointError,
+                     f"{path}: not a complete training checkpoint (no {STATE_FILE})")

@@ -207,14 +207,10 @@ def _named_trainable(model: nn.Module):
 
 def deepspeed_config(train_cfg, world_size: int) -> dict[str, Any]:
     """``train.deepspeed_config`` read, with its ``"auto"`` values taken from the run configuration."""
-    import json
-    from pathlib import Path
+    from crabplus.utils.io import read_json
 
-    path = Path(train_cfg.deepspeed_config)
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"train.deepspeed_config {path}: {exc}") from exc
+    config = read_json(train_cfg.deepspeed_config, ValueError,
+                       f"train.deepspeed_config {train_cfg.deepspeed_config}: no such file")
     auto = {
         "train_micro_batch_size_per_gpu": train_cfg.batch_size,
         "gradient_accumulation_steps": train_cfg.grad_accum,

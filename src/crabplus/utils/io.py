@@ -1,4 +1,5 @@
 """Atomic writes: a file either keeps its old content or has the complete new one, never half.
+And one JSON-file reader whose every failure is the caller's own error type, naming the file.
 
 Why: long runs write checkpoints and reports; a crash (or a kill) mid-write must not destroy what
 was there. Everything goes to a temporary file in the same directory, is fsynced, then renamed.
@@ -53,3 +54,20 @@ def atomic_write_json(path: str | Path, obj: Any, indent: int = 2) -> Path:
 def atomic_write_jsonl(path: str | Path, rows: Iterable[dict]) -> Path:
     text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     return atomic_write_text(path, text)
+
+
+def read_json(path: str | Path, error: Callable[[str], Exception], missing: str | None = None) -> Any:
+    """The decoded content of the JSON file ``path``; every failure is raised as ``error(message)``.
+
+    ``missing`` is the message for a file that does not exist (default: ``"{path}: no such file"``);
+    bad JSON and non-UTF-8 text name the file and where it breaks.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise error(missing or f"{path}: no such file")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise error(f"{path}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text: {exc}") from None

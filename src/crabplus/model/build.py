@@ -13,7 +13,6 @@ Without a checkpoint the ``tiny`` preset is built with random weights (the real 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -84,7 +83,7 @@ def load_pretrained(path: Path, model_cfg: ModelConfig, device: str) -> Thinker:
     """The thinker from a local directory of any kind that :func:`checkpoint_kind` knows."""
     kind = checkpoint_kind(path)
     if kind == "ours":
-        meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+        meta = read_json(path / META_FILE, CheckpointError)
         base = meta.get("base")
         if base == "included":
             return _load(path, model_cfg, device)

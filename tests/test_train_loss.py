@@ -27,13 +27,18 @@ def tiny():
     return tok, build_thinker(ModelConfig(preset="tiny", adapter="none"), tok)
 
 
-def test_per_sample_sums_give_the_thinkers_own_loss(tiny):
-    tok, model = tiny
+def two_sample_batch(tok, model, seed: int) -> dict:
+    """Two dummy samples (1 and 3 answer tokens + <|im_end|>), right-padded."""
     ids = special_token_ids(tok)
-    gen = torch.Generator().manual_seed(0)
+    gen = torch.Generator().manual_seed(seed)
     samples = [dummy_sample(model.config, [500, 600, 700][:n], [800, 900, 1000, 1100][: n + 1],
                             im_start=ids["im_start"], generator=gen) for n in (1, 3)]
-    batch = collate(samples, ids["pad"], "right")
+    return collate(samples, ids["pad"], "right")
+
+
+def test_per_sample_sums_give_the_thinkers_own_loss(tiny):
+    tok, model = tiny
+    batch = two_sample_batch(tok, model, seed=0)
     # transformers computes the shifted mean over the supervised tokens itself
     out = model(**{k: v for k, v in batch.items() if isinstance(v, torch.Tensor)})
     loss_sum, count = token_losses(out.logits, batch["labels"])
@@ -79,11 +84,7 @@ def test_logits_only_at_the_supervised_positions_give_the_same_loss_and_gradient
     """The head run on the kept positions only (the training loop's path) equals the full-logits loss,
     in value per sample and in every parameter's gradient; the hook is gone after the block."""
     tok, model = tiny
-    ids = special_token_ids(tok)
-    gen = torch.Generator().manual_seed(1)
-    samples = [dummy_sample(model.config, [500, 600, 700][:n], [800, 900, 1000, 1100][: n + 1],
-                            im_start=ids["im_start"], generator=gen) for n in (1, 3)]
-    batch = collate(samples, ids["pad"], "right")
+    batch = two_sample_batch(tok, model, seed=1)
     inputs = {k: v for k, v in batch.items() if isinstance(v, torch.Tensor) and k != "labels"}
     labels = batch["labels"]
 

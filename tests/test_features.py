@@ -5,13 +5,14 @@ definition, the encoder's token count against transformers, and the release's au
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from transformers import WhisperFeatureExtractor
 from transformers.models.qwen2_5_omni.processing_qwen2_5_omni import _get_feat_extract_output_lengths
 
-from crabplus.data.audio_features import audio_token_count, kaldi_fbank, whisper_log_mel
+from crabplus.data.audio_features import audio_token_count, kaldi_fbank, mel_hop_length, whisper_log_mel
 from crabplus.data.windows import apply_window, check_window_index
 
 
@@ -32,6 +33,24 @@ def test_whisper_log_mel_equals_the_extractor_on_valid_frames(n, n_mels):
     mine = whisper_log_mel(audio, n_mels)
     assert mine.dtype == np.float32 and mine.shape == (n_mels, valid) == (n_mels, math.ceil(n / 160))
     np.testing.assert_allclose(mine, ref["input_features"][0][:, :valid], atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("n", [1, 321, 16_037, 480_000])
+def test_whisper_log_mel_at_the_tiny_presets_20ms_hop_equals_the_extractor_at_that_hop(n):
+    audio = _signal(n)
+    ref = WhisperFeatureExtractor(feature_size=128, hop_length=320)(audio, sampling_rate=16000,
+                                                                    return_attention_mask=True)
+    valid = int(ref["attention_mask"][0].sum())
+    mine = whisper_log_mel(audio, 128, hop=320)
+    assert mine.shape == (128, valid) == (128, math.ceil(n / 320))
+    np.testing.assert_allclose(mine, ref["input_features"][0][:, :valid], atol=1e-4, rtol=0)
+
+
+def test_mel_hop_length_reads_the_audio_config_and_defaults_to_whispers():
+    assert mel_hop_length(SimpleNamespace()) == 160  # a released checkpoint's config has no such key
+    assert mel_hop_length(SimpleNamespace(mel_hop_length=320)) == 320
+    with pytest.raises(ValueError, match="mel_hop_length=401"):
+        mel_hop_length(SimpleNamespace(mel_hop_length=401))
 
 
 def test_whisper_log_mel_of_silence_and_nothing():

@@ -3,6 +3,8 @@ placeholder counts, the chat layout and loss span of reference A4, and a tiny th
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -102,8 +104,9 @@ def _count(sample, token_id):
     return int((sample["input_ids"] == token_id).sum())
 
 
-def test_placeholders_expand_to_the_release_token_counts(tok, config, root):
-    proc = CrabProcessor(tok, config, image_size=224)
+def test_placeholders_expand_to_the_release_token_counts(tok, root):
+    released_audio = replace(preset_dims("tiny"), mel_hop_length=160)  # the released models' 10 ms mel hop
+    proc = CrabProcessor(tok, build_thinker_config(released_audio, len(tok), special_token_ids(tok)), image_size=224)
     ids = special_token_ids(tok)
     expected = {  # (vision tokens, audio tokens), reference A2
         "ks": (320, 250),  # 10 frames -> grid (5, 16, 16); 10 s -> 1000 mel frames
@@ -128,6 +131,13 @@ def test_placeholders_expand_to_the_release_token_counts(tok, config, root):
     ks = proc.encode(make("ks"), root, with_target=True)
     assert ks["pixel_values_videos"].shape == (5 * 16 * 16, 3 * 2 * 14 * 14)
     assert ks["video_second_per_grid"].tolist() == [2.0]  # 1 fps assumed: a grid of 2 frames is 2 s
+
+
+def test_the_tiny_presets_20ms_hop_halves_the_audio_tokens(tok, config, proc, root):
+    assert config.audio_config.mel_hop_length == 320 and proc.mel_hop == 320
+    ks = proc.encode(make("ks"), root, with_target=True)
+    assert ks["input_features"].shape == (1, 128, 500)  # 10 s at 50 frames per second
+    assert _count(ks, special_token_ids(tok)["audio"]) == 125 == ((500 - 1) // 2 + 1 - 2) // 2 + 1
 
 
 def test_chat_layout_and_loss_span(tok, proc, root):

@@ -19,6 +19,7 @@ from crabplus.synth import GENERATOR_VERSION, SynthConfig, SynthError, generate,
 from crabplus.synth.datasets.qa import AVQA_TYPES, THU_TYPES
 from crabplus.synth.datasets.refavs import unseen
 from crabplus.synth.mediaio import read_wav
+from crabplus.synth.text import sound_of
 from crabplus.synth.world import COLOURS, class_f0, class_rgb
 from crabplus.tasks.formats import render_answer, render_instruction, render_target
 from crabplus.tasks.registry import DATASET_NAMES
@@ -279,6 +280,25 @@ def test_matching_answers_point_at_the_true_partner(world):
         track = decode(world / r.media.video)[1]
         e = [_residual(track, read_wav(world / a)[0]) for a in (r.media.audio, r.media.audio2)]
         assert e[r.answer.choice - 1] < 0.2 and e[2 - r.answer.choice] > 0.6, (r.id, e)
+
+
+def test_matching_chains_name_both_candidates_before_the_choice(world):
+    """The chain is evidence first: each candidate's content, then the answer, which only the true partner fits."""
+    for r in records(world, "a2v"):
+        heard, scenes = r.meta["audio_event"], (r.meta["scene"]["video1"], r.meta["scene"]["video2"])
+        shown = [", ".join(o["class"] for o in s["objects"] if o["onscreen"]) for s in scenes]
+        said = r.reasoning.split("Video 1 shows ")[1]
+        assert r.reasoning.startswith(f"I hear {sound_of(heard)}, the sound of a {heard}."), r.reasoning
+        for i, classes in enumerate(shown):
+            assert all(c in said.split("video 2 shows ")[i] for c in classes.split(", ")), (r.id, said)
+        assert [heard in s for s in shown] == [r.answer.choice == 1, r.answer.choice == 2], r.id
+        assert r.target == f"{r.reasoning} <answer>{r.answer.choice}</answer>"
+    for r in records(world, "v2a"):
+        first, second = r.meta["audio1_event"], r.meta["audio2_event"]
+        assert (f"Audio 1 is {sound_of(first)}, the sound of a {first}; audio 2 is {sound_of(second)}, the sound of "
+                f"a {second}.") in r.reasoning, r.reasoning
+        assert r.reasoning.startswith(f"I see a {r.meta['video_event']}"), r.reasoning
+        assert (r.meta["video_event"], r.answer.choice) in ((first, 1), (second, 2)), r.id
 
 
 def test_ref_avs_splits_seen_unseen_and_null(world):

@@ -16,9 +16,19 @@ import torch
 
 SAMPLE_RATE = 16000
 N_FFT = 400  # 25 ms
-HOP = 160  # 10 ms
+HOP = 160  # 10 ms: Whisper's and every released Qwen2.5-Omni's
 CHUNK_SAMPLES = 30 * SAMPLE_RATE  # the extractor's fixed 30 s input
 MAX_FRAMES = CHUNK_SAMPLES // HOP  # 3000
+
+
+def mel_hop_length(audio_config) -> int:
+    """The mel hop (samples at 16 kHz) a thinker's audio encoder was built for: ``mel_hop_length`` in its
+    audio config, else Whisper's 160. Only the ``tiny`` preset sets it (320, 20 ms): half the audio tokens
+    for a model that never sees a released checkpoint (docs/model.md)."""
+    hop = int(getattr(audio_config, "mel_hop_length", HOP) or HOP)
+    if hop <= 0 or hop > N_FFT:
+        raise ValueError(f"audio config mel_hop_length={hop}: must be in 1..{N_FFT} (the STFT window)")
+    return hop
 
 
 @functools.lru_cache(maxsize=4)
@@ -31,35 +41,36 @@ def _whisper_mel_filters(n_mels: int) -> torch.Tensor:
     return torch.from_numpy(fb).float()
 
 
-def whisper_valid_frames(num_samples: int) -> int:
+def whisper_valid_frames(num_samples: int, hop: int = HOP) -> int:
     """Frames the extractor's ``attention_mask`` marks valid for ``num_samples`` samples (30 s at most)."""
-    return min(_ceil_div(num_samples, HOP), MAX_FRAMES)
+    return min(_ceil_div(num_samples, hop), CHUNK_SAMPLES // hop)
 
 
 def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def whisper_log_mel(audio: np.ndarray, n_mels: int = 128) -> np.ndarray:
-    """float32 [n_mels, ceil(len/160)]: the log-mel of 16 kHz ``audio`` on its own frames.
+def whisper_log_mel(audio: np.ndarray, n_mels: int = 128, hop: int = HOP) -> np.ndarray:
+    """float32 [n_mels, ceil(len/hop)]: the log-mel of 16 kHz ``audio`` on its own frames.
 
     Equal (to float rounding) to ``WhisperFeatureExtractor(feature_size=n_mels)(audio, sampling_rate=16000)``
     restricted to the valid frames, for audio of up to 30 s. The extractor zero-pads to 30 s before its
     centred STFT, so the last valid frames see zeros past the end, and its dynamic-range clamp (max - 8)
     takes the max over all 3000 frames; both are reproduced by zero-padding just far enough.
+    ``hop``: 160 (10 ms) is the extractor's; another hop (the tiny preset's 320) keeps everything else.
     """
     x = torch.as_tensor(np.asarray(audio, dtype=np.float32)).flatten()
     n = x.numel()
-    valid = _ceil_div(n, HOP)
+    valid, max_frames = _ceil_div(n, hop), CHUNK_SAMPLES // hop
     # Zeros past the end, as in the extractor's input padded to 30 s: enough for every frame that touches the
     # audio, but never beyond 30 s, where the extractor's centred STFT reflects its (padded) input instead.
     pad = 2 * N_FFT if n > CHUNK_SAMPLES else min(2 * N_FFT, CHUNK_SAMPLES - n)
     x = torch.cat([x, x.new_zeros(pad)])
     window = torch.hann_window(N_FFT)
-    stft = torch.stft(x, N_FFT, HOP, window=window, return_complex=True)  # [n_fft/2+1, frames]
+    stft = torch.stft(x, N_FFT, hop, window=window, return_complex=True)  # [n_fft/2+1, frames]
     power = stft[:, :-1].abs() ** 2  # the extractor drops the last frame
     if n <= CHUNK_SAMPLES:
-        power = power[:, :MAX_FRAMES]  # the frames the extractor's max runs over (the rest are all zero)
+        power = power[:, :max_frames]  # the frames the extractor's max runs over (the rest are all zero)
     mel = _whisper_mel_filters(n_mels).T @ power  # [n_mels, frames]
     log_spec = torch.clamp(mel, min=1e-10).log10()
     log_spec = torch.maximum(log_spec, log_spec.max() - 8.0)
@@ -71,7 +82,8 @@ def audio_token_count(num_frames: int) -> int:
     """LLM tokens the Qwen2.5-Omni audio encoder emits for ``num_frames`` valid mel frames.
 
     transformers' ``Qwen2_5OmniAudioEncoder._get_feat_extract_output_lengths``: a stride-2 convolution, then
-    stride-2 average pooling: ``((L - 1) // 2 + 1 - 2) // 2 + 1`` (25 tokens per second).
+    stride-2 average pooling: ``((L - 1) // 2 + 1 - 2) // 2 + 1`` (25 tokens per second at a 10 ms hop,
+    12.5 at the tiny preset's 20 ms).
     """
     after_cnn = (num_frames - 1) // 2 + 1
     return (after_cnn - 2) // 2 + 1

@@ -7,7 +7,8 @@ separator, then the instruction; the target as the assistant turn (training) or 
 tokens the thinker's encoders emit for that item, so splicing cannot disagree:
 
 - vision: ``t*h*w / merge^2`` of the item's grid (a 10-frame 224 px video: 5*16*16/4 = 320);
-- audio: the audio encoder's output length for the valid mel frames (1 s -> 100 frames -> 25 tokens).
+- audio: the audio encoder's output length for the valid mel frames (1 s -> 100 frames -> 25 tokens at the
+  released 10 ms hop; the tiny preset's 20 ms hop gives 50 frames -> 12 tokens).
 
 Labels are -100 except the span the release supervises: from right after the first ``<|im_start|>assistant``
 to the next ``<|im_end|>`` inclusive, i.e. ``"\\n" + target + "<|im_end|>"``.
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from crabplus.data.audio_features import CHUNK_SAMPLES, audio_token_count, whisper_log_mel
+from crabplus.data.audio_features import CHUNK_SAMPLES, HOP, audio_token_count, mel_hop_length, whisper_log_mel
 from crabplus.data.cache import MediaCache
 from crabplus.data.media import check_file, read_audio, read_frame_at, read_frames, read_image
 from crabplus.data.records import Record, RecordError, resolve_media
@@ -88,6 +89,7 @@ class CrabProcessor:
                              f"spatial_merge_size = {self.geometry.factor}")
         self.image_size = image_size
         self.n_mels = int(thinker_config.audio_config.num_mel_bins)
+        self.mel_hop = mel_hop_length(thinker_config.audio_config)
         self.ids = special_token_ids(tokenizer)
         for role, attr in (("audio", "audio_token_id"), ("image", "image_token_id"), ("video", "video_token_id")):
             if int(getattr(thinker_config, attr)) != self.ids[role]:
@@ -124,9 +126,12 @@ class CrabProcessor:
         """float32 [n_mels, frames]: each file's audio windowed, joined end to end, cut at 30 s, log-mel."""
         def compute() -> np.ndarray:
             audio = np.concatenate([apply_window(read_audio(p), window, index) for p in paths])
-            return whisper_log_mel(audio[:CHUNK_SAMPLES], self.n_mels)
+            return whisper_log_mel(audio[:CHUNK_SAMPLES], self.n_mels, self.mel_hop)
 
-        return self._cached("logmel", paths, {"window": window, "index": index, "n_mels": self.n_mels}, compute)
+        params = {"window": window, "index": index, "n_mels": self.n_mels}
+        if self.mel_hop != HOP:
+            params["hop"] = self.mel_hop
+        return self._cached("logmel", paths, params, compute)
 
     # ---------------------------------------------------------------- encoding
 

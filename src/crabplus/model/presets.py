@@ -6,7 +6,9 @@ token ids into a transformers ``Qwen2_5OmniThinkerConfig``; tests and the demo c
 
 - ``tiny``: 1.7M parameters with both encoders and the 2048-token tiny tokenizer (0.5M of them the
   embedding and output matrices); vision patch 14, temporal patch 2, 2x2 merge, so a 56-px frame pair
-  gives 2x2 merged tokens; 128 mel bins.
+  gives 2x2 merged tokens; 128 mel bins at a 20 ms hop (12.5 audio tokens per second, half the released
+  models' 25: on 2 CPU cores audio tokens were most of a sample, and AVSynth's fastest sound feature, a 5 Hz
+  vibrato, needs far less).
 - ``omni-7b``: Qwen2.5-Omni-7B's thinker (reference A5.2 shapes). ``omni-3b``: Qwen2.5-Omni-3B's
   (its LLM is Qwen2.5-3B-shaped; encoders as the 7B's). Both load from a local checkpoint, whose own
   config.json is used; these numbers check it and size benchmarks.
@@ -39,6 +41,7 @@ class ThinkerDims:
     vision_intermediate: int
     vision_fullatt_blocks: tuple[int, ...]
     num_mel_bins: int = 128
+    mel_hop_length: int = 160  # samples at 16 kHz between mel frames (Whisper's 10 ms)
     audio_n_window: int = 100
     max_source_positions: int = 1500
     patch_size: int = 14
@@ -66,7 +69,7 @@ PRESETS: dict[str, ThinkerDims] = {
         hidden_size=128, num_layers=4, num_heads=4, num_kv_heads=2, intermediate_size=384, mrope_section=(4, 6, 6),
         audio_d_model=64, audio_layers=2, audio_heads=2, audio_ffn=128,
         vision_depth=2, vision_hidden=64, vision_heads=2, vision_intermediate=128, vision_fullatt_blocks=(1,),
-        max_position_embeddings=4096,
+        max_position_embeddings=4096, mel_hop_length=320,
     ),
     "omni-3b": ThinkerDims(
         hidden_size=2048, num_layers=36, num_heads=16, num_kv_heads=2, intermediate_size=11008,
@@ -106,6 +109,8 @@ def build_thinker_config(dims: ThinkerDims, vocab_size: int, token_ids: dict[str
         "n_window": dims.audio_n_window, "max_source_positions": dims.max_source_positions,
         "output_dim": dims.hidden_size,
     }
+    if dims.mel_hop_length != 160:  # released configs have no such key: absent means Whisper's 10 ms
+        audio["mel_hop_length"] = dims.mel_hop_length
     vision = {
         "depth": dims.vision_depth, "hidden_size": dims.vision_hidden, "intermediate_size": dims.vision_intermediate,
         "num_heads": dims.vision_heads, "patch_size": dims.patch_size, "temporal_patch_size": dims.temporal_patch_size,

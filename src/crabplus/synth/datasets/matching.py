@@ -3,6 +3,10 @@ the true partner (the audio of a clip and that clip's own video), the other a di
 
 The wrong candidate's sounding class is often a near miss — the same colour (same pitch, other
 timbre) or the same shape (same timbre, other pitch) — so both the pitch and the timbre matter.
+
+Both reasoning chains name what each candidate holds before the choice, so the choice is a lookup in
+text already written: a chain that says "video 2 shows ..." first asks the model to find the answer
+before it has looked (AVSynth 1.2 did; the tiny demo model then answered "1" for nearly every clip).
 """
 
 from __future__ import annotations
@@ -42,6 +46,10 @@ def _shows(scene: Scene) -> str:
     return text.join([text.seen(o, with_place=False) for o in scene.onscreen])
 
 
+def _classes(scene: Scene) -> str:
+    return text.join([text.a(o.cls) for o in scene.onscreen])
+
+
 def build_a2v(clip: Clip) -> Record:
     vocab = vocabulary(clip.dataset)
     heard_cls = clip.choice(vocab)
@@ -54,7 +62,8 @@ def build_a2v(clip: Clip) -> Record:
     v2, audio2 = write_video(clip, scenes[1], "-v2.mp4")
     audio = clip.wav("-a.wav", audio1 if choice == 1 else audio2)  # the true partner's own sound track
     d = clip.cfg.clip_seconds
-    short = f"I hear {text.sound_of(heard_cls)}, and video {choice} shows {text.a(heard_cls)}."
+    short = (f"I hear {text.sound_of(heard_cls)}, the sound of {text.a(heard_cls)}. Video 1 shows "
+             f"{_classes(scenes[0])}; video 2 shows {_classes(scenes[1])}.")
     full = (text.sentence("I hear " + text.heard(right.objects[0], d, with_source=False))
             + f" Video 1 shows {_shows(scenes[0])}. Video 2 shows {_shows(scenes[1])}."
             + f" Only video {choice} has {text.a(heard_cls)}, which makes that sound, so video {choice} matches.")
@@ -79,7 +88,10 @@ def build_v2a(clip: Clip) -> Record:
     sounds = [text.sound_of(seen_cls), text.sound_of(wrong_cls)]
     if choice == 2:
         sounds.reverse()
-    short = f"I see {text.a(seen_cls)}, and audio {choice} is its {text.sound_of(seen_cls)[2:]}."
+    audio_classes = (seen_cls, wrong_cls) if choice == 1 else (wrong_cls, seen_cls)
+    short = (f"I see {_classes(right)}. "
+             + "; ".join(f"{'Audio' if i == 0 else 'audio'} {i + 1} is {text.sound_of(c)}, the sound of {text.a(c)}"
+                         for i, c in enumerate(audio_classes)) + ".")
     full = (f"I see {_shows(right)}. Audio 1 is {sounds[0]}; audio 2 is {sounds[1]}."
             f" The {seen_cls} {text.verb_of(seen_cls)} like audio {choice}, "
             f"so audio {choice} matches.")

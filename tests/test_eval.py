@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from crabplus.cli import main
@@ -38,7 +39,8 @@ def test_writes_report_markdown_and_plots(run):
     for name in ("scores.png", "routing.png"):
         assert (out / name).read_bytes()[:8] == PNG_MAGIC
     md = (out / "report.md").read_text()
-    assert "| dataset | task | headline metric | ours | release (kept) | chance | n | unparsed |" in md
+    assert ("| dataset | task | headline metric | ours | release (kept) | chance | band | beyond | n | unparsed |"
+            in md)
     assert len(report["datasets"]) == 19
     for name in report["datasets"]:
         assert f"| {name} |" in md
@@ -104,9 +106,32 @@ def test_segmentation_and_grounding(run):
 
 def test_chance_baseline_everywhere_and_seeded(run):
     _, rep = run
+    assert rep["config"]["chance_draws"] == EvalConfig().chance_draws == 20
     for row in rep["datasets"].values():
-        assert row["chance"]["primary"] is not None and row["chance"]["n"] == row["n"]
+        chance = row["chance"]
+        assert chance["primary"] is not None and chance["n"] == row["n"] and chance["draws"] == 20
+        assert chance["band"] is not None and chance["band_quantile"] == 0.95
+        better = chance["band"] >= chance["primary"] if row["higher_is_better"] else chance["band"] <= chance["primary"]
+        assert better, row["dataset"]  # the band is the far edge of the draws, not below their mean
+        beyond = row["primary"] > chance["band"] if row["higher_is_better"] else row["primary"] < chance["band"]
+        assert row["beyond_chance"] is beyond, row["dataset"]
     assert 0.0 <= _row(rep, "a2v")["chance"]["primary"] <= 1.0
+
+
+def test_chance_summary_is_the_mean_of_the_draws_and_their_far_percentile():
+    from crabplus.evaluate.chance import beyond_chance, chance_summary
+    from crabplus.evaluate.scoring import Score, higher_is_better
+
+    draws = [Score({"accuracy": v, "extra": 1.0}, "accuracy", 25) for v in np.linspace(0.2, 0.6, 21)]
+    summary = chance_summary(draws, higher_is_better)
+    assert summary["primary"] == pytest.approx(0.4) and summary["metrics"] == {"accuracy": pytest.approx(0.4),
+                                                                                "extra": 1.0}
+    assert summary["band"] == pytest.approx(0.58) and summary["draws"] == 21  # 95 % of the way from 0.2 to 0.6
+    assert beyond_chance(0.59, summary, True) and not beyond_chance(0.58, summary, True)
+    assert beyond_chance(None, summary, True) is None
+    low = chance_summary([Score({"null_s": v}, "null_s", 5) for v in np.linspace(0.2, 0.6, 21)], higher_is_better)
+    assert low["band"] == pytest.approx(0.22)  # lower is better: the 5th percentile
+    assert beyond_chance(0.21, low, False) and not beyond_chance(0.3, low, False)
 
 
 def test_routing_summary_per_task(run):
@@ -196,6 +221,8 @@ def test_chance_predictor_is_seeded_and_draws_from_the_records():
         recs = [r for r in records if r.dataset == name]
         first = chance_predictions(DATASETS[name], recs, seed=1)
         assert first == chance_predictions(DATASETS[name], recs, seed=1)
+        others = [chance_predictions(DATASETS[name], recs, seed=1, draw=d) for d in range(1, 8)]
+        assert any(o != first for o in others), name  # draws are independent
         assert all(p.parsed for p in first)
         if name == "ks":
             assert {p.label for p in first} <= {r.answer.label for r in recs}

@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     for row in report["datasets"].values():
         print(f"{row['dataset']:<9} {row['primary_metric']:<15} {fmt(row['primary'])}  "
-              f"(chance {fmt(row['chance']['primary'])}, n={row['n']}, unparsed={row['unparsed']})")
+              f"(chance {fmt(row['chance']['primary'])}, band {fmt(row['chance'].get('band'))}"
+              f"{', beyond chance' if row.get('beyond_chance') else ''}; n={row['n']}, unparsed={row['unparsed']})")
     for note in report["notes"]:
         print(f"note: {note}")
     print(f"wrote {', '.join(str(out / f) for f in report['files'].values())}")

@@ -12,7 +12,10 @@ mask from a random box is whatever the box prior earns). It draws uniformly:
 - S4 / MS3 / ARIG: a ground-truth box of another record (the box prior) with three random points
   inside it; Ref-AVS: "exists" at random, then such a box.
 
-Seeded by ``seed`` and the dataset name, so a report is reproducible.
+Seeded by ``seed``, the dataset name and the draw number, so a report is reproducible. One draw on
+25 records is a noisy number (a 2-way match lands anywhere in 0.3-0.7), so a report scores several
+draws (:func:`chance_summary`): their mean is the chance level, and a score beyond the draws' 95th
+percentile (5th for lower-is-better metrics) is one chance rarely reaches.
 """
 
 from __future__ import annotations
@@ -61,9 +64,9 @@ def _random_box(rng: np.random.Generator) -> list[int]:
     return [x1, y1, x2, y2]
 
 
-def chance_predictions(spec: DatasetSpec, records: list[Record], seed: int = 0) -> list[Prediction]:
-    """One chance :class:`Prediction` per record (all parsed)."""
-    rng = np.random.default_rng([seed, zlib.crc32(spec.name.encode())])
+def chance_predictions(spec: DatasetSpec, records: list[Record], seed: int = 0, draw: int = 0) -> list[Prediction]:
+    """One chance :class:`Prediction` per record (all parsed); ``draw`` numbers independent draws."""
+    rng = np.random.default_rng([seed, zlib.crc32(spec.name.encode()), draw])
     name, task = spec.name, spec.task
     out: list[Prediction] = []
     labels = _vocab(r.answer.label for r in records)
@@ -115,3 +118,33 @@ def chance_predictions(spec: DatasetSpec, records: list[Record], seed: int = 0) 
                 p.points = _points_in(rng, p.box) if name != "arig" else None
         out.append(p)
     return out
+
+
+BAND_QUANTILE = 0.95
+
+
+def chance_summary(scores: list, higher_is_better) -> dict:
+    """The chance entry of a report row from the scores of several draws (``Score`` objects).
+
+    ``metrics``: each metric's mean over the draws (the chance level); ``band``: the primary metric's
+    95th percentile over the draws (5th when lower is better), the edge a score must pass to be
+    "beyond chance"; ``draws``: how many.
+    """
+    first = scores[0]
+    names = [m for m in first.metrics if all(m in s.metrics and s.metrics[m] is not None for s in scores)]
+    metrics = {m: float(np.mean([s.metrics[m] for s in scores])) for m in names}
+    band = None
+    if first.primary_metric in metrics:
+        values = [s.metrics[first.primary_metric] for s in scores]
+        q = BAND_QUANTILE if higher_is_better(first.primary_metric) else 1.0 - BAND_QUANTILE
+        band = float(np.quantile(values, q))
+    return {"n": first.n, "primary_metric": first.primary_metric, "primary": metrics.get(first.primary_metric),
+            "metrics": metrics, "band": band, "band_quantile": BAND_QUANTILE, "draws": len(scores)}
+
+
+def beyond_chance(score: float | None, chance: dict, higher_is_better: bool) -> bool | None:
+    """Whether ``score`` passes the chance draws' band (None when either is missing)."""
+    band = chance.get("band")
+    if score is None or band is None:
+        return None
+    return score > band if higher_is_better else score < band

@@ -16,7 +16,8 @@ class EvalConfig:
 
     Scoring: ``frames_per_batch`` consecutive S4/MS3 frames share one F-score call (official: 4
     videos x 5 frames = 20); ``meteor`` runs the METEOR jar for captions (seconds of Java start-up);
-    ``seed`` seeds the chance baseline.
+    ``seed`` seeds the chance baseline, scored over ``chance_draws`` independent draws (their mean is the
+    chance level, their 95th percentile the band a score must pass to count as beyond chance).
     """
 
     max_new_tokens: int = 512
@@ -27,8 +28,11 @@ class EvalConfig:
     frames_per_batch: int = 20
     meteor: bool = True
     seed: int = 0
+    chance_draws: int = 20
 
     def __post_init__(self) -> None:
+        if self.chance_draws < 1:
+            raise ConfigError(f"eval.chance_draws must be >= 1, got {self.chance_draws}")
         if self.frames_per_batch < 1:
             raise ConfigError(f"eval.frames_per_batch must be >= 1, got {self.frames_per_batch}")
         if self.segmenter == "sam2" and not self.sam2_checkpoint:

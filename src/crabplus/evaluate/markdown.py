@@ -7,6 +7,11 @@ def fmt(value, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+def mark(beyond: bool | None) -> str:
+    """✓ beyond the chance band, · not, – unknown."""
+    return "–" if beyond is None else ("✓" if beyond else "·")
+
+
 def _pct(value) -> str:
     return "–" if value is None else f"{100 * value:+.1f}%"
 
@@ -22,21 +27,24 @@ def render_report(report: dict) -> str:
         f"{s['predictions']} predictions); {s['unparsed']} unparsed, scored as wrong.",
         f"Records without a prediction: {s['without_prediction']}; predictions matching no record: "
         f"{s['unknown_predictions']}. Segmenter: {cfg.get('segmenter') or 'not needed'}; "
-        f"chance seed {cfg.get('seed')}.",
+        f"chance seed {cfg.get('seed')}, {cfg.get('chance_draws', 1)} draws.",
         "",
         "**ours**: unparsed predictions count as wrong. **release**: the Crab+ release's convention, unparsed "
         "(and, for S4/MS3/Ref-AVS, regex-invalid) predictions dropped; `kept` is how many remain. "
-        "**chance**: the same metric on a seeded uniform guess from these records' own answers.",
+        "**chance**: the same metric on a seeded uniform guess from these records' own answers, the mean over "
+        "independent draws; **band**: the draws' 95th percentile (5th when lower is better); **beyond**: ✓ when "
+        "ours passes the band, i.e. chance rarely scores that well on these records.",
         "",
-        "| dataset | task | headline metric | ours | release (kept) | chance | n | unparsed |",
-        "|---|---|---|---:|---:|---:|---:|---:|",
+        "| dataset | task | headline metric | ours | release (kept) | chance | band | beyond | n | unparsed |",
+        "|---|---|---|---:|---:|---:|---:|:---:|---:|---:|",
     ]
     for row in report["datasets"].values():
         rel = row["release"]
         arrow = "" if row["higher_is_better"] else " ↓"
         lines.append(
             f"| {row['dataset']} | {row['task']} | {row['primary_metric']}{arrow} | {fmt(row['primary'])} | "
-            f"{fmt(rel['primary'])} ({rel['n']}) | {fmt(row['chance']['primary'])} | {row['n']} | {row['unparsed']} |"
+            f"{fmt(rel['primary'])} ({rel['n']}) | {fmt(row['chance']['primary'])} | "
+            f"{fmt(row['chance'].get('band'))} | {mark(row.get('beyond_chance'))} | {row['n']} | {row['unparsed']} |"
         )
     lines += ["", "↓ lower is better.", ""]
     files = report.get("files", {})
@@ -47,7 +55,7 @@ def render_report(report: dict) -> str:
     lines += ["## All metrics", ""]
     for row in report["datasets"].values():
         lines += [f"### {row['dataset']} — {row['real_name']} ({row['metric']})", "",
-                  "| metric | ours | release | chance |", "|---|---:|---:|---:|"]
+                  "| metric | ours | release | chance (mean) |", "|---|---:|---:|---:|"]
         for name, value in row["metrics"].items():
             lines.append(f"| {name} | {fmt(value)} | {fmt(row['release']['metrics'].get(name))} | "
                          f"{fmt(row['chance']['metrics'].get(name))} |")

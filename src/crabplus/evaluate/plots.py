@@ -40,13 +40,17 @@ def plot_scores(report: dict, path: str | Path) -> Path | None:
 
     ours = values(lambda r: r["primary"])
     chance = values(lambda r: r["chance"]["primary"])
+    band = values(lambda r: r["chance"].get("band"))
     release = values(lambda r: r["release"]["primary"])
     y = np.arange(len(rows))
     fig = Figure(figsize=(8.5, 1.2 + 0.42 * len(rows)), layout="constrained")
     ax = fig.add_subplot()
     ax.barh(y - 0.27, ours, 0.27, color=OURS, label="ours (unparsed = wrong)")
     ax.barh(y, release, 0.27, color=RELEASE, label="release convention (unparsed dropped)")
-    ax.barh(y + 0.27, chance, 0.27, color=CHANCE, label="chance (same metric)")
+    ax.barh(y + 0.27, chance, 0.27, color=CHANCE, label="chance (same metric, mean of draws)")
+    if not np.isnan(band).all():
+        ax.plot(band, y + 0.27, linestyle="none", marker="|", markersize=9, color="black",
+                label="chance band (95th percentile of draws)")
     for yi, v, s in zip(y, ours, scale):
         ax.text(v, yi - 0.27, f" {v / s:.3f}", va="center", fontsize=7)
     ax.set_yticks(y, names, fontsize=8)

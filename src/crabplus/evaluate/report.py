@@ -4,7 +4,8 @@
 ``report.json``, ``report.md`` and the plots (``scores.png``, ``routing.png`` when predictions carry
 routing). One row per dataset holds its official metrics (``DatasetSpec.metric``), the headline
 ``primary`` score, ``n``, the ``unparsed`` count, the release's convention (unparsed/invalid
-predictions dropped) and a seeded chance baseline on the same records.
+predictions dropped) and a seeded chance baseline on the same records: the mean of ``chance_draws`` draws,
+their 95th-percentile band, and whether the score is beyond it (``beyond_chance``).
 
 Records without a prediction are not scored (they are counted as ``without_prediction``);
 predictions whose id matches no record are counted and listed in the notes.
@@ -16,7 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from crabplus.data.records import Record, RecordError
-from crabplus.evaluate.chance import chance_predictions
+from crabplus.evaluate.chance import beyond_chance, chance_predictions, chance_summary
 from crabplus.evaluate.config import EvalConfig
 from crabplus.evaluate.images import FrameSource
 from crabplus.evaluate.inputs import PredictionRow, as_prediction_rows
@@ -49,19 +50,21 @@ def _headline(score: Score) -> dict[str, dict]:
 def _score_dataset(name: str, records: list[Record], preds: list[Prediction], seg: SegmentationScorer,
                    cfg: EvalConfig) -> dict:
     spec = DATASETS[name]
-    chance = chance_predictions(spec, records, cfg.seed)
+    draws = [chance_predictions(spec, records, cfg.seed, d) for d in range(cfg.chance_draws)]  # [K][N]
     keep = [i for i, p in enumerate(preds) if p.release_valid]
     if spec.task == "segmentation":
-        stats = [seg.stats(spec, r, [p, c]) for r, p, c in zip(records, preds, chance)]
+        stats = [seg.stats(spec, r, [p, *guesses]) for r, p, *guesses in zip(records, preds, *draws)]  # [N][1 + K]
         ours = aggregate_segmentation(spec, [s[0] for s in stats], cfg.frames_per_batch)
         release = aggregate_segmentation(spec, [stats[i][0] for i in keep], cfg.frames_per_batch)
-        chance_score = aggregate_segmentation(spec, [s[1] for s in stats], cfg.frames_per_batch)
+        chance_scores = [aggregate_segmentation(spec, [s[1 + d] for s in stats], cfg.frames_per_batch)
+                         for d in range(len(draws))]
     else:
         ours = score_simple(spec, records, preds, meteor=cfg.meteor)
         release = score_simple(spec, [records[i] for i in keep], [preds[i] for i in keep], meteor=cfg.meteor)
-        chance_score = score_simple(spec, records, chance, meteor=cfg.meteor)
+        chance_scores = [score_simple(spec, records, guesses, meteor=cfg.meteor) for guesses in draws]
+    chance = chance_summary(chance_scores, higher_is_better)
     unparsed = sum(not p.parsed for p in preds)
-    notes = list(dict.fromkeys(ours.notes + release.notes + chance_score.notes))
+    notes = list(dict.fromkeys(ours.notes + release.notes + [n for c in chance_scores for n in c.notes]))
     if spec.task == "segmentation" and sum(not p.release_valid for p in preds) != unparsed:
         notes.append(f"{len(preds) - len(keep)} predictions the release's stricter box/point regex rejects "
                      f"(dropped in its convention)")
@@ -78,7 +81,8 @@ def _score_dataset(name: str, records: list[Record], preds: list[Prediction], se
         "headline": _headline(ours),
         "metrics": ours.metrics,
         "release": {**release.to_json(), "dropped": len(preds) - len(keep)},
-        "chance": chance_score.to_json(),
+        "chance": chance,
+        "beyond_chance": beyond_chance(ours.primary, chance, higher_is_better(ours.primary_metric or "")),
         "notes": notes,
     }
 
@@ -138,8 +142,8 @@ def evaluate_predictions(records: list[Record], predictions, root=None, *, segme
             "without_prediction": sum(1 for r in records if r.id not in pred_of),
             "unknown_predictions": len(unknown),
         },
-        "config": {"segmenter": seg.used_name, "seed": cfg.seed, "frames_per_batch": cfg.frames_per_batch,
-                   "meteor": cfg.meteor},
+        "config": {"segmenter": seg.used_name, "seed": cfg.seed, "chance_draws": cfg.chance_draws,
+                   "frames_per_batch": cfg.frames_per_batch, "meteor": cfg.meteor},
         "datasets": datasets,
         "routing": routing_summary(matched),
         "notes": notes,

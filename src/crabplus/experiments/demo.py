@@ -129,14 +129,16 @@ def evaluate_once(cfg: DemoConfig, final: Path, data_dir: Path, eval_dir: Path, 
 
 
 def print_table(report: dict, title: str) -> None:
-    """The per-dataset table on the terminal: headline score beside chance, n and unparsed."""
+    """The per-dataset table on the terminal: headline score beside chance (the mean of the draws) and its
+    band, whether the score is beyond it, n and unparsed."""
     from rich.console import Console
     from rich.table import Table
 
+    from crabplus.evaluate.markdown import mark
     from crabplus.tasks.registry import DATASETS
 
     table = Table(title=title)
-    for col in ("dataset", "task", "metric", "score", "chance", "n", "unparsed"):
+    for col in ("dataset", "task", "metric", "score", "chance", "band", "beyond", "n", "unparsed"):
         table.add_column(col, justify="left" if col in ("dataset", "task", "metric") else "right")
     def fmt(value) -> str:
         return f"{value:.3f}" if value is not None else "-"
@@ -144,8 +146,13 @@ def print_table(report: dict, title: str) -> None:
     for name, row in report["datasets"].items():
         arrow = "" if row.get("higher_is_better", True) else " (lower is better)"
         table.add_row(name, DATASETS[name].task, row["primary_metric"] + arrow, fmt(row["primary"]),
-                      fmt(row["chance"]["primary"]), str(row["n"]), str(row["unparsed"]))
-    Console(width=110).print(table)
+                      fmt(row["chance"]["primary"]), fmt(row["chance"].get("band")), mark(row.get("beyond_chance")),
+                      str(row["n"]), str(row["unparsed"]))
+    beyond = [row.get("beyond_chance") for row in report["datasets"].values()]
+    table.caption = (f"chance: the mean of {report.get('config', {}).get('chance_draws', 1)} seeded draws; band: their "
+                     f"95th percentile (5th when lower is better); beyond chance on {sum(b is True for b in beyond)} "
+                     f"of {len(beyond)} datasets")
+    Console(width=120).print(table)
 
 
 def run_demo(cfg: DemoConfig) -> dict:

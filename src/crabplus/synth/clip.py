@@ -83,10 +83,11 @@ class Clip:
 
     # ---- record ----------------------------------------------------------------------------------
 
-    def record(self, media: Media, answer: Answer, reasoning: Reasoning, meta: dict | None = None,
+    def record(self, media: Media, answer: Answer, reasoning: Reasoning | None, meta: dict | None = None,
                *, question: str | None = None, expression: str | None = None) -> Record:
-        """The unified record: instruction and target rendered by ``tasks.formats`` from the answer."""
-        chain = reasoning.pick(self.cfg.reasoning)
+        """The unified record: instruction and target rendered by ``tasks.formats`` from the answer.
+        ``reasoning`` None: no chain at any level (a dataset whose answer has no tag to tell it apart)."""
+        chain = reasoning.pick(self.cfg.reasoning) if reasoning is not None else None
         instruction = render_instruction(self.spec, question=question, options=answer.options,
                                          expression=expression)
         target = render_target(chain, render_answer(self.spec, answer))

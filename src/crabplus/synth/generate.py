@@ -34,8 +34,8 @@ from crabplus.utils.progress import progress_bar
 
 #: Bumped whenever the same seed would render different bytes (the world, a builder, an encoder
 #: setting). Recorded in the manifest so results can be traced to the data they came from.
-GENERATOR_VERSION = "1.3.0"  # 1.1: a background tint per dataset (crabplus.synth.studio); 1.2: faces too;
-# 1.3: matching chains name both candidates before the choice
+GENERATOR_VERSION = "1.4.0"  # 1.1: a background tint per dataset (crabplus.synth.studio); 1.2: faces too;
+# 1.3: matching chains name both candidates before the choice; 1.4: no chain before a caption
 GENERATOR = "avsynth"
 SPLITS = ("train", "test")
 

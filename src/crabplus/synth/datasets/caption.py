@@ -4,13 +4,18 @@ Each record holds three reference captions (``answer.references``, the first als
 ``answer.text``) that say the same facts with different wording and order, as several human
 annotators would: which objects are seen and how they move, which of them sound and how, what is
 heard from off screen, and when.
+
+No reasoning chain is written before a caption, at any level: the release's caption target is the bare
+caption (no ``<answer>`` tag), so a chain could not be told apart from the caption and would be scored
+as part of it — AVSynth up to 1.3 wrote one, and CIDEr-D's length penalty then cut even a perfect
+caption to about a seventh of its score.
 """
 
 from __future__ import annotations
 
 from crabplus.data.records import Answer, Media, Record
 from crabplus.synth import text
-from crabplus.synth.clip import Clip, Reasoning
+from crabplus.synth.clip import Clip
 from crabplus.synth.datasets.common import mover, new_scene, offscreen, write_video
 from crabplus.synth.scene import SceneObject, random_range
 from crabplus.synth.world import MOTIONS, split_class, vocabulary
@@ -76,10 +81,5 @@ def build_avcap(clip: Clip) -> Record:
     scene = new_scene(clip, objects, d)
     video, _ = write_video(clip, scene)
     refs = captions(scene.objects, d)
-    seen = [text.a(o.cls) for o in scene.onscreen]
-    heard = [text.sound_of(o.cls) for o in scene.objects if o.sounding]
-    short = f"I see {text.join(seen)}; I hear {text.join(heard)}."
-    full = (text.sentence("I see " + text.join([text.seen(o) for o in scene.onscreen]))
-            + " " + text.sentence("I hear " + text.join([text.heard(o, d) for o in scene.objects if o.sounding])))
-    return clip.record(Media(video=video), Answer(text=refs[0], references=refs), Reasoning(short, full),
+    return clip.record(Media(video=video), Answer(text=refs[0], references=refs), None,
                        clip.base_meta(d, scene.to_json()))

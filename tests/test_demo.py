@@ -29,7 +29,13 @@ def test_demo_runs_end_to_end_and_reuses_finished_stages(tmp_path, capsys):
     report = json.loads((out / "eval" / "report.json").read_text())
     assert sorted(report["datasets"]) == ["a2v", "ave", "ks", "s4"]
     for row in report["datasets"].values():
-        assert row["n"] == 1 and row["chance"]["primary"] is not None
+        assert row["n"] == 1 and row["chance"]["primary"] is not None and row["beyond_chance"] in (True, False)
+    summary = json.loads((out / "summary.json").read_text())
+    types = {"ks": "action", "a2v": "matching", "ave": "localization", "s4": "segmentation"}
+    assert summary["task_types_beyond_chance"] == {  # a task type counts when any of its datasets passes the band
+        t: report["datasets"][n]["beyond_chance"] for n, t in types.items()}
+    assert summary["beyond_chance"] == sorted(n for n in types if report["datasets"][n]["beyond_chance"])
+    assert f"task types beyond chance: {sum(summary['task_types_beyond_chance'].values())} of 4" in printed
     assert (out / "eval" / "report.md").is_file() and (out / "eval" / "scores.png").is_file()
     rows = [json.loads(line) for line in (out / "eval" / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 4 and all(row["routing"] for row in rows), "I-LoRA predictions carry routing weights"
@@ -58,3 +64,16 @@ def test_demo_runs_end_to_end_and_reuses_finished_stages(tmp_path, capsys):
 def test_demo_config_errors_name_the_key(capsys):
     assert main(["demo", "synth.image_size=84"]) == 2
     assert "data.image_size" in capsys.readouterr().err
+
+
+def test_full_runs_the_transfer_study_with_even_draws_per_dataset(tmp_path, capsys):
+    out = tmp_path / "study"
+    toy = [t.replace("[ks, a2v, ave, s4]", "[ks, ave]") for t in TOY] + ["study_steps_per_dataset=2"]
+    assert main(["demo", "--out", str(out), "--full", *toy]) == 0
+    study = json.loads((out / "study.json").read_text())
+    assert (out / "transfer" / "transfer.md").is_file() and set(study) >= {"positive_share", "files"}
+    for run in ("study-ilora", "study-lora", "study-single-ks", "study-single-ave"):
+        saved = (out / run / "config.yaml").read_text()
+        assert "sampling_balance: dataset" in saved, run  # multi-task runs see each dataset as often as alone
+    assert "max_steps: 4" in (out / "study-ilora" / "config.yaml").read_text()  # 2 steps x 2 datasets
+    assert "multi-task I-LoRA" in capsys.readouterr().out

@@ -107,9 +107,11 @@ def test_segmentation_and_grounding(run):
 def test_chance_baseline_everywhere_and_seeded(run):
     _, rep = run
     assert rep["config"]["chance_draws"] == EvalConfig().chance_draws == 20
+    assert rep["config"]["mask_chance_draws"] == EvalConfig().mask_chance_draws == 5
     for row in rep["datasets"].values():
         chance = row["chance"]
-        assert chance["primary"] is not None and chance["n"] == row["n"] and chance["draws"] == 20
+        assert chance["primary"] is not None and chance["n"] == row["n"]
+        assert chance["draws"] == (5 if row["task"] == "segmentation" else 20), row["dataset"]
         assert chance["band"] is not None and chance["band_quantile"] == 0.95
         better = chance["band"] >= chance["primary"] if row["higher_is_better"] else chance["band"] <= chance["primary"]
         assert better, row["dataset"]  # the band is the far edge of the draws, not below their mean
@@ -127,11 +129,13 @@ def test_chance_summary_is_the_mean_of_the_draws_and_their_far_percentile():
     assert summary["primary"] == pytest.approx(0.4) and summary["metrics"] == {"accuracy": pytest.approx(0.4),
                                                                                 "extra": 1.0}
     assert summary["band"] == pytest.approx(0.58) and summary["draws"] == 21  # 95 % of the way from 0.2 to 0.6
+    assert summary["bands"] == {"accuracy": pytest.approx(0.58), "extra": 1.0}
     assert beyond_chance(0.59, summary, True) and not beyond_chance(0.58, summary, True)
     assert beyond_chance(None, summary, True) is None
     low = chance_summary([Score({"null_s": v}, "null_s", 5) for v in np.linspace(0.2, 0.6, 21)], higher_is_better)
     assert low["band"] == pytest.approx(0.22)  # lower is better: the 5th percentile
     assert beyond_chance(0.21, low, False) and not beyond_chance(0.3, low, False)
+    assert beyond_chance(1.5, summary, True, "extra") and not beyond_chance(1.0, summary, True, "extra")
 
 
 def test_routing_summary_per_task(run):
@@ -159,6 +163,12 @@ def test_python_api_without_files_or_routing(tmp_path):
 def _write(path: Path, rows) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
+
+
+def test_chance_draws_must_be_positive(tmp_path, capsys):
+    code = main(["eval", "--predictions", str(FIX / "predictions.jsonl"), "--data", str(RECORDS), "--out",
+                 str(tmp_path), "--chance-draws", "0"])
+    assert code == 2 and "--chance-draws and --mask-chance-draws must be >= 1, got 0 and 5" in capsys.readouterr().err
 
 
 def test_bad_prediction_files_name_the_line_and_field(tmp_path, capsys):

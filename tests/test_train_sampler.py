@@ -38,6 +38,24 @@ def test_mixing_weights_follow_size_to_the_one_over_t():
         mixing_weights({"a": 0}, 1.0)
 
 
+def test_balance_by_task_type_gives_every_task_the_same_share():
+    sizes = {"ks": 400, "ucf": 100, "ave": 100, "meld": 50, "cremad": 50, "dfew": 50, "mafw": 50, "mer24": 50}
+    task_of = {"ks": "action", "ucf": "action", "ave": "localization",
+               **{d: "emotion" for d in ("meld", "cremad", "dfew", "mafw", "mer24")}}
+    w = mixing_weights(sizes, 1.0, task_of)
+    assert w == pytest.approx({"ks": 1 / 3 * 400 / 500, "ucf": 1 / 3 * 100 / 500, "ave": 1 / 3,
+                               **{d: 1 / 15 for d in ("meld", "cremad", "dfew", "mafw", "mer24")}})
+    t2 = mixing_weights(sizes, 2.0, task_of)  # within a task type the temperature rule still applies
+    assert t2["ks"] / t2["ucf"] == pytest.approx(2.0) and t2["ks"] + t2["ucf"] == pytest.approx(1 / 3)
+    with pytest.raises(SamplerError, match=r"no task type for dataset\(s\) \['ucf'\]"):
+        mixing_weights({"ks": 1, "ucf": 1}, 1.0, {"ks": "action"})
+    by_dataset = TaskBalancedSampler(_groups(sizes), temperature=1.0, seed=0, samples_per_step=4)
+    by_task = TaskBalancedSampler(_groups(sizes), temperature=1.0, seed=0, samples_per_step=4, task_of=task_of)
+    assert by_task.probs.tolist() == pytest.approx([w[d] for d in by_task.names])
+    with pytest.raises(SamplerError, match="sampling_balance"):  # a resume may not switch the mix
+        by_task.check_state(by_dataset.state_dict(10))
+
+
 def test_draw_frequencies_match_the_weights():
     sampler = TaskBalancedSampler(_groups(SIZES), temperature=2.0, seed=3, samples_per_step=16)
     names = [n for _, _, batch_names in _take(sampler, 0, 500) for n in batch_names]

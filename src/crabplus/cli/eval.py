@@ -26,6 +26,12 @@ def register(sub) -> None:
     parser.add_argument("--frames-per-batch", type=int, default=20,
                         help="consecutive S4/MS3 frames per F-score call (official: 20)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the chance baseline")
+    parser.add_argument("--chance-draws", type=int, default=20,
+                        help="independent chance draws scored: their mean is the chance level, their 95th "
+                             "percentile the band a score must pass (default 20)")
+    parser.add_argument("--mask-chance-draws", type=int, default=5,
+                        help="at most this many chance draws for S4/MS3/Ref-AVS/ARIG, each a segmenter call per "
+                             "frame (default 5)")
     parser.add_argument("--no-meteor", action="store_true", help="skip METEOR (saves its Java start-up)")
     parser.set_defaults(func=run)
 
@@ -40,9 +46,12 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         cfg = EvalConfig(segmenter=args.segmenter, sam2_checkpoint=args.sam2_checkpoint,
-                         frames_per_batch=args.frames_per_batch, meteor=not args.no_meteor, seed=args.seed)
+                         frames_per_batch=args.frames_per_batch, meteor=not args.no_meteor, seed=args.seed,
+                         chance_draws=args.chance_draws, mask_chance_draws=args.mask_chance_draws)
     except ConfigError as exc:
-        raise UsageError(str(exc).replace("eval.sam2_checkpoint", "--sam2-checkpoint")) from None
+        raise UsageError(str(exc).replace("eval.sam2_checkpoint", "--sam2-checkpoint")
+                         .replace("eval.chance_draws", "--chance-draws")
+                         .replace("eval.mask_chance_draws", "--mask-chance-draws")) from None
     try:
         if cfg.segmenter == "sam2":
             check_checkpoint(cfg.sam2_checkpoint)  # fail before any work; the model loads when a mask is needed

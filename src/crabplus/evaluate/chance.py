@@ -126,25 +126,24 @@ BAND_QUANTILE = 0.95
 def chance_summary(scores: list, higher_is_better) -> dict:
     """The chance entry of a report row from the scores of several draws (``Score`` objects).
 
-    ``metrics``: each metric's mean over the draws (the chance level); ``band``: the primary metric's
-    95th percentile over the draws (5th when lower is better), the edge a score must pass to be
-    "beyond chance"; ``draws``: how many.
+    ``metrics``: each metric's mean over the draws (the chance level); ``bands``: each metric's 95th
+    percentile over the draws (5th when lower is better), the edge a score must pass to be "beyond
+    chance"; ``band``: the primary metric's; ``draws``: how many.
     """
     first = scores[0]
     names = [m for m in first.metrics if all(m in s.metrics and s.metrics[m] is not None for s in scores)]
     metrics = {m: float(np.mean([s.metrics[m] for s in scores])) for m in names}
-    band = None
-    if first.primary_metric in metrics:
-        values = [s.metrics[first.primary_metric] for s in scores]
-        q = BAND_QUANTILE if higher_is_better(first.primary_metric) else 1.0 - BAND_QUANTILE
-        band = float(np.quantile(values, q))
+    bands = {m: float(np.quantile([s.metrics[m] for s in scores],
+                                  BAND_QUANTILE if higher_is_better(m) else 1.0 - BAND_QUANTILE)) for m in names}
     return {"n": first.n, "primary_metric": first.primary_metric, "primary": metrics.get(first.primary_metric),
-            "metrics": metrics, "band": band, "band_quantile": BAND_QUANTILE, "draws": len(scores)}
+            "metrics": metrics, "band": bands.get(first.primary_metric), "bands": bands,
+            "band_quantile": BAND_QUANTILE, "draws": len(scores)}
 
 
-def beyond_chance(score: float | None, chance: dict, higher_is_better: bool) -> bool | None:
-    """Whether ``score`` passes the chance draws' band (None when either is missing)."""
-    band = chance.get("band")
+def beyond_chance(score: float | None, chance: dict, higher_is_better: bool, metric: str | None = None) -> bool | None:
+    """Whether ``score`` passes the chance draws' band of ``metric`` (default: the primary metric's);
+    None when either is missing."""
+    band = chance.get("band") if metric is None else chance.get("bands", {}).get(metric)
     if score is None or band is None:
         return None
     return score > band if higher_is_better else score < band

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from crabplus.evaluate.scoring import higher_is_better
+
 
 def fmt(value, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
@@ -55,10 +57,13 @@ def render_report(report: dict) -> str:
     lines += ["## All metrics", ""]
     for row in report["datasets"].values():
         lines += [f"### {row['dataset']} — {row['real_name']} ({row['metric']})", "",
-                  "| metric | ours | release | chance (mean) |", "|---|---:|---:|---:|"]
+                  "| metric | ours | release | chance (mean) | band | beyond |", "|---|---:|---:|---:|---:|:---:|"]
+        bands = row["chance"].get("bands", {})
         for name, value in row["metrics"].items():
+            beyond = None if value is None or name not in bands else (
+                value > bands[name] if higher_is_better(name) else value < bands[name])
             lines.append(f"| {name} | {fmt(value)} | {fmt(row['release']['metrics'].get(name))} | "
-                         f"{fmt(row['chance']['metrics'].get(name))} |")
+                         f"{fmt(row['chance']['metrics'].get(name))} | {fmt(bands.get(name))} | {mark(beyond)} |")
         for note in row.get("notes", []):
             lines.append(f"\n> {note}")
         lines.append("")

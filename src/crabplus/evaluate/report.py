@@ -50,7 +50,8 @@ def _headline(score: Score) -> dict[str, dict]:
 def _score_dataset(name: str, records: list[Record], preds: list[Prediction], seg: SegmentationScorer,
                    cfg: EvalConfig) -> dict:
     spec = DATASETS[name]
-    draws = [chance_predictions(spec, records, cfg.seed, d) for d in range(cfg.chance_draws)]  # [K][N]
+    k = min(cfg.chance_draws, cfg.mask_chance_draws) if spec.task == "segmentation" else cfg.chance_draws
+    draws = [chance_predictions(spec, records, cfg.seed, d) for d in range(k)]  # [K][N]
     keep = [i for i, p in enumerate(preds) if p.release_valid]
     if spec.task == "segmentation":
         stats = [seg.stats(spec, r, [p, *guesses]) for r, p, *guesses in zip(records, preds, *draws)]  # [N][1 + K]
@@ -143,6 +144,7 @@ def evaluate_predictions(records: list[Record], predictions, root=None, *, segme
             "unknown_predictions": len(unknown),
         },
         "config": {"segmenter": seg.used_name, "seed": cfg.seed, "chance_draws": cfg.chance_draws,
+                   "mask_chance_draws": min(cfg.chance_draws, cfg.mask_chance_draws),
                    "frames_per_batch": cfg.frames_per_batch, "meteor": cfg.meteor},
         "datasets": datasets,
         "routing": routing_summary(matched),

@@ -153,6 +153,22 @@ def print_table(report: dict, title: str) -> None:
                      f"95th percentile (5th when lower is better); beyond chance on {sum(b is True for b in beyond)} "
                      f"of {len(beyond)} datasets")
     Console(width=120).print(table)
+    types = task_types_beyond_chance(report)
+    missing = [t for t, ok in types.items() if not ok]
+    print0(f"[demo] task types beyond chance: {len(types) - len(missing)} of {len(types)}"
+           + (f" (not yet: {', '.join(missing)})" if missing else ""))
+
+
+def task_types_beyond_chance(report: dict) -> dict[str, bool]:
+    """Per task type (in the registry's order): whether at least one of its datasets' headline scores is
+    beyond the chance band."""
+    from crabplus.tasks.registry import DATASETS
+
+    out: dict[str, bool] = {}
+    for name, row in report["datasets"].items():
+        task = DATASETS[name].task
+        out[task] = out.get(task, False) or row.get("beyond_chance") is True
+    return out
 
 
 def run_demo(cfg: DemoConfig) -> dict:
@@ -173,7 +189,9 @@ def run_demo(cfg: DemoConfig) -> dict:
         adapted = train_stage(run_config(cfg, out, "ilora", data_dir, train=cfg.adapter, model=model))
         report = evaluate_once(cfg, adapted, data_dir, out / "eval")
         print_table(report, "crabplus demo: tiny Crab+ (I-LoRA) on AVSynth — test split")
-        summary = {"report": str(out / "eval" / "report.md"), "datasets": len(report["datasets"])}
+        summary = {"report": str(out / "eval" / "report.md"), "datasets": len(report["datasets"]),
+                   "beyond_chance": sorted(n for n, r in report["datasets"].items() if r.get("beyond_chance")),
+                   "task_types_beyond_chance": task_types_beyond_chance(report)}
     summary["elapsed_s"] = round(time.perf_counter() - t0, 1)
     atomic_write_json(out / "summary.json", summary)
     print0(f"[demo] done in {summary['elapsed_s']:.0f} s; report: {summary.get('report')}")

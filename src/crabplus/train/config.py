@@ -13,7 +13,8 @@ class TrainConfig:
     """``stage``: ``base`` trains the whole tiny backbone (a random tiny model must first learn the
     synthetic world, standing in for a pretrained one); ``multitask`` trains the adapter on all
     datasets; ``single`` trains the adapter on ``single_dataset`` only (the transfer study).
-    Sampling across datasets is proportional to size**(1/``sampling_temperature``).
+    Sampling across datasets is proportional to size**(1/``sampling_temperature``); ``sampling_balance:
+    task`` first gives every task type the same share, then splits it among its datasets by that rule.
 
     Length: ``max_steps`` optimizer steps, or, when ``epochs`` is set, as many steps as ``epochs``
     passes over the training records take (the release trains 5 epochs). One step is
@@ -51,6 +52,7 @@ class TrainConfig:
     grad_accum: int = 1
     max_grad_norm: float = 1.0
     sampling_temperature: float = 1.0
+    sampling_balance: Literal["dataset", "task"] = "dataset"
     bf16: bool = False
     save_steps: int = 500
     save_total_limit: int = 3

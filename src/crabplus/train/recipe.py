@@ -27,6 +27,7 @@ from torch import nn
 
 from crabplus.config.core import ConfigError, save_config
 from crabplus.config.run import RunConfig
+from crabplus.tasks.registry import get_spec
 from crabplus.train import checkpoint as ckpt
 from crabplus.train.data import build_train_data, load_sources
 from crabplus.train.engine import Engine, setup_engine
@@ -200,8 +201,9 @@ def _train(run_cfg, cfg, out, engine, resume, stop_after_step) -> TrainResult:
                               cache_dir=run_cfg.data.cache_dir)
     data = build_train_data(sources, processor, skip_bad=run_cfg.data.skip_bad)
     samples_per_step = cfg.batch_size * cfg.grad_accum * engine.world_size
+    task_of = {d: get_spec(d).task for d in data.groups} if cfg.sampling_balance == "task" else None
     sampler = TaskBalancedSampler(data.groups, temperature=cfg.sampling_temperature, seed=run_cfg.seed,
-                                  samples_per_step=samples_per_step)
+                                  samples_per_step=samples_per_step, task_of=task_of)
     max_steps = _max_steps(cfg, sum(data.sizes.values()), samples_per_step)
     weights = dict(zip(sampler.names, sampler.probs.tolist()))
     print0(f"train: stage {cfg.stage}, {sum(data.sizes.values())} records of {len(data.sizes)} dataset(s), "

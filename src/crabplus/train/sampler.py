@@ -3,6 +3,10 @@
 Why temperature sampling: datasets differ in size by orders of magnitude; drawing proportionally
 (T = 1) lets the big ones drown the small ones, drawing uniformly (T -> inf) over-fits the small
 ones. ``p_d ∝ n_d^(1/T)`` interpolates (the mixing rule of T5/mT5-style multi-task training).
+With ``task_of`` (balance by task type) every task type gets the same share, split among its datasets
+by the same rule: five emotion datasets then share what the one captioning dataset gets alone, instead
+of drawing five times as often (the tiny demo learns emotion in a few hundred steps and captioning,
+action and matching not at all in its budget; docs/training.md).
 
 Why a pure function of the step: resume must replay exactly the batches an uninterrupted run would
 have seen, also when a DataLoader's workers have prefetched ahead. So the batch of optimizer step
@@ -29,8 +33,10 @@ class SamplerError(ValueError):
     """The sampler cannot be built or a saved state does not belong to this sampler."""
 
 
-def mixing_weights(sizes: dict[str, int], temperature: float) -> dict[str, float]:
-    """``p_d = n_d^(1/T) / Σ n^(1/T)`` over the datasets with at least one record."""
+def mixing_weights(sizes: dict[str, int], temperature: float,
+                   task_of: dict[str, str] | None = None) -> dict[str, float]:
+    """``p_d = n_d^(1/T) / Σ n^(1/T)`` over the datasets with at least one record; with ``task_of`` (dataset
+    -> task type) ``p_d = (1/K) · n_d^(1/T) / Σ_{d' of d's task} n_d'^(1/T)`` over the K task types present."""
     if temperature <= 0:
         raise SamplerError(f"sampling temperature must be > 0, got {temperature}")
     sizes = {d: n for d, n in sizes.items() if n > 0}
@@ -39,6 +45,13 @@ def mixing_weights(sizes: dict[str, int], temperature: float) -> dict[str, float
     # Computed in log space so that huge sizes with a small T do not overflow.
     logs = np.array([np.log(n) / temperature for n in sizes.values()])
     w = np.exp(logs - logs.max())
+    if task_of is not None:
+        missing = sorted(d for d in sizes if d not in task_of)
+        if missing:
+            raise SamplerError(f"balance by task type: no task type for dataset(s) {missing}")
+        tasks = [task_of[d] for d in sizes]
+        per_task = {t: sum(wi for wi, ti in zip(w, tasks) if ti == t) for t in set(tasks)}
+        w = np.array([wi / per_task[t] for wi, t in zip(w, tasks)])
     w /= w.sum()
     return dict(zip(sizes, w.tolist()))
 
@@ -51,7 +64,8 @@ class TaskBalancedSampler:
     (per-device batch × grad accumulation × world size); :func:`shard` cuts it per rank.
     """
 
-    def __init__(self, groups: dict[str, list[int]], *, temperature: float, seed: int, samples_per_step: int):
+    def __init__(self, groups: dict[str, list[int]], *, temperature: float, seed: int, samples_per_step: int,
+                 task_of: dict[str, str] | None = None):
         if samples_per_step < 1:
             raise SamplerError(f"samples_per_step must be >= 1, got {samples_per_step}")
         self.names = sorted(d for d, idx in groups.items() if len(idx) > 0)
@@ -62,7 +76,8 @@ class TaskBalancedSampler:
         self.temperature = float(temperature)
         self.seed = int(seed)
         self.samples_per_step = int(samples_per_step)
-        weights = mixing_weights(self.sizes, self.temperature)
+        self.task_of = {d: task_of[d] for d in self.names if d in task_of} if task_of is not None else None
+        weights = mixing_weights(self.sizes, self.temperature, task_of)
         self.probs = np.array([weights[d] for d in self.names])
 
     # -- the pure functions --------------------------------------------------------------------
@@ -106,7 +121,7 @@ class TaskBalancedSampler:
     def fingerprint(self) -> str:
         """A hash of everything that determines the stream: a resume with other data is refused."""
         blob = json.dumps({"sizes": self.sizes, "t": self.temperature, "seed": self.seed,
-                           "g": self.samples_per_step,
+                           "g": self.samples_per_step, **({"tasks": self.task_of} if self.task_of else {}),
                            "groups": {d: hashlib.sha1(self.groups[d].tobytes()).hexdigest() for d in self.names}},
                           sort_keys=True)
         return hashlib.sha1(blob.encode()).hexdigest()
@@ -120,7 +135,8 @@ class TaskBalancedSampler:
         if state.get("fingerprint") != self.fingerprint():
             raise SamplerError(
                 "the checkpoint's sampler was built over different training data or settings "
-                "(record files, datasets, sampling_temperature, seed, batch size, grad_accum or world size); "
+                "(record files, datasets, sampling_temperature, sampling_balance, seed, batch size, grad_accum or "
+                "world size); "
                 "resume needs the same ones"
             )
         return int(state["next_step"])

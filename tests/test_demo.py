@@ -33,7 +33,8 @@ def test_demo_runs_end_to_end_and_reuses_finished_stages(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     types = {"ks": "action", "a2v": "matching", "ave": "localization", "s4": "segmentation"}
     assert summary["task_types_beyond_chance"] == {  # a task type counts when any of its datasets passes the band
-        t: report["datasets"][n]["beyond_chance"] for n, t in types.items()}
+        t: report["datasets"][n]["beyond_chance"] and not report["datasets"][n]["one_place_prompts"]
+        for n, t in types.items()}
     assert summary["beyond_chance"] == sorted(n for n in types if report["datasets"][n]["beyond_chance"])
     assert f"task types beyond chance: {sum(summary['task_types_beyond_chance'].values())} of 4" in printed
     assert (out / "eval" / "report.md").is_file() and (out / "eval" / "scores.png").is_file()
@@ -59,6 +60,19 @@ def test_demo_runs_end_to_end_and_reuses_finished_stages(tmp_path, capsys):
     assert "stage ilora: its data set or starting model changed" in printed
     assert "reusing finished stage" not in printed and "resume: continuing" not in printed
     assert adapter_file.stat().st_mtime_ns != first
+
+
+def test_a_mask_score_from_one_place_prompts_does_not_count_for_its_task_type():
+    from crabplus.experiments.demo import task_types_beyond_chance
+
+    def row(beyond, one_place=False):
+        return {"beyond_chance": beyond, "one_place_prompts": one_place}
+
+    report = {"datasets": {"ks": row(True), "ucf": row(False), "s4": row(True, one_place=True), "ms3": row(False),
+                           "a2v": row(None)}}
+    assert task_types_beyond_chance(report) == {"action": True, "segmentation": False, "matching": False}
+    report["datasets"]["ms3"] = row(True)
+    assert task_types_beyond_chance(report)["segmentation"] is True
 
 
 def test_demo_config_errors_name_the_key(capsys):

@@ -244,3 +244,18 @@ def test_chance_predictor_is_seeded_and_draws_from_the_records():
             assert [p.box for p in first] == [recs[1].answer.box, recs[0].answer.box]
         if name == "avcap":
             assert all(p.text != r.answer.text for p, r in zip(first, recs))
+
+
+def test_answers_that_point_at_one_place_whatever_the_frame_are_noted():
+    from crabplus.evaluate.report import _narrow_prompt_note
+    from crabplus.tasks.parsers import Prediction
+
+    records = [r for r in load_records(RECORDS) if r.dataset == "s4" and r.answer.box is not None]
+    boxes = [r.answer.box for r in records]
+    assert len(boxes) >= 3
+    fixed = [Prediction(parsed=True, box=[120, 120, 120, 120], points=[[142 + i % 2, 170]]) for i in range(len(boxes))]
+    note = _narrow_prompt_note(records, fixed)
+    assert note and note[0].startswith("the answers point at nearly the same place in every frame (spread 0 px")
+    right = [Prediction(parsed=True, box=list(b), points=None) for b in boxes]  # where the objects are
+    assert _narrow_prompt_note(records, right) == []
+    assert _narrow_prompt_note(records, fixed[:2]) == []  # too few answers to say

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from crabplus.evaluate.chance import beyond_chance
 from crabplus.evaluate.scoring import higher_is_better
 
 
@@ -9,9 +10,10 @@ def fmt(value, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-def mark(beyond: bool | None) -> str:
-    """✓ beyond the chance band, · not, – unknown."""
-    return "–" if beyond is None else ("✓" if beyond else "·")
+def mark(beyond: bool | None, one_place: bool = False) -> str:
+    """✓ beyond the chance band, · not, – unknown; ✓* beyond it with answers that point at one place
+    whatever the frame (the segmenter's score, not the model's)."""
+    return "–" if beyond is None else ("✓*" if beyond and one_place else "✓" if beyond else "·")
 
 
 def _pct(value) -> str:
@@ -46,9 +48,11 @@ def render_report(report: dict) -> str:
         lines.append(
             f"| {row['dataset']} | {row['task']} | {row['primary_metric']}{arrow} | {fmt(row['primary'])} | "
             f"{fmt(rel['primary'])} ({rel['n']}) | {fmt(row['chance']['primary'])} | "
-            f"{fmt(row['chance'].get('band'))} | {mark(row.get('beyond_chance'))} | {row['n']} | {row['unparsed']} |"
+            f"{fmt(row['chance'].get('band'))} | {mark(row.get('beyond_chance'), row.get('one_place_prompts', False))}"
+            f" | {row['n']} | {row['unparsed']} |"
         )
-    lines += ["", "↓ lower is better.", ""]
+    lines += ["", "↓ lower is better. ✓*: beyond the band, but the answers point at nearly the same place in "
+              "every frame, so the mask score is what the segmenter finds around one prompt (see the notes).", ""]
     files = report.get("files", {})
     if "scores_plot" in files:
         lines += [f"![headline scores vs chance]({files['scores_plot']})", ""]
@@ -60,8 +64,7 @@ def render_report(report: dict) -> str:
                   "| metric | ours | release | chance (mean) | band | beyond |", "|---|---:|---:|---:|---:|:---:|"]
         bands = row["chance"].get("bands", {})
         for name, value in row["metrics"].items():
-            beyond = None if value is None or name not in bands else (
-                value > bands[name] if higher_is_better(name) else value < bands[name])
+            beyond = beyond_chance(value, row["chance"], higher_is_better(name), name)
             lines.append(f"| {name} | {fmt(value)} | {fmt(row['release']['metrics'].get(name))} | "
                          f"{fmt(row['chance']['metrics'].get(name))} | {fmt(bands.get(name))} | {mark(beyond)} |")
         for note in row.get("notes", []):

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import numpy as np
+
 from crabplus.data.records import Record, RecordError
 from crabplus.evaluate.chance import beyond_chance, chance_predictions, chance_summary
 from crabplus.evaluate.config import EvalConfig
@@ -47,6 +49,44 @@ def _headline(score: Score) -> dict[str, dict]:
     return {n: {"value": score.metrics[n], "higher_is_better": higher_is_better(n)} for n in names}
 
 
+NARROW_PROMPT_SPREAD = 0.25
+
+
+def _where(box, points) -> tuple[float, float] | None:
+    """Where a prompt points (224-px space): its points' mean, else its box's centre."""
+    if points:
+        return float(np.mean([p[0] for p in points])), float(np.mean([p[1] for p in points]))
+    if box:
+        return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return None
+
+
+def _spread(places: list[tuple[float, float]]) -> float:
+    """Mean distance of the places from their centroid (pixels)."""
+    xy = np.asarray(places, dtype=float)  # [K, 2]
+    return float(np.linalg.norm(xy - xy.mean(0), axis=1).mean())
+
+
+def _narrow_prompt_note(records: list[Record], preds: list[Prediction]) -> list[str]:
+    """A note when the answers point at nearly the same place whatever the frame.
+
+    A prompt that ignores the input still earns a mask score (the segmenter finds whatever stands out
+    around it), and that score can pass the chance band, which draws real boxes at random places. So when
+    the predicted places spread less than a quarter as much as the ground-truth objects do, the mask
+    scores say more about the segmenter than about the model.
+    """
+    said = [w for p in preds if p.parsed and (w := _where(p.box, p.points)) is not None]
+    truth = [w for r in records if (w := _where(r.answer.box, None)) is not None]
+    if len(said) < 3 or len(truth) < 3:
+        return []
+    ours, real = _spread(said), _spread(truth)
+    if ours >= NARROW_PROMPT_SPREAD * real:
+        return []
+    return [f"the answers point at nearly the same place in every frame (spread {ours:.0f} px, the objects "
+            f"{real:.0f} px): the mask scores measure what the segmenter finds around one prompt, not where "
+            f"the model looked"]
+
+
 def _score_dataset(name: str, records: list[Record], preds: list[Prediction], seg: SegmentationScorer,
                    cfg: EvalConfig) -> dict:
     spec = DATASETS[name]
@@ -66,6 +106,8 @@ def _score_dataset(name: str, records: list[Record], preds: list[Prediction], se
     chance = chance_summary(chance_scores, higher_is_better)
     unparsed = sum(not p.parsed for p in preds)
     notes = list(dict.fromkeys(ours.notes + release.notes + [n for c in chance_scores for n in c.notes]))
+    narrow = _narrow_prompt_note(records, preds) if spec.task == "segmentation" else []
+    notes += narrow
     if spec.task == "segmentation" and sum(not p.release_valid for p in preds) != unparsed:
         notes.append(f"{len(preds) - len(keep)} predictions the release's stricter box/point regex rejects "
                      f"(dropped in its convention)")
@@ -84,6 +126,7 @@ def _score_dataset(name: str, records: list[Record], preds: list[Prediction], se
         "release": {**release.to_json(), "dropped": len(preds) - len(keep)},
         "chance": chance,
         "beyond_chance": beyond_chance(ours.primary, chance, higher_is_better(ours.primary_metric or "")),
+        "one_place_prompts": bool(narrow),  # the mask score is the segmenter's (see notes)
         "notes": notes,
     }
 

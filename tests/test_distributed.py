@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from train_helpers import tiny_run_config
 
 from crabplus.config.core import save_config
-from crabplus.config.run import load_config
 from crabplus.train import read_metrics, train
 
 TORCHRUN = Path(sys.executable).with_name("torchrun")
@@ -26,12 +26,7 @@ def synth(small_avsynth):
 
 
 def run_cfg(synth, out, *overrides):
-    return load_config(None, [
-        f"data.train=[{synth}/s4/train.jsonl,{synth}/cremad/train.jsonl]", f"data.root={synth}",
-        "data.image_size=56", f"output_dir={out}", "model.ilora.rank=4", "model.ilora.alpha=8",
-        "train.batch_size=2", "train.max_steps=3", "train.save_steps=2", "train.log_steps=1",
-        "train.learning_rate=2e-3", *overrides,
-    ])
+    return tiny_run_config(synth, out, *overrides, cache=False)
 
 
 def torchrun(tmp_path: Path, cfg, *args: str) -> None:

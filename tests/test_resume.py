@@ -11,10 +11,10 @@ import time
 import pytest
 import torch
 from safetensors.torch import load_file
+from train_helpers import tiny_run_config
 
 from crabplus.cli.main import main
 from crabplus.config.core import save_config
-from crabplus.config.run import load_config
 from crabplus.train import list_checkpoints, read_metrics, train
 
 STEPS = 6
@@ -27,13 +27,8 @@ def synth(small_avsynth):
 
 def run_cfg(synth, out, *overrides):
     # I-LoRA with dropout: the resumed run must also restore the random generators exactly
-    return load_config(None, [
-        f"data.train=[{synth}/s4/train.jsonl,{synth}/cremad/train.jsonl]", f"data.root={synth}",
-        "data.image_size=56", f"data.cache_dir={synth}/.cache", f"output_dir={out}",
-        "model.adapter=ilora", "model.ilora.rank=4", "model.ilora.alpha=8", "model.ilora.dropout=0.1",
-        "train.batch_size=2", f"train.max_steps={STEPS}", "train.save_steps=2", "train.log_steps=1",
-        "train.learning_rate=2e-3", "train.warmup_ratio=0.2", "train.sampling_temperature=2.0", *overrides,
-    ])
+    return tiny_run_config(synth, out, "model.adapter=ilora", "model.ilora.dropout=0.1", f"train.max_steps={STEPS}",
+                           "train.warmup_ratio=0.2", "train.sampling_temperature=2.0", *overrides)
 
 
 @pytest.fixture(scope="module")

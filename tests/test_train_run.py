@@ -8,6 +8,7 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
+from train_helpers import tiny_run_config
 
 from crabplus.cli.main import main
 from crabplus.config.core import ConfigError
@@ -28,13 +29,8 @@ def synth(tmp_path_factory):
 
 
 def run_cfg(synth, out, *overrides):
-    return load_config(None, [
-        f"data.train=[{synth}/s4/train.jsonl,{synth}/cremad/train.jsonl]", f"data.root={synth}",
-        "data.image_size=56", f"data.cache_dir={synth}/.cache", f"output_dir={out}",
-        "model.ilora.rank=4", "model.ilora.alpha=8", "model.lora.rank=4", "model.lora.alpha=8",
-        "train.batch_size=2", "train.max_steps=3", "train.save_steps=2", "train.log_steps=1",
-        "train.learning_rate=2e-3", "train.warmup_ratio=0.0", *overrides,
-    ])
+    return tiny_run_config(synth, out, "model.lora.rank=4", "model.lora.alpha=8", "train.warmup_ratio=0.0",
+                           *overrides)
 
 
 def test_base_stage_learns_and_exports_a_loadable_model(synth, tmp_path):

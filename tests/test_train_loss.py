@@ -119,3 +119,17 @@ def test_selected_losses_refuse_logits_of_the_wrong_length():
     assert keep.tolist() == [[True, True, False, False]]
     with pytest.raises(ValueError, match="one row per kept position"):
         selected_token_losses(torch.zeros(3, 7), labels, keep)
+
+
+def test_the_output_head_must_be_the_only_lm_head():
+    from torch import nn
+
+    from crabplus.train.loss import output_head
+
+    one = nn.ModuleDict({"model": nn.ModuleDict({"lm_head": nn.Linear(2, 3)})})
+    assert output_head(one) is one["model"]["lm_head"]  # found below a wrapper's prefix
+    two = nn.ModuleDict({"a": nn.ModuleDict({"lm_head": nn.Linear(2, 3)}), "lm_head": nn.Linear(2, 3)})
+    with pytest.raises(ValueError, match="2 lm_head modules, expected exactly one"):
+        output_head(two)
+    with pytest.raises(ValueError, match="no lm_head"):
+        output_head(nn.Linear(2, 2))

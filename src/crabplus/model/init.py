@@ -21,13 +21,12 @@ import math
 import torch
 from torch import nn
 
+from crabplus.utils.modules import only_module
+
 
 def audio_tower(model: nn.Module) -> nn.Module:
     """The thinker's audio encoder (``model.audio_tower`` in transformers' layout)."""
-    for name, module in model.named_modules():
-        if name.split(".")[-1] == "audio_tower":
-            return module
-    raise ValueError("the model has no audio_tower module")
+    return only_module(model, "audio_tower")
 
 
 @torch.no_grad()

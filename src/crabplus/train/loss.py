@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from crabplus.utils.modules import only_module
+
 IGNORE_INDEX = -100
 
 
@@ -52,10 +54,7 @@ def predicting_positions(labels: torch.Tensor) -> torch.Tensor:
 
 def output_head(model: nn.Module) -> nn.Module:
     """The LM head (``lm_head``) inside the model or any wrapper of it (DDP, FSDP, PEFT)."""
-    heads = [m for name, m in model.named_modules() if name.split(".")[-1] == "lm_head"]
-    if len(heads) != 1:
-        raise ValueError(f"expected exactly one lm_head module in the model, found {len(heads)}")
-    return heads[0]
+    return only_module(model, "lm_head")
 
 
 @contextlib.contextmanager

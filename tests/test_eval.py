@@ -122,20 +122,20 @@ def test_chance_baseline_everywhere_and_seeded(run):
 
 def test_chance_summary_is_the_mean_of_the_draws_and_their_far_percentile():
     from crabplus.evaluate.chance import beyond_chance, chance_summary
-    from crabplus.evaluate.scoring import Score, higher_is_better
+    from crabplus.evaluate.scoring import Score
 
     draws = [Score({"accuracy": v, "extra": 1.0}, "accuracy", 25) for v in np.linspace(0.2, 0.6, 21)]
-    summary = chance_summary(draws, higher_is_better)
+    summary = chance_summary(draws)
     assert summary["primary"] == pytest.approx(0.4) and summary["metrics"] == {"accuracy": pytest.approx(0.4),
                                                                                 "extra": 1.0}
     assert summary["band"] == pytest.approx(0.58) and summary["draws"] == 21  # 95 % of the way from 0.2 to 0.6
     assert summary["bands"] == {"accuracy": pytest.approx(0.58), "extra": 1.0}
-    assert beyond_chance(0.59, summary, True) and not beyond_chance(0.58, summary, True)
-    assert beyond_chance(None, summary, True) is None
-    low = chance_summary([Score({"null_s": v}, "null_s", 5) for v in np.linspace(0.2, 0.6, 21)], higher_is_better)
+    assert beyond_chance(0.59, summary) and not beyond_chance(0.58, summary)
+    assert beyond_chance(None, summary) is None
+    low = chance_summary([Score({"null_s": v}, "null_s", 5) for v in np.linspace(0.2, 0.6, 21)])
     assert low["band"] == pytest.approx(0.22)  # lower is better: the 5th percentile
-    assert beyond_chance(0.21, low, False) and not beyond_chance(0.3, low, False)
-    assert beyond_chance(1.5, summary, True, "extra") and not beyond_chance(1.0, summary, True, "extra")
+    assert beyond_chance(0.21, low) and not beyond_chance(0.3, low)  # lower is better for null_s
+    assert beyond_chance(1.5, summary, "extra") and not beyond_chance(1.0, summary, "extra")
 
 
 def test_routing_summary_per_task(run):

@@ -26,6 +26,7 @@ import zlib
 import numpy as np
 
 from crabplus.data.records import Event, Record
+from crabplus.evaluate.scoring import higher_is_better
 from crabplus.tasks.normalize import normalize_answer
 from crabplus.tasks.parsers import Prediction
 from crabplus.tasks.registry import DatasetSpec
@@ -123,7 +124,7 @@ def chance_predictions(spec: DatasetSpec, records: list[Record], seed: int = 0, 
 BAND_QUANTILE = 0.95
 
 
-def chance_summary(scores: list, higher_is_better) -> dict:
+def chance_summary(scores: list) -> dict:
     """The chance entry of a report row from the scores of several draws (``Score`` objects).
 
     ``metrics``: each metric's mean over the draws (the chance level); ``bands``: each metric's 95th
@@ -140,10 +141,11 @@ def chance_summary(scores: list, higher_is_better) -> dict:
             "band_quantile": BAND_QUANTILE, "draws": len(scores)}
 
 
-def beyond_chance(score: float | None, chance: dict, higher_is_better: bool, metric: str | None = None) -> bool | None:
-    """Whether ``score`` passes the chance draws' band of ``metric`` (default: the primary metric's);
-    None when either is missing."""
-    band = chance.get("band") if metric is None else chance.get("bands", {}).get(metric)
+def beyond_chance(score: float | None, chance: dict, metric: str | None = None) -> bool | None:
+    """Whether ``score`` passes the chance draws' band of ``metric`` (default: the primary metric), in the
+    metric's own direction; None when either is missing."""
+    metric = metric or chance.get("primary_metric")
+    band = chance.get("bands", {}).get(metric) if metric else None
     if score is None or band is None:
         return None
-    return score > band if higher_is_better else score < band
+    return score > band if higher_is_better(metric) else score < band

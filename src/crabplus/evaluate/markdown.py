@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from crabplus.evaluate.chance import beyond_chance
-from crabplus.evaluate.scoring import higher_is_better
 
 
 def fmt(value, digits: int = 3) -> str:
@@ -64,7 +63,7 @@ def render_report(report: dict) -> str:
                   "| metric | ours | release | chance (mean) | band | beyond |", "|---|---:|---:|---:|---:|:---:|"]
         bands = row["chance"].get("bands", {})
         for name, value in row["metrics"].items():
-            beyond = beyond_chance(value, row["chance"], higher_is_better(name), name)
+            beyond = beyond_chance(value, row["chance"], name)
             lines.append(f"| {name} | {fmt(value)} | {fmt(row['release']['metrics'].get(name))} | "
                          f"{fmt(row['chance']['metrics'].get(name))} | {fmt(bands.get(name))} | {mark(beyond)} |")
         for note in row.get("notes", []):

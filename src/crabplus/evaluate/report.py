@@ -103,7 +103,7 @@ def _score_dataset(name: str, records: list[Record], preds: list[Prediction], se
         ours = score_simple(spec, records, preds, meteor=cfg.meteor)
         release = score_simple(spec, [records[i] for i in keep], [preds[i] for i in keep], meteor=cfg.meteor)
         chance_scores = [score_simple(spec, records, guesses, meteor=cfg.meteor) for guesses in draws]
-    chance = chance_summary(chance_scores, higher_is_better)
+    chance = chance_summary(chance_scores)
     unparsed = sum(not p.parsed for p in preds)
     notes = list(dict.fromkeys(ours.notes + release.notes + [n for c in chance_scores for n in c.notes]))
     narrow = _narrow_prompt_note(records, preds) if spec.task == "segmentation" else []
@@ -125,7 +125,7 @@ def _score_dataset(name: str, records: list[Record], preds: list[Prediction], se
         "metrics": ours.metrics,
         "release": {**release.to_json(), "dropped": len(preds) - len(keep)},
         "chance": chance,
-        "beyond_chance": beyond_chance(ours.primary, chance, higher_is_better(ours.primary_metric or "")),
+        "beyond_chance": beyond_chance(ours.primary, chance),
         "one_place_prompts": bool(narrow),  # the mask score is the segmenter's (see notes)
         "notes": notes,
     }

@@ -18,7 +18,6 @@ SAMPLE_RATE = 16000
 N_FFT = 400  # 25 ms
 HOP = 160  # 10 ms: Whisper's and every released Qwen2.5-Omni's
 CHUNK_SAMPLES = 30 * SAMPLE_RATE  # the extractor's fixed 30 s input
-MAX_FRAMES = CHUNK_SAMPLES // HOP  # 3000
 
 
 def mel_hop_length(audio_config) -> int:
@@ -39,11 +38,6 @@ def _whisper_mel_filters(n_mels: int) -> torch.Tensor:
     fb = mel_filter_bank(num_frequency_bins=1 + N_FFT // 2, num_mel_filters=n_mels, min_frequency=0.0,
                          max_frequency=8000.0, sampling_rate=SAMPLE_RATE, norm="slaney", mel_scale="slaney")
     return torch.from_numpy(fb).float()
-
-
-def whisper_valid_frames(num_samples: int, hop: int = HOP) -> int:
-    """Frames the extractor's ``attention_mask`` marks valid for ``num_samples`` samples (30 s at most)."""
-    return min(_ceil_div(num_samples, hop), CHUNK_SAMPLES // hop)
 
 
 def _ceil_div(a: int, b: int) -> int:

@@ -85,17 +85,14 @@ def build_v2a(clip: Clip) -> Record:
     first, second = (right_audio, wrong_audio) if choice == 1 else (wrong_audio, right_audio)
     a1, a2 = clip.wav("-a1.wav", first), clip.wav("-a2.wav", second)
     d = clip.cfg.clip_seconds
-    sounds = [text.sound_of(seen_cls), text.sound_of(wrong_cls)]
-    if choice == 2:
-        sounds.reverse()
     audio_classes = (seen_cls, wrong_cls) if choice == 1 else (wrong_cls, seen_cls)
+    sounds = [text.sound_of(c) for c in audio_classes]
     short = (f"I see {_classes(right)}. "
-             + "; ".join(f"{'Audio' if i == 0 else 'audio'} {i + 1} is {text.sound_of(c)}, the sound of {text.a(c)}"
-                         for i, c in enumerate(audio_classes)) + ".")
+             + "; ".join(f"{'Audio' if i == 0 else 'audio'} {i + 1} is {sound}, the sound of {text.a(c)}"
+                         for i, (c, sound) in enumerate(zip(audio_classes, sounds))) + ".")
     full = (f"I see {_shows(right)}. Audio 1 is {sounds[0]}; audio 2 is {sounds[1]}."
             f" The {seen_cls} {text.verb_of(seen_cls)} like audio {choice}, "
             f"so audio {choice} matches.")
     meta = clip.base_meta(d, {"video": right.to_json(), "other": wrong.to_json()})
-    meta.update({"video_event": seen_cls, "audio1_event": seen_cls if choice == 1 else wrong_cls,
-                 "audio2_event": wrong_cls if choice == 1 else seen_cls})
+    meta.update({"video_event": seen_cls, "audio1_event": audio_classes[0], "audio2_event": audio_classes[1]})
     return clip.record(Media(video=video, audio=a1, audio2=a2), Answer(choice=choice), Reasoning(short, full), meta)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from crabplus.metrics import avs_frame_iou, avs_fscore, avs_fscore_curves, avs_miou, avss_scores, refavs_null_s
+from crabplus.metrics import refavs_null_s_per_sample
 from crabplus.metrics.avs import F_EPS, fscore_thresholds
 
 ONES = np.ones((1, 4, 4))
@@ -106,7 +107,9 @@ def test_refavs_null_s_by_hand():
     pred = np.zeros((2, 2, 2, 2))
     pred[1, 0, 0, :] = 0.9  # 2 of 8 pixels of sample 2
     pred[1, 1, 0, 0] = 0.5  # not > 0.5
-    assert refavs_null_s(pred) == pytest.approx((0 + np.sqrt(2 / 8)) / 2)
+    assert refavs_null_s(pred) == pytest.approx(np.sqrt(2 / 16))  # one batch of 2 samples: pooled
+    assert refavs_null_s(pred, samples_per_batch=1) == pytest.approx((0 + np.sqrt(2 / 8)) / 2)
+    assert refavs_null_s_per_sample(pred) == pytest.approx((0 + np.sqrt(2 / 8)) / 2)
     with pytest.raises(ValueError):
         refavs_null_s(np.zeros((2, 2, 2)))
 

@@ -27,7 +27,8 @@ def test_binarize_keeps_pixels_above_the_median():
     pred = binarize_heatmap(heat, size=4)
     assert pred.sum() == 7 and pred[3, 3] == 1 and pred[0, 0] == 0  # > sorted[8]: values 9..15
     flat = binarize_heatmap(np.ones((4, 4)), size=4)
-    assert flat.sum() == 0  # a constant map has no maximum above the rest
+    assert flat.sum() == 16  # the official code leaves a constant map unnormalised: 1 + h >= 1 is all foreground
+    assert binarize_heatmap(-np.ones((4, 4)), size=4).sum() == 0  # 1 + h = 0 < 1: empty
 
 
 def test_ciou_with_consensus_weights():

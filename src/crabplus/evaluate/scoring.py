@@ -44,7 +44,7 @@ PRIMARY = {"accuracy": "accuracy", "uar_war": "uar", "avqa_accuracy": "overall",
            "ave_accuracy": "accuracy", "tiou_map": "avg_map", "avvp": "segment_type", "caption": "cider",
            "avs": "miou", "refavs": "miou", "box_iou": "miou"}
 #: metrics where lower is better (everything else: higher is better)
-LOWER_IS_BETTER = frozenset({"null_s"})
+LOWER_IS_BETTER = frozenset({"null_s", "null_s_per_sample"})
 MIN_SEGMENTS = 10
 UNPARSED_CLASS = -2  # an AVE segment class no ground truth has
 

@@ -5,13 +5,16 @@ record is reduced to per-frame statistics right away (IoU, F curve, foreground c
 large test set never holds its masks in memory; the three conventions (ours, the release's, chance)
 are then aggregations of these statistics over different subsets.
 
-- S4 / MS3: J with ``p > 0.5``, F over batches of ``frames_per_batch`` consecutive records (the
-  official 20 = 4 videos x 5 frames), plus label accuracy and box IoU against the GT box. Without
-  GT masks only the box numbers exist and ``box_miou`` is the headline.
-- Ref-AVS: J with ``p > 0.4`` and F per sample (one call per sample's frames), averaged over
-  samples, on the samples whose object exists; null S on the others (predicting "false" gives an
-  empty mask). A sample is the records sharing ``meta["sample"]``, else ``meta`` vid + fid (the
-  release's layout), else one video + instruction, else the record alone.
+- S4 / MS3: J with ``p > 0.5`` and F, both over batches of ``frames_per_batch`` consecutive records
+  (the official 20 = 4 videos x 5 frames: mean of the per-batch values, a short last batch weighing as
+  a full one), plus label accuracy and box IoU against the GT box. Without GT masks only the box
+  numbers exist and ``box_miou`` is the headline.
+- Ref-AVS: J with ``p > 0.4`` and F on the samples whose object exists, null S on the others
+  (predicting "false" gives an empty mask), each per batch of 4 consecutive samples as the official
+  driver (loader batch 4, one metric call per batch), averaged over batches. Batches form within a
+  split, in record order. ``fscore_per_sample`` and ``null_s_per_sample`` (one call per sample) are
+  extras, not the official numbers. A sample is the records sharing ``meta["sample"]``, else ``meta``
+  vid + fid (the release's layout), else one video + instruction, else the record alone.
 - ARIG: box IoU (mean, success@0.5, AUC) and label accuracy.
 - Unparsed is wrong: frame IoU 0 and a zero F curve; on a null sample every pixel counts as
   foreground (S = 1, the worst value); box IoU 0.
@@ -26,8 +29,15 @@ import numpy as np
 from crabplus.data.records import Record
 from crabplus.evaluate.images import FrameSource
 from crabplus.evaluate.scoring import Score
-from crabplus.metrics import avs_frame_iou, avs_fscore_curves, avs_fscore_from_curves, box_grounding_scores
-from crabplus.metrics.avs import NUM_THRESHOLDS
+from crabplus.metrics import (
+    avs_frame_iou,
+    avs_fscore_curves,
+    avs_fscore_from_curves,
+    batch_fscore,
+    box_grounding_scores,
+    mean_of_batch_means,
+)
+from crabplus.metrics.avs import NUM_THRESHOLDS, REFAVS_SAMPLES_PER_BATCH
 from crabplus.metrics.box import box_iou
 from crabplus.tasks.normalize import answers_match
 from crabplus.tasks.parsers import Prediction
@@ -158,19 +168,44 @@ def _mask_metrics(stats: list[FrameStats], frames_per_batch: int) -> dict[str, f
         return {}
     curves = np.stack([s.curve for s in masked])  # [N, 255]
     counted = np.array([s.counted for s in masked])
-    return {"miou": _mean([s.iou for s in masked]), "fscore": avs_fscore_from_curves(curves, counted, frames_per_batch)}
+    return {"miou": mean_of_batch_means([s.iou for s in masked], frames_per_batch),
+            "fscore": avs_fscore_from_curves(curves, counted, frames_per_batch)}
 
 
-def _per_sample(stats: list[FrameStats]) -> dict[str, float]:
+def _samples(stats: list[FrameStats]) -> list[list[FrameStats]]:
+    """Frames grouped by sample, samples in order of first appearance."""
     groups: dict[str, list[FrameStats]] = {}
     for s in stats:
         groups.setdefault(s.group, []).append(s)
-    j, f = [], []
-    for members in groups.values():
-        curves = np.stack([m.curve for m in members])
-        j.append(_mean([m.iou for m in members]))
-        f.append(avs_fscore_from_curves(curves, np.array([m.counted for m in members]), len(members)))
-    return {"miou": _mean(j), "fscore": _mean(f)}
+    return list(groups.values())
+
+
+def _batches(samples: list[list[FrameStats]]) -> list[list[FrameStats]]:
+    """The official Ref-AVS batches: 4 consecutive samples of one split, frames pooled."""
+    by_split: dict[str | None, list[list[FrameStats]]] = {}
+    for sample in samples:
+        by_split.setdefault(sample[0].split, []).append(sample)
+    out = []
+    for group in by_split.values():
+        for start in range(0, len(group), REFAVS_SAMPLES_PER_BATCH):
+            out.append([m for sample in group[start:start + REFAVS_SAMPLES_PER_BATCH] for m in sample])
+    return out
+
+
+def _fscore(frames: list[FrameStats]) -> float:
+    return batch_fscore(np.stack([m.curve for m in frames]), np.array([m.counted for m in frames]))
+
+
+def _refavs_masks(stats: list[FrameStats]) -> dict[str, float]:
+    samples = _samples(stats)
+    batches = _batches(samples)
+    return {"miou": _mean([_mean([m.iou for m in b]) for b in batches]),
+            "fscore": _mean([_fscore(b) for b in batches]),
+            "fscore_per_sample": _mean([_fscore(sample) for sample in samples])}
+
+
+def _pooled_s(frames: list[FrameStats]) -> float:
+    return float(np.sqrt(sum(m.foreground for m in frames) / sum(m.pixels for m in frames)))
 
 
 def aggregate_segmentation(spec: DatasetSpec, stats: list[FrameStats], frames_per_batch: int = 20) -> Score:
@@ -182,19 +217,16 @@ def aggregate_segmentation(spec: DatasetSpec, stats: list[FrameStats], frames_pe
     if spec.name == "ref_avs":
         positives = [s for s in stats if s.exists_gt and s.iou is not None]
         if positives:
-            metrics.update(_per_sample(positives))
+            metrics.update(_refavs_masks(positives))
             splits = sorted({s.split for s in positives if s.split})
             if len(splits) > 1:
                 for split in splits:
-                    for k, v in _per_sample([s for s in positives if s.split == split]).items():
+                    for k, v in _refavs_masks([s for s in positives if s.split == split]).items():
                         metrics[f"{k}/{split}"] = v
         nulls = [s for s in stats if s.exists_gt is False]
         if nulls:
-            groups: dict[str, list[FrameStats]] = {}
-            for s in nulls:
-                groups.setdefault(s.group, []).append(s)
-            metrics["null_s"] = _mean([np.sqrt(sum(m.foreground for m in g) / sum(m.pixels for m in g))
-                                       for g in groups.values()])
+            metrics["null_s"] = _mean([_pooled_s(b) for b in _batches(_samples(nulls))])
+            metrics["null_s_per_sample"] = _mean([_pooled_s(sample) for sample in _samples(nulls)])
         metrics["exists_accuracy"] = _mean([bool(s.exists_correct) for s in stats])
         if any(s.exists_gt for s in stats) and not positives:
             notes.append("no GT masks on the existing-object samples: J and F not computed")

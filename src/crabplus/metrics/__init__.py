@@ -12,8 +12,12 @@ from crabplus.metrics.avs import (
     avs_fscore_curves,
     avs_fscore_from_curves,
     avs_miou,
+    batch_fscore,
+    mean_of_batch_means,
     null_s,
     refavs_null_s,
+    refavs_null_s_per_sample,
+    refavs_scores,
 )
 from crabplus.metrics.avss import avss_scores
 from crabplus.metrics.avvp import (
@@ -38,6 +42,7 @@ from crabplus.metrics.classification import (
     war,
 )
 from crabplus.metrics.ssl import binarize_heatmap, ciou, flickr_gt_map, success_auc, vggss_gt_map
+from crabplus.metrics.tieap import tie_averaged_ap
 from crabplus.metrics.tiou import UNAV_THRESHOLDS, interpolated_ap, segment_tiou, tiou_map
 
 __all__ = [
@@ -53,6 +58,7 @@ __all__ = [
     "avss_scores",
     "avvp_scores",
     "avvp_video_scores",
+    "batch_fscore",
     "binarize_heatmap",
     "box_grounding_scores",
     "box_iou",
@@ -66,13 +72,17 @@ __all__ = [
     "interpolated_ap",
     "match_events",
     "matching_accuracy",
+    "mean_of_batch_means",
     "music_avqa_accuracy",
     "null_s",
     "option_accuracy",
     "parse_avqa_type",
     "refavs_null_s",
+    "refavs_null_s_per_sample",
+    "refavs_scores",
     "segment_tiou",
     "success_auc",
+    "tie_averaged_ap",
     "tiou_map",
     "uar",
     "uar_war",

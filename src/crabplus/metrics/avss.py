@@ -3,8 +3,10 @@
 Not one of the release's 19 task flags, but the same benchmark family as S4/MS3; kept so a
 semantic-mask run can be scored with the official definition:
 
-- 71 classes, background = class 0 included; a ground-truth value outside 0..70 (e.g. 255) is
-  ignored in the label area but its predicted pixels still count in the prediction area.
+- 71 classes, background = class 0 included. Labels count only where 0 <= g <= 70 (71, 255, … are
+  ignored in the label area, as ``histc(min=1, max=71)`` on g + 1 does); a pixel with g < 0 (the
+  official ``pred * (target + 1 > 0)``) is dropped from the prediction area too, while a pixel with
+  g > 70 still counts in the prediction area. Predicted classes outside 0..70 are not counted.
 - Per frame and class: IoU = inter / (union + 2.22e-16); P = inter / pred area and R = inter /
   label area with no epsilon, F = 1.3 P R / (0.3 P + R), NaN set to 0. Sums over all frames (padded
   frames included), with a per-class count of frames whose union is non-zero.
@@ -29,13 +31,14 @@ def avss_scores(pred, gt, num_classes: int = AVSS_CLASSES, beta2: float = 0.3) -
     sum_iou = np.zeros(num_classes)
     sum_f = np.zeros(num_classes)
     count = np.zeros(num_classes)
-    bins = np.arange(num_classes + 1)
     for p, g in zip(pred, gt):
-        p = p.ravel()
-        g = g.ravel()
-        area_pred = np.histogram(p, bins=bins)[0].astype(np.float64)  # [K], out-of-range preds drop out
-        area_lab = np.histogram(g, bins=bins)[0].astype(np.float64)  # [K], 255 etc. ignored
-        inter = np.histogram(p[p == g], bins=bins)[0].astype(np.float64)
+        p = p.ravel().astype(np.int64)
+        g = g.ravel().astype(np.int64)
+        lab_ok = (g >= 0) & (g < num_classes)
+        pred_ok = (g >= 0) & (p >= 0) & (p < num_classes)
+        area_pred = np.bincount(p[pred_ok], minlength=num_classes).astype(np.float64)  # [K]
+        area_lab = np.bincount(g[lab_ok], minlength=num_classes).astype(np.float64)  # [K]
+        inter = np.bincount(p[pred_ok & lab_ok & (p == g)], minlength=num_classes).astype(np.float64)
         union = area_pred + area_lab - inter
         sum_iou += inter / (IOU_EPS + union)
         with np.errstate(invalid="ignore", divide="ignore"):

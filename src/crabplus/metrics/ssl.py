@@ -6,8 +6,12 @@ Kept for the SSL benchmarks of the same family (VGG-SS, Flickr-SoundNet):
 - ground-truth map at 224 x 224: VGG-SS boxes (normalised) become ``int(224 * max(v, 0))`` and their
   union is binary; Flickr boxes (pixels of a 256 frame) become ``int(224 * v / 256)``, are summed,
   halved and clipped to 1 (the annotator-consensus map {0, 0.5, 1});
-- a heatmap is resized to 224 x 224 (bilinear), min-max normalised, and thresholded at its median
-  ``sorted(values)[224 * 224 // 2]``: above it (and the maximum itself) is foreground;
+- a heatmap is resized to 224 x 224 (bilinear) and binarised as the official ``test.py`` does, all in
+  float32: n = min-max normalised ``-h`` (left unchanged when constant), x = 1 - n, th =
+  ``sorted(x)[224 * 224 // 2]``; foreground where x > th or x >= 1 (the code sets x > th to 1, then
+  x < 1 to 0, and counts x >= 0.5). So the maximum itself is foreground, and a constant heatmap with
+  values >= 0 is all foreground (x = 1 + h >= 1), one with values < 0 empty. The float32 arithmetic
+  matters: on 224-px maps float64 normalisation moves the median and changes images' cIoU;
 - cIoU = sum(pred * gt) / (sum(gt) + sum(pred * (gt == 0))); the dataset "cIoU" is the fraction of
   images with cIoU >= 0.5, and AUC the trapezoid area under frac(cIoU >= 0.05 i), i = 0..20.
 """
@@ -39,14 +43,16 @@ def flickr_gt_map(boxes, size: int = SIZE, frame: int = 256) -> np.ndarray:
 
 
 def binarize_heatmap(heatmap, size: int = SIZE) -> np.ndarray:
-    """Resize (bilinear), min-max normalise and keep the pixels above the median -> {0, 1} [size, size]."""
+    """Resize (bilinear) and binarise at the median in float32 as the official test -> {0, 1} [size, size]."""
     h = cv2.resize(np.asarray(heatmap, dtype=np.float32), dsize=(size, size), interpolation=cv2.INTER_LINEAR)
-    h = h.astype(np.float64)
-    span = h.max() - h.min()
-    h = (h - h.min()) / span if span > 0 else np.zeros_like(h)
-    threshold = np.sort(h.ravel())[size * size // 2]
-    # the official code sets values > threshold to 1 and then values < 1 to 0: the maximum stays on
-    return ((h > threshold) | (h >= 1.0)).astype(np.float64)
+    v = -h  # float32 [size, size]
+    vmin, vmax = v.min(), v.max()
+    if vmax - vmin != 0:
+        v = (v - vmin) / (vmax - vmin)  # float32 arithmetic, as the official normalize_img
+    x = np.float32(1) - v
+    threshold = np.sort(x.ravel())[size * size // 2]
+    # official: x > th -> 1, then x < 1 -> 0, then >= 0.5 counts; values >= 1 (the maximum, a constant map) stay on
+    return ((x > threshold) | (x >= 1)).astype(np.float64)
 
 
 def ciou(pred, gt_map) -> float:

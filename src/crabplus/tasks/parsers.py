@@ -186,7 +186,11 @@ def parse_box_points(text: str) -> tuple[list[int] | None, list[list[int]]]:
 
 
 def release_box_points(text: str, *, need_three_points_without_box: bool) -> tuple[list[int] | None, list]:
-    """The release's SAM 2 prompt parse (reference A6): ``None, []`` when it would log the sample invalid."""
+    """The release's SAM 2 prompt parse: ``None, []`` when it would log the sample invalid.
+
+    S4/MS3 (``need_three_points_without_box``): a box needs at least one point with it (a box alone is
+    the release's ``insufficient_coordinates``), no box needs three points. Ref-AVS: a box or points.
+    """
     text = text.split("</s>")[0]
     matches = _RELEASE_BRACKETS.findall(text)
     quads = [tuple(int(v) for v in m) for m in matches if m[2] != ""]
@@ -199,7 +203,23 @@ def release_box_points(text: str, *, need_three_points_without_box: bool) -> tup
         return None, []
     if box is None and (len(points) < 3 if need_three_points_without_box else not points):
         return None, []
+    if need_three_points_without_box and not points:
+        return None, []  # S4/MS3: a box alone is "insufficient_coordinates"
     return box, points
+
+
+def _release_refavs_valid(text: str) -> bool:
+    """Whether the release's Ref-AVS script scores the text (case-sensitive tags, as it matches them).
+
+    Before the first ``</s>``: ``<answer>true</answer>``, no ``<answer>false</answer>`` and a bracket
+    -> valid iff the coordinates pass its checks. Anything else is scored (as an empty mask) iff the
+    WHOLE text, ``</s>`` and after included, holds ``<answer>false</answer>``.
+    """
+    head = text.split("</s>", 1)[0]
+    if "<answer>false</answer>" not in head and "<answer>true</answer>" in head and _RELEASE_BRACKETS.search(head):
+        rbox, rpoints = release_box_points(text, need_three_points_without_box=False)
+        return bool(rbox or rpoints)
+    return "<answer>false</answer>" in text
 
 
 def resolve_option(answer: str | None, options: list[str] | None) -> int | None:
@@ -250,12 +270,7 @@ def _parse_segmentation(name: str, text: str) -> Prediction:
             label = after.split("[")[0].strip().strip(":,;").strip()
             pred.label = label or None
         pred.parsed = pred.exists is False or (pred.exists is True and bool(box or points))
-        lowered = text.split("</s>")[0].lower()
-        if "<answer>false</answer>" in lowered:
-            pred.release_valid = True
-        elif "<answer>true</answer>" in lowered:
-            rbox, rpoints = release_box_points(text, need_three_points_without_box=False)
-            pred.release_valid = bool(rbox or rpoints)
+        pred.release_valid = _release_refavs_valid(text)
         return pred
     label = answer_tag(text)
     if label is None and name in ("s4", "ms3"):

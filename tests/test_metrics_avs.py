@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crabplus.metrics import avs_frame_iou, avs_fscore, avs_fscore_curves, avs_miou, avss_scores, refavs_null_s
-from crabplus.metrics import refavs_null_s_per_sample
+from crabplus.metrics import (
+    avs_frame_iou,
+    avs_fscore,
+    avs_fscore_curves,
+    avs_miou,
+    avss_scores,
+    refavs_null_s,
+    refavs_null_s_per_sample,
+)
 from crabplus.metrics.avs import F_EPS, fscore_thresholds
 
 ONES = np.ones((1, 4, 4))

@@ -152,8 +152,10 @@ class SegmentationScorer:
             h, w = cache["image"].shape[:2]
             st.pixels = h * w
             st.foreground = st.pixels if not pred.parsed else int(self._mask(record, pred, size_hw, cache).sum())
-        else:
-            h, w = size_hw if size_hw is not None else (1, 1)  # an empty prediction: S = 0 whatever the size
+        else:  # an empty prediction; its pixel count still matters, as S pools the pixels of a 4-sample batch
+            if size_hw is None and "image" not in cache:
+                cache["image"] = self.frames.frame(record, size_hw)
+            h, w = size_hw if size_hw is not None else cache["image"].shape[:2]
             st.pixels, st.foreground = h * w, 0
         return st
 

@@ -24,7 +24,7 @@ def register(sub) -> None:
     parser.add_argument("--sam2-checkpoint", default=None, metavar="DIR",
                         help="local transformers SAM 2.1 folder (config.json + model.safetensors)")
     parser.add_argument("--frames-per-batch", type=int, default=20,
-                        help="consecutive S4/MS3 frames per F-score call (official: 20)")
+                        help="consecutive S4/MS3 frames per J and F call (official: 20)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the chance baseline")
     parser.add_argument("--chance-draws", type=int, default=20,
                         help="independent chance draws scored: their mean is the chance level, their 95th "

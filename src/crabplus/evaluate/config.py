@@ -14,7 +14,7 @@ class EvalConfig:
     ``batch_size``. ``segmenter``: ``grabcut`` (embedded default, OpenCV) or ``sam2`` with the local
     ``sam2_checkpoint`` directory.
 
-    Scoring: ``frames_per_batch`` consecutive S4/MS3 frames share one F-score call (official: 4
+    Scoring: ``frames_per_batch`` consecutive S4/MS3 frames share one J and F call (official: 4
     videos x 5 frames = 20); ``meteor`` runs the METEOR jar for captions (seconds of Java start-up);
     ``seed`` seeds the chance baseline, scored over ``chance_draws`` independent draws (their mean is the
     chance level, their 95th percentile the band a score must pass to count as beyond chance); the

@@ -16,13 +16,16 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
 
+from crabplus.utils.errors import CrabplusError
 from crabplus.utils.io import atomic_write_text
 
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
+class ConfigError(CrabplusError, ValueError):
     """A configuration value is unknown, missing or of the wrong type; the message names the key."""
+
+    exit_code = 2
 
 
 def _type_name(tp: Any) -> str:

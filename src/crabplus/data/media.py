@@ -28,6 +28,7 @@ from PIL import Image, UnidentifiedImageError
 
 from crabplus.data.audio_features import kaldi_fbank, whisper_log_mel
 from crabplus.data.vision import resize_frames
+from crabplus.utils.errors import CrabplusError
 
 __all__ = [
     "MAX_PIXELS",
@@ -47,7 +48,7 @@ _BIG = 1920 * 1080  # decoded frames above this are resized straight away
 _THREADED = 640 * 480  # frames above this are decoded with threads
 
 
-class MediaError(Exception):
+class MediaError(CrabplusError):
     """A media file cannot be used. ``path`` is the file, ``kind`` a short reason, ``problem`` the detail.
 
     Kinds: missing, not_a_file, empty, unreadable, no_video, no_audio, truncated, corrupt, too_large,

@@ -28,12 +28,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from crabplus.tasks.registry import DATASETS, TASK_TYPES
+from crabplus.utils.errors import CrabplusError
 
 SPLITS = ("train", "test", "val")
 T = TypeVar("T")
 
 
-class RecordError(ValueError):
+class RecordError(CrabplusError, ValueError):
     """A record is invalid. The message names file, line, record id and field."""
 
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None,

@@ -24,13 +24,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from crabplus.utils.errors import CrabplusError
 from crabplus.utils.io import read_json
 
 _NAME = re.compile(r"^checkpoint-(\d+)$")
 STATE_FILE = "train_state.json"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(CrabplusError, ValueError):
     """A training checkpoint is missing, incomplete or belongs to another run."""
 
 

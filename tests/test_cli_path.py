@@ -116,3 +116,24 @@ def test_train_refuses_to_delete_checkpoints_without_resume_or_overwrite(trained
     err = capsys.readouterr().err
     assert "--resume" in err and "--overwrite" in err and str(out) in err
     assert sorted(p.name for p in out.glob("checkpoint-*")) == before
+
+
+def test_a_silent_video_and_an_audio_only_file_are_answered_with_a_note(trained, tmp_path, capsys):
+    from crabplus.data.testmedia import sine, write_clip, write_wav
+
+    _, out, _ = trained
+    (tmp_path / "in").mkdir()
+    write_clip(tmp_path / "in" / "silent.mp4", audio=False)
+    write_wav(tmp_path / "in" / "sound.wav", sine(1.0, 16000), 16000)
+    preds = tmp_path / "p.jsonl"
+    assert main(["predict", str(tmp_path / "in" / "*"), "--task", "cremad", "--checkpoint", str(out / "final"),
+                 "--output", str(preds), "--max-new-tokens", str(NEW_TOKENS)]) == 0
+    rows = {json.loads(line)["id"]: json.loads(line) for line in preds.read_text().splitlines()}
+    assert set(rows) == {"silent", "sound"}
+    assert any("no audio track: a silent track" in n for n in rows["silent"]["prediction"]["notes"])
+    assert any("audio only): blank frames" in n for n in rows["sound"]["prediction"]["notes"])
+    # the single-video form prints the note too
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "in" / "silent.mp4"), "--task", "cremad", "--checkpoint",
+                 str(out / "final"), "--max-new-tokens", str(NEW_TOKENS)]) == 0
+    assert "note: " in capsys.readouterr().out

@@ -5,8 +5,8 @@ Prediction files (written by ``crabplus predict``) are JSON Lines, one row per s
     {"id": "ks-test-00001", "dataset": "ks", "predict": "<generated text>",
      "routing": {"model.layers.0.self_attn.q_proj": [0.2, 0.5, 0.3], ...}}   # routing optional
 
-(``crabplus predict`` also writes ``prediction``, the structured answer it parsed, and ``source``,
-the input the row came from; both are read past.)
+(``crabplus predict`` also writes ``prediction``, the structured answer it parsed, ``source``, the
+input the row came from, and ``notes`` on media it had to complete; all are read past.)
 
 Every row is validated; an error names the file, the line, the id and the field.
 
@@ -26,7 +26,7 @@ from crabplus.data.records import Record, RecordError, iter_record_files, load_r
 from crabplus.tasks.registry import DATASETS
 
 #: Keys ``crabplus predict`` writes beside the scored ones; read past (eval re-parses ``predict`` itself).
-INFORMATIVE_KEYS = ("prediction", "source")
+INFORMATIVE_KEYS = ("prediction", "source", "notes")
 
 
 @dataclass

@@ -201,7 +201,7 @@ def predict_many(items: Iterator[Item], predictor, output: Path, *, max_new_toke
                 continue
             options = item.record.answer.options
             pred = parse_prediction(item.record.dataset, row["predict"], options=options)
-            notes = list(pred.notes)
+            notes = list(row.get("notes", [])) + list(pred.notes)
             if free_form:
                 notes.append("free-form question: the answer is the model's text; the task's format may not apply")
             row = {"id": item.id, "dataset": item.record.dataset, "predict": row["predict"],

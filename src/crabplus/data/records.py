@@ -21,6 +21,7 @@ Example (AVE-like)::
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
@@ -152,8 +153,8 @@ def _type_ok(value: Any, kind: str) -> bool:
         return isinstance(value, str)
     if kind == "int":
         return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "num":
-        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "num":  # finite: JSON text may hold NaN or Infinity, which no time or coordinate can be
+        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
     if kind == "bool":
         return isinstance(value, bool)
     raise AssertionError(kind)
@@ -167,7 +168,8 @@ def _require(obj: dict, name: str, kind: str, where: dict, optional: bool = Fals
         raise RecordError("missing required field", field=prefix + name, **where)
     value = obj[name]
     if not _type_ok(value, kind):
-        raise RecordError(f"expected {kind}, got {type(value).__name__} {value!r}", field=prefix + name, **where)
+        what = "a finite number" if kind == "num" else kind
+        raise RecordError(f"expected {what}, got {type(value).__name__} {value!r}", field=prefix + name, **where)
     return value
 
 
@@ -302,7 +304,33 @@ def record_from_json(obj: Any, *, file: str | None = None, line: int | None = No
     meta = obj.get("meta") or {}
     if not isinstance(meta, dict):
         raise RecordError(f"expected an object, got {meta!r}", field="meta", **where)
+    _check_answer_possible(spec, answer, meta, where)
     return Record(rid, dataset, task, split, media, instruction, answer, target, reasoning, meta)
+
+
+#: Candidates of the matching tasks (the answer is "the first" or "the second").
+MATCHING_CHOICES = (1, 2)
+
+
+def _check_answer_possible(spec, answer: Answer, meta: dict, where: dict) -> None:
+    """Refuse answers no prediction could match: a matching choice other than 1 or 2, a multiple-choice
+    index outside its options, an event ending after the clip (``meta.duration``, when the record gives it)."""
+    if answer.choice is not None:
+        if spec.task == "matching" and answer.choice not in MATCHING_CHOICES:
+            raise RecordError(f"{spec.name} chooses candidate 1 or 2, got {answer.choice}", field="answer.choice",
+                              **where)
+        if answer.options is not None and not 0 <= answer.choice < len(answer.options):
+            raise RecordError(f"choice {answer.choice} is not an index of the {len(answer.options)} options "
+                              f"(0..{len(answer.options) - 1})", field="answer.choice", **where)
+    duration = meta.get("duration")
+    if isinstance(duration, int | float) and not isinstance(duration, bool):
+        if not math.isfinite(duration) or duration <= 0:
+            raise RecordError(f"expected a duration > 0 in seconds, got {duration!r}", field="meta.duration", **where)
+        for name in ("events", "audio_events", "visual_events"):
+            for i, ev in enumerate(getattr(answer, name) or []):
+                if ev.end > duration + 1e-6:
+                    raise RecordError(f"the event ends at {ev.end} s, after the clip's end ({duration} s, "
+                                      "meta.duration)", field=f"answer.{name}[{i}]", **where)
 
 
 def _check_media_shape(spec, media: Media, where: dict) -> None:

@@ -43,7 +43,7 @@ def run_validate(args: argparse.Namespace) -> int:
         records = load_records(path, errors=errors)
         if args.root is not None:
             for rec in records:
-                media = dict(rec.media.paths())
+                media = {f"media.{k}": v for k, v in rec.media.paths().items()}
                 if rec.answer.mask:
                     media["answer.mask"] = rec.answer.mask
                 for name, rel in media.items():

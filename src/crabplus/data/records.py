@@ -381,16 +381,24 @@ def read_jsonl(path: str | Path, build: Callable[..., T], *, kind: str = "file",
         raise RecordError(f"no such {kind}", file=str(path))
     rows: list[T] = []
     seen: dict[str, int] = {}
-    with open(path, encoding="utf-8") as handle:
-        for lineno, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
+    with open(path, "rb") as handle:
+        for lineno, raw in enumerate(handle, start=1):
             try:
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise RecordError(f"not UTF-8 text (byte {raw[exc.start:exc.start + 1]!r} at column "
+                                      f"{exc.start + 1}); save the file as UTF-8", file=str(path),
+                                      line=lineno) from None
+                if not text.strip():
+                    continue
                 try:
                     obj = json.loads(text)
                 except json.JSONDecodeError as exc:
                     raise RecordError(f"not valid JSON: {exc.msg} (column {exc.colno})",
                                       file=str(path), line=lineno) from None
+                except RecursionError:
+                    raise RecordError("JSON nested too deeply to be a record", file=str(path), line=lineno) from None
                 row = build(obj, file=str(path), line=lineno)
                 if row.id in seen:
                     raise RecordError(f"duplicate id (first on line {seen[row.id]})", file=str(path),

@@ -60,7 +60,10 @@ class TrainResult:
 
 
 def check_run_config(run_cfg: RunConfig) -> None:
-    """Cross-section rules the per-component dataclasses cannot see."""
+    """Cross-section rules the per-component dataclasses cannot see (checked before any work)."""
+    if run_cfg.model.checkpoint is not None and not Path(run_cfg.model.checkpoint).is_dir():
+        raise ConfigError(f"model.checkpoint {run_cfg.model.checkpoint}: no such folder (give a local model folder: "
+                          "a released Qwen2.5-Omni directory or a crabplus run's final/)")
     if run_cfg.train.stage == "base" and run_cfg.model.adapter != "none":
         raise ConfigError("train.stage 'base' trains the whole backbone: set model.adapter=none "
                           f"(got {run_cfg.model.adapter!r})")

@@ -137,3 +137,33 @@ def test_a_silent_video_and_an_audio_only_file_are_answered_with_a_note(trained,
     assert main(["predict", str(tmp_path / "in" / "silent.mp4"), "--task", "cremad", "--checkpoint",
                  str(out / "final"), "--max-new-tokens", str(NEW_TOKENS)]) == 0
     assert "note: " in capsys.readouterr().out
+
+
+def test_resume_survives_a_damaged_newest_checkpoint_and_a_torn_metrics_line(trained, tmp_path, capsys):
+    synth, out, args = trained
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
+    steps = sorted(int(p.name.split("-")[1]) for p in run.glob("checkpoint-*"))
+    assert len(steps) >= 2
+    newest = run / f"checkpoint-{steps[-1]}"
+    weights = newest / "trainable.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # a disk that lost the tail
+    with open(run / "metrics.jsonl", "a") as handle:
+        handle.write('{"step": 99, "loss": 1.')  # a kill mid-write
+    cmd = ["train", *[a for a in args[1:] if not a.startswith(("output_dir=", "train.max_steps="))],
+           f"output_dir={run}", f"train.max_steps={steps[-1] + 1}", "--resume"]
+    capsys.readouterr()
+    assert main(cmd) == 0
+    captured = capsys.readouterr()
+    err, stdout = captured.err, captured.out
+    assert f"passing over checkpoint-{steps[-1]}" in err and "truncated" in err
+    assert "dropped a line" in err
+    assert f"continuing from {run / f'checkpoint-{steps[-2]}'}" in stdout
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["step"] == steps[-1] + 1 and all(r["step"] <= steps[-1] + 1 for r in rows)  # torn row gone
+    # garbage optimizer state in every checkpoint: a clear error naming it, nothing deleted
+    for ck in run.glob("checkpoint-*"):
+        (ck / "optimizer.json").write_text("{garbage")
+    assert main([*cmd[:-2], f"train.max_steps={steps[-1] + 2}", "--resume"]) == 1
+    assert "optimizer.json" in capsys.readouterr().err
+    assert len(list(run.glob("checkpoint-*"))) >= 2

@@ -63,8 +63,8 @@ def is_record_file(path: Path) -> bool:
 
 
 def expand_inputs(inputs: list[str]) -> list[Path]:
-    """Files named by ``inputs``: a file as given, a folder's media/record files (recursive, sorted),
-    a glob's matches. An input matching nothing is a UsageError naming it."""
+    """Files named by ``inputs``: a file as given; a folder's record files (recursive, sorted), or its
+    media files when it holds no record file; a glob's matches. An input matching nothing is a UsageError naming it."""
     out: list[Path] = []
     for text in inputs:
         path = Path(text)
@@ -73,10 +73,10 @@ def expand_inputs(inputs: list[str]) -> list[Path]:
             if not matches:
                 raise UsageError(f"input {text!r}: the pattern matches no file")
             out.extend(m for m in matches if m.is_file())
-        elif path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in
-                           MEDIA_SUFFIXES + RECORD_SUFFIXES and not p.name.startswith("."))
-            out.extend(found)
+        elif path.is_dir():  # its record files if it holds any (a data folder), else its media files
+            files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            records = [p for p in files if is_record_file(p)]
+            out.extend(records or [p for p in files if p.suffix.lower() in MEDIA_SUFFIXES])
         elif path.is_file():
             out.append(path)
         else:

@@ -1,7 +1,8 @@
 """The documentation stays true: every `crabplus` command shown in README.md and docs/*.md parses with the
 real command line, and either runs here at toy size (the blocks marked ``<!-- docs-test: runs at toy
-size -->``, run below as written plus a few toy-size flags) or says on its line what it needs (``# needs
-real weights``, ``# needs real data``, ``# needs a GPU`` ...). Every repository file the docs name exists.
+size -->``, run below as written plus a few toy-size flags, in the slow tier: ``make test-slow``) or says on
+its line what it needs (``# needs real weights``, ``# needs real data`` ...). Every repository file the
+docs name exists.
 """
 
 from __future__ import annotations
@@ -182,8 +183,10 @@ def _walkthrough_blocks() -> list[list[Command]]:
     return [walkthrough, predictions]
 
 
+@pytest.mark.slow
 def test_the_walkthrough_and_the_prediction_examples_run_at_toy_size(workspace, monkeypatch, capsys):
-    """docs/training.md's train -> predict -> eval -> transfer, then every prediction example, in order."""
+    """docs/training.md's train -> predict -> eval -> transfer, then every prediction example, in order
+    (about 1 CPU-minute: the slow tier; tests/test_cli_path.py runs the same path in the default one)."""
     walkthrough, predictions = _walkthrough_blocks()
     _run_block(walkthrough, workspace, monkeypatch, capsys)
     assert (workspace / "runs" / "transfer").is_dir()

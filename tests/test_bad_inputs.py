@@ -213,6 +213,12 @@ def edit_json(name: str, **changes):
     return damage
 
 
+def lora_without_weights(d: Path) -> None:
+    """A PEFT LoRA adapter folder whose weights are gone: PEFT alone would ask the Hub for a repository."""
+    (d / "adapter" / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 4}))
+    (d / "adapter" / "adapter.safetensors").unlink()
+
+
 def run_folder_with_checkpoint(c: Ctx) -> None:
     ck = c.tmp / "run" / "checkpoint-1"
     ck.mkdir(parents=True)
@@ -320,6 +326,8 @@ CASES = [
      "adapter.safetensors"),
     ("checkpoint-adapter-rank-changed", damaged_checkpoint(edit_json("adapter_config.json", **{"config.rank": 2})),
      "error", "adapter"),
+    ("checkpoint-lora-weights-missing", damaged_checkpoint(lora_without_weights), "error",
+     "adapter_model.safetensors"),
     ("checkpoint-base-moved", damaged_checkpoint(edit_json("crabplus_model.json", base="../gone",
                                                            base_path="/gone"), source="adapter_only"),
      "error", "--base"),

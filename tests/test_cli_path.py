@@ -4,6 +4,7 @@ socket guard that fails on any connection attempt; prediction resumes and skips 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 
@@ -116,6 +117,11 @@ def test_train_refuses_to_delete_checkpoints_without_resume_or_overwrite(trained
     err = capsys.readouterr().err
     assert "--resume" in err and "--overwrite" in err and str(out) in err
     assert sorted(p.name for p in out.glob("checkpoint-*")) == before
+    # what training wrote is readable as the umask allows (safetensors alone would write 0600)
+    mask = os.umask(0)
+    os.umask(mask)
+    for path in out.rglob("*"):
+        assert path.stat().st_mode & 0o777 == (0o777 if path.is_dir() else 0o666) & ~mask, path
 
 
 def test_a_silent_video_and_an_audio_only_file_are_answered_with_a_note(trained, tmp_path, capsys):

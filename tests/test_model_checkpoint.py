@@ -109,3 +109,18 @@ def test_load_errors_name_the_file(tmp_path):
     (tmp_path / "crabplus_model.json").write_text(json.dumps({"format": 1, "model": {"preset": "huge"}}))
     with pytest.raises(CheckpointError, match="model.preset"):
         load_checkpoint(tmp_path)
+
+
+def test_files_and_folders_get_the_umask_permissions(tok, tmp_path):
+    """Not 0600/0700 (mkstemp/mkdtemp's): a teammate in the group can read a saved model."""
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    base_cfg = tiny_model_config(adapter="none")
+    save_checkpoint(tmp_path / "base", build_thinker(base_cfg, tok), tok, base_cfg)
+    cfg = tiny_model_config(checkpoint=str(tmp_path / "base"))
+    save_checkpoint(tmp_path / "run", attach_adapter(build_thinker(cfg, tok), cfg), tok, cfg)
+    for path in (tmp_path / "run").rglob("*"):
+        want = (0o777 if path.is_dir() else 0o666) & ~mask
+        assert path.stat().st_mode & 0o777 == want, path

@@ -23,7 +23,7 @@ from crabplus.adapters.config import AdapterLoadError, ILoRAConfig
 from crabplus.adapters.lora import is_peft
 from crabplus.adapters.official import load_native_state
 from crabplus.config.core import ConfigError, from_dict, to_dict
-from crabplus.utils.io import atomic_write_json, make_temp_dir, read_json, read_safetensors
+from crabplus.utils.io import apply_umask, atomic_write_json, make_temp_dir, read_json, read_safetensors
 
 ADAPTER_FILE = "adapter.safetensors"
 CONFIG_FILE = "adapter_config.json"
@@ -45,6 +45,7 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    apply_umask(tmp)
     old = None
     if path.exists():
         old = path.with_name(f".{path.name}.old-{tmp.name}")

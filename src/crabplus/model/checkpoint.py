@@ -34,7 +34,7 @@ from crabplus.config.core import ConfigError, from_dict, to_dict
 from crabplus.model.build import META_FILE, CheckpointError, base_reference, build_thinker, resolve_base
 from crabplus.model.config import ModelConfig
 from crabplus.utils.errors import describe
-from crabplus.utils.io import atomic_write_json, make_temp_dir, read_json
+from crabplus.utils.io import apply_umask, atomic_write_json, make_temp_dir, read_json
 
 FORMAT = 1
 ADAPTER_DIR = "adapter"
@@ -87,6 +87,7 @@ def save_checkpoint(directory: str | Path, model: nn.Module, tokenizer, model_cf
             save_adapter(model, tmp / ADAPTER_DIR)
         base = {"base": "included"} if include_base else base_reference(model_cfg.checkpoint, directory)
         atomic_write_json(tmp / META_FILE, {"format": FORMAT, "model": to_dict(model_cfg), **base})
+        apply_umask(tmp)  # safetensors writes 0600
         _publish(tmp, directory)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -51,6 +51,17 @@ def make_temp_dir(parent: str | Path, prefix: str, suffix: str = "") -> Path:
     return tmp
 
 
+def apply_umask(root: str | Path) -> None:
+    """Give every file and folder under ``root`` (and ``root``) the mode open()/mkdir() would give under
+    the process umask. safetensors' writer creates files 0600, so a saved model would be unreadable to
+    teammates; folders are fixed here before they are renamed into place."""
+    root = Path(root)
+    for path in [root, *root.rglob("*")]:
+        if path.is_symlink():
+            continue
+        os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~_UMASK)
+
+
 def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 

@@ -178,8 +178,8 @@ def train(run_cfg: RunConfig, *, resume: bool = False, stop_after_step: int | No
     of an earlier run in ``output_dir`` are removed only with ``overwrite`` (else a CheckpointError says
     so, before any work); with ``resume``, from the newest complete checkpoint that loads (a damaged
     newer one is reported and passed over), or step 0 when there is none. ``stop_after_step`` ends the
-    call once that (absolute) step is done,
-    as if the run were killed there (tests, demos), leaving the checkpoints written so far.
+    call once that (absolute) step is done, as if the run were killed there (tests, demos), leaving the
+    checkpoints written so far.
     Works alone and under ``torchrun`` (DDP/FSDP over gloo or NCCL; DeepSpeed on GPUs)."""
     check_run_config(run_cfg)
     cfg = run_cfg.train

@@ -136,8 +136,13 @@ class CrabProcessor:
 
     # ---------------------------------------------------------------- encoding
 
-    def encode(self, record: Record, root: str | Path, *, with_target: bool) -> dict:
-        """One sample's tensors (see the module notes), plus ``id`` and ``dataset``."""
+    def encode(self, record: Record, root: str | Path, *, with_target: bool, complete_streams: bool = False) -> dict:
+        """One sample's tensors (see the module notes), plus ``id`` and ``dataset``.
+
+        ``complete_streams`` (prediction on a user's own files): a video without an audio track gets a
+        silent one, an audio-only file blank frames, each with a note in ``notes``; otherwise (training,
+        datasets) a missing stream is a MediaError.
+        """
         spec = get_spec(record.dataset)
         media = record.media
 
@@ -158,7 +163,7 @@ class CrabProcessor:
         out: dict = {}
         notes: list[str] = []
         own_track_silent, blank_video = 0.0, False
-        if not with_target:  # prediction: a missing stream becomes a blank/silent one, with a note
+        if complete_streams:  # prediction: a missing stream becomes a blank/silent one, with a note
             own_track_silent, blank_video = self._lenient_media(spec, media, where, notes)
         if spec.visual == "image":
             image = self.still(where("image")) if media.image else self.still(where("video"),

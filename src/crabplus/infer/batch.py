@@ -64,7 +64,7 @@ def predict_batch(predictor: Predictor, records: Sequence[Record], root: str | P
     from crabplus.model import generate
     from crabplus.train.taskids import task_ids
 
-    samples = [predictor.processor.encode(rec, root, with_target=False) for rec in records]
+    samples = [predictor.processor.encode(rec, root, with_target=False, complete_streams=True) for rec in records]
     batch = collate(samples, special_token_ids(predictor.tokenizer)["pad"], "left")
     num_tasks = _task_conditioned(predictor)
     if num_tasks is not None:

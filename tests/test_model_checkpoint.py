@@ -4,6 +4,7 @@ base, PEFT LoRA; bit-exact round trips, other files in the directory left alone.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -56,7 +57,9 @@ def test_adapter_only_save_names_its_base(tok, tmp_path, adapter):
     randomize_adapters(model, scale=0.05)
     save_checkpoint(tmp_path / "run", model, tok, cfg)
     meta = json.loads((tmp_path / "run" / "crabplus_model.json").read_text())
-    assert meta["base"] == str((tmp_path / "base").resolve()) and meta["model"]["adapter"] == adapter
+    # The base lies beside the run: named relative to it (a moved pair stays loadable), absolute as a second try.
+    assert meta["base"] == "../base" and meta["base_path"] == str((tmp_path / "base").resolve())
+    assert meta["model"]["adapter"] == adapter
     assert not (tmp_path / "run" / "model.safetensors").exists()  # adapter-only
     loaded, tok2, cfg2 = load_checkpoint(tmp_path / "run")
     assert same_tensors(adapter_state_dict(model), adapter_state_dict(loaded))
@@ -66,6 +69,25 @@ def test_adapter_only_save_names_its_base(tok, tmp_path, adapter):
     # Saved again from what was loaded, it still names the same base.
     save_checkpoint(tmp_path / "run2", loaded, tok2, cfg2)
     assert json.loads((tmp_path / "run2" / "crabplus_model.json").read_text())["base"] == meta["base"]
+
+
+def test_moved_run_folder_finds_its_base_or_says_how(tok, tmp_path):
+    """A run folder moved with its base loads; moved alone, the error names both places and --base."""
+    base_cfg = tiny_model_config(adapter="none")
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "a" / "base", build_thinker(base_cfg, tok), tok, base_cfg)
+    cfg = tiny_model_config(checkpoint=str(tmp_path / "a" / "base"))
+    model = attach_adapter(build_thinker(cfg, tok), cfg)
+    save_checkpoint(tmp_path / "a" / "run" / "final", model, tok, cfg)
+    (tmp_path / "a").rename(tmp_path / "b")  # the whole folder moved: the relative name still holds
+    loaded, _, cfg2 = load_checkpoint(tmp_path / "b" / "run" / "final")
+    assert Path(cfg2.checkpoint).resolve() == (tmp_path / "b" / "base").resolve()
+    (tmp_path / "b" / "base").rename(tmp_path / "elsewhere")  # the base moved away from the run
+    with pytest.raises(CheckpointError, match="--base") as info:
+        load_checkpoint(tmp_path / "b" / "run" / "final")
+    assert "../../base" in str(info.value) and str(tmp_path / "a" / "base") in str(info.value)
+    loaded, _, cfg3 = load_checkpoint(tmp_path / "b" / "run" / "final", base=tmp_path / "elsewhere")
+    assert Path(cfg3.checkpoint) == tmp_path / "elsewhere"
 
 
 def test_random_base_with_adapter_is_saved_whole(tok, tmp_path):
@@ -87,3 +109,18 @@ def test_load_errors_name_the_file(tmp_path):
     (tmp_path / "crabplus_model.json").write_text(json.dumps({"format": 1, "model": {"preset": "huge"}}))
     with pytest.raises(CheckpointError, match="model.preset"):
         load_checkpoint(tmp_path)
+
+
+def test_files_and_folders_get_the_umask_permissions(tok, tmp_path):
+    """Not 0600/0700 (mkstemp/mkdtemp's): a teammate in the group can read a saved model."""
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    base_cfg = tiny_model_config(adapter="none")
+    save_checkpoint(tmp_path / "base", build_thinker(base_cfg, tok), tok, base_cfg)
+    cfg = tiny_model_config(checkpoint=str(tmp_path / "base"))
+    save_checkpoint(tmp_path / "run", attach_adapter(build_thinker(cfg, tok), cfg), tok, cfg)
+    for path in (tmp_path / "run").rglob("*"):
+        want = (0o777 if path.is_dir() else 0o666) & ~mask
+        assert path.stat().st_mode & 0o777 == want, path

@@ -64,7 +64,7 @@ def _broken(mutate) -> dict:
         (lambda r: r["media"].update(video="/abs/clip.mp4"), "media.video", "absolute media path"),
         (lambda r: r["media"].pop("video"), "media.video", "needs media.video"),
         (lambda r: r["answer"].pop("events"), "answer.events", "needs this answer field"),
-        (lambda r: r["answer"]["events"][0].update(start="two"), "answer.events[0].start", "expected num"),
+        (lambda r: r["answer"]["events"][0].update(start="two"), "answer.events[0].start", "expected a finite number"),
         (lambda r: r["answer"]["events"][0].update(start=7), "answer.events[0]", "start < end"),
         (lambda r: r["answer"].update(box=[0, 0, 300, 10]), "answer.box", "<= 224"),
         (lambda r: r.update(colour="red"), "colour", "unknown keys"),

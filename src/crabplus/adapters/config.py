@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from crabplus.config.core import ConfigError
+from crabplus.utils.errors import CrabplusError
 
 #: The release's target list (reference A5.2): attention and MLP projections of the LLM.
 RELEASE_TARGET_MODULES: tuple[str, ...] = (
@@ -21,7 +22,7 @@ RELEASE_TARGET_MODULES: tuple[str, ...] = (
 )
 
 
-class AdapterLoadError(ValueError):
+class AdapterLoadError(CrabplusError, ValueError):
     """Adapter weights do not fit the model: the message lists the missing, unexpected and mis-shaped keys."""
 
 

@@ -11,12 +11,11 @@ crash leaves either the old directory or the complete new one.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from crabplus.adapters.apply import adapter_state_dict, apply_ilora, ilora_config, ilora_layers
@@ -24,7 +23,7 @@ from crabplus.adapters.config import AdapterLoadError, ILoRAConfig
 from crabplus.adapters.lora import is_peft
 from crabplus.adapters.official import load_native_state
 from crabplus.config.core import ConfigError, from_dict, to_dict
-from crabplus.utils.io import atomic_write_json, read_json
+from crabplus.utils.io import apply_umask, atomic_write_json, make_temp_dir, read_json, read_safetensors
 
 ADAPTER_FILE = "adapter.safetensors"
 CONFIG_FILE = "adapter_config.json"
@@ -40,12 +39,13 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
     after the new directory is in place). On an exception nothing at ``path`` changes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = make_temp_dir(path.parent, f".{path.name}.", ".tmp")
     try:
         yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    apply_umask(tmp)
     old = None
     if path.exists():
         old = path.with_name(f".{path.name}.old-{tmp.name}")
@@ -99,7 +99,15 @@ def load_adapter(model: nn.Module, directory: str | Path, trainable: bool = True
     if meta["adapter"] == "lora":
         from peft import PeftModel
 
-        return PeftModel.from_pretrained(model, str(directory), is_trainable=trainable)
+        weights = [directory / n for n in ("adapter_model.safetensors", "adapter_model.bin")]
+        if not any(w.is_file() for w in weights):  # else PEFT would take the path for a Hub repository
+            raise AdapterLoadError(f"{directory}: no adapter_model.safetensors beside {CONFIG_FILE}")
+        read_safetensors(weights[0], AdapterLoadError)  # a damaged file is named before PEFT reads it
+        try:
+            return PeftModel.from_pretrained(model, str(directory.resolve()), is_trainable=trainable,
+                                             local_files_only=True)
+        except (OSError, ValueError, RuntimeError, KeyError) as exc:
+            raise AdapterLoadError(f"{directory}: cannot load the LoRA adapter: {exc}") from exc
     try:
         config = from_dict(ILoRAConfig, meta.get("config"), prefix="config")
     except ConfigError as exc:
@@ -123,7 +131,7 @@ def load_adapter(model: nn.Module, directory: str | Path, trainable: bool = True
     weights = directory / ADAPTER_FILE
     if not weights.is_file():
         raise AdapterLoadError(f"{directory}: no {ADAPTER_FILE} beside {CONFIG_FILE}")
-    load_native_state(model, load_file(str(weights)), source=str(weights))
+    load_native_state(model, read_safetensors(weights, AdapterLoadError), source=str(weights))
     if not trainable:
         for param in model.parameters():
             param.requires_grad_(False)

@@ -12,7 +12,6 @@ stacked (see :mod:`crabplus.adapters.official`). alpha is not stored in the rele
 from __future__ import annotations
 
 import argparse
-import pickle
 import re
 from pathlib import Path
 
@@ -77,9 +76,11 @@ def convert_official(args: argparse.Namespace) -> int:
     source = args.source
     if not source.is_file():
         raise AdapterLoadError(f"{source}: no such file")
+    if source.stat().st_size == 0:
+        raise AdapterLoadError(f"{source}: the file is empty (0 bytes); download it again")
     try:
         state = torch.load(source, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever torch.load trips over, the user's file is the cause
         raise AdapterLoadError(f"{source}: not a plain tensor checkpoint readable with weights_only=True: "
                                f"{str(exc).splitlines()[0]}") from exc
     if not isinstance(state, dict):

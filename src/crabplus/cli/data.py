@@ -17,6 +17,8 @@ def register(sub) -> None:
     p.add_argument("files", nargs="+", help="JSON Lines record files or folders of them")
     p.add_argument("--root", default=None,
                    help="data root; with it, also check that every media file exists under it")
+    p.add_argument("--allow-empty", action="store_true",
+                   help="no record files (or no records) in the inputs is not an error")
     p.set_defaults(func=run_validate)
 
     # Each of these lives in its own module, beside the code it drives.
@@ -29,16 +31,19 @@ def register(sub) -> None:
 def run_validate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from crabplus.cli.main import UsageError
     from crabplus.data.records import RecordError, iter_record_files, load_records, resolve_media
 
     files = iter_record_files(args.files)
+    if not files and not args.allow_empty:
+        raise UsageError(f"no *.jsonl record files in {', '.join(args.files)}; --allow-empty accepts that")
     n_ok = n_bad = 0
     for path in files:
         errors: list[RecordError] = []
         records = load_records(path, errors=errors)
         if args.root is not None:
             for rec in records:
-                media = dict(rec.media.paths())
+                media = {f"media.{k}": v for k, v in rec.media.paths().items()}
                 if rec.answer.mask:
                     media["answer.mask"] = rec.answer.mask
                 for name, rel in media.items():
@@ -52,4 +57,7 @@ def run_validate(args: argparse.Namespace) -> int:
             print(f"error: {err}", file=sys.stderr)
     print(f"{n_ok} valid records, {n_bad} problem(s) in {len(files)} file(s)"
           + (f" (media checked under {Path(args.root)})" if args.root else ""))
+    if n_ok + n_bad == 0 and files and not args.allow_empty:
+        print("error: the record file(s) hold no records; --allow-empty accepts that", file=sys.stderr)
+        return 1
     return 1 if n_bad else 0

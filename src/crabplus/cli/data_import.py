@@ -45,12 +45,16 @@ def register(data_sub) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from rich.console import Console
 
     from crabplus.cli.main import UsageError
     from crabplus.data.importers import GroundTruthFiles, import_avuie, parse_tasks
     from crabplus.data.records import RecordError
 
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UsageError(f"--out {args.out}: a file, not a folder; give the folder the records go to")
     try:
         tasks = parse_tasks(args.tasks)
         splits = [s.strip() for s in args.splits.split(",") if s.strip()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+from pathlib import Path
 
 
 def register(sub) -> None:
@@ -21,10 +22,24 @@ def register(sub) -> None:
     parser.add_argument("--out", default=None, help="output folder (default: runs/demo; --full in the same "
                         "folder reuses the plain demo's data and base stage)")
     parser.add_argument("--full", action="store_true", help="run the transfer study (takes much longer)")
-    parser.add_argument("--fresh", action="store_true", help="delete the output folder first")
+    parser.add_argument("--fresh", action="store_true", help="delete the output folder first (only a folder an "
+                        "earlier demo wrote: one holding demo_config.yaml; anything else is refused)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="dotted overrides, e.g. adapter.max_steps=100 synth.per_dataset=12")
     parser.set_defaults(func=run)
+
+
+def remove_demo_folder(out: Path) -> None:
+    """Delete ``out`` for ``--fresh``, but only if it is a demo's run folder (it holds the
+    ``demo_config.yaml`` every demo writes first) — never a folder a user pointed at by mistake."""
+    from crabplus.cli.main import UsageError
+
+    if not out.exists():
+        return
+    if out.is_symlink() or not out.is_dir() or not (out / "demo_config.yaml").is_file():
+        raise UsageError(f"--fresh: {out} is not a crabplus demo folder (no demo_config.yaml in it); refusing to "
+                         "delete it. Choose another --out, or remove it yourself")
+    shutil.rmtree(out)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,6 +53,6 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         cfg.output_dir = args.out
     if args.fresh:
-        shutil.rmtree(cfg.output_dir, ignore_errors=True)
+        remove_demo_folder(Path(cfg.output_dir))
     run_demo(cfg)
     return 0

@@ -32,6 +32,8 @@ def register(sub) -> None:
     parser.add_argument("--mask-chance-draws", type=int, default=5,
                         help="at most this many chance draws for S4/MS3/Ref-AVS/ARIG, each a segmenter call per "
                              "frame (default 5)")
+    parser.add_argument("--allow-empty", action="store_true",
+                        help="an empty prediction file is not an error (the report is then empty)")
     parser.add_argument("--no-meteor", action="store_true", help="skip METEOR (saves its Java start-up)")
     parser.set_defaults(func=run)
 
@@ -56,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
         if cfg.segmenter == "sam2":
             check_checkpoint(cfg.sam2_checkpoint)  # fail before any work; the model loads when a mask is needed
         predictions = load_predictions(args.predictions)
+        if not predictions and not args.allow_empty:
+            raise UsageError(f"--predictions {args.predictions}: the file holds no prediction rows (was "
+                             "`crabplus predict` interrupted before its first row?); --allow-empty accepts that")
         records, roots = load_eval_records(args.data, args.root)
         out = Path(args.out) if args.out else Path(args.predictions).resolve().parent
         report = evaluate_predictions(records, predictions, roots, out_dir=out, config=cfg)

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 
 from crabplus import __version__
+from crabplus.utils.errors import CrabplusError, UsageError, describe
+
+__all__ = ["COMMANDS", "CrabplusError", "UsageError", "build_parser", "main"]
 
 #: Subcommands in the order ``--help`` lists them.
 COMMANDS = ("data", "train", "eval", "transfer", "predict", "demo", "convert")
-
-
-class UsageError(Exception):
-    """Bad command-line input that argparse cannot see (exit code 2)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
         "Start with `crabplus demo` (the embedded synthetic world, CPU, minutes).",
     )
     parser.add_argument("--version", action="version", version=f"crabplus {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log output (-vv: debug); the default level comes from CRABPLUS_LOG")
+    parser.add_argument("-q", "--quiet", action="count", default=0, help="less log output (warnings only)")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error (also: CRABPLUS_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"crabplus.cli.{name}").register(sub)
@@ -43,27 +49,46 @@ def not_built(what: str):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from crabplus.config.core import ConfigError
-    from crabplus.data.records import RecordError
+    """Run one subcommand; every error becomes one line on stderr and a non-zero exit code.
+
+    A :class:`CrabplusError` (bad input: its message names the file/record/field or flag) exits
+    with its own code (1, or 2 for usage/config); an OSError naming a file exits 1; anything else
+    is a bug of ours and exits 3 with a one-line summary. ``--debug`` prints the traceback.
+    """
+    from crabplus.utils.logs import setup_logging
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    setup_logging(args.verbose, args.quiet)
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
+    debug = args.debug or os.environ.get("CRABPLUS_DEBUG", "") not in ("", "0")
+    prefix = f"crabplus {args.command}: error:"
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, UsageError) as exc:
-        print(f"crabplus {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except RecordError as exc:
-        print(f"crabplus {args.command}: error: {exc}", file=sys.stderr)
+    except CrabplusError as exc:
+        _traceback(debug)
+        print(f"{prefix} {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"crabplus {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:  # a file the command touched: name it
+        _traceback(debug)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"{prefix} {where}{describe(exc)}", file=sys.stderr)
         return 1
-    except Exception as exc:  # typed errors of the media pipeline etc. carry their own messages
-        if type(exc).__name__ in ("MediaError", "CheckpointError", "AdapterLoadError"):
-            print(f"crabplus {args.command}: error: {exc}", file=sys.stderr)
-            return 1
-        raise
+    except Exception as exc:
+        _traceback(debug)
+        print(f"{prefix} unexpected {describe(exc)} (a bug in crabplus: run again with --debug for the "
+              "traceback and report it)", file=sys.stderr)
+        return 3
+
+
+def _traceback(debug: bool) -> None:
+    if debug:
+        traceback.print_exc()
 
 
 def console() -> None:

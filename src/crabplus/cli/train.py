@@ -20,28 +20,26 @@ def register(sub) -> None:
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="dotted overrides, e.g. train.max_steps=50 model.ilora.num_experts=4")
     parser.add_argument("--resume", action="store_true",
-                        help="continue from the last complete checkpoint in output_dir (a fresh start if none)")
+                        help="continue from the newest complete checkpoint in output_dir that loads (a damaged "
+                        "newer one is reported and passed over; a fresh start if there is none)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start from step 0 even if output_dir holds checkpoints of an earlier run, deleting "
+                        "them (without it, and without --resume, such a folder is refused)")
     parser.add_argument("--stop-after-step", type=int, default=None, metavar="N",
                         help="end once step N is done, as if interrupted (the checkpoints so far stay resumable)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
+    from crabplus.cli.main import UsageError
     from crabplus.config.run import load_config
     from crabplus.train import train
-    from crabplus.train.checkpoint import CheckpointError
-    from crabplus.train.sampler import SamplerError
-    from crabplus.train.state import StateError
     from crabplus.utils.dist import print0
 
+    if args.resume and args.overwrite:
+        raise UsageError("--resume and --overwrite exclude each other")
     cfg = load_config(args.config, args.overrides)
-    try:
-        result = train(cfg, resume=args.resume, stop_after_step=args.stop_after_step)
-    except (CheckpointError, SamplerError, StateError) as exc:  # a resume that does not fit this run
-        print(f"crabplus train: error: {exc}", file=sys.stderr)
-        return 1
+    result = train(cfg, resume=args.resume, stop_after_step=args.stop_after_step, overwrite=args.overwrite)
     row = result.metrics or {}
     print0(f"steps {result.steps}/{result.max_steps} in {result.elapsed_s:.1f}s; "
            f"last loss {row.get('loss', float('nan')):.4f}")

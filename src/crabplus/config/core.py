@@ -8,7 +8,9 @@ bool, Literal, Optional, list[...], dict[...], nested dataclasses).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -16,13 +18,16 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
 
+from crabplus.utils.errors import CrabplusError, describe
 from crabplus.utils.io import atomic_write_text
 
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
+class ConfigError(CrabplusError, ValueError):
     """A configuration value is unknown, missing or of the wrong type; the message names the key."""
+
+    exit_code = 2
 
 
 def _type_name(tp: Any) -> str:
@@ -80,12 +85,12 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         return value
     if tp is float:
         if isinstance(value, str):  # YAML 1.1 reads "3e-4" (no dot) as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
+            with contextlib.suppress(ValueError):
+                value = float(value)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
+        if not math.isfinite(value):  # YAML's .nan / .inf: no setting here means "not a number"
+            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
@@ -178,6 +183,8 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    except (UnicodeDecodeError, RecursionError, OSError) as exc:
+        raise ConfigError(f"{path}: cannot read this config file: {describe(exc)}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
     return data

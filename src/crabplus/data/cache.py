@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from crabplus.utils.io import _UMASK
+
 #: Bumped whenever what an entry holds changes meaning (invalidates every older entry).
 CACHE_VERSION = 1
 
@@ -75,6 +77,7 @@ class MediaCache:
     def _store(entry: Path, value: np.ndarray) -> None:
         entry.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npy", dir=entry.parent)
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; the cache is shared like the data
         try:
             with os.fdopen(fd, "wb") as handle:
                 np.save(handle, np.ascontiguousarray(value), allow_pickle=False)

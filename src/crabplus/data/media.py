@@ -12,6 +12,9 @@ does is reproduced where it is defined (reference A2): frames sampled uniformly 
 - Huge resolutions (more than ``max_pixels``) are refused before decoding, instead of exhausting memory.
 - Only regular files are opened (a FIFO or a device would block), so nothing here can hang.
 - The container's content decides, never the file extension.
+- Audio headers are checked before decoding (a sample rate outside 1-384 kHz, a track over 3 h are
+  refused), and a PCM track's index is compared with the samples present (a MOV lists one entry per
+  sample), a compressed one's with the packets.
 """
 
 from __future__ import annotations
@@ -28,11 +31,13 @@ from PIL import Image, UnidentifiedImageError
 
 from crabplus.data.audio_features import kaldi_fbank, whisper_log_mel
 from crabplus.data.vision import resize_frames
+from crabplus.utils.errors import CrabplusError
 
 __all__ = [
     "MAX_PIXELS",
     "MediaError",
     "check_file",
+    "has_streams",
     "kaldi_fbank",
     "read_audio",
     "read_frame_at",
@@ -43,11 +48,15 @@ __all__ = [
 
 #: Frames larger than this (width x height) are refused: 4096 x 4096, above DCI 4K.
 MAX_PIXELS = 4096 * 4096
+#: Audio sample rates outside this range are refused from the header (telephone 8 kHz .. studio 384 kHz).
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 384_000
+#: Longest audio track read (seconds): bounds memory; the model hears at most 30 s of it anyway.
+MAX_AUDIO_SECONDS = 3 * 3600
 _BIG = 1920 * 1080  # decoded frames above this are resized straight away
 _THREADED = 640 * 480  # frames above this are decoded with threads
 
 
-class MediaError(Exception):
+class MediaError(CrabplusError):
     """A media file cannot be used. ``path`` is the file, ``kind`` a short reason, ``problem`` the detail.
 
     Kinds: missing, not_a_file, empty, unreadable, no_video, no_audio, truncated, corrupt, too_large,
@@ -260,37 +269,86 @@ def _resample(mono: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     return out[:n_out]
 
 
+def _check_audio_header(stream, path: Path) -> int:
+    """The stream's sample rate from its header, refused when implausible, and its claimed length
+    refused when too long — before anything is decoded (a WAV claiming 1 Hz would otherwise be
+    resampled to hundreds of millions of samples)."""
+    rate = int(stream.codec_context.sample_rate or stream.rate or 0)
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise MediaError(path, f"the audio header claims a sample rate of {rate} Hz; expected "
+                         f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz (a damaged or forged header?)", kind="corrupt")
+    if stream.duration is not None and stream.time_base is not None:
+        seconds = float(stream.duration * stream.time_base)
+        if seconds > MAX_AUDIO_SECONDS:
+            raise MediaError(path, f"the audio track claims {seconds:.0f} s; at most {MAX_AUDIO_SECONDS} s are read "
+                             "(cut the file first)", kind="too_large")
+    return rate
+
+
+def _present_units(stream, packets: list) -> int:
+    """What ``stream.frames`` counts, counted in the demuxed packets: samples for PCM (a MOV index lists
+    one entry per sample), packets for every compressed codec."""
+    ctx = stream.codec_context
+    if ctx.name.startswith("pcm_") and ctx.format is not None and ctx.channels:
+        block = ctx.format.bytes * ctx.channels
+        return sum(p.size for p in packets) // max(block, 1)
+    return len(packets)
+
+
+def has_streams(path: str | Path) -> tuple[bool, bool, float | None]:
+    """(has a video stream, has an audio track, seconds or None) from the container's header alone."""
+    path = check_file(path)
+    with _open(path) as container:
+        seconds = container.duration / av.time_base if container.duration is not None else None
+        return bool(container.streams.video), bool(container.streams.audio), seconds
+
+
 def read_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
     """float32 mono [samples] in [-1, 1] at ``sample_rate``: a video's own track or an audio file, any rate
-    and channel count (channels are averaged, then resampled)."""
+    and channel count (channels are averaged, then resampled).
+
+    The header's sample rate and length are checked before decoding; each decoded frame is reduced to mono
+    at once (a long stereo track is not held twice), and decoding stops after ``MAX_AUDIO_SECONDS``.
+    """
     path = check_file(path)
     with _open(path) as container:
         if not container.streams.audio:
             raise MediaError(path, "no audio track", kind="no_audio")
         stream = container.streams.audio[0]
+        rate_in = _check_audio_header(stream, path)
         to_float = av.AudioResampler(format="fltp")  # keeps layout and rate; only the sample format changes
         chunks: list[np.ndarray] = []
-        rate_in = stream.codec_context.sample_rate or stream.rate
+        n_samples = 0
         try:
             packets = [p for p in container.demux(stream) if p.size]
-            if stream.frames and len(packets) < stream.frames:
-                raise MediaError(path, f"truncated: the index lists {stream.frames} audio packets, only "
-                                 f"{len(packets)} are present", kind="truncated")
+            present = _present_units(stream, packets)
+            if stream.frames and present < stream.frames:
+                raise MediaError(path, f"truncated: the index lists {stream.frames} audio "
+                                 f"{'samples' if stream.codec_context.name.startswith('pcm_') else 'packets'}, only "
+                                 f"{present} are present", kind="truncated")
             for packet in [*packets, None]:  # None flushes the decoder
                 for frame in stream.codec_context.decode(packet):
                     rate_in = frame.sample_rate
-                    if frame.format.name == "fltp":  # AAC, MP3: already float planar
-                        chunks.append(frame.to_ndarray())  # [C, n] float32
-                    else:
-                        chunks.extend(f.to_ndarray() for f in to_float.resample(frame))
-            chunks.extend(f.to_ndarray() for f in to_float.resample(None))
+                    planes = [frame] if frame.format.name == "fltp" else to_float.resample(frame)
+                    for f in planes:
+                        mono = f.to_ndarray().mean(axis=0, dtype=np.float32)  # [C, n] -> [n]
+                        chunks.append(mono)
+                        n_samples += len(mono)
+                if rate_in and n_samples > MAX_AUDIO_SECONDS * rate_in:
+                    raise MediaError(path, f"the audio track is longer than {MAX_AUDIO_SECONDS} s (cut the file "
+                                     "first)", kind="too_large")
+            chunks.extend(f.to_ndarray().mean(axis=0, dtype=np.float32) for f in to_float.resample(None))
         except av.error.FFmpegError as exc:
             raise MediaError(path, f"decoding the audio track failed: {exc}", kind="corrupt") from None
-    if not chunks or sum(c.shape[1] for c in chunks) == 0:
+    if not chunks or sum(len(c) for c in chunks) == 0:
         raise MediaError(path, "the audio track has no samples", kind="no_audio")
-    mono = np.concatenate(chunks, axis=1).mean(axis=0).astype(np.float32)  # [n]
+    mono = np.concatenate(chunks).astype(np.float32, copy=False)  # [n]
+    del chunks
     if not rate_in:
         raise MediaError(path, "the audio track has no sample rate", kind="corrupt")
+    if not MIN_SAMPLE_RATE <= rate_in <= MAX_SAMPLE_RATE:
+        raise MediaError(path, f"the decoded audio has a sample rate of {rate_in} Hz; expected "
+                         f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz", kind="corrupt")
     if rate_in != sample_rate:
         mono = _resample(mono, int(rate_in), sample_rate)
-    return np.clip(mono, -1.0, 1.0).astype(np.float32)
+    return np.clip(mono, -1.0, 1.0, out=mono)

@@ -25,13 +25,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from crabplus.data.audio_features import CHUNK_SAMPLES, HOP, audio_token_count, mel_hop_length, whisper_log_mel
+from crabplus.data.audio_features import HOP, audio_token_count, mel_hop_length, whisper_log_mel
 from crabplus.data.cache import MediaCache
-from crabplus.data.media import check_file, read_audio, read_frame_at, read_frames, read_image
+from crabplus.data.media import check_file, has_streams, read_audio, read_frame_at, read_frames, read_image
 from crabplus.data.records import Record, RecordError, resolve_media
 from crabplus.data.tokenizer import special_token_ids
 from crabplus.data.vision import VisionGeometry, vision_input
-from crabplus.data.windows import apply_window, check_window_index
+from crabplus.data.windows import apply_window, check_window_index, fit_to_chunk
 from crabplus.tasks.registry import SYSTEM_PROMPT, get_spec
 
 IGNORE_INDEX = -100
@@ -123,20 +123,26 @@ class CrabProcessor:
                             lambda: read_frame_at(path, second, self.image_size))
 
     def log_mel(self, paths: list[Path], window: str, index: int | None) -> np.ndarray:
-        """float32 [n_mels, frames]: each file's audio windowed, joined end to end, cut at 30 s, log-mel."""
+        """float32 [n_mels, frames]: each file's audio windowed, joined end to end, fitted to 30 s
+        (:func:`fit_to_chunk`: longer audio keeps ten evenly spread windows), log-mel."""
         def compute() -> np.ndarray:
             audio = np.concatenate([apply_window(read_audio(p), window, index) for p in paths])
-            return whisper_log_mel(audio[:CHUNK_SAMPLES], self.n_mels, self.mel_hop)
+            return whisper_log_mel(fit_to_chunk(audio), self.n_mels, self.mel_hop)
 
-        params = {"window": window, "index": index, "n_mels": self.n_mels}
+        params = {"window": window, "index": index, "n_mels": self.n_mels, "fit": "spread10"}
         if self.mel_hop != HOP:
             params["hop"] = self.mel_hop
         return self._cached("logmel", paths, params, compute)
 
     # ---------------------------------------------------------------- encoding
 
-    def encode(self, record: Record, root: str | Path, *, with_target: bool) -> dict:
-        """One sample's tensors (see the module notes), plus ``id`` and ``dataset``."""
+    def encode(self, record: Record, root: str | Path, *, with_target: bool, complete_streams: bool = False) -> dict:
+        """One sample's tensors (see the module notes), plus ``id`` and ``dataset``.
+
+        ``complete_streams`` (prediction on a user's own files): a video without an audio track gets a
+        silent one, an audio-only file blank frames, each with a note in ``notes``; otherwise (training,
+        datasets) a missing stream is a MediaError.
+        """
         spec = get_spec(record.dataset)
         media = record.media
 
@@ -155,6 +161,10 @@ class CrabProcessor:
                               field="media.frame_second")
 
         out: dict = {}
+        notes: list[str] = []
+        own_track_silent, blank_video = 0.0, False
+        if complete_streams:  # prediction: a missing stream becomes a blank/silent one, with a note
+            own_track_silent, blank_video = self._lenient_media(spec, media, where, notes)
         if spec.visual == "image":
             image = self.still(where("image")) if media.image else self.still(where("video"),
                                                                                second=media.frame_second)
@@ -162,7 +172,10 @@ class CrabProcessor:
             n_vision = self.geometry.tokens(tuple(out["image_grid_thw"][0].tolist()))
         else:
             n = even_frames(spec.num_frames)
-            frames = self.frames(where("video"), n)
+            if blank_video:
+                frames = np.zeros((n, self.image_size, self.image_size, 3), dtype=np.uint8)
+            else:
+                frames = self.frames(where("video"), n)
             if spec.visual == "two_videos":  # a2v: the two candidates joined in time, one video item
                 frames = np.concatenate([frames, self.frames(where("video2"), n)])
             out["pixel_values_videos"], out["video_grid_thw"] = vision_input(frames, self.geometry)
@@ -175,7 +188,13 @@ class CrabProcessor:
             audio_paths = [where("audio")]
         else:  # the video's own track
             audio_paths = [where("video")]
-        mel = self.log_mel(audio_paths, spec.audio_window, media.audio_window_index)
+        if own_track_silent:
+            seconds = min(30.0, max(1.0, own_track_silent))
+            silent = apply_window(np.zeros(int(seconds * 16000), np.float32), spec.audio_window,
+                                  media.audio_window_index)
+            mel = whisper_log_mel(silent, self.n_mels, self.mel_hop)
+        else:
+            mel = self.log_mel(audio_paths, spec.audio_window, media.audio_window_index)
         out["input_features"] = torch.from_numpy(np.ascontiguousarray(mel))[None]  # [1, n_mels, F]
         out["feature_attention_mask"] = torch.ones(1, mel.shape[1], dtype=torch.long)  # [1, F]
         n_audio = audio_token_count(mel.shape[1])
@@ -188,7 +207,30 @@ class CrabProcessor:
         if with_target:
             out["labels"] = self._labels(ids, record)
         out["id"], out["dataset"] = record.id, record.dataset
+        if notes:
+            out["notes"] = notes
         return out
+
+    def _lenient_media(self, spec, media, where, notes: list[str]) -> tuple[float, bool]:
+        """For prediction on a user's own files: (seconds of silence to use for a video without an audio
+        track, 0 when it has one; whether the video is audio-only and gets blank frames). Each case, and
+        audio longer than the 30 s the model hears, adds a note for the output."""
+        silent, blank = 0.0, False
+        if spec.visual in ("video", "two_videos") and media.video is not None:
+            has_video, has_audio, seconds = has_streams(where("video"))
+            if not has_video:
+                blank = True
+                notes.append(f"{media.video}: no video stream (audio only): blank frames were used, the answer "
+                             "rests on the sound alone")
+            own_track = media.audio is None and not spec.two_audios and spec.visual != "two_videos"
+            if own_track and not has_audio:
+                silent = seconds or 1.0
+                notes.append(f"{media.video}: no audio track: a silent track was used, the answer rests on the "
+                             "pictures alone")
+            if own_track and has_audio and seconds and spec.audio_window in ("tenths", "fifths") and seconds > 30:
+                notes.append(f"{media.video}: {seconds:.0f} s of audio; the model hears 30 s: ten 3 s windows "
+                             "spread evenly over the clip were kept (the frames also span the whole clip)")
+        return silent, blank
 
     def _expand(self, ids: list[int], counts: dict[str, int], record: Record) -> list[int]:
         """Repeat each media placeholder id to its token count; exactly one placeholder per media item."""

@@ -21,6 +21,7 @@ Example (AVE-like)::
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
@@ -28,12 +29,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from crabplus.tasks.registry import DATASETS, TASK_TYPES
+from crabplus.utils.errors import CrabplusError
 
 SPLITS = ("train", "test", "val")
 T = TypeVar("T")
 
 
-class RecordError(ValueError):
+class RecordError(CrabplusError, ValueError):
     """A record is invalid. The message names file, line, record id and field."""
 
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
@@ -151,8 +153,8 @@ def _type_ok(value: Any, kind: str) -> bool:
         return isinstance(value, str)
     if kind == "int":
         return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "num":
-        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "num":  # finite: JSON text may hold NaN or Infinity, which no time or coordinate can be
+        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
     if kind == "bool":
         return isinstance(value, bool)
     raise AssertionError(kind)
@@ -166,7 +168,8 @@ def _require(obj: dict, name: str, kind: str, where: dict, optional: bool = Fals
         raise RecordError("missing required field", field=prefix + name, **where)
     value = obj[name]
     if not _type_ok(value, kind):
-        raise RecordError(f"expected {kind}, got {type(value).__name__} {value!r}", field=prefix + name, **where)
+        what = "a finite number" if kind == "num" else kind
+        raise RecordError(f"expected {what}, got {type(value).__name__} {value!r}", field=prefix + name, **where)
     return value
 
 
@@ -301,7 +304,33 @@ def record_from_json(obj: Any, *, file: str | None = None, line: int | None = No
     meta = obj.get("meta") or {}
     if not isinstance(meta, dict):
         raise RecordError(f"expected an object, got {meta!r}", field="meta", **where)
+    _check_answer_possible(spec, answer, meta, where)
     return Record(rid, dataset, task, split, media, instruction, answer, target, reasoning, meta)
+
+
+#: Candidates of the matching tasks (the answer is "the first" or "the second").
+MATCHING_CHOICES = (1, 2)
+
+
+def _check_answer_possible(spec, answer: Answer, meta: dict, where: dict) -> None:
+    """Refuse answers no prediction could match: a matching choice other than 1 or 2, a multiple-choice
+    index outside its options, an event ending after the clip (``meta.duration``, when the record gives it)."""
+    if answer.choice is not None:
+        if spec.task == "matching" and answer.choice not in MATCHING_CHOICES:
+            raise RecordError(f"{spec.name} chooses candidate 1 or 2, got {answer.choice}", field="answer.choice",
+                              **where)
+        if answer.options is not None and not 0 <= answer.choice < len(answer.options):
+            raise RecordError(f"choice {answer.choice} is not an index of the {len(answer.options)} options "
+                              f"(0..{len(answer.options) - 1})", field="answer.choice", **where)
+    duration = meta.get("duration")
+    if isinstance(duration, int | float) and not isinstance(duration, bool):
+        if not math.isfinite(duration) or duration <= 0:
+            raise RecordError(f"expected a duration > 0 in seconds, got {duration!r}", field="meta.duration", **where)
+        for name in ("events", "audio_events", "visual_events"):
+            for i, ev in enumerate(getattr(answer, name) or []):
+                if ev.end > duration + 1e-6:
+                    raise RecordError(f"the event ends at {ev.end} s, after the clip's end ({duration} s, "
+                                      "meta.duration)", field=f"answer.{name}[{i}]", **where)
 
 
 def _check_media_shape(spec, media: Media, where: dict) -> None:
@@ -352,16 +381,24 @@ def read_jsonl(path: str | Path, build: Callable[..., T], *, kind: str = "file",
         raise RecordError(f"no such {kind}", file=str(path))
     rows: list[T] = []
     seen: dict[str, int] = {}
-    with open(path, encoding="utf-8") as handle:
-        for lineno, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
+    with open(path, "rb") as handle:
+        for lineno, raw in enumerate(handle, start=1):
             try:
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise RecordError(f"not UTF-8 text (byte {raw[exc.start:exc.start + 1]!r} at column "
+                                      f"{exc.start + 1}); save the file as UTF-8", file=str(path),
+                                      line=lineno) from None
+                if not text.strip():
+                    continue
                 try:
                     obj = json.loads(text)
                 except json.JSONDecodeError as exc:
                     raise RecordError(f"not valid JSON: {exc.msg} (column {exc.colno})",
                                       file=str(path), line=lineno) from None
+                except RecursionError:
+                    raise RecordError("JSON nested too deeply to be a record", file=str(path), line=lineno) from None
                 row = build(obj, file=str(path), line=lineno)
                 if row.id in seen:
                     raise RecordError(f"duplicate id (first on line {seen[row.id]})", file=str(path),

@@ -104,3 +104,34 @@ def write_png(path: str | Path, image: np.ndarray) -> Path:
     """PNG of uint8 ``image`` [H, W, 3] (RGB) or [H, W, 4] (RGBA)."""
     Image.fromarray(image).save(path)
     return Path(path)
+
+
+def write_mov_pcm(path: str | Path, *, seconds: float = 2.0, fps: int = 10, width: int = 64, height: int = 48,
+                  sample_rate: int = 48000, channels: int = 2) -> Path:
+    """A QuickTime MOV with H.264 video and 16-bit PCM audio (``pcm_s16le``), the layout of many camera
+    files: its index counts audio *samples*, not packets."""
+    path = Path(path)
+    with av.open(str(path), "w", format="mov") as out:
+        vs = out.add_stream("libx264", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
+        vs.options = {"preset": "ultrafast"}
+        ast = out.add_stream("pcm_s16le", rate=sample_rate)
+        ast.layout = "mono" if channels == 1 else "stereo"
+        n = int(round(seconds * fps))
+        for i in range(n):
+            frame = av.VideoFrame.from_ndarray(np.full((height, width, 3), frame_level(i, n), np.uint8), format="rgb24")
+            frame.pts = i
+            for packet in vs.encode(frame):
+                out.mux(packet)
+        for packet in vs.encode():
+            out.mux(packet)
+        data = sine(seconds, sample_rate, channels)
+        frame = av.AudioFrame.from_ndarray(data, format="fltp", layout=ast.layout.name)
+        frame.sample_rate, frame.pts = sample_rate, 0
+        resampler = av.AudioResampler(format="s16", layout=ast.layout.name, rate=sample_rate)
+        for converted in resampler.resample(frame):
+            for packet in ast.encode(converted):
+                out.mux(packet)
+        for packet in ast.encode():
+            out.mux(packet)
+    return path

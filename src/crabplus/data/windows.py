@@ -86,3 +86,16 @@ def apply_window(audio: np.ndarray, mode: AudioWindow, index: int | None = None,
     if mode == "first4":
         return _first_seconds(audio, 4, sr)
     return _one_part(audio, ONE_PART[mode], index)
+
+
+def fit_to_chunk(audio: np.ndarray, chunk: int = 30 * SAMPLE_RATE, pieces: int = 10) -> np.ndarray:
+    """float32 [n] -> [min(n, chunk)]: the 30 s the audio encoder hears. Ours, not the release's (which
+    keeps the first 30 s): longer audio keeps ``pieces`` windows of ``chunk / pieces`` samples spread
+    evenly over it, as the frames are spread over the clip, so a 5-minute clip is heard throughout.
+    Audio of 30 s or less is unchanged (every benchmark clip after its window)."""
+    n = len(audio)
+    if n <= chunk:
+        return audio
+    width = chunk // pieces
+    starts = np.linspace(0, n - width, pieces).round().astype(np.int64)  # [pieces]
+    return np.concatenate([audio[s:s + width] for s in starts])

@@ -5,6 +5,9 @@ Prediction files (written by ``crabplus predict``) are JSON Lines, one row per s
     {"id": "ks-test-00001", "dataset": "ks", "predict": "<generated text>",
      "routing": {"model.layers.0.self_attn.q_proj": [0.2, 0.5, 0.3], ...}}   # routing optional
 
+(``crabplus predict`` also writes ``prediction``, the structured answer it parsed, ``source``, the
+input the row came from, and ``notes`` on media it had to complete; all are read past.)
+
 Every row is validated; an error names the file, the line, the id and the field.
 
 Data root (what media and mask paths of a record are relative to): ``--root`` when given;
@@ -21,6 +24,9 @@ from typing import Any
 
 from crabplus.data.records import Record, RecordError, iter_record_files, load_records, read_jsonl
 from crabplus.tasks.registry import DATASETS
+
+#: Keys ``crabplus predict`` writes beside the scored ones; read past (eval re-parses ``predict`` itself).
+INFORMATIVE_KEYS = ("prediction", "source", "notes")
 
 
 @dataclass
@@ -42,7 +48,7 @@ def prediction_from_json(obj: Any, *, file: str | None = None, line: int | None 
     if not isinstance(rid, str) or not rid:
         raise RecordError("missing or empty id", field="id", **where)
     where["record_id"] = rid
-    unknown = set(obj) - {"id", "dataset", "predict", "routing"}
+    unknown = set(obj) - {"id", "dataset", "predict", "routing", *INFORMATIVE_KEYS}
     if unknown:
         raise RecordError(f"unknown keys {sorted(unknown)}", field=sorted(unknown)[0], **where)
     dataset = obj.get("dataset")

@@ -29,6 +29,7 @@ from crabplus.evaluate.segscore import SegmentationScorer, aggregate_segmentatio
 from crabplus.tasks.parsers import Prediction, parse_prediction
 from crabplus.tasks.registry import DATASET_NAMES, DATASETS
 from crabplus.utils.io import atomic_write_json, atomic_write_text
+from crabplus.utils.progress import progress_bar
 
 REPORT_FORMAT = "crabplus-eval-report/1"
 MAX_LISTED = 10
@@ -166,13 +167,19 @@ def evaluate_predictions(records: list[Record], predictions, root=None, *, segme
 
     seg = SegmentationScorer(FrameSource(_root_of(root)), factory)
     datasets: dict[str, dict] = {}
-    for name in DATASET_NAMES:
-        recs = [r for r in records if r.dataset == name and r.id in pred_of]
-        if not recs:
-            continue
-        preds = [parse_prediction(name, pred_of[r.id].predict, options=r.answer.options) for r in recs]
-        datasets[name] = _score_dataset(name, recs, preds, seg, cfg)
-        datasets[name]["without_prediction"] = sum(1 for r in records if r.dataset == name and r.id not in pred_of)
+    with progress_bar("eval", total=2 * len(matched)) as bar:  # each row parsed, then scored with its dataset
+        for name in DATASET_NAMES:
+            recs = [r for r in records if r.dataset == name and r.id in pred_of]
+            if not recs:
+                continue
+            preds = []
+            for r in recs:
+                preds.append(parse_prediction(name, pred_of[r.id].predict, options=r.answer.options))
+                bar.update(1, info=name)
+            datasets[name] = _score_dataset(name, recs, preds, seg, cfg)
+            datasets[name]["without_prediction"] = sum(1 for r in records
+                                                       if r.dataset == name and r.id not in pred_of)
+            bar.update(len(recs), info=f"{name} scored")
     notes = []
     if unknown:
         notes.append(f"{len(unknown)} predictions match no record id (first: {', '.join(unknown[:MAX_LISTED])})")

@@ -16,12 +16,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from crabplus.evaluate.report import REPORT_FORMAT
+from crabplus.utils.errors import CrabplusError
 from crabplus.utils.io import atomic_write_json, atomic_write_text, read_json
 
 TOLERANCE = 1e-12
 
 
-class TransferError(ValueError):
+class TransferError(CrabplusError, ValueError):
     """The reports cannot be compared (the message names the run or dataset)."""
 
 

@@ -90,7 +90,7 @@ def train_stage(run_cfg: RunConfig) -> Path:
     if stale:
         print0(f"[demo] stage {run_cfg.name}: its data set or starting model changed since it ran; training anew")
     t0 = time.perf_counter()
-    result = train(run_cfg, resume=not stale)
+    result = train(run_cfg, resume=not stale, overwrite=stale)
     last = result.losses[-1] if result.losses else float("nan")
     print0(f"[demo] stage {run_cfg.name}: {result.steps} steps in {time.perf_counter() - t0:.1f} s, "
            f"last loss {last:.3f}")

@@ -64,7 +64,7 @@ def predict_batch(predictor: Predictor, records: Sequence[Record], root: str | P
     from crabplus.model import generate
     from crabplus.train.taskids import task_ids
 
-    samples = [predictor.processor.encode(rec, root, with_target=False) for rec in records]
+    samples = [predictor.processor.encode(rec, root, with_target=False, complete_streams=True) for rec in records]
     batch = collate(samples, special_token_ids(predictor.tokenizer)["pad"], "left")
     num_tasks = _task_conditioned(predictor)
     if num_tasks is not None:
@@ -74,8 +74,12 @@ def predict_batch(predictor: Predictor, records: Sequence[Record], root: str | P
     with recorder as rec:
         texts = generate(predictor.model, predictor.tokenizer, batch, max_new_tokens=max_new_tokens)
     routing = _prompt_routing(rec, batch["attention_mask"]) if record else [{} for _ in records]
-    return [{"id": r.id, "dataset": r.dataset, "predict": text, "routing": route}
+    rows = [{"id": r.id, "dataset": r.dataset, "predict": text, "routing": route}
             for r, text, route in zip(records, texts, routing)]
+    for row, sample in zip(rows, samples):
+        if sample.get("notes"):  # a stream that was missing and replaced (see CrabProcessor.encode)
+            row["notes"] = list(sample["notes"])
+    return rows
 
 
 def predict_records(checkpoint_or_model, records: Sequence[Record], root: str | Path, *, batch_size: int = 4,

@@ -52,10 +52,11 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(cls, folder: str | Path, *, image_size: int | None = None, cache_dir: str | None = None,
-                        device=None) -> Predictor:
-        from crabplus.model import load_checkpoint
+                        device=None, base: str | Path | None = None) -> Predictor:
+        """``base`` overrides where an adapter-only checkpoint's base model lies (``--base``)."""
+        from crabplus.model.checkpoint import load_checkpoint
 
-        model, tokenizer, model_cfg = load_checkpoint(folder, device=device)
+        model, tokenizer, model_cfg = load_checkpoint(folder, device=device, base=base)
         size = image_size or trained_image_size(folder) or DataConfig().image_size
         return cls.from_model(model, tokenizer, model_cfg, image_size=size, cache_dir=cache_dir)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,13 +23,21 @@ import numpy as np
 from crabplus.data.records import Answer, Media, Record
 from crabplus.tasks.formats import render_instruction
 from crabplus.tasks.registry import get_spec
+from crabplus.utils.errors import CrabplusError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 FRAME = 224  # the model's coordinates (and the masks we write) are in 224-pixel space
 
 
-class PredictInputError(ValueError):
-    """The arguments cannot make a record for the task (a missing file, question or second video)."""
+class PredictInputError(CrabplusError, ValueError):
+    """The arguments cannot make a record for the task (a missing file, question or second video).
+    ``flag`` names the command-line flag at fault when there is one (it is then every input's problem)."""
+
+    def __init__(self, message: str, *, flag: str | None = None):
+        super().__init__(message)
+        self.flag = flag
+
+    exit_code = 2
 
 
 @dataclass
@@ -48,16 +57,26 @@ class PredictResult:
 
 def media_duration(path: Path) -> float:
     """Seconds of a media file (container duration, else its first stream's)."""
+    from crabplus.data.media import MediaError, check_file
+
+    check_file(path)
     try:
         with av.open(str(path)) as container:
             if container.duration is not None:
-                return container.duration / av.time_base
-            stream = container.streams[0]
-            if stream.duration is not None and stream.time_base is not None:
-                return float(stream.duration * stream.time_base)
+                seconds = container.duration / av.time_base
+            else:
+                stream = container.streams[0] if container.streams else None
+                seconds = (float(stream.duration * stream.time_base)
+                           if stream is not None and stream.duration is not None and stream.time_base is not None
+                           else None)
     except (av.FFmpegError, OSError) as exc:
-        raise PredictInputError(f"{path}: cannot read media: {exc}") from exc
-    raise PredictInputError(f"{path}: the file does not say how long it is")
+        raise MediaError(path, f"cannot be read as media: {exc}") from exc
+    if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+        raise MediaError(path, "the file does not say how long it is", kind="corrupt")
+    return seconds
+
+
+FLAGS = {"video": "VIDEO", "audio": "--audio", "video2": "--video2", "audio2": "--audio2"}
 
 
 def _files(**paths: str | Path | None) -> dict[str, Path]:
@@ -65,31 +84,52 @@ def _files(**paths: str | Path | None) -> dict[str, Path]:
     for name, value in paths.items():
         if value is None:
             continue
-        path = Path(value).resolve()
+        try:
+            path = Path(value).resolve(strict=True)
+        except RuntimeError:  # Python < 3.13 reports a symlink loop so
+            raise PredictInputError(f"{FLAGS[name]} {value}: a symbolic link loop") from None
+        except FileNotFoundError:
+            raise PredictInputError(f"{FLAGS[name]} {value}: file not found") from None
+        except OSError as exc:  # a symlink loop (ELOOP), a folder we may not enter
+            raise PredictInputError(f"{FLAGS[name]} {value}: {exc.strerror or 'cannot be resolved'}") from None
         if not path.is_file():
-            raise PredictInputError(f"{name} file not found: {value}")
+            raise PredictInputError(f"{FLAGS[name]} {value}: not a file")
         out[name] = path
     return out
 
 
+def free_form(spec, question: str | None) -> bool:
+    """A question for a task whose instruction asks none: it replaces the instruction (free form)."""
+    return question is not None and "{question}" not in spec.instruction
+
+
 def build_record(task: str, video: str | Path, *, audio=None, video2=None, audio2=None, question=None,
                  options=None, expression=None, frame_second=None) -> tuple[Record, Path]:
-    """The record (and its data root) that asks ``task`` about these files."""
+    """The record (and its data root) that asks ``task`` about these files. With a ``question`` the task
+    does not ask for, the question itself is the instruction (a free-form question)."""
     try:
         spec = get_spec(task)
     except KeyError as exc:
-        raise PredictInputError(str(exc.args[0])) from None
-    files = _files(video=video, audio=audio, video2=video2, audio2=audio2)
+        raise PredictInputError(str(exc.args[0]), flag="--task") from None
+    if frame_second is not None and (not math.isfinite(float(frame_second)) or frame_second < 0):
+        raise PredictInputError(f"--frame-second {frame_second}: need a finite number of seconds >= 0",
+                                flag="--frame-second")
+    if question is not None and not question.strip():
+        raise PredictInputError("--question is empty", flag="--question")
     if "{question}" in spec.instruction and not question:
-        raise PredictInputError(f"task {task!r} needs --question")
+        raise PredictInputError(f"task {task!r} needs --question", flag="--question")
     if "{options}" in spec.instruction and not options:
-        raise PredictInputError(f"task {task!r} needs --options")
+        raise PredictInputError(f"task {task!r} needs --options", flag="--options")
     if "{expression}" in spec.instruction and not expression:
-        raise PredictInputError(f"task {task!r} needs --expression (the object to find)")
-    if spec.visual == "two_videos" and "video2" not in files:
-        raise PredictInputError(f"task {task!r} compares two videos: give --video2")
-    if spec.two_audios and not {"audio", "audio2"} <= set(files):
-        raise PredictInputError(f"task {task!r} compares two audio clips: give --audio and --audio2")
+        raise PredictInputError(f"task {task!r} needs --expression (the object to find)", flag="--expression")
+    if spec.visual == "two_videos" and (video2 is None or audio is None):
+        raise PredictInputError(f"task {task!r} matches a sound to one of two videos: give the sound with --audio "
+                                "and the second candidate video with --video2 (VIDEO is the first)",
+                                flag="--audio" if audio is None else "--video2")
+    if spec.two_audios and (audio is None or audio2 is None):
+        raise PredictInputError(f"task {task!r} matches a video to one of two sounds: give --audio and --audio2",
+                                flag="--audio" if audio is None else "--audio2")
+    files = _files(video=video, audio=audio, video2=video2, audio2=audio2)
     root = Path(os.path.commonpath([str(p.parent) for p in files.values()]))
     rel = {k: str(p.relative_to(root)) for k, p in files.items()}
     media = Media(video=rel.get("video"), audio=rel.get("audio"), video2=rel.get("video2"), audio2=rel.get("audio2"))
@@ -98,7 +138,7 @@ def build_record(task: str, video: str | Path, *, audio=None, video2=None, audio
         if is_image:
             media.image, media.video = rel["video"], None
             if media.audio is None:
-                raise PredictInputError(f"task {task!r} on a still image needs --audio")
+                raise PredictInputError(f"task {task!r} on a still image needs --audio", flag="--audio")
             timed = files["audio"]
             second = float(frame_second) if frame_second is not None else 0.0
         else:
@@ -110,7 +150,10 @@ def build_record(task: str, video: str | Path, *, audio=None, video2=None, audio
         parts = {"one_fifth": 5, "one_tenth": 10}.get(spec.audio_window)
         if parts is not None:
             media.audio_window_index = min(parts - 1, max(0, int(second / (duration / parts))))
-    instruction = render_instruction(spec, question=question, options=options, expression=expression)
+    if free_form(spec, question):
+        instruction = question.strip()
+    else:
+        instruction = render_instruction(spec, question=question, options=options, expression=expression)
     answer = Answer(options=list(options)) if options else Answer()
     record = Record(id=f"predict-{files['video'].stem}", dataset=spec.name, task=spec.task, split="test",
                     media=media, instruction=instruction, answer=answer, target="")
@@ -153,7 +196,8 @@ def write_mask(record: Record, root: Path, prediction, out_dir: Path, *, segment
 def predict(video: str | Path, *, task: str, checkpoint=None, audio=None, video2=None, audio2=None,
             question: str | None = None, options: list[str] | None = None, expression: str | None = None,
             frame_second: float | None = None, out: str | Path | None = None, max_new_tokens: int = 512,
-            segmenter: str = "grabcut", sam2_checkpoint: str | None = None, predictor=None) -> PredictResult:
+            segmenter: str = "grabcut", sam2_checkpoint: str | None = None, predictor=None, device=None,
+            base: str | Path | None = None) -> PredictResult:
     """Answer ``task`` (a dataset name, e.g. ``ks``, ``ave``, ``s4``) on a video with the model of
     ``checkpoint`` (a folder) or an already loaded ``predictor``. Segmentation tasks also write the
     mask PNG into ``out`` (default: the current folder); with ``out``, the result JSON goes there too."""
@@ -165,9 +209,16 @@ def predict(video: str | Path, *, task: str, checkpoint=None, audio=None, video2
         raise PredictInputError("give a checkpoint folder (--checkpoint)")
     record, root = build_record(task, video, audio=audio, video2=video2, audio2=audio2, question=question,
                                 options=options, expression=expression, frame_second=frame_second)
-    predictor = as_predictor(predictor if predictor is not None else checkpoint)
+    if predictor is None:
+        from crabplus.infer.predictor import Predictor
+
+        predictor = Predictor.from_checkpoint(checkpoint, device=device, base=base)
+    predictor = as_predictor(predictor)
     row = predict_batch(predictor, [record], root, max_new_tokens=max_new_tokens, record_routing=True)[0]
     prediction = parse_prediction(record.dataset, row["predict"], options=options)
+    prediction.notes[:0] = row.get("notes", [])  # media completed (no audio track, audio only, long)
+    if free_form(get_spec(task), question):
+        prediction.notes.append("free-form question: the answer is the model's text; the task's format may not apply")
     result = PredictResult(record.dataset, row["predict"], prediction, record, routing=row["routing"])
     out_dir = Path(out) if out is not None else Path.cwd()
     if record.task == "segmentation":

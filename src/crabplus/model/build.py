@@ -13,6 +13,7 @@ Without a checkpoint the ``tiny`` preset is built with random weights (the real 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -24,6 +25,7 @@ from crabplus.data.tokenizer import special_token_ids
 from crabplus.model.config import ModelConfig
 from crabplus.model.init import init_audio_stem
 from crabplus.model.presets import build_thinker_config, preset_dims
+from crabplus.utils.errors import CrabplusError, describe
 from crabplus.utils.io import read_json
 
 Thinker = Qwen2_5OmniThinkerForConditionalGeneration
@@ -32,7 +34,7 @@ META_FILE = "crabplus_model.json"  # marks one of our saved checkpoints (crabplu
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-class CheckpointError(ValueError):
+class CheckpointError(CrabplusError, ValueError):
     """A model checkpoint directory is missing, of an unknown kind, or does not fit the config/tokenizer."""
 
 
@@ -62,21 +64,65 @@ def checkpoint_kind(path: Path) -> str:
 
 
 def _load(path: Path, model_cfg: ModelConfig, device: str, config: Qwen2_5OmniThinkerConfig | None = None) -> Thinker:
-    """from_pretrained on a local directory; a wrong shape or a missing tensor is a CheckpointError.
+    """from_pretrained on a local directory; a wrong shape, a damaged weight file or a missing tensor is a
+    CheckpointError (transformers would fill a missing tensor with random values and carry on).
     transformers' own "Loading weights" bar follows our progress setting (quiet under CI)."""
     from transformers.utils import logging as hf_logging
 
+    from crabplus.utils.io import read_safetensors_header
     from crabplus.utils.progress import progress_enabled
 
     if not progress_enabled():
         hf_logging.disable_progress_bar()
+    for weights in sorted(path.glob("*.safetensors")):
+        read_safetensors_header(weights, CheckpointError)  # empty, truncated, a pickle renamed: named here
     try:
-        return Thinker.from_pretrained(
+        model, info = Thinker.from_pretrained(
             path, config=config, dtype=resolve_dtype(model_cfg), attn_implementation=model_cfg.attn_implementation,
-            device_map=device, local_files_only=True,
+            device_map=device, local_files_only=True, output_loading_info=True,
         )
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise CheckpointError(f"model.checkpoint {path}: cannot load the thinker: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - any failure of the library on this folder is the folder's
+        raise CheckpointError(f"model.checkpoint {path}: cannot load the thinker: {describe(exc)}") from exc
+    missing = list(info.get("missing_keys") or [])
+    if missing:
+        raise CheckpointError(f"model.checkpoint {path}: the weights lack {len(missing)} tensor(s) the model needs, "
+                              f"e.g. {missing[:3]}; the checkpoint is incomplete or of another model")
+    return model
+
+
+def base_reference(base: str | Path, checkpoint_dir: str | Path) -> dict[str, str]:
+    """How a saved adapter-only checkpoint names its base: relative to the checkpoint folder when the
+    base lies within the folder that holds the run (so a run folder moved or copied with its base
+    stays loadable), else by absolute path; the absolute path at save time is kept as a second try."""
+    base_abs = Path(base).resolve()
+    rel = os.path.relpath(base_abs, Path(checkpoint_dir).resolve())
+    parts = Path(rel).parts
+    ups = len(parts) - len([p for p in parts if p != ".."])
+    ref = rel if ups <= 2 and not os.path.isabs(rel) else str(base_abs)
+    return {"base": ref, "base_path": str(base_abs)}
+
+
+def resolve_base(checkpoint_dir: str | Path, meta: dict, override: str | Path | None = None) -> Path:
+    """The base directory an adapter-only checkpoint builds on: ``override`` (``--base``) when given, else
+    ``base`` (relative to the checkpoint, or absolute), else ``base_path``; a CheckpointError names
+    every place looked at and how to point at the base."""
+    checkpoint_dir = Path(checkpoint_dir)
+    if override is not None:
+        if not Path(override).is_dir():
+            raise CheckpointError(f"--base {override}: not a directory (the base model of {checkpoint_dir})")
+        return Path(override)
+    base = meta.get("base")
+    if not isinstance(base, str) or not base:
+        raise CheckpointError(f"{checkpoint_dir / META_FILE}: field 'base' must be 'included' or the base's directory")
+    tried = [checkpoint_dir / base]
+    if isinstance(meta.get("base_path"), str):
+        tried.append(Path(meta["base_path"]))
+    for candidate in tried:
+        if candidate.is_dir():
+            return candidate
+    raise CheckpointError(f"{checkpoint_dir}: its base model is not found at {' nor '.join(map(str, tried))} "
+                          "(the run folder was moved without it?); give the base folder with --base "
+                          "(crabplus predict) or model.checkpoint=DIR")
 
 
 def load_pretrained(path: Path, model_cfg: ModelConfig, device: str) -> Thinker:
@@ -84,12 +130,9 @@ def load_pretrained(path: Path, model_cfg: ModelConfig, device: str) -> Thinker:
     kind = checkpoint_kind(path)
     if kind == "ours":
         meta = read_json(path / META_FILE, CheckpointError)
-        base = meta.get("base")
-        if base == "included":
+        if meta.get("base") == "included":
             return _load(path, model_cfg, device)
-        if not isinstance(base, str) or not base:
-            raise CheckpointError(f"{path / META_FILE}: field 'base' must be 'included' or the base's directory")
-        return load_pretrained(Path(base), model_cfg, device)
+        return load_pretrained(resolve_base(path, meta), model_cfg, device)
     if kind == "release":
         thinker_config = Qwen2_5OmniConfig.from_pretrained(path, local_files_only=True).thinker_config
         return _load(path, model_cfg, device, config=thinker_config)

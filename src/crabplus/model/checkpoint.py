@@ -2,14 +2,17 @@
 
 Layout of a saved directory (files of other parts, e.g. the trainer's optimizer state, may sit beside):
 
-    crabplus_model.json          {"format": 1, "model": {ModelConfig}, "base": "included" | "<base dir>"}
+    crabplus_model.json          {"format": 1, "model": {ModelConfig}, "base": "included" | "<base dir>",
+                                  "base_path": "<absolute base dir at save time>"}
     config.json, model.safetensors, generation_config.json   the thinker's own weights, when "included"
     tokenizer files               (tokenizer.save_pretrained)
     adapter/                      the adapter alone (crabplus.adapters.save_adapter), unless adapter=none
 
 The base is included when it cannot be rebuilt from disk: a model without adapter (the tiny base
 stage trains every weight) or one whose base was random (``model.checkpoint`` None). Otherwise the
-save is adapter-only and names the base directory, so a 7B run writes megabytes, not gigabytes.
+save is adapter-only and names the base directory, so a 7B run writes megabytes, not gigabytes. The
+base is named relative to the checkpoint when it lies within the folder holding the run (a run folder
+moved together with its base stays loadable), else by absolute path; ``--base`` overrides both.
 
 Each file is written under a temporary name and renamed into place, and ``crabplus_model.json`` last,
 so a directory holding it is complete; the trainer's checkpoint folders add their own whole-folder swap.
@@ -20,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from safetensors.torch import save_file
@@ -29,9 +31,10 @@ from transformers import AutoTokenizer
 
 from crabplus.adapters import is_adapter_key, is_peft, load_adapter, save_adapter
 from crabplus.config.core import ConfigError, from_dict, to_dict
-from crabplus.model.build import META_FILE, CheckpointError, build_thinker
+from crabplus.model.build import META_FILE, CheckpointError, base_reference, build_thinker, resolve_base
 from crabplus.model.config import ModelConfig
-from crabplus.utils.io import atomic_write_json, read_json
+from crabplus.utils.errors import describe
+from crabplus.utils.io import apply_umask, atomic_write_json, make_temp_dir, read_json
 
 FORMAT = 1
 ADAPTER_DIR = "adapter"
@@ -71,7 +74,7 @@ def save_checkpoint(directory: str | Path, model: nn.Module, tokenizer, model_cf
     if not include_base and model_cfg.checkpoint is None:
         raise CheckpointError(f"{directory}: an adapter-only save needs model.checkpoint (the base to name)")
     directory.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".save-", dir=directory))
+    tmp = make_temp_dir(directory, ".save-")
     try:
         thinker = model.get_base_model() if is_peft(model) else model
         if include_base:
@@ -82,22 +85,26 @@ def save_checkpoint(directory: str | Path, model: nn.Module, tokenizer, model_cf
         tokenizer.save_pretrained(tmp)
         if model_cfg.adapter != "none":
             save_adapter(model, tmp / ADAPTER_DIR)
-        base = "included" if include_base else str(Path(model_cfg.checkpoint).resolve())
-        atomic_write_json(tmp / META_FILE, {"format": FORMAT, "model": to_dict(model_cfg), "base": base})
+        base = {"base": "included"} if include_base else base_reference(model_cfg.checkpoint, directory)
+        atomic_write_json(tmp / META_FILE, {"format": FORMAT, "model": to_dict(model_cfg), **base})
+        apply_umask(tmp)  # safetensors writes 0600
         _publish(tmp, directory)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return directory
 
 
-def load_checkpoint(directory: str | Path, device=None) -> tuple[nn.Module, object, ModelConfig]:
+def load_checkpoint(directory: str | Path, device=None, base: str | Path | None = None
+                    ) -> tuple[nn.Module, object, ModelConfig]:
     """(model with its adapter, tokenizer, model config) from a directory written by :func:`save_checkpoint`.
 
     The returned config's ``checkpoint`` names where the base weights came from, so saving it again
     adapter-only stays loadable. Adapter parameters come back trainable (resume); call ``model.eval()``
-    for inference.
+    for inference. ``base`` overrides where an adapter-only checkpoint's base model is (``--base``).
     """
     directory = Path(directory)
+    if not directory.is_dir():
+        raise CheckpointError(f"{directory}: not a directory (give a trained model folder, e.g. OUTPUT_DIR/final)")
     meta_path = directory / META_FILE
     meta = read_json(meta_path, CheckpointError, f"{directory}: no {META_FILE} (not a crabplus model checkpoint)")
     if meta.get("format") != FORMAT:
@@ -106,9 +113,13 @@ def load_checkpoint(directory: str | Path, device=None) -> tuple[nn.Module, obje
         model_cfg = from_dict(ModelConfig, meta.get("model"), prefix="model")
     except ConfigError as exc:
         raise CheckpointError(f"{meta_path}: {exc}") from exc
-    base = meta.get("base")
-    model_cfg = dataclasses.replace(model_cfg, checkpoint=str(directory) if base == "included" else base)
-    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    included = meta.get("base") == "included"
+    base_dir = directory if included else resolve_base(directory, meta, base)
+    model_cfg = dataclasses.replace(model_cfg, checkpoint=str(base_dir))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    except Exception as exc:  # noqa: BLE001 - whatever the library says, the folder is the problem
+        raise CheckpointError(f"{directory}: cannot load its tokenizer: {describe(exc)}") from exc
     model = build_thinker(model_cfg, tokenizer, device=device)
     if model_cfg.adapter != "none":
         model = load_adapter(model, directory / ADAPTER_DIR)

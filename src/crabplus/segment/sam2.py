@@ -22,14 +22,17 @@ import numpy as np
 from PIL import Image
 
 from crabplus.segment.base import FRAME, check_image
+from crabplus.utils.errors import CrabplusError
 from crabplus.utils.io import read_json
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class SegmenterError(ValueError):
+class SegmenterError(CrabplusError, ValueError):
     """A segmenter cannot be built from what the user gave (the message names the path)."""
+
+    exit_code = 2
 
 
 def check_checkpoint(checkpoint: str | Path | None) -> Path:

@@ -29,6 +29,7 @@ from crabplus.data.records import Record, record_from_json, write_records
 from crabplus.synth.clip import Clip
 from crabplus.synth.config import SynthConfig
 from crabplus.tasks.registry import DATASET_NAMES
+from crabplus.utils.errors import CrabplusError
 from crabplus.utils.io import atomic_write_json, read_json
 from crabplus.utils.progress import progress_bar
 
@@ -40,7 +41,7 @@ GENERATOR = "avsynth"
 SPLITS = ("train", "test")
 
 
-class SynthError(RuntimeError):
+class SynthError(CrabplusError, RuntimeError):
     """The output folder cannot be used, or a clip failed to render (the message names it)."""
 
 

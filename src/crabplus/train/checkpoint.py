@@ -24,13 +24,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from crabplus.utils.io import read_json
+from crabplus.utils.errors import CrabplusError
+from crabplus.utils.io import apply_umask, read_json
 
 _NAME = re.compile(r"^checkpoint-(\d+)$")
 STATE_FILE = "train_state.json"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(CrabplusError, ValueError):
     """A training checkpoint is missing, incomplete or belongs to another run."""
 
 
@@ -80,6 +81,7 @@ def commit(output_dir: str | Path, step: int, state: dict[str, Any], *, keep: in
     """Write ``train_state.json`` last, flush everything, rename into place, drop old ones."""
     tmp = temp_dir(output_dir, step)
     (tmp / STATE_FILE).write_text(json.dumps(state, indent=2), encoding="utf-8")
+    apply_umask(tmp)  # safetensors writes 0600: teammates must be able to read a checkpoint
     _fsync_tree(tmp)
     final = checkpoint_dir(output_dir, step)
     if final.exists():  # the same step saved again (e.g. a resumed run): replace it whole

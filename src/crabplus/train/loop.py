@@ -9,6 +9,7 @@ normalised by the step's supervised-token count over all ranks and micro-batches
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
@@ -26,7 +27,7 @@ from crabplus.train.config import TrainConfig
 from crabplus.train.engine import Engine
 from crabplus.train.loss import logits_only_at, predicting_positions, selected_token_losses, supervised_tokens
 from crabplus.train.metrics import MetricsLog, TaskLossMeter, routing_means
-from crabplus.train.sampler import TaskBalancedSampler, shard
+from crabplus.train.sampler import SamplerError, TaskBalancedSampler, shard
 from crabplus.train.state import (
     StateError,
     flatten,
@@ -36,7 +37,11 @@ from crabplus.train.state import (
     set_rng_state,
     unflatten,
 )
+from crabplus.utils.errors import describe
+from crabplus.utils.io import read_safetensors
 from crabplus.utils.progress import progress_bar, progress_enabled
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -111,23 +116,53 @@ def _autocast(cfg: TrainConfig, device: torch.device):
 
 
 def resume_from(path: Path, parts: LoopParts, engine: Engine) -> int:
-    """Load a checkpoint into the live model/optimizer/scheduler/RNG; return the next step."""
+    """Load a checkpoint into the live model/optimizer/scheduler/RNG; return the next step.
+
+    A damaged or unfitting file is a :class:`~crabplus.train.checkpoint.CheckpointError` naming the
+    checkpoint (a sampler of other data stays a SamplerError: no older checkpoint can fix that).
+    """
     state = ckpt.read_state(path)
-    start = parts.sampler.check_state(state["sampler"])
-    engine.load_trainable_state(parts.model, load_file(str(path / "trainable.safetensors")))
-    if (path / "optimizer.safetensors").is_file():
-        engine.load_optimizer_state(parts.model, parts.optimizer, load_state(path, "optimizer"))
-    elif engine.is_main:
-        print(f"note: {path} holds no optimizer state (a DeepSpeed run); the AdamW moments restart from zero",
-              flush=True)
-    parts.scheduler.load_state_dict(unflatten({}, state["scheduler"]))
-    rng_name = f"rng-rank{engine.rank}"
-    if (path / f"{rng_name}.safetensors").is_file():
-        set_rng_state(load_state(path, rng_name))
-    elif engine.is_main:
-        print(f"note: {path} has no random state for rank {engine.rank} (other world size); dropout masks "
-              "after the resume will differ from an uninterrupted run", flush=True)
+    try:
+        start = parts.sampler.check_state(state["sampler"])
+        engine.load_trainable_state(parts.model, read_safetensors(path / "trainable.safetensors", StateError))
+        if (path / "optimizer.safetensors").is_file():
+            engine.load_optimizer_state(parts.model, parts.optimizer, load_state(path, "optimizer"))
+        elif engine.is_main:
+            log.warning("%s holds no optimizer state (a DeepSpeed run); the AdamW moments restart from zero", path)
+        parts.scheduler.load_state_dict(unflatten({}, state["scheduler"]))
+        rng_name = f"rng-rank{engine.rank}"
+        if (path / f"{rng_name}.safetensors").is_file():
+            set_rng_state(load_state(path, rng_name))
+        elif engine.is_main:
+            log.warning("%s has no random state for rank %d (other world size); dropout masks after the resume "
+                        "will differ from an uninterrupted run", path, engine.rank)
+    except SamplerError:
+        raise
+    except StateError as exc:
+        raise ckpt.CheckpointError(f"checkpoint {path}: {exc}") from exc
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+        raise ckpt.CheckpointError(f"checkpoint {path} does not fit this run (was the model or adapter "
+                                   f"changed?): {describe(exc)}") from exc
     return start
+
+
+def resume_latest(out: Path, parts: LoopParts, engine: Engine) -> tuple[int, Path | None]:
+    """Resume from the newest checkpoint of ``out`` that loads; a damaged newer one is reported and
+    passed over. Returns (next step, checkpoint used) — (0, None) when there is none at all; when
+    every one fails, the newest one's error is raised."""
+    found = ckpt.list_checkpoints(out)
+    errors: list[ckpt.CheckpointError] = []
+    for _, path in reversed(found):
+        try:
+            return resume_from(path, parts, engine), path
+        except ckpt.CheckpointError as exc:
+            errors.append(exc)
+            if engine.is_main:
+                log.warning("resume: passing over %s: %s", path.name, exc)
+    if errors:
+        raise ckpt.CheckpointError(f"{out}: none of its {len(found)} checkpoint(s) can be resumed; newest: "
+                                   f"{errors[0]} (start again with --overwrite)")
+    return 0, None
 
 
 def save_checkpoint(out: Path, step: int, parts: LoopParts, engine: Engine, cfg: TrainConfig) -> Path:

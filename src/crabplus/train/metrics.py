@@ -8,10 +8,15 @@ dataset as (sum of token losses, token count) and reduced across ranks with one 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from crabplus.utils.io import atomic_write_text
+
+log = logging.getLogger(__name__)
 
 
 class TaskLossMeter:
@@ -76,9 +81,8 @@ class MetricsLog:
         if resume_step is None:
             self.path.write_text("", encoding="utf-8")
         elif self.path.is_file():
-            kept = [line for line in self.path.read_text(encoding="utf-8").splitlines()
-                    if line.strip() and json.loads(line).get("step", 0) <= resume_step]
-            self.path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+            kept = [json.dumps(row) for row in read_metrics(self.path) if row.get("step", 0) <= resume_step]
+            atomic_write_text(self.path, "".join(line + "\n" for line in kept))
 
     def write(self, row: dict[str, Any]) -> None:
         if not self.enabled:
@@ -88,5 +92,20 @@ class MetricsLog:
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:
-    """The rows of a ``metrics.jsonl`` (for reports and tests)."""
-    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    """The rows of a ``metrics.jsonl`` (for reports, resume and tests). A line that is not a JSON
+    object (the torn last line of a killed run, or damage) is dropped with a note naming it."""
+    rows = []
+    raw = Path(path).read_bytes().decode("utf-8", errors="replace")
+    for lineno, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            row = None
+        if not isinstance(row, dict):
+            log.warning("%s:%d: dropped a line that is not a whole JSON object (a run killed mid-write?)",
+                        path, lineno)
+            continue
+        rows.append(row)
+    return rows

@@ -31,7 +31,7 @@ from crabplus.tasks.registry import get_spec
 from crabplus.train import checkpoint as ckpt
 from crabplus.train.data import build_train_data, load_sources
 from crabplus.train.engine import Engine, setup_engine
-from crabplus.train.loop import LoopParts, resume_from, run_loop
+from crabplus.train.loop import LoopParts, resume_latest, run_loop
 from crabplus.train.sampler import TaskBalancedSampler
 from crabplus.train.taskids import NUM_TASK_IDS
 from crabplus.utils.dist import print0
@@ -60,7 +60,10 @@ class TrainResult:
 
 
 def check_run_config(run_cfg: RunConfig) -> None:
-    """Cross-section rules the per-component dataclasses cannot see."""
+    """Cross-section rules the per-component dataclasses cannot see (checked before any work)."""
+    if run_cfg.model.checkpoint is not None and not Path(run_cfg.model.checkpoint).is_dir():
+        raise ConfigError(f"model.checkpoint {run_cfg.model.checkpoint}: no such folder (give a local model folder: "
+                          "a released Qwen2.5-Omni directory or a crabplus run's final/)")
     if run_cfg.train.stage == "base" and run_cfg.model.adapter != "none":
         raise ConfigError("train.stage 'base' trains the whole backbone: set model.adapter=none "
                           f"(got {run_cfg.model.adapter!r})")
@@ -169,15 +172,24 @@ def _write_final(out: Path, exporter: _Exporter, engine: Engine) -> Path:
     return final
 
 
-def train(run_cfg: RunConfig, *, resume: bool = False, stop_after_step: int | None = None) -> TrainResult:
-    """Run one training stage as configured. Without ``resume`` the run starts from step 0 (checkpoints
-    of an earlier run in ``output_dir`` are removed); with it, from the last complete checkpoint there
-    (or step 0 when there is none). ``stop_after_step`` ends the call once that (absolute) step is done,
-    as if the run were killed there (tests, demos), leaving the checkpoints written so far.
+def train(run_cfg: RunConfig, *, resume: bool = False, stop_after_step: int | None = None,
+          overwrite: bool = False) -> TrainResult:
+    """Run one training stage as configured. Without ``resume`` the run starts from step 0: checkpoints
+    of an earlier run in ``output_dir`` are removed only with ``overwrite`` (else a CheckpointError says
+    so, before any work); with ``resume``, from the newest complete checkpoint that loads (a damaged
+    newer one is reported and passed over), or step 0 when there is none. ``stop_after_step`` ends the
+    call once that (absolute) step is done, as if the run were killed there (tests, demos), leaving the
+    checkpoints written so far.
     Works alone and under ``torchrun`` (DDP/FSDP over gloo or NCCL; DeepSpeed on GPUs)."""
     check_run_config(run_cfg)
     cfg = run_cfg.train
     out = Path(run_cfg.output_dir)
+    if not resume and not overwrite:
+        old = ckpt.list_checkpoints(out)
+        if old:
+            raise ckpt.CheckpointError(
+                f"output_dir {out} holds {len(old)} checkpoint(s) of an earlier run (newest: {old[-1][1].name}); "
+                "continue it with --resume, or discard them with --overwrite")
     engine = setup_engine(cfg.distributed, reshard_after_forward=cfg.fsdp_reshard_after_forward)
     try:
         return _train(run_cfg, cfg, out, engine, resume, stop_after_step)
@@ -224,11 +236,10 @@ def _train(run_cfg, cfg, out, engine, resume, stop_after_step) -> TrainResult:
 
     start = 0
     if resume:
-        last = ckpt.last_checkpoint(out)
+        start, last = resume_latest(out, parts, engine)
         if last is None:
             print0(f"resume: no complete checkpoint in {out}; starting from step 0")
         else:
-            start = resume_from(last, parts, engine)
             print0(f"resume: continuing from {last} (step {start})")
     else:
         old = ckpt.list_checkpoints(out)
@@ -236,7 +247,7 @@ def _train(run_cfg, cfg, out, engine, resume, stop_after_step) -> TrainResult:
             for _, path in old:
                 shutil.rmtree(path, ignore_errors=True)
             print0(f"train: starting fresh in {out}: removed {len(old)} checkpoint(s) of an earlier run "
-                   "(--resume continues one instead)")
+                   "(--overwrite was given)")
         engine.barrier()
     if start >= max_steps:
         print0(f"train: already at step {start} of {max_steps}")

@@ -28,8 +28,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from crabplus.utils.errors import CrabplusError
 
-class SamplerError(ValueError):
+
+class SamplerError(CrabplusError, ValueError):
     """The sampler cannot be built or a saved state does not belong to this sampler."""
 
 

@@ -17,10 +17,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
+
+from crabplus.utils.errors import CrabplusError
+from crabplus.utils.io import read_json, read_safetensors
 
 
-class StateError(ValueError):
+class StateError(CrabplusError, ValueError):
     """A training state cannot be flattened or a saved one does not match."""
 
 
@@ -101,7 +104,8 @@ def load_state(directory: str | Path, name: str) -> Any:
     for path in (st, js):
         if not path.is_file():
             raise StateError(f"checkpoint file missing: {path}")
-    return unflatten(load_file(str(st)), json.loads(js.read_text(encoding="utf-8")))
+    skeleton = read_json(js, StateError)
+    return unflatten(read_safetensors(st, StateError), skeleton)
 
 
 # --------------------------------------------------------------------------------------------

@@ -43,6 +43,25 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
+def make_temp_dir(parent: str | Path, prefix: str, suffix: str = "") -> Path:
+    """A fresh temporary folder in ``parent`` with the mode ``mkdir`` would give (mkdtemp makes 0700,
+    which a folder renamed into place would keep: teammates could not read the checkpoint)."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=parent))
+    os.chmod(tmp, 0o777 & ~_UMASK)
+    return tmp
+
+
+def apply_umask(root: str | Path) -> None:
+    """Give every file and folder under ``root`` (and ``root``) the mode open()/mkdir() would give under
+    the process umask. safetensors' writer creates files 0600, so a saved model would be unreadable to
+    teammates; folders are fixed here before they are renamed into place."""
+    root = Path(root)
+    for path in [root, *root.rglob("*")]:
+        if path.is_symlink():
+            continue
+        os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~_UMASK)
+
+
 def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
@@ -71,3 +90,48 @@ def read_json(path: str | Path, error: Callable[[str], Exception], missing: str 
         raise error(f"{path}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     except UnicodeDecodeError as exc:
         raise error(f"{path}: not UTF-8 text: {exc}") from None
+
+
+def read_safetensors_header(path: str | Path, error: Callable[[str], Exception]) -> dict:
+    """The JSON header of a ``.safetensors`` file, checked against the file's size; a missing, empty,
+    truncated or foreign file (a pickle renamed, say) is raised as ``error(message)`` naming the file.
+
+    The format starts with an 8-byte little-endian header length and a JSON header whose offsets say
+    where each tensor's bytes end; checking both against the file size catches truncation before any
+    library reads the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{path}: no such file")
+    size = path.stat().st_size
+    if size < 8:
+        raise error(f"{path}: empty or truncated ({size} bytes), not a safetensors file; save the checkpoint again")
+    with open(path, "rb") as handle:
+        n = int.from_bytes(handle.read(8), "little")
+        head = handle.read(n) if 0 < n <= min(size - 8, 1 << 27) else b""
+    try:
+        header = json.loads(head.decode("utf-8")) if head else None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        header = None
+    if not isinstance(header, dict):
+        raise error(f"{path}: not a safetensors file (a pickle, another format or a damaged header); "
+                    "only safetensors weights are read")
+    try:
+        end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0)
+    except (TypeError, KeyError, IndexError, ValueError):
+        raise error(f"{path}: damaged safetensors header (a tensor without data offsets)") from None
+    if 8 + n + end > size:
+        raise error(f"{path}: truncated: the header describes {8 + n + end} bytes, the file has {size}")
+    return header
+
+
+def read_safetensors(path: str | Path, error: Callable[[str], Exception]) -> dict:
+    """The tensors of a ``.safetensors`` file (checked first by :func:`read_safetensors_header`)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    read_safetensors_header(path, error)
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise error(f"{path}: damaged safetensors file: {exc}") from None

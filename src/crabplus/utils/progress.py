@@ -1,7 +1,7 @@
 """Progress bars on long work (rich), quiet under CI and on non-main ranks.
 
 ``CRABPLUS_QUIET=1`` or ``CI=true`` disables the bars; a non-terminal stdout gets no live display
-either, so log files stay readable.
+either, so log files stay readable — except in a Jupyter notebook, where rich draws a live widget.
 """
 
 from __future__ import annotations
@@ -31,7 +31,14 @@ def progress_enabled() -> bool:
         return False
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         return False
-    return is_main_process() and sys.stdout.isatty()
+    return is_main_process() and (sys.stdout.isatty() or _in_notebook())
+
+
+def _in_notebook() -> bool:
+    """A Jupyter kernel: rich draws its bars as a live widget there (stdout is not a terminal)."""
+    shell = sys.modules.get("IPython")
+    ip = getattr(shell, "get_ipython", lambda: None)() if shell is not None else None
+    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
 
 
 def make_progress() -> Progress:

@@ -31,11 +31,13 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from crabplus.utils.errors import CrabplusError
+
 #: The side of the square pixel space of boxes, points and masks in Crab+ (reference A3/A6).
 SPACE = 224
 
 
-class MaskError(ValueError):
+class MaskError(CrabplusError, ValueError):
     """A mask file is unreadable or a mask path cannot be derived; the message names the file."""
 
 

@@ -70,7 +70,7 @@ def test_predict_on_a_clip_equals_predicting_its_record(world, tmp_path):
     assert saved["text"] == result.text and saved["dataset"] == "cremad"
 
 
-def test_segmentation_writes_a_224_mask(world, tmp_path):
+def test_segmentation_writes_a_mask_at_the_source_size(world, tmp_path):
     root, checkpoint, records, predictor = world
     record = next(r for r in records if r.dataset == "s4")
     image, audio = root / record.media.image, root / record.media.audio
@@ -80,11 +80,12 @@ def test_segmentation_writes_a_224_mask(world, tmp_path):
     result = predict(image, task="s4", audio=audio, predictor=predictor, max_new_tokens=NEW_TOKENS, out=tmp_path,
                      frame_second=float(record.media.audio_window_index))
     mask = np.array(Image.open(result.mask_path))
-    assert mask.shape == (224, 224) and set(np.unique(mask)) <= {0, 255}
+    width, height = Image.open(image).size
+    assert mask.shape == (height, width) and set(np.unique(mask)) <= {0, 255}
     # with the true box and points (what a trained model writes) GrabCut finds the object inside the box
     truth = parse_prediction("s4", record.target)
     path = write_mask(built, built_root, truth, tmp_path / "truth")
-    mask = np.array(Image.open(path)) > 0
+    mask = np.array(Image.open(path).resize((224, 224), Image.Resampling.NEAREST)) > 0  # back to the box's space
     x1, y1, x2, y2 = truth.box
     inside = mask[y1:y2, x1:x2].sum()
     assert inside > 0.9 * mask.sum() and inside > 0.2 * (x2 - x1) * (y2 - y1)
@@ -101,3 +102,19 @@ def test_cli_predict_prints_answer_and_prediction(world, capsys, tmp_path):
     assert "needs --question" in capsys.readouterr().err
     assert main(["predict", str(tmp_path / "missing.mp4"), "--task", "ks", "--checkpoint", str(checkpoint)]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_a_mask_goes_back_to_a_non_square_frame_and_an_empty_answer_says_so(world, tmp_path):
+    root, _, records, _ = world
+    record = next(r for r in records if r.dataset == "s4")
+    wide = tmp_path / "wide.png"
+    Image.open(root / record.media.image).convert("RGB").resize((96, 40)).save(wide)
+    built, built_root = build_record("s4", wide, audio=root / record.media.audio, frame_second=0.0)
+    truth = parse_prediction("s4", record.target)
+    mask = np.array(Image.open(write_mask(built, built_root, truth, tmp_path / "a")))
+    assert mask.shape == (40, 96) and (mask > 0).any()
+    assert any("squashed to 224x224" in note for note in truth.notes)
+    nothing = parse_prediction("s4", "I cannot tell")
+    empty = np.array(Image.open(write_mask(built, built_root, nothing, tmp_path / "b")))
+    assert empty.shape == (40, 96) and not empty.any()
+    assert any("no box or points" in note for note in nothing.notes)

@@ -169,10 +169,32 @@ def _frame(record: Record, root: Path) -> np.ndarray:
     return read_frame_at(root / record.media.video, record.media.frame_second or 0.0, FRAME)
 
 
+def source_size(record: Record, root: Path) -> tuple[int, int]:
+    """(width, height) of the picture the frame was taken from: masks go back to this size."""
+    from PIL import Image
+
+    from crabplus.data.media import MediaError
+
+    path = root / (record.media.image if record.media.image is not None else record.media.video)
+    try:
+        if record.media.image is not None:
+            with Image.open(path) as img:
+                return img.size
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            return int(stream.codec_context.width), int(stream.codec_context.height)
+    except (OSError, IndexError, av.error.FFmpegError) as exc:
+        raise MediaError(path, f"cannot read the picture size ({exc})") from exc
+
+
 def write_mask(record: Record, root: Path, prediction, out_dir: Path, *, segmenter: str = "grabcut",
                sam2_checkpoint: str | None = None) -> Path:
-    """Segment the frame with the predicted box/points and write the mask PNG (224 × 224, 0/255).
+    """Segment the frame with the predicted box/points and write the mask PNG (0/255) at the source's size.
 
+    The model looks at the frame squashed to 224 × 224, and its box and points live in that space; the
+    mask is made there and scaled back (nearest neighbour) to the video's or image's own width and
+    height, so it overlays the user's frame. Notes on ``prediction`` say when the frame was not square
+    and when the answer held no box or points (the mask is then empty, not a silent black image).
     Ref-AVS's "false" (object absent) gives an empty mask, as the release scores it.
     """
     from PIL import Image
@@ -180,16 +202,25 @@ def write_mask(record: Record, root: Path, prediction, out_dir: Path, *, segment
     from crabplus.segment import build_segmenter
     from crabplus.utils.io import atomic_write
 
-    image = _frame(record, root)
+    image = _frame(record, root)  # [224, 224, 3]
+    width, height = source_size(record, root)
     absent = prediction.exists is False
-    if absent or (prediction.box is None and not prediction.points):
+    if absent:
         mask = np.zeros(image.shape[:2], dtype=bool)
+    elif prediction.box is None and not prediction.points:
+        mask = np.zeros(image.shape[:2], dtype=bool)
+        prediction.notes.append("the answer holds no box or points: the mask is empty")
     else:
         seg = build_segmenter(segmenter, sam2_checkpoint)
         mask = seg.segment(image, prediction.box, prediction.points)
+    if width != height:
+        prediction.notes.append(f"the model saw the {width}x{height} frame squashed to {FRAME}x{FRAME}; "
+                                f"the mask is scaled back to {width}x{height}")
     stem = record.id.removeprefix("predict-")
     path = Path(out_dir) / f"{stem}.{record.dataset}.mask.png"
     png = Image.fromarray(mask.astype(np.uint8) * 255, mode="L")
+    if (width, height) != (FRAME, FRAME):
+        png = png.resize((width, height), Image.Resampling.NEAREST)
     return atomic_write(path, lambda tmp: png.save(tmp, format="PNG"))
 
 

@@ -18,7 +18,8 @@ def register(sub) -> None:
     parser = sub.add_parser(
         "predict", help="answer a task on your own video, or on a record file / folder / glob of inputs",
         description="One video: answer one task (a dataset name: ks, ave, s4, avqa, ...) and print the answer "
-        "and the structured prediction; segmentation tasks also write the mask PNG (at the video's own size). Many inputs "
+        "and the structured prediction; segmentation tasks also write the mask PNG (at the video's own size). "
+        "Many inputs "
         "(a record file *.jsonl, a folder, a glob, or several files): write prediction JSON Lines (--output) "
         "that `crabplus eval` reads; a re-run skips the rows already written, and an unreadable input is "
         "skipped, counted and listed in OUTPUT.skipped.jsonl.",

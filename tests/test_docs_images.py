@@ -1,0 +1,51 @@
+"""Every picture in docs/images has a producer (scripts/docs_images.py) and a page that shows it; the
+pictures made from the eval fixtures are up to date (slow tier: they are made anew and compared)."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+IMAGES = REPO / "docs" / "images"
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("docs_images", REPO / "scripts" / "docs_images.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _shown() -> set[str]:
+    pages = [REPO / "README.md", *(REPO / "docs").glob("*.md")]
+    return {m for page in pages for m in re.findall(r"images/([\w.-]+\.png)", page.read_text())}
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in IMAGES.glob("*.png")))
+def test_every_picture_has_a_producer_and_a_page(name):
+    assert _script().producer_of(name) is not None, f"docs/images/{name}: no producer in scripts/docs_images.py"
+    assert name in _shown(), f"docs/images/{name} is shown by no page"
+
+
+def test_every_picture_a_page_shows_exists():
+    missing = sorted(name for name in _shown() if not (IMAGES / name).is_file())
+    assert not missing, f"pages show pictures that are not in docs/images: {missing}"
+
+
+@pytest.mark.slow
+def test_the_eval_pictures_are_up_to_date(tmp_path):
+    script = _script()
+    script.copy_pictures("eval", script.run_eval_fixtures(tmp_path / "work"), tmp_path)
+    for name, (producer, _) in script.PRODUCERS.items():
+        if producer != "eval":
+            continue
+        new = np.asarray(Image.open(tmp_path / name).convert("RGB"), dtype=np.int16)
+        old = np.asarray(Image.open(IMAGES / name).convert("RGB"), dtype=np.int16)
+        assert new.shape == old.shape, f"{name}: {old.shape} committed, {new.shape} made now (scripts/docs_images.py)"
+        assert np.abs(new - old).max() <= 8, f"{name} is stale: run scripts/docs_images.py"

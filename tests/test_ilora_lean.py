@@ -203,3 +203,18 @@ def test_inference_path_equals_the_training_path_and_follows_updates():
                                    2 * (trained - nn.functional.linear(x, layer.weight, layer.bias)))
     layer.train()
     assert "_inference_cache" not in layer.__dict__
+
+
+def test_autocast_runs_the_products_in_its_dtype_with_float32_masters():
+    """A float32 base under bf16 autocast (``train.bf16``): bf16 products, float32 gradients for the
+    masters and the input, within bf16 tolerance of the plain float32 layer."""
+    layer = make_layer(d_in=64, d_out=48, rank=8, alpha=16.0).train()
+    x = torch.randn(4, 16, 64)
+    grad_out = torch.randn(4, 16, 48)
+    want = grads(layer, x, grad_out)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = grads(layer, x, grad_out.to(torch.bfloat16))
+    assert got["y"].dtype == torch.bfloat16 and got["x"].dtype == torch.float32
+    for key in want:
+        err = (got[key].float() - want[key]).abs().max()
+        assert err <= 0.03 * want[key].abs().max(), key

@@ -59,23 +59,24 @@ class DownAndRoute(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, a: torch.Tensor, route: torch.Tensor, p: float) -> torch.Tensor:
-        dt = x.dtype
-        x2 = x.reshape(-1, x.shape[-1])  # [T, d_in], a view for contiguous inputs
-        ctx.p, ctx.state, ctx.shape = p, None, x.shape
-        if p > 0:
-            ctx.state = rng_state(x.device)
-            xd = x2 * dropout_scale(x2, p)  # [T, d_in]
-            h = torch.cat([F.linear(xd, a.to(dt)), F.linear(x2, route.to(dt))], dim=-1)  # [T, r + N]
-        else:
-            h = F.linear(x2, torch.cat([a, route]).to(dt))  # [T, r + N], one GEMM
+        dt = compute_dtype(x)
+        ctx.p, ctx.state, ctx.shape, ctx.dt = p, None, x.shape, dt
+        with torch.autocast(x.device.type, enabled=False):  # the casts below are the only ones
+            x2 = x.reshape(-1, x.shape[-1]).to(dt)  # [T, d_in], a view for contiguous inputs
+            if p > 0:
+                ctx.state = rng_state(x.device)
+                xd = x2 * dropout_scale(x2, p)  # [T, d_in]
+                h = torch.cat([F.linear(xd, a.to(dt)), F.linear(x2, route.to(dt))], dim=-1)  # [T, r + N]
+            else:
+                h = F.linear(x2, torch.cat([a, route]).to(dt))  # [T, r + N], one GEMM
         ctx.save_for_backward(x, a, route)  # x itself: the very object the caller holds
         return h.view(*x.shape[:-1], h.shape[-1])
 
     @staticmethod
     def backward(ctx, dh: torch.Tensor):
         x, a, route = ctx.saved_tensors
-        dt = x.dtype
-        x2 = x.reshape(-1, x.shape[-1])  # [T, d_in]
+        dt = ctx.dt
+        x2 = x.reshape(-1, x.shape[-1]).to(dt)  # [T, d_in]
         dh2 = dh.reshape(-1, dh.shape[-1]).to(dt)  # [T, r + N]
         r = a.shape[0]
         need_x, need_a, need_r = ctx.needs_input_grad[:3]
@@ -96,8 +97,14 @@ class DownAndRoute(torch.autograd.Function):
                 dw = dh2.t() @ x2  # [r + N, d_in], one GEMM
                 da, dr = dw[:r].to(a.dtype), dw[r:].to(route.dtype)
         if dx is not None:
-            dx = dx.view(ctx.shape)
+            dx = dx.to(x.dtype).view(ctx.shape)
         return dx, da, dr, None
+
+
+def compute_dtype(x: torch.Tensor) -> torch.dtype:
+    """The dtype the products run in: autocast's when it is on for x's device, else x's own."""
+    device = x.device.type
+    return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else x.dtype
 
 
 class MixHeads(torch.autograd.Function):
@@ -105,11 +112,12 @@ class MixHeads(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, y: torch.Tensor, z: torch.Tensor, g: torch.Tensor, b: torch.Tensor, scale: float):
-        dt = y.dtype
-        z2 = z.reshape(-1, z.shape[-1]).to(dt)  # [T, r]
-        g2 = g.reshape(-1, g.shape[-1])  # [T, N]
-        gz = mix(z2, g2, scale)  # [T, N r]
-        y.view(-1, y.shape[-1]).addmm_(gz, b.to(dt).t())  # [T, d_out] += [T, N r] @ [N r, d_out]
+        dt = y.dtype  # the base product's: autocast's when it is on
+        with torch.autocast(y.device.type, enabled=False):
+            z2 = z.reshape(-1, z.shape[-1]).to(dt)  # [T, r]
+            g2 = g.reshape(-1, g.shape[-1])  # [T, N]
+            gz = mix(z2, g2, scale)  # [T, N r]
+            y.view(-1, y.shape[-1]).addmm_(gz, b.to(dt).t())  # [T, d_out] += [T, N r] @ [N r, d_out]
         ctx.mark_dirty(y)
         ctx.scale = scale
         ctx.save_for_backward(z, g, b)  # z: a view of DownAndRoute's h; g: the softmax's own output

@@ -151,8 +151,8 @@ class ILoRALinear(nn.Linear):
     def infer(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """y + the adapter's product with no autograd and no dropout: the stacked [A; R] GEMM, the float32
         softmax, the outer product and one GEMM that accumulates into y (five or six kernels)."""
-        w_ar, b_scaled = self.inference_weights(x.dtype)
-        h = F.linear(x, w_ar)  # [..., r + N]
+        w_ar, b_scaled = self.inference_weights(y.dtype)  # y's dtype: autocast's when it is on
+        h = F.linear(x.to(y.dtype), w_ar)  # [..., r + N]
         g = self.lora_route(x, logits=h[..., self.rank:])  # [..., N] float32
         gz = (g.to(h.dtype).unsqueeze(-1) * h[..., :self.rank].unsqueeze(-2)).flatten(-2)  # [..., N r]
         y.view(-1, y.shape[-1]).addmm_(gz.view(-1, gz.shape[-1]), b_scaled.t())  # [T, d_out] += ...

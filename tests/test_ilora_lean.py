@@ -170,11 +170,15 @@ def saved(step) -> tuple[dict[int, int], list[torch.Tensor]]:
     return seen, packed
 
 
-@pytest.mark.parametrize("dropout", [0.0, 0.1])
-def test_saved_activations_are_x_z_and_g(dropout):
-    """Beyond the frozen layer's: the input x itself (the same tensor object, no copy), h = [z, logits]
-    [T, r + N] and g [T, N] float32; with dropout no mask (backward replays the RNG state; the state,
-    5 KiB on the CPU, sits on the autograd node, outside the saved tensors)."""
+@pytest.mark.parametrize(("dropout", "replay"), [(0.0, False), (0.1, True), (0.1, False)])
+def test_saved_activations_are_x_z_and_g(dropout, replay, monkeypatch):
+    """Beyond the frozen layer's (which keeps no activation: its weight is frozen): the input x itself
+    (the same tensor object, no copy; in a block q/k/v and gate/up share it), h = [z, logits] [T, r + N]
+    and g [T, N] float32; with dropout, a bool mask [T, d_in] on the CPU, nothing on a GPU (backward
+    replays the RNG draw; its state sits on the autograd node, 16 bytes on a GPU, outside saved tensors)."""
+    from crabplus.adapters import kernels
+
+    monkeypatch.setattr(kernels, "REPLAY_DROPOUT", {"cpu"} if replay else set())
     t, d_in, d_out, r, n = 64, 48, 96, 8, 3
     layer = make_layer(d_in=d_in, d_out=d_out, rank=r, alpha=16.0, dropout=dropout).train()
     params = {p.untyped_storage().data_ptr() for p in layer.parameters()}
@@ -184,7 +188,8 @@ def test_saved_activations_are_x_z_and_g(dropout):
     activations = {k: v for k, v in got.items() if k not in params}
     frozen_act = {k: v for k, v in frozen.items() if k not in params}
     assert any(p is x for p in packed)  # x kept as itself
-    budget = sum(frozen_act.values()) + x.nbytes + t * (r + n) * 4 + t * n * 4
+    mask = t * d_in if dropout > 0 and not replay else 0
+    budget = sum(frozen_act.values()) + x.nbytes + t * (r + n) * 4 + t * n * 4 + mask
     assert sum(activations.values()) <= budget, (activations, budget)
     assert not any(v >= t * n * r * 4 for k, v in activations.items() if k != x.untyped_storage().data_ptr())
 
@@ -218,3 +223,37 @@ def test_autocast_runs_the_products_in_its_dtype_with_float32_masters():
     for key in want:
         err = (got[key].float() - want[key]).abs().max()
         assert err <= 0.03 * want[key].abs().max(), key
+
+
+@pytest.mark.parametrize("replay", [False, True])
+def test_dropout_mask_kept_or_replayed_gives_the_same_gradients(replay, monkeypatch):
+    """The CPU keeps a bool mask, a GPU replays the RNG draw in backward (kernels.REPLAY_DROPOUT); both
+    equal the plain formula, and the replay keeps no [T, d_in] tensor beyond x."""
+    from crabplus.adapters import kernels
+
+    monkeypatch.setattr(kernels, "REPLAY_DROPOUT", {"cpu"} if replay else set())
+    layer = make_layer(dropout=0.4).train()
+    x = torch.randn(40, 24)
+    lean, plain = lean_and_plain(layer, x, torch.randn(40, 20))
+    for key in lean:
+        close(lean[key], plain[key], msg=key)
+    xg = x.clone().requires_grad_(True)
+    _, packed = saved(lambda: layer(xg))
+    big = [tuple(t.shape) for t in packed if t.numel() >= x.numel() and t is not xg and t.dtype != torch.float32]
+    assert big == ([] if replay else [tuple(x.shape)])  # a bool [T, d_in] only when not replayed
+    assert all(t.dtype == torch.bool for t in packed if t.dtype != torch.float32)
+
+
+def test_gradcheck_replayed_dropout(monkeypatch):
+    from crabplus.adapters import kernels
+
+    monkeypatch.setattr(kernels, "REPLAY_DROPOUT", {"cpu"})
+    x = torch.randn(7, 6, dtype=torch.float64, requires_grad=True)
+    a = torch.randn(3, 6, dtype=torch.float64, requires_grad=True)
+    route = torch.randn(2, 6, dtype=torch.float64, requires_grad=True)
+
+    def dropped(x, a, r):
+        torch.manual_seed(5)
+        return DownAndRoute.apply(x, a, r, 0.4)
+
+    assert torch.autograd.gradcheck(dropped, (x, a, route))

@@ -20,17 +20,26 @@ compute dtype (z and the logits) and g [T, N] float32 (the softmax's own output,
 themselves (parameters, no bytes) and recast in backward.
 
 Dropout (z = A dropout(x), the router reads x itself) cannot share the GEMM: with dropout active z and
-the logits are two products. Its mask is not saved either: the forward records the RNG state before
+the logits are two products. On a GPU its mask is not saved: the forward records the RNG state before
 drawing it, and backward replays the same draw (a bool mask would cost T d_in bytes per layer, a
-dropped copy of x 2 T d_in in bf16; the replay costs one Bernoulli draw of [T, d_in] in backward). On
-the CPU the draw is the one ``nn.Dropout`` makes (``bernoulli_(1 - p)`` on a tensor like x), so the
-same seed gives the same mask as before this module existed.
+dropped copy of x 2 T d_in in bf16; the replay costs one Bernoulli draw of [T, d_in] in backward, a
+few microseconds). On a CPU, where that draw is slow, a bool mask [T, d_in] is kept instead
+(:data:`REPLAY_DROPOUT`). The draw is the one CPU ``nn.Dropout`` makes (``bernoulli_(1 - p)`` on a
+tensor like x), so on the CPU the same seed gives the same mask as before this module existed.
 """
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
+
+#: Device types on which backward replays the dropout draw instead of keeping a bool mask [T, d_in].
+#: Measured: on a GPU a Bernoulli draw costs microseconds and the mask would cost T d_in bytes per
+#: adapted layer (28 MiB for an up_proj at 8192 tokens); on a CPU the draw is ~16 ns per element, as
+#: long as the layer's own products at the tiny shapes, and memory is rarely what limits a CPU run.
+REPLAY_DROPOUT = {"cuda"}
 
 
 def rng_state(device: torch.device) -> torch.Tensor:
@@ -61,20 +70,27 @@ class DownAndRoute(torch.autograd.Function):
     def forward(ctx, x: torch.Tensor, a: torch.Tensor, route: torch.Tensor, p: float) -> torch.Tensor:
         dt = compute_dtype(x)
         ctx.p, ctx.state, ctx.shape, ctx.dt = p, None, x.shape, dt
-        with torch.autocast(x.device.type, enabled=False):  # the casts below are the only ones
+        keep = None
+        with autocast_off(x.device.type):  # the casts below are the only ones
             x2 = x.reshape(-1, x.shape[-1]).to(dt)  # [T, d_in], a view for contiguous inputs
             if p > 0:
-                ctx.state = rng_state(x.device)
-                xd = x2 * dropout_scale(x2, p)  # [T, d_in]
-                h = torch.cat([F.linear(xd, a.to(dt)), F.linear(x2, route.to(dt))], dim=-1)  # [T, r + N]
+                if x.device.type in REPLAY_DROPOUT:
+                    ctx.state = rng_state(x.device)
+                scale = dropout_scale(x2, p)  # [T, d_in]
+                if ctx.state is None:
+                    keep = scale != 0  # [T, d_in] bool, kept for backward
+                h = torch.cat([F.linear(x2 * scale, a.to(dt)), F.linear(x2, route.to(dt))], dim=-1)  # [T, r + N]
             else:
                 h = F.linear(x2, torch.cat([a, route]).to(dt))  # [T, r + N], one GEMM
-        ctx.save_for_backward(x, a, route)  # x itself: the very object the caller holds
+        if keep is None:
+            ctx.save_for_backward(x, a, route)  # x itself: the very object the caller holds
+        else:
+            ctx.save_for_backward(x, a, route, keep)
         return h.view(*x.shape[:-1], h.shape[-1])
 
     @staticmethod
     def backward(ctx, dh: torch.Tensor):
-        x, a, route = ctx.saved_tensors
+        x, a, route, *keep = ctx.saved_tensors
         dt = ctx.dt
         x2 = x.reshape(-1, x.shape[-1]).to(dt)  # [T, d_in]
         dh2 = dh.reshape(-1, dh.shape[-1]).to(dt)  # [T, r + N]
@@ -82,7 +98,10 @@ class DownAndRoute(torch.autograd.Function):
         need_x, need_a, need_r = ctx.needs_input_grad[:3]
         dx = da = dr = None
         if ctx.p > 0:
-            scale = replay_dropout_scale(x2, ctx.p, ctx.state)  # [T, d_in]
+            if keep:
+                scale = keep[0].to(dt).div_(1 - ctx.p)  # [T, d_in]
+            else:
+                scale = replay_dropout_scale(x2, ctx.p, ctx.state)  # [T, d_in]
             dz, dlogits = dh2[:, :r], dh2[:, r:]
             if need_x:
                 dx = F.linear(dz, a.to(dt).t()).mul_(scale).add_(F.linear(dlogits, route.to(dt).t()))
@@ -101,6 +120,14 @@ class DownAndRoute(torch.autograd.Function):
         return dx, da, dr, None
 
 
+def autocast_off(device_type: str):
+    """Autocast switched off inside our Functions (their casts are explicit); nothing to do when it is
+    off already, which skips the context manager's cost on every call."""
+    if torch.is_autocast_enabled(device_type):
+        return torch.autocast(device_type, enabled=False)
+    return contextlib.nullcontext()
+
+
 def compute_dtype(x: torch.Tensor) -> torch.dtype:
     """The dtype the products run in: autocast's when it is on for x's device, else x's own."""
     device = x.device.type
@@ -113,7 +140,7 @@ class MixHeads(torch.autograd.Function):
     @staticmethod
     def forward(ctx, y: torch.Tensor, z: torch.Tensor, g: torch.Tensor, b: torch.Tensor, scale: float):
         dt = y.dtype  # the base product's: autocast's when it is on
-        with torch.autocast(y.device.type, enabled=False):
+        with autocast_off(y.device.type):
             z2 = z.reshape(-1, z.shape[-1]).to(dt)  # [T, r]
             g2 = g.reshape(-1, g.shape[-1])  # [T, N]
             gz = mix(z2, g2, scale)  # [T, N r]

@@ -136,14 +136,18 @@ class ILoRALinear(nn.Linear):
             # In place: the base product's backward needs x and W, never y, so no second [..., d_out] buffer.
             return y.add_(self.adapter_delta(x).to(y.dtype))
         p = self.lora_dropout.p if isinstance(self.lora_dropout, nn.Dropout) and self.lora_dropout.training else 0.0
-        if p == 0 and not (torch.is_grad_enabled() and (x.requires_grad or self._adapter_trains())):
+        if p == 0 and not (torch.is_grad_enabled() and (x.requires_grad or self.adapter_trains)):
             return self.infer(x, y)
         h = DownAndRoute.apply(x, self.lora_A.weight, self.lora_route.weight, p)  # [..., r + N]
         g = self.lora_route(x, logits=h[..., self.rank:])  # [..., N] float32
         return MixHeads.apply(y, h[..., :self.rank], g, self.lora_B.weight, self.scale)
 
-    def _adapter_trains(self) -> bool:
-        return any(p.requires_grad for p in self.lora_parameters())
+    @property
+    def adapter_trains(self) -> bool:
+        """Whether any adapter weight wants a gradient (then a call with gradients on keeps its graph)."""
+        route = self.lora_route
+        return (self.lora_A.weight.requires_grad or self.lora_B.weight.requires_grad or route.weight.requires_grad
+                or (route.task is not None and route.task.weight.requires_grad))
 
     def lora_parameters(self) -> list[nn.Parameter]:
         return [self.lora_A.weight, self.lora_B.weight, *self.lora_route.parameters()]

@@ -15,8 +15,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from crabplus.adapters import (ILoRAConfig, LoRAConfig, apply_ilora, apply_lora, freeze_base, ilora_layers,
-                               trainable_parameters)
+from crabplus.adapters import (
+    ILoRAConfig,
+    LoRAConfig,
+    apply_ilora,
+    apply_lora,
+    freeze_base,
+    ilora_layers,
+    trainable_parameters,
+)
 from crabplus.adapters.reference import PerHeadILoRALinear
 from crabplus.data.collate import collate
 from crabplus.data.tokenizer import build_tiny_tokenizer, special_token_ids

@@ -34,8 +34,19 @@ import sys
 import time
 
 import torch
-from thinker_bench import (RESULTS, VARIANTS, add_adapter, batch_of, build, device_name, gemm_rate, print_ops,
-                           sync, top_ops, trainable_count)
+from thinker_bench import (
+    RESULTS,
+    VARIANTS,
+    add_adapter,
+    batch_of,
+    build,
+    device_name,
+    gemm_rate,
+    print_ops,
+    sync,
+    top_ops,
+    trainable_count,
+)
 
 from crabplus.adapters import trainable_parameters
 from crabplus.model.generate import FORWARD_KEYS

@@ -98,10 +98,8 @@ class DownAndRoute(torch.autograd.Function):
         need_x, need_a, need_r = ctx.needs_input_grad[:3]
         dx = da = dr = None
         if ctx.p > 0:
-            if keep:
-                scale = keep[0].to(dt).div_(1 - ctx.p)  # [T, d_in]
-            else:
-                scale = replay_dropout_scale(x2, ctx.p, ctx.state)  # [T, d_in]
+            # [T, d_in]: the kept mask, or the draw replayed
+            scale = keep[0].to(dt).div_(1 - ctx.p) if keep else replay_dropout_scale(x2, ctx.p, ctx.state)
             dz, dlogits = dh2[:, :r], dh2[:, r:]
             if need_x:
                 dx = F.linear(dz, a.to(dt).t()).mul_(scale).add_(F.linear(dlogits, route.to(dt).t()))

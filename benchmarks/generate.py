@@ -8,7 +8,8 @@
 No checkpoint: random weights of the preset's shapes and one synthetic AV prompt per row
 (benchmarks/thinker_bench.py; the 7B: 10 frames at 224 px + 10 s of audio, ~600 tokens). Greedy, with
 no stop token, so every run decodes exactly ``--new-tokens``. Prefill = the time of a 1-token
-generation; decode ms/token = (time of N tokens - time of 1) / (N - 1); best of ``--reps``.
+generation; decode ms/token = (time of N tokens - time of 1) / (N - 1); best of ``--reps`` (on a CPU the
+variants' runs are interleaved, on a GPU one variant runs after the other).
 Variants: ``base`` (no adapter), ``ilora`` (this layer: its inference path), ``ilora_plain`` (the
 formula before issue 14). I-LoRA as the release: r=128, N=3, encoders adapted (tiny: r=8).
 
@@ -134,31 +135,40 @@ def main(argv: list[str] | None = None) -> int:
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     rank = args.rank or (8 if args.preset == "tiny" else 128)
     new_tokens = args.new_tokens or (32 if args.preset == "tiny" else 64)
-    rows = {}
-    for variant in args.variants:
-        print(f"running {variant} ...", file=sys.stderr, flush=True)
-        model, tok = build(args.preset, device, dtype)
-        if variant != "base":  # the base: the same random weights, no adapter at all
-            model = add_adapter(model, variant, rank, 3, 0.0, args.encoders)
-        model.eval()
-        options = compiled_options(model, device) if args.compiled else {}
-        rows[variant] = {}
+    rows: dict[str, dict] = {v: {} for v in args.variants}
+    # A CPU run builds every variant and interleaves their timings (the machine is shared and noisy); a
+    # GPU run takes one variant at a time, freed before the next (three 7B models need not fit at once).
+    groups = [list(args.variants)] if device.type == "cpu" else [[v] for v in args.variants]
+    for group in groups:
+        models = {}
+        for variant in group:
+            print(f"building {variant} ...", file=sys.stderr, flush=True)
+            model, tok = build(args.preset, device, dtype)
+            if variant != "base":  # the base: the same random weights, no adapter at all
+                model = add_adapter(model, variant, rank, 3, 0.0, args.encoders)
+            models[variant] = model.eval()
+        options = {v: compiled_options(m, device) if args.compiled else {} for v, m in models.items()}
         for b in args.batches:
-            batch = batch_of(model, tok, b, args.preset, False, device)
+            batch = batch_of(next(iter(models.values())), tok, b, args.preset, False, device)
             inputs = {k: batch[k] for k in FORWARD_KEYS if k in batch}
-            run_generate(model, inputs, new_tokens, options)  # warm-up (and the compile, if any)
-            first, full = [], []
+            first = {v: [] for v in models}
+            full = {v: [] for v in models}
+            for v, model in models.items():
+                run_generate(model, inputs, new_tokens, options[v])  # warm-up (and the compile, if any)
             for _ in range(args.reps):
-                first.append(timed_generate(model, inputs, 1, options, device))
-                full.append(timed_generate(model, inputs, new_tokens, options, device))
-            prefill, total = min(first), min(full)
-            row = {"prompt_tokens": int(inputs["input_ids"].shape[1]), "prefill_s": round(prefill, 4),
-                   "decode_ms_per_token": round((total - prefill) / (new_tokens - 1) * 1e3, 3),
-                   "prefill_s_all": [round(t, 4) for t in first], "total_s_all": [round(t, 4) for t in full]}
-            if args.count_ops:
-                row["ops_per_decoded_token"] = op_counts(model, inputs, new_tokens, options, device)
-            rows[variant][f"batch_{b}"] = row
-        del model
+                for v, model in models.items():
+                    first[v].append(timed_generate(model, inputs, 1, options[v], device))
+                    full[v].append(timed_generate(model, inputs, new_tokens, options[v], device))
+            for v, model in models.items():
+                prefill, total = min(first[v]), min(full[v])
+                row = {"prompt_tokens": int(inputs["input_ids"].shape[1]), "prefill_s": round(prefill, 4),
+                       "decode_ms_per_token": round((total - prefill) / (new_tokens - 1) * 1e3, 3),
+                       "prefill_s_all": [round(t, 4) for t in first[v]],
+                       "total_s_all": [round(t, 4) for t in full[v]]}
+                if args.count_ops:
+                    row["ops_per_decoded_token"] = op_counts(model, inputs, new_tokens, options[v], device)
+                rows[v][f"batch_{b}"] = row
+        del models
         gc.collect()
         if device.type == "cuda":
             torch.cuda.empty_cache()

@@ -86,10 +86,17 @@ def make_step(model, batch: dict, loss_mode: str, device: torch.device):
     return step
 
 
+def addmm_inplace_flops(self_shape, a_shape, b_shape, *args, out_shape=None, **kwargs) -> int:
+    """``y.addmm_(a, b)``: 2 m n k, as out-of-place addmm (FlopCounterMode has no entry for the in-place op,
+    which I-LoRA's MixHeads and inference path use to add s B (g (x) z) into the base's output)."""
+    (m, k), (_, n) = a_shape, b_shape
+    return 2 * m * n * k
+
+
 def counted_flops(step) -> int:
     from torch.utils.flop_counter import FlopCounterMode
 
-    counter = FlopCounterMode(display=False)
+    counter = FlopCounterMode(display=False, custom_mapping={torch.ops.aten.addmm_: addmm_inplace_flops})
     with counter:
         step()
     return int(counter.get_total_flops())

@@ -2,12 +2,16 @@
 
     .venv/bin/python benchmarks/ilora.py                   # CPU, float32: real layer shapes + tiny shapes
     .venv/bin/python benchmarks/ilora.py --tokens 512 --reps 7
-    python benchmarks/ilora.py --device cuda               # on a GPU: bfloat16, peak CUDA memory too
+    python benchmarks/ilora.py --device cuda --tokens 8192  # on a GPU: bfloat16, peak CUDA memory too
+    .venv/bin/python benchmarks/ilora.py --dropout 0.1     # with the release's adapter dropout
 
 Forward + backward of one adapted layer, and of the tiny thinker, for four variants:
 
 - ``none``: the frozen base layer (the input still needs its gradient, as inside a network);
-- ``ilora``: our layer, the N heads as ONE product of inner size N*r;
+- ``ilora``: our layer, the N heads as ONE product of inner size N*r, its hand-written backward
+  (crabplus.adapters.kernels: products in the base's dtype, float32 masters, only x, z and g saved);
+- ``ilora_plain``: the same layer through the plain autograd formula it had before issue 14 (adapters
+  computed in float32, every intermediate saved by autograd);
 - ``loop``: the release's formulation, a Python loop over N contiguous heads (adapters.reference);
 - ``peft_Nr``: plain PEFT LoRA of rank N*r (as many up-projection parameters as I-LoRA).
 
@@ -38,7 +42,7 @@ from crabplus.adapters.layer import ILoRALinear
 from crabplus.adapters.reference import PerHeadILoRALinear
 
 RESULTS = Path(__file__).parent / "results"
-VARIANTS = ("none", "ilora", "loop", "peft_Nr")
+VARIANTS = ("none", "ilora", "ilora_plain", "loop", "peft_Nr")
 
 
 # ----------------------------------------------------------------------------- FLOPs
@@ -122,18 +126,27 @@ def mib(n: float) -> float:
 # ----------------------------------------------------------------------------- one layer
 
 
+def plain_copy(layer: ILoRALinear) -> ILoRALinear:
+    """An ILoRALinear on the same base with the same adapter weights, running the pre-issue-14 formula."""
+    plain = ILoRALinear(layer, layer.config)  # takes over layer's base weight and bias (nn.Linear)
+    plain.load_state_dict(layer.state_dict())
+    plain.lean = False
+    return plain
+
+
 def bench_layer(name: str, d_in: int, d_out: int, r: int, n: int, tokens: int, reps: int,
-                device: torch.device, dtype: torch.dtype) -> dict:
+                device: torch.device, dtype: torch.dtype, dropout: float = 0.0) -> dict:
     torch.manual_seed(0)
     holder = nn.Module()
     holder.up_proj = nn.Linear(d_in, d_out, bias=False, device=device, dtype=dtype).requires_grad_(False)
     base = holder.up_proj
-    ilora = ILoRALinear(base, ILoRAConfig(rank=r, alpha=2.0 * r, num_experts=n))
+    ilora = ILoRALinear(base, ILoRAConfig(rank=r, alpha=2.0 * r, num_experts=n, dropout=dropout))
     with torch.no_grad():
         ilora.lora_B.weight.normal_(std=0.01)
     loop = PerHeadILoRALinear(ilora)
-    peft = apply_lora(holder, LoRAConfig(rank=n * r, alpha=2.0 * n * r, target_modules=["up_proj"]))
-    modules = {"none": base, "ilora": ilora, "loop": loop, "peft_Nr": peft.base_model.model.up_proj}
+    peft = apply_lora(holder, LoRAConfig(rank=n * r, alpha=2.0 * n * r, dropout=dropout, target_modules=["up_proj"]))
+    modules = {"none": base, "ilora": ilora, "ilora_plain": plain_copy(ilora), "loop": loop,
+               "peft_Nr": peft.base_model.model.up_proj}
     x = torch.randn(1, tokens, d_in, device=device, dtype=dtype, requires_grad=True)
     grad_out = torch.randn(1, tokens, d_out, device=device, dtype=dtype)
 
@@ -175,6 +188,7 @@ def ratios(v: dict) -> dict:
         "loop_vs_ilora": round(v["loop"]["ms"] / v["ilora"]["ms"], 3),  # goal >= 1.3
         "ilora_vs_floor": v["ilora"]["x_floor"],  # goal <= 1.2
         "ilora_vs_none": round(v["ilora"]["ms"] / v["none"]["ms"], 3),
+        "plain_vs_ilora": round(v["ilora_plain"]["ms"] / v["ilora"]["ms"], 3),
     }
 
 
@@ -203,6 +217,10 @@ def bench_tiny_model(reps: int, device: torch.device, dtype: torch.dtype, r: int
     for _, layer in ilora_layers(models["ilora"]):
         with torch.no_grad():
             layer.lora_B.weight.normal_(std=0.01)
+    models["ilora_plain"] = apply_ilora(thinker(), ILoRAConfig(rank=r, alpha=2.0 * r, num_experts=n))
+    models["ilora_plain"].load_state_dict(models["ilora"].state_dict())
+    for _, layer in ilora_layers(models["ilora_plain"]):
+        layer.lean = False
     models["loop"] = apply_ilora(thinker(), ILoRAConfig(rank=r, alpha=2.0 * r, num_experts=n))
     for name, layer in list(ilora_layers(models["loop"])):
         parent, _, child = name.rpartition(".")
@@ -240,7 +258,8 @@ def bench_tiny_model(reps: int, device: torch.device, dtype: torch.dtype, r: int
     v = out["variants"]
     out["ratios"] = {"ilora_vs_peft_Nr": round(v["ilora"]["ms"] / v["peft_Nr"]["ms"], 3),
                      "loop_vs_ilora": round(v["loop"]["ms"] / v["ilora"]["ms"], 3),
-                     "ilora_vs_none": round(v["ilora"]["ms"] / v["none"]["ms"], 3)}
+                     "ilora_vs_none": round(v["ilora"]["ms"] / v["none"]["ms"], 3),
+                     "plain_vs_ilora": round(v["ilora_plain"]["ms"] / v["ilora"]["ms"], 3)}
     return out
 
 
@@ -248,18 +267,19 @@ def bench_tiny_model(reps: int, device: torch.device, dtype: torch.dtype, r: int
 
 
 def print_table(results: list[dict]) -> None:
-    head = f"{'case':<34}{'variant':<9}{'best ms':>10}{'x floor':>9}{'saved MiB':>11}{'adapter MiB':>12}"
+    head = f"{'case':<34}{'variant':<13}{'best ms':>10}{'x floor':>9}{'saved MiB':>11}{'adapter MiB':>12}"
     print(head)
     print("-" * len(head))
     for res in results:
         for k, v in res["variants"].items():
             floor = f"{v['x_floor']:.2f}" if "x_floor" in v else "-"
             adapter = f"{v['adapter_params_mib']:.1f}" if "adapter_params_mib" in v else "-"
-            print(f"{res['name']:<34}{k:<9}{v['ms']:>10.2f}{floor:>9}{v['saved_activations_mib']:>11.1f}{adapter:>12}")
+            print(f"{res['name']:<34}{k:<13}{v['ms']:>10.2f}{floor:>9}{v['saved_activations_mib']:>11.1f}{adapter:>12}")
         r = res["ratios"]
         extra = f", I-LoRA / floor {r['ilora_vs_floor']:.2f} (goal <= 1.20)" if "ilora_vs_floor" in r else ""
         print(f"  -> I-LoRA / PEFT(N*r) {r['ilora_vs_peft_Nr']:.2f} (goal <= 1.10), loop / I-LoRA "
-              f"{r['loop_vs_ilora']:.2f} (goal >= 1.30){extra}, I-LoRA / none {r['ilora_vs_none']:.2f}")
+              f"{r['loop_vs_ilora']:.2f} (goal >= 1.30){extra}, I-LoRA / none {r['ilora_vs_none']:.2f}, "
+              f"before issue 14 / now {r['plain_vs_ilora']:.2f}")
     print()
 
 
@@ -271,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--skip-real", action="store_true", help="only the tiny shapes")
+    parser.add_argument("--dropout", type=float, default=0.0, help="adapter dropout of the layer cases")
     parser.add_argument("--out", type=Path, default=None, help="JSON path (default results/ilora_<device>.json)")
     args = parser.parse_args(argv)
     if args.threads is not None:
@@ -285,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for name, d_in, d_out, r, n, tokens in cases:
         print(f"running {name}, {tokens} tokens ...", file=sys.stderr, flush=True)
-        results.append(bench_layer(name, d_in, d_out, r, n, tokens, args.reps, device, dtype))
+        results.append(bench_layer(name, d_in, d_out, r, n, tokens, args.reps, device, dtype, args.dropout))
     print("running the tiny thinker ...", file=sys.stderr, flush=True)
     results.append(bench_tiny_model(args.reps, device, dtype))
     print_table(results)
@@ -294,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name(),
         "dtype": str(dtype).removeprefix("torch."), "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "dropout": args.dropout, "cpu_run": device.type == "cpu",
         "results": results,
     }
     out = args.out or RESULTS / f"ilora_{device.type}.json"

@@ -11,7 +11,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "config": ("AdapterLoadError", "ILoRAConfig", "LoRAConfig"),
     "apply": (
         "adapter_state_dict", "apply_ilora", "balance_loss", "freeze_base", "ilora_config", "ilora_layers",
-        "is_adapter_key", "set_task_ids", "target_names", "trainable_parameters",
+        "is_adapter_key", "prepare_inference", "set_task_ids", "target_names", "trainable_parameters",
     ),
     "io": ("load_adapter", "read_adapter_config", "save_adapter"),
     "layer": ("ILoRALinear", "ILoRARouter"),

@@ -89,6 +89,13 @@ def apply_ilora(model: nn.Module, config: ILoRAConfig) -> nn.Module:
     return model
 
 
+def prepare_inference(model: nn.Module) -> None:
+    """Make every I-LoRA layer's inference weights ([A; R] and s B cast to the base's dtype) now, so that
+    a compiled graph finds them made (inside ``torch.compile`` the layer uses them without checking)."""
+    for _, layer in ilora_layers(model):
+        layer.inference_weights(layer.weight.dtype)
+
+
 def ilora_config(model: nn.Module) -> ILoRAConfig | None:
     """The configuration the model's I-LoRA layers were made with (None without I-LoRA)."""
     return next((layer.config for _, layer in ilora_layers(model)), None)

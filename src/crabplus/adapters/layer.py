@@ -13,6 +13,12 @@ The layer subclasses ``nn.Linear`` and takes over the base layer's own ``weight`
 the base model's state-dict keys do not change when it is adapted (a full-weight save of an adapted
 model is a plain thinker checkpoint) and code that checks ``isinstance(m, nn.Linear)`` keeps working.
 Adapter parameters all have ``.lora_`` in their names: one filter decides what trains and what is saved.
+
+Three ways through the same maths, chosen per call: training goes through the hand-written backward of
+:mod:`crabplus.adapters.kernels` (float32 masters, products in the base's dtype, only x, z and g kept);
+a call that needs no gradient and no dropout (evaluation, generation) takes :meth:`ILoRALinear.infer`,
+a few kernels over weights cast and stacked once; and :meth:`ILoRALinear.adapter_delta` keeps the plain
+autograd formula the layer had before (set ``ILoRALinear.lean = False`` to use it: benchmarks compare).
 """
 
 from __future__ import annotations
@@ -24,11 +30,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from crabplus.adapters.config import ILoRAConfig
+from crabplus.adapters.kernels import DownAndRoute, MixHeads
 
 
 def adapter_dtype(base_dtype: torch.dtype) -> torch.dtype:
-    """Adapters of a half-precision base are kept in float32 (as PEFT does), so that small updates to
-    them are not rounded away; the product is cast back to the base output's dtype."""
+    """Adapters of a half-precision base are kept in float32 masters (as AMP and PEFT do), so that small
+    updates to them are not rounded away; the products themselves run in the base's dtype."""
     return torch.float32 if base_dtype in (torch.float16, torch.bfloat16) else base_dtype
 
 
@@ -61,9 +68,10 @@ class ILoRARouter(nn.Module):
         self.task_ids: torch.Tensor | None = None
         self.aux_loss: torch.Tensor | None = None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # x: [..., d_in] -> logits: [..., N] in float32 (the router never sees dropout)
-        logits = F.linear(x.float(), self.weight.float())
+    def forward(self, x: torch.Tensor, logits: torch.Tensor | None = None) -> torch.Tensor:
+        """x: [..., d_in] -> g: [..., N] float32. ``logits`` [..., N] = R x when the caller already has
+        them (the layer's stacked [A; R] product); the router never sees dropout."""
+        logits = F.linear(x.float(), self.weight.float()) if logits is None else logits.float()
         if self.task is not None and x.dim() == 3:
             # Only batch-major inputs [B, T, d] (the LLM) can be matched to per-sample task ids; the
             # encoders see packed [tokens, d] inputs and keep the plain router.
@@ -119,16 +127,68 @@ class ILoRALinear(nn.Linear):
             balance_weight=config.balance_loss_weight, **factory,
         )
 
+    #: False: every call takes the plain autograd formula (:meth:`adapter_delta`), as before issue 14.
+    lean = True
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = F.linear(x, self.weight, self.bias)  # [..., d_out]
-        # In place: the base product's backward needs x and W, never y, so no second [..., d_out] buffer.
-        return y.add_(self.adapter_delta(x).to(y.dtype))
+        if not self.lean:
+            # In place: the base product's backward needs x and W, never y, so no second [..., d_out] buffer.
+            return y.add_(self.adapter_delta(x).to(y.dtype))
+        p = self.lora_dropout.p if isinstance(self.lora_dropout, nn.Dropout) and self.lora_dropout.training else 0.0
+        if p == 0 and not (torch.is_grad_enabled() and (x.requires_grad or self.adapter_trains)):
+            return self.infer(x, y)
+        h = DownAndRoute.apply(x, self.lora_A.weight, self.lora_route.weight, p)  # [..., r + N]
+        g = self.lora_route(x, logits=h[..., self.rank:])  # [..., N] float32
+        return MixHeads.apply(y, h[..., :self.rank], g, self.lora_B.weight, self.scale)
+
+    @property
+    def adapter_trains(self) -> bool:
+        """Whether any adapter weight wants a gradient (then a call with gradients on keeps its graph)."""
+        route = self.lora_route
+        return (self.lora_A.weight.requires_grad or self.lora_B.weight.requires_grad or route.weight.requires_grad
+                or (route.task is not None and route.task.weight.requires_grad))
+
+    def lora_parameters(self) -> list[nn.Parameter]:
+        return [self.lora_A.weight, self.lora_B.weight, *self.lora_route.parameters()]
+
+    def infer(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """y + the adapter's product with no autograd and no dropout: the stacked [A; R] GEMM, the float32
+        softmax, the outer product and one GEMM that accumulates into y (five or six kernels)."""
+        w_ar, b_scaled = self.inference_weights(y.dtype)  # y's dtype: autocast's when it is on
+        h = F.linear(x.to(y.dtype), w_ar)  # [..., r + N]
+        g = self.lora_route(x, logits=h[..., self.rank:])  # [..., N] float32
+        gz = (g.to(h.dtype).unsqueeze(-1) * h[..., :self.rank].unsqueeze(-2)).flatten(-2)  # [..., N r]
+        y.view(-1, y.shape[-1]).addmm_(gz.view(-1, gz.shape[-1]), b_scaled.t())  # [T, d_out] += ...
+        return y
+
+    def inference_weights(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """([A; R] [r + N, d_in], s B [d_out, N r]) in ``dtype``, made once and kept while the masters
+        are unchanged (an optimizer step or a load bumps their version). Inside ``torch.compile`` the kept
+        pair is used as is: call :func:`crabplus.adapters.prepare_inference` before compiling."""
+        a, b, route = self.lora_A.weight, self.lora_B.weight, self.lora_route.weight
+        cache = self.__dict__.get("_inference_cache")
+        if cache is not None and torch.compiler.is_compiling():
+            return cache[1], cache[2]
+        key = (dtype, a.device, a._version, b._version, route._version, a.data_ptr(), b.data_ptr(),
+               route.data_ptr(), self.scale)
+        if cache is None or cache[0] != key:
+            with torch.no_grad():
+                w_ar = torch.cat([a, route]).to(dtype)  # [r + N, d_in]
+                b_scaled = (b * self.scale).to(dtype)  # [d_out, N r]
+            cache = (key, w_ar, b_scaled)
+            self.__dict__["_inference_cache"] = cache
+        return cache[1], cache[2]
+
+    def train(self, mode: bool = True) -> ILoRALinear:
+        if mode:
+            self.__dict__.pop("_inference_cache", None)  # no stale copy while the masters train
+        return super().train(mode)
 
     def adapter_delta(self, x: torch.Tensor) -> torch.Tensor:
-        """s * sum_i g_i B_i A dropout(x), as one product over the stacked heads.
-
-        The weights are applied with F.linear rather than through their submodules: same maths, less
-        per-call overhead, which is what small layers pay for (benchmarks/ilora.py)."""
+        """s * sum_i g_i B_i A dropout(x), as one product over the stacked heads, in plain autograd with
+        the adapters' float32 arithmetic: the layer's formula before issue 14, kept as the comparison for
+        tests and benchmarks (``ILoRALinear.lean = False`` makes forward use it)."""
         g = self.lora_route(x)  # [..., N] float32
         xa = x.to(self.lora_A.weight.dtype)
         z = F.linear(self.lora_dropout(xa), self.lora_A.weight)  # [..., r]

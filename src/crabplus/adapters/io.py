@@ -82,6 +82,8 @@ def read_adapter_config(directory: str | Path) -> dict:
     meta = read_json(path, AdapterLoadError, f"{directory}: no {CONFIG_FILE} (not an adapter directory)")
     if meta.get("peft_type") == "LORA":
         return {"adapter": "lora", **meta}
+    if meta.get("peft_type") == "ILORA":  # I-LoRA in PEFT's layout (crabplus.adapters.peft_method)
+        return {"adapter": "peft-ilora", **meta}
     if meta.get("adapter") != "ilora" or meta.get("format") != FORMAT:
         raise AdapterLoadError(f"{path}: field 'adapter'/'format': expected ilora/{FORMAT}, got "
                                f"{meta.get('adapter')!r}/{meta.get('format')!r}")
@@ -96,8 +98,11 @@ def load_adapter(model: nn.Module, directory: str | Path, trainable: bool = True
     """
     directory = Path(directory)
     meta = read_adapter_config(directory)
-    if meta["adapter"] == "lora":
+    if meta["adapter"] in ("lora", "peft-ilora"):
         from peft import PeftModel
+
+        if meta["adapter"] == "peft-ilora":
+            import crabplus.adapters.peft_method  # noqa: F401  (registers I-LoRA with PEFT)
 
         return PeftModel.from_pretrained(model, str(directory), is_trainable=trainable)
     try:

@@ -12,7 +12,7 @@ import sys
 from crabplus import __version__
 
 #: Subcommands in the order ``--help`` lists them.
-COMMANDS = ("data", "train", "eval", "transfer", "predict", "demo", "convert")
+COMMANDS = ("data", "train", "eval", "transfer", "predict", "demo", "convert", "serve")
 
 
 class UsageError(Exception):

@@ -12,7 +12,7 @@ import sys
 from crabplus import __version__
 
 #: Subcommands in the order ``--help`` lists them.
-COMMANDS = ("data", "train", "eval", "transfer", "predict", "demo", "convert", "serve")
+COMMANDS = ("data", "train", "eval", "transfer", "predict", "demo", "convert", "serve", "lmms-tasks")
 
 
 class UsageError(Exception):
@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"crabplus {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"crabplus.cli.{name}").register(sub)
+        importlib.import_module(f"crabplus.cli.{name.replace('-', '_')}").register(sub)
     return parser
 
 

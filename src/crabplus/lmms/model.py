@@ -1,6 +1,6 @@
 """The ``crabplus`` model for lmms-eval: ``generate_until`` over our :class:`~crabplus.infer.Predictor`.
 
-    lmms-eval --model crabplus --model_args checkpoint=runs/tiny-ilora/final,batch_size=4 \\
+    lmms-eval --model crabplus --model_args checkpoint=runs/tiny-ilora/final --batch_size 4 \\
         --tasks crabplus_avsynth_ave --include_path TASKS/
 
 Registered through the entry point group ``lmms_eval.models`` (pyproject.toml), so lmms-eval finds it
@@ -53,7 +53,7 @@ class Crabplus(lmms):
     """A crabplus checkpoint as an lmms-eval model (``checkpoint`` = a trained model folder)."""
 
     def __init__(self, checkpoint: str, batch_size: int | str = 1, max_new_tokens: int | str = 512,
-                 device: str | None = None, **kwargs) -> None:
+                 device: str | None = None, max_batch_size: int | None = None, **kwargs) -> None:
         super().__init__()
         from crabplus.infer import Predictor
 
@@ -61,6 +61,8 @@ class Crabplus(lmms):
             raise ValueError(f"crabplus model: unknown model_args {sorted(kwargs)} (known: checkpoint, batch_size, "
                              f"max_new_tokens, device)")
         self.predictor = Predictor.from_checkpoint(checkpoint, device=device)
+        if not str(batch_size).isdigit():
+            raise ValueError(f"crabplus model: --batch_size must be a number, got {batch_size!r}")
         self.batch_size = int(batch_size)
         self.max_new_tokens = int(max_new_tokens)
         if self.batch_size < 1:

@@ -59,3 +59,16 @@ def test_caption_scores_equal_crabplus_eval_without_meteor(written):
     tasks, report, predictions = written
     rows = task_rows(tasks, "avcap", predictions)
     assert score_rows(rows, meteor=False)["avcap"]["metrics"] == report["datasets"]["avcap"]["metrics"]
+
+
+def test_a_foreign_task_asks_its_context_about_the_video(tmp_path):
+    pytest.importorskip("lmms_eval", reason="needs lmms-eval (bash scripts/setup.sh lmms)")
+    from crabplus.lmms.model import foreign_record
+
+    clip = FIX / "media" / "ms3_video.mp4"
+    record, root = foreign_record("Which instrument plays first?", [str(clip)])
+    assert record.instruction == "Which instrument plays first?" and (root / record.media.video) == clip
+    with pytest.raises(NotImplementedError, match="decoded audio"):
+        foreign_record("Q?", [str(clip), {"array": [0.0], "sampling_rate": 16000}])
+    with pytest.raises(NotImplementedError, match="video file"):
+        foreign_record("Q?", [str(FIX / "records.jsonl")])

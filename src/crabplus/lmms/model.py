@@ -37,13 +37,16 @@ def foreign_record(context: str, visuals: list) -> tuple[Record, Path]:
     """A record asking ``context`` about the first video (and audio file) among ``visuals``."""
     from crabplus.infer import build_record
 
-    paths = [Path(v) for v in visuals if isinstance(v, str | Path)]
+    others = sorted({type(v).__name__ for v in visuals if not isinstance(v, str | Path)})
+    if others:
+        raise NotImplementedError(f"the crabplus model reads media files; this task gives {others} (images or "
+                                  f"decoded audio are not supported)")
+    paths = [Path(v) for v in visuals]
     video = next((p for p in paths if p.suffix.lower() in VIDEO_SUFFIXES), None)
     audio = next((p for p in paths if p.suffix.lower() in AUDIO_SUFFIXES), None)
     if video is None:
-        kinds = sorted({type(v).__name__ if not isinstance(v, str | Path) else Path(v).suffix for v in visuals})
         raise NotImplementedError(f"the crabplus model answers about a video file (and an audio file); this task "
-                                  f"gives {kinds or 'no visual input'}")
+                                  f"gives {[p.name for p in paths] or 'no visual input'}")
     record, root = build_record("avqa", video, audio=audio, question=context)
     record.instruction = context
     return record, root

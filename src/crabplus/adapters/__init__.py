@@ -16,6 +16,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "io": ("load_adapter", "read_adapter_config", "save_adapter"),
     "layer": ("ILoRALinear", "ILoRARouter"),
     "lora": ("apply_lora", "is_peft"),
+    "peft_method": ("ILoRAPeftConfig", "ILoRAPeftModel", "write_peft_ilora"),
     "official": ("export_official_ilora", "load_official_ilora", "official_to_native"),
     "routing": ("RoutingRecorder",),
 })

@@ -82,6 +82,8 @@ def read_adapter_config(directory: str | Path) -> dict:
     meta = read_json(path, AdapterLoadError, f"{directory}: no {CONFIG_FILE} (not an adapter directory)")
     if meta.get("peft_type") == "LORA":
         return {"adapter": "lora", **meta}
+    if meta.get("peft_type") == "ILORA":  # I-LoRA in PEFT's layout (crabplus.adapters.peft_method)
+        return {"adapter": "peft-ilora", **meta}
     if meta.get("adapter") != "ilora" or meta.get("format") != FORMAT:
         raise AdapterLoadError(f"{path}: field 'adapter'/'format': expected ilora/{FORMAT}, got "
                                f"{meta.get('adapter')!r}/{meta.get('format')!r}")
@@ -96,13 +98,16 @@ def load_adapter(model: nn.Module, directory: str | Path, trainable: bool = True
     """
     directory = Path(directory)
     meta = read_adapter_config(directory)
-    if meta["adapter"] == "lora":
+    if meta["adapter"] in ("lora", "peft-ilora"):
         from peft import PeftModel
 
-        weights = [directory / n for n in ("adapter_model.safetensors", "adapter_model.bin")]
-        if not any(w.is_file() for w in weights):  # else PEFT would take the path for a Hub repository
+        if meta["adapter"] == "peft-ilora":
+            import crabplus.adapters.peft_method  # noqa: F401  (registers I-LoRA with PEFT)
+
+        weights = directory / "adapter_model.safetensors"  # only safetensors: a .bin would be unpickled
+        if not weights.is_file():  # else PEFT would take the path for a Hub repository
             raise AdapterLoadError(f"{directory}: no adapter_model.safetensors beside {CONFIG_FILE}")
-        read_safetensors(weights[0], AdapterLoadError)  # a damaged file is named before PEFT reads it
+        read_safetensors(weights, AdapterLoadError)  # a damaged file is named before PEFT reads it
         try:
             return PeftModel.from_pretrained(model, str(directory.resolve()), is_trainable=trainable,
                                              local_files_only=True)

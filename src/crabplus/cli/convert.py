@@ -1,12 +1,17 @@
 """``crabplus convert``: convert checkpoints (e.g. the release's finetune_weights.bin to safetensors).
 
     crabplus convert official-ilora finetune_weights.bin OUT/ [--alpha 256] [--dropout 0.1] [--expect-tensors 1940]
+                                                               [--layout crabplus|peft]
+    crabplus convert peft-ilora ADAPTER_OR_CHECKPOINT OUT/    # our I-LoRA adapter -> PEFT's layout
 
 reads the release's torch pickle with ``weights_only=True`` (no code in it runs), checks the key layout,
 the shapes and that every layer of each adapted part has all its modules, and writes OUT/ as an
 adapter directory (``adapter.safetensors`` + ``adapter_config.json``) that ``crabplus.adapters.load_adapter``
 and ``model.checkpoint`` runs read. Paths are mapped to transformers 5.24's thinker names and the heads
 stacked (see :mod:`crabplus.adapters.official`). alpha is not stored in the release's file: pass it.
+``--layout peft`` writes PEFT's layout instead (``adapter_model.safetensors`` + an ``ILORA`` adapter_config.json,
+:mod:`crabplus.adapters.peft_method`), which ``PeftModel.from_pretrained`` loads once crabplus's PEFT method is
+imported.
 """
 
 from __future__ import annotations
@@ -40,7 +45,19 @@ def register(sub) -> None:
     official.add_argument("--dropout", type=float, default=0.1, help="adapter dropout to record (release: 0.1)")
     official.add_argument("--expect-tensors", type=int, default=None,
                           help="fail unless the file holds exactly this many tensors (the release: 1940)")
+    official.add_argument("--layout", choices=("crabplus", "peft"), default="crabplus",
+                          help="crabplus: adapter.safetensors (load_adapter, checkpoints); peft: PEFT's "
+                               "adapter_model.safetensors for PeftModel.from_pretrained")
     official.set_defaults(func=convert_official)
+    peft = kinds.add_parser("peft-ilora", help="our I-LoRA adapter (or a checkpoint folder) -> PEFT's layout",
+                            description="Rewrite an I-LoRA adapter directory (adapter.safetensors + "
+                                        "adapter_config.json), or a trained checkpoint folder's adapter/, as a PEFT "
+                                        "adapter directory that PeftModel.from_pretrained loads once "
+                                        "crabplus.adapters.peft_method is imported. Same tensors, renamed keys.")
+    peft.add_argument("source", type=Path, help="an I-LoRA adapter directory or a checkpoint folder with adapter/")
+    peft.add_argument("out", type=Path, help="the PEFT adapter directory to write")
+    peft.add_argument("--base", default=None, help="base_model_name_or_path to record (e.g. the thinker's folder)")
+    peft.set_defaults(func=convert_to_peft)
 
 
 def _layer_report(paths: list[str]) -> tuple[list[str], list[str], list[str]]:
@@ -104,11 +121,45 @@ def convert_official(args: argparse.Namespace) -> int:
     config = ILoRAConfig(rank=ranks.pop(), alpha=args.alpha, num_experts=num_experts, dropout=args.dropout,
                          target_modules=targets, encoders=encoders)
     with atomic_directory(args.out) as tmp:
-        write_ilora(tmp, native, config, paths)
+        if args.layout == "peft":
+            from crabplus.adapters.peft_method import write_peft_ilora
+
+            write_peft_ilora(tmp, native, config)
+        else:
+            write_ilora(tmp, native, config, paths)
     release = " (the release's count)" if len(state) == RELEASE_TENSOR_COUNT else ""
     print(f"{source}: {len(state)} tensors{release}, {len(paths)} modules, r={config.rank}, N={num_experts}, "
           f"alpha={config.alpha}")
     for line in lines:
         print(f"  {line}")
     print(f"wrote {args.out}")
+    return 0
+
+
+def convert_to_peft(args: argparse.Namespace) -> int:
+    from safetensors.torch import load_file
+
+    from crabplus.adapters import AdapterLoadError, ILoRAConfig
+    from crabplus.adapters.io import ADAPTER_FILE, atomic_directory, read_adapter_config
+    from crabplus.adapters.peft_method import write_peft_ilora
+    from crabplus.config.core import ConfigError, from_dict
+
+    source = args.source
+    if (source / "adapter").is_dir():
+        source = source / "adapter"  # a checkpoint folder written by training
+    meta = read_adapter_config(source)
+    if meta["adapter"] != "ilora":
+        raise AdapterLoadError(f"{source}: a {meta['adapter']!r} adapter, not I-LoRA (it already is PEFT's layout)")
+    try:
+        config = from_dict(ILoRAConfig, meta.get("config"), prefix="config")
+    except ConfigError as exc:
+        raise AdapterLoadError(f"{source}: {exc}") from exc
+    weights = source / ADAPTER_FILE
+    if not weights.is_file():
+        raise AdapterLoadError(f"{source}: no {ADAPTER_FILE}")
+    state = load_file(str(weights))
+    with atomic_directory(args.out) as tmp:
+        write_peft_ilora(tmp, state, config, base_model_name_or_path=args.base)
+    print(f"{source}: {len(state)} tensors, r={config.rank}, N={config.num_experts}, alpha={config.alpha}")
+    print(f"wrote {args.out} (PEFT layout: adapter_model.safetensors + adapter_config.json)")
     return 0

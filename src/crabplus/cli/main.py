@@ -17,7 +17,7 @@ from crabplus.utils.errors import CrabplusError, UsageError, describe
 __all__ = ["COMMANDS", "CrabplusError", "UsageError", "build_parser", "main"]
 
 #: Subcommands in the order ``--help`` lists them.
-COMMANDS = ("data", "train", "eval", "transfer", "predict", "demo", "convert")
+COMMANDS = ("data", "train", "eval", "transfer", "predict", "demo", "convert", "serve", "lmms-tasks")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show the full traceback of an error (also: CRABPLUS_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"crabplus.cli.{name}").register(sub)
+        importlib.import_module(f"crabplus.cli.{name.replace('-', '_')}").register(sub)
     return parser
 
 

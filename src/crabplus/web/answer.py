@@ -1,0 +1,90 @@
+"""One answer with the router weights behind each of its tokens: what the demo colours.
+
+The pipeline is prediction's (processor -> greedy generate -> text); what differs is that the generated
+token ids are kept and the I-LoRA routers are recorded for every position. The weights shown for answer
+token j are those at the position whose logits chose it: the last prompt position for the first token,
+then the position of token j-1 (generation feeds each token back once). Layers are the LLM's decoder
+layers, each the mean over its adapted projections (q/k/v/o/gate/up/down).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from crabplus.data.records import Record
+
+LAYER = re.compile(r"^(?:.*\.)?layers\.(\d+)\.")
+
+
+@dataclass
+class RoutedAnswer:
+    text: str  # the answer, as prediction writes it (special tokens skipped, stripped)
+    tokens: list[str] = field(default_factory=list)  # one string per generated token (special ones dropped)
+    layers: list[str] = field(default_factory=list)  # "layer 0", "layer 1", ...
+    weights: list[list[list[float]]] = field(default_factory=list)  # [layer][token][head], rows sum to 1
+
+    @property
+    def num_experts(self) -> int:
+        return len(self.weights[0][0]) if self.weights and self.weights[0] else 0
+
+
+def layer_groups(names: list[str]) -> dict[int, list[str]]:
+    """Adapted module names grouped by decoder layer index (modules outside ``layers.N`` are left out)."""
+    groups: dict[int, list[str]] = {}
+    for name in names:
+        match = LAYER.match(name)
+        if match and ".audio_tower." not in name and ".visual." not in name:
+            groups.setdefault(int(match[1]), []).append(name)
+    return dict(sorted(groups.items()))
+
+
+def answer_with_routing(predictor, record: Record, root: str | Path, max_new_tokens: int = 128) -> RoutedAnswer:
+    """Generate the answer to one record and collect per-token router weights (none without I-LoRA)."""
+    from crabplus.adapters import RoutingRecorder, ilora_layers, set_task_ids
+    from crabplus.data.collate import collate
+    from crabplus.data.tokenizer import special_token_ids
+    from crabplus.infer.batch import _task_conditioned
+    from crabplus.model.generate import FORWARD_KEYS
+    from crabplus.train.taskids import task_ids
+
+    model, tokenizer = predictor.model, predictor.tokenizer
+    ids = special_token_ids(tokenizer)
+    sample = predictor.processor.encode(record, root, with_target=False)
+    batch = collate([sample], ids["pad"], "left")
+    num_tasks = _task_conditioned(predictor)
+    if num_tasks is not None:
+        set_task_ids(model, task_ids([record.dataset], num_tasks))
+    device = next(model.parameters()).device
+    inputs = {k: v.to(device) if isinstance(v, torch.Tensor) else v
+              for k, v in ((k, batch[k]) for k in FORWARD_KEYS if batch.get(k) is not None)}
+    has_ilora = next(iter(ilora_layers(model)), None) is not None
+    model.eval()
+    with torch.no_grad():
+        recorder = RoutingRecorder(model) if has_ilora else None
+        if recorder is not None:
+            recorder.__enter__()
+        try:
+            out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+                                 use_cache=True, eos_token_id=[ids["im_end"], ids["pad"]], pad_token_id=ids["pad"])
+        finally:
+            if recorder is not None:
+                recorder.__exit__(None, None, None)
+    prompt = inputs["input_ids"].shape[1]
+    new = out[0, prompt:].tolist()  # [new]
+    text = tokenizer.decode(new, skip_special_tokens=True).strip()
+    special = set(ids.values())
+    keep = [j for j, t in enumerate(new) if t not in special]
+    tokens = [tokenizer.decode([new[j]]) for j in keep]
+    answer = RoutedAnswer(text=text, tokens=tokens)
+    if recorder is None or not recorder.batched:
+        return answer
+    for index, names in layer_groups(list(recorder.batched)).items():
+        g = torch.stack([recorder.weights(n)[0] for n in names]).mean(0)  # [recorded, N]
+        rows = [g[min(prompt - 1 + j, g.shape[0] - 1)].tolist() for j in keep]  # [tokens][N]
+        answer.layers.append(f"layer {index}")
+        answer.weights.append(rows)
+    return answer

@@ -10,6 +10,7 @@ anew equal the committed ones pixel for pixel.
 - ``eval_*``: ``crabplus eval`` and ``crabplus transfer`` on the hand-written fixtures in
   tests/fixtures/eval (what docs/evaluation.md shows);
 - ``avsynth_*``: ``python -m crabplus.synth.gallery`` (docs/avsynth.md);
+- ``web-demo.png``: the web demo's browser test saves it when ``CRABPLUS_SCREENSHOT`` names it;
 - ``results_*``: copied from a demo run folder (``crabplus demo`` / ``crabplus demo --full``), which is what
   docs/results.md reports; only with ``--demo``.
 """
@@ -33,6 +34,8 @@ PRODUCERS: dict[str, tuple[str, str]] = {
     "results_demo_scores.png": ("demo", "eval/scores.png"),
     "results_demo_routing.png": ("demo", "eval/routing.png"),
     "results_transfer.png": ("demo", "transfer/transfer.png"),
+    # the browser test saves it: CRABPLUS_SCREENSHOT=docs/images/web-demo.png make test ARGS=tests/test_web_browser.py
+    "web-demo.png": ("browser test", "tests/test_web_browser.py"),
 }
 GALLERY_PREFIX = "avsynth_"  # every avsynth_*.png comes from the gallery
 

@@ -12,7 +12,8 @@ from crabplus.data.processor import CrabProcessor
 from crabplus.data.records import Answer, Media, Record
 from crabplus.data.testmedia import write_clip
 from crabplus.data.tokenizer import special_token_ids
-from crabplus.model import attach_adapter, build_thinker, generate
+from crabplus.model import attach_adapter, build_thinker
+from crabplus.model.generate import generate
 from crabplus.tasks.formats import render_answer, render_target
 from crabplus.tasks.registry import get_spec
 

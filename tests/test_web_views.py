@@ -57,7 +57,8 @@ def test_a_bad_upload_reads_as_the_cli_error(tmp_path):
         build_record("ks", tmp_path / "gone.mp4")
     with pytest.raises(DemoInputError) as page:
         run_request(None, tmp_path, TASK_CHOICES[1], str(tmp_path / "gone.mp4"))
-    assert str(page.value) == str(cli.value) == f"video file not found: {tmp_path / 'gone.mp4'}"
+    assert str(page.value) == str(cli.value)
+    assert str(tmp_path / "gone.mp4") in str(page.value) and "not found" in str(page.value)
     with pytest.raises(DemoInputError, match="needs --question"):
         clip = tmp_path / "clip.mp4"
         clip.write_bytes(b"x")

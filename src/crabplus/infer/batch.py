@@ -61,7 +61,7 @@ def predict_batch(predictor: Predictor, records: Sequence[Record], root: str | P
     from crabplus.adapters import RoutingRecorder, set_task_ids
     from crabplus.data.collate import collate
     from crabplus.data.tokenizer import special_token_ids
-    from crabplus.model import generate
+    from crabplus.model.generate import generate
     from crabplus.train.taskids import task_ids
 
     samples = [predictor.processor.encode(rec, root, with_target=False, complete_streams=True) for rec in records]

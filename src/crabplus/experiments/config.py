@@ -36,10 +36,11 @@ class DemoConfig:
     perception-pretrained one (``crabplus/assets/base``, made by ``crabplus.experiments.base`` from the
     perception corpus only); ``retrain_base`` makes it again in ``output_dir/base`` from a corpus of
     ``corpus_scale`` times the default clips, with the ``base`` training settings (the shipped ones by default).
-    ``adapter``: the adapter stage (I-LoRA multi-task at lr 1e-3: 3e-3 pulled captioning from the base's
-    CIDEr 0.52 down to 0.27; with ``full`` also plain LoRA multi-task and one single-task run per dataset,
-    every run with the same epochs). ``model``: the tiny preset and adapter shapes; plain
-    LoRA's default rank is N·r so both adapters have the same up-projection capacity.
+    ``adapter``: the adapter stage (I-LoRA multi-task, 1,500 steps at lr 5e-3: the base knows no instruction
+    and no answer format, so the adapter learns every task's format and wording; at 300 steps and lr 2e-3 it
+    had learned none, docs/results.md). With ``full`` the study's runs take the same settings.
+    ``model``: the tiny preset and adapter shapes (the study sets plain LoRA's rank itself, matched to
+    I-LoRA's trainable-parameter count).
     ``eval``: decoding and segmentation settings. ``max_eval_per_dataset`` caps test records
     (default: all, 25 per dataset).
     Decoded media and features are cached in ``data.cache_dir`` (default: ``output_dir/cache``), so
@@ -61,15 +62,15 @@ class DemoConfig:
     corpus_scale: float = 1.0
     base: TrainConfig = field(default_factory=_base_train)
     adapter: TrainConfig = field(
-        default_factory=lambda: TrainConfig(stage="multitask", max_steps=250, learning_rate=1e-3, save_steps=250,
+        default_factory=lambda: TrainConfig(stage="multitask", max_steps=1500, learning_rate=5e-3, save_steps=500,
                                     sampling_balance="task")
     )
     eval: EvalConfig = field(default_factory=lambda: EvalConfig(max_new_tokens=96, batch_size=8, mask_chance_draws=20))
     max_eval_per_dataset: int | None = None
-    study_steps_per_dataset: int = 50
+    study_steps_per_dataset: int = 60
     study_seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     study_ranks: list[int] | None = None
-    study_methods: list[str] = field(default_factory=lambda: ["ilora", "lora", "lora_same_rank"])
+    study_methods: list[str] = field(default_factory=lambda: ["ilora", "lora"])
     study_val_per_dataset: int = 15
 
     def __post_init__(self) -> None:

@@ -203,6 +203,9 @@ def base_model(cfg: DemoConfig, out: Path) -> Path:
 
 def run_demo(cfg: DemoConfig) -> dict:
     """Run the demo (or, with ``cfg.full``, the transfer study) and return its summary."""
+    import torch
+
+    torch.set_num_threads(cfg.threads)
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "demo_config.yaml")

@@ -50,7 +50,7 @@ class BaseConfig:
     2 fps, 10 s scenes, 5 s stills, 4 s faces) and its seed; ``corpus_scale`` multiplies the clips per
     layout (``crabplus.synth.pretrain.DEFAULT_CLIPS``); ``train``: the base stage (every weight trains);
     ``threads``: torch CPU threads (the shipped base was made with 1, which also keeps it fast on a busy
-    machine; another count sums floats in another order, so the bytes differ)."""
+    machine; another count sums floats in another order, so the bytes differ; None leaves torch's setting)."""
 
     output_dir: str = "runs/base"
     seed: int = 0
@@ -59,7 +59,7 @@ class BaseConfig:
     data: DataConfig = field(default_factory=lambda: DataConfig(image_size=56))
     model: ModelConfig = field(default_factory=lambda: ModelConfig(preset="tiny", adapter="none"))
     train: TrainConfig = field(default_factory=base_train)
-    threads: int = 1
+    threads: int | None = 1
 
     def __post_init__(self) -> None:
         if self.corpus_scale <= 0:
@@ -106,10 +106,16 @@ def pretrain_base(cfg: BaseConfig, workers: int = 1) -> Path:
     """Corpus, then the base stage; returns the trained base's ``final/`` folder."""
     from crabplus.experiments.demo import train_stage
 
-    torch.set_num_threads(cfg.threads)
-    out = Path(cfg.output_dir)
-    corpus = make_corpus(cfg, out, workers)
-    return train_stage(base_run_config(cfg, out, corpus))
+    before = torch.get_num_threads()
+    if cfg.threads is not None and cfg.threads != before:
+        torch.set_num_threads(cfg.threads)
+    try:
+        out = Path(cfg.output_dir)
+        corpus = make_corpus(cfg, out, workers)
+        return train_stage(base_run_config(cfg, out, corpus))
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 def sha256(path: Path) -> str:

@@ -45,8 +45,8 @@ class DemoConfig:
     (default: all, 25 per dataset).
     ``threads``: torch CPU threads of every stage (1: on a busy 2-core machine two threads made an adapter step
     about 9x slower, 6 s instead of 0.66 s, as the two wait on each other; the tiny model's products are too
-    small to gain from a second thread). Decoded media and features are cached in ``data.cache_dir``
-    (default: ``output_dir/cache``), so every epoch after the first skips decoding.
+    small to gain from a second thread; None leaves torch's own setting). Decoded media and features are
+    cached in ``data.cache_dir`` (default: ``output_dir/cache``), so every epoch after the first skips decoding.
     ``full``: run the transfer study (many runs; see docs/results.md for the time it takes); each of its
     runs trains ``study_steps_per_dataset`` steps per dataset it sees (the same epochs for every run), once per
     seed of ``study_seeds``, for the multi-task ``study_methods`` and one single-task run per dataset.
@@ -69,7 +69,7 @@ class DemoConfig:
     )
     eval: EvalConfig = field(default_factory=lambda: EvalConfig(max_new_tokens=96, batch_size=8, mask_chance_draws=20))
     max_eval_per_dataset: int | None = None
-    threads: int = 1
+    threads: int | None = 1
     study_steps_per_dataset: int = 60
     study_seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     study_ranks: list[int] | None = None
@@ -90,7 +90,7 @@ class DemoConfig:
         unknown = [m for m in self.study_methods if m not in METHODS]
         if unknown or not self.study_methods:
             raise ConfigError(f"study_methods: unknown {unknown} (known: {', '.join(METHODS)})")
-        if self.threads < 1:
+        if self.threads is not None and self.threads < 1:
             raise ConfigError(f"threads must be >= 1, got {self.threads}")
         if self.study_steps_per_dataset < 1:
             raise ConfigError(f"study_steps_per_dataset must be >= 1, got {self.study_steps_per_dataset}")

@@ -197,15 +197,27 @@ def base_model(cfg: DemoConfig, out: Path) -> Path:
         return SHIPPED_BASE
     base_cfg = BaseConfig(output_dir=str(out), seed=cfg.seed, corpus_scale=cfg.corpus_scale, data=cfg.data,
                           synth=replace(cfg.synth, datasets=None),
-                          model=replace(cfg.model, adapter="none", checkpoint=None), train=cfg.base)
+                          model=replace(cfg.model, adapter="none", checkpoint=None), train=cfg.base,
+                          threads=cfg.threads)
     return pretrain_base(base_cfg)
 
 
 def run_demo(cfg: DemoConfig) -> dict:
-    """Run the demo (or, with ``cfg.full``, the transfer study) and return its summary."""
+    """Run the demo (or, with ``cfg.full``, the transfer study) and return its summary, with ``cfg.threads``
+    torch threads (the caller's count is restored after)."""
     import torch
 
+    if cfg.threads is None or cfg.threads == torch.get_num_threads():
+        return _run_demo(cfg)
+    before = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
+    try:
+        return _run_demo(cfg)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_demo(cfg: DemoConfig) -> dict:
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "demo_config.yaml")

@@ -148,6 +148,10 @@ def write_rank(result: dict, dest: Path, rank: int) -> dict:
     md = render_seed_transfer(table) + "\nTrainable parameters: " + ", ".join(
         f"{m} {n:,}" for m, n in result["params"].items()) + f" (I-LoRA rank {rank}, plain LoRA rank "\
         f"{result['lora_rank']} matched, {rank} same rank)\n"
+    from crabplus.evaluate.seed_plots import plot_seed_transfer
+
+    if plot_seed_transfer(table, dest / "transfer.png") is not None:
+        md += "\n![transfer over seeds](transfer.png)\n"
     atomic_write_text(dest / "transfer.md", md)
     atomic_write_json(dest / "transfer.json", table)
     routing = {}

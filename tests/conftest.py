@@ -35,3 +35,15 @@ def small_avsynth(tmp_path_factory):
     root = tmp_path_factory.mktemp("avsynth-small")
     generate(root, SynthConfig(per_dataset=4, image_size=56, datasets=["s4", "cremad"]))
     return root
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory):
+    """A few clips of every layout of the perception pretraining corpus (crabplus.synth.pretrain), generated
+    once per session: what the base-stage tests train on."""
+    from crabplus.synth import SynthConfig
+    from crabplus.synth.pretrain import DEFAULT_CLIPS, generate_corpus
+
+    root = tmp_path_factory.mktemp("perception-corpus")
+    generate_corpus(root, SynthConfig(per_dataset=4, image_size=56), {k: 2 for k in DEFAULT_CLIPS})
+    return root

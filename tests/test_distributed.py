@@ -72,12 +72,14 @@ def test_ddp_two_processes_match_one_process(synth, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stage", ["base", "ilora"])
-def test_fsdp_two_processes_match_one_process(synth, tmp_path, stage):
+def test_fsdp_two_processes_match_one_process(synth, tmp_path, stage, request):
     """FSDP2 (fully_shard): full training of the base stage, and I-LoRA on a frozen random base (the export
     rebuilds a plain copy on rank 0) — same losses and exported weights as one process."""
-    extra = ("train.stage=base", "model.adapter=none") if stage == "base" else ("model.adapter=ilora",)
-    train(run_cfg(synth, tmp_path / "one", *extra))
-    torchrun(tmp_path, run_cfg(synth, tmp_path / "two", *extra, "train.batch_size=1", "train.distributed=fsdp"))
+    data = request.getfixturevalue("small_corpus") if stage == "base" else synth  # the base trains on the corpus
+    extra = ("train.stage=base", "model.adapter=none", f"data.train=[{data}/pt_still/train.jsonl,"
+             f"{data}/pt_face/train.jsonl]") if stage == "base" else ("model.adapter=ilora",)
+    train(run_cfg(data, tmp_path / "one", *extra))
+    torchrun(tmp_path, run_cfg(data, tmp_path / "two", *extra, "train.batch_size=1", "train.distributed=fsdp"))
     _compare(tmp_path / "one", tmp_path / "two", "model.safetensors")
     if stage == "ilora":
         _compare(tmp_path / "one", tmp_path / "two", "adapter/adapter.safetensors")

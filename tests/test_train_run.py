@@ -33,18 +33,20 @@ def run_cfg(synth, out, *overrides):
                            *overrides)
 
 
-def test_base_stage_learns_and_exports_a_loadable_model(synth, tmp_path):
+def test_base_stage_learns_and_exports_a_loadable_model(small_corpus, tmp_path):
+    """The base stage trains the whole tiny thinker on the perception corpus (a layout of it here)."""
     from crabplus.model import load_checkpoint
 
-    cfg = run_cfg(synth, tmp_path / "base", "train.stage=base", "model.adapter=none", "train.max_steps=8",
-                  "train.save_steps=4", "data.datasets=[s4]", "train.learning_rate=3e-3")
+    cfg = tiny_run_config(small_corpus, tmp_path / "base", "train.stage=base", "model.adapter=none",
+                          "train.max_steps=8", "train.save_steps=4", "train.learning_rate=3e-3",
+                          "train.warmup_ratio=0.0", f"data.train=[{small_corpus}/pt_face/train.jsonl]")
     result = train(cfg)
-    assert result.completed and result.steps == 8 and result.dataset_sizes == {"s4": 3}
-    # the same three records, seen again and again: the answer-span loss must come down
+    assert result.completed and result.steps == 8 and result.dataset_sizes == {"pt_face": 4}
+    # the same four records, seen again and again: the answer-span loss must come down
     assert result.losses[-1] < 0.9 * result.losses[0]
     rows = read_metrics(tmp_path / "base" / "metrics.jsonl")
     assert [r["step"] for r in rows] == list(range(1, 9))
-    assert set(rows[0]["loss_per_task"]) == {"s4"} and rows[0]["tokens"] > 0 and rows[0]["grad_norm"] > 0
+    assert set(rows[0]["loss_per_task"]) == {"pt_face"} and rows[0]["tokens"] > 0 and rows[0]["grad_norm"] > 0
     saved = yaml.safe_load((tmp_path / "base" / "config.yaml").read_text())
     assert saved["train"]["stage"] == "base" and saved["model"]["adapter"] == "none"
     model, tok, model_cfg = load_checkpoint(result.checkpoint)

@@ -22,6 +22,9 @@ def register(sub) -> None:
     parser.add_argument("--out", default=None, help="output folder (default: runs/demo; --full in the same "
                         "folder reuses the plain demo's data and base stage)")
     parser.add_argument("--full", action="store_true", help="run the transfer study (takes much longer)")
+    parser.add_argument("--seeds", default=None, help="with --full: comma-separated seeds (default 0,1,2)")
+    parser.add_argument("--ranks", default=None, help="with --full: comma-separated I-LoRA ranks to sweep on a "
+                        "validation split (e.g. 2,4,8,16) instead of the final comparison on test")
     parser.add_argument("--fresh", action="store_true", help="delete the output folder first (only a folder an "
                         "earlier demo wrote: one holding demo_config.yaml; anything else is refused)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
@@ -49,6 +52,10 @@ def run(args: argparse.Namespace) -> int:
     overrides = list(args.overrides)
     if args.full:
         overrides.append("full=true")
+    if args.seeds:
+        overrides.append(f"study_seeds=[{args.seeds}]")
+    if args.ranks:
+        overrides.append(f"study_ranks=[{args.ranks}]")
     cfg = load_demo_config(args.config, overrides)
     if args.out is not None:
         cfg.output_dir = args.out

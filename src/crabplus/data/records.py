@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
+from crabplus.tasks.perception import PERCEPTION_SPECS, PERCEPTION_TASK
 from crabplus.tasks.registry import DATASETS, TASK_TYPES
 from crabplus.utils.errors import CrabplusError
 
@@ -258,11 +259,11 @@ def record_from_json(obj: Any, *, file: str | None = None, line: int | None = No
     if unknown:
         raise RecordError(f"unknown keys {sorted(unknown)}", field=sorted(unknown)[0], **where)
     dataset = _require(obj, "dataset", "str", where)
-    if dataset not in DATASETS:
+    if dataset not in DATASETS and dataset not in PERCEPTION_SPECS:
         raise RecordError(f"unknown dataset {dataset!r} (known: {', '.join(DATASETS)})", field="dataset", **where)
-    spec = DATASETS[dataset]
+    spec = DATASETS.get(dataset) or PERCEPTION_SPECS[dataset]
     task = _require(obj, "task", "str", where)
-    if task not in TASK_TYPES:
+    if task not in TASK_TYPES and task != PERCEPTION_TASK:
         raise RecordError(f"unknown task {task!r} (known: {', '.join(TASK_TYPES)})", field="task", **where)
     if task != spec.task:
         raise RecordError(f"dataset {dataset!r} is a {spec.task!r} task, not {task!r}", field="task", **where)

@@ -14,6 +14,12 @@ from crabplus.synth.config import SynthConfig
 from crabplus.train.config import TrainConfig
 
 
+def _base_train() -> TrainConfig:
+    from crabplus.experiments.base import base_train as shipped
+
+    return shipped()
+
+
 def _tiny_model() -> ModelConfig:
     return ModelConfig(
         preset="tiny", adapter="ilora",
@@ -26,20 +32,27 @@ def _tiny_model() -> ModelConfig:
 class DemoConfig:
     """What ``crabplus demo`` runs.
 
-    ``synth``: the AVSynth set generated into ``output_dir/data``. ``base``: the tiny backbone's own
-    training (it starts random; this stands in for a pretrained model; lr 1e-3: at 3e-3 the multi-task
-    base learned the text of the world but named sounds at chance, docs/results.md; sampling balanced by task
-    type: with 19 datasets drawn evenly, action, matching and captioning got too few of its 2,000 steps).
-    ``adapter``: the adapter stage (I-LoRA multi-task at lr 1e-3: 3e-3 pulled captioning from the base's
-    CIDEr 0.52 down to 0.27; with ``full`` also plain LoRA multi-task and one single-task run per dataset,
-    every run with the same epochs). ``model``: the tiny preset and adapter shapes; plain
-    LoRA's default rank is N·r so both adapters have the same up-projection capacity.
+    ``synth``: the AVSynth set generated into ``output_dir/data``. The base model is the shipped
+    perception-pretrained one (``crabplus/assets/base``, made by ``crabplus.experiments.base`` from the
+    perception corpus only); ``retrain_base`` makes it again in ``output_dir/base`` from a corpus of
+    ``corpus_scale`` times the default clips, with the ``base`` training settings (the shipped ones by default).
+    ``adapter``: the adapter stage (I-LoRA multi-task, 1,000 steps at lr 5e-3: the base knows no instruction
+    and no answer format, so the adapter learns every task's format and wording; at 300 steps and lr 2e-3 it
+    had learned none; in a 1,500-step run its loss stopped falling from step ~900, docs/results.md). With
+    ``full`` the study's runs take the same settings.
+    ``model``: the tiny preset and adapter shapes (the study sets plain LoRA's rank itself, matched to
+    I-LoRA's trainable-parameter count).
     ``eval``: decoding and segmentation settings. ``max_eval_per_dataset`` caps test records
     (default: all, 25 per dataset).
-    Decoded media and features are cached in ``data.cache_dir`` (default: ``output_dir/cache``), so
-    every epoch after the first skips decoding.
+    ``threads``: torch CPU threads of every stage (1: on a busy 2-core machine two threads made an adapter step
+    about 9x slower, 6 s instead of 0.66 s, as the two wait on each other; the tiny model's products are too
+    small to gain from a second thread; None leaves torch's own setting). Decoded media and features are
+    cached in ``data.cache_dir`` (default: ``output_dir/cache``), so every epoch after the first skips decoding.
     ``full``: run the transfer study (many runs; see docs/results.md for the time it takes); each of its
-    runs trains ``study_steps_per_dataset`` steps per dataset it sees (the same epochs for every run).
+    runs trains ``study_steps_per_dataset`` steps per dataset it sees (the same epochs for every run), once per
+    seed of ``study_seeds``, for the multi-task ``study_methods`` and one single-task run per dataset.
+    ``study_ranks`` set: the rank sweep on a validation split (``study_val_per_dataset`` training clips per
+    dataset held out) instead of the final comparison on test (``crabplus.experiments.study``).
     """
 
     output_dir: str = "runs/demo"
@@ -48,23 +61,38 @@ class DemoConfig:
     synth: SynthConfig = field(default_factory=lambda: SynthConfig(per_dataset=100, workers=0))
     data: DataConfig = field(default_factory=lambda: DataConfig(image_size=56))
     model: ModelConfig = field(default_factory=_tiny_model)
-    base: TrainConfig = field(
-        default_factory=lambda: TrainConfig(stage="base", max_steps=2000, learning_rate=1e-3, save_steps=250,
-                                    sampling_balance="task")
-    )
+    retrain_base: bool = False
+    corpus_scale: float = 1.0
+    base: TrainConfig = field(default_factory=_base_train)
     adapter: TrainConfig = field(
-        default_factory=lambda: TrainConfig(stage="multitask", max_steps=250, learning_rate=1e-3, save_steps=250,
+        default_factory=lambda: TrainConfig(stage="multitask", max_steps=1000, learning_rate=5e-3, save_steps=500,
                                     sampling_balance="task")
     )
     eval: EvalConfig = field(default_factory=lambda: EvalConfig(max_new_tokens=96, batch_size=8, mask_chance_draws=20))
     max_eval_per_dataset: int | None = None
-    study_steps_per_dataset: int = 50
+    threads: int | None = 1
+    study_steps_per_dataset: int = 60
+    study_seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    study_ranks: list[int] | None = None
+    study_methods: list[str] = field(default_factory=lambda: ["ilora", "lora"])
+    study_val_per_dataset: int = 15
 
     def __post_init__(self) -> None:
         if self.base.stage != "base":
             raise ConfigError(f"base.stage must be 'base', got {self.base.stage!r}")
         if self.adapter.stage == "base":
             raise ConfigError("adapter.stage must be 'multitask' (single-task runs are made by the study)")
+        from crabplus.experiments.study import METHODS
+
+        if not self.study_seeds or (self.study_ranks is not None and not self.study_ranks):
+            raise ConfigError("study_seeds and study_ranks (when set) must name at least one value")
+        if self.study_ranks is not None and min(self.study_ranks) < 1:
+            raise ConfigError(f"study_ranks must be >= 1, got {self.study_ranks}")
+        unknown = [m for m in self.study_methods if m not in METHODS]
+        if unknown or not self.study_methods:
+            raise ConfigError(f"study_methods: unknown {unknown} (known: {', '.join(METHODS)})")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"threads must be >= 1, got {self.threads}")
         if self.study_steps_per_dataset < 1:
             raise ConfigError(f"study_steps_per_dataset must be >= 1, got {self.study_steps_per_dataset}")
         if self.data.image_size != self.synth.image_size:

@@ -1,6 +1,7 @@
 """``crabplus demo``: the main job on the embedded default, end to end.
 
-AVSynth set -> tiny backbone (base stage) -> I-LoRA multi-task adapter -> predictions on every
+AVSynth set -> the shipped perception-pretrained tiny backbone (or a base stage on the perception corpus,
+``retrain_base``) -> I-LoRA multi-task adapter -> predictions on every
 mirror dataset's test split -> official metrics beside chance -> ``report.md`` and plots.
 With ``full`` it runs the transfer study instead of the single adapter (see ``study.py``).
 
@@ -57,9 +58,12 @@ def record_files(data_dir: Path, split: str, datasets: list[str] | None = None) 
     return [str(f) for f in files]
 
 
-def run_config(cfg: DemoConfig, out: Path, name: str, data_dir: Path, *, train, model, datasets=None) -> RunConfig:
-    data = replace(cfg.data, train=record_files(data_dir, "train", datasets), eval=[], root=str(data_dir),
-                   cache_dir=cache_dir(cfg))
+def run_config(cfg: DemoConfig, out: Path, name: str, data_dir: Path, *, train, model, datasets=None,
+               records_dir: Path | None = None) -> RunConfig:
+    """One stage's run: the training records of ``records_dir`` (default: the AVSynth folder itself; the study's
+    sweep passes its carved training split), media from ``data_dir``."""
+    data = replace(cfg.data, train=record_files(records_dir or data_dir, "train", datasets), eval=[],
+                   root=str(data_dir), cache_dir=cache_dir(cfg))
     return RunConfig(name=name, output_dir=str(out / name), seed=cfg.seed, data=data,
                      synth=cfg.synth, model=model, train=train, eval=cfg.eval)
 
@@ -97,14 +101,16 @@ def train_stage(run_cfg: RunConfig) -> Path:
     return result.checkpoint
 
 
-def evaluate_run(cfg: DemoConfig, checkpoint: Path, data_dir: Path, out_dir: Path, datasets=None) -> dict:
-    """Predict on the test split and score it; writes predictions.jsonl and the report into ``out_dir``."""
+def evaluate_run(cfg: DemoConfig, checkpoint: Path, data_dir: Path, out_dir: Path, datasets=None, *,
+                 split: str = "test", records_dir: Path | None = None) -> dict:
+    """Predict on ``split`` (test; the study's sweep: ``val`` from ``records_dir``) and score it; writes
+    predictions.jsonl and the report into ``out_dir``."""
     from crabplus.data.records import load_records
     from crabplus.evaluate import evaluate_predictions
     from crabplus.infer import predict_records, write_predictions
 
     records = []
-    for path in record_files(data_dir, "test", datasets):
+    for path in record_files(records_dir or data_dir, split, datasets):
         recs = load_records(path)
         records.extend(recs[: cfg.max_eval_per_dataset] if cfg.max_eval_per_dataset else recs)
     t0 = time.perf_counter()
@@ -118,14 +124,15 @@ def evaluate_run(cfg: DemoConfig, checkpoint: Path, data_dir: Path, out_dir: Pat
     return report
 
 
-def evaluate_once(cfg: DemoConfig, final: Path, data_dir: Path, eval_dir: Path, datasets=None) -> dict:
+def evaluate_once(cfg: DemoConfig, final: Path, data_dir: Path, eval_dir: Path, datasets=None, *,
+                  split: str = "test", records_dir: Path | None = None) -> dict:
     """Evaluate a run, or reuse its report when it is newer than the model it scored."""
     report = eval_dir / "report.json"
     marker = final / "crabplus_model.json"
     if report.is_file() and marker.is_file() and report.stat().st_mtime > marker.stat().st_mtime:
         print0(f"[demo] reusing evaluation {report}")
         return json.loads(report.read_text())
-    return evaluate_run(cfg, final, data_dir, eval_dir, datasets)
+    return evaluate_run(cfg, final, data_dir, eval_dir, datasets, split=split, records_dir=records_dir)
 
 
 def print_table(report: dict, title: str) -> None:
@@ -177,15 +184,46 @@ def task_types_beyond_chance(report: dict) -> dict[str, bool]:
     return out
 
 
+def base_model(cfg: DemoConfig, out: Path) -> Path:
+    """The frozen base every adapter starts from: the shipped perception-pretrained one, or (``retrain_base``)
+    one made again in ``out`` from the perception corpus with the demo's ``base`` settings."""
+    from crabplus.experiments.base import SHIPPED_BASE, BaseConfig, pretrain_base
+
+    if not cfg.retrain_base:
+        if not (SHIPPED_BASE / "model.safetensors").is_file():
+            raise FileNotFoundError(f"{SHIPPED_BASE}: the shipped base is missing (make it with `python -m "
+                                    "crabplus.experiments.base --ship`, or run the demo with retrain_base=true)")
+        print0(f"[demo] base: the shipped perception-pretrained model ({SHIPPED_BASE})")
+        return SHIPPED_BASE
+    base_cfg = BaseConfig(output_dir=str(out), seed=cfg.seed, corpus_scale=cfg.corpus_scale, data=cfg.data,
+                          synth=replace(cfg.synth, datasets=None),
+                          model=replace(cfg.model, adapter="none", checkpoint=None), train=cfg.base,
+                          threads=cfg.threads)
+    return pretrain_base(base_cfg)
+
+
 def run_demo(cfg: DemoConfig) -> dict:
-    """Run the demo (or, with ``cfg.full``, the transfer study) and return its summary."""
+    """Run the demo (or, with ``cfg.full``, the transfer study) and return its summary, with ``cfg.threads``
+    torch threads (the caller's count is restored after)."""
+    import torch
+
+    if cfg.threads is None or cfg.threads == torch.get_num_threads():
+        return _run_demo(cfg)
+    before = torch.get_num_threads()
+    torch.set_num_threads(cfg.threads)
+    try:
+        return _run_demo(cfg)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_demo(cfg: DemoConfig) -> dict:
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "demo_config.yaml")
     t0 = time.perf_counter()
     data_dir = synthesize(cfg, out)
-    base_model = replace(cfg.model, adapter="none", checkpoint=None)
-    base = train_stage(run_config(cfg, out, "base", data_dir, train=cfg.base, model=base_model))
+    base = base_model(cfg, out)
     if cfg.full:
         from crabplus.experiments.study import run_study
 

@@ -1,61 +1,222 @@
 """The transfer study on AVSynth (``crabplus demo --full``): does I-LoRA turn negative transfer into
 positive transfer, as the paper reports on real data?
 
-From the demo's base model: one single-task adapter per dataset, a plain-LoRA multi-task adapter and an
-I-LoRA multi-task adapter, each evaluated on the test split; ``crabplus.evaluate.transfer`` then
-compares each multi-task run with the single-task runs.
+Every run is adapters only on the frozen perception-pretrained base (no run ever trains the base):
 
-Budget: the paper trains every run for the same number of epochs, so a multi-task run sees each
-dataset as often as that dataset's single-task run does. Here every run gets ``study_steps_per_dataset``
-optimizer steps per dataset it trains on (a multi-task run on 19 datasets: 19 times as many steps),
-drawn evenly across datasets (``sampling_balance: dataset``, whatever the demo's adapter uses: balancing
-by task type would give the five emotion datasets fewer epochs in the multi-task runs than alone);
-the other adapter settings (learning rate, batch, schedule) are the demo's ``adapter`` section.
+- ``single``: one I-LoRA adapter per dataset, trained on that dataset alone;
+- ``ilora``: one I-LoRA adapter (rank r, N heads) trained on all 19 datasets;
+- ``lora``: one plain-LoRA adapter (PEFT) on all 19, at the rank whose trainable-parameter count is closest
+  to I-LoRA's (:func:`matched_lora_rank`);
+- ``lora_same_rank``: plain LoRA at I-LoRA's rank r (fewer parameters: no extra heads, no router).
+
+Budget: the paper trains every run for the same number of epochs, so a multi-task run sees each dataset as
+often as that dataset's single-task run. Every run gets ``study_steps_per_dataset`` optimizer steps per
+dataset it trains on, drawn evenly across datasets (``sampling_balance: dataset``); the other adapter
+settings are the demo's ``adapter`` section. Every run is repeated for each seed of ``study_seeds`` (the
+seed sets the data order and the adapters' initial weights; the base is the same), and the transfer table
+(``crabplus.evaluate.seeds``) pairs single and multi-task runs by seed.
+
+Ranks and the split: with ``study_ranks`` unset the study runs at the model's I-LoRA rank and scores the
+test split (the final comparison). With a list of ranks it is the *sweep*: each rank is trained on the
+training clips minus ``study_val_per_dataset`` per dataset, scored on those held-out clips (validation,
+never test), and the rank with the best mean validation score of the multi-task runs is named in
+``sweep/sweep.json``; the final comparison is then run at that rank (``model.ilora.rank``).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
 from crabplus.experiments.config import DemoConfig
 from crabplus.utils.dist import print0
-from crabplus.utils.io import atomic_write_json
+from crabplus.utils.io import atomic_write_json, atomic_write_text
+
+METHODS = ("ilora", "lora", "lora_same_rank")
 
 
-def run_study(cfg: DemoConfig, out: Path, data_dir: Path, base: Path) -> dict:
-    from crabplus.evaluate.transfer import transfer_table, write_transfer
-    from crabplus.experiments.demo import evaluate_once, print_table, record_files, run_config, train_stage
+def trainable_count(model_cfg) -> int:
+    """Trainable parameters of the model ``model_cfg`` builds (the adapter on its frozen base)."""
+    from crabplus.train.recipe import build_model
 
+    _, model = build_model(model_cfg)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def matched_lora_rank(model_cfg, rank: int) -> tuple[int, dict[str, int]]:
+    """The plain-LoRA rank whose trainable-parameter count is closest to I-LoRA's at ``rank`` (LoRA's count
+    is linear in its rank), and the counts: ``{"ilora", "lora", "lora_same_rank"}``."""
+    ilora = trainable_count(_method_model(model_cfg, "ilora", rank, 1))
+    per_rank = trainable_count(_method_model(model_cfg, "lora_same_rank", 1, 1))
+    matched = max(1, round(ilora / per_rank))
+    return matched, {"ilora": ilora, "lora": matched * per_rank, "lora_same_rank": rank * per_rank}
+
+
+def _method_model(model_cfg, method: str, rank: int, lora_rank: int):
+    if method in ("ilora", "single"):
+        return replace(model_cfg, adapter="ilora", ilora=replace(model_cfg.ilora, rank=rank, alpha=2.0 * rank))
+    r = lora_rank if method == "lora" else rank
+    return replace(model_cfg, adapter="lora", lora=replace(model_cfg.lora, rank=r, alpha=2.0 * r))
+
+
+def carve_validation(data_dir: Path, out: Path, n_val: int) -> Path:
+    """``out/splits/<dataset>/{train,val}.jsonl``: each dataset's last ``n_val`` training records become its
+    validation split (its clips are balanced over classes by index, so the tail is too); media stay in
+    ``data_dir``. Rewritten only when missing."""
+    from crabplus.data.records import load_records, write_records
+    from crabplus.experiments.demo import record_files
+
+    splits = out / "splits"
+    for path in map(Path, record_files(data_dir, "train")):
+        name = path.parent.name
+        if (splits / name / "val.jsonl").is_file():
+            continue
+        records = load_records(path)
+        if len(records) <= n_val:
+            raise ValueError(f"{path}: {len(records)} training records, cannot hold out {n_val} for validation")
+        write_records(splits / name / "train.jsonl", records[:-n_val])
+        write_records(splits / name / "val.jsonl", [replace(r, split="val") for r in records[-n_val:]])
+    return splits
+
+
+class Progress:
+    """One line per run: which, how long, how far through the study."""
+
+    def __init__(self, total: int):
+        self.total, self.done, self.t0 = total, 0, time.perf_counter()
+
+    def __call__(self, what: str, seconds: float) -> None:
+        self.done += 1
+        elapsed = time.perf_counter() - self.t0
+        print0(f"[study] run {self.done}/{self.total}: {what} ({seconds:.0f} s; study {elapsed / 60:.1f} min)")
+
+
+def run_rank(cfg: DemoConfig, out: Path, data_dir: Path, base: Path, rank: int, split: str,
+             progress: Progress) -> dict:
+    """Every run of one rank and every seed; returns ``{"singles": {seed: [report]}, "multis": {method: {seed:
+    report}}, "params": …, "lora_rank": …}``."""
+    from crabplus.experiments.demo import evaluate_once, record_files, run_config, train_stage
+
+    train_dir = data_dir if split == "test" else carve_validation(data_dir, out, cfg.study_val_per_dataset)
+    eval_dir = data_dir if split == "test" else train_dir
     datasets = [Path(f).parent.name for f in record_files(data_dir, "test")]
+    lora_rank, params = matched_lora_rank(replace(cfg.model, checkpoint=str(base)), rank)
     steps = cfg.study_steps_per_dataset
 
-    def budget(n_datasets: int, **changes):
-        total = steps * n_datasets
+    def budget(n: int, **changes):
+        total = steps * n
         return replace(cfg.adapter, max_steps=total, save_steps=min(cfg.adapter.save_steps, total),
                        sampling_balance="dataset", **changes)
 
-    reports: dict[str, dict] = {}
-    for adapter in ("ilora", "lora"):
-        model = replace(cfg.model, adapter=adapter, checkpoint=str(base))
-        final = train_stage(run_config(cfg, out, f"study-{adapter}", data_dir, train=budget(len(datasets)),
-                                       model=model))
-        reports[adapter] = evaluate_once(cfg, final, data_dir, out / "eval-study" / adapter)
-        print_table(reports[adapter], f"transfer study: multi-task {adapter} — test split")
-    singles = {}
-    for name in datasets:
-        model = replace(cfg.model, adapter="ilora", checkpoint=str(base))
-        train_cfg = budget(1, stage="single", single_dataset=name)
-        final = train_stage(run_config(cfg, out, f"study-single-{name}", data_dir, train=train_cfg, model=model,
-                                       datasets=[name]))
-        singles[name] = evaluate_once(cfg, final, data_dir, out / "eval-study" / f"single-{name}", [name])
-    table = transfer_table(list(singles.values()), reports["ilora"], baseline_report=reports["lora"],
-                           single_names=[f"single-{n}" for n in singles], multi_name="multi-task I-LoRA",
-                           baseline_name="multi-task LoRA")
-    files = write_transfer(table, out / "transfer")
-    print0((out / "transfer" / "transfer.md").read_text())
-    summary = {"report": str(out / "transfer" / "transfer.md"), "files": files,
-               "positive_share": table["positive_share"],
-               "baseline_positive_share": table.get("baseline_positive_share")}
-    atomic_write_json(out / "study.json", summary)
-    return summary
+    def one(name: str, method: str, seed: int, train, names=None) -> dict:
+        t0 = time.perf_counter()
+        model = replace(_method_model(cfg.model, method, rank, lora_rank), checkpoint=str(base))
+        stage = f"study-{split}/r{rank}/s{seed}/{name}"
+        run_cfg = replace(run_config(cfg, out, stage, data_dir, train=train, model=model, datasets=names,
+                                     records_dir=train_dir), seed=seed)
+        final = train_stage(run_cfg)
+        report = evaluate_once(cfg, final, data_dir, out / f"eval-{stage}", names, split=split,
+                               records_dir=eval_dir)
+        progress(f"rank {rank}, seed {seed}, {name}", time.perf_counter() - t0)
+        return report
+
+    singles: dict[int, list[dict]] = {}
+    multis: dict[str, dict[int, dict]] = {m: {} for m in cfg.study_methods}
+    for seed in cfg.study_seeds:
+        for method in cfg.study_methods:
+            multis[method][seed] = one(method, method, seed, budget(len(datasets)))
+        singles[seed] = [one(f"single-{n}", "single", seed, budget(1, stage="single", single_dataset=n), [n])
+                         for n in datasets]
+    return {"singles": singles, "multis": multis, "params": params, "lora_rank": lora_rank}
+
+
+def runs_per_rank(cfg: DemoConfig, n_datasets: int = 19) -> int:
+    return len(cfg.study_seeds) * (len(cfg.study_methods) + n_datasets)
+
+
+def write_rank(result: dict, dest: Path, rank: int) -> dict:
+    """``transfer.json``/``.md`` (over seeds) and ``routing.json``/``routing.png`` (I-LoRA multi-task) into
+    ``dest``; returns the transfer table."""
+    from crabplus.evaluate.plots import plot_routing
+    from crabplus.evaluate.routing_stats import routing_divergence
+    from crabplus.evaluate.seeds import render_seed_transfer, seed_transfer
+
+    table = seed_transfer(result["singles"], result["multis"])
+    table.update({"rank": rank, "lora_rank": result["lora_rank"], "trainable_params": result["params"]})
+    dest.mkdir(parents=True, exist_ok=True)
+    md = render_seed_transfer(table) + "\nTrainable parameters: " + ", ".join(
+        f"{m} {n:,}" for m, n in result["params"].items()) + f" (I-LoRA rank {rank}, plain LoRA rank "\
+        f"{result['lora_rank']} matched, {rank} same rank)\n"
+    from crabplus.evaluate.seed_plots import plot_seed_transfer
+
+    if plot_seed_transfer(table, dest / "transfer.png") is not None:
+        md += "\n![transfer over seeds](transfer.png)\n"
+    atomic_write_text(dest / "transfer.md", md)
+    atomic_write_json(dest / "transfer.json", table)
+    routing = {}
+    summaries = [r.get("routing") for r in result["multis"].get("ilora", {}).values() if r.get("routing")]
+    if summaries:
+        per_seed = [routing_divergence(s) for s in summaries]
+        mean = _mean_summary(summaries)
+        routing = {"mean_js_per_seed": [p["mean_js"] for p in per_seed],
+                   "mean_js": sum(p["mean_js"] or 0 for p in per_seed) / len(per_seed),
+                   "over_seeds": routing_divergence(mean)}
+        plot_routing(mean, dest / "routing.png")
+    atomic_write_json(dest / "routing.json", routing)
+    table["routing_mean_js"] = routing.get("mean_js")
+    return table
+
+
+def _mean_summary(summaries: list[dict]) -> dict:
+    """Routing summaries of several seeds averaged per task type (weighted equally)."""
+    import numpy as np
+
+    tasks = sorted(set.intersection(*(set(s["tasks"]) for s in summaries)))
+    mean = {t: {"n": sum(s["tasks"][t]["n"] for s in summaries),
+                "mean": np.mean([s["tasks"][t]["mean"] for s in summaries], axis=0).tolist()} for t in tasks}
+    return {"num_heads": summaries[0]["num_heads"], "layers": summaries[0]["layers"], "tasks": mean}
+
+
+def validation_score(result: dict) -> float:
+    """The sweep's selection score: the mean over the multi-task runs (every method and seed) of their mean
+    headline score in chance-band widths above chance (``crabplus.evaluate.seeds.bands_above_chance``)."""
+    from crabplus.evaluate.seeds import bands_above_chance
+
+    values = [bands_above_chance(r) for by_seed in result["multis"].values() for r in by_seed.values()]
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else float("-inf")
+
+
+def run_study(cfg: DemoConfig, out: Path, data_dir: Path, base: Path) -> dict:
+    from crabplus.experiments.demo import record_files
+
+    n = len(record_files(data_dir, "test"))
+    ranks = cfg.study_ranks or [cfg.model.ilora.rank]
+    sweep = cfg.study_ranks is not None
+    split = "val" if sweep else "test"
+    progress = Progress(len(ranks) * runs_per_rank(cfg, n))
+    print0(f"[study] {'sweep on validation' if sweep else 'final comparison on test'}: ranks {ranks}, seeds "
+           f"{cfg.study_seeds}, methods {list(cfg.study_methods)} + single; {progress.total} runs")
+    tables = {}
+    for rank in ranks:
+        result = run_rank(cfg, out, data_dir, base, rank, split, progress)
+        dest = out / ("sweep" if sweep else "transfer") / (f"r{rank}" if sweep else "")
+        tables[rank] = write_rank(result, dest, rank)
+        tables[rank]["validation_score"] = validation_score(result) if sweep else None
+        print0((dest / "transfer.md").read_text())
+    summary = {"split": split, "ranks": ranks, "seeds": cfg.study_seeds,
+               "per_rank": {str(r): {"headline": t["headline"], "methods": t["methods"],
+                                     "routing_mean_js": t["routing_mean_js"], "trainable_params": t["trainable_params"],
+                                     "lora_rank": t["lora_rank"], "validation_score": t["validation_score"]}
+                            for r, t in tables.items()}}
+    if sweep:
+        best = max(ranks, key=lambda r: tables[r]["validation_score"])
+        summary["chosen_rank"] = best
+        summary["rule"] = ("the rank with the highest mean validation score of the multi-task runs (chance-band "
+                           "widths above chance, every method and seed)")
+        atomic_write_json(out / "sweep" / "sweep.json", summary)
+        print0(f"[study] sweep: chosen rank {best}; run the final comparison with model.ilora.rank={best}")
+    else:
+        atomic_write_json(out / "study.json", summary)
+    return {"report": str(out / ("sweep/sweep.json" if sweep else "transfer/transfer.md")), **summary}

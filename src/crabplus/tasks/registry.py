@@ -147,8 +147,12 @@ DATASET_NAMES: tuple[str, ...] = tuple(DATASETS)
 
 
 def get_spec(name: str) -> DatasetSpec:
-    """The spec of dataset ``name``; an unknown name is an error listing the known ones."""
-    try:
+    """The spec of dataset ``name`` (one of the 19, or a layout of the perception pretraining corpus,
+    ``crabplus.tasks.perception``); an unknown name is an error listing the 19."""
+    if name in DATASETS:
         return DATASETS[name]
-    except KeyError:
-        raise KeyError(f"unknown dataset {name!r} (known: {', '.join(DATASET_NAMES)})") from None
+    from crabplus.tasks.perception import PERCEPTION_SPECS  # the base stage's corpus layouts
+
+    if name in PERCEPTION_SPECS:
+        return PERCEPTION_SPECS[name]
+    raise KeyError(f"unknown dataset {name!r} (known: {', '.join(DATASET_NAMES)})")

@@ -55,6 +55,18 @@ def wanted_datasets(data_cfg: DataConfig, train_cfg: TrainConfig) -> set[str] | 
     return wanted
 
 
+def check_base_corpus(datasets: set[str]) -> None:
+    """The base stage trains on the perception corpus only (``crabplus.synth.pretrain``): a base that saw the
+    19 datasets' instructions and tagged answers would already be the multi-task model, leaving the adapters
+    (and the transfer study) nothing to learn."""
+    from crabplus.tasks.perception import is_perception
+
+    tasked = sorted(d for d in datasets if not is_perception(d))
+    if tasked:
+        raise ConfigError(f"train.stage 'base' trains on the perception corpus only (datasets pt_*, made by "
+                          f"crabplus.synth.pretrain); data.train holds instruction datasets {tasked}")
+
+
 def load_sources(data_cfg: DataConfig, train_cfg: TrainConfig) -> list[RecordSource]:
     """Read and validate every training record file, keeping the wanted datasets."""
     if not data_cfg.train:
@@ -70,6 +82,8 @@ def load_sources(data_cfg: DataConfig, train_cfg: TrainConfig) -> list[RecordSou
             root = Path(data_cfg.root) if data_cfg.root is not None else path.parent
             sources.append(RecordSource(path, root, records))
     found = {r.dataset for s in sources for r in s.records}
+    if train_cfg.stage == "base":
+        check_base_corpus(found)
     if not found:
         which = f" of datasets {sorted(wanted)}" if wanted is not None else ""
         raise ConfigError(f"no training records{which} in data.train {data_cfg.train} (test-split records never "

@@ -1,0 +1,169 @@
+"""The perception-pretrained base: the tiny backbone that every adapter run starts from.
+
+It stands in for a pretrained Qwen2.5-Omni: a random tiny thinker trained on the perception corpus only
+(``crabplus.synth.pretrain``: plain questions and answers about AVSynth clips of its own seed range —
+never the 19 datasets' clips, instructions or tagged answers). All task learning then happens in the
+adapters, where the paper's transfer effects live.
+
+It is made once and shipped in the package (``crabplus/assets/base``, with ``PROVENANCE.md`` giving the
+command and seed), so ``crabplus demo`` spends its minutes on instruction tuning. To make it again::
+
+    python -m crabplus.experiments.base --out runs/base            # then compare, or --ship to replace it
+
+Stages are reused as in the demo (a finished run with the same configuration is not trained again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from crabplus.config.core import ConfigError, apply_overrides, to_dict
+from crabplus.config.run import RunConfig
+from crabplus.data.config import DataConfig
+from crabplus.model.config import ModelConfig
+from crabplus.synth.config import SynthConfig
+from crabplus.train.config import TrainConfig
+from crabplus.utils.dist import print0
+from crabplus.utils.io import atomic_write_json
+
+#: where the shipped base lives inside the installed package
+SHIPPED_BASE = Path(__file__).resolve().parent.parent / "assets" / "base"
+CORPUS_DIR = "corpus"
+
+
+def base_train() -> TrainConfig:
+    return TrainConfig(stage="base", max_steps=3000, learning_rate=1e-3, batch_size=4, save_steps=500,
+                       sampling_balance="dataset", log_routing=False)
+
+
+@dataclass
+class BaseConfig:
+    """How the base is made. ``synth``: the rendering settings of the corpus's clips (the demo's: 56 px,
+    2 fps, 10 s scenes, 5 s stills, 4 s faces) and its seed; ``corpus_scale`` multiplies the clips per
+    layout (``crabplus.synth.pretrain.DEFAULT_CLIPS``); ``train``: the base stage (every weight trains);
+    ``threads``: torch CPU threads (the shipped base was made with 1, which also keeps it fast on a busy
+    machine; another count sums floats in another order, so the bytes differ; None leaves torch's setting)."""
+
+    output_dir: str = "runs/base"
+    seed: int = 0
+    synth: SynthConfig = field(default_factory=lambda: SynthConfig(per_dataset=100, workers=0))
+    corpus_scale: float = 1.0
+    data: DataConfig = field(default_factory=lambda: DataConfig(image_size=56))
+    model: ModelConfig = field(default_factory=lambda: ModelConfig(preset="tiny", adapter="none"))
+    train: TrainConfig = field(default_factory=base_train)
+    threads: int | None = 1
+
+    def __post_init__(self) -> None:
+        if self.corpus_scale <= 0:
+            raise ConfigError(f"corpus_scale must be > 0, got {self.corpus_scale}")
+        if self.train.stage != "base" or self.model.adapter != "none":
+            raise ConfigError("the base is trained with train.stage=base and model.adapter=none")
+
+
+def corpus_clips(scale: float) -> dict[str, int]:
+    from crabplus.synth.pretrain import DEFAULT_CLIPS
+
+    return {k: max(2, round(n * scale)) for k, n in DEFAULT_CLIPS.items()}
+
+
+def make_corpus(cfg: BaseConfig, out: Path, workers: int = 1) -> Path:
+    """Generate the corpus into ``out/corpus`` unless one with the same settings is there."""
+    from crabplus.synth.pretrain import CORPUS_VERSION, generate_corpus
+
+    corpus = out / CORPUS_DIR
+    stamp = out / "corpus_config.json"
+    wanted = {"synth": {k: v for k, v in to_dict(cfg.synth).items() if k != "workers"},
+              "clips": corpus_clips(cfg.corpus_scale), "version": CORPUS_VERSION, "seed": cfg.seed}
+    if (corpus / "corpus.json").is_file() and stamp.is_file() and json.loads(stamp.read_text()) == wanted:
+        print0(f"[base] reusing the perception corpus in {corpus}")
+        return corpus
+    t0 = time.perf_counter()
+    summary = generate_corpus(corpus, replace(cfg.synth, seed=cfg.seed), wanted["clips"], workers=workers)
+    atomic_write_json(stamp, wanted)
+    n = sum(c["records"] for c in summary["counts"].values())
+    print0(f"[base] perception corpus: {n} records of {sum(wanted['clips'].values())} clips in "
+           f"{time.perf_counter() - t0:.1f} s -> {corpus}")
+    return corpus
+
+
+def base_run_config(cfg: BaseConfig, out: Path, corpus: Path) -> RunConfig:
+    files = sorted(str(p) for p in corpus.glob("*/train.jsonl"))
+    data = replace(cfg.data, train=files, eval=[], root=str(corpus),
+                   cache_dir=cfg.data.cache_dir or str(out / "cache"))
+    return RunConfig(name="base", output_dir=str(out / "base"), seed=cfg.seed, data=data, synth=cfg.synth,
+                     model=cfg.model, train=cfg.train)
+
+
+def pretrain_base(cfg: BaseConfig, workers: int = 1) -> Path:
+    """Corpus, then the base stage; returns the trained base's ``final/`` folder."""
+    from crabplus.experiments.demo import train_stage
+
+    before = torch.get_num_threads()
+    if cfg.threads is not None and cfg.threads != before:
+        torch.set_num_threads(cfg.threads)
+    try:
+        out = Path(cfg.output_dir)
+        corpus = make_corpus(cfg, out, workers)
+        return train_stage(base_run_config(cfg, out, corpus))
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def ship(final: Path, dest: Path, command: str, cfg: BaseConfig, elapsed_s: float | None) -> None:
+    """Copy a trained base into the package with its provenance (command, seed, hash)."""
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(final, dest, ignore=shutil.ignore_patterns("run_config.yaml"))
+    digest = sha256(dest / "model.safetensors")
+    lines = ["# The shipped perception-pretrained base", "",
+             "The tiny thinker every adapter run of `crabplus demo` starts from, trained on the perception corpus "
+             "only (docs/avsynth.md, \"The perception corpus\"). Made by:", "", "```bash", command, "```", "",
+             f"- seed: {cfg.seed}; torch {torch.__version__}, {cfg.threads} CPU threads",
+             f"- corpus: {sum(corpus_clips(cfg.corpus_scale).values())} clips "
+             f"({', '.join(f'{k} {v}' for k, v in corpus_clips(cfg.corpus_scale).items())})",
+             f"- base stage: {cfg.train.max_steps} steps x {cfg.train.batch_size} samples, lr {cfg.train.learning_rate}"
+             + (f"; {elapsed_s:.0f} s on the 2-core development machine" if elapsed_s else ""),
+             f"- model.safetensors sha256: `{digest}`", "",
+             "`tests/test_shipped_base.py::test_regenerate_shipped_base` (slow) runs the command again and compares."]
+    (dest / "PROVENANCE.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    atomic_write_json(dest / "provenance.json", {"command": command, "seed": cfg.seed, "sha256": digest,
+                                                 "config": to_dict(cfg)})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m crabplus.experiments.base", description=__doc__.split("\n")[0])
+    parser.add_argument("--out", default="runs/base", help="output folder (corpus, cache, base stage)")
+    parser.add_argument("--workers", type=int, default=1, help="processes rendering the corpus (same bytes)")
+    parser.add_argument("--ship", action="store_true", help="copy the result into crabplus/assets/base")
+    parser.add_argument("--corpus-only", action="store_true", help="write the corpus (OUT/corpus) and stop")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides of BaseConfig")
+    args = parser.parse_args(argv)
+    cfg = apply_overrides(BaseConfig(output_dir=args.out), args.overrides)
+    if args.corpus_only:
+        make_corpus(cfg, Path(cfg.output_dir), args.workers)
+        return 0
+    t0 = time.perf_counter()
+    final = pretrain_base(cfg, args.workers)
+    elapsed = time.perf_counter() - t0
+    print0(f"[base] {final} (model.safetensors sha256 {sha256(final / 'model.safetensors')})")
+    if args.ship:
+        command = " ".join(["python -m crabplus.experiments.base", "--out", args.out, *args.overrides])
+        ship(final, SHIPPED_BASE, command, cfg, elapsed)
+        print0(f"[base] shipped to {SHIPPED_BASE}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,133 @@
+"""The perception pretraining corpus: its own clips, its own wording, no tagged answer; the base stage trains
+on it and on nothing else."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import numpy as np
+import pytest
+
+from crabplus.config.core import ConfigError
+from crabplus.data.config import DataConfig
+from crabplus.data.records import load_records
+from crabplus.synth import SynthConfig
+from crabplus.synth.clip import clip_seed
+from crabplus.synth.pretrain import DEFAULT_CLIPS, corpus_seed
+from crabplus.synth.world import ALL_CLASSES, COLOURS, SHAPES
+from crabplus.tasks.perception import PERCEPTION_NAMES, is_perception
+from crabplus.tasks.registry import DATASET_NAMES, DATASETS
+from crabplus.train.config import TrainConfig
+from crabplus.train.data import load_sources
+
+#: the tags and formats of the 19 datasets' answers (crabplus.tasks.formats)
+TAGGED = re.compile(r"<\w+>|</\w+>|\[\d+,\d+|\(\d+,\d+\)\(|\(\d+ \d+\)")
+
+
+def _corpus_records(root) -> list:
+    return [r for name in PERCEPTION_NAMES for r in load_records(root / name / "train.jsonl")]
+
+
+def _task_records(root) -> list:
+    return [r for name in DATASET_NAMES for split in ("train", "test")
+            for r in load_records(root / name / f"{split}.jsonl")]
+
+
+@pytest.fixture(scope="module")
+def all19(tmp_path_factory):
+    """Four clips of every one of the 19 mirror datasets (their instructions, questions, answers, media)."""
+    from crabplus.synth import generate
+
+    root = tmp_path_factory.mktemp("avsynth-19")
+    generate(root, SynthConfig(per_dataset=4, image_size=56), progress=False)
+    return root
+
+
+def test_corpus_clip_seeds_never_meet_the_mirror_datasets_seeds():
+    """At the demo's size and more: every corpus clip's random state differs from every mirror clip's."""
+    def state(seq) -> bytes:
+        return seq.generate_state(4).tobytes()
+
+    mirror = {state(clip_seed(seed, d, split, i)) for seed in (0, 1) for d in DATASET_NAMES
+              for split in ("train", "test", "val") for i in range(120)}
+    corpus = {state(corpus_seed(seed, layout, i)) for seed in (0, 1) for layout in DEFAULT_CLIPS
+              for i in range(max(DEFAULT_CLIPS.values()))}
+    assert len(corpus) == 2 * len(DEFAULT_CLIPS) * max(DEFAULT_CLIPS.values())
+    assert not mirror & corpus
+
+
+def test_corpus_media_are_its_own(small_corpus, all19):
+    def digests(root, records):
+        return {hashlib.sha256((root / p).read_bytes()).hexdigest() for r in records for p in r.media.paths().values()}
+
+    corpus, tasks = _corpus_records(small_corpus), _task_records(all19)
+    assert all(p.split("/")[0] in PERCEPTION_NAMES for r in corpus for p in r.media.paths().values())
+    assert not digests(small_corpus, corpus) & digests(all19, tasks)
+
+
+def _normalise(text: str) -> str:
+    """Class names, colours, shapes and numbers replaced, so that two questions of one template compare equal."""
+    for cls in sorted(ALL_CLASSES, key=len, reverse=True):
+        text = text.replace(cls, "X")
+    text = re.sub(r"\b(" + "|".join([*COLOURS, *SHAPES]) + r")\b", "Y", text)
+    return re.sub(r"\d+", "N", text).strip().lower()
+
+
+def test_corpus_wording_shares_no_template_and_no_tag_with_the_19_datasets(small_corpus, all19):
+    corpus = _corpus_records(small_corpus)
+    assert {r.dataset for r in corpus} == set(PERCEPTION_NAMES) and all(r.task == "perception" for r in corpus)
+    # the fixed text of every instruction template (the parts around its placeholders)
+    pieces = [p.strip() for spec in DATASETS.values() for p in re.split(r"\{\w+\}", spec.instruction)
+              if len(p.strip()) > 12]
+    for r in corpus:
+        assert not any(p in r.instruction for p in pieces), r.instruction
+        assert not r.instruction.lower().startswith("please"), r.instruction
+        assert not TAGGED.search(r.target), r.target
+        assert not r.target.startswith(("I see", "I hear")), r.target  # the mirror datasets' reasoning chains
+    # whole questions, templates compared (the mirror QA datasets' questions are inside their instructions)
+    tasks = _task_records(all19)
+    task_questions = {_normalise(r.meta.get("question", r.instruction)) for r in tasks}
+    assert any("question" in r.meta for r in tasks)
+    # and no corpus answer is a mirror dataset's reasoning chain or answer
+    assert not {_normalise(r.target) for r in corpus} & {_normalise(r.target) for r in tasks}
+    assert not {_normalise(r.instruction) for r in corpus} & task_questions
+
+
+def test_corpus_answers_say_where_things_are_in_words_and_numbers(small_corpus):
+    still = load_records(small_corpus / "pt_still" / "train.jsonl")
+    where = [r for r in still if r.instruction.startswith("Where is each shape")]
+    assert where
+    for r in where:
+        for _cls, x1, x2, y1, y2 in re.findall(r"(\w+ \w+): [a-z ]+, x (\d+) to (\d+), y (\d+) to (\d+)", r.target):
+            assert 0 <= int(x1) < int(x2) <= 224 and 0 <= int(y1) < int(y2) <= 224, r.target
+        assert re.search(r"(in the|on the|at the) ", r.target)
+
+
+def test_base_stage_refuses_the_19_datasets_and_takes_the_corpus(small_corpus, small_avsynth):
+    base = TrainConfig(stage="base")
+    with pytest.raises(ConfigError, match="perception corpus only"):
+        load_sources(DataConfig(train=[str(small_avsynth / "s4" / "train.jsonl")]), base)
+    mixed = [str(small_corpus / "pt_scene" / "train.jsonl"), str(small_avsynth / "cremad" / "train.jsonl")]
+    with pytest.raises(ConfigError, match="cremad"):
+        load_sources(DataConfig(train=mixed), base)
+    sources = load_sources(DataConfig(train=[str(small_corpus)]), base)
+    seen = [r for s in sources for r in s.records]
+    assert {r.dataset for r in seen} == set(PERCEPTION_NAMES) and all(is_perception(r.dataset) for r in seen)
+    assert not any(TAGGED.search(r.target) for r in seen)
+
+
+def test_corpus_is_deterministic_and_independent_of_workers(tmp_path):
+    from crabplus.synth.pretrain import generate_corpus
+
+    cfg = SynthConfig(per_dataset=4, image_size=56)
+    clips = {"pt_still": 2, "pt_face": 1}
+    generate_corpus(tmp_path / "a", cfg, clips)
+    generate_corpus(tmp_path / "b", cfg, clips, workers=2)
+    for layout in clips:
+        a = (tmp_path / "a" / layout / "train.jsonl").read_bytes()
+        assert a == (tmp_path / "b" / layout / "train.jsonl").read_bytes()
+    pngs = sorted((tmp_path / "a").rglob("*.png"))
+    assert pngs and all(np.array_equal(np.frombuffer(p.read_bytes(), np.uint8),
+                                       np.frombuffer((tmp_path / "b" / p.relative_to(tmp_path / "a")).read_bytes(),
+                                                     np.uint8)) for p in pngs)

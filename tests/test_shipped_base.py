@@ -1,0 +1,42 @@
+"""The perception-pretrained base shipped in the package: small, documented, made from the corpus only, and
+(slow) made again by the command written beside it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from crabplus.experiments.base import SHIPPED_BASE, BaseConfig
+
+
+def test_the_shipped_base_is_small_documented_and_loadable():
+    from crabplus.model import load_checkpoint
+
+    weights = SHIPPED_BASE / "model.safetensors"
+    assert weights.is_file() and weights.stat().st_size < 10 * 2**20
+    provenance = json.loads((SHIPPED_BASE / "provenance.json").read_text())
+    assert provenance["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert provenance["command"].startswith("python -m crabplus.experiments.base")
+    assert provenance["command"] in (SHIPPED_BASE / "PROVENANCE.md").read_text()
+    cfg = provenance["config"]
+    assert cfg["train"]["stage"] == "base" and cfg["model"]["adapter"] == "none" and cfg["seed"] == 0
+    model, _, model_cfg = load_checkpoint(SHIPPED_BASE)
+    assert model_cfg.preset == "tiny" and model_cfg.adapter == "none"
+    assert sum(p.numel() for p in model.parameters()) < 3_000_000
+
+
+@pytest.mark.slow
+def test_regenerate_shipped_base(tmp_path):
+    """Runs the shipped command again (corpus + 3,000 base steps: about 15-25 CPU-minutes) and compares bytes."""
+    from crabplus.experiments.base import main
+
+    provenance = json.loads((SHIPPED_BASE / "provenance.json").read_text())
+    args = provenance["command"].split()[3:]  # after "python -m crabplus.experiments.base"
+    out = tmp_path / "base"
+    args[args.index("--out") + 1] = str(out)
+    assert BaseConfig(**{}).seed == provenance["config"]["seed"]
+    assert main(args) == 0
+    made = (out / "base" / "final" / "model.safetensors").read_bytes()
+    assert hashlib.sha256(made).hexdigest() == provenance["sha256"]

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import sys
 import time
 
 import torch
-from thinker_bench import RESULTS, add_adapter, batch_of, build, device_name, sync
+from thinker_bench import RESULTS, add_adapter, batch_of, build, device_name, sync, write_report
 
 from crabplus.model.generate import FORWARD_KEYS, compiled_options
 
@@ -199,10 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     suffix = "_compiled" if args.compiled else ""
     out = args.out or RESULTS / f"generate_{args.preset}_{device.type}{suffix}.json"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", encoding="utf-8") as f:
-        f.write(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_report(out, report)
     return 0
 
 

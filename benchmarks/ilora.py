@@ -27,14 +27,13 @@ Writes benchmarks/results/ilora_<device>.json and prints a table.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 
 import torch
+from thinker_bench import cpu_name, write_report
 from torch import nn
 
 from crabplus.adapters import ILoRAConfig, LoRAConfig, apply_ilora, apply_lora, ilora_layers
@@ -108,15 +107,6 @@ def cuda_peak(step, device: torch.device) -> float | None:
     step()
     sync(device)
     return (torch.cuda.max_memory_allocated(device) - before) / 2**20
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-    except OSError:
-        names = []
-    return f"{names[0]} ({len(names)} logical CPUs)" if names else platform.processor() or "cpu"
 
 
 def mib(n: float) -> float:
@@ -319,9 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
     }
     out = args.out or RESULTS / f"ilora_{device.type}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {out}")
+    write_report(out, report)
     return 0
 
 

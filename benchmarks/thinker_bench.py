@@ -8,6 +8,7 @@ tiny tokenizer's special-token ids, and the inputs from ``dummy_sample`` (the pr
 
 from __future__ import annotations
 
+import json
 import platform
 import time
 from pathlib import Path
@@ -61,6 +62,15 @@ def cpu_name() -> str:
     except OSError:
         names = []
     return f"{names[0]} ({len(names)} logical CPUs)" if names else platform.processor() or "cpu"
+
+
+def write_report(out: Path, report: dict) -> Path:
+    """Write a benchmark's JSON (its folder made if need be) and say where."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
+    return out
 
 
 def device_name(device: torch.device) -> str:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import sys
 import time
 
@@ -46,6 +45,7 @@ from thinker_bench import (
     sync,
     top_ops,
     trainable_count,
+    write_report,
 )
 
 from crabplus.adapters import trainable_parameters
@@ -228,10 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         "variants": rows, "step_time_vs_ilora": ratios, "top_ops": profiles,
     }
     out = args.out or RESULTS / f"train_step_{args.preset}_{device.type}.json"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", encoding="utf-8") as f:
-        f.write(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_report(out, report)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""I-LoRA speed and memory, side by side in one run (GUIDE.md §7).
+"""I-LoRA speed and memory, side by side in one run (docs/model.md).
 
     .venv/bin/python benchmarks/ilora.py                   # CPU, float32: real layer shapes + tiny shapes
     .venv/bin/python benchmarks/ilora.py --tokens 512 --reps 7

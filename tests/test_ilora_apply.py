@@ -45,7 +45,7 @@ def test_targets_are_the_llm_projections_unless_encoders(tok):
     names = [n for n, _ in ilora_layers(enc)]
     audio = [n for n in names if n.startswith("model.audio_tower.")]
     vision = [n for n in names if n.startswith("model.visual.")]
-    # What the release's suffix match hits (reference A5.2): audio q/k/v, vision MLP gate/up/down.
+    # What the release's suffix match hits (the release; docs/model.md): audio q/k/v, vision MLP gate/up/down.
     assert len(audio) == model.config.audio_config.encoder_layers * 3
     assert {n.rsplit(".", 1)[1] for n in audio} == {"q_proj", "k_proj", "v_proj"}
     assert len(vision) == model.config.vision_config.depth * 3

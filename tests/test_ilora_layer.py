@@ -1,4 +1,4 @@
-"""The I-LoRA layer against its contract (GUIDE.md §4): the release's per-head formula, the router's
+"""The I-LoRA layer against its contract (docs/model.md): the release's per-head formula, the router's
 invariants, dropout on the adapter path only, and the options (top-k, balance loss, task router)."""
 
 from __future__ import annotations

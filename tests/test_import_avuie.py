@@ -146,7 +146,7 @@ def test_image_task_fields(imported):
     assert s4_train.media.audio_window_index == 0 and s4_test.media.audio_window_index == 3
     assert (s4_train.answer.label, s4_train.answer.box) == ("dog", [60, 50, 150, 170])  # parsed from the target
     assert s4_train.answer.points == [[100, 110], [80, 90], [130, 140]]
-    # test: box + points from the ground-truth mask (mode '1' file), mask path per reference A6
+    # test: box + points from the ground-truth mask (mode '1' file), mask path per the release (docs/evaluation.md)
     assert s4_test.answer.mask == "AVUIE_2/s4/AVS/v1s/-2eNmXIGvWM_10_15/labels_rgb/3.png"
     assert s4_test.answer.box == [30, 40, 191, 201]
     x1, y1, x2, y2 = s4_test.answer.box

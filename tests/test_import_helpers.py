@@ -121,7 +121,7 @@ def write_mask(path: Path, mode: str, shape: tuple[int, int], box: tuple[int, in
 
 
 def release_media_paths() -> list[str]:
-    """Every media path the release fixtures name, joined as the release joins them (reference A1)."""
+    """Every media path the release fixtures name, joined as the release joins them (the release; docs/data.md)."""
     paths = []
     for file in sorted(RELEASE.glob("*/*.json")):
         task = file.parent.name

@@ -1,5 +1,5 @@
 """The processor end to end on real files: vision input side by side with transformers' image processor,
-placeholder counts, the chat layout and loss span of reference A4, and a tiny thinker that accepts it all."""
+placeholder counts, the chat layout and loss span of the release, and a tiny thinker that accepts it all."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ def test_placeholders_expand_to_the_release_token_counts(tok, root):
     released_audio = replace(preset_dims("tiny"), mel_hop_length=160)  # the released models' 10 ms mel hop
     proc = CrabProcessor(tok, build_thinker_config(released_audio, len(tok), special_token_ids(tok)), image_size=224)
     ids = special_token_ids(tok)
-    expected = {  # (vision tokens, audio tokens), reference A2
+    expected = {  # (vision tokens, audio tokens), the release (docs/media.md)
         "ks": (320, 250),  # 10 frames -> grid (5, 16, 16); 10 s -> 1000 mel frames
         "meld": (128, 100),  # 4 frames; the first 4 s
         "a2v": (640, 250),  # two 10-frame clips joined: one 20-frame video

@@ -1,5 +1,5 @@
 """Adapters: I-LoRA (config / layer / apply / save / load / import of the official Crab+ weights), the
-plain-LoRA baseline through PEFT, and routing statistics. Contract: GUIDE.md §4.
+plain-LoRA baseline through PEFT, and routing statistics. Contract: docs/model.md.
 
 Names are imported lazily (PEP 562), so that reading a configuration (``crabplus.adapters.config``)
 does not import torch and PEFT.

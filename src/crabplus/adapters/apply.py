@@ -2,7 +2,7 @@
 
 Target rule: an ``nn.Linear`` whose name's last component is in ``target_modules``. The release matches
 by plain string suffix over the whole thinker, which also hits the audio encoder's q/k/v and the vision
-encoder's MLP (reference A5.2); here that is the explicit switch ``encoders=True``. With it off, layers
+encoder's MLP (the release; docs/model.md); here that is the explicit switch ``encoders=True``. With it off, layers
 inside a submodule named ``audio_tower`` or ``visual`` (the thinker's encoders) are left alone; a model
 without such submodules has every matching layer adapted.
 

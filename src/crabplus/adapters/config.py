@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from crabplus.config.core import ConfigError
 from crabplus.utils.errors import CrabplusError
 
-#: The release's target list (reference A5.2): attention and MLP projections of the LLM.
+#: The release's target list (docs/model.md): attention and MLP projections of the LLM.
 RELEASE_TARGET_MODULES: tuple[str, ...] = (
     "q_proj",
     "k_proj",
@@ -29,7 +29,7 @@ class AdapterLoadError(CrabplusError, ValueError):
 @dataclass
 class ILoRAConfig:
     """Interaction-aware LoRA: one shared down-projection A, ``num_experts`` up-projection heads B_i
-    and a per-token softmax router (GUIDE.md §4). Release values: r=128, alpha=256, N=3, dropout 0.1.
+    and a per-token softmax router (docs/model.md). Release values: r=128, alpha=256, N=3, dropout 0.1.
 
     ``encoders=True`` also adapts what the release's suffix matching hits inside the audio encoder
     (q/k/v) and the vision encoder's MLP (gate/up/down); off by default, an explicit switch.

@@ -1,5 +1,5 @@
 """The I-LoRA adapter product with a hand-written backward: mixed precision as AMP does it, and only
-what backward needs kept between the passes (GUIDE.md §4, §7).
+what backward needs kept between the passes (docs/model.md).
 
 Training, two :class:`torch.autograd.Function` s around the router:
 

@@ -1,5 +1,5 @@
 """The I-LoRA layer: a frozen linear layer plus a shared down-projection, N up-projection heads and a
-per-token router (GUIDE.md §4, reference A5.1).
+per-token router (docs/model.md).
 
     g = softmax(R x)                    R: N x d_in, computed in float32
     z = A dropout(x)                    A: r x d_in, shared by every head

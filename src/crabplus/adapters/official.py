@@ -1,4 +1,4 @@
-"""The official Crab+ release's adapter layout, and a strict loader (reference A5.3).
+"""The official Crab+ release's adapter layout, and a strict loader (the release; docs/model.md).
 
 The release saves, per adapted module, ``<path>.lora_A.weight`` [r, d_in], ``<path>.lora_B{i}.weight``
 [d_out, r] for i = 0..N-1 and ``<path>.lora_route.weight`` [N, d_in], behind PEFT's prefix

@@ -1,4 +1,4 @@
-"""The release's per-head I-LoRA formulation (reference A5.1), written from its formula.
+"""The release's per-head I-LoRA formulation (the release; docs/model.md), written from its formula.
 
 Kept as an oracle, not as a training path: the tests check :class:`~crabplus.adapters.layer.ILoRALinear`'s
 stacked product against it, and ``benchmarks/ilora.py`` times it as "the release's loop". Each head has its

@@ -1,4 +1,4 @@
-"""Batching encoded samples (reference A4 "Batching"), with left padding for generation.
+"""Batching encoded samples (as the release batches, docs/media.md), with left padding for generation.
 
 Text is padded to the longest sample: ``input_ids`` with the pad id, ``attention_mask`` with 0, ``labels``
 with -100, on the right for training and on the left for generation (the release right-pads in generation

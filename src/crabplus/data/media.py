@@ -2,7 +2,7 @@
 
 Every way a file can be unreadable ends in a :class:`MediaError` whose message starts with the file's path
 and says what is wrong; ``kind`` is a short machine-readable reason (used to count skips). What the release
-does is reproduced where it is defined (reference A2): frames sampled uniformly as the rounded
+does is reproduced where it is defined (the release; docs/media.md): frames sampled uniformly as the rounded
 ``linspace(0, n-1, N)`` over the frames of the clip, resized to a square with antialiased bicubic; audio as
 16 kHz mono (the mean of the channels, as librosa does). Where it is not, we choose and say so:
 

@@ -1,4 +1,4 @@
-"""Unified record + tokenizer -> the Qwen2.5-Omni thinker's inputs for one sample (reference A2-A4).
+"""Unified record + tokenizer -> the Qwen2.5-Omni thinker's inputs for one sample (the release; docs/media.md).
 
 The chat is the release's: the stock system prompt; a user turn of lead-in text, media placeholders with no
 separator, then the instruction; the target as the assistant turn (training) or an open assistant turn

@@ -5,7 +5,7 @@ of 152k rows would dominate its size) and nothing may be downloaded. It copies w
 Qwen2.5-Omni tokenizer: byte-level BPE behind the same pre-tokenisation pattern (so ``"\\n"`` and digits
 split the same way, which the loss span and the answer parsers rely on), the same special tokens with the
 same roles (``<|endoftext|>`` pads, ``<|im_end|>`` ends a turn) and a chat template that renders the
-release's layout (reference A4). Training is deterministic: the same corpus gives the same vocabulary.
+release's layout (the release; docs/media.md). Training is deterministic: the same corpus gives the same vocabulary.
 
 ``special_token_ids(tokenizer)`` is what the model builder reads to put the placeholder ids into the
 thinker config; it works on the tiny and on the real tokenizer alike.
@@ -57,7 +57,7 @@ QWEN_SPLIT_PATTERN = (
 TINY_VOCAB_SIZE = 2048
 
 # Our own Jinja template. It renders each turn as ``<|im_start|>ROLE\nCONTENT<|im_end|>\n``; list contents
-# become text and media placeholders with no separator (reference A4). A conversation without a system turn
+# become text and media placeholders with no separator (as the release does). A conversation without a system turn
 # gets the stock Qwen2.5-Omni system prompt.
 CHAT_TEMPLATE = (
     "{%- for message in messages -%}"

@@ -1,4 +1,4 @@
-"""The per-task audio windows of the release (reference A2), on 16 kHz mono waveforms.
+"""The per-task audio windows of the release (docs/media.md), on 16 kHz mono waveforms.
 
 The arithmetic is the release's, including its integer truncations, so that the same clip gives the same
 samples: a clip is first right-padded with zeros to 1 s; then

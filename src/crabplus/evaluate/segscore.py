@@ -1,6 +1,6 @@
 """Segmentation and grounding datasets: S4 / MS3 (masks), Ref-AVS (masks + null set), ARIG (boxes).
 
-Masks come from the segmenter prompted with the predicted box and points (reference A6). Each
+Masks come from the segmenter prompted with the predicted box and points (the release; docs/evaluation.md). Each
 record is reduced to per-frame statistics right away (IoU, F curve, foreground count, ...) so a
 large test set never holds its masks in memory; the three conventions (ours, the release's, chance)
 are then aggregations of these statistics over different subsets.

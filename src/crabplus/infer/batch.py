@@ -5,7 +5,7 @@ router weight of each head over the sample's prompt tokens (``{}`` without I-LoR
 recorded). ``crabplus eval`` reads the JSONL that :func:`write_predictions` writes.
 
 The release right-pads generation batches, which puts pad tokens between a short prompt and its
-answer (reference A4); we left-pad, so a sample's answer does not depend on its batch.
+answer (the release; docs/media.md); we left-pad, so a sample's answer does not depend on its batch.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """crabplus.metrics: the official benchmark metrics as pure functions on numpy arrays and lists.
 
-Each module implements one benchmark family as described in ``reference/benchmarks.md`` (the
+Each module implements one benchmark family as described in docs/evaluation.md (the
 module docstrings restate the definition, edge cases included). Nothing here knows about records,
 parsing or files: :mod:`crabplus.evaluate` turns predictions into these inputs.
 """

@@ -1,7 +1,7 @@
 """Box IoU for ARIG (audio-referred image grounding) in 224-pixel space.
 
-The release has no ARIG scorer (reference A6) and Crab's metric needs confirmation (benchmarks.md
-§8), so we report what a box target supports directly: the mean box IoU, the success rate at
+The release has no ARIG scorer and Crab's own metric is not published with code (docs/evaluation.md),
+so we report what a box target supports directly: the mean box IoU, the success rate at
 IoU >= 0.5, and the AUC of the success rate over thresholds 0, 0.05, …, 1 (trapezoid rule, as the
 SSL benchmarks' AUC). Boxes are ``[x1, y1, x2, y2]`` with continuous area (x2 - x1) * (y2 - y1): a
 box covers pixels x1..x2-1, the same convention as slicing ``mask[y1:y2, x1:x2]``.

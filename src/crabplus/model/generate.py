@@ -1,4 +1,4 @@
-"""Greedy generation on a left-padded batch, as the release decodes (reference A4), minus its bug.
+"""Greedy generation on a left-padded batch, as the release decodes (the release; docs/media.md), minus its bug.
 
 The release right-pads batches for generation, so shorter prompts get pad tokens between the prompt
 and the answer. Here batches must be left-padded: transformers 5.24's thinker computes M-RoPE

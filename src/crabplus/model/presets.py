@@ -2,14 +2,14 @@
 
 :func:`build_thinker_config` turns :class:`ThinkerDims` plus the tokenizer's vocabulary size and special
 token ids into a transformers ``Qwen2_5OmniThinkerConfig``; tests and the demo call it through the
-``tiny`` preset, the real presets describe the released checkpoints (GUIDE.md §6.3).
+``tiny`` preset, the real presets describe the released checkpoints (docs/architecture.md).
 
 - ``tiny``: 1.7M parameters with both encoders and the 2048-token tiny tokenizer (0.5M of them the
   embedding and output matrices); vision patch 14, temporal patch 2, 2x2 merge, so a 56-px frame pair
   gives 2x2 merged tokens; 128 mel bins at a 20 ms hop (12.5 audio tokens per second, half the released
   models' 25: on 2 CPU cores audio tokens were most of a sample, and AVSynth's fastest sound feature, a 5 Hz
   vibrato, needs far less).
-- ``omni-7b``: Qwen2.5-Omni-7B's thinker (reference A5.2 shapes). ``omni-3b``: Qwen2.5-Omni-3B's
+- ``omni-7b``: Qwen2.5-Omni-7B's thinker (the release's shapes, docs/model.md). ``omni-3b``: Qwen2.5-Omni-3B's
   (its LLM is Qwen2.5-3B-shaped; encoders as the 7B's). Both load from a local checkpoint, whose own
   config.json is used; these numbers check it and size benchmarks.
 """

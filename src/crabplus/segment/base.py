@@ -1,7 +1,7 @@
 """The promptable-segmenter interface and the prompt geometry shared by all segmenters.
 
 Crab+ has the model write a box and three points in 224-pixel space; a promptable segmenter turns
-them into a mask of the real image (reference A6). A segmenter is any object with
+them into a mask of the real image (the release; docs/evaluation.md). A segmenter is any object with
 ``segment(image, box_224, points_224) -> bool [H, W]``.
 """
 

@@ -1,7 +1,7 @@
 """SAM 2.1 through transformers' ``Sam2Model``, with weights from a local directory.
 
 Crab+ prompts SAM 2.1 (Hiera-L) with the predicted box and points, all labels positive,
-``multimask_output=False``, and keeps the mask (reference A6). transformers' SAM 2 image processor
+``multimask_output=False``, and keeps the mask (the release; docs/evaluation.md). transformers' SAM 2 image processor
 needs torchvision, which this project does not use, so the preprocessing is ours and mirrors the
 processor's defaults: resize to the model's square input side (bilinear), scale to [0, 1],
 normalise with the ImageNet mean/std (or the directory's ``preprocessor_config.json``), prompts

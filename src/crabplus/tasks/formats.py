@@ -1,6 +1,6 @@
 """Target formats: structured answer -> the tagged answer text the model learns to write.
 
-The conventions follow the release's test ground truths and SAM 2 parser (reference A3/A6) and
+The conventions follow the release's test ground truths and SAM 2 parser (the release; docs/data.md) and
 Crab's tags for the tasks the release leaves open:
 
 - classification, matching, QA: ``<answer>X</answer>`` (matching: the candidate number ``1``/``2``;

@@ -1,6 +1,6 @@
 """Answer normalisation: when do a predicted answer and a ground-truth answer say the same thing?
 
-The release has no scorer for its word answers (reference A6), and MUSIC-AVQA's LLM practice is an
+The release has no scorer for its word answers (the release; docs/evaluation.md), and MUSIC-AVQA's LLM practice is an
 exact match after upper-casing (benchmarks.md §5), which counts ``"2"`` against ``"two"`` and
 ``"acoustic guitar"`` against ``"acoustic_guitar"`` as wrong. Our rule, applied to both sides before
 any comparison of labels, free answers and options:

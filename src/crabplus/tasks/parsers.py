@@ -18,7 +18,7 @@ and ground-truth strings (``parse_answer`` is how the importer recovers structur
 - Ref-AVS ``<answer>true|false</answer>`` (also ``yes``/``no``).
 
 ``Prediction.release_valid`` says whether the release's own, stricter parser would have accepted
-the text (reference A6: for S4/MS3/Ref-AVS its integer-only, no-space regex and range checks; for the
+the text (the release, docs/evaluation.md: for S4/MS3/Ref-AVS its integer-only, no-space regex and range checks; for the
 other datasets, which the release never parsed, it equals ``parsed``). Reports score "ours"
 (unparsed = wrong) and "release" (invalid ones dropped) side by side.
 """
@@ -35,7 +35,7 @@ from crabplus.tasks.registry import DATASETS
 
 #: Longest generated text parsed (characters); the rest is ignored with a note. 512 new tokens are ~3 k.
 MAX_TEXT_CHARS = 32768
-FRAME = 224  # coordinates live in 224-pixel space (reference A3)
+FRAME = 224  # coordinates live in 224-pixel space (the release; docs/data.md)
 
 _NUM = r"[-+]?\d+(?:\.\d+)?"
 _FLAGS = re.IGNORECASE | re.DOTALL
@@ -62,7 +62,7 @@ _PAIR = rf"\(\s*({_NUM})\s*,\s*({_NUM})\s*\)"
 _OBJ = re.compile(rf"<obj>\s*{_PAIR}\s*,?\s*{_PAIR}\s*</obj>", _FLAGS)
 _ARIG_LABEL = re.compile(r"sounding object is\s+(.+?)\s*\.?\s*(?:its coordinates|<obj>|$)", _FLAGS)
 _S4_GT_LABEL = re.compile(r"object making the sound in the video is\s+(.+?)\s*\.?\s*$", _FLAGS)
-# the release's SAM 2 scripts: integers only, no spaces inside the brackets (reference A6)
+# the release's SAM 2 scripts: integers only, no spaces inside the brackets (the release; docs/evaluation.md)
 _RELEASE_BRACKETS = re.compile(r"\[(\d+),(\d+)(?:,(\d+),(\d+))?\]")
 
 _CHOICE_WORDS = {"one": 1, "first": 1, "two": 2, "second": 2, "three": 3, "third": 3, "four": 4, "fourth": 4}

@@ -1,6 +1,6 @@
 """The datasets of the release and what each one is: task type, media, instruction, answer format.
 
-One :class:`DatasetSpec` per task flag of the release (reference A1/A3, 19 flags over 17 source
+One :class:`DatasetSpec` per task flag of the release (docs/data.md: 19 flags over 17 source
 datasets). Everything downstream — AVSynth's mirror datasets, the media pipeline's frame counts and
 audio windows, the target format, the parser and the metric — reads it from here.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-#: The seven task types of Crab+ (GUIDE.md §1).
+#: The seven task types of Crab+ (docs/architecture.md).
 TASK_TYPES: tuple[str, ...] = (
     "action",  # action recognition
     "emotion",  # emotion recognition

@@ -1,4 +1,4 @@
-"""Training configuration: the multi-task instruction-tuning recipe (reference A7 defaults)."""
+"""Training configuration: the multi-task instruction-tuning recipe (the release (docs/training.md) defaults)."""
 
 from __future__ import annotations
 

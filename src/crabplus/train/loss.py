@@ -1,7 +1,7 @@
 """The causal-LM loss on the answer span, per sample, so that it can be logged per task.
 
 The processor's ``labels`` already hold -100 everywhere except the supervised span (the ``\\n``
-after ``<|im_start|>assistant``, the target and ``<|im_end|>``, reference A4). The loss is the
+after ``<|im_start|>assistant``, the target and ``<|im_end|>``, the release (docs/media.md)). The loss is the
 stock shift-by-one cross-entropy; we compute it here instead of inside the model because we need
 it per sample (per-task logging) and normalised by the supervised-token count of the whole
 optimizer step — across micro-batches and ranks — so that gradient accumulation and the number of

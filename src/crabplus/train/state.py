@@ -1,7 +1,7 @@
 """Nested training state (optimizer, RNG) <-> one safetensors file plus a JSON skeleton.
 
 Why: resume needs the optimizer's moments and the random generators exactly, and we write no
-pickles (GUIDE §8). A state is any tree of dicts, lists, tuples, tensors, numpy arrays and JSON
+pickles (docs/architecture.md). A state is any tree of dicts, lists, tuples, tensors, numpy arrays and JSON
 scalars; :func:`flatten` moves every tensor into a flat ``{path: tensor}`` map (what safetensors
 stores) and leaves a JSON skeleton that points at them; :func:`unflatten` rebuilds the tree
 bit for bit. Anything else (an arbitrary object) is an error naming its path in the tree.

@@ -248,7 +248,7 @@ def _avcap(d: Draft, raw: dict, ctx: Context) -> None:
 def _avs(d: Draft, raw: dict, ctx: Context) -> None:
     """s4 / ms3: one frame + the matching fifth of the audio; box + points."""
     d.media = _image_media(d.task, d.split, raw)
-    # the fifth of the clip the audio window keeps: 0 for s4 train (reference A3), else frame_idx
+    # the fifth of the clip the audio window keeps: 0 for s4 train (the release; docs/data.md), else frame_idx
     d.media.audio_window_index = 0 if (d.task == "s4" and d.split == "train") else get_int(raw, "frame_idx")
     label = get_str(raw, "a_obj", allow_number=True)
     try:

@@ -4,7 +4,7 @@ that Crab+ writes for a mask.
 Why this exists: the release's test records of S4 / MS3 / Ref-AVS carry no box and no points (the
 official metric compares masks), but a unified record needs the structured answer. We recover it
 from the ground-truth mask, in the same 224-pixel space and with the same reading rule the release's
-scoring stage uses (reference A6: load, nearest-resize to 224, binarise ``> 0``).
+scoring stage uses (the release, docs/evaluation.md: load, nearest-resize to 224, binarise ``> 0``).
 
 Reading rule per PNG mode (benchmarks.md §3):
 
@@ -33,7 +33,7 @@ from PIL import Image
 
 from crabplus.utils.errors import CrabplusError
 
-#: The side of the square pixel space of boxes, points and masks in Crab+ (reference A3/A6).
+#: The side of the square pixel space of boxes, points and masks in Crab+ (the release; docs/data.md).
 SPACE = 224
 
 
@@ -99,7 +99,7 @@ def mask_box_points(mask: np.ndarray) -> tuple[list[int], list[list[int]]] | Non
 
 
 def avs_mask_path(frame: str) -> str:
-    """The AVSBench / AV-UIE ground-truth mask of a frame path (reference A6):
+    """The AVSBench / AV-UIE ground-truth mask of a frame path (the release; docs/evaluation.md):
     ``.../<clip>/frames/<k>.jpg`` -> ``.../<clip>/labels_rgb/<k>.png``."""
     if "/frames/" not in frame or not frame.endswith(".jpg"):
         raise MaskError(f"cannot derive the mask path of {frame!r}: expected .../frames/<k>.jpg")
@@ -107,7 +107,7 @@ def avs_mask_path(frame: str) -> str:
 
 
 def refavs_mask_path(frame: str, fid: int | str) -> str:
-    """The Ref-AVS ground-truth mask the release's scoring reads for a frame (reference A6):
+    """The Ref-AVS ground-truth mask the release's scoring reads for a frame (the release; docs/evaluation.md):
     ``REFAVS/media/<clip>/frames/<k>.jpg`` -> ``REFAVS/gt_mask/<clip>/fid_<fid>/0000<k>.png``."""
     if "/media/" not in frame or "/frames/" not in frame or not frame.endswith(".jpg"):
         raise MaskError(f"cannot derive the mask path of {frame!r}: expected .../media/<clip>/frames/<k>.jpg")

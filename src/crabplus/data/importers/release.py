@@ -1,4 +1,4 @@
-"""What the AV-UIE v2 release's JSON files hold, task by task (reference A1, A3, A9).
+"""What the AV-UIE v2 release's JSON files hold, task by task (docs/data.md).
 
 Every file is ``<ROOT>/AVUIE_2/<task>/<split>.json``: one JSON list of flat objects. The facts the
 importer needs, kept in one place:
@@ -29,7 +29,7 @@ RELEASE_DIR = "AVUIE_2"
 RELEASE_SPLITS = ("train", "test")
 IMAGE_TASKS = ("s4", "ms3", "arig", "ref_avs")
 
-#: The train target field per task (reference A9.2); every other task uses ``label``.
+#: The train target field per task (the release; docs/data.md); every other task uses ``label``.
 TARGET_FIELD = {"ucf": "new_label", "ref_avs": "output"} | {
     t: "label_content" for t in ("ave", "unav", "avvp", "s4", "ms3", "arig", "avcap")
 }

@@ -2,11 +2,11 @@
 
     .venv/bin/python benchmarks/train_loop.py [--steps 10] [--rounds 3] [--data DIR] [--only ilora]
 
-Side by side in one run: the base stage (on 5 % of the perception corpus) with no feature cache, with a
-warm cache, with a warm cache and one DataLoader worker, and the I-LoRA stage with a warm cache, once with
-the layer as it is and once with the plain autograd formula it had before issue 14
-(``ILoRALinear.lean = False``): the same numbers within float32 rounding, so any difference in s/step is the layer's. The machine is shared and noisy,
-so the variants run interleaved for ``--rounds`` rounds and the table shows each one's best round
+Side by side in one run: the base stage (on 5 % of the perception corpus) with no feature cache, with a warm
+cache, with a warm cache and one DataLoader worker, and the I-LoRA stage with a warm cache, once with the
+layer as it is and once with the plain autograd formula it had before issue 14 (``ILoRALinear.lean = False``):
+the same numbers within float32 rounding, so any difference in s/step is the layer's. The machine is shared
+and noisy, so the variants run interleaved for ``--rounds`` rounds and the table shows each one's best round
 (and its median); compare rows, not absolute numbers. Writes benchmarks/results/train_loop.json
 (train_loop_<only>.json with ``--only``).
 """

@@ -1,0 +1,87 @@
+"""Data flows one way (docs/architecture.md): every import between the parts of ``crabplus`` is read from the
+source and checked against what each part may import. Today's known exceptions are listed by name, so a new
+upward import fails here and a removed exception must be taken off the list."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "crabplus"
+
+# part -> the parts it may import (besides itself); "*" = anything
+ALLOWED: dict[str, set[str]] = {
+    "utils": set(),
+    "metrics": {"utils"},
+    "config": {"utils"},
+    "segment": {"utils"},
+    "adapters": {"utils", "config"},
+    "tasks": {"utils", "data"},
+    "data": {"utils", "config", "tasks"},
+    "synth": {"utils", "config", "data", "tasks"},
+    "model": {"utils", "config", "adapters"},
+    "train": {"utils", "config", "data", "tasks", "model", "adapters"},
+    "evaluate": {"utils", "config", "data", "tasks", "metrics", "segment"},
+    "infer": {"utils", "config", "data", "tasks", "model", "adapters", "segment", "evaluate"},
+    "lmms": {"utils", "config", "data", "tasks", "evaluate", "infer"},
+    "web": {"utils", "config", "data", "tasks", "model", "adapters", "infer", "evaluate"},
+    "experiments": {"*"},
+    "cli": {"*"},
+}
+
+# (importing file, imported part): the upward imports that exist today, each to be removed (docs/architecture.md)
+KNOWN = {
+    ("config/run.py", "model"), ("config/run.py", "train"), ("config/run.py", "data"), ("config/run.py", "synth"),
+    ("config/run.py", "evaluate"),
+    ("model/build.py", "data"), ("model/dummy.py", "data"), ("model/generate.py", "data"),
+    ("infer/batch.py", "train"), ("web/answer.py", "train"),
+}
+
+
+def imported_parts(path: Path) -> set[str]:
+    """The crabplus parts ``path`` imports (absolute imports; the package has no relative ones)."""
+    parts = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = []
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        parts |= {n.split(".")[1] for n in names if n.startswith("crabplus.") and n.count(".") >= 1}
+    return parts
+
+
+def upward_imports() -> set[tuple[str, str]]:
+    found = set()
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC)
+        if len(rel.parts) < 2:
+            continue  # crabplus/__init__.py, __main__.py
+        part = rel.parts[0]
+        allowed = ALLOWED.get(part)
+        assert allowed is not None, f"src/crabplus/{part}/ is a part the layering rule does not know: add it"
+        if "*" in allowed:
+            continue
+        for other in imported_parts(path) - {part}:
+            if other not in allowed:
+                found.add((rel.as_posix(), other))
+    return found
+
+
+def test_no_new_upward_import():
+    new = sorted(upward_imports() - KNOWN)
+    assert not new, f"imports against the one-way data flow (docs/architecture.md): {new}"
+
+
+def test_every_known_exception_still_exists():
+    gone = sorted(KNOWN - upward_imports())
+    assert not gone, f"these upward imports are gone: take them off KNOWN in tests/test_layering.py: {gone}"
+
+
+def test_nothing_imports_the_cli_or_the_experiments():
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC)
+        if len(rel.parts) < 2 or rel.parts[0] in ("cli", "experiments"):
+            continue
+        bad = imported_parts(path) & {"cli", "experiments"}
+        assert not bad, f"src/crabplus/{rel.as_posix()} imports {sorted(bad)}: nothing below them may"

@@ -26,7 +26,17 @@ import sys
 import time
 
 import torch
-from thinker_bench import RESULTS, add_adapter, batch_of, build, device_name, sync, write_report
+from thinker_bench import (
+    RESULTS,
+    add_adapter,
+    add_run_options,
+    batch_of,
+    build,
+    device_and_dtype,
+    device_name,
+    sync,
+    write_report,
+)
 
 from crabplus.model.generate import FORWARD_KEYS, compiled_options
 
@@ -125,13 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-encoders", dest="encoders", action="store_false")
     parser.add_argument("--compiled", action="store_true", help="CUDA graphs over a static cache (CUDA only)")
     parser.add_argument("--count-ops", action="store_true", help="profile the ops per decoded token")
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--out", default=None)
+    add_run_options(parser)
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    device, dtype = device_and_dtype(args)
     rank = args.rank or (8 if args.preset == "tiny" else 128)
     new_tokens = args.new_tokens or (32 if args.preset == "tiny" else 64)
     rows: dict[str, dict] = {v: {} for v in args.variants}

@@ -64,6 +64,20 @@ def cpu_name() -> str:
     return f"{names[0]} ({len(names)} logical CPUs)" if names else platform.processor() or "cpu"
 
 
+def add_run_options(parser) -> None:
+    """The options every thinker benchmark shares: thread count and where the JSON goes."""
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (a CPU run: 1 is the steadiest)")
+    parser.add_argument("--out", default=None, help="the JSON's path (default: benchmarks/results/...)")
+
+
+def device_and_dtype(args) -> tuple[torch.device, torch.dtype]:
+    """Apply ``--threads``; the device asked for and its compute dtype (bf16 on a GPU, float32 on a CPU)."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    return device, torch.bfloat16 if device.type == "cuda" else torch.float32
+
+
 def write_report(out: Path, report: dict) -> Path:
     """Write a benchmark's JSON (its folder made if need be) and say where."""
     out = Path(out)

@@ -37,8 +37,10 @@ from thinker_bench import (
     RESULTS,
     VARIANTS,
     add_adapter,
+    add_run_options,
     batch_of,
     build,
+    device_and_dtype,
     device_name,
     gemm_rate,
     print_ops,
@@ -141,13 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=None, help="timed steps per variant (default 4; CPU 10)")
     parser.add_argument("--peak-tflops", type=float, default=None, help="the device's datasheet peak, for MFU")
     parser.add_argument("--profile", action="store_true", help="print and record the top ops of one step")
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--out", default=None)
+    add_run_options(parser)
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    device, dtype = device_and_dtype(args)
     args.rank = args.rank or (8 if args.preset == "tiny" else 128)
     steps_n = args.steps or (4 if device.type == "cuda" else 10)
     variants = args.variants or [v for v in VARIANTS if v != "base"]

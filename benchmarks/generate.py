@@ -34,6 +34,7 @@ from thinker_bench import (
     build,
     device_and_dtype,
     device_name,
+    report_header,
     sync,
     write_report,
 )
@@ -194,11 +195,8 @@ def main(argv: list[str] | None = None) -> int:
                         r["decode_ms_per_token"] / rows["base"][key]["decode_ms_per_token"], 3)
     print("decode time relative to the base:", ratios)
     report = {
-        "what": "generation speed, base vs I-LoRA (benchmarks/generate.py)",
-        "command": " ".join(["python", "benchmarks/generate.py", *(argv if argv is not None else sys.argv[1:])]),
-        "device": device_name(device), "cpu_run": device.type == "cpu",
-        "note": "CPU run: compare ratios between variants only" if device.type == "cpu" else "",
-        "dtype": str(dtype).removeprefix("torch."), "torch": torch.__version__, "threads": torch.get_num_threads(),
+        **report_header("generation speed, base vs I-LoRA (benchmarks/generate.py)", "benchmarks/generate.py", argv,
+                        device, dtype),
         "preset": args.preset, "new_tokens": new_tokens, "rank": rank, "encoders": args.encoders,
         "compiled": args.compiled, "variants": rows, "decode_vs_base": ratios,
     }

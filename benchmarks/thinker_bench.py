@@ -78,6 +78,19 @@ def device_and_dtype(args) -> tuple[torch.device, torch.dtype]:
     return device, torch.bfloat16 if device.type == "cuda" else torch.float32
 
 
+def report_header(what: str, script: str, argv, device: torch.device, dtype: torch.dtype) -> dict:
+    """The fields every thinker benchmark's JSON starts with: what ran, the command, where and in what dtype."""
+    import sys
+
+    return {
+        "what": what,
+        "command": " ".join(["python", script, *(argv if argv is not None else sys.argv[1:])]),
+        "device": device_name(device), "cpu_run": device.type == "cpu",
+        "note": "CPU run: compare ratios between variants only" if device.type == "cpu" else "",
+        "dtype": str(dtype).removeprefix("torch."), "torch": torch.__version__, "threads": torch.get_num_threads(),
+    }
+
+
 def write_report(out: Path, report: dict) -> Path:
     """Write a benchmark's JSON (its folder made if need be) and say where."""
     out = Path(out)

@@ -44,6 +44,7 @@ from thinker_bench import (
     device_name,
     gemm_rate,
     print_ops,
+    report_header,
     sync,
     top_ops,
     trainable_count,
@@ -213,11 +214,8 @@ def main(argv: list[str] | None = None) -> int:
               if "ilora" in ok and k != "ilora"}
     print("step time relative to ilora:", ratios)
     report = {
-        "what": "one training step per adapter variant (benchmarks/train_step.py)",
-        "command": " ".join(["python", "benchmarks/train_step.py", *(argv if argv is not None else sys.argv[1:])]),
-        "device": device_name(device), "cpu_run": device.type == "cpu",
-        "note": "CPU run: compare ratios between variants only" if device.type == "cpu" else "",
-        "dtype": str(dtype).removeprefix("torch."), "torch": torch.__version__, "threads": torch.get_num_threads(),
+        **report_header("one training step per adapter variant (benchmarks/train_step.py)",
+                        "benchmarks/train_step.py", argv, device, dtype),
         "preset": args.preset, "tokens_per_step": tokens, "samples": args.batch, "rank": args.rank,
         "experts": args.experts, "dropout": args.dropout, "encoders": args.encoders,
         "checkpointing": args.checkpointing, "loss": args.loss, "gemm_tflops": round(gemm / 1e12, 3),

@@ -78,16 +78,21 @@ def _write_audio(path: Path, fmt: str, codec: str, sample_fmt: str, data: np.nda
     with av.open(str(path), "w", format=fmt) as out:
         stream = out.add_stream(codec, rate=rate)
         stream.layout = layouts[data.shape[0]]
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data, dtype=np.float32), format="fltp",
-                                           layout=stream.layout.name)
-        frame.sample_rate, frame.pts = rate, 0
-        resampler = av.AudioResampler(format=sample_fmt, layout=stream.layout.name, rate=rate)
-        for converted in resampler.resample(frame):
-            for packet in stream.encode(converted):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+        _encode_audio(out, stream, data, rate, sample_fmt)
     return path
+
+
+def _encode_audio(out, stream, data: np.ndarray, rate: int, sample_fmt: str) -> None:
+    """Encode float32 ``data`` [channels, samples] into ``stream`` as ``sample_fmt`` and flush it."""
+    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data, dtype=np.float32), format="fltp",
+                                       layout=stream.layout.name)
+    frame.sample_rate, frame.pts = rate, 0
+    resampler = av.AudioResampler(format=sample_fmt, layout=stream.layout.name, rate=rate)
+    for converted in resampler.resample(frame):
+        for packet in stream.encode(converted):
+            out.mux(packet)
+    for packet in stream.encode():
+        out.mux(packet)
 
 
 def write_wav(path: str | Path, data: np.ndarray, rate: int) -> Path:
@@ -125,13 +130,5 @@ def write_mov_pcm(path: str | Path, *, seconds: float = 2.0, fps: int = 10, widt
                 out.mux(packet)
         for packet in vs.encode():
             out.mux(packet)
-        data = sine(seconds, sample_rate, channels)
-        frame = av.AudioFrame.from_ndarray(data, format="fltp", layout=ast.layout.name)
-        frame.sample_rate, frame.pts = sample_rate, 0
-        resampler = av.AudioResampler(format="s16", layout=ast.layout.name, rate=sample_rate)
-        for converted in resampler.resample(frame):
-            for packet in ast.encode(converted):
-                out.mux(packet)
-        for packet in ast.encode():
-            out.mux(packet)
+        _encode_audio(out, ast, sine(seconds, sample_rate, channels), sample_rate, "s16")
     return path

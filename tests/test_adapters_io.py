@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 from safetensors.torch import load_file
-from test_model_support import batch_of, randomize_adapters, tiny_model_config, tiny_tokenizer
+from test_model_support import batch_of, randomize_adapters, tiny_thinker, tiny_tokenizer
 
 from crabplus.adapters import (
     AdapterLoadError,
@@ -25,7 +25,6 @@ from crabplus.adapters import (
     trainable_parameters,
 )
 from crabplus.adapters.official import RELEASE_TENSOR_COUNT
-from crabplus.model import build_thinker
 
 CFG = ILoRAConfig(rank=4, alpha=8.0, num_experts=3, encoders=True)
 
@@ -35,13 +34,8 @@ def tok():
     return tiny_tokenizer()
 
 
-def thinker(tok, seed=0):
-    torch.manual_seed(seed)
-    return build_thinker(tiny_model_config(), tok).eval()
-
-
 def adapted(tok, cfg=CFG, seed=0):
-    model = apply_ilora(thinker(tok, seed), cfg)
+    model = apply_ilora(tiny_thinker(tok, seed), cfg)
     randomize_adapters(model, seed=seed + 10)
     return model
 
@@ -62,7 +56,7 @@ def test_ilora_save_load_round_trips_bit_exactly(tok, tmp_path):
     assert meta["adapter"] == "ilora" and meta["config"]["rank"] == 4 and meta["config"]["encoders"] is True
     assert set(load_file(str(tmp_path / "ad" / "adapter.safetensors"))) == set(adapter_state_dict(model))
 
-    loaded = load_adapter(thinker(tok), tmp_path / "ad")  # applies I-LoRA from the saved config
+    loaded = load_adapter(tiny_thinker(tok), tmp_path / "ad")  # applies I-LoRA from the saved config
     assert_same_adapter(model, loaded)
     assert all(".lora_" in n for n, _ in trainable_parameters(loaded))
     batch = batch_of(model, tok, [("the dog", "yes", 4, 100)])
@@ -74,7 +68,7 @@ def test_ilora_save_load_round_trips_bit_exactly(tok, tmp_path):
 
 def test_ilora_load_refuses_a_model_with_other_settings(tok, tmp_path):
     save_adapter(adapted(tok), tmp_path / "ad")
-    other = apply_ilora(thinker(tok), ILoRAConfig(rank=4, alpha=4.0, num_experts=3, encoders=True))
+    other = apply_ilora(tiny_thinker(tok), ILoRAConfig(rank=4, alpha=4.0, num_experts=3, encoders=True))
     with pytest.raises(AdapterLoadError, match="alpha"):
         load_adapter(other, tmp_path / "ad")
     llm_only = ILoRAConfig(rank=4, alpha=8.0, num_experts=3)
@@ -82,12 +76,12 @@ def test_ilora_load_refuses_a_model_with_other_settings(tok, tmp_path):
     cfg["config"]["encoders"] = False
     (tmp_path / "ad" / "adapter_config.json").write_text(json.dumps(cfg))
     with pytest.raises(AdapterLoadError, match="modules"):
-        load_adapter(apply_ilora(thinker(tok), llm_only), tmp_path / "ad")
+        load_adapter(apply_ilora(tiny_thinker(tok), llm_only), tmp_path / "ad")
 
 
 def test_peft_lora_save_load_round_trips_bit_exactly(tok, tmp_path):
-    base = thinker(tok)
-    names_ilora = [n for n, _ in ilora_layers(apply_ilora(thinker(tok), ILoRAConfig(rank=4, alpha=8.0,
+    base = tiny_thinker(tok)
+    names_ilora = [n for n, _ in ilora_layers(apply_ilora(tiny_thinker(tok), ILoRAConfig(rank=4, alpha=8.0,
                                                                                      num_experts=3)))]
     model = apply_lora(base, LoRAConfig(rank=6, alpha=12.0))
     lora_modules = sorted({n.split(".lora_")[0].removeprefix("base_model.model.")
@@ -96,7 +90,7 @@ def test_peft_lora_save_load_round_trips_bit_exactly(tok, tmp_path):
     randomize_adapters(model)
     save_adapter(model, tmp_path / "lora")
     assert (tmp_path / "lora" / "adapter_model.safetensors").is_file()
-    loaded = load_adapter(thinker(tok), tmp_path / "lora")
+    loaded = load_adapter(tiny_thinker(tok), tmp_path / "lora")
     assert_same_adapter(model, loaded)
     batch = batch_of(base, tok, [("a cat", "no", 2, 60)])
     with torch.no_grad():
@@ -112,12 +106,12 @@ def test_official_layout_round_trips(tok):
     assert "base_model.model.audio_tower.layers.0.self_attn.k_proj.lora_A.weight" in official
     assert "base_model.model.visual.blocks.1.mlp.down_proj.lora_route.weight" in official
     assert official["base_model.model.model.layers.0.self_attn.q_proj.lora_B1.weight"].shape == (128, 4)
-    fresh = apply_ilora(thinker(tok), CFG)
+    fresh = apply_ilora(tiny_thinker(tok), CFG)
     load_official_ilora(fresh, official)
     assert_same_adapter(model, fresh)
     # Without the PEFT prefix, and with the full Omni model's extra `thinker.` prefix, too.
     for prefix in ("", "thinker."):
-        again = apply_ilora(thinker(tok), CFG)
+        again = apply_ilora(tiny_thinker(tok), CFG)
         load_official_ilora(again, {prefix + k.removeprefix("base_model.model."): v for k, v in official.items()})
         assert_same_adapter(model, again)
     assert RELEASE_TENSOR_COUNT == (28 * 7 + 32 * 3 + 32 * 3) * 5
@@ -141,14 +135,14 @@ def test_official_import_fails_loudly(tok, damage, message):
     else:
         official[key.replace("lora_B1", "lora_B3")] = official[key]
     with pytest.raises(AdapterLoadError, match=message) as info:
-        load_official_ilora(apply_ilora(thinker(tok), CFG), official)
+        load_official_ilora(apply_ilora(tiny_thinker(tok), CFG), official)
     assert "mlp.up_proj" in str(info.value)
 
 
 def test_official_import_into_an_llm_only_model_names_the_encoder_keys(tok):
     official = export_official_ilora(adapted(tok))
     with pytest.raises(AdapterLoadError, match="audio_tower") as info:
-        load_official_ilora(apply_ilora(thinker(tok), ILoRAConfig(rank=4, alpha=8.0, num_experts=3)), official)
+        load_official_ilora(apply_ilora(tiny_thinker(tok), ILoRAConfig(rank=4, alpha=8.0, num_experts=3)), official)
     assert "unexpected keys" in str(info.value)
     with pytest.raises(AdapterLoadError, match="no I-LoRA layers"):
-        load_official_ilora(thinker(tok), official)
+        load_official_ilora(tiny_thinker(tok), official)

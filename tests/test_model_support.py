@@ -22,6 +22,14 @@ def tiny_model_config(**overrides) -> ModelConfig:
     return ModelConfig(**overrides)
 
 
+def tiny_thinker(tokenizer, seed: int = 0):
+    """The tiny thinker of :func:`tiny_model_config`, built from ``seed``, in eval mode."""
+    from crabplus.model import build_thinker
+
+    torch.manual_seed(seed)
+    return build_thinker(tiny_model_config(), tokenizer).eval()
+
+
 def words(tokenizer, text: str) -> list[int]:
     return tokenizer(text, add_special_tokens=False).input_ids
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from peft import PeftModel, get_peft_model
 from safetensors.torch import load_file
-from test_model_support import batch_of, randomize_adapters, tiny_model_config, tiny_tokenizer
+from test_model_support import batch_of, randomize_adapters, tiny_thinker, tiny_tokenizer
 
 from crabplus.adapters import (
     ILoRAConfig,
@@ -25,7 +25,6 @@ from crabplus.adapters import (
 )
 from crabplus.adapters.peft_method import PEFT_PREFIX
 from crabplus.cli.main import main
-from crabplus.model import build_thinker
 
 
 @pytest.fixture(scope="module")
@@ -33,19 +32,14 @@ def tok():
     return tiny_tokenizer()
 
 
-def thinker(tok, seed=0):
-    torch.manual_seed(seed)
-    return build_thinker(tiny_model_config(), tok).eval()
-
-
 def logits(model, tok):
-    batch = batch_of(thinker(tok), tok, [("the dog", "yes", 4, 100), ("a cat", "no", 2, 60)])
+    batch = batch_of(tiny_thinker(tok), tok, [("the dog", "yes", 4, 100), ("a cat", "no", 2, 60)])
     with torch.no_grad():
         return model(**batch).logits
 
 
 def peft_adapted(tok, **fields):
-    model = get_peft_model(thinker(tok), ILoRAPeftConfig(rank=4, alpha=8.0, num_experts=3, **fields))
+    model = get_peft_model(tiny_thinker(tok), ILoRAPeftConfig(rank=4, alpha=8.0, num_experts=3, **fields))
     randomize_adapters(model, seed=7)
     return model
 
@@ -58,8 +52,8 @@ def peft_native_state(model) -> dict[str, torch.Tensor]:
 
 @pytest.mark.parametrize("encoders", [False, True])
 def test_get_peft_model_adapts_apply_ilora_layers_with_our_layer(tok, encoders):
-    ours = apply_ilora(thinker(tok), ILoRAConfig(rank=4, alpha=8.0, num_experts=3, encoders=encoders))
-    peft = get_peft_model(thinker(tok), ILoRAPeftConfig(rank=4, alpha=8.0, num_experts=3, encoders=encoders))
+    ours = apply_ilora(tiny_thinker(tok), ILoRAConfig(rank=4, alpha=8.0, num_experts=3, encoders=encoders))
+    peft = get_peft_model(tiny_thinker(tok), ILoRAPeftConfig(rank=4, alpha=8.0, num_experts=3, encoders=encoders))
     peft_paths = sorted(n.removeprefix(PEFT_PREFIX).removesuffix(".ilora_adapter.default")
                         for n, _ in ilora_layers(peft))
     assert peft_paths == sorted(n for n, _ in ilora_layers(ours))
@@ -68,14 +62,14 @@ def test_get_peft_model_adapts_apply_ilora_layers_with_our_layer(tok, encoders):
     assert trainable and all(".lora_" in n for n in trainable)
     assert {k.removeprefix(PEFT_PREFIX).replace(".ilora_adapter.default.", ".") for k in trainable} == \
         {n for n, p in ours.named_parameters() if p.requires_grad}
-    assert torch.equal(logits(peft, tok), logits(thinker(tok), tok))  # B = 0 at init: the base model
+    assert torch.equal(logits(peft, tok), logits(tiny_thinker(tok), tok))  # B = 0 at init: the base model
 
 
 def test_peft_forward_equals_apply_ilora_with_the_same_weights(tok):
     peft = peft_adapted(tok)
-    ours = apply_ilora(thinker(tok), ILoRAConfig(rank=4, alpha=8.0, num_experts=3))
+    ours = apply_ilora(tiny_thinker(tok), ILoRAConfig(rank=4, alpha=8.0, num_experts=3))
     ours.load_state_dict(peft_native_state(peft), strict=False)
-    assert not torch.equal(logits(peft, tok), logits(thinker(tok), tok))
+    assert not torch.equal(logits(peft, tok), logits(tiny_thinker(tok), tok))
     assert torch.equal(logits(peft, tok), logits(ours, tok))
 
 
@@ -87,12 +81,12 @@ def test_save_pretrained_from_pretrained_round_trips_bit_exactly(tok, tmp_path):
     saved = load_file(str(tmp_path / "peft" / "adapter_model.safetensors"))
     assert set(saved) == {PEFT_PREFIX + k for k in peft_native_state(model)}  # our layout behind PEFT's prefix
     with _no_missing_key_warning():
-        loaded = PeftModel.from_pretrained(thinker(tok), str(tmp_path / "peft"), local_files_only=True)
+        loaded = PeftModel.from_pretrained(tiny_thinker(tok), str(tmp_path / "peft"), local_files_only=True)
     for key, value in peft_native_state(model).items():
         assert torch.equal(peft_native_state(loaded)[key], value), key
     assert torch.equal(logits(model, tok), logits(loaded, tok))
     assert not any(p.requires_grad for p in loaded.parameters())  # inference by default, as PEFT does
-    trainable = PeftModel.from_pretrained(thinker(tok), str(tmp_path / "peft"), is_trainable=True)
+    trainable = PeftModel.from_pretrained(tiny_thinker(tok), str(tmp_path / "peft"), is_trainable=True)
     assert {n for n, p in trainable.named_parameters() if p.requires_grad} == set(adapter_state_dict(trainable))
 
 
@@ -118,23 +112,23 @@ def test_merge_refuses_and_unload_gives_the_base_back(tok):
         model.merge_and_unload()
     base = peft_adapted(tok).unload()
     assert not list(ilora_layers(base))
-    assert torch.equal(logits(base, tok), logits(thinker(tok), tok))
+    assert torch.equal(logits(base, tok), logits(tiny_thinker(tok), tok))
 
 
 def test_our_adapter_and_the_converter_write_the_peft_layout(tok, tmp_path, capsys):
-    ours = apply_ilora(thinker(tok), ILoRAConfig(rank=4, alpha=8.0, num_experts=3, encoders=True))
+    ours = apply_ilora(tiny_thinker(tok), ILoRAConfig(rank=4, alpha=8.0, num_experts=3, encoders=True))
     randomize_adapters(ours, seed=3)
     save_adapter(ours, tmp_path / "ours")
     assert main(["convert", "peft-ilora", str(tmp_path / "ours"), str(tmp_path / "peft")]) == 0
-    loaded = PeftModel.from_pretrained(thinker(tok), str(tmp_path / "peft"), local_files_only=True)
+    loaded = PeftModel.from_pretrained(tiny_thinker(tok), str(tmp_path / "peft"), local_files_only=True)
     assert torch.equal(logits(ours, tok), logits(loaded, tok))
-    assert torch.equal(logits(load_adapter(thinker(tok), tmp_path / "peft"), tok), logits(ours, tok))
+    assert torch.equal(logits(load_adapter(tiny_thinker(tok), tmp_path / "peft"), tok), logits(ours, tok))
 
     release = tmp_path / "finetune_weights.bin"
     torch.save(export_official_ilora(ours), release)
     assert main(["convert", "official-ilora", str(release), str(tmp_path / "off"), "--alpha", "8",
                  "--layout", "peft"]) == 0
-    from_release = PeftModel.from_pretrained(thinker(tok), str(tmp_path / "off"), local_files_only=True)
+    from_release = PeftModel.from_pretrained(tiny_thinker(tok), str(tmp_path / "off"), local_files_only=True)
     assert torch.equal(logits(from_release, tok), logits(ours, tok))
     assert main(["convert", "peft-ilora", str(tmp_path / "peft"), str(tmp_path / "again")]) == 1
     assert "not I-LoRA" in capsys.readouterr().err

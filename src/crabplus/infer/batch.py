@@ -28,7 +28,8 @@ def _chunks(items: Sequence, size: int) -> Iterable[Sequence]:
         yield items[start:start + size]
 
 
-def _has_ilora(model) -> bool:
+def has_ilora(model) -> bool:
+    """Whether the model carries I-LoRA layers (then its routing can be recorded)."""
     from crabplus.adapters import ilora_layers
 
     return next(iter(ilora_layers(model)), None) is not None
@@ -55,21 +56,33 @@ def _task_conditioned(predictor: Predictor) -> int | None:
     return None
 
 
-def predict_batch(predictor: Predictor, records: Sequence[Record], root: str | Path, *, max_new_tokens: int,
-                  record_routing: bool) -> list[dict[str, Any]]:
-    """Rows for one batch of records (all in one left-padded batch)."""
-    from crabplus.adapters import RoutingRecorder, set_task_ids
+def encode_batch(predictor: Predictor, records: Sequence[Record], root: str | Path, *,
+                 complete_streams: bool = True) -> tuple[list[dict], dict]:
+    """The records' samples and their left-padded batch, ready for generation; a task-conditioned router
+    is told each row's task. ``complete_streams``: a missing audio track or picture is replaced (with a
+    note in the sample) instead of refused (``CrabProcessor.encode``)."""
+    from crabplus.adapters import set_task_ids
     from crabplus.data.collate import collate
     from crabplus.data.tokenizer import special_token_ids
-    from crabplus.model.generate import generate
     from crabplus.train.taskids import task_ids
 
-    samples = [predictor.processor.encode(rec, root, with_target=False, complete_streams=True) for rec in records]
+    samples = [predictor.processor.encode(rec, root, with_target=False, complete_streams=complete_streams)
+               for rec in records]
     batch = collate(samples, special_token_ids(predictor.tokenizer)["pad"], "left")
     num_tasks = _task_conditioned(predictor)
     if num_tasks is not None:
         set_task_ids(predictor.model, task_ids([r.dataset for r in records], num_tasks))
-    record = record_routing and _has_ilora(predictor.model)
+    return samples, batch
+
+
+def predict_batch(predictor: Predictor, records: Sequence[Record], root: str | Path, *, max_new_tokens: int,
+                  record_routing: bool) -> list[dict[str, Any]]:
+    """Rows for one batch of records (all in one left-padded batch)."""
+    from crabplus.adapters import RoutingRecorder
+    from crabplus.model.generate import generate
+
+    samples, batch = encode_batch(predictor, records, root)
+    record = record_routing and has_ilora(predictor.model)
     recorder = RoutingRecorder(predictor.model) if record else contextlib.nullcontext()
     with recorder as rec:
         texts = generate(predictor.model, predictor.tokenizer, batch, max_new_tokens=max_new_tokens)

@@ -29,10 +29,11 @@ FORWARD_KEYS = (
 
 
 @torch.no_grad()
-def generate(model: nn.Module, tokenizer, batch: dict, max_new_tokens: int = 512, compiled: bool = False) -> list[str]:
-    """Decode greedily up to ``max_new_tokens`` per row; return the new text of each row (prompt sliced
-    off, special tokens skipped, whitespace stripped). Stops at ``<|im_end|>`` or the pad token.
-    ``compiled``: CUDA graphs over a static cache (see the module notes); a ValueError off CUDA."""
+def generate_ids(model: nn.Module, tokenizer, batch: dict, max_new_tokens: int = 512,
+                 compiled: bool = False) -> torch.Tensor:
+    """Decode greedily up to ``max_new_tokens`` per row; return the new token ids [B, new] (prompt sliced
+    off). Stops at ``<|im_end|>`` or the pad token. ``compiled``: CUDA graphs over a static cache (see the
+    module notes); a ValueError off CUDA."""
     inputs = {k: batch[k] for k in FORWARD_KEYS if batch.get(k) is not None}
     if "input_ids" not in inputs or "attention_mask" not in inputs:
         raise ValueError("generate: the batch needs input_ids and attention_mask")
@@ -54,7 +55,12 @@ def generate(model: nn.Module, tokenizer, batch: dict, max_new_tokens: int = 512
         )  # [B, prompt + new]
     finally:
         model.train(was_training)
-    new_tokens = out[:, inputs["input_ids"].shape[1]:]  # [B, new]
+    return out[:, inputs["input_ids"].shape[1]:]  # [B, new]
+
+
+def generate(model: nn.Module, tokenizer, batch: dict, max_new_tokens: int = 512, compiled: bool = False) -> list[str]:
+    """:func:`generate_ids`, decoded: the new text of each row (special tokens skipped, whitespace stripped)."""
+    new_tokens = generate_ids(model, tokenizer, batch, max_new_tokens, compiled)  # [B, new]
     return [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
 
 

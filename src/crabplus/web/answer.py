@@ -9,6 +9,7 @@ layers, each the mean over its adapted projections (q/k/v/o/gate/up/down).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,43 +45,25 @@ def layer_groups(names: list[str]) -> dict[int, list[str]]:
 
 def answer_with_routing(predictor, record: Record, root: str | Path, max_new_tokens: int = 128) -> RoutedAnswer:
     """Generate the answer to one record and collect per-token router weights (none without I-LoRA)."""
-    from crabplus.adapters import RoutingRecorder, ilora_layers, set_task_ids
-    from crabplus.data.collate import collate
+    from crabplus.adapters import RoutingRecorder
     from crabplus.data.tokenizer import special_token_ids
-    from crabplus.infer.batch import _task_conditioned
-    from crabplus.model.generate import FORWARD_KEYS
-    from crabplus.train.taskids import task_ids
+    from crabplus.infer.batch import encode_batch, has_ilora
+    from crabplus.model.generate import generate_ids
 
     model, tokenizer = predictor.model, predictor.tokenizer
     ids = special_token_ids(tokenizer)
-    sample = predictor.processor.encode(record, root, with_target=False)
-    batch = collate([sample], ids["pad"], "left")
-    num_tasks = _task_conditioned(predictor)
-    if num_tasks is not None:
-        set_task_ids(model, task_ids([record.dataset], num_tasks))
-    device = next(model.parameters()).device
-    inputs = {k: v.to(device) if isinstance(v, torch.Tensor) else v
-              for k, v in ((k, batch[k]) for k in FORWARD_KEYS if batch.get(k) is not None)}
-    has_ilora = next(iter(ilora_layers(model)), None) is not None
-    model.eval()
-    with torch.no_grad():
-        recorder = RoutingRecorder(model) if has_ilora else None
-        if recorder is not None:
-            recorder.__enter__()
-        try:
-            out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
-                                 use_cache=True, eos_token_id=[ids["im_end"], ids["pad"]], pad_token_id=ids["pad"])
-        finally:
-            if recorder is not None:
-                recorder.__exit__(None, None, None)
-    prompt = inputs["input_ids"].shape[1]
-    new = out[0, prompt:].tolist()  # [new]
+    _, batch = encode_batch(predictor, [record], root, complete_streams=False)
+    routed = has_ilora(model)
+    recorder = RoutingRecorder(model) if routed else contextlib.nullcontext()
+    with recorder:
+        new = generate_ids(model, tokenizer, batch, max_new_tokens=max_new_tokens)[0].tolist()  # [new]
+    prompt = batch["input_ids"].shape[1]
     text = tokenizer.decode(new, skip_special_tokens=True).strip()
     special = set(ids.values())
     keep = [j for j, t in enumerate(new) if t not in special]
     tokens = [tokenizer.decode([new[j]]) for j in keep]
     answer = RoutedAnswer(text=text, tokens=tokens)
-    if recorder is None or not recorder.batched:
+    if not routed or not recorder.batched:
         return answer
     for index, names in layer_groups(list(recorder.batched)).items():
         g = torch.stack([recorder.weights(n)[0] for n in names]).mean(0)  # [recorded, N]

@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from crabplus.schema.registry import DATASET_NAMES, get_spec
 from crabplus.synth import GENERATOR_VERSION, SynthConfig, generate
-from crabplus.tasks.registry import DATASET_NAMES, get_spec
 
 
 def cpu_seconds() -> float:

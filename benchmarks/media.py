@@ -40,12 +40,12 @@ from crabplus.data.audio_features import whisper_log_mel
 from crabplus.data.dataset import RecordDataset
 from crabplus.data.media import read_audio, read_frames
 from crabplus.data.processor import CrabProcessor
-from crabplus.data.records import record_from_json
 from crabplus.data.testmedia import write_clip
 from crabplus.data.tokenizer import build_tiny_tokenizer, special_token_ids
 from crabplus.data.windows import apply_window
 from crabplus.model.presets import build_thinker_config, preset_dims
-from crabplus.tasks.registry import DATASETS
+from crabplus.schema.records import record_from_json
+from crabplus.schema.registry import DATASETS
 
 RESULTS = Path(__file__).resolve().parent / "results" / "media.json"
 

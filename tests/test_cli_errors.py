@@ -12,7 +12,7 @@ from crabplus.utils.errors import CrabplusError, InputFileError, reading
 from crabplus.utils.logs import resolve_level
 
 ERROR_CLASSES = [
-    ("crabplus.config.core", "ConfigError", 2), ("crabplus.data.records", "RecordError", 1),
+    ("crabplus.config.core", "ConfigError", 2), ("crabplus.schema.records", "RecordError", 1),
     ("crabplus.data.media", "MediaError", 1), ("crabplus.model.build", "CheckpointError", 1),
     ("crabplus.train.checkpoint", "CheckpointError", 1), ("crabplus.train.state", "StateError", 1),
     ("crabplus.train.sampler", "SamplerError", 1), ("crabplus.adapters.config", "AdapterLoadError", 1),

@@ -131,7 +131,7 @@ def test_the_rank_sweep_scores_a_validation_split_carved_from_train(tmp_path, ca
     assert main(["demo", "--out", str(out), "--full", "--seeds", "0", "--ranks", "2,4", *toy]) == 0
     sweep = json.loads((out / "sweep" / "sweep.json").read_text())
     assert sweep["split"] == "val" and sweep["chosen_rank"] in (2, 4)
-    from crabplus.data.records import load_records
+    from crabplus.schema.records import load_records
 
     train = load_records(out / "splits" / "ks" / "train.jsonl")
     val = load_records(out / "splits" / "ks" / "val.jsonl")

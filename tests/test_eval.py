@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from crabplus.cli import main
-from crabplus.data.records import RecordError, load_records
 from crabplus.evaluate import EvalConfig, default_root, evaluate_predictions, load_predictions
+from crabplus.schema.records import RecordError, load_records
 
 FIX = Path(__file__).parent / "fixtures" / "eval"
 RECORDS = FIX / "records.jsonl"
@@ -229,7 +229,7 @@ def test_default_root_is_the_nearest_manifest_folder(tmp_path):
 
 def test_chance_predictor_is_seeded_and_draws_from_the_records():
     from crabplus.evaluate.chance import chance_predictions
-    from crabplus.tasks.registry import DATASETS
+    from crabplus.schema.registry import DATASETS
 
     records = load_records(RECORDS)
     for name in ("ks", "a2v", "avqa_thu", "ave", "avvp", "arig", "ref_avs", "avcap"):

@@ -12,7 +12,7 @@ from test_import_helpers import BENCH, build_root, data_root, gt_files, media_te
 
 from crabplus.cli.main import main
 from crabplus.data.importers import import_avuie
-from crabplus.data.records import load_records
+from crabplus.schema.records import load_records
 
 # (task, split) -> (read, written, {reason: n}); without benchmark ground truth
 EXPECTED = {

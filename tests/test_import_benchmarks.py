@@ -28,7 +28,7 @@ from crabplus.data.importers.masks import MaskError, mask_box, mask_points
 from crabplus.data.importers.music_avqa import fill_template
 from crabplus.data.importers.refavs import category_of
 from crabplus.data.importers.unav import dedupe_events
-from crabplus.data.records import Event, RecordError
+from crabplus.schema.records import Event, RecordError
 
 
 def test_ave_annotations_with_header_and_split_file():

@@ -10,9 +10,9 @@ from PIL import Image
 from test_import_helpers import build_root, gt_files, media_templates  # noqa: F401
 
 from crabplus.data.importers import import_avuie, load_binary_mask
-from crabplus.data.records import load_records
 from crabplus.evaluate.config import EvalConfig
 from crabplus.evaluate.report import evaluate_predictions
+from crabplus.schema.records import load_records
 
 #: the best value of each headline metric (CIDEr-D is x10: identical captions score 10)
 BEST = {"accuracy": 1.0, "uar": 1.0, "overall": 1.0, "avg_map": 1.0, "segment_type": 1.0, "cider": 10.0,

@@ -10,7 +10,7 @@ import pytest
 
 from crabplus.cli.main import main
 from crabplus.lmms.tasks import METRIC, aggregate, doc_to_text, doc_to_visual, process_results, score_rows
-from crabplus.tasks.registry import DATASET_NAMES
+from crabplus.schema.registry import DATASET_NAMES
 
 FIX = Path(__file__).parent / "fixtures" / "eval"
 

@@ -29,8 +29,8 @@ from crabplus.metrics import (
     tiou_map,
     vggss_gt_map,
 )
+from crabplus.schema.registry import DATASETS
 from crabplus.tasks.parsers import parse_prediction
-from crabplus.tasks.registry import DATASETS
 
 _SPEC = importlib.util.spec_from_file_location("restated", Path(__file__).parents[1] / "benchmarks" / "restated.py")
 restated = importlib.util.module_from_spec(_SPEC)

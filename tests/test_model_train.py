@@ -9,13 +9,13 @@ from test_model_support import tiny_model_config, tiny_tokenizer
 from crabplus.adapters import ILoRAConfig, RoutingRecorder, balance_loss, trainable_parameters
 from crabplus.data.collate import collate
 from crabplus.data.processor import CrabProcessor
-from crabplus.data.records import Answer, Media, Record
 from crabplus.data.testmedia import write_clip
 from crabplus.data.tokenizer import special_token_ids
 from crabplus.model import attach_adapter, build_thinker
 from crabplus.model.generate import generate
+from crabplus.schema.records import Answer, Media, Record
+from crabplus.schema.registry import get_spec
 from crabplus.tasks.formats import render_answer, render_target
-from crabplus.tasks.registry import get_spec
 
 
 def records(tmp_path) -> list[Record]:

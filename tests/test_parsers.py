@@ -6,8 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crabplus.data.records import Answer, Event
-from crabplus.tasks import DATASET_NAMES, parse_answer, parse_prediction, render_answer, render_target
+from crabplus.schema import DATASET_NAMES
+from crabplus.schema.records import Answer, Event
+from crabplus.tasks import parse_answer, parse_prediction, render_answer, render_target
 from crabplus.tasks.normalize import answers_match, normalize_answer
 from crabplus.tasks.parsers import Prediction, release_box_points, resolve_option
 

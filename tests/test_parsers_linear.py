@@ -11,8 +11,8 @@ import time
 
 import pytest
 
+from crabplus.schema.registry import DATASETS
 from crabplus.tasks.parsers import MAX_TEXT_CHARS, parse_prediction
-from crabplus.tasks.registry import DATASETS
 
 DEGENERATE = ["<answer>", "<event>", "<audio>", "<visual_event>", "event: a ", "sounding object is ", "[1,",
               "<obj>(1,2)", "<answer>x</answe"]

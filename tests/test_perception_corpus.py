@@ -11,13 +11,13 @@ import pytest
 
 from crabplus.config.core import ConfigError
 from crabplus.data.config import DataConfig
-from crabplus.data.records import load_records
+from crabplus.schema.perception import PERCEPTION_NAMES, is_perception
+from crabplus.schema.records import load_records
+from crabplus.schema.registry import DATASET_NAMES, DATASETS
 from crabplus.synth import SynthConfig
 from crabplus.synth.clip import clip_seed
 from crabplus.synth.pretrain import DEFAULT_CLIPS, corpus_seed
 from crabplus.synth.world import ALL_CLASSES, COLOURS, SHAPES
-from crabplus.tasks.perception import PERCEPTION_NAMES, is_perception
-from crabplus.tasks.registry import DATASET_NAMES, DATASETS
 from crabplus.train.config import TrainConfig
 from crabplus.train.data import load_sources
 

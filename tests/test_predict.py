@@ -10,8 +10,8 @@ from PIL import Image
 
 from crabplus.cli.main import main
 from crabplus.config.run import load_config
-from crabplus.data.records import load_records
 from crabplus.infer import Predictor, build_record, predict, predict_records, write_mask, write_predictions
+from crabplus.schema.records import load_records
 from crabplus.tasks.parsers import parse_prediction
 from crabplus.train import train
 

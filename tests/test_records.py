@@ -7,7 +7,7 @@ import json
 import pytest
 
 from crabplus.cli import main
-from crabplus.data.records import (
+from crabplus.schema.records import (
     Answer,
     Event,
     Media,
@@ -17,8 +17,8 @@ from crabplus.data.records import (
     resolve_media,
     write_records,
 )
+from crabplus.schema.registry import DATASETS
 from crabplus.tasks.formats import render_answer, render_target
-from crabplus.tasks.registry import DATASETS
 
 
 def _ave_record(rid: str = "ave-0") -> dict:

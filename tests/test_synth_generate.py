@@ -14,8 +14,9 @@ import pytest
 from PIL import Image
 
 from crabplus.cli.main import main
-from crabplus.data.records import load_records
 from crabplus.evaluate import EvalConfig, evaluate_predictions
+from crabplus.schema.records import load_records
+from crabplus.schema.registry import DATASET_NAMES
 from crabplus.synth import GENERATOR_VERSION, SynthConfig, SynthError, generate, load_manifest
 from crabplus.synth.datasets.qa import AVQA_TYPES, THU_TYPES
 from crabplus.synth.datasets.refavs import unseen
@@ -23,7 +24,6 @@ from crabplus.synth.mediaio import read_wav
 from crabplus.synth.text import sound_of
 from crabplus.synth.world import COLOURS, class_f0, class_rgb
 from crabplus.tasks.formats import render_answer, render_instruction, render_target
-from crabplus.tasks.registry import DATASET_NAMES
 
 SEED = 3
 F0S = {name: f for name, (_, f, _) in COLOURS.items()}

@@ -6,9 +6,9 @@ import itertools
 
 import numpy as np
 
+from crabplus.schema.registry import DATASET_NAMES, get_spec
 from crabplus.synth.datasets.common import background
 from crabplus.synth.studio import STUDIO_TINT, studio_tint
-from crabplus.tasks.registry import DATASET_NAMES, get_spec
 
 
 def test_datasets_sharing_an_instruction_get_clearly_different_tints():

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from crabplus.config.core import ConfigError
+from crabplus.schema.registry import DATASETS
 from crabplus.synth.clip import clip_seed
 from crabplus.synth.config import SynthConfig, preset
 from crabplus.synth.draw import box_and_points, idmap_at, render_frame
@@ -31,7 +32,6 @@ from crabplus.synth.world import (
     class_name,
     vocabulary,
 )
-from crabplus.tasks.registry import DATASETS
 
 SR = 16000
 

@@ -11,7 +11,7 @@ from transformers import PreTrainedTokenizerFast
 
 from crabplus.data import tokenizer as tokmod
 from crabplus.data.tokenizer import SPECIAL_TOKENS, build_tiny_tokenizer, load_tokenizer, special_token_ids
-from crabplus.tasks.registry import SYSTEM_PROMPT
+from crabplus.schema.registry import SYSTEM_PROMPT
 
 
 @pytest.fixture(scope="module")

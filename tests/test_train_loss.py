@@ -51,7 +51,7 @@ def test_only_the_answer_span_carries_gradient(tiny, tmp_path):
     """Encode a real AVSynth record: the supervised tokens are "\\n" + target + "<|im_end|>", and the
     loss's gradient reaches the logits of exactly the positions that predict them."""
     from crabplus.data.processor import CrabProcessor
-    from crabplus.data.records import load_records
+    from crabplus.schema.records import load_records
     from crabplus.synth import SynthConfig, generate
 
     tok, model = tiny

@@ -134,8 +134,8 @@ def test_gradient_accumulation_is_the_same_step_as_a_bigger_batch(synth, tmp_pat
 def test_task_conditioned_router_and_balance_loss_train_and_predict(synth, tmp_path):
     """Options beyond the paper: task ids reach the router in training and in prediction; the balance
     loss is added and logged."""
-    from crabplus.data.records import load_records
     from crabplus.infer import predict_records
+    from crabplus.schema.records import load_records
 
     cfg = run_cfg(synth, tmp_path / "opts", "model.adapter=ilora", "model.ilora.task_conditioned=true",
                   "model.ilora.num_tasks=7", "model.ilora.balance_loss_weight=0.01", "train.max_steps=2")

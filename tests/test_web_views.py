@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crabplus.data.records import Event
 from crabplus.infer import PredictInputError, build_record
+from crabplus.schema.records import Event
 from crabplus.web.answer import RoutedAnswer, layer_groups
 from crabplus.web.app import TASK_CHOICES, DemoInputError, run_request, task_name
 from crabplus.web.views import mix, overlay, routing_html, timeline_html

@@ -32,7 +32,7 @@ def run_validate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from crabplus.cli.main import UsageError
-    from crabplus.data.records import RecordError, iter_record_files, load_records, resolve_media
+    from crabplus.schema.records import RecordError, iter_record_files, load_records, resolve_media
 
     files = iter_record_files(args.files)
     if not files and not args.allow_empty:

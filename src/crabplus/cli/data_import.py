@@ -51,7 +51,7 @@ def run_import(args: argparse.Namespace) -> int:
 
     from crabplus.cli.main import UsageError
     from crabplus.data.importers import GroundTruthFiles, import_avuie, parse_tasks
-    from crabplus.data.records import RecordError
+    from crabplus.schema.records import RecordError
 
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise UsageError(f"--out {args.out}: a file, not a folder; give the folder the records go to")

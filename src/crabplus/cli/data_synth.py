@@ -55,8 +55,8 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run_synth(args: argparse.Namespace) -> int:
+    from crabplus.schema.registry import get_spec
     from crabplus.synth import SynthError, generate
-    from crabplus.tasks.registry import get_spec
 
     cfg = config_from_args(args)
     start = time.perf_counter()

@@ -125,7 +125,7 @@ def run_many(args: argparse.Namespace) -> int:
     from crabplus.infer.many import expand_inputs, iter_items, predict_many
     from crabplus.infer.predictor import Predictor
     from crabplus.infer.single import free_form
-    from crabplus.tasks.registry import get_spec
+    from crabplus.schema.registry import get_spec
 
     files = expand_inputs(args.inputs)
     output = Path(args.output) if args.output else Path(args.out or ".") / "predictions.jsonl"

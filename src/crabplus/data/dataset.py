@@ -17,7 +17,7 @@ from pathlib import Path
 from torch.utils.data import Dataset
 
 from crabplus.data.media import MediaError
-from crabplus.data.records import Record
+from crabplus.schema.records import Record
 
 
 class RecordDataset(Dataset):

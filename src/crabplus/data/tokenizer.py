@@ -20,7 +20,7 @@ from pathlib import Path
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
-from crabplus.tasks.registry import DATASETS, LEAD_IN, SYSTEM_PROMPT
+from crabplus.schema.registry import DATASETS, LEAD_IN, SYSTEM_PROMPT
 
 #: Special tokens by role -> the Qwen2.5-Omni token string (the keys of :func:`special_token_ids`).
 SPECIAL_TOKENS: dict[str, str] = {

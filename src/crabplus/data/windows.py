@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from crabplus.tasks.registry import AudioWindow
+from crabplus.schema.registry import AudioWindow
 
 SAMPLE_RATE = 16000
 WINDOWS: tuple[str, ...] = ("tenths", "avqa", "first4", "fifths", "one_fifth", "one_tenth")

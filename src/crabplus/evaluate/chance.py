@@ -25,11 +25,11 @@ import zlib
 
 import numpy as np
 
-from crabplus.data.records import Event, Record
 from crabplus.evaluate.scoring import higher_is_better
+from crabplus.schema.records import Event, Record
+from crabplus.schema.registry import DatasetSpec
 from crabplus.tasks.normalize import normalize_answer
 from crabplus.tasks.parsers import Prediction
-from crabplus.tasks.registry import DatasetSpec
 
 MIN_SECONDS = 10
 

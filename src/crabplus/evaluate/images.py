@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from crabplus.data.records import Record, RecordError, resolve_media
+from crabplus.schema.records import Record, RecordError, resolve_media
 
 VIDEO_FRAME_SIDE = 224
 

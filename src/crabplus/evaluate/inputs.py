@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crabplus.data.records import Record, RecordError, iter_record_files, load_records, read_jsonl
-from crabplus.tasks.registry import DATASETS
+from crabplus.schema.records import Record, RecordError, iter_record_files, load_records, read_jsonl
+from crabplus.schema.registry import DATASETS
 
 #: Keys ``crabplus predict`` writes beside the scored ones; read past (eval re-parses ``predict`` itself).
 INFORMATIVE_KEYS = ("prediction", "source", "notes")

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from crabplus.data.records import Record, RecordError
 from crabplus.evaluate.chance import beyond_chance, chance_predictions, chance_summary
 from crabplus.evaluate.config import EvalConfig
 from crabplus.evaluate.images import FrameSource
@@ -26,8 +25,9 @@ from crabplus.evaluate.inputs import PredictionRow, as_prediction_rows
 from crabplus.evaluate.routing import routing_summary
 from crabplus.evaluate.scoring import Score, higher_is_better, score_simple
 from crabplus.evaluate.segscore import SegmentationScorer, aggregate_segmentation
+from crabplus.schema.records import Record, RecordError
+from crabplus.schema.registry import DATASET_NAMES, DATASETS
 from crabplus.tasks.parsers import Prediction, parse_prediction
-from crabplus.tasks.registry import DATASET_NAMES, DATASETS
 from crabplus.utils.io import atomic_write_json, atomic_write_text
 from crabplus.utils.progress import progress_bar
 

@@ -13,8 +13,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from crabplus.data.records import RecordError
-from crabplus.tasks.registry import DATASETS
+from crabplus.schema.records import RecordError
+from crabplus.schema.registry import DATASETS
 
 
 def natural_key(name: str) -> list:

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from crabplus.data.records import Record, RecordError
 from crabplus.metrics import accuracy as accuracy_metric
 from crabplus.metrics import (
     aggregate_avvp,
@@ -35,9 +34,10 @@ from crabplus.metrics import (
     uar_war,
 )
 from crabplus.metrics.tiou import UNAV_THRESHOLDS
+from crabplus.schema.records import Record, RecordError
+from crabplus.schema.registry import DatasetSpec
 from crabplus.tasks.normalize import normalize_answer
 from crabplus.tasks.parsers import Prediction
-from crabplus.tasks.registry import DatasetSpec
 
 #: the headline number of each metric family
 PRIMARY = {"accuracy": "accuracy", "uar_war": "uar", "avqa_accuracy": "overall", "option_accuracy": "accuracy",

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crabplus.data.records import Record
 from crabplus.evaluate.images import FrameSource
 from crabplus.evaluate.scoring import Score
 from crabplus.metrics import (
@@ -39,9 +38,10 @@ from crabplus.metrics import (
 )
 from crabplus.metrics.avs import NUM_THRESHOLDS, REFAVS_SAMPLES_PER_BATCH
 from crabplus.metrics.box import box_iou
+from crabplus.schema.records import Record
+from crabplus.schema.registry import DatasetSpec
 from crabplus.tasks.normalize import answers_match
 from crabplus.tasks.parsers import Prediction
-from crabplus.tasks.registry import DatasetSpec
 
 AVS_THRESHOLD = 0.5
 REFAVS_THRESHOLD = 0.4

@@ -105,9 +105,9 @@ def evaluate_run(cfg: DemoConfig, checkpoint: Path, data_dir: Path, out_dir: Pat
                  split: str = "test", records_dir: Path | None = None) -> dict:
     """Predict on ``split`` (test; the study's sweep: ``val`` from ``records_dir``) and score it; writes
     predictions.jsonl and the report into ``out_dir``."""
-    from crabplus.data.records import load_records
     from crabplus.evaluate import evaluate_predictions
     from crabplus.infer import predict_records, write_predictions
+    from crabplus.schema.records import load_records
 
     records = []
     for path in record_files(records_dir or data_dir, split, datasets):
@@ -142,7 +142,7 @@ def print_table(report: dict, title: str) -> None:
     from rich.table import Table
 
     from crabplus.evaluate.markdown import mark
-    from crabplus.tasks.registry import DATASETS
+    from crabplus.schema.registry import DATASETS
 
     table = Table(title=title)
     for col in ("dataset", "task", "metric", "score", "chance", "band", "beyond", "n", "unparsed"):
@@ -174,7 +174,7 @@ def print_table(report: dict, title: str) -> None:
 def task_types_beyond_chance(report: dict) -> dict[str, bool]:
     """Per task type (in the registry's order): whether at least one of its datasets' headline scores is
     beyond the chance band — not counting a mask score whose answers point at one place whatever the frame."""
-    from crabplus.tasks.registry import DATASETS
+    from crabplus.schema.registry import DATASETS
 
     out: dict[str, bool] = {}
     for name, row in report["datasets"].items():

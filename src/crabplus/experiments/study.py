@@ -64,8 +64,8 @@ def carve_validation(data_dir: Path, out: Path, n_val: int) -> Path:
     """``out/splits/<dataset>/{train,val}.jsonl``: each dataset's last ``n_val`` training records become its
     validation split (its clips are balanced over classes by index, so the tail is too); media stay in
     ``data_dir``. Rewritten only when missing."""
-    from crabplus.data.records import load_records, write_records
     from crabplus.experiments.demo import record_files
+    from crabplus.schema.records import load_records, write_records
 
     splits = out / "splits"
     for path in map(Path, record_files(data_dir, "train")):

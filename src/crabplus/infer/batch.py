@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from crabplus.data.records import Record
 from crabplus.infer.predictor import Predictor, as_predictor
+from crabplus.schema.records import Record
 from crabplus.utils.io import atomic_write_jsonl
 from crabplus.utils.progress import progress_bar
 

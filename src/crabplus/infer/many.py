@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crabplus.data.records import Record, RecordError, load_records
+from crabplus.schema.records import Record, RecordError, load_records
 from crabplus.utils.errors import CrabplusError, UsageError, describe
 
 log = logging.getLogger(__name__)

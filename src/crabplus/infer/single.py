@@ -20,9 +20,9 @@ from typing import Any
 import av
 import numpy as np
 
-from crabplus.data.records import Answer, Media, Record
+from crabplus.schema.records import Answer, Media, Record
+from crabplus.schema.registry import get_spec
 from crabplus.tasks.formats import render_instruction
-from crabplus.tasks.registry import get_spec
 from crabplus.utils.errors import CrabplusError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")

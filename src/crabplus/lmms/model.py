@@ -20,7 +20,7 @@ from pathlib import Path
 from lmms_eval.api.instance import Instance
 from lmms_eval.api.model import lmms
 
-from crabplus.data.records import Record
+from crabplus.schema.records import Record
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov")
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".m4a", ".ogg")

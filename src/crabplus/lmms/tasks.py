@@ -19,8 +19,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from crabplus.data.records import Record, record_from_json
-from crabplus.tasks.registry import DATASET_NAMES, DATASETS
+from crabplus.schema.records import Record, record_from_json
+from crabplus.schema.registry import DATASET_NAMES, DATASETS
 
 GROUPS = ("crabplus_avuie", "crabplus_avsynth")
 UTILS = "crabplus_lmms_utils"

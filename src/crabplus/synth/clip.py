@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from crabplus.data.records import Answer, Media, Record
+from crabplus.schema.records import Answer, Media, Record
+from crabplus.schema.registry import get_spec
 from crabplus.synth.config import SynthConfig
 from crabplus.synth.mediaio import write_mp4, write_png, write_wav
 from crabplus.tasks.formats import render_answer, render_instruction, render_target
-from crabplus.tasks.registry import get_spec
 
 _SPLIT_IDS = {"train": 1, "test": 2, "val": 3}
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from crabplus.config.core import ConfigError
-from crabplus.tasks.registry import DATASET_NAMES, DATASETS
+from crabplus.schema.registry import DATASET_NAMES, DATASETS
 
 
 @dataclass

@@ -20,7 +20,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from crabplus.data.records import Record, load_records
+from crabplus.schema.records import Record, load_records
+from crabplus.schema.registry import DATASET_NAMES
 from crabplus.synth.config import SynthConfig
 from crabplus.synth.draw import render_frame
 from crabplus.synth.face import render_face, sample_emotion_scene
@@ -29,7 +30,6 @@ from crabplus.synth.mediaio import write_png
 from crabplus.synth.scene import Scene, SceneObject
 from crabplus.synth.sound import class_tone, fade
 from crabplus.synth.world import COLOUR_NAMES, EMOTIONS, SHAPE_NAMES, class_name
-from crabplus.tasks.registry import DATASET_NAMES
 
 _SHOW = 168  # pixels per picture in the docs (3x a 56-pixel frame)
 

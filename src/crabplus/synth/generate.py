@@ -3,7 +3,7 @@
 Layout under the data root ``OUT`` (media paths in records are relative to it)::
 
     OUT/manifest.json                 counts per dataset and split, generator version, seed, config
-    OUT/<dataset>/train.jsonl         unified records (crabplus.data.records)
+    OUT/<dataset>/train.jsonl         unified records (crabplus.schema.records)
     OUT/<dataset>/test.jsonl
     OUT/<dataset>/media/<split>-<index>[-suffix].{mp4,wav,png}
     OUT/.avsynth                      marks the folder as AVSynth's (written first)
@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from crabplus.config.core import ConfigError, to_dict
-from crabplus.data.records import Record, record_from_json, write_records
+from crabplus.schema.records import Record, record_from_json, write_records
+from crabplus.schema.registry import DATASET_NAMES
 from crabplus.synth.clip import Clip
 from crabplus.synth.config import SynthConfig
-from crabplus.tasks.registry import DATASET_NAMES
 from crabplus.utils.errors import CrabplusError
 from crabplus.utils.io import atomic_write_json, read_json
 from crabplus.utils.progress import progress_bar

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from crabplus.data.records import Answer, Media, Record, record_from_json, write_records
+from crabplus.schema.perception import PERCEPTION_TASK
+from crabplus.schema.records import Answer, Media, Record, record_from_json, write_records
 from crabplus.synth import pretrain_text as pt
 from crabplus.synth.clip import Clip
 from crabplus.synth.config import SynthConfig
@@ -39,7 +40,6 @@ from crabplus.synth.sound import render_audio
 from crabplus.synth.studio import STUDIO_TINT
 from crabplus.synth.text import capital
 from crabplus.synth.world import ALL_CLASSES, EMOTIONS, MOTIONS, split_class
-from crabplus.tasks.perception import PERCEPTION_TASK
 from crabplus.utils.io import atomic_write_json
 
 CORPUS_VERSION = "1.0.0"

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from crabplus.tasks.registry import DATASET_NAMES, get_spec
+from crabplus.schema.registry import DATASET_NAMES, get_spec
 
 #: How far a dataset's studio shifts its backgrounds' colour, in 8-bit levels per channel.
 STUDIO_TINT = 14

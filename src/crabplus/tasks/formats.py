@@ -19,8 +19,8 @@ The target is the reasoning chain (when present), a space, then the tagged answe
 
 from __future__ import annotations
 
-from crabplus.data.records import Answer, Event, Record
-from crabplus.tasks.registry import DatasetSpec, get_spec
+from crabplus.schema.records import Answer, Event, Record
+from crabplus.schema.registry import DatasetSpec, get_spec
 
 
 def format_time(t: float) -> str:

@@ -29,9 +29,9 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from crabplus.data.records import Answer, Event
+from crabplus.schema.records import Answer, Event
+from crabplus.schema.registry import DATASETS
 from crabplus.tasks.normalize import normalize_answer
-from crabplus.tasks.registry import DATASETS
 
 #: Longest generated text parsed (characters); the rest is ignored with a note. 512 new tokens are ~3 k.
 MAX_TEXT_CHARS = 32768

@@ -67,7 +67,7 @@ class TrainConfig:
         if self.stage == "single" and not self.single_dataset:
             raise ConfigError("train.single_dataset is required when train.stage is 'single'")
         if self.single_dataset is not None:
-            from crabplus.tasks.registry import DATASETS
+            from crabplus.schema.registry import DATASETS
 
             if self.single_dataset not in DATASETS:
                 raise ConfigError(f"train.single_dataset: unknown dataset {self.single_dataset!r} "

@@ -18,7 +18,7 @@ from torch.utils.data import ConcatDataset, Dataset
 
 from crabplus.config.core import ConfigError
 from crabplus.data.config import DataConfig
-from crabplus.data.records import Record, iter_record_files, load_records
+from crabplus.schema.records import Record, iter_record_files, load_records
 from crabplus.train.config import TrainConfig
 from crabplus.utils.dist import print0
 
@@ -59,7 +59,7 @@ def check_base_corpus(datasets: set[str]) -> None:
     """The base stage trains on the perception corpus only (``crabplus.synth.pretrain``): a base that saw the
     19 datasets' instructions and tagged answers would already be the multi-task model, leaving the adapters
     (and the transfer study) nothing to learn."""
-    from crabplus.tasks.perception import is_perception
+    from crabplus.schema.perception import is_perception
 
     tasked = sorted(d for d in datasets if not is_perception(d))
     if tasked:

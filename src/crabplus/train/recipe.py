@@ -27,7 +27,7 @@ from torch import nn
 
 from crabplus.config.core import ConfigError, save_config
 from crabplus.config.run import RunConfig
-from crabplus.tasks.registry import get_spec
+from crabplus.schema.registry import get_spec
 from crabplus.train import checkpoint as ckpt
 from crabplus.train.data import build_train_data, load_sources
 from crabplus.train.engine import Engine, setup_engine

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from crabplus.tasks.registry import TASK_TYPES, get_spec
+from crabplus.schema.registry import TASK_TYPES, get_spec
 
 NUM_TASK_IDS = len(TASK_TYPES)
 

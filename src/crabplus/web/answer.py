@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from crabplus.data.records import Record
+from crabplus.schema.records import Record
 
 LAYER = re.compile(r"^(?:.*\.)?layers\.(\d+)\.")
 

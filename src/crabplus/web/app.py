@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from crabplus.tasks.registry import DATASETS
+from crabplus.schema.registry import DATASETS
 
 FREE_QUESTION = "free question (avqa)"
 #: The task dropdown: "<name> — <task type>: <real dataset>", plus the free question.

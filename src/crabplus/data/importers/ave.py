@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from crabplus.data.records import Event, RecordError
+from crabplus.schema.records import Event, RecordError
 
 #: Number of one-second segments of an AVE video.
 AVE_SEGMENTS = 10

@@ -33,9 +33,9 @@ from crabplus.data.importers.release import (
     release_file,
 )
 from crabplus.data.importers.report import INVALID_FIELD, MISSING_FIELD, MISSING_MEDIA, ImportReport, SplitReport
-from crabplus.data.records import MEDIA_PATH_FIELDS, Record, RecordError, record_from_json, write_records
+from crabplus.schema.records import MEDIA_PATH_FIELDS, Record, RecordError, record_from_json, write_records
+from crabplus.schema.registry import DATASETS
 from crabplus.tasks.formats import render_answer, render_target
-from crabplus.tasks.registry import DATASETS
 from crabplus.utils.progress import track
 
 REPORT_NAME = "import_report.json"

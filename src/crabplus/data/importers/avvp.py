@@ -17,7 +17,7 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crabplus.data.records import Event, RecordError
+from crabplus.schema.records import Event, RecordError
 
 #: The 25 LLP classes in the official index order.
 AVVP_CLASSES: tuple[str, ...] = (

@@ -40,9 +40,9 @@ from crabplus.data.importers.report import (
     UNPARSABLE,
     UNREADABLE_MEDIA,
 )
-from crabplus.data.records import Answer, Event, Media, RecordError
+from crabplus.schema.records import Answer, Event, Media, RecordError
+from crabplus.schema.registry import DATASETS
 from crabplus.tasks.formats import render_instruction
-from crabplus.tasks.registry import DATASETS
 
 Parser = Callable[[str, str], Answer | None]
 

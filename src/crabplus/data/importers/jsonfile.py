@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from crabplus.data.records import RecordError
+from crabplus.schema.records import RecordError
 
 
 def read_json(path: str | Path, what: str) -> Any:

@@ -32,7 +32,7 @@ from crabplus.data.importers.convert import Draft
 from crabplus.data.importers.music_avqa import AvqaQuestion, avqa_index
 from crabplus.data.importers.refavs import RefAvsExpression, find_expression, read_refavs_metadata, refavs_index
 from crabplus.data.importers.unav import UnavVideo, read_unav
-from crabplus.data.records import Event
+from crabplus.schema.records import Event
 
 
 @dataclass

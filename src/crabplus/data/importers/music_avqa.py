@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from crabplus.data.importers.jsonfile import read_json
-from crabplus.data.records import RecordError
+from crabplus.schema.records import RecordError
 
 _PLACEHOLDER = re.compile(r"<[^<>]+>")
 

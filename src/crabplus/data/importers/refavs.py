@@ -17,7 +17,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from crabplus.data.records import RecordError
+from crabplus.schema.records import RecordError
 
 REFAVS_SPLITS = ("train", "val", "test_s", "test_u", "test_n")
 _COLUMNS = ("vid", "uid", "split", "fid", "exp")

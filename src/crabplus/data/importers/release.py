@@ -22,8 +22,8 @@ from typing import Any
 
 from crabplus.data.importers.jsonfile import read_json
 from crabplus.data.importers.report import INVALID_FIELD, MISSING_FIELD
-from crabplus.data.records import RecordError
-from crabplus.tasks.registry import DATASETS
+from crabplus.schema.records import RecordError
+from crabplus.schema.registry import DATASETS
 
 RELEASE_DIR = "AVUIE_2"
 RELEASE_SPLITS = ("train", "test")

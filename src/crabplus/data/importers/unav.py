@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crabplus.data.importers.jsonfile import read_json
-from crabplus.data.records import Event, RecordError
+from crabplus.schema.records import Event, RecordError
 
 #: Two annotations closer than this (seconds) at both ends, with the same label, are one.
 DUPLICATE_TOL = 1e-3

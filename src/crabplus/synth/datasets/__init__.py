@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from crabplus.data.records import Record
+from crabplus.schema.records import Record
 from crabplus.synth.clip import Clip
 from crabplus.synth.datasets.caption import build_avcap
 from crabplus.synth.datasets.classify import build_emotion, build_ks, build_ucf

@@ -13,7 +13,7 @@ caption to about a seventh of its score.
 
 from __future__ import annotations
 
-from crabplus.data.records import Answer, Media, Record
+from crabplus.schema.records import Answer, Media, Record
 from crabplus.synth import text
 from crabplus.synth.clip import Clip
 from crabplus.synth.datasets.common import mover, new_scene, offscreen, write_video

@@ -8,7 +8,7 @@ a face and a voice; three emotion pairs share a face and differ only in the voic
 
 from __future__ import annotations
 
-from crabplus.data.records import Answer, Media, Record
+from crabplus.schema.records import Answer, Media, Record
 from crabplus.synth import text
 from crabplus.synth.clip import Clip, Reasoning
 from crabplus.synth.datasets.common import mover, new_scene, offscreen, write_video

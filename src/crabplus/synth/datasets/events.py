@@ -9,7 +9,7 @@ have different colours, so their pitches differ.
 
 from __future__ import annotations
 
-from crabplus.data.records import Answer, Event, Media, Record
+from crabplus.schema.records import Answer, Event, Media, Record
 from crabplus.synth import text
 from crabplus.synth.clip import Clip, Reasoning
 from crabplus.synth.datasets.common import mover, new_scene, offscreen, write_video

@@ -11,7 +11,7 @@ before it has looked (AVSynth 1.2 did; the tiny demo model then answered "1" for
 
 from __future__ import annotations
 
-from crabplus.data.records import Answer, Media, Record
+from crabplus.schema.records import Answer, Media, Record
 from crabplus.synth import text
 from crabplus.synth.clip import Clip, Reasoning
 from crabplus.synth.datasets.common import mover, new_scene, write_video

@@ -9,7 +9,7 @@ type is built with the scene it needs (e.g. comparatives get one loud and one qu
 
 from __future__ import annotations
 
-from crabplus.data.records import Answer, Media, Record
+from crabplus.schema.records import Answer, Media, Record
 from crabplus.synth import text
 from crabplus.synth.clip import Clip, Reasoning
 from crabplus.synth.datasets.common import loudness, new_scene, offscreen, write_video

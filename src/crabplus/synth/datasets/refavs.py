@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from crabplus.data.records import Answer, Record
+from crabplus.schema.records import Answer, Record
 from crabplus.synth import text
 from crabplus.synth.clip import Clip, Reasoning
 from crabplus.synth.datasets.common import loudness, new_scene, size

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from crabplus.data.records import Answer, Media, Record
+from crabplus.schema.records import Answer, Media, Record
 from crabplus.synth import text
 from crabplus.synth.clip import Clip, Reasoning
 from crabplus.synth.datasets.common import loudness, new_scene, offscreen, size, write_still

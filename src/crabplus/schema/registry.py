@@ -55,7 +55,7 @@ _REFAVS = (
 class DatasetSpec:
     """What a dataset (a task flag of the release) is.
 
-    ``answer_fields`` are the fields of :class:`crabplus.data.records.Answer` a record must fill.
+    ``answer_fields`` are the fields of :class:`crabplus.schema.records.Answer` a record must fill.
     ``instruction`` may hold ``{question}``, ``{options}`` or ``{expression}`` placeholders, filled
     from the record's answer/meta by :func:`crabplus.tasks.formats.render_instruction`.
     """
@@ -148,10 +148,10 @@ DATASET_NAMES: tuple[str, ...] = tuple(DATASETS)
 
 def get_spec(name: str) -> DatasetSpec:
     """The spec of dataset ``name`` (one of the 19, or a layout of the perception pretraining corpus,
-    ``crabplus.tasks.perception``); an unknown name is an error listing the 19."""
+    ``crabplus.schema.perception``); an unknown name is an error listing the 19."""
     if name in DATASETS:
         return DATASETS[name]
-    from crabplus.tasks.perception import PERCEPTION_SPECS  # the base stage's corpus layouts
+    from crabplus.schema.perception import PERCEPTION_SPECS  # the base stage's corpus layouts
 
     if name in PERCEPTION_SPECS:
         return PERCEPTION_SPECS[name]

@@ -28,8 +28,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-from crabplus.tasks.perception import PERCEPTION_SPECS, PERCEPTION_TASK
-from crabplus.tasks.registry import DATASETS, TASK_TYPES
+from crabplus.schema.perception import PERCEPTION_SPECS, PERCEPTION_TASK
+from crabplus.schema.registry import DATASETS, TASK_TYPES
 from crabplus.utils.errors import CrabplusError
 
 SPLITS = ("train", "test", "val")

@@ -24,7 +24,7 @@ from crabplus.data.importers import (
     refavs_sample_masks,
 )
 from crabplus.data.importers.avvp import event_matrix
-from crabplus.data.importers.masks import MaskError, mask_box, mask_points
+from crabplus.data.importers.masks import MaskError
 from crabplus.data.importers.music_avqa import fill_template
 from crabplus.data.importers.refavs import category_of
 from crabplus.data.importers.unav import dedupe_events
@@ -129,7 +129,7 @@ def test_masks_binarise_in_every_mode(tmp_path, mode):
     assert Image.open(path).mode == mode
     mask = load_binary_mask(path)  # nearest-resized to 224 x 224
     assert mask.shape == (224, 224) and mask.dtype == bool
-    assert mask_box(mask) == [20, 20, 50, 120]  # x halved, y doubled; exclusive ends
+    assert mask_box_points(mask)[0] == [20, 20, 50, 120]  # x halved, y doubled; exclusive ends
     full = load_binary_mask(path, size=None)
     assert full.shape == (112, 448) and int(full.sum()) == 60 * 50
 
@@ -147,7 +147,7 @@ def test_mask_box_points_lie_inside_and_spread():
     tiny = np.zeros((224, 224), bool)
     tiny[5, 7] = True
     assert mask_box_points(tiny) == ([7, 5, 8, 6], [[7, 5]] * 3)
-    assert mask_box_points(np.zeros((224, 224), bool)) is None and mask_points(np.zeros((4, 4), bool)) == []
+    assert mask_box_points(np.zeros((224, 224), bool)) is None
 
 
 def test_unreadable_mask_is_an_error_naming_the_file(tmp_path):

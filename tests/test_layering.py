@@ -15,7 +15,7 @@ ALLOWED: dict[str, set[str]] = {
     "schema": {"utils"},
     "metrics": {"utils"},
     "config": {"utils"},
-    "segment": {"utils"},
+    "segment": {"utils", "schema"},
     "adapters": {"utils", "config"},
     "tasks": {"utils", "schema"},
     "data": {"utils", "schema", "config", "tasks"},

@@ -13,10 +13,11 @@ import pytest
 from PIL import Image
 
 from crabplus.config.core import ConfigError
+from crabplus.schema.geometry import mask_box_points
 from crabplus.schema.registry import DATASETS
 from crabplus.synth.clip import clip_seed
 from crabplus.synth.config import SynthConfig, preset
-from crabplus.synth.draw import box_and_points, idmap_at, render_frame
+from crabplus.synth.draw import idmap_at, render_frame
 from crabplus.synth.face import render_face, render_voice, sample_emotion_scene
 from crabplus.synth.mediaio import read_wav, write_mp4, write_png, write_wav
 from crabplus.synth.scene import Scene, SceneObject, merge, place
@@ -144,7 +145,7 @@ def test_frame_colour_is_exact_inside_the_mask_and_box_points_inside():
         for i, obj in enumerate(objects):
             mask = ids == i + 1
             assert np.all(frame[mask] == COLOURS[obj.colour][0])
-            box, points = box_and_points(mask, rng)
+            box, points = mask_box_points(mask, rng)
             ys, xs = np.nonzero(mask)
             s = size / 224
             assert box[0] * s <= xs.min() and (xs.max() + 1) <= box[2] * s + 1e-9

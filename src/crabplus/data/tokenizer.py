@@ -20,6 +20,7 @@ from pathlib import Path
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
+from crabplus.schema.geometry import SPACE
 from crabplus.schema.registry import DATASETS, LEAD_IN, SYSTEM_PROMPT
 
 #: Special tokens by role -> the Qwen2.5-Omni token string (the keys of :func:`special_token_ids`).
@@ -118,7 +119,7 @@ def _corpus() -> list[str]:
     lines += ["<answer>true</answer>", "<answer>false</answer>", "The object is absent.",
               "The sounding object is x. Its coordinates are <obj>(1,2)(3,4)</obj>.",
               "<event>x</event><range>2,6</range>", "<audio_event>x,(1 5)</audio_event>"]
-    lines += [f"[{i},{i + 1},{i + 2},{i + 3}] [{i},{i}]" for i in range(0, 224, 7)]
+    lines += [f"[{i},{i + 1},{i + 2},{i + 3}] [{i},{i}]" for i in range(0, SPACE, 7)]
     lines += [f"{i} {i}.5 ({i} {i + 1})" for i in range(0, 61)]
     lines += [" ".join(_PUNCT), "".join(_PUNCT)]
     words = _WORDS.split()

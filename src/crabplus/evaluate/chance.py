@@ -26,6 +26,7 @@ import zlib
 import numpy as np
 
 from crabplus.evaluate.scoring import higher_is_better
+from crabplus.schema.geometry import SPACE
 from crabplus.schema.records import Event, Record
 from crabplus.schema.registry import DatasetSpec
 from crabplus.tasks.normalize import normalize_answer
@@ -55,7 +56,7 @@ def _event(rng: np.random.Generator, labels: list[str], seconds: int) -> Event:
 
 def _points_in(rng: np.random.Generator, box: list[int]) -> list[list[int]]:
     x1, y1, x2, y2 = box
-    return [[int(rng.integers(x1, max(x1 + 1, min(x2, 224)))), int(rng.integers(y1, max(y1 + 1, min(y2, 224))))]
+    return [[int(rng.integers(x1, max(x1 + 1, min(x2, SPACE)))), int(rng.integers(y1, max(y1 + 1, min(y2, SPACE))))]
             for _ in range(3)]
 
 

@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from crabplus.schema.geometry import SPACE
 from crabplus.schema.records import Record, RecordError, resolve_media
 
-VIDEO_FRAME_SIDE = 224
+VIDEO_FRAME_SIDE = SPACE  # a video frame is read at the model's side
 
 
 def _open(record: Record, root: Path, rel: str, field: str) -> Image.Image:

@@ -20,13 +20,14 @@ from typing import Any
 import av
 import numpy as np
 
+from crabplus.schema.geometry import SPACE
 from crabplus.schema.records import Answer, Media, Record
 from crabplus.schema.registry import get_spec
 from crabplus.tasks.formats import render_instruction
 from crabplus.utils.errors import CrabplusError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-FRAME = 224  # the model's coordinates (and the masks we write) are in 224-pixel space
+FRAME = SPACE  # the model's coordinates (and the masks we write) are in 224-pixel space
 
 
 class PredictInputError(CrabplusError, ValueError):

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
+from crabplus.schema.geometry import SPACE, box_inside, point_inside
 from crabplus.schema.perception import PERCEPTION_SPECS, PERCEPTION_TASK
 from crabplus.schema.registry import DATASETS, TASK_TYPES
 from crabplus.utils.errors import CrabplusError
@@ -218,18 +219,18 @@ def _answer(obj: Any, where: dict) -> Answer:
         box = obj["box"]
         if (not isinstance(box, list) or len(box) != 4 or not all(_type_ok(v, "int") for v in box)):
             raise RecordError(f"expected [x1, y1, x2, y2] integers, got {box!r}", field="answer.box", **where)
-        if not (0 <= box[0] < box[2] <= 224 and 0 <= box[1] < box[3] <= 224):
-            raise RecordError(f"need 0 <= x1 < x2 <= 224 and 0 <= y1 < y2 <= 224, got {box}",
+        if not box_inside(box):
+            raise RecordError(f"need 0 <= x1 < x2 <= {SPACE} and 0 <= y1 < y2 <= {SPACE}, got {box}",
                               field="answer.box", **where)
         ans.box = list(box)
     if obj.get("points") is not None:
         pts = obj["points"]
         ok = isinstance(pts, list) and all(
-            isinstance(p, list) and len(p) == 2 and all(_type_ok(v, "int") and 0 <= v < 224 for v in p)
+            isinstance(p, list) and len(p) == 2 and all(_type_ok(v, "int") for v in p) and point_inside(*p)
             for p in pts
         )
         if not ok:
-            raise RecordError(f"expected [[x, y], ...] integers in [0, 224), got {pts!r}",
+            raise RecordError(f"expected [[x, y], ...] integers in [0, {SPACE}), got {pts!r}",
                               field="answer.points", **where)
         ans.points = [list(p) for p in pts]
     return ans

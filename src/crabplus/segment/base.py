@@ -11,7 +11,9 @@ from typing import Protocol
 
 import numpy as np
 
-FRAME = 224
+from crabplus.schema.geometry import SPACE
+
+FRAME = SPACE  # prompts arrive in the model's 224-pixel space
 
 
 class Segmenter(Protocol):

@@ -93,32 +93,3 @@ def render_video(scene: Scene, fps: int, size: int) -> np.ndarray:
 def frame_time(k: int, n_windows: int, duration: int) -> float:
     """The instant shown for audio window ``k`` of ``n_windows``: the centre of that window."""
     return (k + 0.5) * duration / n_windows
-
-
-def box_and_points(mask: np.ndarray, rng: np.random.Generator) -> tuple[list[int], list[list[int]]]:
-    """Box [x1, y1, x2, y2] and three points [[x, y]] of a binary mask, in 224-pixel space.
-
-    The box covers whole pixels: pixel columns x_min..x_max map to [x_min, x_max + 1] * 224 / size
-    (floor / ceil). Points are pixel centres (x + 0.5) * 224 / size of pixels inside the mask chosen
-    from the deepest third by distance to the edge, so they map back into the object at any size.
-    """
-    size = mask.shape[0]
-    ys, xs = np.nonzero(mask)
-    if len(xs) == 0:
-        raise ValueError("empty mask: the object is not visible in this frame")
-    scale = 224 / size
-    box = [int(math.floor(xs.min() * scale)), int(math.floor(ys.min() * scale)),
-           min(224, int(math.ceil((xs.max() + 1) * scale))), min(224, int(math.ceil((ys.max() + 1) * scale)))]
-    dist = cv2.distanceTransform(np.pad(mask.astype(np.uint8), 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
-    depth = dist[ys, xs]
-    deep = np.nonzero(depth >= np.quantile(depth, 2 / 3))[0]
-    # the deepest pixel first (the object's "centre"), then two more deep pixels far from it
-    first = int(np.argmax(depth))
-    others = [i for i in deep if i != first]
-    if len(others) >= 2:
-        far = sorted(others, key=lambda i: -((xs[i] - xs[first]) ** 2 + (ys[i] - ys[first]) ** 2))
-        picks = [first, int(far[0]), int(rng.choice(far[: max(2, len(far) // 2)][1:]))]
-    else:
-        picks = [first] + [int(i) for i in rng.choice(len(xs), size=2)]
-    points = [[int((xs[i] + 0.5) * scale), int((ys[i] + 0.5) * scale)] for i in picks]
-    return box, points

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from crabplus.schema.geometry import SPACE
 from crabplus.schema.records import Record, load_records
 from crabplus.schema.registry import DATASET_NAMES
 from crabplus.synth.config import SynthConfig
@@ -59,7 +60,7 @@ def picture(root: Path, rec: Record) -> np.ndarray:
         mask = cv2.resize(np.asarray(Image.open(root / rec.answer.mask)), (_SHOW, _SHOW),
                           interpolation=cv2.INTER_NEAREST) > 0
         marked[mask] = (marked[mask] * 0.4 + np.array([255, 255, 255]) * 0.6).astype(np.uint8)
-    s = _SHOW / 224
+    s = _SHOW / SPACE
     if rec.answer.box:
         x1, y1, x2, y2 = (int(v * s) for v in rec.answer.box)
         cv2.rectangle(marked, (x1, y1), (x2 - 1, y2 - 1), (255, 255, 255), 1)

@@ -27,13 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
+from crabplus.schema.geometry import mask_box_points
 from crabplus.schema.perception import PERCEPTION_TASK
 from crabplus.schema.records import Answer, Media, Record, record_from_json, write_records
 from crabplus.synth import pretrain_text as pt
 from crabplus.synth.clip import Clip
 from crabplus.synth.config import SynthConfig
 from crabplus.synth.datasets.common import loudness, mover, offscreen, size, write_video
-from crabplus.synth.draw import box_and_points, frame_time, render_frame
+from crabplus.synth.draw import frame_time, render_frame
 from crabplus.synth.face import render_face_video, render_voice, sample_emotion_scene
 from crabplus.synth.scene import Scene, SceneObject, place_apart, random_range
 from crabplus.synth.sound import render_audio
@@ -169,7 +170,7 @@ def build_still(clip: CorpusClip) -> list[Record]:
     where = {}
     for i, o in enumerate(scene.objects):
         if o.onscreen:
-            box, points = box_and_points(ids == i + 1, rng)
+            box, points = mask_box_points(ids == i + 1, rng)
             where[o.cls] = f"{pt.region(o.x, o.y)}, {pt.extent(box, points[0])}"
     now = [o for o in scene.objects if o.sounding_at(int(t) + 0.5)]
     on_now = [o for o in now if o.onscreen]

@@ -29,13 +29,14 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from crabplus.schema.geometry import SPACE, clip_box
 from crabplus.schema.records import Answer, Event
 from crabplus.schema.registry import DATASETS
 from crabplus.tasks.normalize import normalize_answer
 
 #: Longest generated text parsed (characters); the rest is ignored with a note. 512 new tokens are ~3 k.
 MAX_TEXT_CHARS = 32768
-FRAME = 224  # coordinates live in 224-pixel space (the release; docs/data.md)
+FRAME = SPACE  # coordinates live in 224-pixel space (the release; docs/data.md)
 
 _NUM = r"[-+]?\d+(?:\.\d+)?"
 _FLAGS = re.IGNORECASE | re.DOTALL
@@ -170,11 +171,6 @@ def parse_modality_events(text: str) -> tuple[list[Event], list[Event], bool]:
     return audio, visual, any_tag
 
 
-def _clip_box(values: list[float]) -> list[int] | None:
-    x1, y1, x2, y2 = (min(max(round(v), 0), FRAME) for v in values)
-    return [x1, y1, x2, y2] if x1 < x2 and y1 < y2 else None
-
-
 def parse_box_points(text: str) -> tuple[list[int] | None, list[list[int]]]:
     """First ``[x1,y1,x2,y2]`` (clipped to the frame) and the last three ``[x,y]`` within the frame."""
     box = None
@@ -182,7 +178,7 @@ def parse_box_points(text: str) -> tuple[list[int] | None, list[list[int]]]:
     if m:
         values = [_num(g) for g in m.groups()]
         if None not in values:
-            box = _clip_box(values)  # type: ignore[arg-type]
+            box = clip_box(values)  # type: ignore[arg-type]
     points = []
     for p in _POINT.finditer(text):
         x, y = _num(p.group(1)), _num(p.group(2))
@@ -289,7 +285,7 @@ def _parse_segmentation(name: str, text: str) -> Prediction:
         m = _OBJ.search(text)
         if m:
             values = [_num(g) for g in m.groups()]
-            pred.box = _clip_box(values) if None not in values else None  # type: ignore[arg-type]
+            pred.box = clip_box(values) if None not in values else None  # type: ignore[arg-type]
         pred.points = None
         lm = _ARIG_LABEL.search(text)
         if lm and label is None:

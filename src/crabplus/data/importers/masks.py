@@ -14,27 +14,23 @@ Reading rule per PNG mode (benchmarks.md §3):
   palette gives that index (a palette may map a foreground index to black; the benchmark reads
   indices, not colours).
 
-Box convention: ``[x1, y1, x2, y2]`` with ``x2``/``y2`` one past the last foreground column/row
-(exclusive), the convention of the record schema (``x2 <= 224``) and of the segmenters
-(:func:`crabplus.segment.base.box_mask` fills ``[y1:y2, x1:x2]``), so that the box of a rectangular
-mask fills exactly that mask. Points:
-three foreground pixels chosen deterministically, the first the one deepest inside the mask (largest
-distance to the background), the next two as far as possible from the border and from the points
-already chosen — interior, spread-out prompts are what a promptable segmenter needs.
+Box and points: the one rule of :func:`crabplus.schema.geometry.mask_box_points` (the rule AVSynth's
+ground truth uses), with its fixed seed, so an imported answer is a function of the mask alone: the box
+covers the foreground with exclusive ends (``x2 <= 224``, so the box of a rectangular mask fills exactly
+that mask, as :func:`crabplus.segment.base.box_mask` fills ``[y1:y2, x1:x2]``); the three points are
+interior foreground pixels, the deepest first.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image
 
+from crabplus.schema import geometry
+from crabplus.schema.geometry import SPACE
 from crabplus.utils.errors import CrabplusError
-
-#: The side of the square pixel space of boxes, points and masks in Crab+ (the release; docs/data.md).
-SPACE = 224
 
 
 class MaskError(CrabplusError, ValueError):
@@ -59,43 +55,10 @@ def load_binary_mask(path: str | Path, size: int | None = SPACE) -> np.ndarray:
     return binary
 
 
-def mask_box(mask: np.ndarray) -> list[int] | None:
-    """``[x1, y1, x2, y2]`` of the foreground of ``mask`` [H, W] (``x2``/``y2`` exclusive); None if empty."""
-    ys, xs = np.nonzero(mask)
-    if xs.size == 0:
-        return None
-    return [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
-
-
-def mask_points(mask: np.ndarray, n: int = 3) -> list[list[int]]:
-    """``n`` foreground pixels ``[[x, y], ...]`` of ``mask`` [H, W] (see the module docstring); a mask
-    with fewer distinct pixels repeats its deepest one. Empty mask -> ``[]``."""
-    ys, xs = np.nonzero(mask)  # [K] each: the foreground pixels, row-major
-    if xs.size == 0:
-        return []
-    # distance to the nearest background pixel; padded so the image border counts as background
-    # (a point on the border is a poor prompt); [H, W] -> [K]
-    depth = cv2.distanceTransform(np.pad(mask.astype(np.uint8), 1), cv2.DIST_L2, 5)[1:-1, 1:-1][ys, xs]
-    # squared scores throughout (monotone, so the same choices without square roots)
-    score = depth.astype(np.float32) ** 2  # [K]: min(depth, distance to the chosen points)^2
-    xs_f, ys_f = xs.astype(np.float32), ys.astype(np.float32)
-    points: list[list[int]] = []
-    for _ in range(n):
-        i = int(np.argmax(score))  # ties: first in row-major order, so the choice is deterministic
-        if score[i] <= 0:
-            points.append(points[0])
-            continue
-        points.append([int(xs[i]), int(ys[i])])
-        score = np.minimum(score, (xs_f - xs[i]) ** 2 + (ys_f - ys[i]) ** 2)
-    return points
-
-
 def mask_box_points(mask: np.ndarray) -> tuple[list[int], list[list[int]]] | None:
-    """Box and three points of ``mask`` [224, 224]; None for an empty mask."""
-    box = mask_box(mask)
-    if box is None:
-        return None
-    return box, mask_points(mask, 3)
+    """Box and three points of ``mask`` [224, 224] by the one rule (see the module docstring); None for an
+    empty mask (a record without a visible object)."""
+    return geometry.mask_box_points(mask) if mask.any() else None
 
 
 def avs_mask_path(frame: str) -> str:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from crabplus.schema.geometry import mask_box_points
 from crabplus.schema.records import Answer, Media, Record
 from crabplus.synth import text
 from crabplus.synth.clip import Clip, Reasoning
 from crabplus.synth.datasets.common import loudness, new_scene, offscreen, size, write_still
-from crabplus.synth.draw import box_and_points, frame_time
+from crabplus.synth.draw import frame_time
 from crabplus.synth.scene import Scene, SceneObject, place_apart
 from crabplus.synth.sound import render_audio
 from crabplus.synth.world import split_class, vocabulary
@@ -66,7 +67,7 @@ def grounded(clip: Clip, scene: Scene, target: SceneObject, k: int, n_windows: i
     """:func:`frame_and_sound` plus the answer: the target's label, box and points (and mask PNG)."""
     media, ids, meta = frame_and_sound(clip, scene, k, n_windows)
     mask = ids == scene.objects.index(target) + 1  # (H, W) bool
-    box, points = box_and_points(mask, clip.rng)
+    box, points = mask_box_points(mask, clip.rng)
     answer = Answer(label=target.cls, box=box, points=points)
     if with_mask:
         answer.mask = clip.png(f"-f{k}-mask.png", mask.astype(np.uint8) * 255)

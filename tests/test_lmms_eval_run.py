@@ -61,7 +61,7 @@ def test_lmms_eval_runs_the_crabplus_model_and_scores_like_crabplus_eval(tmp_pat
     assert sorted(answers) == sorted(r.id for r in records)
     ours = predict_records(str(checkpoint), records, root, batch_size=2,
                            max_new_tokens=NEW_TOKENS, progress=False, record_routing=False)
-    assert {r["id"]: r["predict"] for r in ours} == answers  # the model class is our predictor
+    assert {r.id: r.predict for r in ours} == answers  # the model class is our predictor
 
     preds = tmp_path / "lmms-predictions.jsonl"
     preds.write_text("".join(json.dumps({"id": i, "dataset": "ave", "predict": a}) + "\n" for i, a in answers.items()))

@@ -12,6 +12,7 @@ from crabplus.cli.main import main
 from crabplus.config.run import load_config
 from crabplus.infer import Predictor, build_record, predict, predict_records, write_mask, write_predictions
 from crabplus.schema.records import load_records
+from crabplus.schema.rows import PredictionRow
 from crabplus.tasks.parsers import parse_prediction
 from crabplus.train import train
 
@@ -35,17 +36,17 @@ def world(small_avsynth, tmp_path_factory):
 def test_rows_follow_the_records_with_routing_per_layer(world, tmp_path):
     root, _, records, predictor = world
     rows = predict_records(predictor, records, root, batch_size=2, max_new_tokens=NEW_TOKENS, progress=False)
-    assert [(r["id"], r["dataset"]) for r in rows] == [(r.id, r.dataset) for r in records]
+    assert [(r.id, r.dataset) for r in rows] == [(r.id, r.dataset) for r in records]
     for row in rows:
-        assert isinstance(row["predict"], str)
-        assert row["routing"] and all(k.endswith("_proj") for k in row["routing"])
-        for weights in row["routing"].values():
+        assert isinstance(row.predict, str)
+        assert row.routing and all(k.endswith("_proj") for k in row.routing)
+        for weights in row.routing.values():
             assert len(weights) == 3 and sum(weights) == pytest.approx(1.0, abs=1e-5)
     # the two samples were routed differently (different prompts, different media)
-    first = next(iter(rows[0]["routing"]))
-    assert rows[0]["routing"][first] != rows[1]["routing"][first]
+    first = next(iter(rows[0].routing))
+    assert rows[0].routing[first] != rows[1].routing[first]
     path = write_predictions(tmp_path / "preds.jsonl", rows)
-    assert [json.loads(line) for line in path.read_text().splitlines()] == rows
+    assert [PredictionRow.from_json(json.loads(line)) for line in path.read_text().splitlines()] == rows
 
 
 def test_a_sample_gets_the_same_answer_alone_and_in_a_left_padded_batch(world):
@@ -54,8 +55,8 @@ def test_a_sample_gets_the_same_answer_alone_and_in_a_left_padded_batch(world):
                               record_routing=False)
     alone = predict_records(predictor, records, root, batch_size=1, max_new_tokens=NEW_TOKENS, progress=False,
                             record_routing=False)
-    assert [r["predict"] for r in batched] == [r["predict"] for r in alone]
-    assert all(r["routing"] == {} for r in batched)
+    assert [r.predict for r in batched] == [r.predict for r in alone]
+    assert all(r.routing == {} for r in batched)
 
 
 def test_predict_on_a_clip_equals_predicting_its_record(world, tmp_path):
@@ -64,7 +65,7 @@ def test_predict_on_a_clip_equals_predicting_its_record(world, tmp_path):
     expected = predict_records(predictor, [record], root, max_new_tokens=NEW_TOKENS, progress=False)[0]
     result = predict(root / record.media.video, task="cremad", predictor=predictor, max_new_tokens=NEW_TOKENS,
                      out=tmp_path)
-    assert result.text == expected["predict"] and result.mask_path is None
+    assert result.text == expected.predict and result.mask_path is None
     assert result.prediction == parse_prediction("cremad", result.text)
     saved = json.loads((tmp_path / f"{(root / record.media.video).stem}.cremad.json").read_text())
     assert saved["text"] == result.text and saved["dataset"] == "cremad"

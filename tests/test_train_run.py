@@ -146,7 +146,7 @@ def test_task_conditioned_router_and_balance_loss_train_and_predict(synth, tmp_p
     assert task_tables and any(t.abs().sum() > 0 for t in task_tables)  # the task embeddings were trained
     records = load_records(synth / "s4" / "test.jsonl")
     rows = predict_records(result.checkpoint, records, synth, max_new_tokens=3, progress=False)
-    assert len(rows) == len(records) and rows[0]["routing"]
+    assert len(rows) == len(records) and rows[0].routing
     with pytest.raises(ValueError, match="num_tasks"):
         train(run_cfg(synth, tmp_path / "few", "model.adapter=ilora", "model.ilora.task_conditioned=true",
                       "model.ilora.num_tasks=3", "train.max_steps=1"))

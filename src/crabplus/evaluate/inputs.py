@@ -1,14 +1,9 @@
 """The inputs of an evaluation: prediction files, record files, and the data root of each record.
 
-Prediction files (written by ``crabplus predict``) are JSON Lines, one row per sample::
-
-    {"id": "ks-test-00001", "dataset": "ks", "predict": "<generated text>",
-     "routing": {"model.layers.0.self_attn.q_proj": [0.2, 0.5, 0.3], ...}}   # routing optional
-
-(``crabplus predict`` also writes ``prediction``, the structured answer it parsed, ``source``, the
-input the row came from, and ``notes`` on media it had to complete; all are read past.)
-
-Every row is validated; an error names the file, the line, the id and the field.
+Prediction files (written by ``crabplus predict`` and the demo) are JSON Lines of
+:class:`crabplus.schema.rows.PredictionRow` (``id``, ``dataset``, ``predict`` — the generated text that is
+scored — and the optional ``routing``, ``prediction``, ``source``, ``notes``). Every row is validated; an
+error names the file, the line, the id and the field.
 
 Data root (what media and mask paths of a record are relative to): ``--root`` when given;
 otherwise, per record file, the nearest folder holding a ``manifest.json`` at or above the file's
@@ -17,63 +12,10 @@ folder (an AVSynth world), else the record file's own folder.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from crabplus.schema.records import Record, RecordError, iter_record_files, load_records, read_jsonl
-from crabplus.schema.registry import DATASETS
-
-#: Keys ``crabplus predict`` writes beside the scored ones; read past (eval re-parses ``predict`` itself).
-INFORMATIVE_KEYS = ("prediction", "source", "notes")
-
-
-@dataclass
-class PredictionRow:
-    """One line of a prediction file."""
-
-    id: str
-    dataset: str
-    predict: str
-    routing: dict[str, list[float]] | None = None
-
-
-def prediction_from_json(obj: Any, *, file: str | None = None, line: int | None = None) -> PredictionRow:
-    """Validate one decoded prediction row; raise :class:`RecordError` naming what is wrong."""
-    where: dict[str, Any] = {"file": file, "line": line}
-    if not isinstance(obj, dict):
-        raise RecordError(f"a prediction must be a JSON object, got {type(obj).__name__}", **where)
-    rid = obj.get("id")
-    if not isinstance(rid, str) or not rid:
-        raise RecordError("missing or empty id", field="id", **where)
-    where["record_id"] = rid
-    unknown = set(obj) - {"id", "dataset", "predict", "routing", *INFORMATIVE_KEYS}
-    if unknown:
-        raise RecordError(f"unknown keys {sorted(unknown)}", field=sorted(unknown)[0], **where)
-    dataset = obj.get("dataset")
-    if not isinstance(dataset, str) or dataset not in DATASETS:
-        raise RecordError(f"unknown dataset {dataset!r}", field="dataset", **where)
-    predict = obj.get("predict")
-    if not isinstance(predict, str):
-        raise RecordError(f"expected the generated text, got {type(predict).__name__}", field="predict", **where)
-    routing = obj.get("routing")
-    if routing is not None:
-        if not isinstance(routing, dict):
-            raise RecordError("expected {layer: [w_0, ..., w_N-1]}", field="routing", **where)
-        sizes = set()
-        for layer, weights in routing.items():
-            ok = isinstance(weights, list) and weights and all(
-                isinstance(w, int | float) and not isinstance(w, bool) and math.isfinite(w) and w >= 0 for w in weights
-            )
-            if not ok:
-                raise RecordError(f"expected a non-empty list of finite weights >= 0, got {weights!r}",
-                                  field=f"routing.{layer}", **where)
-            sizes.add(len(weights))
-        if len(sizes) > 1:
-            raise RecordError(f"layers disagree on the number of heads: {sorted(sizes)}", field="routing", **where)
-        routing = {str(k): [float(w) for w in v] for k, v in routing.items()}
-    return PredictionRow(rid, dataset, predict, routing)
+from crabplus.schema.rows import PredictionRow, prediction_from_json
 
 
 def load_predictions(path: str | Path) -> list[PredictionRow]:

@@ -1,6 +1,7 @@
 """Prediction over records, for evaluation: left-padded batches, greedy decoding, routing per sample.
 
-Rows are ``{"id", "dataset", "predict", "routing"}``; ``routing`` maps each I-LoRA layer to the mean
+Rows are :class:`crabplus.schema.rows.PredictionRow` (``id``, ``dataset``, ``predict``, ``routing``, and
+``notes`` on media that had to be completed); ``routing`` maps each I-LoRA layer to the mean
 router weight of each head over the sample's prompt tokens (``{}`` without I-LoRA or when not
 recorded). ``crabplus eval`` reads the JSONL that :func:`write_predictions` writes.
 
@@ -13,12 +14,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from crabplus.infer.predictor import Predictor, as_predictor
 from crabplus.schema.records import Record
+from crabplus.schema.rows import PredictionRow
 from crabplus.utils.io import atomic_write_jsonl
 from crabplus.utils.progress import progress_bar
 
@@ -76,7 +77,7 @@ def encode_batch(predictor: Predictor, records: Sequence[Record], root: str | Pa
 
 
 def predict_batch(predictor: Predictor, records: Sequence[Record], root: str | Path, *, max_new_tokens: int,
-                  record_routing: bool) -> list[dict[str, Any]]:
+                  record_routing: bool) -> list[PredictionRow]:
     """Rows for one batch of records (all in one left-padded batch)."""
     from crabplus.adapters import RoutingRecorder
     from crabplus.model.generate import generate
@@ -87,17 +88,14 @@ def predict_batch(predictor: Predictor, records: Sequence[Record], root: str | P
     with recorder as rec:
         texts = generate(predictor.model, predictor.tokenizer, batch, max_new_tokens=max_new_tokens)
     routing = _prompt_routing(rec, batch["attention_mask"]) if record else [{} for _ in records]
-    rows = [{"id": r.id, "dataset": r.dataset, "predict": text, "routing": route}
-            for r, text, route in zip(records, texts, routing)]
-    for row, sample in zip(rows, samples):
-        if sample.get("notes"):  # a stream that was missing and replaced (see CrabProcessor.encode)
-            row["notes"] = list(sample["notes"])
-    return rows
+    # notes: a stream that was missing and replaced (see CrabProcessor.encode)
+    return [PredictionRow(r.id, r.dataset, text, route, notes=list(sample.get("notes") or []))
+            for r, text, route, sample in zip(records, texts, routing, samples)]
 
 
 def predict_records(checkpoint_or_model, records: Sequence[Record], root: str | Path, *, batch_size: int = 4,
                     max_new_tokens: int = 512, record_routing: bool = True, progress: bool = True,
-                    image_size: int | None = None, cache_dir: str | None = None) -> list[dict[str, Any]]:
+                    image_size: int | None = None, cache_dir: str | None = None) -> list[PredictionRow]:
     """Answer every record (media under ``root``) with the model of a checkpoint folder or a
     :class:`Predictor`; rows come back in the records' order."""
     if batch_size < 1:
@@ -106,7 +104,7 @@ def predict_records(checkpoint_or_model, records: Sequence[Record], root: str | 
         predictor = checkpoint_or_model
     else:
         predictor = as_predictor(checkpoint_or_model, image_size=image_size, cache_dir=cache_dir)
-    rows: list[dict[str, Any]] = []
+    rows: list[PredictionRow] = []
     bar_cm = progress_bar("predict", total=len(records)) if progress else contextlib.nullcontext()
     with bar_cm as bar:
         for chunk in _chunks(list(records), batch_size):
@@ -117,6 +115,6 @@ def predict_records(checkpoint_or_model, records: Sequence[Record], root: str | 
     return rows
 
 
-def write_predictions(path: str | Path, rows: Iterable[dict[str, Any]]) -> Path:
+def write_predictions(path: str | Path, rows: Iterable[PredictionRow]) -> Path:
     """The prediction JSONL (atomic: a crash leaves the old file or the whole new one)."""
-    return atomic_write_jsonl(path, list(rows))
+    return atomic_write_jsonl(path, [row.to_json() for row in rows])

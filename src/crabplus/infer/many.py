@@ -6,7 +6,7 @@ and flushed), so an interrupted run loses nothing: a re-run skips the ids alread
 last line is dropped first). An input that cannot be read (a bad record, unreadable media) is a
 counted skip with its reason, written to ``<output>.skipped.jsonl``; the other inputs go on.
 
-Rows: ``{"id", "dataset", "predict", "prediction", "routing", "source"}`` — ``predict`` the generated
+Rows (:class:`crabplus.schema.rows.PredictionRow`): ``id``, ``dataset``, ``predict`` — the generated
 text (what ``crabplus eval`` scores), ``prediction`` the structured answer parsed from it,
 ``routing`` the I-LoRA router summary (mean weight of each head per layer over the prompt), and
 ``source`` the record file or media file the row came from.
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from crabplus.schema.records import Record, RecordError, load_records
+from crabplus.schema.rows import PredictionRow
 from crabplus.utils.errors import CrabplusError, UsageError, describe
 
 log = logging.getLogger(__name__)
@@ -200,14 +201,14 @@ def predict_many(items: Iterator[Item], predictor, output: Path, *, max_new_toke
                 log.warning("skipped %s: %s", item.id, reason)
                 continue
             options = item.record.answer.options
-            pred = parse_prediction(item.record.dataset, row["predict"], options=options)
-            notes = list(row.get("notes", [])) + list(pred.notes)
+            pred = parse_prediction(item.record.dataset, row.predict, options=options)
+            notes = row.notes + list(pred.notes)
             if free_form:
                 notes.append("free-form question: the answer is the model's text; the task's format may not apply")
-            row = {"id": item.id, "dataset": item.record.dataset, "predict": row["predict"],
-                   "prediction": {k: v for k, v in dataclasses.asdict(pred).items() if k != "notes"} | {"notes": notes},
-                   "routing": row["routing"], "source": item.source}
-            _append(handle, row)
+            parsed = {k: v for k, v in dataclasses.asdict(pred).items() if k != "notes"} | {"notes": notes}
+            row = PredictionRow(item.id, item.record.dataset, row.predict, row.routing, prediction=parsed,
+                                source=item.source)  # the notes travel inside ``prediction``
+            _append(handle, row.to_json())
             done.add(item.id)
             summary.written += 1
     if summary.skipped:

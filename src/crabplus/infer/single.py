@@ -247,11 +247,11 @@ def predict(video: str | Path, *, task: str, checkpoint=None, audio=None, video2
         predictor = Predictor.from_checkpoint(checkpoint, device=device, base=base)
     predictor = as_predictor(predictor)
     row = predict_batch(predictor, [record], root, max_new_tokens=max_new_tokens, record_routing=True)[0]
-    prediction = parse_prediction(record.dataset, row["predict"], options=options)
-    prediction.notes[:0] = row.get("notes", [])  # media completed (no audio track, audio only, long)
+    prediction = parse_prediction(record.dataset, row.predict, options=options)
+    prediction.notes[:0] = row.notes  # media completed (no audio track, audio only, long)
     if free_form(get_spec(task), question):
         prediction.notes.append("free-form question: the answer is the model's text; the task's format may not apply")
-    result = PredictResult(record.dataset, row["predict"], prediction, record, routing=row["routing"])
+    result = PredictResult(record.dataset, row.predict, prediction, record, routing=row.routing)
     out_dir = Path(out) if out is not None else Path.cwd()
     if record.task == "segmentation":
         result.mask_path = write_mask(record, root, prediction, out_dir, segmenter=segmenter,

@@ -99,7 +99,7 @@ class Crabplus(lmms):
             rows = predict_batch(self.predictor, [rec for _, rec, _, _ in batch], batch[0][2],
                                  max_new_tokens=batch[0][3], record_routing=False)
             for (index, *_), row in zip(batch, rows):
-                answers[index] = row["predict"]
+                answers[index] = row.predict
         return answers
 
     def loglikelihood(self, requests: list[Instance]) -> list[tuple[float, bool]]:

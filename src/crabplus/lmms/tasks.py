@@ -21,6 +21,7 @@ from typing import Any
 
 from crabplus.schema.records import Record, record_from_json
 from crabplus.schema.registry import DATASET_NAMES, DATASETS
+from crabplus.schema.rows import PredictionRow
 
 GROUPS = ("crabplus_avuie", "crabplus_avsynth")
 UTILS = "crabplus_lmms_utils"
@@ -68,7 +69,7 @@ def score_rows(rows: list[dict], meteor: bool = True) -> dict[str, Any]:
 
     records = [record_from_json(json.loads(r["record"])) for r in rows]
     roots = {r["id"]: Path(r["root"]) for r in rows}
-    preds = [{"id": r["id"], "dataset": r["dataset"], "predict": r["predict"]} for r in rows]
+    preds = [PredictionRow(r["id"], r["dataset"], r["predict"]) for r in rows]
     report = evaluate_predictions(records, preds, roots, config=EvalConfig(chance_draws=1, mask_chance_draws=1,
                                                                                   meteor=meteor))
     return report["datasets"]

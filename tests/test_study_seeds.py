@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from report_helpers import dataset_score, make_report
 
 from crabplus.evaluate.routing_stats import js_divergence, routing_divergence
 from crabplus.evaluate.seeds import bands_above_chance, seed_transfer, t_interval
@@ -28,13 +29,8 @@ def test_t_interval_on_known_inputs():
 
 def _report(**rows) -> dict:
     """dataset -> (value, higher_is_better[, chance, band])."""
-    out = {}
-    for name, (value, higher, *chance) in rows.items():
-        row = {"primary": value, "primary_metric": "m", "headline": {"m": {"value": value, "higher_is_better": higher}}}
-        if chance:
-            row["chance"] = {"primary": chance[0], "band": chance[1]}
-        out[name] = row
-    return {"datasets": out}
+    return make_report(*(dataset_score(name, {"m": (value, higher)}, tuple(chance) or None)
+                         for name, (value, higher, *chance) in rows.items()))
 
 
 def test_seed_transfer_pairs_by_seed_and_counts_significant_signs():

@@ -6,20 +6,17 @@ import json
 from pathlib import Path
 
 import pytest
+from report_helpers import dataset_score, make_report
 
 from crabplus.cli import main
 from crabplus.evaluate import TransferError, load_run_report, transfer_table
-from crabplus.evaluate.report import REPORT_FORMAT
 
 FIX = Path(__file__).parent / "fixtures" / "eval"
 
 
 def _report(**datasets) -> dict:
-    """A minimal report: dataset -> {metric: (value, higher_is_better)}."""
-    rows = {}
-    for name, headline in datasets.items():
-        rows[name] = {"headline": {m: {"value": v, "higher_is_better": h} for m, (v, h) in headline.items()}}
-    return {"format": REPORT_FORMAT, "datasets": rows}
+    """A report: dataset -> {metric: (value, higher_is_better)}."""
+    return make_report(*(dataset_score(name, headline) for name, headline in datasets.items()))
 
 
 def test_relative_change_and_sign_flip_for_lower_is_better():

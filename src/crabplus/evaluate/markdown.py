@@ -1,8 +1,10 @@
-"""Markdown renderings of an evaluation report and of a transfer table."""
+"""Markdown renderings of an evaluation report and of a transfer table (read through their types,
+:class:`crabplus.schema.report.Report` and :class:`~crabplus.schema.report.TransferTable`)."""
 
 from __future__ import annotations
 
 from crabplus.evaluate.chance import beyond_chance
+from crabplus.schema.report import Report, TransferTable
 
 
 def fmt(value, digits: int = 3) -> str:
@@ -19,18 +21,18 @@ def _pct(value) -> str:
     return "–" if value is None else f"{100 * value:+.1f}%"
 
 
-def render_report(report: dict) -> str:
+def render_report(report: Report | dict) -> str:
     """``report.md``: one summary row per dataset, then every metric under the three conventions."""
-    s = report["summary"]
-    cfg = report.get("config", {})
+    report = report if isinstance(report, Report) else Report.from_json(report)
+    s, cfg = report.summary, report.config
     lines = [
         "# Evaluation report",
         "",
-        f"{s['scored']} predictions scored over {len(report['datasets'])} datasets ({s['records']} records, "
-        f"{s['predictions']} predictions); {s['unparsed']} unparsed, scored as wrong.",
-        f"Records without a prediction: {s['without_prediction']}; predictions matching no record: "
-        f"{s['unknown_predictions']}. Segmenter: {cfg.get('segmenter') or 'not needed'}; "
-        f"chance seed {cfg.get('seed')}, {cfg.get('chance_draws', 1)} draws.",
+        f"{s.scored} predictions scored over {len(report.datasets)} datasets ({s.records} records, "
+        f"{s.predictions} predictions); {s.unparsed} unparsed, scored as wrong.",
+        f"Records without a prediction: {s.without_prediction}; predictions matching no record: "
+        f"{s.unknown_predictions}. Segmenter: {cfg.segmenter or 'not needed'}; "
+        f"chance seed {cfg.seed}, {cfg.chance_draws} draws.",
         "",
         "**ours**: unparsed predictions count as wrong. **release**: the Crab+ release's convention, unparsed "
         "(and, for S4/MS3/Ref-AVS, regex-invalid) predictions dropped; `kept` is how many remain. "
@@ -41,42 +43,43 @@ def render_report(report: dict) -> str:
         "| dataset | task | headline metric | ours | release (kept) | chance | band | beyond | n | unparsed |",
         "|---|---|---|---:|---:|---:|---:|:---:|---:|---:|",
     ]
-    for row in report["datasets"].values():
-        rel = row["release"]
-        arrow = "" if row["higher_is_better"] else " ↓"
+    for row in report.datasets.values():
+        rel = row.release
+        arrow = "" if row.higher_is_better else " ↓"
         lines.append(
-            f"| {row['dataset']} | {row['task']} | {row['primary_metric']}{arrow} | {fmt(row['primary'])} | "
-            f"{fmt(rel['primary'])} ({rel['n']}) | {fmt(row['chance']['primary'])} | "
-            f"{fmt(row['chance'].get('band'))} | {mark(row.get('beyond_chance'), row.get('one_place_prompts', False))}"
-            f" | {row['n']} | {row['unparsed']} |"
+            f"| {row.dataset} | {row.task} | {row.primary_metric}{arrow} | {fmt(row.primary)} | "
+            f"{fmt(rel.primary)} ({rel.n}) | {fmt(row.chance.primary)} | "
+            f"{fmt(row.chance.band)} | {mark(row.beyond_chance, row.one_place_prompts)}"
+            f" | {row.n} | {row.unparsed} |"
         )
     lines += ["", "↓ lower is better. ✓*: beyond the band, but the answers point at nearly the same place in "
               "every frame, so the mask score is what the segmenter finds around one prompt (see the notes).", ""]
-    files = report.get("files", {})
+    files = report.files or {}
     if "scores_plot" in files:
         lines += [f"![headline scores vs chance]({files['scores_plot']})", ""]
     if "routing_plot" in files:
         lines += [f"![routing heatmaps]({files['routing_plot']})", ""]
     lines += ["## All metrics", ""]
-    for row in report["datasets"].values():
-        lines += [f"### {row['dataset']} — {row['real_name']} ({row['metric']})", "",
+    for row in report.datasets.values():
+        lines += [f"### {row.dataset} — {row.real_name} ({row.metric})", "",
                   "| metric | ours | release | chance (mean) | band | beyond |", "|---|---:|---:|---:|---:|:---:|"]
-        bands = row["chance"].get("bands", {})
-        for name, value in row["metrics"].items():
-            beyond = beyond_chance(value, row["chance"], name)
-            lines.append(f"| {name} | {fmt(value)} | {fmt(row['release']['metrics'].get(name))} | "
-                         f"{fmt(row['chance']['metrics'].get(name))} | {fmt(bands.get(name))} | {mark(beyond)} |")
-        for note in row.get("notes", []):
+        chance = row.chance.to_json()  # beyond_chance reads the chance entry as written
+        for name, value in row.metrics.items():
+            beyond = beyond_chance(value, chance, name)
+            lines.append(f"| {name} | {fmt(value)} | {fmt(row.release.metrics.get(name))} | "
+                         f"{fmt(row.chance.metrics.get(name))} | {fmt(row.chance.bands.get(name))} | {mark(beyond)} |")
+        for note in row.notes:
             lines.append(f"\n> {note}")
         lines.append("")
-    if report.get("notes"):
-        lines += ["## Notes", ""] + [f"- {n}" for n in report["notes"]] + [""]
+    if report.notes:
+        lines += ["## Notes", ""] + [f"- {n}" for n in report.notes] + [""]
     return "\n".join(lines)
 
 
-def render_transfer(table: dict) -> str:
+def render_transfer(table: TransferTable | dict) -> str:
     """``transfer.md``: the paper's transfer table."""
-    has_base = table.get("baseline_name") is not None
+    table = table if isinstance(table, TransferTable) else TransferTable.from_json(table)
+    has_base = table.baseline_name is not None
     head = "| dataset | metric | single-task | multi-task | change | sign |"
     rule = "|---|---|---:|---:|---:|:---:|"
     if has_base:
@@ -85,7 +88,7 @@ def render_transfer(table: dict) -> str:
     lines = [
         "# Transfer table: multi-task vs single-task",
         "",
-        f"multi-task run: `{table['multi_name']}`" + (f"; baseline: `{table['baseline_name']}`" if has_base else ""),
+        f"multi-task run: `{table.multi_name}`" + (f"; baseline: `{table.baseline_name}`" if has_base else ""),
         "",
         "Relative change = (multi - single) / |single| of each headline metric, sign flipped where lower is "
         "better (↓), so a positive change always means the multi-task model is better.",
@@ -93,21 +96,20 @@ def render_transfer(table: dict) -> str:
         head,
         rule,
     ]
-    for r in table["rows"]:
-        arrow = "" if r["higher_is_better"] else " ↓"
-        line = (f"| {r['dataset']} | {r['metric']}{arrow} | {fmt(r['single'])} | {fmt(r['multi'])} | "
-                f"{_pct(r['relative_change'])} | {r['sign']} |")
+    for r in table.rows:
+        arrow = "" if r.higher_is_better else " ↓"
+        line = (f"| {r.dataset} | {r.metric}{arrow} | {fmt(r.single)} | {fmt(r.multi)} | "
+                f"{_pct(r.relative_change)} | {r.sign} |")
         if has_base:
-            line += (f" {fmt(r.get('baseline'))} | {_pct(r.get('baseline_relative_change'))} | "
-                     f"{r.get('baseline_sign', '')} |")
+            line += f" {fmt(r.baseline)} | {_pct(r.baseline_relative_change)} | {r.baseline_sign or ''} |"
         lines.append(line)
-    lines += ["", f"Positive transfer on **{table['positive']} of {table['compared']}** rows "
-              f"({fmt(100 * table['positive_share'] if table['positive_share'] is not None else None, 1)}%)."]
-    if has_base and table.get("baseline_positive_share") is not None:
-        lines.append(f"Baseline: positive on {table['baseline_positive']} of {table['baseline_compared']} rows "
-                     f"({100 * table['baseline_positive_share']:.1f}%).")
-    if table.get("missing"):
-        lines += ["", "Not compared (missing from one side): " + ", ".join(table["missing"]) + "."]
-    if table.get("files", {}).get("plot"):
-        lines += ["", f"![transfer]({table['files']['plot']})"]
+    lines += ["", f"Positive transfer on **{table.positive} of {table.compared}** rows "
+              f"({fmt(100 * table.positive_share if table.positive_share is not None else None, 1)}%)."]
+    if has_base and table.baseline_positive_share is not None:
+        lines.append(f"Baseline: positive on {table.baseline_positive} of {table.baseline_compared} rows "
+                     f"({100 * table.baseline_positive_share:.1f}%).")
+    if table.missing:
+        lines += ["", "Not compared (missing from one side): " + ", ".join(table.missing) + "."]
+    if (table.files or {}).get("plot"):
+        lines += ["", f"![transfer]({table.files['plot']})"]
     return "\n".join(lines) + "\n"

@@ -13,6 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from crabplus.schema.report import Report, TransferTable
 from crabplus.utils.io import atomic_write
 
 OURS, CHANCE, RELEASE = "#1f77b4", "#bbbbbb", "#ff7f0e"
@@ -25,23 +26,24 @@ def _save(fig: Figure, path: str | Path) -> Path:
     return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
 
 
-def plot_scores(report: dict, path: str | Path) -> Path | None:
+def plot_scores(report: Report | dict, path: str | Path) -> Path | None:
     """Per dataset: the headline score (ours, the release's convention) beside chance."""
-    rows = [r for r in report["datasets"].values() if r.get("primary") is not None]
+    report = report if isinstance(report, Report) else Report.from_json(report)
+    rows = [r for r in report.datasets.values() if r.primary is not None]
     if not rows:
         return None
     # CIDEr lives on 0..10; drawn /10 so that every bar shares the 0..1 axis
-    scale = [SCALE.get(r["primary_metric"], 1.0) for r in rows]
-    names = [f"{r['dataset']}  {r['primary_metric']}{'/10' if s != 1.0 else ''}"
-             f"{' (lower better)' if not r['higher_is_better'] else ''}" for r, s in zip(rows, scale)]
+    scale = [SCALE.get(r.primary_metric, 1.0) for r in rows]
+    names = [f"{r.dataset}  {r.primary_metric}{'/10' if s != 1.0 else ''}"
+             f"{' (lower better)' if not r.higher_is_better else ''}" for r, s in zip(rows, scale)]
 
     def values(get) -> np.ndarray:
         return np.array([np.nan if get(r) is None else s * get(r) for r, s in zip(rows, scale)], dtype=float)
 
-    ours = values(lambda r: r["primary"])
-    chance = values(lambda r: r["chance"]["primary"])
-    band = values(lambda r: r["chance"].get("band"))
-    release = values(lambda r: r["release"]["primary"])
+    ours = values(lambda r: r.primary)
+    chance = values(lambda r: r.chance.primary)
+    band = values(lambda r: r.chance.band)
+    release = values(lambda r: r.release.primary)
     y = np.arange(len(rows))
     fig = Figure(figsize=(8.5, 1.2 + 0.42 * len(rows)), layout="constrained")
     ax = fig.add_subplot()
@@ -90,32 +92,33 @@ def plot_routing(summary: dict | None, path: str | Path) -> Path | None:
     return _save(fig, path)
 
 
-def plot_transfer(table: dict, path: str | Path) -> Path | None:
+def plot_transfer(table: TransferTable | dict, path: str | Path) -> Path | None:
     """Relative change of multi-task over single-task per dataset (positive = transfer helps)."""
-    rows = [r for r in table["rows"] if r.get("relative_change") is not None]
+    table = table if isinstance(table, TransferTable) else TransferTable.from_json(table)
+    rows = [r for r in table.rows if r.relative_change is not None]
     if not rows:
         return None
     y = np.arange(len(rows))
-    rel = np.array([100 * r["relative_change"] for r in rows])
-    has_base = any(r.get("baseline_relative_change") is not None for r in rows)
+    rel = np.array([100 * r.relative_change for r in rows])
+    has_base = any(r.baseline_relative_change is not None for r in rows)
     fig = Figure(figsize=(8, 1.2 + 0.4 * len(rows)), layout="constrained")
     ax = fig.add_subplot()
     height = 0.38 if has_base else 0.7
     ax.barh(y - (height / 2 if has_base else 0), rel, height, color=[POSITIVE if v > 0 else NEGATIVE for v in rel])
-    multi = table.get("multi_name", "multi-task")
+    multi = table.multi_name
     handles = [Patch(color=POSITIVE, label=f"{multi} better than single-task"),
                Patch(color=NEGATIVE, label=f"{multi} worse than single-task")]
     if has_base:
-        base = np.array([np.nan if r.get("baseline_relative_change") is None else 100 * r["baseline_relative_change"]
+        base = np.array([np.nan if r.baseline_relative_change is None else 100 * r.baseline_relative_change
                          for r in rows])
         ax.barh(y + height / 2, base, height, color=BASELINE, alpha=0.7)
-        baseline = table.get("baseline_name", "baseline")
+        baseline = table.baseline_name or "baseline"
         handles.append(Patch(color=BASELINE, alpha=0.7, label=f"{baseline} vs single-task"))
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_yticks(y, [f"{r['dataset']} ({r['metric']})" for r in rows], fontsize=8)
+    ax.set_yticks(y, [f"{r.dataset} ({r.metric})" for r in rows], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("relative change of the headline metric, % (sign flipped where lower is better)")
-    share = table.get("positive_share")
+    share = table.positive_share
     ax.set_title(f"Transfer: multi-task vs single-task (positive on {100 * share:.0f}% of rows)" if share is not None
                  else "Transfer: multi-task vs single-task")
     ax.grid(axis="x", alpha=0.3)

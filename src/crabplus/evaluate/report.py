@@ -1,6 +1,7 @@
 """Score a prediction run: join predictions with records by id, score each dataset, write the report.
 
-``evaluate_predictions`` returns the report (a JSON-able dict); ``write_report`` writes
+``evaluate_predictions`` returns the report as its JSON (a dict; :class:`crabplus.schema.report.Report`
+is its typed view, and the report is built through it); ``write_report`` writes
 ``report.json``, ``report.md`` and the plots (``scores.png``, ``routing.png`` when predictions carry
 routing). One row per dataset holds its official metrics (``DatasetSpec.metric``), the headline
 ``primary`` score, ``n``, the ``unparsed`` count, the release's convention (unparsed/invalid
@@ -21,17 +22,26 @@ import numpy as np
 from crabplus.evaluate.chance import beyond_chance, chance_predictions, chance_summary
 from crabplus.evaluate.config import EvalConfig
 from crabplus.evaluate.images import FrameSource
-from crabplus.evaluate.inputs import PredictionRow, as_prediction_rows
+from crabplus.evaluate.inputs import as_prediction_rows
 from crabplus.evaluate.routing import routing_summary
 from crabplus.evaluate.scoring import Score, higher_is_better, score_simple
 from crabplus.evaluate.segscore import SegmentationScorer, aggregate_segmentation
 from crabplus.schema.records import Record, RecordError
 from crabplus.schema.registry import DATASET_NAMES, DATASETS
+from crabplus.schema.report import (
+    ChanceSummary,
+    DatasetScore,
+    Headline,
+    ReleaseScore,
+    Report,
+    ReportConfig,
+    ReportSummary,
+)
+from crabplus.schema.rows import PredictionRow
 from crabplus.tasks.parsers import Prediction, parse_prediction
 from crabplus.utils.io import atomic_write_json, atomic_write_text
 from crabplus.utils.progress import progress_bar
 
-REPORT_FORMAT = "crabplus-eval-report/1"
 MAX_LISTED = 10
 
 
@@ -43,11 +53,11 @@ def _root_of(root) -> Callable[[Record], Path | None]:
     return lambda record: Path(root)
 
 
-def _headline(score: Score) -> dict[str, dict]:
+def _headline(score: Score) -> dict[str, Headline]:
     names = [score.primary_metric] if score.primary_metric in score.metrics else []
     if "null_s" in score.metrics and "null_s" not in names:
         names.append("null_s")
-    return {n: {"value": score.metrics[n], "higher_is_better": higher_is_better(n)} for n in names}
+    return {n: Headline(score.metrics[n], higher_is_better(n)) for n in names}
 
 
 NARROW_PROMPT_SPREAD = 0.25
@@ -89,7 +99,7 @@ def _narrow_prompt_note(records: list[Record], preds: list[Prediction]) -> list[
 
 
 def _score_dataset(name: str, records: list[Record], preds: list[Prediction], seg: SegmentationScorer,
-                   cfg: EvalConfig) -> dict:
+                   cfg: EvalConfig, without_prediction: int) -> DatasetScore:
     spec = DATASETS[name]
     k = min(cfg.chance_draws, cfg.mask_chance_draws) if spec.task == "segmentation" else cfg.chance_draws
     draws = [chance_predictions(spec, records, cfg.seed, d) for d in range(k)]  # [K][N]
@@ -112,24 +122,26 @@ def _score_dataset(name: str, records: list[Record], preds: list[Prediction], se
     if spec.task == "segmentation" and sum(not p.release_valid for p in preds) != unparsed:
         notes.append(f"{len(preds) - len(keep)} predictions the release's stricter box/point regex rejects "
                      f"(dropped in its convention)")
-    return {
-        "dataset": name,
-        "real_name": spec.real_name,
-        "task": spec.task,
-        "metric": spec.metric,
-        "n": len(records),
-        "unparsed": unparsed,
-        "primary_metric": ours.primary_metric,
-        "primary": ours.primary,
-        "higher_is_better": higher_is_better(ours.primary_metric or ""),
-        "headline": _headline(ours),
-        "metrics": ours.metrics,
-        "release": {**release.to_json(), "dropped": len(preds) - len(keep)},
-        "chance": chance,
-        "beyond_chance": beyond_chance(ours.primary, chance),
-        "one_place_prompts": bool(narrow),  # the mask score is the segmenter's (see notes)
-        "notes": notes,
-    }
+    return DatasetScore(
+        dataset=name,
+        real_name=spec.real_name,
+        task=spec.task,
+        metric=spec.metric,
+        n=len(records),
+        unparsed=unparsed,
+        primary_metric=ours.primary_metric,
+        primary=ours.primary,
+        higher_is_better=higher_is_better(ours.primary_metric or ""),
+        headline=_headline(ours),
+        metrics=ours.metrics,
+        release=ReleaseScore(release.n, release.primary_metric, release.primary, release.metrics,
+                             dropped=len(preds) - len(keep)),
+        chance=ChanceSummary(**chance),
+        beyond_chance=beyond_chance(ours.primary, chance),
+        one_place_prompts=bool(narrow),  # the mask score is the segmenter's (see notes)
+        notes=notes,
+        without_prediction=without_prediction,
+    )
 
 
 def evaluate_predictions(records: list[Record], predictions, root=None, *, segmenter=None,
@@ -166,7 +178,7 @@ def evaluate_predictions(records: list[Record], predictions, root=None, *, segme
         return build_segmenter(cfg.segmenter, cfg.sam2_checkpoint)
 
     seg = SegmentationScorer(FrameSource(_root_of(root)), factory)
-    datasets: dict[str, dict] = {}
+    datasets: dict[str, DatasetScore] = {}
     with progress_bar("eval", total=2 * len(matched)) as bar:  # each row parsed, then scored with its dataset
         for name in DATASET_NAMES:
             recs = [r for r in records if r.dataset == name and r.id in pred_of]
@@ -176,30 +188,28 @@ def evaluate_predictions(records: list[Record], predictions, root=None, *, segme
             for r in recs:
                 preds.append(parse_prediction(name, pred_of[r.id].predict, options=r.answer.options))
                 bar.update(1, info=name)
-            datasets[name] = _score_dataset(name, recs, preds, seg, cfg)
-            datasets[name]["without_prediction"] = sum(1 for r in records
-                                                       if r.dataset == name and r.id not in pred_of)
+            missing = sum(1 for r in records if r.dataset == name and r.id not in pred_of)
+            datasets[name] = _score_dataset(name, recs, preds, seg, cfg, missing)
             bar.update(len(recs), info=f"{name} scored")
     notes = []
     if unknown:
         notes.append(f"{len(unknown)} predictions match no record id (first: {', '.join(unknown[:MAX_LISTED])})")
-    report = {
-        "format": REPORT_FORMAT,
-        "summary": {
-            "records": len(records),
-            "predictions": len(rows),
-            "scored": sum(d["n"] for d in datasets.values()),
-            "unparsed": sum(d["unparsed"] for d in datasets.values()),
-            "without_prediction": sum(1 for r in records if r.id not in pred_of),
-            "unknown_predictions": len(unknown),
-        },
-        "config": {"segmenter": seg.used_name, "seed": cfg.seed, "chance_draws": cfg.chance_draws,
-                   "mask_chance_draws": min(cfg.chance_draws, cfg.mask_chance_draws),
-                   "frames_per_batch": cfg.frames_per_batch, "meteor": cfg.meteor},
-        "datasets": datasets,
-        "routing": routing_summary(matched),
-        "notes": notes,
-    }
+    report = Report(
+        summary=ReportSummary(
+            records=len(records),
+            predictions=len(rows),
+            scored=sum(d.n for d in datasets.values()),
+            unparsed=sum(d.unparsed for d in datasets.values()),
+            without_prediction=sum(1 for r in records if r.id not in pred_of),
+            unknown_predictions=len(unknown),
+        ),
+        config=ReportConfig(segmenter=seg.used_name, seed=cfg.seed, chance_draws=cfg.chance_draws,
+                            mask_chance_draws=min(cfg.chance_draws, cfg.mask_chance_draws),
+                            frames_per_batch=cfg.frames_per_batch, meteor=cfg.meteor),
+        datasets=datasets,
+        routing=routing_summary(matched),
+        notes=notes,
+    ).to_json()
     if out_dir is not None:
         report["files"] = write_report(report, out_dir)
     return report

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import math
 
+from crabplus.schema.report import Report
+
 TOLERANCE = 1e-12
 
 #: t(0.975, df) for df = 1..30 (standard tables); beyond 30 the normal 1.960 is within 2 % of it
@@ -40,18 +42,22 @@ def t_interval(values: list[float], level: float = 0.95) -> tuple[float, float |
     return mean, mean - half, mean + half
 
 
-def _headlines(report: dict) -> dict[tuple[str, str], tuple[float, bool, float | None]]:
+def _report(report: Report | dict) -> Report:
+    return report if isinstance(report, Report) else Report.from_json(report)
+
+
+def _headlines(report: Report | dict) -> dict[tuple[str, str], tuple[float, bool, float | None]]:
     """(dataset, metric) -> (value, higher_is_better, chance band width or None)."""
     out = {}
-    for name, row in report["datasets"].items():
-        chance = row.get("chance") or {}
+    for name, row in _report(report).datasets.items():
+        chance = row.chance
         width = None
-        if row.get("primary") is not None and chance.get("band") is not None and chance.get("primary") is not None:
-            width = abs(chance["band"] - chance["primary"]) or None
-        for metric, h in (row.get("headline") or {}).items():
-            if h.get("value") is not None:
-                is_primary = metric == row.get("primary_metric")
-                out[(name, metric)] = (float(h["value"]), bool(h["higher_is_better"]), width if is_primary else None)
+        if row.primary is not None and chance.band is not None and chance.primary is not None:
+            width = abs(chance.band - chance.primary) or None
+        for metric, h in row.headline.items():
+            if h.value is not None:
+                is_primary = metric == row.primary_metric
+                out[(name, metric)] = (float(h.value), h.higher_is_better, width if is_primary else None)
     return out
 
 
@@ -141,13 +147,12 @@ def render_seed_transfer(table: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def bands_above_chance(report: dict) -> float | None:
+def bands_above_chance(report: Report | dict) -> float | None:
     """A report's mean, over datasets with a chance band, of (score - chance) / (band - chance): how many
     band widths above guessing its headline scores sit (sign flipped where lower is better)."""
     values = []
-    for row in report["datasets"].values():
-        chance = row.get("chance") or {}
-        score, mean, band = row.get("primary"), chance.get("primary"), chance.get("band")
+    for row in _report(report).datasets.values():
+        score, mean, band = row.primary, row.chance.primary, row.chance.band
         if score is None or mean is None or band is None or abs(band - mean) < TOLERANCE:
             continue
         values.append((score - mean) / (band - mean))  # a lower-is-better band lies below its mean: sign flips

@@ -9,13 +9,16 @@ plain LoRA). One row per dataset headline metric (Ref-AVS contributes J and null
 so a positive change always means multi-task training helped. ``single == 0`` leaves the relative
 change undefined (None) and the sign follows the absolute difference. The share of rows with a
 positive sign is the paper's "positive transfer on x% of tasks".
+
+Reports are read through :class:`crabplus.schema.report.Report` and the table is built as a
+:class:`~crabplus.schema.report.TransferTable`; :func:`transfer_table` returns its JSON (``transfer.json``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from crabplus.evaluate.report import REPORT_FORMAT
+from crabplus.schema.report import Report, ReportError, TransferRow, TransferTable
 from crabplus.utils.errors import CrabplusError
 from crabplus.utils.io import atomic_write_json, atomic_write_text, read_json
 
@@ -26,23 +29,26 @@ class TransferError(CrabplusError, ValueError):
     """The reports cannot be compared (the message names the run or dataset)."""
 
 
-def load_run_report(run: str | Path) -> tuple[str, dict]:
+def load_run_report(run: str | Path) -> tuple[str, Report]:
     """``(name, report)`` from a run folder holding ``report.json`` (or the file itself)."""
     path = Path(run)
     file = path / "report.json" if path.is_dir() else path
-    report = read_json(file, TransferError, f"{path}: no report.json (run `crabplus eval ... --out {path}` first)")
-    if not isinstance(report, dict) or report.get("format") != REPORT_FORMAT or "datasets" not in report:
-        raise TransferError(f"{file}: not a crabplus evaluation report (format {REPORT_FORMAT!r})")
+    obj = read_json(file, TransferError, f"{path}: no report.json (run `crabplus eval ... --out {path}` first)")
+    try:
+        report = Report.from_json(obj, file=str(file))
+    except ReportError as exc:
+        raise TransferError(f"not a crabplus evaluation report: {exc}") from None
     name = file.parent.name if file.name == "report.json" else file.stem
     return name or str(file), report
 
 
-def _headlines(report: dict) -> dict[tuple[str, str], tuple[float, bool]]:
+def _headlines(report: Report | dict) -> dict[tuple[str, str], tuple[float, bool]]:
+    report = report if isinstance(report, Report) else Report.from_json(report)
     out = {}
-    for name, row in report["datasets"].items():
-        for metric, h in (row.get("headline") or {}).items():
-            if h.get("value") is not None:
-                out[(name, metric)] = (float(h["value"]), bool(h["higher_is_better"]))
+    for name, row in report.datasets.items():
+        for metric, h in row.headline.items():
+            if h.value is not None:
+                out[(name, metric)] = (float(h.value), h.higher_is_better)
     return out
 
 
@@ -52,10 +58,11 @@ def _change(single: float, other: float, higher: bool) -> tuple[float | None, st
     return (diff / abs(single) if abs(single) > TOLERANCE else None), sign
 
 
-def transfer_table(single_reports: list[dict], multi_report: dict, baseline_report: dict | None = None, *,
-                   single_names: list[str] | None = None, multi_name: str = "multi-task",
-                   baseline_name: str = "baseline") -> dict:
-    """The transfer table (a JSON-able dict with ``rows``, ``positive_share``, …; see the module docstring)."""
+def transfer_table(single_reports: list[Report | dict], multi_report: Report | dict,
+                   baseline_report: Report | dict | None = None, *, single_names: list[str] | None = None,
+                   multi_name: str = "multi-task", baseline_name: str = "baseline") -> dict:
+    """The transfer table as its JSON (``rows``, ``positive_share``, …; see the module docstring and
+    :class:`crabplus.schema.report.TransferTable`). Reports may be :class:`Report` objects or their JSON."""
     if not single_reports:
         raise TransferError("need at least one single-task report")
     single_names = single_names or [f"single-{i}" for i in range(len(single_reports))]
@@ -77,23 +84,22 @@ def transfer_table(single_reports: list[dict], multi_report: dict, baseline_repo
             continue
         (s, higher), (m, _) = single[key], multi[key]
         rel, sign = _change(s, m, higher)
-        row = {"dataset": key[0], "metric": key[1], "higher_is_better": higher, "single_run": source[key],
-               "single": s, "multi": m, "relative_change": rel, "sign": sign}
+        row = TransferRow(key[0], key[1], higher, source[key], s, m, rel, sign)
         if baseline_report is not None:
             b = base.get(key)
-            row["baseline"] = b[0] if b else None
-            row["baseline_relative_change"], row["baseline_sign"] = _change(s, b[0], higher) if b else (None, "")
+            row.baseline = b[0] if b else None
+            row.baseline_relative_change, row.baseline_sign = _change(s, b[0], higher) if b else (None, "")
         rows.append(row)
-    positive = sum(r["sign"] == "+" for r in rows)
-    table = {"multi_name": multi_name, "baseline_name": baseline_name if baseline_report is not None else None,
-             "single_names": single_names, "rows": rows, "compared": len(rows), "positive": positive,
-             "positive_share": positive / len(rows) if rows else None, "missing": missing}
+    positive = sum(r.sign == "+" for r in rows)
+    table = TransferTable(multi_name, baseline_name if baseline_report is not None else None, single_names, rows,
+                          compared=len(rows), positive=positive,
+                          positive_share=positive / len(rows) if rows else None, missing=missing)
     if baseline_report is not None:
-        base_rows = [r for r in rows if r["baseline_sign"]]
-        table["baseline_compared"] = len(base_rows)
-        table["baseline_positive"] = sum(r["baseline_sign"] == "+" for r in base_rows)
-        table["baseline_positive_share"] = table["baseline_positive"] / len(base_rows) if base_rows else None
-    return table
+        base_rows = [r for r in rows if r.baseline_sign]
+        table.baseline_compared = len(base_rows)
+        table.baseline_positive = sum(r.baseline_sign == "+" for r in base_rows)
+        table.baseline_positive_share = table.baseline_positive / len(base_rows) if base_rows else None
+    return table.to_json()
 
 
 def write_transfer(table: dict, out_dir: str | Path) -> dict[str, str]:

@@ -58,7 +58,7 @@ def test_aggregation_equals_crabplus_eval(written, dataset):
 def test_caption_scores_equal_crabplus_eval_without_meteor(written):
     tasks, report, predictions = written
     rows = task_rows(tasks, "avcap", predictions)
-    assert score_rows(rows, meteor=False)["avcap"]["metrics"] == report["datasets"]["avcap"]["metrics"]
+    assert score_rows(rows, meteor=False)["avcap"].metrics == report["datasets"]["avcap"]["metrics"]
 
 
 def test_a_foreign_task_asks_its_context_about_the_video(tmp_path):

@@ -215,22 +215,25 @@ def evaluate_predictions(records: list[Record], predictions, root=None, *, segme
     return report
 
 
-def write_report(report: dict, out_dir: str | Path) -> dict[str, str]:
+def write_report(report: Report | dict, out_dir: str | Path) -> dict[str, str]:
     """Write ``report.json``, ``report.md``, ``scores.png`` and (with routing) ``routing.png``
-    into ``out_dir``; returns the file names written (also stored in ``report["files"]``)."""
+    into ``out_dir``; returns the file names written (also stored in the report's ``files``)."""
     from crabplus.evaluate.markdown import render_report
     from crabplus.evaluate.plots import plot_routing, plot_scores
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    typed = report if isinstance(report, Report) else Report.from_json(report)
     files = {}
-    if plot_scores(report, out / "scores.png") is not None:
+    if plot_scores(typed, out / "scores.png") is not None:
         files["scores_plot"] = "scores.png"
-    if plot_routing(report.get("routing"), out / "routing.png") is not None:
+    if plot_routing(typed.routing, out / "routing.png") is not None:
         files["routing_plot"] = "routing.png"
     files["markdown"] = "report.md"
     files["json"] = "report.json"
-    report["files"] = files
-    atomic_write_text(out / "report.md", render_report(report))
-    atomic_write_json(out / "report.json", report)
+    typed.files = files
+    if isinstance(report, dict):
+        report["files"] = files
+    atomic_write_text(out / "report.md", render_report(typed))
+    atomic_write_json(out / "report.json", typed.to_json())
     return files

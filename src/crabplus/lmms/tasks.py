@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from crabplus.schema.records import Record, record_from_json
 from crabplus.schema.registry import DATASET_NAMES, DATASETS
+from crabplus.schema.report import DatasetScore, Report
 from crabplus.schema.rows import PredictionRow
 
 GROUPS = ("crabplus_avuie", "crabplus_avsynth")
@@ -61,7 +61,7 @@ def process_results(doc: dict, results: list[str]) -> dict[str, dict]:
                      "root": doc["root"]}}
 
 
-def score_rows(rows: list[dict], meteor: bool = True) -> dict[str, Any]:
+def score_rows(rows: list[dict], meteor: bool = True) -> dict[str, DatasetScore]:
     """``crabplus eval``'s per-dataset report entries for rows of :func:`process_results` (chance is drawn
     once only: the primary score does not depend on it)."""
     from crabplus.evaluate import evaluate_predictions
@@ -72,7 +72,7 @@ def score_rows(rows: list[dict], meteor: bool = True) -> dict[str, Any]:
     preds = [PredictionRow(r["id"], r["dataset"], r["predict"]) for r in rows]
     report = evaluate_predictions(records, preds, roots, config=EvalConfig(chance_draws=1, mask_chance_draws=1,
                                                                                   meteor=meteor))
-    return report["datasets"]
+    return Report.from_json(report).datasets
 
 
 def aggregate(rows: list[dict]) -> float:
@@ -80,7 +80,7 @@ def aggregate(rows: list[dict]) -> float:
     datasets = score_rows(rows)
     if len(datasets) != 1:
         raise ValueError(f"a crabplus lmms-eval task scores one dataset, got {sorted(datasets)}")
-    return float(next(iter(datasets.values()))["primary"])
+    return float(next(iter(datasets.values())).primary)
 
 
 # ---------------------------------------------------------------- writing the task folder

@@ -76,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
     if args.max_new_tokens < 1:
         raise UsageError(f"--max-new-tokens {args.max_new_tokens}: need at least 1")
     if args.task is None and args.question is not None:
-        args.task = "avqa"
+        from crabplus.schema.registry import FREE_QUESTION_DATASET
+
+        args.task = FREE_QUESTION_DATASET
     if args.device is not None:
         _check_device(args.device)
     return run_one(args) if _single(args) else run_many(args)

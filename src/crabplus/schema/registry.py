@@ -22,7 +22,7 @@ TASK_TYPES: tuple[str, ...] = (
 )
 
 Visual = Literal["video", "image", "two_videos"]
-AudioWindow = Literal["tenths", "avqa", "first4", "fifths", "one_fifth", "one_tenth"]
+AudioWindow = Literal["tenths", "ten_of_60s", "first4", "fifths", "one_fifth", "one_tenth"]
 
 SYSTEM_PROMPT = (
     "You are Qwen, a virtual human developed by the Qwen Team, Alibaba Group, capable of perceiving "
@@ -115,7 +115,7 @@ DATASETS: dict[str, DatasetSpec] = {
             ("choice",), "accuracy", two_audios=True, family="choice",
         ),
         _spec(
-            "avqa", "MUSIC-AVQA", "qa", "video", 10, "avqa", "Please answer this question: {question}",
+            "avqa", "MUSIC-AVQA", "qa", "video", 10, "ten_of_60s", "Please answer this question: {question}",
             ("text",), "avqa_accuracy", family="open_answer",
         ),
         _spec(

@@ -17,15 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from crabplus.schema.registry import DATASETS
+from crabplus.schema.registry import DATASETS, FREE_QUESTION_DATASET
 
-FREE_QUESTION = "free question (avqa)"
+FREE_QUESTION = f"free question ({FREE_QUESTION_DATASET})"
 #: The task dropdown: "<name> — <task type>: <real dataset>", plus the free question.
 TASK_CHOICES = [FREE_QUESTION] + [f"{n} — {s.task}: {s.real_name}" for n, s in DATASETS.items()]
 
 
 def task_name(choice: str) -> str:
-    return "avqa" if choice == FREE_QUESTION else choice.split(" — ", 1)[0]
+    return FREE_QUESTION_DATASET if choice == FREE_QUESTION else choice.split(" — ", 1)[0]
 
 
 def _options(text: str | None) -> list[str] | None:

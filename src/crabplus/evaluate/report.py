@@ -26,7 +26,7 @@ from crabplus.evaluate.routing import routing_summary
 from crabplus.evaluate.scoring import Score, higher_is_better, score_simple
 from crabplus.evaluate.segscore import SegmentationScorer, aggregate_segmentation
 from crabplus.schema.records import Record, RecordError
-from crabplus.schema.registry import DATASET_NAMES, DATASETS
+from crabplus.schema.registry import DATASETS
 from crabplus.tasks.parsers import Prediction, parse_prediction
 from crabplus.utils.io import atomic_write_json, atomic_write_text
 from crabplus.utils.progress import progress_bar
@@ -168,7 +168,7 @@ def evaluate_predictions(records: list[Record], predictions, root=None, *, segme
     seg = SegmentationScorer(FrameSource(_root_of(root)), factory)
     datasets: dict[str, dict] = {}
     with progress_bar("eval", total=2 * len(matched)) as bar:  # each row parsed, then scored with its dataset
-        for name in DATASET_NAMES:
+        for name in DATASETS:  # the registry as it is now (a row added at run time is scored too)
             recs = [r for r in records if r.dataset == name and r.id in pred_of]
             if not recs:
                 continue

@@ -30,6 +30,7 @@ class AvvpFamily(Family):
     """Audio events and visual events with time ranges."""
 
     name = "avvp"
+    fields = ("audio_events", "visual_events")
 
     def render(self, answer: Answer) -> str:
         return _tagged("audio_event", answer.audio_events) + _tagged("visual_event", answer.visual_events)

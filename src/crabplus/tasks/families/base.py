@@ -73,6 +73,8 @@ class Family:
 
     #: the family's name in ``DatasetSpec.family``
     name: str = ""
+    #: the :class:`Answer` fields the family writes in a target and reads back
+    fields: tuple[str, ...] = ()
     #: True for the families scored on frames and masks (their ``score`` needs ``cfg.masks``)
     spatial: bool = False
 

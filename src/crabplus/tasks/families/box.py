@@ -22,6 +22,7 @@ class BoxFamily(SpatialFamily):
     """A label and a box, in a sentence."""
 
     name = "box"
+    fields = ("label", "box")
     reads_masks = False
 
     def render(self, answer: Answer) -> str:

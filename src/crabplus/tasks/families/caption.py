@@ -21,6 +21,7 @@ class CaptionFamily(Family):
     """A caption, untagged."""
 
     name = "caption"
+    fields = ("text",)
 
     def render(self, answer: Answer) -> str:
         return answer.text

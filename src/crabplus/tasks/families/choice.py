@@ -20,6 +20,7 @@ class ChoiceFamily(Family):
     """A candidate number, tagged."""
 
     name = "choice"
+    fields = ("choice",)
 
     def render(self, answer: Answer) -> str:
         return f"<answer>{answer.choice}</answer>"

@@ -56,6 +56,7 @@ class EventsFamily(Family):
     """Events with time ranges."""
 
     name = "events"
+    fields = ("events",)
 
     def render(self, answer: Answer) -> str:
         return "".join(f"<event>{e.label}</event><range>{format_time(e.start)},{format_time(e.end)}</range>"

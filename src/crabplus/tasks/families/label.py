@@ -22,6 +22,7 @@ class LabelFamily(Family):
     """A class label, tagged."""
 
     name = "label"
+    fields = ("label",)
 
     def render(self, answer: Answer) -> str:
         return f"<answer>{answer.label}</answer>"

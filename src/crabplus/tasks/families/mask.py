@@ -48,6 +48,7 @@ class MaskFamily(SpatialFamily):
     """A label, a box and three points."""
 
     name = "mask"
+    fields = ("label", "box", "points")
 
     def render(self, answer: Answer) -> str:
         if answer.box is None:  # a frame whose ground-truth mask is empty: nothing to point at

@@ -20,6 +20,7 @@ class OpenAnswerFamily(Family):
     """A free-text answer, tagged."""
 
     name = "open_answer"
+    fields = ("text",)
     #: a user's free question about their own video is asked in this family's format
     free_question = True
 

@@ -21,6 +21,7 @@ class OptionFamily(Family):
     """The chosen option's text, tagged."""
 
     name = "option"
+    fields = ("choice", "options")
 
     def render(self, answer: Answer) -> str:
         return f"<answer>{answer.options[answer.choice]}</answer>"

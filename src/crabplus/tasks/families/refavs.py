@@ -50,6 +50,7 @@ class RefAvsFamily(SpatialFamily):
     """true/false, then a label, a box and three points when true."""
 
     name = "refavs"
+    fields = ("exists", "label", "box", "points")
 
     def render(self, answer: Answer) -> str:
         if not answer.exists:

@@ -8,7 +8,6 @@ that ``crabplus eval`` reads, row by row, resumable, with unreadable inputs coun
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -113,7 +112,7 @@ def run_one(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_json(), ensure_ascii=False))
         return 0
     print(f"answer: {result.text}")
-    pred = {k: v for k, v in dataclasses.asdict(result.prediction).items() if v is not None and v != []}
+    pred = {k: v for k, v in result.prediction.to_json().items() if v is not None and v != []}
     print("prediction: " + json.dumps(pred, ensure_ascii=False))
     for note in result.prediction.notes:
         print(f"note: {note}")

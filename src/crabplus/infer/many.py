@@ -14,7 +14,6 @@ text (what ``crabplus eval`` scores), ``prediction`` the structured answer parse
 
 from __future__ import annotations
 
-import dataclasses
 import glob
 import json
 import logging
@@ -205,7 +204,7 @@ def predict_many(items: Iterator[Item], predictor, output: Path, *, max_new_toke
             if free_form:
                 notes.append("free-form question: the answer is the model's text; the task's format may not apply")
             row = {"id": item.id, "dataset": item.record.dataset, "predict": row["predict"],
-                   "prediction": {k: v for k, v in dataclasses.asdict(pred).items() if k != "notes"} | {"notes": notes},
+                   "prediction": {k: v for k, v in pred.to_json().items() if k != "notes"} | {"notes": notes},
                    "routing": row["routing"], "source": item.source}
             _append(handle, row)
             done.add(item.id)

@@ -10,7 +10,6 @@ worker: the queue runs one request at a time (``default_concurrency_limit=1``).
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -62,7 +61,7 @@ def run_request(predictor, out_dir: Path, choice: str, video: str | None, audio:
         prediction = parse_prediction(record.dataset, answer.text, options=opts)
         result: dict[str, Any] = {
             "answer": answer.text,
-            "prediction": {k: v for k, v in dataclasses.asdict(prediction).items() if v is not None and v != []},
+            "prediction": {k: v for k, v in prediction.to_json().items() if v is not None and v != []},
             "overlay": None, "timeline": "", "routing": routing_html(answer),
         }
         if record.task == "segmentation":

@@ -1,8 +1,9 @@
 """crabplus.schema: the types every other part speaks, at the bottom of the package.
 
-``registry`` (the 19 datasets: task type, media layout, instruction, answer fields), ``perception`` (the base
-stage's corpus layouts) and ``records`` (the unified record: ``Record``, ``Answer``, ``Event``, ``Media``, with
-validation and JSON Lines IO). It imports nothing of crabplus above ``utils`` (tests/test_layering.py).
+``registry`` (the 19 datasets: task type, media layout, instruction, answer fields, answer family),
+``perception`` (the base stage's corpus layouts), ``records`` (the unified record: ``Record``, ``Answer``,
+``Event``, ``Media``, with validation and JSON Lines IO) and ``prediction`` (the answer read from generated
+text). It imports nothing of crabplus above ``utils`` (tests/test_layering.py).
 """
 
 from crabplus.utils.lazy import lazy_exports
@@ -11,4 +12,5 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "registry": ("DATASETS", "DATASET_NAMES", "TASK_TYPES", "DatasetSpec", "get_spec"),
     "perception": ("PERCEPTION_SPECS", "PERCEPTION_TASK", "is_perception"),
     "records": ("Record", "Answer", "Event", "Media", "RecordError", "load_records", "write_records"),
+    "prediction": ("Prediction",),
 })

@@ -27,6 +27,7 @@ from crabplus.evaluate.scoring import Score, higher_is_better, score_simple
 from crabplus.evaluate.segscore import SegmentationScorer, aggregate_segmentation
 from crabplus.schema.records import Record, RecordError
 from crabplus.schema.registry import DATASETS
+from crabplus.tasks.families import family_of
 from crabplus.tasks.parsers import Prediction, parse_prediction
 from crabplus.utils.io import atomic_write_json, atomic_write_text
 from crabplus.utils.progress import progress_bar
@@ -91,10 +92,11 @@ def _narrow_prompt_note(records: list[Record], preds: list[Prediction]) -> list[
 def _score_dataset(name: str, records: list[Record], preds: list[Prediction], seg: SegmentationScorer,
                    cfg: EvalConfig) -> dict:
     spec = DATASETS[name]
-    k = min(cfg.chance_draws, cfg.mask_chance_draws) if spec.task == "segmentation" else cfg.chance_draws
+    spatial = family_of(spec).spatial  # scored on frames and masks (crabplus.tasks.families)
+    k = min(cfg.chance_draws, cfg.mask_chance_draws) if spatial else cfg.chance_draws
     draws = [chance_predictions(spec, records, cfg.seed, d) for d in range(k)]  # [K][N]
     keep = [i for i, p in enumerate(preds) if p.release_valid]
-    if spec.task == "segmentation":
+    if spatial:
         stats = [seg.stats(spec, r, [p, *guesses]) for r, p, *guesses in zip(records, preds, *draws)]  # [N][1 + K]
         ours = aggregate_segmentation(spec, [s[0] for s in stats], cfg.frames_per_batch)
         release = aggregate_segmentation(spec, [stats[i][0] for i in keep], cfg.frames_per_batch)
@@ -107,9 +109,9 @@ def _score_dataset(name: str, records: list[Record], preds: list[Prediction], se
     chance = chance_summary(chance_scores)
     unparsed = sum(not p.parsed for p in preds)
     notes = list(dict.fromkeys(ours.notes + release.notes + [n for c in chance_scores for n in c.notes]))
-    narrow = _narrow_prompt_note(records, preds) if spec.task == "segmentation" else []
+    narrow = _narrow_prompt_note(records, preds) if spatial else []
     notes += narrow
-    if spec.task == "segmentation" and sum(not p.release_valid for p in preds) != unparsed:
+    if spatial and sum(not p.release_valid for p in preds) != unparsed:
         notes.append(f"{len(preds) - len(keep)} predictions the release's stricter box/point regex rejects "
                      f"(dropped in its convention)")
     return {

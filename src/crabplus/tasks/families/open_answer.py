@@ -21,8 +21,6 @@ class OpenAnswerFamily(Family):
 
     name = "open_answer"
     fields = ("text",)
-    #: a user's free question about their own video is asked in this family's format
-    free_question = True
 
     def render(self, answer: Answer) -> str:
         return f"<answer>{answer.text}</answer>"

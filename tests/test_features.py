@@ -115,7 +115,7 @@ def test_tenths_and_fifths_keep_the_clip_without_its_tail():
 
 def test_avqa_takes_ten_two_second_windows_of_a_sixty_second_clip():
     audio = np.arange(60 * SR, dtype=np.float32) + 1  # sample value = index + 1 (0 marks padding)
-    out = apply_window(audio, "avqa")
+    out = apply_window(audio, "ten_of_60s")
     assert len(out) == 20 * SR
     first = out[: 2 * SR]
     assert np.all(first[: SR // 2] == 0) and first[SR // 2] == 1  # [-0.5, 1.5] s, zero-padded in front

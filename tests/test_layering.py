@@ -17,7 +17,7 @@ ALLOWED: dict[str, set[str]] = {
     "config": {"utils"},
     "segment": {"utils", "schema"},
     "adapters": {"utils", "config"},
-    "tasks": {"utils", "schema"},
+    "tasks": {"utils", "schema", "metrics"},
     "data": {"utils", "schema", "config", "tasks"},
     "synth": {"utils", "schema", "config", "data", "tasks"},
     "model": {"utils", "schema", "config", "adapters"},

@@ -17,6 +17,7 @@ from crabplus.schema.geometry import mask_box_points
 from crabplus.schema.registry import DATASETS
 from crabplus.synth.clip import clip_seed
 from crabplus.synth.config import SynthConfig, preset
+from crabplus.synth.datasets.vocab import EMOTION_LABELS, vocabulary
 from crabplus.synth.draw import idmap_at, render_frame
 from crabplus.synth.face import render_face, render_voice, sample_emotion_scene
 from crabplus.synth.mediaio import read_wav, write_mp4, write_png, write_wav
@@ -26,12 +27,10 @@ from crabplus.synth.world import (
     ALL_CLASSES,
     COLOUR_NAMES,
     COLOURS,
-    EMOTION_LABELS,
     MOTIONS,
     SHAPE_NAMES,
     class_f0,
     class_name,
-    vocabulary,
 )
 
 SR = 16000

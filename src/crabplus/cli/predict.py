@@ -8,7 +8,6 @@ that ``crabplus eval`` reads, row by row, resumable, with unreadable inputs coun
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -76,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
     if args.max_new_tokens < 1:
         raise UsageError(f"--max-new-tokens {args.max_new_tokens}: need at least 1")
     if args.task is None and args.question is not None:
-        args.task = "avqa"
+        from crabplus.schema.registry import FREE_QUESTION_DATASET
+
+        args.task = FREE_QUESTION_DATASET
     if args.device is not None:
         _check_device(args.device)
     return run_one(args) if _single(args) else run_many(args)
@@ -111,7 +112,7 @@ def run_one(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_json(), ensure_ascii=False))
         return 0
     print(f"answer: {result.text}")
-    pred = {k: v for k, v in dataclasses.asdict(result.prediction).items() if v is not None and v != []}
+    pred = {k: v for k, v in result.prediction.to_json().items() if v is not None and v != []}
     print("prediction: " + json.dumps(pred, ensure_ascii=False))
     for note in result.prediction.notes:
         print(f"note: {note}")

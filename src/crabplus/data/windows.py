@@ -5,7 +5,7 @@ samples: a clip is first right-padded with zeros to 1 s; then
 
 - ``tenths`` (and ``fifths``): the clip cut into 10 (5) parts of ``int(len/10)`` samples, concatenated, i.e.
   the clip without its remainder tail;
-- ``avqa``: ten 2 s windows ``[t-0.5, t+1.5]`` for t = 0, 6, ..., 54 on a clip assumed to last 60 s
+- ``ten_of_60s`` (MUSIC-AVQA's): ten 2 s windows ``[t-0.5, t+1.5]`` for t = 0, 6, ..., 54 on a clip assumed to last 60 s
   (unit = ``int(len/60)`` samples); the first window is zero-padded at the front;
 - ``first4``: four 1 s chunks at the true rate, each zero-padded: exactly 4 s;
 - ``one_fifth`` / ``one_tenth``: part number ``index`` of 5 (10) equal parts, exactly one part long.
@@ -18,7 +18,7 @@ import numpy as np
 from crabplus.schema.registry import AudioWindow
 
 SAMPLE_RATE = 16000
-WINDOWS: tuple[str, ...] = ("tenths", "avqa", "first4", "fifths", "one_fifth", "one_tenth")
+WINDOWS: tuple[str, ...] = ("tenths", "ten_of_60s", "first4", "fifths", "one_fifth", "one_tenth")
 #: Windows that keep one part of the clip, and into how many parts they cut it.
 ONE_PART = {"one_fifth": 5, "one_tenth": 10}
 
@@ -43,7 +43,7 @@ def _equal_parts(audio: np.ndarray, parts: int) -> np.ndarray:
     return audio[: unit * parts]
 
 
-def _avqa(audio: np.ndarray) -> np.ndarray:
+def _ten_of_60s(audio: np.ndarray) -> np.ndarray:
     total = 60
     unit = int(len(audio) / total)
     segments = []
@@ -81,8 +81,8 @@ def apply_window(audio: np.ndarray, mode: AudioWindow, index: int | None = None,
         return _equal_parts(audio, 10)
     if mode == "fifths":
         return _equal_parts(audio, 5)
-    if mode == "avqa":
-        return _avqa(audio)
+    if mode == "ten_of_60s":
+        return _ten_of_60s(audio)
     if mode == "first4":
         return _first_seconds(audio, 4, sr)
     return _one_part(audio, ONE_PART[mode], index)

@@ -1,5 +1,8 @@
 """A seeded chance predictor per dataset, built from the evaluated records' own answer vocabulary.
 
+Each answer family draws its own guesses (``Family.chance``, ``crabplus.tasks.families``); this module seeds
+them and summarises several draws.
+
 Every score in a report sits beside the same metric on this predictor, so a reader sees what
 "nothing learned" gives on exactly these records (a 2-way match is 0.5, a 6-way emotion 1/6, a
 mask from a random box is whatever the box prior earns). It draws uniformly:
@@ -20,106 +23,21 @@ percentile (5th for lower-is-better metrics) is one chance rarely reaches.
 
 from __future__ import annotations
 
-import math
 import zlib
 
 import numpy as np
 
 from crabplus.evaluate.scoring import higher_is_better
-from crabplus.schema.geometry import SPACE
-from crabplus.schema.records import Event, Record
+from crabplus.schema.prediction import Prediction
+from crabplus.schema.records import Record
 from crabplus.schema.registry import DatasetSpec
-from crabplus.tasks.normalize import normalize_answer
-from crabplus.tasks.parsers import Prediction
-
-MIN_SECONDS = 10
-
-
-def _vocab(values) -> list[str]:
-    """Distinct answers (one spelling per normalised form, first seen), in a stable order."""
-    seen: dict[str, str] = {}
-    for v in values:
-        if v and normalize_answer(v) not in seen:
-            seen[normalize_answer(v)] = v
-    return [seen[k] for k in sorted(seen)]
-
-
-def _span(records: list[Record], fields: tuple[str, ...]) -> int:
-    ends = [ev.end for r in records for f in fields for ev in (getattr(r.answer, f) or [])]
-    return max(MIN_SECONDS, math.ceil(max(ends))) if ends else MIN_SECONDS
-
-
-def _event(rng: np.random.Generator, labels: list[str], seconds: int) -> Event:
-    start, end = sorted(rng.choice(seconds + 1, size=2, replace=False).tolist())
-    return Event(labels[int(rng.integers(len(labels)))], float(start), float(end))
-
-
-def _points_in(rng: np.random.Generator, box: list[int]) -> list[list[int]]:
-    x1, y1, x2, y2 = box
-    return [[int(rng.integers(x1, max(x1 + 1, min(x2, SPACE)))), int(rng.integers(y1, max(y1 + 1, min(y2, SPACE))))]
-            for _ in range(3)]
-
-
-def _random_box(rng: np.random.Generator) -> list[int]:
-    x1, x2 = sorted(rng.choice(225, size=2, replace=False).tolist())
-    y1, y2 = sorted(rng.choice(225, size=2, replace=False).tolist())
-    return [x1, y1, x2, y2]
+from crabplus.tasks.families import family_of
 
 
 def chance_predictions(spec: DatasetSpec, records: list[Record], seed: int = 0, draw: int = 0) -> list[Prediction]:
     """One chance :class:`Prediction` per record (all parsed); ``draw`` numbers independent draws."""
     rng = np.random.default_rng([seed, zlib.crc32(spec.name.encode()), draw])
-    name, task = spec.name, spec.task
-    out: list[Prediction] = []
-    labels = _vocab(r.answer.label for r in records)
-
-    def others(values: list, i: int) -> list:
-        """The values of the other records (a record's own answer is no chance guess)."""
-        kept = [v for j, v in enumerate(values) if j != i and v is not None]
-        return kept or [v for v in values if v is not None]
-
-    def pick(items):
-        return items[int(rng.integers(len(items)))] if items else None
-
-    ev_labels: list[str] = []
-    seconds = MIN_SECONDS
-    if name in ("ave", "unav"):
-        ev_labels = _vocab(ev.label for r in records for ev in r.answer.events or [])
-        seconds = _span(records, ("events",))
-    if name == "avvp":
-        ev_labels = _vocab(ev.label for r in records for f in ("audio_events", "visual_events")
-                           for ev in getattr(r.answer, f) or [])
-        seconds = _span(records, ("audio_events", "visual_events"))
-    texts = _vocab(r.answer.text for r in records)
-    boxes = [r.answer.box for r in records]
-    captions = [r.answer.text for r in records]
-    for i, rec in enumerate(records):
-        p = Prediction(parsed=True, release_valid=True)
-        if task in ("action", "emotion"):
-            p.label = pick(labels)
-        elif task == "matching":
-            p.choice = int(rng.integers(1, 3))
-        elif name == "avqa":
-            p.text = pick(texts)
-        elif name == "avqa_thu":
-            p.choice = int(rng.integers(len(rec.answer.options or [""])))
-        elif name in ("ave", "unav"):
-            p.events = [_event(rng, ev_labels, seconds)] if ev_labels else []
-        elif name == "avvp":
-            p.audio_events = [_event(rng, ev_labels, seconds)] if ev_labels else []
-            p.visual_events = [_event(rng, ev_labels, seconds)] if ev_labels else []
-        elif name == "avcap":
-            p.text = pick(others(captions, i))
-        elif task == "segmentation":
-            p.label = pick(labels)
-            if name == "ref_avs":
-                p.exists = bool(rng.integers(2))
-            if name != "ref_avs" or p.exists:
-                pool = others(boxes, i)
-                p.box = list(pick(pool)) if pool else _random_box(rng)
-                p.points = _points_in(rng, p.box) if name != "arig" else None
-        out.append(p)
-    return out
+    return family_of(spec).chance(records, rng)
 
 
 BAND_QUANTILE = 0.95

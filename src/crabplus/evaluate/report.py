@@ -27,7 +27,7 @@ from crabplus.evaluate.routing import routing_summary
 from crabplus.evaluate.scoring import Score, higher_is_better, score_simple
 from crabplus.evaluate.segscore import SegmentationScorer, aggregate_segmentation
 from crabplus.schema.records import Record, RecordError
-from crabplus.schema.registry import DATASET_NAMES, DATASETS
+from crabplus.schema.registry import DATASETS
 from crabplus.schema.report import (
     ChanceSummary,
     DatasetScore,
@@ -38,6 +38,7 @@ from crabplus.schema.report import (
     ReportSummary,
 )
 from crabplus.schema.rows import PredictionRow
+from crabplus.tasks.families import family_of
 from crabplus.tasks.parsers import Prediction, parse_prediction
 from crabplus.utils.io import atomic_write_json, atomic_write_text
 from crabplus.utils.progress import progress_bar
@@ -101,10 +102,11 @@ def _narrow_prompt_note(records: list[Record], preds: list[Prediction]) -> list[
 def _score_dataset(name: str, records: list[Record], preds: list[Prediction], seg: SegmentationScorer,
                    cfg: EvalConfig, without_prediction: int) -> DatasetScore:
     spec = DATASETS[name]
-    k = min(cfg.chance_draws, cfg.mask_chance_draws) if spec.task == "segmentation" else cfg.chance_draws
+    spatial = family_of(spec).spatial  # scored on frames and masks (crabplus.tasks.families)
+    k = min(cfg.chance_draws, cfg.mask_chance_draws) if spatial else cfg.chance_draws
     draws = [chance_predictions(spec, records, cfg.seed, d) for d in range(k)]  # [K][N]
     keep = [i for i, p in enumerate(preds) if p.release_valid]
-    if spec.task == "segmentation":
+    if spatial:
         stats = [seg.stats(spec, r, [p, *guesses]) for r, p, *guesses in zip(records, preds, *draws)]  # [N][1 + K]
         ours = aggregate_segmentation(spec, [s[0] for s in stats], cfg.frames_per_batch)
         release = aggregate_segmentation(spec, [stats[i][0] for i in keep], cfg.frames_per_batch)
@@ -117,9 +119,9 @@ def _score_dataset(name: str, records: list[Record], preds: list[Prediction], se
     chance = chance_summary(chance_scores)
     unparsed = sum(not p.parsed for p in preds)
     notes = list(dict.fromkeys(ours.notes + release.notes + [n for c in chance_scores for n in c.notes]))
-    narrow = _narrow_prompt_note(records, preds) if spec.task == "segmentation" else []
+    narrow = _narrow_prompt_note(records, preds) if spatial else []
     notes += narrow
-    if spec.task == "segmentation" and sum(not p.release_valid for p in preds) != unparsed:
+    if spatial and sum(not p.release_valid for p in preds) != unparsed:
         notes.append(f"{len(preds) - len(keep)} predictions the release's stricter box/point regex rejects "
                      f"(dropped in its convention)")
     return DatasetScore(
@@ -180,7 +182,7 @@ def evaluate_predictions(records: list[Record], predictions, root=None, *, segme
     seg = SegmentationScorer(FrameSource(_root_of(root)), factory)
     datasets: dict[str, DatasetScore] = {}
     with progress_bar("eval", total=2 * len(matched)) as bar:  # each row parsed, then scored with its dataset
-        for name in DATASET_NAMES:
+        for name in DATASETS:  # the registry as it is now (a row added at run time is scored too)
             recs = [r for r in records if r.dataset == name and r.id in pred_of]
             if not recs:
                 continue

@@ -14,7 +14,6 @@ text (what ``crabplus eval`` scores), ``prediction`` the structured answer parse
 
 from __future__ import annotations
 
-import dataclasses
 import glob
 import json
 import logging
@@ -205,7 +204,7 @@ def predict_many(items: Iterator[Item], predictor, output: Path, *, max_new_toke
             notes = row.notes + list(pred.notes)
             if free_form:
                 notes.append("free-form question: the answer is the model's text; the task's format may not apply")
-            parsed = {k: v for k, v in dataclasses.asdict(pred).items() if k != "notes"} | {"notes": notes}
+            parsed = {k: v for k, v in pred.to_json().items() if k != "notes"} | {"notes": notes}
             row = PredictionRow(item.id, item.record.dataset, row.predict, row.routing, prediction=parsed,
                                 source=item.source)  # the notes travel inside ``prediction``
             _append(handle, row.to_json())

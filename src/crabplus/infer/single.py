@@ -9,7 +9,6 @@ the part of the clip that frame falls in, as in the benchmarks.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -51,7 +50,7 @@ class PredictResult:
     routing: dict[str, list[float]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        pred = dataclasses.asdict(self.prediction)
+        pred = self.prediction.to_json()
         return {"dataset": self.dataset, "text": self.text, "prediction": pred,
                 "mask": str(self.mask_path) if self.mask_path else None, "routing": self.routing}
 

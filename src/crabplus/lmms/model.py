@@ -21,6 +21,7 @@ from lmms_eval.api.instance import Instance
 from lmms_eval.api.model import lmms
 
 from crabplus.schema.records import Record
+from crabplus.schema.registry import FREE_QUESTION_DATASET
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov")
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".m4a", ".ogg")
@@ -47,7 +48,7 @@ def foreign_record(context: str, visuals: list) -> tuple[Record, Path]:
     if video is None:
         raise NotImplementedError(f"the crabplus model answers about a video file (and an audio file); this task "
                                   f"gives {[p.name for p in paths] or 'no visual input'}")
-    record, root = build_record("avqa", video, audio=audio, question=context)
+    record, root = build_record(FREE_QUESTION_DATASET, video, audio=audio, question=context)
     record.instruction = context
     return record, root
 

@@ -1,11 +1,11 @@
 """crabplus.schema: the types every other part speaks, at the bottom of the package.
 
-``registry`` (the 19 datasets: task type, media layout, instruction, answer fields), ``perception`` (the base
-stage's corpus layouts), ``records`` (the unified record: ``Record``, ``Answer``, ``Event``, ``Media``, with
-validation and JSON Lines IO), ``geometry`` (the 224-pixel space and the one mask -> box + 3 points rule),
-``rows`` (``PredictionRow``: one line of a prediction file) and ``report`` (``Report``, ``DatasetScore``,
-``TransferTable``: typed views of ``report.json`` / ``transfer.json``). It imports nothing of crabplus above
-``utils`` (tests/test_layering.py).
+``registry`` (the 19 datasets: task type, media layout, instruction, answer fields, answer family),
+``perception`` (the base stage's corpus layouts), ``records`` (the unified record: ``Record``, ``Answer``, ``Event``,
+``Media``, with validation and JSON Lines IO), ``prediction`` (the answer read from generated text), ``geometry`` (the
+224-pixel space and the one mask -> box + 3 points rule), ``rows`` (``PredictionRow``: one line of a prediction file)
+and ``report`` (``Report``, ``DatasetScore``, ``TransferTable``: typed views of ``report.json`` / ``transfer.json``).
+It imports nothing of crabplus above ``utils`` (tests/test_layering.py).
 """
 
 from crabplus.utils.lazy import lazy_exports
@@ -17,4 +17,5 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "geometry": ("SPACE", "clip_box", "clip_point", "mask_box_points"),
     "rows": ("PredictionRow",),
     "report": ("REPORT_FORMAT", "Report", "DatasetScore", "ReportError", "TransferRow", "TransferTable"),
+    "prediction": ("Prediction",),
 })

@@ -299,7 +299,7 @@ def record_from_json(obj: Any, *, file: str | None = None, line: int | None = No
             raise RecordError(f"dataset {dataset!r} needs this answer field", field=f"answer.{name}", **where)
     if answer.mask is not None:
         check_media_path(answer.mask, None, where, "answer.mask")
-    if dataset in ("s4", "ms3") and answer.mask is None and (answer.box is None or answer.points is None):
+    if spec.prompt_unless_mask and answer.mask is None and (answer.box is None or answer.points is None):
         missing = "answer.box" if answer.box is None else "answer.points"
         raise RecordError(f"dataset {dataset!r} needs box and points (or a ground-truth mask)", field=missing,
                           **where)

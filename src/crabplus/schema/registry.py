@@ -22,7 +22,7 @@ TASK_TYPES: tuple[str, ...] = (
 )
 
 Visual = Literal["video", "image", "two_videos"]
-AudioWindow = Literal["tenths", "avqa", "first4", "fifths", "one_fifth", "one_tenth"]
+AudioWindow = Literal["tenths", "ten_of_60s", "first4", "fifths", "one_fifth", "one_tenth"]
 
 SYSTEM_PROMPT = (
     "You are Qwen, a virtual human developed by the Qwen Team, Alibaba Group, capable of perceiving "
@@ -55,6 +55,9 @@ _REFAVS = (
 class DatasetSpec:
     """What a dataset (a task flag of the release) is.
 
+    ``family`` names the answer family (``label``, ``choice``, ``open_answer``, ``option``, ``events``, ``avvp``,
+    ``caption``, ``mask``, ``refavs``, ``box``): how the answer is written, read back, scored and guessed at
+    chance lives there (``crabplus.tasks.families``), so a benchmark of an existing answer shape is one row here.
     ``answer_fields`` are the fields of :class:`crabplus.schema.records.Answer` a record must fill.
     ``instruction`` may hold ``{question}``, ``{options}`` or ``{expression}`` placeholders, filled
     from the record's answer/meta by :func:`crabplus.tasks.formats.render_instruction`.
@@ -71,6 +74,10 @@ class DatasetSpec:
     metric: str
     two_audios: bool = False  # v2a: one video, two audio clips joined end to end
     has_test: bool = True  # the release ships a test.json for it
+    family: str | None = None  # the answer family (crabplus.tasks.families); None: no tagged answers
+    # box + points are required unless a ground-truth mask is given (it may be empty: MS3 frames where
+    # nothing sounds); records.py checks that rule
+    prompt_unless_mask: bool = False
 
     @property
     def lead_in(self) -> str:
@@ -86,64 +93,70 @@ def _spec(*args, **kwargs) -> DatasetSpec:
 DATASETS: dict[str, DatasetSpec] = {
     s.name: s
     for s in [
-        _spec("ks", "Kinetics-Sounds", "action", "video", 10, "tenths", _ACTION, ("label",), "accuracy"),
-        _spec("ucf", "UCF101", "action", "video", 10, "tenths", _ACTION, ("label",), "accuracy"),
-        _spec("meld", "MELD", "emotion", "video", 4, "first4", _EMOTION, ("label",), "accuracy"),
+        _spec("ks", "Kinetics-Sounds", "action", "video", 10, "tenths", _ACTION, ("label",), "accuracy",
+              family="label"),
+        _spec("ucf", "UCF101", "action", "video", 10, "tenths", _ACTION, ("label",), "accuracy", family="label"),
+        _spec("meld", "MELD", "emotion", "video", 4, "first4", _EMOTION, ("label",), "accuracy", family="label"),
         _spec(
             "mer24", "MER2024", "emotion", "video", 4, "first4", _EMOTION, ("label",), "accuracy",
-            has_test=False,
+            has_test=False, family="label",
         ),
-        _spec("cremad", "CREMA-D", "emotion", "video", 4, "first4", _EMOTION, ("label",), "accuracy"),
-        _spec("mafw", "MAFW", "emotion", "video", 4, "first4", _EMOTION, ("label",), "uar_war"),
-        _spec("dfew", "DFEW", "emotion", "video", 4, "first4", _EMOTION, ("label",), "uar_war"),
+        _spec("cremad", "CREMA-D", "emotion", "video", 4, "first4", _EMOTION, ("label",), "accuracy", family="label"),
+        _spec("mafw", "MAFW", "emotion", "video", 4, "first4", _EMOTION, ("label",), "uar_war", family="label"),
+        _spec("dfew", "DFEW", "emotion", "video", 4, "first4", _EMOTION, ("label",), "uar_war", family="label"),
         _spec(
             "a2v", "VGGSound (audio->video)", "matching", "two_videos", 10, "tenths",
             "Please listen to the audio and indicate which of the two videos matches what you hear.",
-            ("choice",), "accuracy",
+            ("choice",), "accuracy", family="choice",
         ),
         _spec(
             "v2a", "VGGSound (video->audio)", "matching", "video", 10, "tenths",
             "Please view the video and indicate which of the two audio clips matches what you see.",
-            ("choice",), "accuracy", two_audios=True,
+            ("choice",), "accuracy", two_audios=True, family="choice",
         ),
         _spec(
-            "avqa", "MUSIC-AVQA", "qa", "video", 10, "avqa", "Please answer this question: {question}",
-            ("text",), "avqa_accuracy",
+            "avqa", "MUSIC-AVQA", "qa", "video", 10, "ten_of_60s", "Please answer this question: {question}",
+            ("text",), "avqa_accuracy", family="open_answer",
         ),
         _spec(
             "avqa_thu", "AVQA", "qa", "video", 10, "tenths",
             "Please answer the question based on the options: {question}, options:{options}",
-            ("choice", "options"), "option_accuracy",
+            ("choice", "options"), "option_accuracy", family="option",
         ),
-        _spec("ave", "AVE", "localization", "video", 10, "tenths", _EVENTS, ("events",), "ave_accuracy"),
+        _spec("ave", "AVE", "localization", "video", 10, "tenths", _EVENTS, ("events",), "ave_accuracy",
+              family="events"),
         _spec(
             "unav", "UnAV-100", "localization", "video", 10, "tenths", _EVENTS, ("events",), "tiou_map",
-            has_test=False,
+            has_test=False, family="events",
         ),
         _spec(
             "avvp", "LLP (AVVP)", "localization", "video", 10, "tenths",
             "Please determine the events that occur based on the visual and audio information in the "
             "video, as well as the start and end times of these events.",
-            ("audio_events", "visual_events"), "avvp",
+            ("audio_events", "visual_events"), "avvp", family="avvp",
         ),
         _spec(
             "avcap", "VALOR-32K", "captioning", "video", 10, "tenths", "Please describe this video and audio.",
-            ("text",), "caption", has_test=False,
+            ("text",), "caption", has_test=False, family="caption",
         ),
-        # box + points are required unless a ground-truth mask is given (it may be empty: MS3 frames
-        # where nothing sounds); records.py checks that rule.
-        _spec("s4", "AVSBench S4", "segmentation", "image", 1, "one_fifth", _SEGMENT, ("label",), "avs"),
-        _spec("ms3", "AVSBench MS3", "segmentation", "image", 1, "one_fifth", _SEGMENT, ("label",), "avs"),
-        _spec("ref_avs", "Ref-AVS", "segmentation", "image", 1, "one_tenth", _REFAVS, ("exists",), "refavs"),
+        _spec("s4", "AVSBench S4", "segmentation", "image", 1, "one_fifth", _SEGMENT, ("label",), "avs",
+              family="mask", prompt_unless_mask=True),
+        _spec("ms3", "AVSBench MS3", "segmentation", "image", 1, "one_fifth", _SEGMENT, ("label",), "avs",
+              family="mask", prompt_unless_mask=True),
+        _spec("ref_avs", "Ref-AVS", "segmentation", "image", 1, "one_tenth", _REFAVS, ("exists",), "refavs",
+              family="refavs"),
         _spec(
             "arig", "ARIG (AVSBench frames)", "segmentation", "image", 1, "fifths",
             "Please recognize the category of object that makes the sound and then output its bounding box.",
-            ("label", "box"), "box_iou",
+            ("label", "box"), "box_iou", family="box",
         ),
     ]
 }
 
 DATASET_NAMES: tuple[str, ...] = tuple(DATASETS)
+
+#: The dataset whose instruction is the question alone: a user's own question about their video is asked as it.
+FREE_QUESTION_DATASET = "avqa"
 
 
 def get_spec(name: str) -> DatasetSpec:

@@ -13,7 +13,8 @@ One world for every dataset, so that tasks can help or hurt each other as real o
 - **Faces and voices** (emotion datasets): eight canonical emotions, each with a drawn expression and
   a voice prosody. Three pairs share a face and differ only in the voice (sad/worried,
   angry/disgusted, surprised/fearful); happy and surprised have similar voices but different faces.
-- Each dataset uses a fixed window of 8 classes (its vocabulary), overlapping its neighbours'.
+- Each dataset uses a fixed window of 8 classes (its vocabulary), overlapping its neighbours'; which window,
+  and each emotion dataset's words for the emotions, are per-dataset tables in ``synth/datasets/vocab.py``.
 """
 
 from __future__ import annotations
@@ -89,20 +90,6 @@ def _class_order() -> list[str]:
 
 
 ALL_CLASSES: tuple[str, ...] = tuple(_class_order())
-
-#: Where each dataset's 8-class window starts in ALL_CLASSES; neighbours overlap (transfer).
-_VOCAB_OFFSET = {"ave": 0, "unav": 4, "avvp": 8, "s4": 12, "arig": 12, "ms3": 16, "avqa": 24, "avqa_thu": 20,
-                 "avcap": 6}
-
-
-def vocabulary(dataset: str) -> tuple[str, ...]:
-    """The object classes a dataset uses: 8 for most; all 30 for the matching tasks (VGGSound-like) and
-    for ref_avs (its expressions need two objects sharing a colour or a shape)."""
-    if dataset in ("a2v", "v2a", "ref_avs"):
-        return ALL_CLASSES
-    start = _VOCAB_OFFSET[dataset]
-    return tuple(ALL_CLASSES[(start + i) % len(ALL_CLASSES)] for i in range(8))
-
 
 # ---------------------------------------------------------------------------------------------
 # motions and actions
@@ -186,22 +173,6 @@ EMOTIONS: dict[str, tuple[Face, Voice]] = {
     "fearful": (_FACE_SURPRISED, Voice("a trembling voice", 1.3, "flat", 0.5, 6.0, 0.06, 0.4)),
 }
 
-#: Each emotion dataset names (a subset of) the canonical emotions in its own words, as the real
-#: ones do ("joy" in MELD, "happiness" in MAFW, "happy" elsewhere).
-EMOTION_LABELS: dict[str, dict[str, str]] = {
-    "meld": {"neutral": "neutral", "happy": "joy", "sad": "sadness", "angry": "anger", "surprised": "surprise",
-             "fearful": "fear", "disgusted": "disgust"},
-    "cremad": {"neutral": "neutral", "happy": "happy", "sad": "sad", "angry": "angry", "fearful": "fearful",
-               "disgusted": "disgusted"},
-    "dfew": {"neutral": "neutral", "happy": "happy", "sad": "sad", "angry": "angry", "surprised": "surprise",
-             "fearful": "fear", "disgusted": "disgust"},
-    "mafw": {"neutral": "neutral", "happy": "happiness", "sad": "sadness", "angry": "anger",
-             "surprised": "surprise", "fearful": "fear", "disgusted": "disgust", "worried": "anxiety"},
-    "mer24": {"neutral": "neutral", "happy": "happy", "sad": "sad", "angry": "angry", "surprised": "surprise",
-              "worried": "worried"},
-}
-
-EMOTION_DATASETS: tuple[str, ...] = tuple(EMOTION_LABELS)
 
 #: skin tones for faces (RGB)
 SKIN_TONES: tuple[tuple[int, int, int], ...] = (

@@ -10,22 +10,21 @@ worker: the queue runs one request at a time (``default_concurrency_limit=1``).
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from crabplus.schema.registry import DATASETS
+from crabplus.schema.registry import DATASETS, FREE_QUESTION_DATASET
 
-FREE_QUESTION = "free question (avqa)"
+FREE_QUESTION = f"free question ({FREE_QUESTION_DATASET})"
 #: The task dropdown: "<name> — <task type>: <real dataset>", plus the free question.
 TASK_CHOICES = [FREE_QUESTION] + [f"{n} — {s.task}: {s.real_name}" for n, s in DATASETS.items()]
 
 
 def task_name(choice: str) -> str:
-    return "avqa" if choice == FREE_QUESTION else choice.split(" — ", 1)[0]
+    return FREE_QUESTION_DATASET if choice == FREE_QUESTION else choice.split(" — ", 1)[0]
 
 
 def _options(text: str | None) -> list[str] | None:
@@ -62,7 +61,7 @@ def run_request(predictor, out_dir: Path, choice: str, video: str | None, audio:
         prediction = parse_prediction(record.dataset, answer.text, options=opts)
         result: dict[str, Any] = {
             "answer": answer.text,
-            "prediction": {k: v for k, v in dataclasses.asdict(prediction).items() if v is not None and v != []},
+            "prediction": {k: v for k, v in prediction.to_json().items() if v is not None and v != []},
             "overlay": None, "timeline": "", "routing": routing_html(answer),
         }
         if record.task == "segmentation":

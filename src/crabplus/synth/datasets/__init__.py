@@ -13,7 +13,7 @@ from crabplus.synth.datasets.matching import build_a2v, build_v2a
 from crabplus.synth.datasets.qa import build_avqa, build_avqa_thu
 from crabplus.synth.datasets.refavs import build_ref_avs
 from crabplus.synth.datasets.spatial import build_arig, build_ms3, build_s4
-from crabplus.synth.world import EMOTION_DATASETS
+from crabplus.synth.datasets.vocab import EMOTION_DATASETS
 
 BUILDERS: dict[str, Callable[[Clip], Record]] = {
     "ks": build_ks,

@@ -17,8 +17,9 @@ from crabplus.schema.records import Answer, Media, Record
 from crabplus.synth import text
 from crabplus.synth.clip import Clip
 from crabplus.synth.datasets.common import mover, new_scene, offscreen, write_video
+from crabplus.synth.datasets.vocab import vocabulary
 from crabplus.synth.scene import SceneObject, random_range
-from crabplus.synth.world import MOTIONS, split_class, vocabulary
+from crabplus.synth.world import MOTIONS, split_class
 
 _VERB = {"still": "sits still", "bounce": "bounces", "slide": "slides back and forth", "spin": "spins",
          "grow": "grows and shrinks", "orbit": "circles around", "shake": "shakes", "zigzag": "zigzags",

@@ -12,12 +12,12 @@ from crabplus.schema.records import Answer, Media, Record
 from crabplus.synth import text
 from crabplus.synth.clip import Clip, Reasoning
 from crabplus.synth.datasets.common import mover, new_scene, offscreen, write_video
+from crabplus.synth.datasets.vocab import EMOTION_LABELS
 from crabplus.synth.face import render_face_video, render_voice, sample_emotion_scene
 from crabplus.synth.scene import random_range
 from crabplus.synth.world import (
     ALL_CLASSES,
     COLOUR_NAMES,
-    EMOTION_LABELS,
     EMOTIONS,
     KS_ACTIONS,
     MOTIONS,

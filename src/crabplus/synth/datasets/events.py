@@ -13,8 +13,9 @@ from crabplus.schema.records import Answer, Event, Media, Record
 from crabplus.synth import text
 from crabplus.synth.clip import Clip, Reasoning
 from crabplus.synth.datasets.common import mover, new_scene, offscreen, write_video
+from crabplus.synth.datasets.vocab import vocabulary
 from crabplus.synth.scene import SceneObject, merge, random_range
-from crabplus.synth.world import MOTIONS, split_class, vocabulary
+from crabplus.synth.world import MOTIONS, split_class
 
 
 def _widen(clip: Clip, r: tuple[int, int], d: int, most: int = 3) -> tuple[int, int]:

@@ -15,9 +15,10 @@ from crabplus.schema.records import Answer, Media, Record
 from crabplus.synth import text
 from crabplus.synth.clip import Clip, Reasoning
 from crabplus.synth.datasets.common import mover, new_scene, write_video
+from crabplus.synth.datasets.vocab import vocabulary
 from crabplus.synth.scene import Scene, random_range
 from crabplus.synth.sound import render_audio
-from crabplus.synth.world import MOTIONS, split_class, vocabulary
+from crabplus.synth.world import MOTIONS, split_class
 
 
 def _near_miss(clip: Clip, cls: str, vocab: tuple[str, ...]) -> str:

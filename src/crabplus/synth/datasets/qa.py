@@ -13,8 +13,9 @@ from crabplus.schema.records import Answer, Media, Record
 from crabplus.synth import text
 from crabplus.synth.clip import Clip, Reasoning
 from crabplus.synth.datasets.common import loudness, new_scene, offscreen, write_video
+from crabplus.synth.datasets.vocab import vocabulary
 from crabplus.synth.scene import Scene, SceneObject, place, random_range
-from crabplus.synth.world import MOTIONS, NUMBER_WORDS, split_class, vocabulary
+from crabplus.synth.world import MOTIONS, NUMBER_WORDS, split_class
 
 SLOTS = {"left": 1 / 6, "middle": 1 / 2, "right": 5 / 6}
 #: motions that keep an object inside its third of the frame (vertical or in place)

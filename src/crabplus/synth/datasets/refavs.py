@@ -16,8 +16,9 @@ from crabplus.synth import text
 from crabplus.synth.clip import Clip, Reasoning
 from crabplus.synth.datasets.common import loudness, new_scene, size
 from crabplus.synth.datasets.spatial import frame_and_sound, grounded
+from crabplus.synth.datasets.vocab import vocabulary
 from crabplus.synth.scene import Scene, SceneObject, place_apart
-from crabplus.synth.world import COLOUR_NAMES, COLOURS, SHAPE_NAMES, SHAPES, split_class, vocabulary
+from crabplus.synth.world import COLOUR_NAMES, COLOURS, SHAPE_NAMES, SHAPES, split_class
 
 CUES = ("sounding", "silent", "louder", "higher", "left", "right", "timbre")
 VALUES = SHAPE_NAMES + COLOUR_NAMES

@@ -15,10 +15,11 @@ from crabplus.schema.records import Answer, Media, Record
 from crabplus.synth import text
 from crabplus.synth.clip import Clip, Reasoning
 from crabplus.synth.datasets.common import loudness, new_scene, offscreen, size, write_still
+from crabplus.synth.datasets.vocab import vocabulary
 from crabplus.synth.draw import frame_time
 from crabplus.synth.scene import Scene, SceneObject, place_apart
 from crabplus.synth.sound import render_audio
-from crabplus.synth.world import split_class, vocabulary
+from crabplus.synth.world import split_class
 
 
 def confusers(clip: Clip, cls: str, k: int, avoid: set[str] = frozenset()) -> list[str]:

@@ -185,3 +185,9 @@ def test_every_config_field_is_read_by_some_code():
     unread = sorted(f"{cls.__name__}.{f.name}" for cls in classes for f in dataclasses.fields(cls)
                     if f.name not in reads.names)
     assert not unread, f"configuration fields no code reads (accepted and ignored): {unread}"
+
+
+@pytest.mark.parametrize("override", ["data.root=x", "data.train=[x]", "model.checkpoint=x", "model.adapter=lora"])
+def test_the_demo_refuses_keys_it_sets_itself(override):
+    with pytest.raises(ConfigError, match=override.split("=")[0].replace(".", "[.]")):
+        resolve_config(DemoConfig, None, [override])

@@ -66,7 +66,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type, *, shortcut
         if tp is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
         elif get_origin(tp) in (list, tuple):
-            kwargs.update(nargs="+", metavar=name.upper())
+            kwargs.update(nargs="+", metavar=fld.metadata.get("metavar", name.upper()))
         elif get_origin(tp) is Literal:
             kwargs["choices"] = get_args(tp)
         else:

@@ -75,10 +75,10 @@ class DemoConfig:
     threads: int | None = 1
     study_steps_per_dataset: int = 60
     study_seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={
-        "help": "with --full: the seeds, comma-separated", "aliases": ("--seeds",), "split": ","})
+        "help": "with --full: the seeds, comma-separated", "aliases": ("--seeds",), "split": ",", "metavar": "N"})
     study_ranks: list[int] | None = field(default=None, metadata={
         "help": "with --full: I-LoRA ranks to sweep on a validation split (e.g. 2,4,8,16) instead of the final "
-        "comparison on test", "aliases": ("--ranks",), "split": ","})
+        "comparison on test", "aliases": ("--ranks",), "split": ",", "metavar": "R"})
     study_methods: list[str] = field(default_factory=lambda: ["ilora", "lora"])
     study_val_per_dataset: int = 15
 
@@ -100,9 +100,13 @@ class DemoConfig:
             raise ConfigError(f"threads must be >= 1, got {self.threads}")
         if self.study_steps_per_dataset < 1:
             raise ConfigError(f"study_steps_per_dataset must be >= 1, got {self.study_steps_per_dataset}")
+        # keys the demo sets itself: a value given here would be accepted and ignored, so it is refused
         if self.data.train or self.data.root is not None:
             raise ConfigError("data.train and data.root are set by the demo itself (its AVSynth folder in "
                               "output_dir/data); leave them out")
+        if self.model.checkpoint is not None or self.model.adapter != "ilora":
+            raise ConfigError("model.checkpoint and model.adapter are set by the demo itself (the base it starts "
+                              "from; I-LoRA, and with --full every method of study_methods); leave them out")
         if self.data.image_size != self.synth.image_size:
             raise ConfigError(f"data.image_size ({self.data.image_size}) must equal synth.image_size "
                               f"({self.synth.image_size}): the model sees frames at the rendered size")

@@ -176,6 +176,9 @@ class _Reads(ast.NodeVisitor):
 
 
 def test_every_config_field_is_read_by_some_code():
+    """By name only (the source has no types to follow): a field passes when code anywhere reads an attribute of
+    its name, so this catches a name nothing reads (it caught the demo's ``eval.record_routing``) but not a
+    field shadowed by a namesake (``data.eval`` beside ``cfg.eval``); those are refused by name above."""
     reads = _Reads()
     for path in sorted(SRC.rglob("*.py")):
         reads.visit(ast.parse(path.read_text(encoding="utf-8")))

@@ -31,8 +31,8 @@ PLAIN = "ilora-formula=plain"
 def run(data: Path, out: Path, steps: int, *overrides: str) -> dict:
     """One training run of ``steps`` steps on ``data`` (an AVSynth set or the perception corpus)."""
     from crabplus.adapters import ILoRALinear
-    from crabplus.config.run import load_config
     from crabplus.train import read_metrics, train
+    from crabplus.train.run_config import load_config
 
     ILoRALinear.lean = PLAIN not in overrides
     overrides = tuple(o for o in overrides if o != PLAIN)

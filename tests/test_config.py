@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from crabplus.config import ConfigError, apply_overrides, save_config, to_dict
-from crabplus.config.run import RunConfig, load_config
+from crabplus.train.run_config import RunConfig, load_config
 
 REPO = Path(__file__).resolve().parents[1]
 

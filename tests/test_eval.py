@@ -173,7 +173,7 @@ def _write(path: Path, rows) -> Path:
 def test_chance_draws_must_be_positive(tmp_path, capsys):
     code = main(["eval", "--predictions", str(FIX / "predictions.jsonl"), "--data", str(RECORDS), "--out",
                  str(tmp_path), "--chance-draws", "0"])
-    assert code == 2 and "--chance-draws and --mask-chance-draws must be >= 1, got 0 and 5" in capsys.readouterr().err
+    assert code == 2 and "chance_draws and mask_chance_draws must be >= 1, got 0 and 5" in capsys.readouterr().err
 
 
 def test_bad_prediction_files_name_the_line_and_field(tmp_path, capsys):
@@ -202,7 +202,7 @@ def test_bad_prediction_files_name_the_line_and_field(tmp_path, capsys):
 def test_sam2_without_checkpoint_is_a_usage_error(tmp_path, capsys):
     code = main(["eval", "--predictions", str(FIX / "predictions.jsonl"), "--data", str(RECORDS),
                  "--out", str(tmp_path), "--segmenter", "sam2"])
-    assert code == 2 and "--sam2-checkpoint" in capsys.readouterr().err
+    assert code == 2 and "segmenter=sam2 needs sam2_checkpoint" in capsys.readouterr().err
 
 
 def test_missing_mask_names_record_and_field(tmp_path, capsys):

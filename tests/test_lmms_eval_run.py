@@ -20,11 +20,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 pytest.importorskip("lmms_eval", reason="needs lmms-eval (bash scripts/setup.sh lmms; requirements/lmms.txt)")
 
 from crabplus.cli.main import main  # noqa: E402
-from crabplus.config.run import load_config  # noqa: E402
 from crabplus.infer import predict_records  # noqa: E402
 from crabplus.schema.records import load_records  # noqa: E402
 from crabplus.synth import SynthConfig, generate  # noqa: E402
 from crabplus.train import train  # noqa: E402
+from crabplus.train.run_config import load_config  # noqa: E402
 
 NEW_TOKENS = 24
 

@@ -9,12 +9,12 @@ import pytest
 from PIL import Image
 
 from crabplus.cli.main import main
-from crabplus.config.run import load_config
 from crabplus.infer import Predictor, build_record, predict, predict_records, write_mask, write_predictions
 from crabplus.schema.records import load_records
 from crabplus.schema.rows import PredictionRow
 from crabplus.tasks.parsers import parse_prediction
 from crabplus.train import train
+from crabplus.train.run_config import load_config
 
 NEW_TOKENS = 6
 

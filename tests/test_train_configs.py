@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from crabplus.config.core import ConfigError
-from crabplus.config.run import load_config
 from crabplus.train.config import TrainConfig
 from crabplus.train.engine import deepspeed_config
+from crabplus.train.run_config import load_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 # configs/demo*.yaml are `crabplus demo` settings (their own schema, tested with the demo)

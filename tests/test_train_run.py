@@ -12,9 +12,9 @@ from train_helpers import tiny_run_config
 
 from crabplus.cli.main import main
 from crabplus.config.core import ConfigError
-from crabplus.config.run import load_config
 from crabplus.train import read_metrics, train
 from crabplus.train.recipe import build_model
+from crabplus.train.run_config import load_config
 
 DATASETS = ["s4", "cremad"]
 

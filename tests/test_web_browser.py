@@ -33,9 +33,9 @@ from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from crabplus.cli.main import main  # noqa: E402
-from crabplus.config.run import load_config  # noqa: E402
 from crabplus.infer import Predictor  # noqa: E402
 from crabplus.train import train  # noqa: E402
+from crabplus.train.run_config import load_config  # noqa: E402
 from crabplus.web.app import build_demo  # noqa: E402
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -4,7 +4,7 @@ overrides (dropout for resume, no feature cache for the multi-process runs, ...)
 
 from __future__ import annotations
 
-from crabplus.config.run import RunConfig, load_config
+from crabplus.train.run_config import RunConfig, load_config
 
 
 def tiny_run_config(synth, out, *overrides: str, cache: bool = True) -> RunConfig:

@@ -10,15 +10,16 @@ import argparse
 
 
 def register(sub) -> None:
+    from crabplus.config.cli import add_config_arguments
+    from crabplus.train.run_config import RunConfig
+
     parser = sub.add_parser(
         "train", help="multi-task instruction tuning (I-LoRA, plain LoRA, single-task, base stage)",
         description="Train one stage as a YAML preset says (configs/*.yaml), with dotted overrides. "
         "Writes OUTPUT_DIR/config.yaml, metrics.jsonl, checkpoint-<step>/ and final/. "
         "Under torchrun it runs DDP or FSDP (train.distributed).",
     )
-    parser.add_argument("--config", default=None, help="YAML preset (default: the built-in defaults)")
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                        help="dotted overrides, e.g. train.max_steps=50 model.ilora.num_experts=4")
+    add_config_arguments(parser, RunConfig, example="train.max_steps=50 model.ilora.num_experts=4")
     parser.add_argument("--resume", action="store_true",
                         help="continue from the newest complete checkpoint in output_dir that loads (a damaged "
                         "newer one is reported and passed over; a fresh start if there is none)")
@@ -32,13 +33,14 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from crabplus.cli.main import UsageError
-    from crabplus.config.run import load_config
+    from crabplus.config.cli import config_from_args
     from crabplus.train import train
+    from crabplus.train.run_config import RunConfig
     from crabplus.utils.dist import print0
 
     if args.resume and args.overwrite:
         raise UsageError("--resume and --overwrite exclude each other")
-    cfg = load_config(args.config, args.overrides)
+    cfg = config_from_args(RunConfig, args)
     result = train(cfg, resume=args.resume, stop_after_step=args.stop_after_step, overwrite=args.overwrite)
     row = result.metrics or {}
     print0(f"steps {result.steps}/{result.max_steps} in {result.elapsed_s:.1f}s; "

@@ -113,9 +113,11 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, prefix: str = "") -> T:
     unknown = sorted(set(data) - set(fields))
     if unknown:
         where = f"{prefix}." if prefix else ""
+        removed = getattr(cls, "REMOVED_KEYS", {})
+        why = "".join(f"; {where}{u}: {removed[u]}" for u in unknown if u in removed)
         raise ConfigError(
             f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(where + u for u in unknown)} "
-            f"(known: {', '.join(sorted(fields))})"
+            f"(known: {', '.join(sorted(fields))}){why}"
         )
     kwargs = {}
     for name, value in data.items():
@@ -194,3 +196,42 @@ def save_config(cfg: Any, path: str | Path) -> Path:
     """Write the resolved configuration as YAML (atomically), beside a run's outputs."""
     text = yaml.safe_dump(to_dict(cfg), sort_keys=False, allow_unicode=True)
     return atomic_write_text(path, text)
+
+
+#: The file name every command writes its resolved configuration to, beside its outputs.
+RESOLVED_NAME = "resolved_config.yaml"
+
+
+def resolve_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None, *,
+                   defaults: T | None = None, values: dict[str, Any] | None = None) -> T:
+    """The front door: the configuration of one command, resolved in one order.
+
+    ``defaults`` (an instance; default ``cls()``) is the start. A YAML file at ``path`` replaces it:
+    its top-level keys are set on ``defaults`` when given (a preset the file refines), else it builds
+    ``cls`` from the class's own defaults, strictly. Then ``values`` (top-level fields set by a
+    command's shortcut flags), then the dotted ``overrides`` ``a.b=c``. Every error is one line that
+    names the file (when it comes from the file) and the dotted key.
+    """
+    if path is not None:
+        data = load_yaml(path)
+        try:
+            cfg = from_dict(cls, {**to_dict(defaults), **data} if defaults is not None else data)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+    else:
+        cfg = defaults if defaults is not None else cls()
+    if values:
+        data = to_dict(cfg)
+        for name, value in values.items():
+            if name not in data:
+                raise ConfigError(f"unknown key {name}")
+            data[name] = value
+        cfg = from_dict(cls, data)
+    return apply_overrides(cfg, overrides)
+
+
+def write_resolved_config(cfg: Any, folder: str | Path, name: str = RESOLVED_NAME) -> Path:
+    """Write ``cfg`` as ``folder/name`` (atomically), so a run's outputs say what made them."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return save_config(cfg, folder / name)

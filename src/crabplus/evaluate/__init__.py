@@ -2,7 +2,7 @@
 
 ``evaluate_predictions(records, predictions, root, segmenter=..., out_dir=...)`` -> report dict;
 ``write_report(report, out_dir)``; ``transfer_table(single_reports, multi_report, baseline_report)``.
-Names are imported lazily: ``crabplus.config.run`` imports ``evaluate.config``, and loading a config
+Names are imported lazily: the demo and ``crabplus eval`` import ``evaluate.config``, and loading a config
 should not pull in the metrics, OpenCV and matplotlib.
 """
 

@@ -26,11 +26,11 @@ from pathlib import Path
 import torch
 
 from crabplus.config.core import ConfigError, apply_overrides, to_dict
-from crabplus.config.run import RunConfig
 from crabplus.data.config import DataConfig
 from crabplus.model.config import ModelConfig
 from crabplus.synth.config import SynthConfig
 from crabplus.train.config import TrainConfig
+from crabplus.train.run_config import RunConfig
 from crabplus.utils.dist import print0
 from crabplus.utils.io import atomic_write_json
 
@@ -96,10 +96,10 @@ def make_corpus(cfg: BaseConfig, out: Path, workers: int = 1) -> Path:
 
 def base_run_config(cfg: BaseConfig, out: Path, corpus: Path) -> RunConfig:
     files = sorted(str(p) for p in corpus.glob("*/train.jsonl"))
-    data = replace(cfg.data, train=files, eval=[], root=str(corpus),
+    data = replace(cfg.data, train=files, root=str(corpus),
                    cache_dir=cfg.data.cache_dir or str(out / "cache"))
-    return RunConfig(name="base", output_dir=str(out / "base"), seed=cfg.seed, data=data, synth=cfg.synth,
-                     model=cfg.model, train=cfg.train)
+    return RunConfig(name="base", output_dir=str(out / "base"), seed=cfg.seed, data=data, model=cfg.model,
+                     train=cfg.train)
 
 
 def pretrain_base(cfg: BaseConfig, workers: int = 1) -> Path:

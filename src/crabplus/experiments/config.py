@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crabplus.adapters.config import ILoRAConfig, LoRAConfig
-from crabplus.config.core import ConfigError, apply_overrides, from_dict, load_yaml
+from crabplus.config.core import ConfigError, resolve_config
 from crabplus.data.config import DataConfig
 from crabplus.evaluate.config import EvalConfig
 from crabplus.model.config import ModelConfig
@@ -55,9 +55,11 @@ class DemoConfig:
     dataset held out) instead of the final comparison on test (``crabplus.experiments.study``).
     """
 
-    output_dir: str = "runs/demo"
+    output_dir: str = field(default="runs/demo", metadata={
+        "help": "output folder (--full in the same folder reuses the plain demo's data and base stage)",
+        "aliases": ("--out",), "metavar": "DIR"})
     seed: int = 0
-    full: bool = False
+    full: bool = field(default=False, metadata={"help": "run the transfer study (takes much longer)"})
     synth: SynthConfig = field(default_factory=lambda: SynthConfig(per_dataset=100, workers=0))
     data: DataConfig = field(default_factory=lambda: DataConfig(image_size=56))
     model: ModelConfig = field(default_factory=_tiny_model)
@@ -72,8 +74,11 @@ class DemoConfig:
     max_eval_per_dataset: int | None = None
     threads: int | None = 1
     study_steps_per_dataset: int = 60
-    study_seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
-    study_ranks: list[int] | None = None
+    study_seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={
+        "help": "with --full: the seeds, comma-separated", "aliases": ("--seeds",), "split": ",", "metavar": "N"})
+    study_ranks: list[int] | None = field(default=None, metadata={
+        "help": "with --full: I-LoRA ranks to sweep on a validation split (e.g. 2,4,8,16) instead of the final "
+        "comparison on test", "aliases": ("--ranks",), "split": ",", "metavar": "R"})
     study_methods: list[str] = field(default_factory=lambda: ["ilora", "lora"])
     study_val_per_dataset: int = 15
 
@@ -95,11 +100,18 @@ class DemoConfig:
             raise ConfigError(f"threads must be >= 1, got {self.threads}")
         if self.study_steps_per_dataset < 1:
             raise ConfigError(f"study_steps_per_dataset must be >= 1, got {self.study_steps_per_dataset}")
+        # keys the demo sets itself: a value given here would be accepted and ignored, so it is refused
+        if self.data.train or self.data.root is not None:
+            raise ConfigError("data.train and data.root are set by the demo itself (its AVSynth folder in "
+                              "output_dir/data); leave them out")
+        if self.model.checkpoint is not None or self.model.adapter != "ilora":
+            raise ConfigError("model.checkpoint and model.adapter are set by the demo itself (the base it starts "
+                              "from; I-LoRA, and with --full every method of study_methods); leave them out")
         if self.data.image_size != self.synth.image_size:
             raise ConfigError(f"data.image_size ({self.data.image_size}) must equal synth.image_size "
                               f"({self.synth.image_size}): the model sees frames at the rendered size")
 
 
 def load_demo_config(path: str | Path | None = None, overrides: list[str] | None = None) -> DemoConfig:
-    cfg = from_dict(DemoConfig, load_yaml(path)) if path is not None else DemoConfig()
-    return apply_overrides(cfg, overrides)
+    """A demo YAML (or the built-in settings) with dotted overrides, through the one front door."""
+    return resolve_config(DemoConfig, path, overrides)

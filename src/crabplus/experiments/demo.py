@@ -19,8 +19,8 @@ from pathlib import Path
 import yaml
 
 from crabplus.config.core import save_config, to_dict
-from crabplus.config.run import RunConfig
 from crabplus.experiments.config import DemoConfig
+from crabplus.train.run_config import RunConfig
 from crabplus.utils.dist import print0
 from crabplus.utils.io import atomic_write_json
 
@@ -62,10 +62,9 @@ def run_config(cfg: DemoConfig, out: Path, name: str, data_dir: Path, *, train, 
                records_dir: Path | None = None) -> RunConfig:
     """One stage's run: the training records of ``records_dir`` (default: the AVSynth folder itself; the study's
     sweep passes its carved training split), media from ``data_dir``."""
-    data = replace(cfg.data, train=record_files(records_dir or data_dir, "train", datasets), eval=[],
+    data = replace(cfg.data, train=record_files(records_dir or data_dir, "train", datasets),
                    root=str(data_dir), cache_dir=cache_dir(cfg))
-    return RunConfig(name=name, output_dir=str(out / name), seed=cfg.seed, data=data,
-                     synth=cfg.synth, model=model, train=train, eval=cfg.eval)
+    return RunConfig(name=name, output_dir=str(out / name), seed=cfg.seed, data=data, model=model, train=train)
 
 
 def _inputs_changed_since(run_cfg: RunConfig, started: Path) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Literal
 
 from crabplus.config.core import ConfigError
@@ -21,18 +21,22 @@ class SynthConfig:
     core, at most 8); the output is the same bytes whatever the number.
     """
 
-    per_dataset: int = 24
-    seed: int = 0
-    image_size: int = 56
-    clip_seconds: int = 10
+    per_dataset: int = field(default=24, metadata={"help": "clips per dataset, train + test", "metavar": "N"})
+    seed: int = field(default=0, metadata={"help": "random seed", "metavar": "N"})
+    image_size: int = field(default=56, metadata={"help": "frame side in pixels (even)", "metavar": "PX"})
+    clip_seconds: int = field(default=10, metadata={"help": "length of video clips", "metavar": "S"})
     avs_seconds: int = 5
     emotion_seconds: int = 4
-    fps: int = 2
-    sample_rate: int = 16000
-    test_fraction: float = 0.25
-    reasoning: Literal["none", "short", "full"] = "short"
-    datasets: list[str] | None = None
-    workers: int = 1
+    fps: int = field(default=2, metadata={"help": "video frame rate", "metavar": "N"})
+    sample_rate: int = field(default=16000, metadata={"help": "audio sample rate in Hz", "metavar": "HZ"})
+    test_fraction: float = field(default=0.25, metadata={
+        "help": "fraction of each dataset's clips in the test split", "metavar": "F", "aliases": ("--split-ratio",)})
+    reasoning: Literal["none", "short", "full"] = field(default="short", metadata={
+        "help": "reasoning chain written before each answer"})
+    datasets: list[str] | None = field(default=None, metadata={
+        "help": "datasets to generate, comma-separated or several (default: all 19)", "split": ","})
+    workers: int = field(default=1, metadata={
+        "help": "processes (0 = one per core; same bytes either way)", "metavar": "N"})
 
     def __post_init__(self) -> None:
         if self.per_dataset < 2:
@@ -69,6 +73,20 @@ class SynthConfig:
         """(train, test) clips per dataset: at least one of each."""
         n_test = min(self.per_dataset - 1, max(1, round(self.per_dataset * self.test_fraction)))
         return self.per_dataset - n_test, n_test
+
+
+@dataclass
+class SynthCommandConfig(SynthConfig):
+    """``crabplus data synth``: the AVSynth settings plus ``out``, the folder (the data root) to write:
+    new, empty, or a previous AVSynth folder (which is replaced)."""
+
+    out: str | None = field(default=None, metadata={
+        "help": "output folder (the data root); new, empty, or a previous AVSynth folder (which is replaced)",
+        "metavar": "DIR"})
+
+    def synth(self) -> SynthConfig:
+        """The generation settings alone (what ``generate`` reads and the manifest records)."""
+        return SynthConfig(**{f.name: getattr(self, f.name) for f in fields(SynthConfig)})
 
 
 #: Named sizes. ``tiny``: tests; ``demo``: the CPU demo (19 x 24 clips, seconds to generate);

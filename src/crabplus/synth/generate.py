@@ -27,7 +27,6 @@ from typing import Any
 from crabplus.config.core import ConfigError, to_dict
 from crabplus.schema.records import Record, record_from_json, write_records
 from crabplus.schema.registry import DATASET_NAMES
-from crabplus.synth.clip import Clip
 from crabplus.synth.config import SynthConfig
 from crabplus.utils.errors import CrabplusError
 from crabplus.utils.io import atomic_write_json, read_json
@@ -108,6 +107,7 @@ def _prepare(out: Path) -> None:
 
 def render_clip(job: tuple[SynthConfig, str, str, str, int]) -> dict[str, Any]:
     """Render one clip and return its record as JSON (a top-level function, so workers can run it)."""
+    from crabplus.synth.clip import Clip  # here, not at the top: numpy and PyAV only when a clip is rendered
     from crabplus.synth.datasets import BUILDERS
 
     cfg, out, dataset, split, index = job

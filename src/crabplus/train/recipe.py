@@ -26,12 +26,12 @@ import torch
 from torch import nn
 
 from crabplus.config.core import ConfigError, save_config
-from crabplus.config.run import RunConfig
 from crabplus.schema.registry import get_spec
 from crabplus.train import checkpoint as ckpt
 from crabplus.train.data import build_train_data, load_sources
 from crabplus.train.engine import Engine, setup_engine
 from crabplus.train.loop import LoopParts, resume_latest, run_loop
+from crabplus.train.run_config import RunConfig
 from crabplus.train.sampler import TaskBalancedSampler
 from crabplus.train.taskids import NUM_TASK_IDS
 from crabplus.utils.dist import print0

@@ -14,6 +14,7 @@ no readable stamp) starts afresh, its old checkpoints removed.
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -66,6 +67,7 @@ def carve_validation(data_dir: Path, splits: Path, n_val: int) -> Path:
     sources = record_files(data_dir, "train")
 
     def carve() -> None:
+        shutil.rmtree(splits, ignore_errors=True)  # no dataset of an earlier carving may linger
         for path in map(Path, sources):
             records = load_records(path)
             if len(records) <= n_val:

@@ -21,6 +21,10 @@ test split (the final comparison). With a list of ranks it is the *sweep*: each 
 training clips minus ``study_val_per_dataset`` per dataset, scored on those held-out clips (validation,
 never test), and the rank with the best mean validation score of the multi-task runs is named in
 ``sweep/sweep.json``; the final comparison is then run at that rank (``model.ilora.rank``).
+
+Every run is composed of the stages of ``crabplus.experiments.stages`` (train, predict, evaluate; the sweep's
+validation split), each reused while the stamp beside its output matches, so an interrupted study continues
+where it stopped.
 """
 
 from __future__ import annotations

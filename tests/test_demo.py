@@ -46,20 +46,22 @@ def test_demo_runs_end_to_end_and_reuses_finished_stages(tmp_path, capsys):
     adapter_file = out / "ilora" / "final" / "adapter" / "adapter.safetensors"
     first = adapter_file.stat().st_mtime_ns
 
-    assert main(["demo", "--out", str(out), *TOY]) == 0
-    printed = capsys.readouterr().out
-    assert "reusing AVSynth set" in printed
-    assert "reusing finished stage ilora" in printed
-    assert adapter_file.stat().st_mtime_ns == first
-
-    # a regenerated data set (here: its manifest rewritten later) makes the adapter stage train anew, from scratch
+    # a second run reuses every stage; file times do not count (the data set's manifest touched here)
     manifest = out / "data" / "manifest.json"
     later = (out / "ilora" / "config.yaml").stat().st_mtime + 60
     os.utime(manifest, (later, later))
     assert main(["demo", "--out", str(out), *TOY]) == 0
     printed = capsys.readouterr().out
-    assert "stage ilora: its data set or starting model changed" in printed
+    assert "reusing AVSynth set" in printed and "reusing finished stage ilora" in printed
+    assert "reusing predictions" in printed and "reusing evaluation" in printed
+    assert adapter_file.stat().st_mtime_ns == first
+
+    # a changed configuration value trains the adapter anew, from scratch, and predicts and scores again
+    assert main(["demo", "--out", str(out), *TOY, "adapter.learning_rate=0.004"]) == 0
+    printed = capsys.readouterr().out
+    assert "reusing AVSynth set" in printed and "stage ilora: its configuration, data or starting model" in printed
     assert "reusing finished stage" not in printed and "resume: continuing" not in printed
+    assert "reusing predictions" not in printed and "reusing evaluation" not in printed
     assert adapter_file.stat().st_mtime_ns != first
 
 

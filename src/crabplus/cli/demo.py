@@ -18,7 +18,8 @@ def register(sub) -> None:
         "all 19 mirror datasets), evaluate every dataset with its official metric beside chance, write "
         "report.md + plots and print the table. --full runs the transfer study instead (single-task runs for "
         "every dataset, plain-LoRA and I-LoRA multi-task, the same epochs each, then the transfer table). "
-        "Finished stages are reused when their configuration is unchanged; interrupted ones resume.",
+        "Finished stages are reused when their configuration and inputs (by content) are unchanged; "
+        "interrupted ones resume.",
     )
     add_config_arguments(parser, DemoConfig, shortcuts=("output_dir", "full", "study_seeds", "study_ranks"),
                          example="adapter.max_steps=100 synth.per_dataset=12")

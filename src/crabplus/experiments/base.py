@@ -10,14 +10,14 @@ command and seed), so ``crabplus demo`` spends its minutes on instruction tuning
 
     python -m crabplus.experiments.base --out runs/base            # then compare, or --ship to replace it
 
-Stages are reused as in the demo (a finished run with the same configuration is not trained again).
+Its stages (the corpus, the base training) follow the demo's reuse rule (``crabplus.experiments.stages``): a
+finished output stamped with the same configuration and inputs is not made again.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import shutil
 import time
 from dataclasses import dataclass, field, replace
@@ -27,10 +27,12 @@ import torch
 
 from crabplus.config.core import ConfigError, apply_overrides, to_dict
 from crabplus.data.config import DataConfig
+from crabplus.experiments import stages
 from crabplus.model.config import ModelConfig
 from crabplus.synth.config import SynthConfig
 from crabplus.train.config import TrainConfig
 from crabplus.train.run_config import RunConfig
+from crabplus.utils import stamps
 from crabplus.utils.dist import print0
 from crabplus.utils.io import atomic_write_json
 
@@ -75,22 +77,23 @@ def corpus_clips(scale: float) -> dict[str, int]:
 
 
 def make_corpus(cfg: BaseConfig, out: Path, workers: int = 1) -> Path:
-    """Generate the corpus into ``out/corpus`` unless one with the same settings is there."""
+    """Generate the corpus into ``out/corpus`` unless a stamped one with the same settings is there (the stages'
+    reuse rule, ``crabplus.utils.stamps``; ``workers`` never changes the bytes, so it is not part of the key)."""
     from crabplus.synth.pretrain import CORPUS_VERSION, generate_corpus
 
     corpus = out / CORPUS_DIR
-    stamp = out / "corpus_config.json"
     wanted = {"synth": {k: v for k, v in to_dict(cfg.synth).items() if k != "workers"},
               "clips": corpus_clips(cfg.corpus_scale), "version": CORPUS_VERSION, "seed": cfg.seed}
-    if (corpus / "corpus.json").is_file() and stamp.is_file() and json.loads(stamp.read_text()) == wanted:
-        print0(f"[base] reusing the perception corpus in {corpus}")
-        return corpus
     t0 = time.perf_counter()
-    summary = generate_corpus(corpus, replace(cfg.synth, seed=cfg.seed), wanted["clips"], workers=workers)
-    atomic_write_json(stamp, wanted)
-    n = sum(c["records"] for c in summary["counts"].values())
-    print0(f"[base] perception corpus: {n} records of {sum(wanted['clips'].values())} clips in "
-           f"{time.perf_counter() - t0:.1f} s -> {corpus}")
+
+    def make() -> None:
+        summary = generate_corpus(corpus, replace(cfg.synth, seed=cfg.seed), wanted["clips"], workers=workers)
+        n = sum(c["records"] for c in summary["counts"].values())
+        print0(f"[base] perception corpus: {n} records of {sum(wanted['clips'].values())} clips in "
+               f"{time.perf_counter() - t0:.1f} s -> {corpus}")
+
+    if stamps.run_once(corpus, wanted, {}, make):
+        print0(f"[base] reusing the perception corpus in {corpus}")
     return corpus
 
 
@@ -104,15 +107,13 @@ def base_run_config(cfg: BaseConfig, out: Path, corpus: Path) -> RunConfig:
 
 def pretrain_base(cfg: BaseConfig, workers: int = 1) -> Path:
     """Corpus, then the base stage; returns the trained base's ``final/`` folder."""
-    from crabplus.experiments.demo import train_stage
-
     before = torch.get_num_threads()
     if cfg.threads is not None and cfg.threads != before:
         torch.set_num_threads(cfg.threads)
     try:
         out = Path(cfg.output_dir)
         corpus = make_corpus(cfg, out, workers)
-        return train_stage(base_run_config(cfg, out, corpus))
+        return stages.train(base_run_config(cfg, out, corpus))
     finally:
         if torch.get_num_threads() != before:
             torch.set_num_threads(before)

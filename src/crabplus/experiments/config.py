@@ -13,6 +13,9 @@ from crabplus.model.config import ModelConfig
 from crabplus.synth.config import SynthConfig
 from crabplus.train.config import TrainConfig
 
+#: the multi-task methods the transfer study can run (crabplus.experiments.study)
+METHODS = ("ilora", "lora", "lora_same_rank")
+
 
 def _base_train() -> TrainConfig:
     from crabplus.experiments.base import base_train as shipped
@@ -87,8 +90,6 @@ class DemoConfig:
             raise ConfigError(f"base.stage must be 'base', got {self.base.stage!r}")
         if self.adapter.stage == "base":
             raise ConfigError("adapter.stage must be 'multitask' (single-task runs are made by the study)")
-        from crabplus.experiments.study import METHODS
-
         if not self.study_seeds or (self.study_ranks is not None and not self.study_ranks):
             raise ConfigError("study_seeds and study_ranks (when set) must name at least one value")
         if self.study_ranks is not None and min(self.study_ranks) < 1:

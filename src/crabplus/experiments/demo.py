@@ -5,133 +5,25 @@ AVSynth set -> the shipped perception-pretrained tiny backbone (or a base stage 
 mirror dataset's test split -> official metrics beside chance -> ``report.md`` and plots.
 With ``full`` it runs the transfer study instead of the single adapter (see ``study.py``).
 
-Stages are resumable: a stage whose folder holds a finished result made from the same resolved
-configuration is reused; an interrupted training stage resumes from its last checkpoint.
+The demo only composes the stages of ``crabplus.experiments.stages``: each one's output is reused while the
+stamp beside it matches its resolved configuration and its inputs' contents; an interrupted training stage
+resumes from its last checkpoint.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import replace
 from pathlib import Path
 
-import yaml
-
-from crabplus.config.core import save_config, to_dict
+from crabplus.config.core import save_config
+from crabplus.experiments import stages
+from crabplus.experiments.compose import predict_and_evaluate, run_config
 from crabplus.experiments.config import DemoConfig
-from crabplus.train.run_config import RunConfig
 from crabplus.utils.dist import print0
 from crabplus.utils.io import atomic_write_json
 
 DATA_DIR = "data"
-
-
-def synthesize(cfg: DemoConfig, out: Path) -> Path:
-    """Generate the AVSynth set once; reuse it while the synth configuration and generator version are
-    unchanged."""
-    from crabplus.synth import GENERATOR_VERSION, generate
-
-    data_dir = out / DATA_DIR
-    stamp = out / "synth_config.json"
-    wanted = {**to_dict(cfg.synth), "generator_version": GENERATOR_VERSION}  # a new generator renders anew
-    if (data_dir / "manifest.json").is_file() and stamp.is_file() and json.loads(stamp.read_text()) == wanted:
-        print0(f"[demo] reusing AVSynth set in {data_dir}")
-        return data_dir
-    t0 = time.perf_counter()
-    generate(data_dir, cfg.synth)
-    atomic_write_json(stamp, wanted)
-    print0(f"[demo] AVSynth set written to {data_dir} in {time.perf_counter() - t0:.1f} s")
-    return data_dir
-
-
-def cache_dir(cfg: DemoConfig) -> str:
-    """Where decoded media and features are cached (shared by every stage of the run)."""
-    return cfg.data.cache_dir or str(Path(cfg.output_dir) / "cache")
-
-
-def record_files(data_dir: Path, split: str, datasets: list[str] | None = None) -> list[str]:
-    """The record files of ``split`` in an AVSynth folder (one per dataset), optionally some datasets."""
-    files = sorted(data_dir.glob(f"*/{split}.jsonl"))
-    if datasets is not None:
-        files = [f for f in files if f.parent.name in datasets]
-    return [str(f) for f in files]
-
-
-def run_config(cfg: DemoConfig, out: Path, name: str, data_dir: Path, *, train, model, datasets=None,
-               records_dir: Path | None = None) -> RunConfig:
-    """One stage's run: the training records of ``records_dir`` (default: the AVSynth folder itself; the study's
-    sweep passes its carved training split), media from ``data_dir``."""
-    data = replace(cfg.data, train=record_files(records_dir or data_dir, "train", datasets),
-                   root=str(data_dir), cache_dir=cache_dir(cfg))
-    return RunConfig(name=name, output_dir=str(out / name), seed=cfg.seed, data=data, model=model, train=train)
-
-
-def _inputs_changed_since(run_cfg: RunConfig, started: Path) -> bool:
-    """Whether the stage's inputs — the AVSynth set (its manifest) and the model it starts from — were
-    rewritten after the stage began (``started``: its config.yaml, written at the start)."""
-    inputs = [Path(run_cfg.data.root) / "manifest.json"]
-    if run_cfg.model.checkpoint is not None:
-        inputs.append(Path(run_cfg.model.checkpoint) / "crabplus_model.json")
-    newest = max((p.stat().st_mtime for p in inputs if p.is_file()), default=0.0)
-    return started.is_file() and started.stat().st_mtime < newest
-
-
-def train_stage(run_cfg: RunConfig) -> Path:
-    """Train one stage, or reuse its finished result when the resolved configuration is unchanged and its
-    inputs (data set, starting model) are not newer than it. A stage whose inputs changed starts afresh;
-    an interrupted one resumes."""
-    from crabplus.train import train
-
-    out = Path(run_cfg.output_dir)
-    final, saved = out / "final", out / "config.yaml"
-    stale = _inputs_changed_since(run_cfg, saved)
-    finished = final.is_dir() and saved.is_file() and not stale
-    if finished and yaml.safe_load(saved.read_text(encoding="utf-8")) == to_dict(run_cfg):
-        print0(f"[demo] reusing finished stage {run_cfg.name} ({final})")
-        return final
-    if stale:
-        print0(f"[demo] stage {run_cfg.name}: its data set or starting model changed since it ran; training anew")
-    t0 = time.perf_counter()
-    result = train(run_cfg, resume=not stale, overwrite=stale)
-    last = result.losses[-1] if result.losses else float("nan")
-    print0(f"[demo] stage {run_cfg.name}: {result.steps} steps in {time.perf_counter() - t0:.1f} s, "
-           f"last loss {last:.3f}")
-    return result.checkpoint
-
-
-def evaluate_run(cfg: DemoConfig, checkpoint: Path, data_dir: Path, out_dir: Path, datasets=None, *,
-                 split: str = "test", records_dir: Path | None = None) -> dict:
-    """Predict on ``split`` (test; the study's sweep: ``val`` from ``records_dir``) and score it; writes
-    predictions.jsonl and the report into ``out_dir``."""
-    from crabplus.evaluate import evaluate_predictions
-    from crabplus.infer import predict_records, write_predictions
-    from crabplus.schema.records import load_records
-
-    records = []
-    for path in record_files(records_dir or data_dir, split, datasets):
-        recs = load_records(path)
-        records.extend(recs[: cfg.max_eval_per_dataset] if cfg.max_eval_per_dataset else recs)
-    t0 = time.perf_counter()
-    rows = predict_records(checkpoint, records, data_dir, batch_size=cfg.eval.batch_size,
-                           max_new_tokens=cfg.eval.max_new_tokens, image_size=cfg.data.image_size,
-                           cache_dir=cache_dir(cfg))
-    write_predictions(out_dir / "predictions.jsonl", rows)
-    report = evaluate_predictions(records, rows, data_dir, out_dir=out_dir, config=cfg.eval)
-    print0(f"[demo] predicted and scored {len(records)} test records in {time.perf_counter() - t0:.1f} s "
-           f"-> {out_dir / 'report.md'}")
-    return report
-
-
-def evaluate_once(cfg: DemoConfig, final: Path, data_dir: Path, eval_dir: Path, datasets=None, *,
-                  split: str = "test", records_dir: Path | None = None) -> dict:
-    """Evaluate a run, or reuse its report when it is newer than the model it scored."""
-    report = eval_dir / "report.json"
-    marker = final / "crabplus_model.json"
-    if report.is_file() and marker.is_file() and report.stat().st_mtime > marker.stat().st_mtime:
-        print0(f"[demo] reusing evaluation {report}")
-        return json.loads(report.read_text())
-    return evaluate_run(cfg, final, data_dir, eval_dir, datasets, split=split, records_dir=records_dir)
 
 
 def print_table(report: dict, title: str) -> None:
@@ -221,7 +113,7 @@ def _run_demo(cfg: DemoConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "demo_config.yaml")
     t0 = time.perf_counter()
-    data_dir = synthesize(cfg, out)
+    data_dir = stages.synthesize(cfg.synth, out / DATA_DIR)
     base = base_model(cfg, out)
     if cfg.full:
         from crabplus.experiments.study import run_study
@@ -229,8 +121,8 @@ def _run_demo(cfg: DemoConfig) -> dict:
         summary = run_study(cfg, out, data_dir, base)
     else:
         model = replace(cfg.model, adapter="ilora", checkpoint=str(base))
-        adapted = train_stage(run_config(cfg, out, "ilora", data_dir, train=cfg.adapter, model=model))
-        report = evaluate_once(cfg, adapted, data_dir, out / "eval")
+        adapted = stages.train(run_config(cfg, out, "ilora", data_dir, train=cfg.adapter, model=model))
+        report = predict_and_evaluate(cfg, adapted, data_dir, out / "eval")
         print_table(report, "crabplus demo: tiny Crab+ (I-LoRA) on AVSynth — test split")
         summary = {"report": str(out / "eval" / "report.md"), "datasets": len(report["datasets"]),
                    "beyond_chance": sorted(n for n, r in report["datasets"].items() if r.get("beyond_chance")),

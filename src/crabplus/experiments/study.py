@@ -21,6 +21,10 @@ test split (the final comparison). With a list of ranks it is the *sweep*: each 
 training clips minus ``study_val_per_dataset`` per dataset, scored on those held-out clips (validation,
 never test), and the rank with the best mean validation score of the multi-task runs is named in
 ``sweep/sweep.json``; the final comparison is then run at that rank (``model.ilora.rank``).
+
+Every run is composed of the stages of ``crabplus.experiments.stages`` (train, predict, evaluate; the sweep's
+validation split), each reused while the stamp beside its output matches, so an interrupted study continues
+where it stopped.
 """
 
 from __future__ import annotations
@@ -29,11 +33,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from crabplus.experiments import stages
+from crabplus.experiments.compose import predict_and_evaluate, run_config
 from crabplus.experiments.config import DemoConfig
 from crabplus.utils.dist import print0
 from crabplus.utils.io import atomic_write_json, atomic_write_text
-
-METHODS = ("ilora", "lora", "lora_same_rank")
 
 
 def trainable_count(model_cfg) -> int:
@@ -60,26 +64,6 @@ def _method_model(model_cfg, method: str, rank: int, lora_rank: int):
     return replace(model_cfg, adapter="lora", lora=replace(model_cfg.lora, rank=r, alpha=2.0 * r))
 
 
-def carve_validation(data_dir: Path, out: Path, n_val: int) -> Path:
-    """``out/splits/<dataset>/{train,val}.jsonl``: each dataset's last ``n_val`` training records become its
-    validation split (its clips are balanced over classes by index, so the tail is too); media stay in
-    ``data_dir``. Rewritten only when missing."""
-    from crabplus.experiments.demo import record_files
-    from crabplus.schema.records import load_records, write_records
-
-    splits = out / "splits"
-    for path in map(Path, record_files(data_dir, "train")):
-        name = path.parent.name
-        if (splits / name / "val.jsonl").is_file():
-            continue
-        records = load_records(path)
-        if len(records) <= n_val:
-            raise ValueError(f"{path}: {len(records)} training records, cannot hold out {n_val} for validation")
-        write_records(splits / name / "train.jsonl", records[:-n_val])
-        write_records(splits / name / "val.jsonl", [replace(r, split="val") for r in records[-n_val:]])
-    return splits
-
-
 class Progress:
     """One line per run: which, how long, how far through the study."""
 
@@ -96,11 +80,10 @@ def run_rank(cfg: DemoConfig, out: Path, data_dir: Path, base: Path, rank: int, 
              progress: Progress) -> dict:
     """Every run of one rank and every seed; returns ``{"singles": {seed: [report]}, "multis": {method: {seed:
     report}}, "params": …, "lora_rank": …}``."""
-    from crabplus.experiments.demo import evaluate_once, record_files, run_config, train_stage
-
-    train_dir = data_dir if split == "test" else carve_validation(data_dir, out, cfg.study_val_per_dataset)
+    train_dir = (data_dir if split == "test"
+                 else stages.carve_validation(data_dir, out / "splits", cfg.study_val_per_dataset))
     eval_dir = data_dir if split == "test" else train_dir
-    datasets = [Path(f).parent.name for f in record_files(data_dir, "test")]
+    datasets = [Path(f).parent.name for f in stages.record_files(data_dir, "test")]
     lora_rank, params = matched_lora_rank(replace(cfg.model, checkpoint=str(base)), rank)
     steps = cfg.study_steps_per_dataset
 
@@ -115,9 +98,9 @@ def run_rank(cfg: DemoConfig, out: Path, data_dir: Path, base: Path, rank: int, 
         stage = f"study-{split}/r{rank}/s{seed}/{name}"
         run_cfg = replace(run_config(cfg, out, stage, data_dir, train=train, model=model, datasets=names,
                                      records_dir=train_dir), seed=seed)
-        final = train_stage(run_cfg)
-        report = evaluate_once(cfg, final, data_dir, out / f"eval-{stage}", names, split=split,
-                               records_dir=eval_dir)
+        final = stages.train(run_cfg)
+        report = predict_and_evaluate(cfg, final, data_dir, out / f"eval-{stage}", names, split=split,
+                                      records_dir=eval_dir)
         progress(f"rank {rank}, seed {seed}, {name}", time.perf_counter() - t0)
         return report
 
@@ -189,9 +172,7 @@ def validation_score(result: dict) -> float:
 
 
 def run_study(cfg: DemoConfig, out: Path, data_dir: Path, base: Path) -> dict:
-    from crabplus.experiments.demo import record_files
-
-    n = len(record_files(data_dir, "test"))
+    n = len(stages.record_files(data_dir, "test"))
     ranks = cfg.study_ranks or [cfg.model.ilora.rank]
     sweep = cfg.study_ranks is not None
     split = "val" if sweep else "test"

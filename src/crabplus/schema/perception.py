@@ -19,7 +19,7 @@ the corpus's own questions (the ``instruction`` field here is only a description
 
 from __future__ import annotations
 
-from crabplus.schema.registry import DatasetSpec
+from crabplus.schema.spec import DatasetSpec
 
 PERCEPTION_TASK = "perception"
 

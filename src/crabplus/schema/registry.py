@@ -7,8 +7,11 @@ audio windows, the target format, the parser and the metric — reads it from he
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from crabplus.schema.perception import PERCEPTION_SPECS
+from crabplus.schema.spec import LEAD_IN, AudioWindow, DatasetSpec, Visual
+
+__all__ = ["DATASETS", "DATASET_NAMES", "FREE_QUESTION_DATASET", "LEAD_IN", "SYSTEM_PROMPT", "TASK_TYPES",
+           "AudioWindow", "DatasetSpec", "Visual", "get_spec"]
 
 #: The seven task types of Crab+ (docs/architecture.md).
 TASK_TYPES: tuple[str, ...] = (
@@ -21,20 +24,10 @@ TASK_TYPES: tuple[str, ...] = (
     "qa",  # question answering
 )
 
-Visual = Literal["video", "image", "two_videos"]
-AudioWindow = Literal["tenths", "ten_of_60s", "first4", "fifths", "one_fifth", "one_tenth"]
-
 SYSTEM_PROMPT = (
     "You are Qwen, a virtual human developed by the Qwen Team, Alibaba Group, capable of perceiving "
     "auditory and visual inputs, as well as generating text and speech."
 )
-
-LEAD_IN = {
-    "video": "This is a video and an audio:",
-    "two_videos": "These are two videos and an audio:",
-    "two_audios": "This is a video and two audio clips:",
-    "image": "This is an image and an audio:",
-}
 
 _ACTION = "Please identify the action taking place in the video."
 _EMOTION = "Please judge the person's emotion at the moment."
@@ -49,41 +42,6 @@ _REFAVS = (
     "identifying the object's name, its bounding box, and three pixel points; if not, state that the "
     "object is absent."
 )
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """What a dataset (a task flag of the release) is.
-
-    ``family`` names the answer family (``label``, ``choice``, ``open_answer``, ``option``, ``events``, ``avvp``,
-    ``caption``, ``mask``, ``refavs``, ``box``): how the answer is written, read back, scored and guessed at
-    chance lives there (``crabplus.tasks.families``), so a benchmark of an existing answer shape is one row here.
-    ``answer_fields`` are the fields of :class:`crabplus.schema.records.Answer` a record must fill.
-    ``instruction`` may hold ``{question}``, ``{options}`` or ``{expression}`` placeholders, filled
-    from the record's answer/meta by :func:`crabplus.tasks.formats.render_instruction`.
-    """
-
-    name: str
-    real_name: str
-    task: str
-    visual: Visual
-    num_frames: int  # frames for video input (per video); 1 for image tasks
-    audio_window: AudioWindow
-    instruction: str
-    answer_fields: tuple[str, ...]
-    metric: str
-    two_audios: bool = False  # v2a: one video, two audio clips joined end to end
-    has_test: bool = True  # the release ships a test.json for it
-    family: str | None = None  # the answer family (crabplus.tasks.families); None: no tagged answers
-    # box + points are required unless a ground-truth mask is given (it may be empty: MS3 frames where
-    # nothing sounds); records.py checks that rule
-    prompt_unless_mask: bool = False
-
-    @property
-    def lead_in(self) -> str:
-        if self.two_audios:
-            return LEAD_IN["two_audios"]
-        return LEAD_IN[self.visual]
 
 
 def _spec(*args, **kwargs) -> DatasetSpec:
@@ -164,8 +122,6 @@ def get_spec(name: str) -> DatasetSpec:
     ``crabplus.schema.perception``); an unknown name is an error listing the 19."""
     if name in DATASETS:
         return DATASETS[name]
-    from crabplus.schema.perception import PERCEPTION_SPECS  # the base stage's corpus layouts
-
-    if name in PERCEPTION_SPECS:
+    if name in PERCEPTION_SPECS:  # the base stage's corpus layouts
         return PERCEPTION_SPECS[name]
     raise KeyError(f"unknown dataset {name!r} (known: {', '.join(DATASET_NAMES)})")

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.media import sine, write_clip, write_png, write_wav
 
 from crabplus.cli.main import main
-from crabplus.data.testmedia import sine, write_clip, write_png, write_wav
 
 TIME_LIMIT_S = 20.0  # per case; the slowest (a tiny model load + a decode) take about 2 s
 

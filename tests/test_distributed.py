@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.train import tiny_run_config
 from safetensors.torch import load_file
-from train_helpers import tiny_run_config
 
 from crabplus.config.core import save_config
 from crabplus.train import read_metrics, train

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_model_support import randomize_adapters, samples_of, tiny_model_config, tiny_tokenizer
+from helpers.model import randomize_adapters, samples_of, tiny_model_config, tiny_tokenizer
 
 from crabplus.data.collate import collate
 from crabplus.data.tokenizer import special_token_ids

@@ -10,8 +10,8 @@ import time
 
 import pytest
 import torch
+from helpers.train import tiny_run_config
 from safetensors.torch import load_file
-from train_helpers import tiny_run_config
 
 from crabplus.cli.main import main
 from crabplus.config.core import save_config

@@ -7,8 +7,8 @@ import json
 import pytest
 import torch
 import yaml
+from helpers.train import tiny_run_config
 from safetensors.torch import load_file
-from train_helpers import tiny_run_config
 
 from crabplus.cli.main import main
 from crabplus.config.core import ConfigError

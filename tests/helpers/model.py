@@ -1,7 +1,6 @@
-"""Shared helpers for the model/adapter tests (no tests of its own): the tiny tokenizer and model config,
-synthetic batches in the processor's layout, random adapter weights.
-
-Imported by the test_model*/test_ilora*/test_adapters*/test_convert* files (pytest puts tests/ on sys.path).
+"""Shared helpers for the model/adapter tests: the tiny tokenizer and model config, synthetic batches in the
+processor's layout, random adapter weights. Imported by the test_model*/test_ilora*/test_adapters*/test_convert*
+files as ``helpers.model``.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from crabplus.adapters import ILoRAConfig
 from crabplus.data.collate import collate
 from crabplus.data.tokenizer import build_tiny_tokenizer, special_token_ids
 from crabplus.model.config import ModelConfig
-from crabplus.model.dummy import dummy_sample
+from helpers.dummy import dummy_sample
 
 tiny_tokenizer = build_tiny_tokenizer
 

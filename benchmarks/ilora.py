@@ -189,9 +189,10 @@ def bench_tiny_model(reps: int, device: torch.device, dtype: torch.dtype, r: int
     from helpers.dummy import dummy_sample  # on sys.path through thinker_bench
 
     from crabplus.data.collate import collate
-    from crabplus.data.tokenizer import build_tiny_tokenizer, special_token_ids
+    from crabplus.data.tokenizer import build_tiny_tokenizer
     from crabplus.model import build_thinker
     from crabplus.model.config import ModelConfig
+    from crabplus.schema.tokens import special_token_ids
 
     tok = build_tiny_tokenizer()
     ids = special_token_ids(tok)

@@ -28,10 +28,11 @@ from crabplus.adapters import (
 )
 from crabplus.adapters.reference import PerHeadILoRALinear
 from crabplus.data.collate import collate
-from crabplus.data.tokenizer import build_tiny_tokenizer, special_token_ids
+from crabplus.data.tokenizer import build_tiny_tokenizer
 from crabplus.model.build import Thinker
 from crabplus.model.init import init_audio_stem
 from crabplus.model.presets import build_thinker_config, preset_dims
+from crabplus.schema.tokens import special_token_ids
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test helpers: tests/helpers/
 from helpers.dummy import dummy_sample  # noqa: E402

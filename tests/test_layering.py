@@ -34,8 +34,6 @@ ALLOWED: dict[str, set[str]] = {
 KNOWN = {
     ("config/run.py", "model"), ("config/run.py", "train"), ("config/run.py", "data"), ("config/run.py", "synth"),
     ("config/run.py", "evaluate"),
-    ("model/build.py", "data"), ("model/generate.py", "data"),
-    ("infer/batch.py", "train"),
 }
 
 

@@ -13,8 +13,8 @@ from safetensors.torch import save_file
 from transformers import Qwen2_5OmniConfig
 
 from crabplus.adapters.official import OURS_TO_RELEASE, rename_path
-from crabplus.data.tokenizer import special_token_ids
 from crabplus.model import PRESETS, CheckpointError, ThinkerDims, build_thinker, build_thinker_config
+from crabplus.schema.tokens import special_token_ids
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ from helpers.model import tiny_model_config, tiny_tokenizer
 from crabplus.adapters import ILoRAConfig, RoutingRecorder, balance_loss, trainable_parameters
 from crabplus.data.collate import collate
 from crabplus.data.processor import CrabProcessor
-from crabplus.data.tokenizer import special_token_ids
 from crabplus.model import attach_adapter, build_thinker
 from crabplus.model.generate import generate
 from crabplus.schema.records import Answer, Media, Record
 from crabplus.schema.registry import get_spec
+from crabplus.schema.tokens import special_token_ids
 from crabplus.tasks.formats import render_answer, render_target
 
 

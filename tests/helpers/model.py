@@ -9,8 +9,9 @@ import torch
 
 from crabplus.adapters import ILoRAConfig
 from crabplus.data.collate import collate
-from crabplus.data.tokenizer import build_tiny_tokenizer, special_token_ids
+from crabplus.data.tokenizer import build_tiny_tokenizer
 from crabplus.model.config import ModelConfig
+from crabplus.schema.tokens import special_token_ids
 from helpers.dummy import dummy_sample
 
 tiny_tokenizer = build_tiny_tokenizer

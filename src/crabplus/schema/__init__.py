@@ -1,8 +1,9 @@
 """crabplus.schema: the types every other part speaks, at the bottom of the package.
 
 ``registry`` (the 19 datasets: task type, media layout, instruction, answer fields), ``perception`` (the base
-stage's corpus layouts) and ``records`` (the unified record: ``Record``, ``Answer``, ``Event``, ``Media``, with
-validation and JSON Lines IO). It imports nothing of crabplus above ``utils`` (tests/test_layering.py).
+stage's corpus layouts), ``records`` (the unified record: ``Record``, ``Answer``, ``Event``, ``Media``, with
+validation and JSON Lines IO) and ``tokens`` (the chat layout's special tokens by role, read by the processor
+and the model builder alike). It imports nothing of crabplus above ``utils`` (tests/test_layering.py).
 """
 
 from crabplus.utils.lazy import lazy_exports

@@ -37,7 +37,7 @@ class Ctx:
 
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory):
-    from test_model_support import tiny_model_config, tiny_tokenizer
+    from helpers.model import tiny_model_config, tiny_tokenizer
 
     from crabplus.model import attach_adapter, build_thinker, save_checkpoint
 

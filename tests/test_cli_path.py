@@ -12,6 +12,8 @@ import pytest
 
 from crabplus.cli.main import main
 
+pytestmark = pytest.mark.integration  # trains, predicts and evaluates through the CLI
+
 NEW_TOKENS = 4
 
 

@@ -17,6 +17,8 @@ from safetensors.torch import load_file
 from crabplus.config.core import save_config
 from crabplus.train import read_metrics, train
 
+pytestmark = pytest.mark.integration  # trains under torchrun, two processes
+
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 
 

@@ -3,6 +3,7 @@ pipeline's processor and collator) and its loss falls; the balance loss is part 
 
 from __future__ import annotations
 
+import pytest
 import torch
 from helpers.media import write_clip
 from helpers.model import tiny_model_config, tiny_tokenizer
@@ -16,6 +17,8 @@ from crabplus.schema.records import Answer, Media, Record
 from crabplus.schema.registry import get_spec
 from crabplus.schema.tokens import special_token_ids
 from crabplus.tasks.formats import render_answer, render_target
+
+pytestmark = pytest.mark.integration  # trains the tiny model until its loss falls
 
 
 def records(tmp_path) -> list[Record]:

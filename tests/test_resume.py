@@ -17,6 +17,8 @@ from crabplus.cli.main import main
 from crabplus.config.core import save_config
 from crabplus.train import list_checkpoints, read_metrics, train
 
+pytestmark = pytest.mark.integration  # trains, stops, kills and resumes runs
+
 STEPS = 6
 
 

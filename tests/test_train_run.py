@@ -16,6 +16,8 @@ from crabplus.config.run import load_config
 from crabplus.train import read_metrics, train
 from crabplus.train.recipe import build_model
 
+pytestmark = pytest.mark.integration  # trains every stage
+
 DATASETS = ["s4", "cremad"]
 
 

@@ -15,6 +15,8 @@ from crabplus.schema.records import load_records
 from crabplus.tasks.parsers import parse_prediction
 from crabplus.train import train
 
+pytestmark = pytest.mark.integration  # trains a checkpoint, then predicts with it through every path
+
 NEW_TOKENS = 6
 
 

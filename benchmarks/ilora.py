@@ -186,11 +186,13 @@ def ratios(v: dict) -> dict:
 
 
 def bench_tiny_model(reps: int, device: torch.device, dtype: torch.dtype, r: int = 8, n: int = 3) -> dict:
+    from helpers.dummy import dummy_sample  # on sys.path through thinker_bench
+
     from crabplus.data.collate import collate
-    from crabplus.data.tokenizer import build_tiny_tokenizer, special_token_ids
+    from crabplus.data.tokenizer import build_tiny_tokenizer
     from crabplus.model import build_thinker
     from crabplus.model.config import ModelConfig
-    from crabplus.model.dummy import dummy_sample
+    from crabplus.schema.tokens import special_token_ids
 
     tok = build_tiny_tokenizer()
     ids = special_token_ids(tok)

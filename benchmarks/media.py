@@ -40,12 +40,15 @@ from crabplus.data.audio_features import whisper_log_mel
 from crabplus.data.dataset import RecordDataset
 from crabplus.data.media import read_audio, read_frames
 from crabplus.data.processor import CrabProcessor
-from crabplus.data.testmedia import write_clip
-from crabplus.data.tokenizer import build_tiny_tokenizer, special_token_ids
+from crabplus.data.tokenizer import build_tiny_tokenizer
 from crabplus.data.windows import apply_window
 from crabplus.model.presets import build_thinker_config, preset_dims
 from crabplus.schema.records import record_from_json
 from crabplus.schema.registry import DATASETS
+from crabplus.schema.tokens import special_token_ids
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test helpers: tests/helpers/
+from helpers.media import write_clip  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "media.json"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -27,11 +28,14 @@ from crabplus.adapters import (
 )
 from crabplus.adapters.reference import PerHeadILoRALinear
 from crabplus.data.collate import collate
-from crabplus.data.tokenizer import build_tiny_tokenizer, special_token_ids
+from crabplus.data.tokenizer import build_tiny_tokenizer
 from crabplus.model.build import Thinker
-from crabplus.model.dummy import dummy_sample
 from crabplus.model.init import init_audio_stem
 from crabplus.model.presets import build_thinker_config, preset_dims
+from crabplus.schema.tokens import special_token_ids
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test helpers: tests/helpers/
+from helpers.dummy import dummy_sample  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 

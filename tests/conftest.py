@@ -1,4 +1,5 @@
-"""Shared test settings: nothing downloads, progress bars stay quiet, and `gpu` tests skip without CUDA."""
+"""Shared test settings: nothing downloads, progress bars stay quiet, unmarked tests are the unit tier, and `gpu`
+tests skip without CUDA."""
 
 from __future__ import annotations
 
@@ -11,7 +12,17 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("CRABPLUS_QUIET", "1")
 
 
+#: the markers that take a test out of the unit tier (pyproject.toml lists the tiers)
+NOT_UNIT = ("integration", "slow", "gpu")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own -m selection reads the markers
 def pytest_collection_modifyitems(config, items):
+    """Every test not marked integration, slow or gpu is a unit test (``-m unit``: ``make test-unit``); test files
+    mark the others themselves, by what they do. ``gpu`` tests skip without CUDA."""
+    for item in items:
+        if not any(item.get_closest_marker(name) for name in NOT_UNIT):
+            item.add_marker(pytest.mark.unit)
     try:
         import torch
 

@@ -7,8 +7,8 @@ import json
 
 import pytest
 import torch
+from helpers.model import batch_of, randomize_adapters, tiny_thinker, tiny_tokenizer
 from safetensors.torch import load_file
-from test_model_support import batch_of, randomize_adapters, tiny_thinker, tiny_tokenizer
 
 from crabplus.adapters import (
     AdapterLoadError,

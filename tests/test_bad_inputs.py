@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.media import sine, write_clip, write_png, write_wav
 
 from crabplus.cli.main import main
-from crabplus.data.testmedia import sine, write_clip, write_png, write_wav
 
 TIME_LIMIT_S = 20.0  # per case; the slowest (a tiny model load + a decode) take about 2 s
 
@@ -37,7 +37,7 @@ class Ctx:
 
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory):
-    from test_model_support import tiny_model_config, tiny_tokenizer
+    from helpers.model import tiny_model_config, tiny_tokenizer
 
     from crabplus.model import attach_adapter, build_thinker, save_checkpoint
 

@@ -13,6 +13,8 @@ import yaml
 
 from crabplus.cli.main import main
 
+pytestmark = pytest.mark.integration  # trains, predicts and evaluates through the CLI
+
 NEW_TOKENS = 4
 
 
@@ -126,7 +128,7 @@ def test_train_refuses_to_delete_checkpoints_without_resume_or_overwrite(trained
 
 
 def test_a_silent_video_and_an_audio_only_file_are_answered_with_a_note(trained, tmp_path, capsys):
-    from crabplus.data.testmedia import sine, write_clip, write_wav
+    from helpers.media import sine, write_clip, write_wav
 
     _, out, _ = trained
     (tmp_path / "in").mkdir()

@@ -9,7 +9,7 @@ import json
 
 import pytest
 import torch
-from test_model_support import randomize_adapters, tiny_model_config, tiny_tokenizer
+from helpers.model import randomize_adapters, tiny_model_config, tiny_tokenizer
 
 from crabplus.adapters import (
     ILoRAConfig,

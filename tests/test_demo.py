@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
+
 from crabplus.cli import main
 
 TOY = [
@@ -21,6 +23,7 @@ TOY = [
 ]
 
 
+@pytest.mark.integration  # the demo at toy size
 def test_demo_runs_end_to_end_and_reuses_finished_stages(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), *TOY]) == 0
@@ -83,6 +86,7 @@ def test_demo_config_errors_name_the_key(capsys):
     assert "data.image_size" in capsys.readouterr().err
 
 
+@pytest.mark.integration  # the demo at toy size
 def test_demo_can_retrain_the_base_on_the_perception_corpus_only(tmp_path, capsys):
     import yaml
 
@@ -99,6 +103,7 @@ def test_demo_can_retrain_the_base_on_the_perception_corpus_only(tmp_path, capsy
     assert adapter_cfg["model"]["checkpoint"] == str(out / "base" / "final")
 
 
+@pytest.mark.integration  # the demo at toy size
 def test_full_runs_every_method_per_seed_with_even_draws_and_writes_the_tables(tmp_path, capsys):
     out = tmp_path / "study"
     toy = [t.replace("[ks, a2v, ave, s4]", "[ks, ave]") for t in TOY] + ["study_steps_per_dataset=2",
@@ -126,6 +131,7 @@ def test_full_runs_every_method_per_seed_with_even_draws_and_writes_the_tables(t
     assert "seed: 1" in (out / "study-test" / "r8" / "s1" / "lora" / "config.yaml").read_text()
 
 
+@pytest.mark.integration  # the demo at toy size
 def test_the_rank_sweep_scores_a_validation_split_carved_from_train(tmp_path, capsys):
     out = tmp_path / "sweep"
     toy = [t.replace("[ks, a2v, ave, s4]", "[ks]") for t in TOY] + [

@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.train import tiny_run_config
 from safetensors.torch import load_file
-from train_helpers import tiny_run_config
 
 from crabplus.config.core import save_config
 from crabplus.train import read_metrics, train
+
+pytestmark = pytest.mark.integration  # trains under torchrun, two processes
 
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 

@@ -130,8 +130,7 @@ def toy_argv(cmd: Command) -> list[str]:
 def _placeholder_media(work: Path) -> None:
     """The files the prediction examples name (clip.mp4, frame.png, ...), tiny and real."""
     import numpy as np
-
-    from crabplus.data.testmedia import sine, write_clip, write_png, write_wav
+    from helpers.media import sine, write_clip, write_png, write_wav
 
     write_clip(work / "clip.mp4", seconds=4.0, width=32, height=32)
     for name in ("first.mp4", "second.mp4"):

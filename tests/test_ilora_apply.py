@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_model_support import batch_of, randomize_adapters, tiny_model_config, tiny_tokenizer
+from helpers.model import batch_of, randomize_adapters, tiny_model_config, tiny_tokenizer
 from torch import nn
 
 from crabplus.adapters import (

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_model_support import randomize_adapters, samples_of, tiny_model_config, tiny_tokenizer
+from helpers.model import randomize_adapters, samples_of, tiny_model_config, tiny_tokenizer
 
 from crabplus.adapters import ILoRALinear, ilora_layers
 from crabplus.data.collate import collate
-from crabplus.data.tokenizer import special_token_ids
 from crabplus.model import attach_adapter, build_thinker
 from crabplus.model.generate import FORWARD_KEYS, compiled_options
+from crabplus.schema.tokens import special_token_ids
 
 SPECS = [("the dog plays the", None, 4, 100), ("a", None, 2, 60)]
 

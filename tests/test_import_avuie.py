@@ -7,8 +7,10 @@ import json
 import shutil
 from pathlib import Path
 
+import av
 import pytest
-from test_import_helpers import BENCH, build_root, data_root, gt_files, media_templates  # noqa: F401
+from helpers.importdata import BENCH, build_root, data_root, gt_files, media_templates  # noqa: F401
+from PIL import Image
 
 from crabplus.cli.main import main
 from crabplus.data.importers import import_avuie
@@ -254,3 +256,12 @@ def test_a_broken_release_file_is_reported_and_the_rest_imported(tmp_path):
     assert "must stay inside AVUIE_2/ks/" in rep["ks", "train"].examples["invalid field"][0]
     assert (rep["cremad", "test"].written, rep["cremad", "test"].kept_missing_media) == (2, 2)
     assert report.totals()["errors"] == 1
+
+
+def test_templates_are_real_media(media_templates):  # noqa: F811
+    """The generated media decode: a video stream in the videos, an audio stream in the audios."""
+    for ext, kinds in ((".mp4", {"video", "audio"}), (".avi", {"video"}), (".mp3", {"audio"}), (".wav", {"audio"})):
+        with av.open(str(media_templates[ext])) as container:
+            assert {s.type for s in container.streams} >= kinds, ext
+            assert sum(1 for _ in container.decode(*container.streams)) > 0
+    assert Image.open(media_templates[".jpg"]).size == (64, 48)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers.importdata import BENCH, write_mask
 from PIL import Image
-from test_import_helpers import BENCH, write_mask
 
 from crabplus.data.importers import (
     AVVP_CLASSES,

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers.importdata import build_root, gt_files, media_templates  # noqa: F401
 from PIL import Image
-from test_import_helpers import build_root, gt_files, media_templates  # noqa: F401
 
 from crabplus.data.importers import import_avuie, load_binary_mask
 from crabplus.evaluate.config import EvalConfig

@@ -7,9 +7,9 @@ import os
 
 import numpy as np
 import pytest
+from helpers.media import frame_level, sine, write_clip, write_mp3, write_png, write_wav
 
 from crabplus.data.media import MediaError, read_audio, read_frame_at, read_frames, read_image
-from crabplus.data.testmedia import frame_level, sine, write_clip, write_mp3, write_png, write_wav
 
 
 @pytest.fixture(scope="module")

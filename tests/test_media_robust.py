@@ -7,9 +7,9 @@ import time
 import av
 import numpy as np
 import pytest
+from helpers.media import sine, write_clip, write_mov_pcm, write_wav
 
 from crabplus.data.media import MediaError, has_streams, read_audio
-from crabplus.data.testmedia import sine, write_clip, write_mov_pcm, write_wav
 from crabplus.data.windows import fit_to_chunk
 
 

@@ -8,13 +8,13 @@ import json
 
 import pytest
 import torch
+from helpers.model import batch_of, tiny_model_config, tiny_tokenizer
 from safetensors.torch import save_file
-from test_model_support import batch_of, tiny_model_config, tiny_tokenizer
 from transformers import Qwen2_5OmniConfig
 
 from crabplus.adapters.official import OURS_TO_RELEASE, rename_path
-from crabplus.data.tokenizer import special_token_ids
 from crabplus.model import PRESETS, CheckpointError, ThinkerDims, build_thinker, build_thinker_config
+from crabplus.schema.tokens import special_token_ids
 
 
 @pytest.fixture(scope="module")

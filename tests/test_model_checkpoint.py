@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_model_support import batch_of, randomize_adapters, tiny_model_config, tiny_tokenizer
+from helpers.model import batch_of, randomize_adapters, tiny_model_config, tiny_tokenizer
 
 from crabplus.adapters import adapter_state_dict, trainable_parameters
 from crabplus.model import CheckpointError, attach_adapter, build_thinker, load_checkpoint, save_checkpoint

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_model_support import randomize_adapters, samples_of, tiny_model_config, tiny_tokenizer
+from helpers.model import randomize_adapters, samples_of, tiny_model_config, tiny_tokenizer
 
 from crabplus.data.collate import collate
-from crabplus.data.tokenizer import special_token_ids
 from crabplus.model import attach_adapter, build_thinker
 from crabplus.model.generate import FORWARD_KEYS, generate
+from crabplus.schema.tokens import special_token_ids
 
 # Generation prompts of different lengths and media sizes, so that the batch is really padded.
 SPECS = [("the dog plays the", None, 4, 100), ("a", None, 2, 60), ("the red bird is happy", None, 6, 140)]

@@ -3,19 +3,22 @@ pipeline's processor and collator) and its loss falls; the balance loss is part 
 
 from __future__ import annotations
 
+import pytest
 import torch
-from test_model_support import tiny_model_config, tiny_tokenizer
+from helpers.media import write_clip
+from helpers.model import tiny_model_config, tiny_tokenizer
 
 from crabplus.adapters import ILoRAConfig, RoutingRecorder, balance_loss, trainable_parameters
 from crabplus.data.collate import collate
 from crabplus.data.processor import CrabProcessor
-from crabplus.data.testmedia import write_clip
-from crabplus.data.tokenizer import special_token_ids
 from crabplus.model import attach_adapter, build_thinker
 from crabplus.model.generate import generate
 from crabplus.schema.records import Answer, Media, Record
 from crabplus.schema.registry import get_spec
+from crabplus.schema.tokens import special_token_ids
 from crabplus.tasks.formats import render_answer, render_target
+
+pytestmark = pytest.mark.integration  # trains the tiny model until its loss falls
 
 
 def records(tmp_path) -> list[Record]:

@@ -8,9 +8,9 @@ import json
 
 import pytest
 import torch
+from helpers.model import batch_of, randomize_adapters, tiny_thinker, tiny_tokenizer
 from peft import PeftModel, get_peft_model
 from safetensors.torch import load_file
-from test_model_support import batch_of, randomize_adapters, tiny_thinker, tiny_tokenizer
 
 from crabplus.adapters import (
     ILoRAConfig,

@@ -16,6 +16,8 @@ from crabplus.tasks.parsers import parse_prediction
 from crabplus.train import train
 from crabplus.train.run_config import load_config
 
+pytestmark = pytest.mark.integration  # trains a checkpoint, then predicts with it through every path
+
 NEW_TOKENS = 6
 
 

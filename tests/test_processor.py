@@ -8,16 +8,17 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from helpers.media import sine, write_clip, write_png, write_wav
 from transformers import Qwen2VLImageProcessor
 
 from crabplus.data.collate import collate
 from crabplus.data.processor import CrabProcessor, conversation, render_chat
-from crabplus.data.testmedia import sine, write_clip, write_png, write_wav
-from crabplus.data.tokenizer import build_tiny_tokenizer, special_token_ids
+from crabplus.data.tokenizer import build_tiny_tokenizer
 from crabplus.data.vision import VisionGeometry, vision_input
 from crabplus.model.presets import build_thinker_config, preset_dims
 from crabplus.schema.records import RecordError, record_from_json
 from crabplus.schema.registry import DATASETS, SYSTEM_PROMPT
+from crabplus.schema.tokens import special_token_ids
 
 
 @pytest.fixture(scope="module")

@@ -5,17 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers.media import write_clip
 
 from crabplus.data.cache import MediaCache
 from crabplus.data.collate import collate
 from crabplus.data.dataset import RecordDataset
 from crabplus.data.media import MediaError
 from crabplus.data.processor import CrabProcessor
-from crabplus.data.testmedia import write_clip
-from crabplus.data.tokenizer import build_tiny_tokenizer, special_token_ids
+from crabplus.data.tokenizer import build_tiny_tokenizer
 from crabplus.model.presets import build_thinker_config, preset_dims
 from crabplus.schema.records import record_from_json
 from crabplus.schema.registry import DATASETS
+from crabplus.schema.tokens import special_token_ids
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,14 @@ import time
 
 import pytest
 import torch
+from helpers.train import tiny_run_config
 from safetensors.torch import load_file
-from train_helpers import tiny_run_config
 
 from crabplus.cli.main import main
 from crabplus.config.core import save_config
 from crabplus.train import list_checkpoints, read_metrics, train
+
+pytestmark = pytest.mark.integration  # trains, stops, kills and resumes runs
 
 STEPS = 6
 

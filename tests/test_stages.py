@@ -170,10 +170,11 @@ def test_a_damaged_avsynth_set_is_made_again_with_the_same_fingerprint(tmp_path,
     assert '"xx' not in records.read_text() and stamps.input_digest(data) == digest  # same settings, same bytes
 
 
+@pytest.mark.integration  # it trains
 def test_a_training_stage_is_reused_resumed_or_trained_anew_by_content(small_avsynth, tmp_path, capsys):
     import torch
+    from helpers.train import tiny_run_config
     from safetensors.torch import load_file
-    from train_helpers import tiny_run_config
 
     records = _copy_records(small_avsynth, tmp_path / "records")
     train_files = sorted(str(p) for p in records.glob("*/train.jsonl"))

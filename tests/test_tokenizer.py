@@ -10,8 +10,9 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
 from crabplus.data import tokenizer as tokmod
-from crabplus.data.tokenizer import SPECIAL_TOKENS, build_tiny_tokenizer, load_tokenizer, special_token_ids
+from crabplus.data.tokenizer import build_tiny_tokenizer, load_tokenizer
 from crabplus.schema.registry import SYSTEM_PROMPT
+from crabplus.schema.tokens import SPECIAL_TOKENS, special_token_ids
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers.dummy import dummy_sample
 
 from crabplus.data.collate import collate
-from crabplus.data.tokenizer import build_tiny_tokenizer, special_token_ids
+from crabplus.data.tokenizer import build_tiny_tokenizer
 from crabplus.model import build_thinker
 from crabplus.model.config import ModelConfig
-from crabplus.model.dummy import dummy_sample
+from crabplus.schema.tokens import special_token_ids
 from crabplus.train.loss import (
     IGNORE_INDEX,
     logits_only_at,

@@ -7,14 +7,16 @@ import json
 import pytest
 import torch
 import yaml
+from helpers.train import tiny_run_config
 from safetensors.torch import load_file
-from train_helpers import tiny_run_config
 
 from crabplus.cli.main import main
 from crabplus.config.core import ConfigError
 from crabplus.train import read_metrics, train
 from crabplus.train.recipe import build_model
 from crabplus.train.run_config import load_config
+
+pytestmark = pytest.mark.integration  # trains every stage
 
 DATASETS = ["s4", "cremad"]
 

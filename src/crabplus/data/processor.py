@@ -28,11 +28,11 @@ import torch
 from crabplus.data.audio_features import HOP, audio_token_count, mel_hop_length, whisper_log_mel
 from crabplus.data.cache import MediaCache
 from crabplus.data.media import check_file, has_streams, read_audio, read_frame_at, read_frames, read_image
-from crabplus.data.tokenizer import special_token_ids
 from crabplus.data.vision import VisionGeometry, vision_input
 from crabplus.data.windows import apply_window, check_window_index, fit_to_chunk
 from crabplus.schema.records import Record, RecordError, resolve_media
 from crabplus.schema.registry import SYSTEM_PROMPT, get_spec
+from crabplus.schema.tokens import special_token_ids
 
 IGNORE_INDEX = -100
 _PLACEHOLDER = {

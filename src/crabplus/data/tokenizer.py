@@ -7,8 +7,8 @@ split the same way, which the loss span and the answer parsers rely on), the sam
 same roles (``<|endoftext|>`` pads, ``<|im_end|>`` ends a turn) and a chat template that renders the
 release's layout (the release; docs/media.md). Training is deterministic: the same corpus gives the same vocabulary.
 
-``special_token_ids(tokenizer)`` is what the model builder reads to put the placeholder ids into the
-thinker config; it works on the tiny and on the real tokenizer alike.
+The special tokens' roles and ``special_token_ids(tokenizer)`` live in :mod:`crabplus.schema.tokens`: the
+model reads them too, and the model never imports ``data``.
 """
 
 from __future__ import annotations
@@ -22,20 +22,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from crabplus.schema.geometry import SPACE
 from crabplus.schema.registry import DATASETS, LEAD_IN, SYSTEM_PROMPT
-
-#: Special tokens by role -> the Qwen2.5-Omni token string (the keys of :func:`special_token_ids`).
-SPECIAL_TOKENS: dict[str, str] = {
-    "pad": "<|endoftext|>",
-    "im_start": "<|im_start|>",
-    "im_end": "<|im_end|>",
-    "audio": "<|AUDIO|>",
-    "audio_bos": "<|audio_bos|>",
-    "audio_eos": "<|audio_eos|>",
-    "image": "<|IMAGE|>",
-    "video": "<|VIDEO|>",
-    "vision_bos": "<|vision_bos|>",
-    "vision_eos": "<|vision_eos|>",
-}
+from crabplus.schema.tokens import SPECIAL_TOKENS, special_token_ids
 
 #: Named special-token attributes transformers' Qwen2.5-Omni processor reads from its tokenizer.
 _NAMED_TOKENS = {
@@ -168,24 +155,6 @@ def build_tiny_tokenizer() -> PreTrainedTokenizerFast:
     )
     out.chat_template = CHAT_TEMPLATE.replace("default_system", repr(SYSTEM_PROMPT))
     return out
-
-
-def special_token_ids(tokenizer) -> dict[str, int]:
-    """The id of each special token by role (pad, im_start, im_end, audio, audio_bos, audio_eos, image, video,
-    vision_bos, vision_eos); an error names every token the tokenizer does not have as a single token."""
-    ids: dict[str, int] = {}
-    missing = []
-    unk = getattr(tokenizer, "unk_token_id", None)
-    for role, text in SPECIAL_TOKENS.items():
-        tid = tokenizer.convert_tokens_to_ids(text)
-        if tid is None or (unk is not None and tid == unk) or tokenizer.convert_ids_to_tokens(tid) != text:
-            missing.append(text)
-        else:
-            ids[role] = int(tid)
-    if missing:
-        raise ValueError(f"tokenizer {type(tokenizer).__name__} lacks the special token(s) {', '.join(missing)}; "
-                         "a Qwen2.5-Omni tokenizer or build_tiny_tokenizer() is needed")
-    return ids
 
 
 def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:

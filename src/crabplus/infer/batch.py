@@ -64,8 +64,8 @@ def encode_batch(predictor: Predictor, records: Sequence[Record], root: str | Pa
     note in the sample) instead of refused (``CrabProcessor.encode``)."""
     from crabplus.adapters import set_task_ids
     from crabplus.data.collate import collate
-    from crabplus.data.tokenizer import special_token_ids
-    from crabplus.train.taskids import task_ids
+    from crabplus.model.taskids import task_ids
+    from crabplus.schema.tokens import special_token_ids
 
     samples = [predictor.processor.encode(rec, root, with_target=False, complete_streams=complete_streams)
                for rec in records]

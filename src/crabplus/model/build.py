@@ -21,10 +21,10 @@ from torch import nn
 from transformers import Qwen2_5OmniConfig, Qwen2_5OmniThinkerConfig, Qwen2_5OmniThinkerForConditionalGeneration
 
 from crabplus.adapters import apply_ilora, apply_lora
-from crabplus.data.tokenizer import special_token_ids
 from crabplus.model.config import ModelConfig
 from crabplus.model.init import init_audio_stem
 from crabplus.model.presets import build_thinker_config, preset_dims
+from crabplus.schema.tokens import special_token_ids
 from crabplus.utils.errors import CrabplusError, describe
 from crabplus.utils.io import read_json
 

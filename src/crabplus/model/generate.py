@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from crabplus.adapters import prepare_inference
-from crabplus.data.tokenizer import special_token_ids
+from crabplus.schema.tokens import special_token_ids
 
 #: The thinker's forward inputs a batch may carry; anything else (labels, metadata) is left out.
 FORWARD_KEYS = (

@@ -85,7 +85,7 @@ PRESETS: dict[str, ThinkerDims] = {
     ),
 }
 
-#: Keys of :func:`crabplus.data.tokenizer.special_token_ids` the thinker config needs.
+#: Keys of :func:`crabplus.schema.tokens.special_token_ids` the thinker config needs.
 TOKEN_KEYS = ("pad", "im_end", "audio", "audio_bos", "audio_eos", "image", "video", "vision_bos", "vision_eos")
 
 

@@ -3,9 +3,10 @@
 ``registry`` (the 19 datasets: task type, media layout, instruction, answer fields, answer family),
 ``perception`` (the base stage's corpus layouts), ``records`` (the unified record: ``Record``, ``Answer``, ``Event``,
 ``Media``, with validation and JSON Lines IO), ``prediction`` (the answer read from generated text), ``geometry`` (the
-224-pixel space and the one mask -> box + 3 points rule), ``rows`` (``PredictionRow``: one line of a prediction file)
-and ``report`` (``Report``, ``DatasetScore``, ``TransferTable``: typed views of ``report.json`` / ``transfer.json``).
-It imports nothing of crabplus above ``utils`` (tests/test_layering.py).
+224-pixel space and the one mask -> box + 3 points rule), ``rows`` (``PredictionRow``: one line of a prediction file),
+``report`` (``Report``, ``DatasetScore``, ``TransferTable``: typed views of ``report.json`` / ``transfer.json``) and
+``tokens`` (the chat layout's special tokens by role, read by the processor and the model builder
+alike). It imports nothing of crabplus above ``utils`` (tests/test_layering.py).
 """
 
 from crabplus.utils.lazy import lazy_exports

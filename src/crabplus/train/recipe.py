@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from crabplus.config.core import ConfigError, save_config
+from crabplus.model.taskids import NUM_TASK_IDS
 from crabplus.schema.registry import get_spec
 from crabplus.train import checkpoint as ckpt
 from crabplus.train.data import build_train_data, load_sources
@@ -33,7 +34,6 @@ from crabplus.train.engine import Engine, setup_engine
 from crabplus.train.loop import LoopParts, resume_latest, run_loop
 from crabplus.train.run_config import RunConfig
 from crabplus.train.sampler import TaskBalancedSampler
-from crabplus.train.taskids import NUM_TASK_IDS
 from crabplus.utils.dist import print0
 
 FINAL_DIR = "final"
@@ -200,7 +200,7 @@ def train(run_cfg: RunConfig, *, resume: bool = False, stop_after_step: int | No
 def _train(run_cfg, cfg, out, engine, resume, stop_after_step) -> TrainResult:
     from crabplus.data.collate import collate
     from crabplus.data.processor import CrabProcessor
-    from crabplus.data.tokenizer import special_token_ids
+    from crabplus.schema.tokens import special_token_ids
 
     if engine.is_main:
         out.mkdir(parents=True, exist_ok=True)
@@ -271,7 +271,7 @@ def _adapter_hooks(parts: LoopParts, run_cfg: RunConfig, inner: nn.Module) -> No
     if model_cfg.adapter != "ilora":
         return
     from crabplus.adapters import RoutingRecorder, balance_loss, set_task_ids
-    from crabplus.train.taskids import task_ids
+    from crabplus.model.taskids import task_ids
 
     ilora = model_cfg.ilora
     if ilora.task_conditioned:

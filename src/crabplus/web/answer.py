@@ -46,9 +46,9 @@ def layer_groups(names: list[str]) -> dict[int, list[str]]:
 def answer_with_routing(predictor, record: Record, root: str | Path, max_new_tokens: int = 128) -> RoutedAnswer:
     """Generate the answer to one record and collect per-token router weights (none without I-LoRA)."""
     from crabplus.adapters import RoutingRecorder
-    from crabplus.data.tokenizer import special_token_ids
     from crabplus.infer.batch import encode_batch, has_ilora
     from crabplus.model.generate import generate_ids
+    from crabplus.schema.tokens import special_token_ids
 
     model, tokenizer = predictor.model, predictor.tokenizer
     ids = special_token_ids(tokenizer)

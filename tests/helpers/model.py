@@ -1,7 +1,6 @@
-"""Shared helpers for the model/adapter tests (no tests of its own): the tiny tokenizer and model config,
-synthetic batches in the processor's layout, random adapter weights.
-
-Imported by the test_model*/test_ilora*/test_adapters*/test_convert* files (pytest puts tests/ on sys.path).
+"""Shared helpers for the model/adapter tests: the tiny tokenizer and model config, synthetic batches in the
+processor's layout, random adapter weights. Imported by the test_model*/test_ilora*/test_adapters*/test_convert*
+files as ``helpers.model``.
 """
 
 from __future__ import annotations
@@ -10,9 +9,10 @@ import torch
 
 from crabplus.adapters import ILoRAConfig
 from crabplus.data.collate import collate
-from crabplus.data.tokenizer import build_tiny_tokenizer, special_token_ids
+from crabplus.data.tokenizer import build_tiny_tokenizer
 from crabplus.model.config import ModelConfig
-from crabplus.model.dummy import dummy_sample
+from crabplus.schema.tokens import special_token_ids
+from helpers.dummy import dummy_sample
 
 tiny_tokenizer = build_tiny_tokenizer
 

@@ -1,6 +1,7 @@
 """The tiny training run the training tests share: the session's small AVSynth set (s4 and cremad), the
 tiny preset, batch 2, three steps with a checkpoint at step 2. Each test file adds its own differences as
-overrides (dropout for resume, no feature cache for the multi-process runs, ...)."""
+overrides (dropout for resume, no feature cache for the multi-process runs, ...). The golden loss curve
+(helpers/goldens.py) trains this run too: a change here means regenerating tests/goldens/."""
 
 from __future__ import annotations
 

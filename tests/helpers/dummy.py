@@ -1,6 +1,6 @@
 """Synthetic thinker inputs with the processor's layout: placeholder runs of the right length and random
-media features, for tests and benchmarks of the model alone (real samples come from
-:class:`crabplus.data.processor.CrabProcessor`; batch both with :func:`crabplus.data.collate.collate`).
+media features, for tests and benchmarks of the model alone (a test helper, not shipped: real samples come
+from :class:`crabplus.data.processor.CrabProcessor`; batch both with :func:`crabplus.data.collate.collate`).
 
 A sample is ``<|im_start|>`` prompt ``<|vision_bos|><|VIDEO|>…<|vision_eos|><|audio_bos|><|AUDIO|>…
 <|audio_eos|><|im_end|><|im_start|>`` answer ``<|im_end|>``, labels on the answer and its ``<|im_end|>``.

@@ -11,11 +11,12 @@ from __future__ import annotations
 import numpy as np
 
 from crabplus.metrics import box_grounding_scores
+from crabplus.schema.geometry import clip_box
 from crabplus.schema.prediction import Prediction
 from crabplus.schema.records import Answer, Record
-from crabplus.tasks.families.base import Score, guess, others, pick, vocab
-from crabplus.tasks.families.reading import ARIG_LABEL, OBJ, answer_tag, clip_box, num
-from crabplus.tasks.families.spatial import FrameStats, SpatialFamily, label_accuracy, label_box_stats, random_box
+from crabplus.tasks.families.base import Score, guess, pick, vocab
+from crabplus.tasks.families.reading import ARIG_LABEL, OBJ, answer_tag, num
+from crabplus.tasks.families.spatial import FrameStats, SpatialFamily, borrowed_box, label_accuracy, label_box_stats
 
 
 class BoxFamily(SpatialFamily):
@@ -63,7 +64,6 @@ class BoxFamily(SpatialFamily):
         for i, _ in enumerate(records):
             p = guess()
             p.label = pick(rng, labels)
-            pool = others(boxes, i)
-            p.box = list(pick(rng, pool)) if pool else random_box(rng)
+            p.box = borrowed_box(rng, boxes, i)
             out.append(p)
         return out

@@ -20,17 +20,17 @@ import numpy as np
 from crabplus.metrics import avs_fscore_from_curves, mean_of_batch_means
 from crabplus.schema.prediction import Prediction
 from crabplus.schema.records import Answer, Record
-from crabplus.tasks.families.base import Score, guess, others, pick, vocab
+from crabplus.tasks.families.base import Score, guess, pick, vocab
 from crabplus.tasks.families.reading import S4_GT_LABEL, answer_tag, parse_box_points, release_box_points
 from crabplus.tasks.families.spatial import (
     FrameStats,
     SpatialFamily,
+    borrowed_box,
     label_accuracy,
     label_box_stats,
     mask_stats,
     mean,
     points_in,
-    random_box,
 )
 
 THRESHOLD = 0.5  # AVSBench binarises the mask at p > 0.5
@@ -101,8 +101,7 @@ class MaskFamily(SpatialFamily):
         for i, _ in enumerate(records):
             p = guess()
             p.label = pick(rng, labels)
-            pool = others(boxes, i)
-            p.box = list(pick(rng, pool)) if pool else random_box(rng)
+            p.box = borrowed_box(rng, boxes, i)
             p.points = points_in(rng, p.box)
             out.append(p)
         return out

@@ -23,7 +23,7 @@ from crabplus.metrics import batch_fscore
 from crabplus.metrics.avs import REFAVS_SAMPLES_PER_BATCH
 from crabplus.schema.prediction import Prediction
 from crabplus.schema.records import Answer, Record
-from crabplus.tasks.families.base import Score, guess, others, pick, vocab
+from crabplus.tasks.families.base import Score, guess, pick, vocab
 from crabplus.tasks.families.mask import render_box, render_points
 from crabplus.tasks.families.reading import (
     FALSE_WORDS,
@@ -35,10 +35,10 @@ from crabplus.tasks.families.reading import (
 from crabplus.tasks.families.spatial import (
     FrameStats,
     SpatialFamily,
+    borrowed_box,
     mask_stats,
     mean,
     points_in,
-    random_box,
     sample_key,
 )
 from crabplus.tasks.normalize import normalize_answer
@@ -127,8 +127,7 @@ class RefAvsFamily(SpatialFamily):
             p.label = pick(rng, labels)
             p.exists = bool(rng.integers(2))
             if p.exists:
-                pool = others(boxes, i)
-                p.box = list(pick(rng, pool)) if pool else random_box(rng)
+                p.box = borrowed_box(rng, boxes, i)
                 p.points = points_in(rng, p.box)
             out.append(p)
         return out

@@ -19,7 +19,7 @@ from crabplus.metrics.avs import NUM_THRESHOLDS
 from crabplus.metrics.box import box_iou
 from crabplus.schema.prediction import Prediction
 from crabplus.schema.records import Record
-from crabplus.tasks.families.base import Family, Score, ScoreConfig
+from crabplus.tasks.families.base import Family, Score, ScoreConfig, others, pick
 from crabplus.tasks.families.reading import FRAME
 from crabplus.tasks.normalize import answers_match
 
@@ -86,6 +86,13 @@ def random_box(rng: np.random.Generator) -> list[int]:
     x1, x2 = sorted(rng.choice(FRAME + 1, size=2, replace=False).tolist())
     y1, y2 = sorted(rng.choice(FRAME + 1, size=2, replace=False).tolist())
     return [x1, y1, x2, y2]
+
+
+def borrowed_box(rng: np.random.Generator, boxes: list, i: int) -> list[int]:
+    """Record ``i``'s chance box: another record's ground-truth box drawn uniformly (the prior of boxes of the
+    set), or a uniform random box when no other record has one."""
+    pool = others(boxes, i)
+    return list(pick(rng, pool)) if pool else random_box(rng)
 
 
 class SpatialFamily(Family):

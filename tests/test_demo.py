@@ -69,15 +69,20 @@ def test_demo_runs_end_to_end_and_reuses_finished_stages(tmp_path, capsys):
 
 
 def test_a_mask_score_from_one_place_prompts_does_not_count_for_its_task_type():
+    from dataclasses import replace
+
+    from report_helpers import dataset_score, make_report
+
     from crabplus.experiments.demo import task_types_beyond_chance
 
-    def row(beyond, one_place=False):
-        return {"beyond_chance": beyond, "one_place_prompts": one_place}
+    def row(name, beyond, one_place=False):
+        return replace(dataset_score(name, {"accuracy": (0.5, True)}), beyond_chance=beyond,
+                       one_place_prompts=one_place)
 
-    report = {"datasets": {"ks": row(True), "ucf": row(False), "s4": row(True, one_place=True), "ms3": row(False),
-                           "a2v": row(None)}}
+    report = make_report(row("ks", True), row("ucf", False), row("s4", True, one_place=True), row("ms3", False),
+                         row("a2v", None))
     assert task_types_beyond_chance(report) == {"action": True, "segmentation": False, "matching": False}
-    report["datasets"]["ms3"] = row(True)
+    report.datasets["ms3"] = row("ms3", True)
     assert task_types_beyond_chance(report)["segmentation"] is True
 
 

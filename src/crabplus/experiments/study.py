@@ -36,6 +36,7 @@ from pathlib import Path
 from crabplus.experiments import stages
 from crabplus.experiments.compose import predict_and_evaluate, run_config
 from crabplus.experiments.config import DemoConfig
+from crabplus.schema.report import Report
 from crabplus.utils.dist import print0
 from crabplus.utils.io import atomic_write_json, atomic_write_text
 
@@ -92,7 +93,7 @@ def run_rank(cfg: DemoConfig, out: Path, data_dir: Path, base: Path, rank: int, 
         return replace(cfg.adapter, max_steps=total, save_steps=min(cfg.adapter.save_steps, total),
                        sampling_balance="dataset", **changes)
 
-    def one(name: str, method: str, seed: int, train, names=None) -> dict:
+    def one(name: str, method: str, seed: int, train, names=None) -> Report:
         t0 = time.perf_counter()
         model = replace(_method_model(cfg.model, method, rank, lora_rank), checkpoint=str(base))
         stage = f"study-{split}/r{rank}/s{seed}/{name}"
@@ -104,8 +105,8 @@ def run_rank(cfg: DemoConfig, out: Path, data_dir: Path, base: Path, rank: int, 
         progress(f"rank {rank}, seed {seed}, {name}", time.perf_counter() - t0)
         return report
 
-    singles: dict[int, list[dict]] = {}
-    multis: dict[str, dict[int, dict]] = {m: {} for m in cfg.study_methods}
+    singles: dict[int, list[Report]] = {}
+    multis: dict[str, dict[int, Report]] = {m: {} for m in cfg.study_methods}
     for seed in cfg.study_seeds:
         for method in cfg.study_methods:
             multis[method][seed] = one(method, method, seed, budget(len(datasets)))
@@ -138,7 +139,7 @@ def write_rank(result: dict, dest: Path, rank: int) -> dict:
     atomic_write_text(dest / "transfer.md", md)
     atomic_write_json(dest / "transfer.json", table)
     routing = {}
-    summaries = [r.get("routing") for r in result["multis"].get("ilora", {}).values() if r.get("routing")]
+    summaries = [r.routing for r in result["multis"].get("ilora", {}).values() if r.routing]
     if summaries:
         per_seed = [routing_divergence(s) for s in summaries]
         mean = _mean_summary(summaries)

@@ -14,6 +14,8 @@ import os
 import pytest
 
 from crabplus.cli import main
+from crabplus.evaluate import load_predictions
+from crabplus.schema.report import Report
 
 TOY = [
     "synth.per_dataset=4", "synth.datasets=[ks, a2v, ave, s4]", "synth.workers=1",
@@ -30,20 +32,20 @@ def test_demo_runs_end_to_end_and_reuses_finished_stages(tmp_path, capsys):
     printed = capsys.readouterr().out
     for name in ("ks", "a2v", "ave", "s4"):
         assert name in printed
-    report = json.loads((out / "eval" / "report.json").read_text())
-    assert sorted(report["datasets"]) == ["a2v", "ave", "ks", "s4"]
-    for row in report["datasets"].values():
-        assert row["n"] == 1 and row["chance"]["primary"] is not None and row["beyond_chance"] in (True, False)
+    report_file = out / "eval" / "report.json"
+    report = Report.from_json(json.loads(report_file.read_text()), file=str(report_file))  # a valid report
+    assert sorted(report.datasets) == ["a2v", "ave", "ks", "s4"]
+    for row in report.datasets.values():
+        assert row.n == 1 and row.chance.primary is not None and row.beyond_chance in (True, False)
     summary = json.loads((out / "summary.json").read_text())
     types = {"ks": "action", "a2v": "matching", "ave": "localization", "s4": "segmentation"}
     assert summary["task_types_beyond_chance"] == {  # a task type counts when any of its datasets passes the band
-        t: report["datasets"][n]["beyond_chance"] and not report["datasets"][n]["one_place_prompts"]
-        for n, t in types.items()}
-    assert summary["beyond_chance"] == sorted(n for n in types if report["datasets"][n]["beyond_chance"])
+        t: report.datasets[n].beyond_chance and not report.datasets[n].one_place_prompts for n, t in types.items()}
+    assert summary["beyond_chance"] == sorted(n for n in types if report.datasets[n].beyond_chance)
     assert f"task types beyond chance: {sum(summary['task_types_beyond_chance'].values())} of 4" in printed
     assert (out / "eval" / "report.md").is_file() and (out / "eval" / "scores.png").is_file()
-    rows = [json.loads(line) for line in (out / "eval" / "predictions.jsonl").read_text().splitlines()]
-    assert len(rows) == 4 and all(row["routing"] for row in rows), "I-LoRA predictions carry routing weights"
+    rows = load_predictions(out / "eval" / "predictions.jsonl")
+    assert len(rows) == 4 and all(row.routing for row in rows), "I-LoRA predictions carry routing weights"
     assert "base: the shipped perception-pretrained model" in printed
     assert (out / "ilora" / "final").is_dir() and not (out / "base").exists()  # no base stage: the shipped one
     adapter_file = out / "ilora" / "final" / "adapter" / "adapter.safetensors"

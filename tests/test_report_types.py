@@ -58,6 +58,8 @@ def test_a_written_report_round_trips_exactly(written):
     (lambda o: o["summary"].__setitem__("surprise", 1), "summary.surprise", "unknown key"),
     (lambda o: o["datasets"]["s4"]["metrics"].__setitem__("miou", "high"), "datasets.s4.metrics.miou", "number"),
     (lambda o: o.__setitem__("format", "other/1"), "format", "not a crabplus evaluation report"),
+    (lambda o: o["routing"]["tasks"]["action"]["mean"][0].pop(), "routing.tasks.action.mean.0", "expected 3 numbers"),
+    (lambda o: o["routing"]["tasks"]["action"]["mean"].pop(), "routing.tasks.action.mean", "expected 3 rows"),
 ])
 def test_a_damaged_report_names_file_and_field(written, tmp_path, damage, field, message):
     obj = json.loads(written[0].read_text(encoding="utf-8"))

@@ -98,7 +98,7 @@ def report_numbers() -> dict:
 
     out: dict = {}
     _numbers(as_written(report.summary.to_json()), "summary", out)
-    _numbers(as_written(report.routing), "routing", out)
+    _numbers(as_written(report.routing.to_json()), "routing", out)
     for name, row in report.datasets.items():
         _numbers(as_written(row.to_json()), name, out)
     return out

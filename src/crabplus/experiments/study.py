@@ -36,7 +36,7 @@ from pathlib import Path
 from crabplus.experiments import stages
 from crabplus.experiments.compose import predict_and_evaluate, run_config
 from crabplus.experiments.config import DemoConfig
-from crabplus.schema.report import Report
+from crabplus.schema.report import Report, RoutingSummary, TaskRouting
 from crabplus.utils.dist import print0
 from crabplus.utils.io import atomic_write_json, atomic_write_text
 
@@ -139,7 +139,7 @@ def write_rank(result: dict, dest: Path, rank: int) -> dict:
     atomic_write_text(dest / "transfer.md", md)
     atomic_write_json(dest / "transfer.json", table)
     routing = {}
-    summaries = [r.routing for r in result["multis"].get("ilora", {}).values() if r.routing]
+    summaries = [r.routing for r in result["multis"].get("ilora", {}).values() if r.routing is not None]
     if summaries:
         per_seed = [routing_divergence(s) for s in summaries]
         mean = _mean_summary(summaries)
@@ -152,14 +152,14 @@ def write_rank(result: dict, dest: Path, rank: int) -> dict:
     return table
 
 
-def _mean_summary(summaries: list[dict]) -> dict:
+def _mean_summary(summaries: list[RoutingSummary]) -> RoutingSummary:
     """Routing summaries of several seeds averaged per task type (weighted equally)."""
     import numpy as np
 
-    tasks = sorted(set.intersection(*(set(s["tasks"]) for s in summaries)))
-    mean = {t: {"n": sum(s["tasks"][t]["n"] for s in summaries),
-                "mean": np.mean([s["tasks"][t]["mean"] for s in summaries], axis=0).tolist()} for t in tasks}
-    return {"num_heads": summaries[0]["num_heads"], "layers": summaries[0]["layers"], "tasks": mean}
+    tasks = sorted(set.intersection(*(set(s.tasks) for s in summaries)))
+    mean = {t: TaskRouting(sum(s.tasks[t].n for s in summaries),
+                           np.mean([s.tasks[t].mean for s in summaries], axis=0).tolist()) for t in tasks}  # [L, N]
+    return RoutingSummary(summaries[0].num_heads, summaries[0].layers, mean)
 
 
 def validation_score(result: dict) -> float:

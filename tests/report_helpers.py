@@ -32,8 +32,8 @@ def dataset_score(name: str, headline: dict[str, tuple[float, bool]],
         one_place_prompts=False, notes=[], without_prediction=0)
 
 
-def make_report(*rows: DatasetScore) -> dict:
-    """The JSON of a report holding ``rows`` (what ``evaluate_predictions`` returns)."""
+def make_report(*rows: DatasetScore) -> Report:
+    """A report holding ``rows`` (what ``evaluate_predictions`` returns; ``.to_json()`` is its report.json)."""
     n = sum(r.n for r in rows)
     return Report(ReportSummary(n, n, n, 0, 0, 0), ReportConfig(None, 0, 20, 5, 20, True),
-                  {r.dataset: r for r in rows}).to_json()
+                  {r.dataset: r for r in rows})

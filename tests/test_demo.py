@@ -14,6 +14,8 @@ import os
 import pytest
 
 from crabplus.cli import main
+from crabplus.evaluate import load_predictions
+from crabplus.schema.report import Report
 
 TOY = [
     "synth.per_dataset=4", "synth.datasets=[ks, a2v, ave, s4]", "synth.workers=1",
@@ -30,20 +32,20 @@ def test_demo_runs_end_to_end_and_reuses_finished_stages(tmp_path, capsys):
     printed = capsys.readouterr().out
     for name in ("ks", "a2v", "ave", "s4"):
         assert name in printed
-    report = json.loads((out / "eval" / "report.json").read_text())
-    assert sorted(report["datasets"]) == ["a2v", "ave", "ks", "s4"]
-    for row in report["datasets"].values():
-        assert row["n"] == 1 and row["chance"]["primary"] is not None and row["beyond_chance"] in (True, False)
+    report_file = out / "eval" / "report.json"
+    report = Report.from_json(json.loads(report_file.read_text()), file=str(report_file))  # a valid report
+    assert sorted(report.datasets) == ["a2v", "ave", "ks", "s4"]
+    for row in report.datasets.values():
+        assert row.n == 1 and row.chance.primary is not None and row.beyond_chance in (True, False)
     summary = json.loads((out / "summary.json").read_text())
     types = {"ks": "action", "a2v": "matching", "ave": "localization", "s4": "segmentation"}
     assert summary["task_types_beyond_chance"] == {  # a task type counts when any of its datasets passes the band
-        t: report["datasets"][n]["beyond_chance"] and not report["datasets"][n]["one_place_prompts"]
-        for n, t in types.items()}
-    assert summary["beyond_chance"] == sorted(n for n in types if report["datasets"][n]["beyond_chance"])
+        t: report.datasets[n].beyond_chance and not report.datasets[n].one_place_prompts for n, t in types.items()}
+    assert summary["beyond_chance"] == sorted(n for n in types if report.datasets[n].beyond_chance)
     assert f"task types beyond chance: {sum(summary['task_types_beyond_chance'].values())} of 4" in printed
     assert (out / "eval" / "report.md").is_file() and (out / "eval" / "scores.png").is_file()
-    rows = [json.loads(line) for line in (out / "eval" / "predictions.jsonl").read_text().splitlines()]
-    assert len(rows) == 4 and all(row["routing"] for row in rows), "I-LoRA predictions carry routing weights"
+    rows = load_predictions(out / "eval" / "predictions.jsonl")
+    assert len(rows) == 4 and all(row.routing for row in rows), "I-LoRA predictions carry routing weights"
     assert "base: the shipped perception-pretrained model" in printed
     assert (out / "ilora" / "final").is_dir() and not (out / "base").exists()  # no base stage: the shipped one
     adapter_file = out / "ilora" / "final" / "adapter" / "adapter.safetensors"
@@ -69,15 +71,20 @@ def test_demo_runs_end_to_end_and_reuses_finished_stages(tmp_path, capsys):
 
 
 def test_a_mask_score_from_one_place_prompts_does_not_count_for_its_task_type():
+    from dataclasses import replace
+
+    from report_helpers import dataset_score, make_report
+
     from crabplus.experiments.demo import task_types_beyond_chance
 
-    def row(beyond, one_place=False):
-        return {"beyond_chance": beyond, "one_place_prompts": one_place}
+    def row(name, beyond, one_place=False):
+        return replace(dataset_score(name, {"accuracy": (0.5, True)}), beyond_chance=beyond,
+                       one_place_prompts=one_place)
 
-    report = {"datasets": {"ks": row(True), "ucf": row(False), "s4": row(True, one_place=True), "ms3": row(False),
-                           "a2v": row(None)}}
+    report = make_report(row("ks", True), row("ucf", False), row("s4", True, one_place=True), row("ms3", False),
+                         row("a2v", None))
     assert task_types_beyond_chance(report) == {"action": True, "segmentation": False, "matching": False}
-    report["datasets"]["ms3"] = row(True)
+    report.datasets["ms3"] = row("ms3", True)
     assert task_types_beyond_chance(report)["segmentation"] is True
 
 

@@ -159,10 +159,10 @@ def test_python_api_without_files_or_routing(tmp_path):
              for r in records for p in load_predictions(FIX / "predictions.jsonl") if p.id == r.id]
     preds.append({"id": "not-a-record", "dataset": "ks", "predict": "<answer>x</answer>"})
     report = evaluate_predictions(records, preds, FIX, config=EvalConfig(meteor=False))
-    assert set(report["datasets"]) == {"ks", "arig"} and report["routing"] is None
-    assert report["summary"]["unknown_predictions"] == 1 and "not-a-record" in report["notes"][0]
-    assert "files" not in report and not list(tmp_path.iterdir())
-    assert report["config"]["segmenter"] is None  # ARIG boxes need no masks
+    assert set(report.datasets) == {"ks", "arig"} and report.routing is None
+    assert report.summary.unknown_predictions == 1 and "not-a-record" in report.notes[0]
+    assert report.files is None and "files" not in report.to_json() and not list(tmp_path.iterdir())
+    assert report.config.segmenter is None  # ARIG boxes need no masks
 
 
 def _write(path: Path, rows) -> Path:

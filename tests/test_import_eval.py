@@ -49,22 +49,22 @@ def evaluated(tmp_path_factory, media_templates):  # noqa: F811
 
 def test_every_dataset_is_scored(evaluated):
     records, report = evaluated
-    assert sorted(report["datasets"]) == sorted({r.dataset for r in records})
-    assert len(report["datasets"]) == 19  # all task flags (unav test from the UnAV-100 JSON)
-    assert report["summary"]["unparsed"] == 0 and report["summary"]["scored"] == len(records)
+    assert sorted(report.datasets) == sorted({r.dataset for r in records})
+    assert len(report.datasets) == 19  # all task flags (unav test from the UnAV-100 JSON)
+    assert report.summary.unparsed == 0 and report.summary.scored == len(records)
 
 
 def test_perfect_predictions_score_the_maximum(evaluated):
     _, report = evaluated
-    for name, row in report["datasets"].items():
-        assert row["primary"] == pytest.approx(BEST[row["primary_metric"]]), (name, row["metrics"])
-    m = report["datasets"]
-    assert m["mafw"]["metrics"]["war"] == 1.0
-    assert m["avqa"]["metrics"]["Audio-Visual/Counting"] == 1.0  # question types from the benchmark JSON
-    assert all(v == pytest.approx(1.0) for v in m["avvp"]["metrics"].values())
-    assert all(v == pytest.approx(1.0) for v in m["unav"]["metrics"].values())
+    for name, row in report.datasets.items():
+        assert row.primary == pytest.approx(BEST[row.primary_metric]), (name, row.metrics)
+    m = {name: row.metrics for name, row in report.datasets.items()}
+    assert m["mafw"]["war"] == 1.0
+    assert m["avqa"]["Audio-Visual/Counting"] == 1.0  # question types from the benchmark JSON
+    assert all(v == pytest.approx(1.0) for v in m["avvp"].values())
+    assert all(v == pytest.approx(1.0) for v in m["unav"].values())
     for name in ("s4", "ms3", "ref_avs"):
-        assert m[name]["metrics"]["fscore"] == pytest.approx(1.0), name
-    assert m["ref_avs"]["metrics"]["null_s"] == 0.0 and m["ref_avs"]["metrics"]["exists_accuracy"] == 1.0
-    assert m["arig"]["metrics"]["success@0.5"] == 1.0
-    assert m["avcap"]["metrics"]["bleu4"] == pytest.approx(1.0)
+        assert m[name]["fscore"] == pytest.approx(1.0), name
+    assert m["ref_avs"]["null_s"] == 0.0 and m["ref_avs"]["exists_accuracy"] == 1.0
+    assert m["arig"]["success@0.5"] == 1.0
+    assert m["avcap"]["bleu4"] == pytest.approx(1.0)

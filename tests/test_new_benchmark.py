@@ -62,10 +62,10 @@ def test_a_registry_row_is_all_a_new_benchmark_needs(source, tmp_path, monkeypat
 
     report = evaluate_predictions(records, rows, source, config=EvalConfig(meteor=False, chance_draws=3))
     for name, (_, spec) in NEW_ROWS.items():
-        row = report["datasets"][name]
+        row = report.datasets[name]
         n = sum(r.dataset == name for r in records)
-        assert (row["n"], row["metric"]) == (n, spec.metric)
-        assert row["primary_metric"] == {"label": "accuracy", "box": "miou"}[spec.family]
-        assert row["primary"] == pytest.approx((n - 1) / n)  # all right but the one
-        assert row["unparsed"] == (0 if spec.family == "label" else 1)
-        assert row["chance"]["draws"] == 3 and 0.0 <= row["chance"]["primary"] <= 1.0
+        assert (row.n, row.metric) == (n, spec.metric)
+        assert row.primary_metric == {"label": "accuracy", "box": "miou"}[spec.family]
+        assert row.primary == pytest.approx((n - 1) / n)  # all right but the one
+        assert row.unparsed == (0 if spec.family == "label" else 1)
+        assert row.chance.draws == 3 and 0.0 <= row.chance.primary <= 1.0

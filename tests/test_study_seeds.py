@@ -12,6 +12,7 @@ from report_helpers import dataset_score, make_report
 
 from crabplus.evaluate.routing_stats import js_divergence, routing_divergence
 from crabplus.evaluate.seeds import bands_above_chance, seed_transfer, t_interval
+from crabplus.schema.report import RoutingSummary, TaskRouting
 
 
 def test_t_interval_on_known_inputs():
@@ -62,9 +63,8 @@ def test_bands_above_chance():
 
 def test_routing_divergence_is_zero_for_alike_tasks_and_grows_with_specialisation():
     def summary(b):
-        return {"num_heads": 3, "layers": ["l0", "l1"],
-                "tasks": {"qa": {"n": 1, "mean": [[1 / 3] * 3, [0.5, 0.25, 0.25]]},
-                          "action": {"n": 1, "mean": [[1 / 3] * 3, b]}}}
+        return RoutingSummary(3, ["l0", "l1"], {"qa": TaskRouting(1, [[1 / 3] * 3, [0.5, 0.25, 0.25]]),
+                                                "action": TaskRouting(1, [[1 / 3] * 3, b])})
 
     same = routing_divergence(summary([0.5, 0.25, 0.25]))
     assert same["mean_js"] == pytest.approx(0.0) and same["max_abs_deviation"] == pytest.approx(0.5 - 1 / 3)

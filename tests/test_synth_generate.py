@@ -376,10 +376,10 @@ def test_every_targets_own_answer_scores_the_maximum(world):
     preds = [{"id": r.id, "dataset": r.dataset, "predict": r.target} for r in recs]
     report = evaluate_predictions(recs, preds, world, config=EvalConfig(meteor=False, chance_draws=1))
     best = {"cider": None, "avg_map": 1.0, "segment_type": 1.0}
-    for name, row in report["datasets"].items():
-        want = best.get(row["primary_metric"], 1.0)
+    for name, row in report.datasets.items():
+        want = best.get(row.primary_metric, 1.0)
         if want is not None:
-            assert row["primary"] == pytest.approx(want), (name, row["metrics"])
-    cap = report["datasets"]["avcap"]["metrics"]
+            assert row.primary == pytest.approx(want), (name, row.metrics)
+    cap = report.datasets["avcap"].metrics
     assert cap["bleu4"] == pytest.approx(1.0) and cap["rouge_l"] == pytest.approx(1.0)  # one reference, word for word
     assert all(r.target == r.answer.text and r.reasoning is None for r in records(world, "avcap"))

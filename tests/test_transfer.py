@@ -10,11 +10,12 @@ from report_helpers import dataset_score, make_report
 
 from crabplus.cli import main
 from crabplus.evaluate import TransferError, load_run_report, transfer_table
+from crabplus.schema.report import Report
 
 FIX = Path(__file__).parent / "fixtures" / "eval"
 
 
-def _report(**datasets) -> dict:
+def _report(**datasets) -> Report:
     """A report: dataset -> {metric: (value, higher_is_better)}."""
     return make_report(*(dataset_score(name, headline) for name, headline in datasets.items()))
 
@@ -25,17 +26,17 @@ def test_relative_change_and_sign_flip_for_lower_is_better():
     multi = _report(ks={"accuracy": (0.6, True)}, ref_avs={"miou": (0.6, True), "null_s": (0.3, False)},
                     ave={"accuracy": (0.2, True)}, arig={"miou": (0.6, True)}, meld={"accuracy": (0.9, True)})
     table = transfer_table([single_a, single_b], multi, single_names=["a", "b"])
-    rows = {(r["dataset"], r["metric"]): r for r in table["rows"]}
-    assert rows[("ks", "accuracy")]["relative_change"] == pytest.approx(0.2) and rows[("ks", "accuracy")]["sign"] == "+"
+    rows = {(r.dataset, r.metric): r for r in table.rows}
+    assert rows[("ks", "accuracy")].relative_change == pytest.approx(0.2) and rows[("ks", "accuracy")].sign == "+"
     # null S fell from 0.4 to 0.3: lower is better, so this is a +25% improvement
     null = rows[("ref_avs", "null_s")]
-    assert null["relative_change"] == pytest.approx(0.25) and null["sign"] == "+"
-    assert rows[("ref_avs", "miou")]["sign"] == "0"
-    assert rows[("ave", "accuracy")]["relative_change"] is None and rows[("ave", "accuracy")]["sign"] == "+"
-    assert rows[("arig", "miou")]["relative_change"] == pytest.approx(-0.25) and rows[("arig", "miou")]["sign"] == "-"
-    assert rows[("arig", "miou")]["single_run"] == "b"
-    assert table["compared"] == 5 and table["positive"] == 3 and table["positive_share"] == pytest.approx(0.6)
-    assert table["missing"] == ["meld (accuracy: no single-task run)"]
+    assert null.relative_change == pytest.approx(0.25) and null.sign == "+"
+    assert rows[("ref_avs", "miou")].sign == "0"
+    assert rows[("ave", "accuracy")].relative_change is None and rows[("ave", "accuracy")].sign == "+"
+    assert rows[("arig", "miou")].relative_change == pytest.approx(-0.25) and rows[("arig", "miou")].sign == "-"
+    assert rows[("arig", "miou")].single_run == "b"
+    assert table.compared == 5 and table.positive == 3 and table.positive_share == pytest.approx(0.6)
+    assert table.missing == ["meld (accuracy: no single-task run)"]
 
 
 def test_baseline_columns():
@@ -43,9 +44,9 @@ def test_baseline_columns():
     multi = _report(ks={"accuracy": (0.6, True)}, ref_avs={"null_s": (0.3, False)})
     base = _report(ks={"accuracy": (0.4, True)}, ref_avs={"null_s": (0.5, False)})
     table = transfer_table([single], multi, base, baseline_name="lora")
-    assert [r["baseline_sign"] for r in table["rows"]] == ["-", "-"]
-    assert table["baseline_positive_share"] == 0.0 and table["positive_share"] == 1.0
-    assert table["rows"][0]["baseline_relative_change"] == pytest.approx(-0.2)
+    assert [r.baseline_sign for r in table.rows] == ["-", "-"]
+    assert table.baseline_positive_share == 0.0 and table.positive_share == 1.0
+    assert table.rows[0].baseline_relative_change == pytest.approx(-0.2)
 
 
 def test_a_dataset_in_two_single_runs_is_an_error():

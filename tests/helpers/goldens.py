@@ -92,12 +92,15 @@ def report_numbers() -> dict:
     records = load_records(EVAL_FIXTURES / "records.jsonl")
     preds = load_predictions(EVAL_FIXTURES / "predictions.jsonl")
     report = evaluate_predictions(records, preds, EVAL_FIXTURES, config=EvalConfig(meteor=False))
-    report = json.loads(json.dumps(report))  # what report.json holds (tuples become lists)
+
+    def as_written(value):  # what report.json holds (tuples become lists)
+        return json.loads(json.dumps(value))
+
     out: dict = {}
-    _numbers(report["summary"], "summary", out)
-    _numbers(report["routing"], "routing", out)
-    for name, row in report["datasets"].items():
-        _numbers(row, name, out)
+    _numbers(as_written(report.summary.to_json()), "summary", out)
+    _numbers(as_written(report.routing.to_json()), "routing", out)
+    for name, row in report.datasets.items():
+        _numbers(as_written(row.to_json()), name, out)
     return out
 
 

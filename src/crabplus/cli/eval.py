@@ -50,11 +50,11 @@ def run(args: argparse.Namespace) -> int:
     except SegmenterError as exc:
         raise UsageError(str(exc)) from None
     write_resolved_config(cfg, out)
-    for row in report["datasets"].values():
-        print(f"{row['dataset']:<9} {row['primary_metric']:<15} {fmt(row['primary'])}  "
-              f"(chance {fmt(row['chance']['primary'])}, band {fmt(row['chance'].get('band'))}"
-              f"{', beyond chance' if row.get('beyond_chance') else ''}; n={row['n']}, unparsed={row['unparsed']})")
-    for note in report["notes"]:
+    for row in report.datasets.values():
+        print(f"{row.dataset:<9} {row.primary_metric:<15} {fmt(row.primary)}  "
+              f"(chance {fmt(row.chance.primary)}, band {fmt(row.chance.band)}"
+              f"{', beyond chance' if row.beyond_chance else ''}; n={row.n}, unparsed={row.unparsed})")
+    for note in report.notes:
         print(f"note: {note}")
-    print(f"wrote {', '.join(str(out / f) for f in report['files'].values())}")
+    print(f"wrote {', '.join(str(out / f) for f in report.files.values())}")
     return 0

@@ -36,12 +36,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     out = Path(args.out) if args.out else Path(args.multi) / "transfer"
     files = write_transfer(table, out)
-    for row in table["rows"]:
-        rel = "–" if row["relative_change"] is None else f"{100 * row['relative_change']:+.1f}%"
-        print(f"{row['dataset']:<9} {row['metric']:<15} single {fmt(row['single'])}  multi {fmt(row['multi'])}  "
-              f"{rel} {row['sign']}")
-    if table["positive_share"] is not None:
-        share = 100 * table["positive_share"]
-        print(f"positive transfer on {table['positive']}/{table['compared']} rows ({share:.0f}%)")
+    for row in table.rows:
+        rel = "–" if row.relative_change is None else f"{100 * row.relative_change:+.1f}%"
+        print(f"{row.dataset:<9} {row.metric:<15} single {fmt(row.single)}  multi {fmt(row.multi)}  "
+              f"{rel} {row.sign}")
+    if table.positive_share is not None:
+        share = 100 * table.positive_share
+        print(f"positive transfer on {table.positive}/{table.compared} rows ({share:.0f}%)")
     print(f"wrote {', '.join(str(out / f) for f in files.values())}")
     return 0

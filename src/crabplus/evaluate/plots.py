@@ -13,7 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from crabplus.schema.report import Report, TransferTable
+from crabplus.schema.report import Report, RoutingSummary, TransferTable
 from crabplus.utils.io import atomic_write
 
 OURS, CHANCE, RELEASE = "#1f77b4", "#bbbbbb", "#ff7f0e"
@@ -64,30 +64,30 @@ def plot_scores(report: Report | dict, path: str | Path) -> Path | None:
     return _save(fig, path)
 
 
-def plot_routing(summary: dict | None, path: str | Path) -> Path | None:
+def plot_routing(summary: RoutingSummary | None, path: str | Path) -> Path | None:
     """One heatmap per task type: each head's (columns) mean router weight in each layer (rows) as its deviation
     from uniform (1/N), on a symmetric scale set by the largest deviation, so that small differences between
     task types show (on a 0-1 scale a router near 1/N everywhere reads as one flat colour)."""
-    if not summary:
+    if summary is None:
         return None
-    tasks = list(summary["tasks"])
-    layers = summary["layers"]
-    uniform = 1.0 / summary["num_heads"]
-    scale = max(float(np.abs(np.array(summary["tasks"][t]["mean"]) - uniform).max()) for t in tasks) or 1e-6
+    tasks = list(summary.tasks)
+    layers = summary.layers
+    uniform = 1.0 / summary.num_heads
+    scale = max(float(np.abs(np.array(summary.tasks[t].mean) - uniform).max()) for t in tasks) or 1e-6
     fig = Figure(figsize=(1.6 + 2.2 * len(tasks), 1.8 + min(0.16 * len(layers), 12)), layout="constrained")
     axes = fig.subplots(1, len(tasks), squeeze=False)[0]
     image = None
     for ax, task in zip(axes, tasks):
-        matrix = np.array(summary["tasks"][task]["mean"]) - uniform  # [L, N]
+        matrix = np.array(summary.tasks[task].mean) - uniform  # [L, N]
         image = ax.imshow(matrix, aspect="auto", vmin=-scale, vmax=scale, cmap="RdBu_r", interpolation="nearest")
-        ax.set_title(f"{task}\n(n={summary['tasks'][task]['n']})", fontsize=8)
+        ax.set_title(f"{task}\n(n={summary.tasks[task].n})", fontsize=8)
         ax.set_xticks(range(matrix.shape[1]), [f"h{i}" for i in range(matrix.shape[1])], fontsize=7)
         step = max(1, len(layers) // 24)
         if ax is axes[0]:
             ax.set_yticks(range(0, len(layers), step), [layers[i] for i in range(0, len(layers), step)], fontsize=6)
         else:
             ax.set_yticks([])
-    fig.colorbar(image, ax=list(axes), shrink=0.8, label=f"mean router weight − 1/{summary['num_heads']}")
+    fig.colorbar(image, ax=list(axes), shrink=0.8, label=f"mean router weight − 1/{summary.num_heads}")
     fig.suptitle("I-LoRA routing: each head's mean weight minus uniform, per layer, per task type", fontsize=9)
     return _save(fig, path)
 

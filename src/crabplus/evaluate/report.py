@@ -1,7 +1,7 @@
 """Score a prediction run: join predictions with records by id, score each dataset, write the report.
 
-``evaluate_predictions`` returns the report as its JSON (a dict; :class:`crabplus.schema.report.Report`
-is its typed view, and the report is built through it); ``write_report`` writes
+``evaluate_predictions`` returns the report as a :class:`crabplus.schema.report.Report` (``.to_json()`` is
+exactly what ``report.json`` holds); ``write_report`` writes
 ``report.json``, ``report.md`` and the plots (``scores.png``, ``routing.png`` when predictions carry
 routing). One row per dataset holds its official metrics (``DatasetSpec.metric``), the headline
 ``primary`` score, ``n``, the ``unparsed`` count, the release's convention (unparsed/invalid
@@ -147,14 +147,14 @@ def _score_dataset(name: str, records: list[Record], preds: list[Prediction], se
 
 
 def evaluate_predictions(records: list[Record], predictions, root=None, *, segmenter=None,
-                         out_dir: str | Path | None = None, config: EvalConfig | None = None) -> dict:
+                         out_dir: str | Path | None = None, config: EvalConfig | None = None) -> Report:
     """Score ``predictions`` (rows or dicts ``{id, dataset, predict, routing?}``) against ``records``.
 
     ``root``: the data root media and masks resolve against: one path, a mapping record id -> path
     (what ``crabplus eval`` builds from ``--data``), or None when no dataset needs media.
     ``segmenter``: an object with ``segment(image, box_224, points_224)``; None builds the one
     ``config.segmenter`` names, only if a segmentation dataset is present. With ``out_dir`` the
-    report is also written there (:func:`write_report`).
+    report is also written there (:func:`write_report`, which sets the report's ``files``).
     """
     cfg = config or EvalConfig()
     rows: list[PredictionRow] = as_prediction_rows(predictions)
@@ -211,31 +211,28 @@ def evaluate_predictions(records: list[Record], predictions, root=None, *, segme
         datasets=datasets,
         routing=routing_summary(matched),
         notes=notes,
-    ).to_json()
+    )
     if out_dir is not None:
-        report["files"] = write_report(report, out_dir)
+        write_report(report, out_dir)
     return report
 
 
-def write_report(report: Report | dict, out_dir: str | Path) -> dict[str, str]:
+def write_report(report: Report, out_dir: str | Path) -> dict[str, str]:
     """Write ``report.json``, ``report.md``, ``scores.png`` and (with routing) ``routing.png``
-    into ``out_dir``; returns the file names written (also stored in the report's ``files``)."""
+    into ``out_dir``; returns the file names written (also stored in ``report.files``)."""
     from crabplus.evaluate.markdown import render_report
     from crabplus.evaluate.plots import plot_routing, plot_scores
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    typed = report if isinstance(report, Report) else Report.from_json(report)
     files = {}
-    if plot_scores(typed, out / "scores.png") is not None:
+    if plot_scores(report, out / "scores.png") is not None:
         files["scores_plot"] = "scores.png"
-    if plot_routing(typed.routing, out / "routing.png") is not None:
+    if plot_routing(report.routing, out / "routing.png") is not None:
         files["routing_plot"] = "routing.png"
     files["markdown"] = "report.md"
     files["json"] = "report.json"
-    typed.files = files
-    if isinstance(report, dict):
-        report["files"] = files
-    atomic_write_text(out / "report.md", render_report(typed))
-    atomic_write_json(out / "report.json", typed.to_json())
+    report.files = files
+    atomic_write_text(out / "report.md", render_report(report))
+    atomic_write_json(out / "report.json", report.to_json())
     return files

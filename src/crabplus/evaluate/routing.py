@@ -15,6 +15,7 @@ import numpy as np
 
 from crabplus.schema.records import RecordError
 from crabplus.schema.registry import DATASETS
+from crabplus.schema.report import RoutingSummary, TaskRouting
 
 
 def natural_key(name: str) -> list:
@@ -22,8 +23,9 @@ def natural_key(name: str) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def routing_summary(rows) -> dict | None:
-    """``{"num_heads", "layers", "tasks": {task: {"n", "mean": [[w…] per layer]}}}``; None without routing.
+def routing_summary(rows) -> RoutingSummary | None:
+    """Per task type, each head's mean router weight per layer (``tasks[task].mean[layer][head]``); None
+    without routing.
 
     ``rows``: prediction rows (``.dataset``, ``.routing``). A row whose heads or layers disagree with
     the first routed row raises :class:`RecordError` naming it.
@@ -46,5 +48,5 @@ def routing_summary(rows) -> dict | None:
         task = DATASETS[row.dataset].task
         sums[task] += matrix
         counts[task] += 1
-    tasks = {t: {"n": counts[t], "mean": (sums[t] / counts[t]).round(6).tolist()} for t in sorted(sums)}
-    return {"num_heads": heads, "layers": layers, "tasks": tasks}
+    tasks = {t: TaskRouting(counts[t], (sums[t] / counts[t]).round(6).tolist()) for t in sorted(sums)}  # [L, N]
+    return RoutingSummary(heads, layers, tasks)

@@ -16,6 +16,8 @@ import itertools
 
 import numpy as np
 
+from crabplus.schema.report import RoutingSummary
+
 
 def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
     """Jensen-Shannon divergence of two distributions over heads (natural log)."""
@@ -30,18 +32,18 @@ def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
     return 0.5 * kl(p, m) + 0.5 * kl(q, m)
 
 
-def routing_divergence(summary: dict | None) -> dict | None:
+def routing_divergence(summary: RoutingSummary | None) -> dict | None:
     """``{"mean_js", "pairs": {"a|b": js}, "max_abs_deviation", "deviation": {task: [[…]]}, …}``; None without
     routing."""
-    if not summary:
+    if summary is None:
         return None
-    heads = summary["num_heads"]
-    means = {t: np.array(v["mean"], dtype=np.float64) for t, v in summary["tasks"].items()}  # [L, N] each
+    heads = summary.num_heads
+    means = {t: np.array(v.mean, dtype=np.float64) for t, v in summary.tasks.items()}  # [L, N] each
     pairs = {}
     for a, b in itertools.combinations(sorted(means), 2):
         pairs[f"{a}|{b}"] = float(np.mean([js_divergence(pa, pb) for pa, pb in zip(means[a], means[b])]))
     deviation = {t: (m - 1.0 / heads).round(6).tolist() for t, m in means.items()}
     max_dev = max((float(np.abs(m - 1.0 / heads).max()) for m in means.values()), default=0.0)
-    return {"num_heads": heads, "layers": summary["layers"], "tasks": sorted(means),
+    return {"num_heads": heads, "layers": summary.layers, "tasks": sorted(means),
             "mean_js": float(np.mean(list(pairs.values()))) if pairs else None, "pairs": pairs,
             "max_abs_deviation": max_dev, "deviation": deviation}

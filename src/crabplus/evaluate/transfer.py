@@ -11,7 +11,8 @@ change undefined (None) and the sign follows the absolute difference. The share 
 positive sign is the paper's "positive transfer on x% of tasks".
 
 Reports are read through :class:`crabplus.schema.report.Report` and the table is built as a
-:class:`~crabplus.schema.report.TransferTable`; :func:`transfer_table` returns its JSON (``transfer.json``).
+:class:`~crabplus.schema.report.TransferTable`, which :func:`transfer_table` returns (its ``.to_json()`` is
+``transfer.json``).
 """
 
 from __future__ import annotations
@@ -60,8 +61,8 @@ def _change(single: float, other: float, higher: bool) -> tuple[float | None, st
 
 def transfer_table(single_reports: list[Report | dict], multi_report: Report | dict,
                    baseline_report: Report | dict | None = None, *, single_names: list[str] | None = None,
-                   multi_name: str = "multi-task", baseline_name: str = "baseline") -> dict:
-    """The transfer table as its JSON (``rows``, ``positive_share``, …; see the module docstring and
+                   multi_name: str = "multi-task", baseline_name: str = "baseline") -> TransferTable:
+    """The transfer table (``rows``, ``positive_share``, …; see the module docstring and
     :class:`crabplus.schema.report.TransferTable`). Reports may be :class:`Report` objects or their JSON."""
     if not single_reports:
         raise TransferError("need at least one single-task report")
@@ -99,11 +100,12 @@ def transfer_table(single_reports: list[Report | dict], multi_report: Report | d
         table.baseline_compared = len(base_rows)
         table.baseline_positive = sum(r.baseline_sign == "+" for r in base_rows)
         table.baseline_positive_share = table.baseline_positive / len(base_rows) if base_rows else None
-    return table.to_json()
+    return table
 
 
-def write_transfer(table: dict, out_dir: str | Path) -> dict[str, str]:
-    """Write ``transfer.json``, ``transfer.md`` and ``transfer.png`` into ``out_dir``."""
+def write_transfer(table: TransferTable, out_dir: str | Path) -> dict[str, str]:
+    """Write ``transfer.json``, ``transfer.md`` and ``transfer.png`` into ``out_dir``; returns the file names
+    written (also stored in ``table.files``)."""
     from crabplus.evaluate.markdown import render_transfer
     from crabplus.evaluate.plots import plot_transfer
 
@@ -112,7 +114,7 @@ def write_transfer(table: dict, out_dir: str | Path) -> dict[str, str]:
     files = {"json": "transfer.json", "markdown": "transfer.md"}
     if plot_transfer(table, out / "transfer.png") is not None:
         files["plot"] = "transfer.png"
-    table["files"] = files
+    table.files = files
     atomic_write_text(out / "transfer.md", render_transfer(table))
-    atomic_write_json(out / "transfer.json", table)
+    atomic_write_json(out / "transfer.json", table.to_json())
     return files

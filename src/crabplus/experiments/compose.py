@@ -12,6 +12,7 @@ from pathlib import Path
 
 from crabplus.experiments import stages
 from crabplus.experiments.config import DemoConfig
+from crabplus.schema.report import Report
 from crabplus.train.run_config import RunConfig
 
 
@@ -30,7 +31,7 @@ def run_config(cfg: DemoConfig, out: Path, name: str, data_dir: Path, *, train, 
 
 
 def predict_and_evaluate(cfg: DemoConfig, checkpoint: Path, data_dir: Path, out_dir: Path, datasets=None, *,
-                         split: str = "test", records_dir: Path | None = None) -> dict:
+                         split: str = "test", records_dir: Path | None = None) -> Report:
     """Predict on ``split`` (test; the study's sweep: ``val`` from ``records_dir``) with ``cfg.eval``'s decoding
     settings and score it; ``out_dir`` gets predictions.jsonl and the report, each reused while its inputs are
     unchanged."""

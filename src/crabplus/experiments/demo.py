@@ -20,13 +20,14 @@ from crabplus.config.core import save_config
 from crabplus.experiments import stages
 from crabplus.experiments.compose import predict_and_evaluate, run_config
 from crabplus.experiments.config import DemoConfig
+from crabplus.schema.report import Report
 from crabplus.utils.dist import print0
 from crabplus.utils.io import atomic_write_json
 
 DATA_DIR = "data"
 
 
-def print_table(report: dict, title: str) -> None:
+def print_table(report: Report, title: str) -> None:
     """The per-dataset table on the terminal: headline score beside chance (the mean of the draws) and its
     band, whether the score is beyond it, n and unparsed."""
     from rich.console import Console
@@ -41,16 +42,15 @@ def print_table(report: dict, title: str) -> None:
     def fmt(value) -> str:
         return f"{value:.3f}" if value is not None else "-"
 
-    for name, row in report["datasets"].items():
-        arrow = "" if row.get("higher_is_better", True) else " (lower is better)"
-        table.add_row(name, DATASETS[name].task, row["primary_metric"] + arrow, fmt(row["primary"]),
-                      fmt(row["chance"]["primary"]), fmt(row["chance"].get("band")),
-                      mark(row.get("beyond_chance"), row.get("one_place_prompts", False)),
-                      str(row["n"]), str(row["unparsed"]))
-    rows = list(report["datasets"].values())
-    beyond = sum(row.get("beyond_chance") is True for row in rows)
-    one_place = sum(row.get("beyond_chance") is True and row.get("one_place_prompts", False) for row in rows)
-    draws = report.get("config", {}).get("chance_draws", 1)
+    for name, row in report.datasets.items():
+        arrow = "" if row.higher_is_better else " (lower is better)"
+        table.add_row(name, DATASETS[name].task, row.primary_metric + arrow, fmt(row.primary),
+                      fmt(row.chance.primary), fmt(row.chance.band), mark(row.beyond_chance, row.one_place_prompts),
+                      str(row.n), str(row.unparsed))
+    rows = list(report.datasets.values())
+    beyond = sum(row.beyond_chance is True for row in rows)
+    one_place = sum(row.beyond_chance is True and row.one_place_prompts for row in rows)
+    draws = report.config.chance_draws
     table.caption = (f"chance: the mean of {draws} seeded draws; band: their 95th percentile (5th when lower is "
                      f"better); beyond the band on {beyond} of {len(rows)} datasets"
                      + (f", {one_place} of them ✓*: answers pointing at one place whatever the frame, so the mask "
@@ -62,15 +62,15 @@ def print_table(report: dict, title: str) -> None:
            + (f" (not yet: {', '.join(missing)})" if missing else ""))
 
 
-def task_types_beyond_chance(report: dict) -> dict[str, bool]:
+def task_types_beyond_chance(report: Report) -> dict[str, bool]:
     """Per task type (in the registry's order): whether at least one of its datasets' headline scores is
     beyond the chance band — not counting a mask score whose answers point at one place whatever the frame."""
     from crabplus.schema.registry import DATASETS
 
     out: dict[str, bool] = {}
-    for name, row in report["datasets"].items():
+    for name, row in report.datasets.items():
         task = DATASETS[name].task
-        learned = row.get("beyond_chance") is True and not row.get("one_place_prompts", False)
+        learned = row.beyond_chance is True and not row.one_place_prompts
         out[task] = out.get(task, False) or learned
     return out
 
@@ -124,8 +124,8 @@ def _run_demo(cfg: DemoConfig) -> dict:
         adapted = stages.train(run_config(cfg, out, "ilora", data_dir, train=cfg.adapter, model=model))
         report = predict_and_evaluate(cfg, adapted, data_dir, out / "eval")
         print_table(report, "crabplus demo: tiny Crab+ (I-LoRA) on AVSynth — test split")
-        summary = {"report": str(out / "eval" / "report.md"), "datasets": len(report["datasets"]),
-                   "beyond_chance": sorted(n for n, r in report["datasets"].items() if r.get("beyond_chance")),
+        summary = {"report": str(out / "eval" / "report.md"), "datasets": len(report.datasets),
+                   "beyond_chance": sorted(n for n, r in report.datasets.items() if r.beyond_chance),
                    "task_types_beyond_chance": task_types_beyond_chance(report)}
     summary["elapsed_s"] = round(time.perf_counter() - t0, 1)
     atomic_write_json(out / "summary.json", summary)

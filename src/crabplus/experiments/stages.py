@@ -21,6 +21,7 @@ from pathlib import Path
 
 from crabplus.config.core import to_dict
 from crabplus.evaluate.config import EvalConfig
+from crabplus.schema.report import Report
 from crabplus.synth.config import SynthConfig
 from crabplus.train.run_config import RunConfig
 from crabplus.utils import stamps
@@ -157,10 +158,10 @@ def predict(checkpoint: Path, record_paths: list[str], data_dir: Path, out_dir: 
 
 
 def evaluate(record_paths: list[str], predictions: Path, data_dir: Path, out_dir: Path, *, limit: int | None,
-             config: EvalConfig) -> dict:
+             config: EvalConfig) -> Report:
     """Score ``predictions`` against the records (``limit`` per file) and write the report (``report.json``,
     ``report.md``, plots) into ``out_dir``; reused while the predictions, records, media and settings are
-    unchanged."""
+    unchanged (then read back from ``report.json``)."""
     from crabplus.evaluate import evaluate_predictions
     from crabplus.evaluate.inputs import load_predictions
 
@@ -168,18 +169,18 @@ def evaluate(record_paths: list[str], predictions: Path, data_dir: Path, out_dir
     settings = {"limit": limit, "eval": to_dict(config)}
     inputs = {"predictions": stamps.input_digest(predictions), "media": stamps.input_digest(data_dir),
               "records": _digests(record_paths)}
-    made: dict = {}
+    made: list[Report] = []
 
     def make() -> list[str]:
         t0 = time.perf_counter()
         records = load_capped(record_paths, limit)
-        made.update(evaluate_predictions(records, load_predictions(predictions), data_dir, out_dir=out_dir,
+        made.append(evaluate_predictions(records, load_predictions(predictions), data_dir, out_dir=out_dir,
                                          config=config))
         print0(f"[demo] scored {len(records)} records in {time.perf_counter() - t0:.1f} s -> "
                f"{Path(out_dir) / 'report.md'}")
-        return sorted(made["files"].values())
+        return sorted(made[0].files.values())
 
     if stamps.run_once(output, settings, inputs, make):
         print0(f"[demo] reusing evaluation {output}")
-        return read_json(output, ValueError)
-    return made
+        return Report.from_json(read_json(output, ValueError), file=str(output))
+    return made[0]

@@ -36,6 +36,7 @@ from pathlib import Path
 from crabplus.experiments import stages
 from crabplus.experiments.compose import predict_and_evaluate, run_config
 from crabplus.experiments.config import DemoConfig
+from crabplus.schema.report import Report, RoutingSummary, TaskRouting
 from crabplus.utils.dist import print0
 from crabplus.utils.io import atomic_write_json, atomic_write_text
 
@@ -92,7 +93,7 @@ def run_rank(cfg: DemoConfig, out: Path, data_dir: Path, base: Path, rank: int, 
         return replace(cfg.adapter, max_steps=total, save_steps=min(cfg.adapter.save_steps, total),
                        sampling_balance="dataset", **changes)
 
-    def one(name: str, method: str, seed: int, train, names=None) -> dict:
+    def one(name: str, method: str, seed: int, train, names=None) -> Report:
         t0 = time.perf_counter()
         model = replace(_method_model(cfg.model, method, rank, lora_rank), checkpoint=str(base))
         stage = f"study-{split}/r{rank}/s{seed}/{name}"
@@ -104,8 +105,8 @@ def run_rank(cfg: DemoConfig, out: Path, data_dir: Path, base: Path, rank: int, 
         progress(f"rank {rank}, seed {seed}, {name}", time.perf_counter() - t0)
         return report
 
-    singles: dict[int, list[dict]] = {}
-    multis: dict[str, dict[int, dict]] = {m: {} for m in cfg.study_methods}
+    singles: dict[int, list[Report]] = {}
+    multis: dict[str, dict[int, Report]] = {m: {} for m in cfg.study_methods}
     for seed in cfg.study_seeds:
         for method in cfg.study_methods:
             multis[method][seed] = one(method, method, seed, budget(len(datasets)))
@@ -138,7 +139,7 @@ def write_rank(result: dict, dest: Path, rank: int) -> dict:
     atomic_write_text(dest / "transfer.md", md)
     atomic_write_json(dest / "transfer.json", table)
     routing = {}
-    summaries = [r.get("routing") for r in result["multis"].get("ilora", {}).values() if r.get("routing")]
+    summaries = [r.routing for r in result["multis"].get("ilora", {}).values() if r.routing is not None]
     if summaries:
         per_seed = [routing_divergence(s) for s in summaries]
         mean = _mean_summary(summaries)
@@ -151,14 +152,14 @@ def write_rank(result: dict, dest: Path, rank: int) -> dict:
     return table
 
 
-def _mean_summary(summaries: list[dict]) -> dict:
+def _mean_summary(summaries: list[RoutingSummary]) -> RoutingSummary:
     """Routing summaries of several seeds averaged per task type (weighted equally)."""
     import numpy as np
 
-    tasks = sorted(set.intersection(*(set(s["tasks"]) for s in summaries)))
-    mean = {t: {"n": sum(s["tasks"][t]["n"] for s in summaries),
-                "mean": np.mean([s["tasks"][t]["mean"] for s in summaries], axis=0).tolist()} for t in tasks}
-    return {"num_heads": summaries[0]["num_heads"], "layers": summaries[0]["layers"], "tasks": mean}
+    tasks = sorted(set.intersection(*(set(s.tasks) for s in summaries)))
+    mean = {t: TaskRouting(sum(s.tasks[t].n for s in summaries),
+                           np.mean([s.tasks[t].mean for s in summaries], axis=0).tolist()) for t in tasks}  # [L, N]
+    return RoutingSummary(summaries[0].num_heads, summaries[0].layers, mean)
 
 
 def validation_score(result: dict) -> float:

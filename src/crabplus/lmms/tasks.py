@@ -20,7 +20,7 @@ from pathlib import Path
 
 from crabplus.schema.records import Record, record_from_json
 from crabplus.schema.registry import DATASET_NAMES, DATASETS
-from crabplus.schema.report import DatasetScore, Report
+from crabplus.schema.report import DatasetScore
 from crabplus.schema.rows import PredictionRow
 
 GROUPS = ("crabplus_avuie", "crabplus_avsynth")
@@ -72,7 +72,7 @@ def score_rows(rows: list[dict], meteor: bool = True) -> dict[str, DatasetScore]
     preds = [PredictionRow(r["id"], r["dataset"], r["predict"]) for r in rows]
     report = evaluate_predictions(records, preds, roots, config=EvalConfig(chance_draws=1, mask_chance_draws=1,
                                                                                   meteor=meteor))
-    return Report.from_json(report).datasets
+    return report.datasets
 
 
 def aggregate(rows: list[dict]) -> float:

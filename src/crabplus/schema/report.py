@@ -258,6 +258,52 @@ class ReportConfig:
 
 
 @dataclass
+class TaskRouting:
+    """One task type's I-LoRA routing: how many predictions it averages and each head's mean router weight in
+    each layer (``mean[layer][head]``, the layers in :attr:`RoutingSummary.layers`' order)."""
+
+    n: int
+    mean: list[list[float]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"n": self.n, "mean": self.mean}
+
+    @classmethod
+    def read(cls, r: _Reader, layers: int, heads: int) -> TaskRouting:
+        r.check_keys(("n", "mean"))
+        mean = r.get("mean", "list")
+        for i, weights in enumerate(mean):
+            ok = isinstance(weights, list) and len(weights) == heads and all(
+                isinstance(w, int | float) and not isinstance(w, bool) for w in weights)
+            if not ok:
+                r.fail(f"mean.{i}", f"expected {heads} numbers (one per head), got {weights!r}")
+        if len(mean) != layers:
+            r.fail("mean", f"expected {layers} rows (one per layer), got {len(mean)}")
+        return cls(r.get("n", "int"), mean)
+
+
+@dataclass
+class RoutingSummary:
+    """A report's ``routing``: the router's mean head weights per layer for each task type
+    (:func:`crabplus.evaluate.routing.routing_summary` builds it from prediction rows)."""
+
+    num_heads: int
+    layers: list[str]
+    tasks: dict[str, TaskRouting]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"num_heads": self.num_heads, "layers": self.layers,
+                "tasks": {t: v.to_json() for t, v in self.tasks.items()}}
+
+    @classmethod
+    def read(cls, r: _Reader) -> RoutingSummary:
+        r.check_keys(("num_heads", "layers", "tasks"))
+        heads, layers = r.get("num_heads", "int"), r.strings("layers")
+        tasks = r.sub("tasks")
+        return cls(heads, layers, {t: TaskRouting.read(tasks.sub(t), len(layers), heads) for t in tasks.obj})
+
+
+@dataclass
 class Report:
     """``report.json``: one :class:`DatasetScore` per scored dataset (registry order), the summary, the
     config, the routing summary (None without I-LoRA routing), notes, and the files written beside it
@@ -266,13 +312,14 @@ class Report:
     summary: ReportSummary
     config: ReportConfig
     datasets: dict[str, DatasetScore]
-    routing: dict[str, Any] | None = None  # {"num_heads", "layers", "tasks": {task: {"n", "mean"}}}
+    routing: RoutingSummary | None = None
     notes: list[str] = field(default_factory=list)
     files: dict[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out = {"format": REPORT_FORMAT, "summary": self.summary.to_json(), "config": self.config.to_json(),
-               "datasets": {k: d.to_json() for k, d in self.datasets.items()}, "routing": self.routing,
+               "datasets": {k: d.to_json() for k, d in self.datasets.items()},
+               "routing": self.routing.to_json() if self.routing is not None else None,
                "notes": list(self.notes)}
         if self.files is not None:
             out["files"] = dict(self.files)
@@ -288,8 +335,9 @@ class Report:
         sets = r.sub("datasets")
         datasets = {k: DatasetScore.read(sets.sub(k)) for k in sets.obj}
         files = r.get("files", "dict", none=True)
+        routing = RoutingSummary.read(r.sub("routing")) if r.get("routing", "dict", none=True) is not None else None
         return cls(ReportSummary.read(r.sub("summary")), ReportConfig.read(r.sub("config")), datasets,
-                   r.get("routing", "dict", none=True), r.strings("notes"), dict(files) if files is not None else None)
+                   routing, r.strings("notes"), dict(files) if files is not None else None)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ def test_demo_runs_end_to_end_and_reuses_finished_stages(tmp_path, capsys):
 def test_a_mask_score_from_one_place_prompts_does_not_count_for_its_task_type():
     from dataclasses import replace
 
-    from report_helpers import dataset_score, make_report
+    from helpers.reports import dataset_score, make_report
 
     from crabplus.experiments.demo import task_types_beyond_chance
 

@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers.reports import dataset_score, make_report
 from hypothesis import given
 from hypothesis import strategies as st
-from report_helpers import dataset_score, make_report
 
 from crabplus.evaluate import (
     EvalConfig,

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from report_helpers import dataset_score, make_report
+from helpers.reports import dataset_score, make_report
 
 from crabplus.evaluate.routing_stats import js_divergence, routing_divergence
 from crabplus.evaluate.seeds import bands_above_chance, seed_transfer, t_interval

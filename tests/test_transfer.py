@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from report_helpers import dataset_score, make_report
+from helpers.reports import dataset_score, make_report
 
 from crabplus.cli import main
 from crabplus.evaluate import TransferError, load_run_report, transfer_table

@@ -147,3 +147,19 @@ def test_no_new_module_cycle():
                                      f"{sorted(found - KNOWN_CYCLES)}"
     assert not KNOWN_CYCLES - found, f"these cycles are gone: take them off KNOWN_CYCLES: {KNOWN_CYCLES - found}"
     assert not any(m.startswith("crabplus.experiments.") for c in found for m in c)
+
+
+def test_the_architecture_page_states_the_same_rule():
+    """docs/architecture.md's table of parts says what each part may import; it must say what ALLOWED says."""
+    import re
+
+    page = (SRC.parents[1] / "docs" / "architecture.md").read_text(encoding="utf-8")
+    documented = {}
+    for part, imports in re.findall(r"^\| `([a-z]+)` \| .* \| ([^|]+) \|$", page, flags=re.M):
+        if imports.strip() == "nothing of crabplus":
+            documented[part] = set()
+        elif imports.startswith("everything"):
+            documented[part] = {"*"}
+        else:
+            documented[part] = set(re.findall(r"`([a-z]+)`", imports))
+    assert documented == ALLOWED

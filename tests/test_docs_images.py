@@ -33,6 +33,16 @@ def test_every_picture_has_a_producer_and_a_page(name):
     assert name in _shown(), f"docs/images/{name} is shown by no page"
 
 
+def test_no_two_pictures_are_the_same_file():
+    """Each picture shows something of its own: a copy of another (docs/images/eval_routing.png once held the
+    demo's routing picture, results_demo_routing.png, byte for byte) is a picture from the wrong producer."""
+    by_bytes: dict[bytes, list[str]] = {}
+    for path in sorted(IMAGES.glob("*.png")):
+        by_bytes.setdefault(path.read_bytes(), []).append(path.name)
+    copies = [names for names in by_bytes.values() if len(names) > 1]
+    assert not copies, f"docs/images holds identical pictures under several names: {copies}"
+
+
 def test_every_picture_a_page_shows_exists():
     missing = sorted(name for name in _shown() if not (IMAGES / name).is_file())
     assert not missing, f"pages show pictures that are not in docs/images: {missing}"

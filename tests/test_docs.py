@@ -1,4 +1,5 @@
-"""The documentation stays true: every `crabplus` command shown in README.md and docs/*.md parses with the
+"""The documentation stays true: every `crabplus` command shown in README.md and docs/*.md (and every
+``python -m crabplus.experiments.base`` line, which makes the perception corpus and the base) parses with the
 real command line, and either runs here at toy size (the blocks marked ``<!-- docs-test: runs at toy
 size -->``, run below as written plus a few toy-size flags, in the slow tier: ``make test-slow``) or says on
 its line what it needs (``# needs real weights``, ``# needs real data`` ...). Every repository file the
@@ -16,6 +17,10 @@ from pathlib import Path
 import pytest
 
 from crabplus.cli.main import COMMANDS, build_parser, main
+from crabplus.experiments import base
+
+#: the one documented command that is not a ``crabplus`` subcommand: the perception corpus and the base
+BASE = "python -m crabplus.experiments.base"
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -33,10 +38,15 @@ class Command:
     block_id: str  # file:line of the block's opening fence
 
     @property
+    def is_base(self) -> bool:
+        return self.text.startswith(BASE)
+
+    @property
     def argv(self) -> list[str]:
         words = shlex.split(self.text)
-            # "torchrun ... -m crabplus SUB ..." and "crabplus SUB ...": the subcommand's words
-        return words[words.index("-m") + 2:] if words[0] == "torchrun" else words[1:]
+        # "torchrun ... -m crabplus SUB ...", "python -m crabplus.experiments.base ..." and "crabplus SUB ...":
+        # the words after the program
+        return words[words.index("-m") + 2:] if words[0] in ("torchrun", "python") else words[1:]
 
 
 def _strip_comment(line: str) -> tuple[str, str]:
@@ -75,8 +85,8 @@ def doc_commands() -> list[Command]:
                     pending[0] = pending[0][:-1]
                 continue
             stripped = raw.strip()
-            if not re.match(r"(crabplus|torchrun)\s", stripped) or (stripped.startswith("torchrun")
-                                                                     and "crabplus" not in stripped):
+            if not re.match(rf"(crabplus|torchrun|{re.escape(BASE)})\s", stripped) or (
+                    stripped.startswith("torchrun") and "crabplus" not in stripped):
                 continue
             if stripped.endswith("\\"):
                 pending = [stripped[:-1], i + 1]
@@ -101,7 +111,7 @@ def test_every_documented_command_parses_and_runs_here_or_says_what_it_needs(cmd
         assert cmd.text.split()[1] in COMMANDS, cmd.text
         return
     try:
-        PARSER.parse_args(cmd.argv)
+        (base.build_parser() if cmd.is_base else PARSER).parse_args(cmd.argv)
     except SystemExit as exc:
         pytest.fail(f"{cmd.file}:{cmd.line}: `{cmd.text}` does not parse (exit {exc.code})")
     assert cmd.block == "toy" or "needs " in cmd.comment, (
@@ -117,9 +127,13 @@ TOY_FLAGS = {
     ("predict",): ["--max-new-tokens", "4"],
     ("eval",): ["--no-meteor", "--chance-draws", "2", "--mask-chance-draws", "1"],
 }
+#: ... and to ``python -m crabplus.experiments.base``: 2 clips per corpus layout, one base step
+BASE_TOY_FLAGS = ["corpus_scale=0.001", "train.max_steps=1", "train.save_steps=1"]
 
 
 def toy_argv(cmd: Command) -> list[str]:
+    if cmd.is_base:
+        return cmd.argv + BASE_TOY_FLAGS
     argv = [("runs/tiny-ilora/final" if a == "C" else a) for a in cmd.argv]  # "C": any trained checkpoint
     for key, flags in TOY_FLAGS.items():
         if tuple(argv[:len(key)]) == key:
@@ -170,7 +184,7 @@ def _run_block(block: list[Command], work: Path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(work)
     for cmd in block:
         argv = toy_argv(cmd)
-        code = main(argv)
+        code = base.main(argv) if cmd.is_base else main(argv)
         captured = capsys.readouterr()
         assert code == 0, f"{cmd.file}:{cmd.line}: `{' '.join(argv)}` exited {code}:\n{captured.err[-2000:]}"
 

@@ -143,14 +143,19 @@ def ship(final: Path, dest: Path, command: str, cfg: BaseConfig, elapsed_s: floa
                                                  "config": to_dict(cfg)})
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m crabplus.experiments.base`` (tests/test_docs.py parses the docs' lines)."""
     parser = argparse.ArgumentParser(prog="python -m crabplus.experiments.base", description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="runs/base", help="output folder (corpus, cache, base stage)")
     parser.add_argument("--workers", type=int, default=1, help="processes rendering the corpus (same bytes)")
     parser.add_argument("--ship", action="store_true", help="copy the result into crabplus/assets/base")
     parser.add_argument("--corpus-only", action="store_true", help="write the corpus (OUT/corpus) and stop")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides of BaseConfig")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     cfg = apply_overrides(BaseConfig(output_dir=args.out), args.overrides)
     if args.corpus_only:
         make_corpus(cfg, Path(cfg.output_dir), args.workers)

@@ -125,3 +125,14 @@ def test_malformed_text_never_raises(text, options):
         assert pred.parsed in (True, False)
         if pred.parsed and family.name not in ("option", "refavs"):  # (an option needs the options, Ref-AVS a box)
             assert isinstance(family.render(family.to_answer(pred, options)), str)  # what parses renders again
+
+
+@pytest.mark.parametrize("family", sorted(n for n, f in FAMILIES.items() if not f.spatial))
+def test_a_row_naming_a_metric_the_family_cannot_score_is_an_error(truth, family):
+    name = next(n for n, s in DATASETS.items() if s.family == family)
+    bound = family_of(dataclasses.replace(DATASETS[name], metric="no_such_metric"))
+    records = truth[1][name]
+    predictions = [bound.parse(render_answer(DATASETS[name], r.answer)) for r in records]
+    for recs, preds in ((records, predictions), ([], [])):
+        with pytest.raises(KeyError, match="no scorer for metric 'no_such_metric'"):
+            bound.score(recs, preds, ScoreConfig(meteor=False))

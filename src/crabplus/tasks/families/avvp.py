@@ -31,6 +31,7 @@ class AvvpFamily(Family):
 
     name = "avvp"
     fields = ("audio_events", "visual_events")
+    primary_metrics = {"avvp": "segment_type"}
 
     def render(self, answer: Answer) -> str:
         return _tagged("audio_event", answer.audio_events) + _tagged("visual_event", answer.visual_events)
@@ -41,14 +42,8 @@ class AvvpFamily(Family):
         return Prediction(audio_events=audio if ok else None, visual_events=visual if ok else None, parsed=ok,
                           release_valid=ok)
 
-    @property
-    def primary_metric(self) -> str:
-        return "segment_type"
-
     def metrics(self, records: list[Record], predictions: list[Prediction], cfg: ScoreConfig,
                 notes: list[str]) -> dict[str, float]:
-        if self.spec.metric != "avvp":
-            raise self._unknown_metric()
         t = num_segments(records, FIELDS)
         labels = sorted({lab for r in records for f in FIELDS for lab, _, _ in triples(getattr(r.answer, f))})
         extra = sorted({lab for p in predictions if p.parsed for f in FIELDS

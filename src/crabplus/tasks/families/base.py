@@ -100,24 +100,31 @@ class Family:
         return self.parse(text).parsed
 
     # --- numbers ---------------------------------------------------------------------------------
+    #: ``spec.metric`` -> the headline metric it reports; a spec naming a metric not here is an error
+    primary_metrics: dict[str, str] = {}
+
     @property
     def primary_metric(self) -> str:
-        raise NotImplementedError
+        if self.spec.metric not in self.primary_metrics:
+            raise self._unknown_metric()
+        return self.primary_metrics[self.spec.metric]
 
     @property
     def higher_is_better(self) -> bool:
         return higher_is_better(self.primary_metric)
 
     def score(self, records: list[Record], predictions: list[Prediction], cfg: ScoreConfig | None = None) -> Score:
-        """The official metric over aligned ``records`` and ``predictions``; no records: an empty score."""
+        """The official metric over aligned ``records`` and ``predictions``; no records: an empty score. A spec
+        naming a metric the family has no scorer for is an error before anything is computed."""
+        primary = self.primary_metric
         cfg = cfg or ScoreConfig()
         notes: list[str] = []
         if not records:
-            return Score({}, self.primary_metric, 0, notes)
+            return Score({}, primary, 0, notes)
         metrics = self.metrics(records, predictions, cfg, notes)
         if not metrics:
             notes.append("no ground-truth events: nothing to score")
-        return Score(metrics, self.primary_metric, len(records), notes)
+        return Score(metrics, primary, len(records), notes)
 
     def metrics(self, records: list[Record], predictions: list[Prediction], cfg: ScoreConfig,
                 notes: list[str]) -> dict[str, float]:

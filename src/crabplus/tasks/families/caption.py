@@ -22,6 +22,7 @@ class CaptionFamily(Family):
 
     name = "caption"
     fields = ("text",)
+    primary_metrics = {"caption": "cider"}
 
     def render(self, answer: Answer) -> str:
         return answer.text
@@ -31,14 +32,8 @@ class CaptionFamily(Family):
         caption = (caption if caption is not None else text).strip()
         return Prediction(text=caption or None, parsed=bool(caption), release_valid=bool(caption))
 
-    @property
-    def primary_metric(self) -> str:
-        return "cider"
-
     def metrics(self, records: list[Record], predictions: list[Prediction], cfg: ScoreConfig,
                 notes: list[str]) -> dict[str, float]:
-        if self.spec.metric != "caption":
-            raise self._unknown_metric()
         refs = [[t for t in (r.answer.text, *(r.answer.references or [])) if t and t.strip()] for r in records]
         for r, ref in zip(records, refs):
             if not ref:

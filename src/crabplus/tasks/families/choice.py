@@ -21,6 +21,7 @@ class ChoiceFamily(Family):
 
     name = "choice"
     fields = ("choice",)
+    primary_metrics = {"accuracy": "accuracy"}
 
     def render(self, answer: Answer) -> str:
         return f"<answer>{answer.choice}</answer>"
@@ -29,14 +30,8 @@ class ChoiceFamily(Family):
         choice = choice_number(word_answer(text))
         return Prediction(choice=choice, parsed=choice is not None, release_valid=choice is not None)
 
-    @property
-    def primary_metric(self) -> str:
-        return "accuracy"
-
     def metrics(self, records: list[Record], predictions: list[Prediction], cfg: ScoreConfig,
                 notes: list[str]) -> dict[str, float]:
-        if self.spec.metric != "accuracy":
-            raise self._unknown_metric()
         return {"accuracy": matching_accuracy([p.choice for p in predictions], [r.answer.choice for r in records])}
 
     def chance(self, records: list[Record], rng: np.random.Generator) -> list[Prediction]:

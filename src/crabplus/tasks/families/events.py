@@ -28,7 +28,6 @@ from crabplus.tasks.normalize import normalize_answer
 
 MIN_SEGMENTS = 10  # a clip is scored over at least 10 one-second segments
 UNPARSED_CLASS = -2  # an AVE segment class no ground truth has
-_PRIMARY = {"ave_accuracy": "accuracy", "tiou_map": "avg_map"}
 
 
 def format_time(t: float) -> str:
@@ -57,6 +56,7 @@ class EventsFamily(Family):
 
     name = "events"
     fields = ("events",)
+    primary_metrics = {"ave_accuracy": "accuracy", "tiou_map": "avg_map"}
 
     def render(self, answer: Answer) -> str:
         return "".join(f"<event>{e.label}</event><range>{format_time(e.start)},{format_time(e.end)}</range>"
@@ -65,12 +65,6 @@ class EventsFamily(Family):
     def parse(self, text: str, options: list[str] | None = None) -> Prediction:
         events = parse_events(text)
         return Prediction(events=events or None, parsed=bool(events), release_valid=bool(events))
-
-    @property
-    def primary_metric(self) -> str:
-        if self.spec.metric not in _PRIMARY:
-            raise self._unknown_metric()
-        return _PRIMARY[self.spec.metric]
 
     def metrics(self, records: list[Record], predictions: list[Prediction], cfg: ScoreConfig,
                 notes: list[str]) -> dict[str, float]:

@@ -15,14 +15,13 @@ from crabplus.schema.records import Answer, Record
 from crabplus.tasks.families.base import Family, ScoreConfig, guess, normalized, pick, vocab
 from crabplus.tasks.families.reading import word_answer
 
-_PRIMARY = {"accuracy": "accuracy", "uar_war": "uar"}
-
 
 class LabelFamily(Family):
     """A class label, tagged."""
 
     name = "label"
     fields = ("label",)
+    primary_metrics = {"accuracy": "accuracy", "uar_war": "uar"}
 
     def render(self, answer: Answer) -> str:
         return f"<answer>{answer.label}</answer>"
@@ -30,12 +29,6 @@ class LabelFamily(Family):
     def parse(self, text: str, options: list[str] | None = None) -> Prediction:
         label = word_answer(text)
         return Prediction(label=label, parsed=label is not None, release_valid=label is not None)
-
-    @property
-    def primary_metric(self) -> str:
-        if self.spec.metric not in _PRIMARY:
-            raise self._unknown_metric()
-        return _PRIMARY[self.spec.metric]
 
     def metrics(self, records: list[Record], predictions: list[Prediction], cfg: ScoreConfig,
                 notes: list[str]) -> dict[str, float]:

@@ -21,6 +21,7 @@ class OpenAnswerFamily(Family):
 
     name = "open_answer"
     fields = ("text",)
+    primary_metrics = {"avqa_accuracy": "overall"}
 
     def render(self, answer: Answer) -> str:
         return f"<answer>{answer.text}</answer>"
@@ -29,14 +30,8 @@ class OpenAnswerFamily(Family):
         answer = word_answer(text)
         return Prediction(text=answer, parsed=answer is not None, release_valid=answer is not None)
 
-    @property
-    def primary_metric(self) -> str:
-        return "overall"
-
     def metrics(self, records: list[Record], predictions: list[Prediction], cfg: ScoreConfig,
                 notes: list[str]) -> dict[str, float]:
-        if self.spec.metric != "avqa_accuracy":
-            raise self._unknown_metric()
         return music_avqa_accuracy(normalized(p.text for p in predictions), normalized(r.answer.text for r in records),
                                    [r.meta.get("type") for r in records])
 

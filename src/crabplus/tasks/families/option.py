@@ -22,6 +22,7 @@ class OptionFamily(Family):
 
     name = "option"
     fields = ("choice", "options")
+    primary_metrics = {"option_accuracy": "accuracy"}
 
     def render(self, answer: Answer) -> str:
         return f"<answer>{answer.options[answer.choice]}</answer>"
@@ -39,14 +40,8 @@ class OptionFamily(Family):
             answer.text = None
         return answer
 
-    @property
-    def primary_metric(self) -> str:
-        return "accuracy"
-
     def metrics(self, records: list[Record], predictions: list[Prediction], cfg: ScoreConfig,
                 notes: list[str]) -> dict[str, float]:
-        if self.spec.metric != "option_accuracy":
-            raise self._unknown_metric()
         return option_accuracy([p.choice for p in predictions], [r.answer.choice for r in records],
                                [r.meta.get("question_type") for r in records])
 

@@ -17,7 +17,6 @@ finished output stamped with the same configuration and inputs is not made again
 from __future__ import annotations
 
 import argparse
-import hashlib
 import shutil
 import time
 from dataclasses import dataclass, field, replace
@@ -119,15 +118,11 @@ def pretrain_base(cfg: BaseConfig, workers: int = 1) -> Path:
             torch.set_num_threads(before)
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def ship(final: Path, dest: Path, command: str, cfg: BaseConfig, elapsed_s: float | None) -> None:
     """Copy a trained base into the package with its provenance (command, seed, hash)."""
     shutil.rmtree(dest, ignore_errors=True)
     shutil.copytree(final, dest, ignore=shutil.ignore_patterns("run_config.yaml"))
-    digest = sha256(dest / "model.safetensors")
+    digest = stamps.file_digest(dest / "model.safetensors")
     lines = ["# The shipped perception-pretrained base", "",
              "The tiny thinker every adapter run of `crabplus demo` starts from, trained on the perception corpus "
              "only (docs/avsynth.md, \"The perception corpus\"). Made by:", "", "```bash", command, "```", "",
@@ -163,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     final = pretrain_base(cfg, args.workers)
     elapsed = time.perf_counter() - t0
-    print0(f"[base] {final} (model.safetensors sha256 {sha256(final / 'model.safetensors')})")
+    print0(f"[base] {final} (model.safetensors sha256 {stamps.file_digest(final / 'model.safetensors')})")
     if args.ship:
         command = " ".join(["python -m crabplus.experiments.base", "--out", args.out, *args.overrides])
         ship(final, SHIPPED_BASE, command, cfg, elapsed)

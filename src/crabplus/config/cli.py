@@ -115,9 +115,6 @@ def config_from_args(cls: type[T], args: argparse.Namespace, *, defaults: T | No
                 raw, swallowed = split_overrides(raw)
                 overrides = swallowed + overrides
             given[name] = _flag_value(raw, hints[name], fields[name].metadata.get("split"))
-    bad = [o for o in overrides if "=" not in o]
-    if bad:
-        raise ConfigError(f"{bad[0]!r}: expected KEY=VALUE (a setting of {cls.__name__})")
     try:
         return resolve_config(cls, getattr(args, "config", None), overrides, defaults=defaults, values=given)
     except ConfigError as exc:  # a bad value from a flag: name the flag too, as the user typed it

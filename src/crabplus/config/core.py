@@ -144,9 +144,12 @@ def to_dict(cfg: Any) -> Any:
     return cfg
 
 
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """``"a.b.c=v"`` -> (["a", "b", "c"], parsed v). The value is read as YAML."""
+def parse_override(text: str, owner: str | None = None) -> tuple[list[str], Any]:
+    """``"a.b.c=v"`` -> (["a", "b", "c"], parsed v). The value is read as YAML. ``owner``: the name of the
+    settings class the key belongs to, for the error on a word that is not ``KEY=VALUE``."""
     if "=" not in text:
+        if owner is not None:
+            raise ConfigError(f"{text!r}: expected KEY=VALUE (a setting of {owner})")
         raise ConfigError(f"override {text!r}: expected KEY=VALUE, e.g. model.ilora.num_experts=4")
     key, raw = text.split("=", 1)
     key = key.strip()
@@ -163,7 +166,7 @@ def apply_overrides(cfg: T, overrides: list[str] | None) -> T:
     """Return a copy of ``cfg`` with dotted overrides applied, validated like a fresh load."""
     data = to_dict(cfg)
     for text in overrides or []:
-        path, value = parse_override(text)
+        path, value = parse_override(text, type(cfg).__name__)
         node = data
         for i, part in enumerate(path[:-1]):
             if not isinstance(node, dict) or part not in node:

@@ -246,19 +246,26 @@ def check_media_path(rel: str, root: Path | None, where: dict, name: str) -> Non
         raise RecordError(f"media path {rel!r} escapes the data root", field=name, **where)
 
 
-def record_from_json(obj: Any, *, file: str | None = None, line: int | None = None) -> Record:
-    """Validate one decoded JSON object and build a :class:`Record`; raise :class:`RecordError`."""
-    where: dict[str, Any] = {"file": file, "line": line}
+def open_object(obj: Any, what: str, known: set[str] | tuple[str, ...], where: dict[str, Any]) -> str:
+    """The first checks of one line of a JSON Lines file of ``what`` (records, prediction rows): a JSON object
+    with a non-empty string ``id`` and only ``known`` keys. Returns the id, also set as ``where["record_id"]``
+    so every later error names it."""
     if not isinstance(obj, dict):
-        raise RecordError(f"a record must be a JSON object, got {type(obj).__name__}", **where)
+        raise RecordError(f"a {what} must be a JSON object, got {type(obj).__name__}", **where)
     rid = obj.get("id")
     if not isinstance(rid, str) or not rid:
         raise RecordError("missing or empty id", field="id", **where)
     where["record_id"] = rid
-    known = {f.name for f in fields(Record)}
-    unknown = set(obj) - known
+    unknown = set(obj) - set(known)
     if unknown:
         raise RecordError(f"unknown keys {sorted(unknown)}", field=sorted(unknown)[0], **where)
+    return rid
+
+
+def record_from_json(obj: Any, *, file: str | None = None, line: int | None = None) -> Record:
+    """Validate one decoded JSON object and build a :class:`Record`; raise :class:`RecordError`."""
+    where: dict[str, Any] = {"file": file, "line": line}
+    rid = open_object(obj, "record", {f.name for f in fields(Record)}, where)
     dataset = _require(obj, "dataset", "str", where)
     if dataset not in DATASETS and dataset not in PERCEPTION_SPECS:
         raise RecordError(f"unknown dataset {dataset!r} (known: {', '.join(DATASETS)})", field="dataset", **where)

@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from crabplus.schema.records import RecordError
+from crabplus.schema.records import RecordError, open_object
 from crabplus.schema.registry import DATASETS
 
 #: Every key a row may hold, in the order :meth:`PredictionRow.to_json` writes them.
@@ -83,15 +83,7 @@ def _routing(routing: Any, where: dict[str, Any]) -> dict[str, list[float]]:
 def prediction_from_json(obj: Any, *, file: str | None = None, line: int | None = None) -> PredictionRow:
     """Validate one decoded prediction row; raise :class:`RecordError` naming what is wrong."""
     where: dict[str, Any] = {"file": file, "line": line}
-    if not isinstance(obj, dict):
-        raise RecordError(f"a prediction must be a JSON object, got {type(obj).__name__}", **where)
-    rid = obj.get("id")
-    if not isinstance(rid, str) or not rid:
-        raise RecordError("missing or empty id", field="id", **where)
-    where["record_id"] = rid
-    unknown = set(obj) - set(ROW_KEYS)
-    if unknown:
-        raise RecordError(f"unknown keys {sorted(unknown)}", field=sorted(unknown)[0], **where)
+    rid = open_object(obj, "prediction", ROW_KEYS, where)
     dataset = obj.get("dataset")
     if not isinstance(dataset, str) or dataset not in DATASETS:
         raise RecordError(f"unknown dataset {dataset!r}", field="dataset", **where)

@@ -127,7 +127,7 @@ def test_chance_baseline_everywhere_and_seeded(run):
 
 def test_chance_summary_is_the_mean_of_the_draws_and_their_far_percentile():
     from crabplus.evaluate.chance import beyond_chance, chance_summary
-    from crabplus.evaluate.scoring import Score
+    from crabplus.tasks.families import Score
 
     draws = [Score({"accuracy": v, "extra": 1.0}, "accuracy", 25) for v in np.linspace(0.2, 0.6, 21)]
     summary = chance_summary(draws)

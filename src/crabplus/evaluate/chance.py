@@ -27,11 +27,10 @@ import zlib
 
 import numpy as np
 
-from crabplus.evaluate.scoring import higher_is_better
 from crabplus.schema.prediction import Prediction
 from crabplus.schema.records import Record
 from crabplus.schema.registry import DatasetSpec
-from crabplus.tasks.families import family_of
+from crabplus.tasks.families import family_of, higher_is_better
 
 
 def chance_predictions(spec: DatasetSpec, records: list[Record], seed: int = 0, draw: int = 0) -> list[Prediction]:

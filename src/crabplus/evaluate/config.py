@@ -1,7 +1,8 @@
 """Evaluation configuration: how predictions are scored, what the demo decodes with, what ``crabplus eval`` reads.
 
 Three dataclasses share one set of scoring fields, so a setting is declared (and checked) once:
-:class:`ScoreConfig` is what scoring reads; :class:`EvalConfig` adds the demo's decoding settings (the demo
+:class:`ScoringSettings` is what scoring reads (a family's ``score`` gets the few it needs as
+``crabplus.tasks.families.ScoreConfig``); :class:`EvalConfig` adds the demo's decoding settings (the demo
 predicts, then scores); :class:`EvalCommandConfig` adds the inputs and outputs of ``crabplus eval``.
 """
 
@@ -14,7 +15,7 @@ from crabplus.config.core import ConfigError
 
 
 @dataclass
-class ScoreConfig:
+class ScoringSettings:
     """``segmenter``: ``grabcut`` (embedded default, OpenCV) or ``sam2`` with the local
     ``sam2_checkpoint`` directory, to turn boxes + points into masks.
 
@@ -53,16 +54,16 @@ class ScoreConfig:
 
 
 @dataclass
-class EvalConfig(ScoreConfig):
+class EvalConfig(ScoringSettings):
     """The demo's evaluation: greedy decoding (as the release) with ``max_new_tokens``, left-padded
-    batches of ``batch_size``, then scoring as :class:`ScoreConfig` says."""
+    batches of ``batch_size``, then scoring as :class:`ScoringSettings` says."""
 
     max_new_tokens: int = 512
     batch_size: int = 4
 
 
 @dataclass
-class EvalCommandConfig(ScoreConfig):
+class EvalCommandConfig(ScoringSettings):
     """``crabplus eval``: join ``predictions`` (a prediction JSON Lines file) with the record files or
     folders ``data`` by id and score them; ``root`` is the data root of media and masks (default: per
     record file, the nearest folder holding manifest.json, else the file's own folder); ``out`` the

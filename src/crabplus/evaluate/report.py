@@ -24,7 +24,6 @@ from crabplus.evaluate.config import EvalConfig
 from crabplus.evaluate.images import FrameSource
 from crabplus.evaluate.inputs import as_prediction_rows
 from crabplus.evaluate.routing import routing_summary
-from crabplus.evaluate.scoring import Score, higher_is_better, score_simple
 from crabplus.evaluate.segscore import SegmentationScorer, aggregate_segmentation
 from crabplus.schema.records import Record, RecordError
 from crabplus.schema.registry import DATASETS
@@ -38,7 +37,7 @@ from crabplus.schema.report import (
     ReportSummary,
 )
 from crabplus.schema.rows import PredictionRow
-from crabplus.tasks.families import family_of
+from crabplus.tasks.families import Score, ScoreConfig, family_of, higher_is_better
 from crabplus.tasks.parsers import Prediction, parse_prediction
 from crabplus.utils.io import atomic_write_json, atomic_write_text
 from crabplus.utils.progress import progress_bar
@@ -102,7 +101,8 @@ def _narrow_prompt_note(records: list[Record], preds: list[Prediction]) -> list[
 def _score_dataset(name: str, records: list[Record], preds: list[Prediction], seg: SegmentationScorer,
                    cfg: EvalConfig, without_prediction: int) -> DatasetScore:
     spec = DATASETS[name]
-    spatial = family_of(spec).spatial  # scored on frames and masks (crabplus.tasks.families)
+    family = family_of(spec)
+    spatial = family.spatial  # scored on frames and masks (crabplus.tasks.families)
     k = min(cfg.chance_draws, cfg.mask_chance_draws) if spatial else cfg.chance_draws
     draws = [chance_predictions(spec, records, cfg.seed, d) for d in range(k)]  # [K][N]
     keep = [i for i, p in enumerate(preds) if p.release_valid]
@@ -113,9 +113,10 @@ def _score_dataset(name: str, records: list[Record], preds: list[Prediction], se
         chance_scores = [aggregate_segmentation(spec, [s[1 + d] for s in stats], cfg.frames_per_batch)
                          for d in range(len(draws))]
     else:
-        ours = score_simple(spec, records, preds, meteor=cfg.meteor)
-        release = score_simple(spec, [records[i] for i in keep], [preds[i] for i in keep], meteor=cfg.meteor)
-        chance_scores = [score_simple(spec, records, guesses, meteor=cfg.meteor) for guesses in draws]
+        score_cfg = ScoreConfig(meteor=cfg.meteor)
+        ours = family.score(records, preds, score_cfg)
+        release = family.score([records[i] for i in keep], [preds[i] for i in keep], score_cfg)
+        chance_scores = [family.score(records, guesses, score_cfg) for guesses in draws]
     chance = chance_summary(chance_scores)
     unparsed = sum(not p.parsed for p in preds)
     notes = list(dict.fromkeys(ours.notes + release.notes + [n for c in chance_scores for n in c.notes]))

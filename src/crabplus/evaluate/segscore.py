@@ -13,11 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from crabplus.evaluate.images import FrameSource
-from crabplus.evaluate.scoring import Score
 from crabplus.schema.prediction import Prediction
 from crabplus.schema.records import Record
 from crabplus.schema.registry import DatasetSpec
-from crabplus.tasks.families import family_of
+from crabplus.tasks.families import Score, family_of
 from crabplus.tasks.families.spatial import FrameStats, sample_key
 
 __all__ = ["FrameStats", "SegmentationScorer", "aggregate_segmentation", "sample_key"]

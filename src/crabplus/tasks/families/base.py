@@ -13,6 +13,10 @@ bound family instead:
 - ``chance(records, rng) -> list[Prediction]``: one seeded chance guess per record (all parsed);
 - ``primary_metric`` and ``higher_is_better``: the headline number and its direction.
 
+Rules every family keeps when scoring: labels, free answers and options are compared after
+:func:`~crabplus.tasks.normalize.normalize_answer`, and an unparsed prediction is wrong (no label or choice, never
+equal; AVE segments that match no class; no UnAV detection; an AVVP video scored 0 on every F; an empty caption).
+
 A new benchmark whose answers have a shape we already have is one registry row naming one of these families.
 """
 

@@ -92,6 +92,9 @@ I we you he she they me us him her them my our your his their think believe clea
 reasoning based information visual auditory consistent both modalities together
 """
 
+#: the general word list (also what the perception corpus copies: crabplus.synth.pretrain_format)
+GENERAL_WORDS: tuple[str, ...] = tuple(_WORDS.split())
+
 _PUNCT = list(".,:;!?'\"()[]{}<>/\\-_+=*&%$#@^|~`")
 
 

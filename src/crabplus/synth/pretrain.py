@@ -30,6 +30,8 @@ import numpy as np
 from crabplus.schema.geometry import mask_box_points
 from crabplus.schema.perception import PERCEPTION_TASK
 from crabplus.schema.records import Answer, Media, Record, record_from_json, write_records
+from crabplus.synth import pretrain_dense as dense
+from crabplus.synth import pretrain_format as fmt
 from crabplus.synth import pretrain_text as pt
 from crabplus.synth.clip import Clip
 from crabplus.synth.config import SynthConfig
@@ -43,10 +45,11 @@ from crabplus.synth.text import capital
 from crabplus.synth.world import ALL_CLASSES, EMOTIONS, MOTIONS, split_class
 from crabplus.utils.io import atomic_write_json
 
-CORPUS_VERSION = "1.0.0"
+CORPUS_VERSION = "2.0.0"
 #: the corpus's own entry in every clip seed (ASCII "PERC")
 CORPUS_TAG = 0x50455243
-#: clips per layout by default (each clip gives 2-3 records)
+#: clips per layout by default (each clip gives 5-7 records: plain descriptions, perception-dense questions,
+#: a format exercise and, for every other clip, a copying exercise)
 DEFAULT_CLIPS = {"pt_scene": 800, "pt_still": 400, "pt_still10": 200, "pt_face": 300, "pt_pair": 300,
                  "pt_sounds": 300}
 
@@ -56,6 +59,10 @@ def corpus_seed(seed: int, layout: str, index: int) -> np.random.SeedSequence:
     return np.random.SeedSequence([seed, CORPUS_TAG, zlib.crc32(layout.encode()), index, 0])
 
 
+#: perception-dense questions drawn per clip (of those its content allows)
+DENSE_PER_CLIP = 3
+
+
 class CorpusClip(Clip):
     """A :class:`Clip` of the corpus: its own seed range, media under ``<layout>/media``."""
 
@@ -63,10 +70,21 @@ class CorpusClip(Clip):
         super().__init__(cfg, out, layout, "train", index)
         self.rng = np.random.default_rng(corpus_seed(cfg.seed, layout, index))
 
-    def qa(self, media: Media, pairs: list[tuple[str, str]], meta: dict) -> list[Record]:
-        """One record per (question, answer) pair, all on this clip's media."""
+    def qa(self, media: Media, pairs: list[tuple[str, str]], meta: dict, asks: list[dense.Ask] = (),
+           formats: list[tuple[str, str]] = ()) -> list[Record]:
+        """One record per question, all on this clip's media: the plain ``pairs``, up to :data:`DENSE_PER_CLIP`
+        of the perception-dense ``asks`` (each with its ``probe`` in ``meta``), the ``formats`` exercises,
+        and every other clip a copying exercise."""
+        chosen = self.sample(list(asks), min(DENSE_PER_CLIP, len(asks))) if asks else []
+        items = [(q, a, None) for q, a in pairs] + [(k.question, k.answer, k.probe()) for k in chosen]
+        items += [(q, a, None) for q, a in formats]
+        if self.index % 2 == 0:  # consecutive exercises of a layout walk the word list in steps of 8
+            start = zlib.crc32(self.dataset.encode()) + (self.index // 2) * 8
+            items.append((*fmt.copy_words(self.rng, start), None))
         return [Record(id=f"{self.id}-q{i}", dataset=self.dataset, task=PERCEPTION_TASK, split="train", media=media,
-                       instruction=q, answer=Answer(text=a), target=a, meta=meta) for i, (q, a) in enumerate(pairs)]
+                       instruction=q, answer=Answer(text=a), target=a,
+                       meta=meta if probe is None else {**meta, "probe": probe})
+                for i, (q, a, probe) in enumerate(items)]
 
 
 def any_background(rng: np.random.Generator) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
@@ -81,6 +99,18 @@ def any_background(rng: np.random.Generator) -> tuple[tuple[int, int, int], tupl
 def _scene(clip: CorpusClip, objects: list[SceneObject], d: int) -> Scene:
     return Scene(objects=objects, duration=d, background=any_background(clip.rng),
                  noise=float(clip.rng.uniform(0.004, 0.015)))
+
+
+def reasoned(seen: list[SceneObject], loud: list[SceneObject], d: int) -> str:
+    """A reasoning-like answer: what is seen, what is heard, so which shape sounds."""
+    sight = "I see " + (", ".join(f"a {o.cls} {MOTIONS[o.motion]}" for o in seen) if seen else "no shape") + "."
+    if not loud:
+        return f"{sight} I hear only a faint hiss, so nothing in view is making a noise."
+    hear = "I hear " + ", ".join(f"a {pt.sound(o.cls)} {pt.when(o.sounding, d)}" for o in loud) + "."
+    makers = [o for o in seen if o.sounding]
+    so = (f" So the sounding {'object is' if len(makers) == 1 else 'objects are'} "
+          + ", ".join(f"the {o.cls}" for o in makers) + "." if makers else " So the sound comes from off screen.")
+    return sight + " " + hear + so
 
 
 def _pick(clip: CorpusClip, pairs: list[tuple[str, str]], k: int) -> list[tuple[str, str]]:
@@ -135,8 +165,18 @@ def build_scene(clip: CorpusClip) -> list[Record]:
         ("How many shapes are in view, and how many different sounds?",
          f"{capital(pt.count(len(seen), 'shape'))} and {pt.count(len(loud), 'sound')}."),
         (f"Tell me about the {target.cls}: where it is, how it moves and what it sounds like.", about),
+        ("What do you see and hear, and so which shape is the one sounding?", reasoned(seen, loud, d)),
+        (clip.choice(["What is taking place here? One sentence, please.", "Sum up what you see and hear occur."]),
+         pt.sum_up(seen, loud)),
     ]
-    return clip.qa(Media(video=video), _pick(clip, pairs, 2), clip.base_meta(d, scene.to_json()))
+    formats = []
+    if loud:
+        o = clip.choice(loud)
+        formats.append(fmt.range_formats(rng, pt.sound(o.cls), o.cls, o.sounding, heard=True))
+    else:
+        formats.append(fmt.range_formats(rng, "sight", target.cls, target.visible, heard=False))
+    return clip.qa(Media(video=video), _pick(clip, pairs, 1), clip.base_meta(d, scene.to_json()),
+                   dense.scene_asks(scene.objects, d), formats)
 
 
 # ---- stills: one frame and a moment of sound -----------------------------------------------------------
@@ -167,11 +207,12 @@ def build_still(clip: CorpusClip) -> list[Record]:
     wav = clip.wav(".wav", render_audio(scene, clip.cfg.sample_rate, rng))
     frame, ids = render_frame(scene, t, clip.cfg.image_size)
     png = clip.png(f"-f{k}.png", frame)
-    where = {}
+    where, boxes = {}, {}
     for i, o in enumerate(scene.objects):
         if o.onscreen:
             box, points = mask_box_points(ids == i + 1, rng)
             where[o.cls] = f"{pt.region(o.x, o.y)}, {pt.extent(box, points[0])}"
+            boxes[o.cls] = (box, points)
     now = [o for o in scene.objects if o.sounding_at(int(t) + 0.5)]
     on_now = [o for o in now if o.onscreen]
     if on_now:
@@ -180,6 +221,12 @@ def build_still(clip: CorpusClip) -> list[Record]:
         maker = f"Something out of view: a {pt.sound(now[0].cls)}."
     else:
         maker = "Nothing: all is quiet apart from a faint hiss."
+    heard_now = (f"I hear {pt.listing([f'a {pt.sound(o.cls)}' for o in now]).rstrip('.').lower()}" if now
+                 else "I hear only a faint hiss")
+    seen_now = "I see " + ", ".join(f"a {o.cls} {pt.region(o.x, o.y)}" for o in scene.onscreen)
+    because = (f"{heard_now}, so the sounding object is the {on_now[0].cls}." if len(on_now) == 1 else
+               f"{heard_now}, so no shape in view is sounding now." if not on_now else
+               f"{heard_now}, so several shapes are sounding.")
     present = rng.random() < 0.6
     ask = clip.choice(classes) if present else clip.choice([c for c in ALL_CLASSES if c not in classes])
     found = f"Yes, {where[ask]}." if present else f"No, there is no {ask} here."
@@ -190,11 +237,17 @@ def build_still(clip: CorpusClip) -> list[Record]:
         (f"Is there a {ask} in this picture? If there is, where?", found),
         ("What do you hear at this moment?",
          pt.listing([f"a {pt.sound(o.cls)}" for o in now]) if now else "Only a faint hiss."),
+        ("Think it through: what do you see and hear, and so what is sounding?", f"{seen_now}. {capital(because)}"),
     ]
     meta = clip.base_meta(d, scene.to_json())
     meta.update({"frame_idx": k, "frame_time": t})
     media = Media(image=png, audio=wav, audio_window_index=k)
-    return clip.qa(media, _pick(clip, pairs, 2), meta)
+    named = clip.choice(classes)
+    box, points = boxes[named]
+    formats = [fmt.box_formats(rng, named, box, points),
+               fmt.name_in_tags(rng, "the sounding shape", on_now[0].cls) if len(on_now) == 1
+               else fmt.yes_no_in_tags(rng, ask, present)]
+    return clip.qa(media, _pick(clip, pairs, 1), meta, dense.still_asks(scene.objects, now), formats)
 
 
 # ---- faces -----------------------------------------------------------------------------------------------
@@ -217,7 +270,9 @@ def build_face(clip: CorpusClip) -> list[Record]:
                                                       f"and the voice is {voice}."),
         ("How does the voice sound?", f"It is {voice}, {len(scene.syllables)} syllables from {speaker}."),
     ]
-    return clip.qa(Media(video=video), _pick(clip, pairs, 1), clip.base_meta(d, scene.to_json()))
+    asks = dense.face_asks(face, voice, mood, high=scene.base_f0 >= 160)
+    formats = [fmt.name_in_tags(rng, "the mood of this person in one word", mood)]
+    return clip.qa(Media(video=video), _pick(clip, pairs, 1), clip.base_meta(d, scene.to_json()), asks, formats)
 
 
 # ---- the two matching layouts ----------------------------------------------------------------------------
@@ -259,7 +314,9 @@ def build_pair(clip: CorpusClip) -> list[Record]:
              ("What sound do you hear, and which shape would make it?", f"A {pt.sound(heard)}, the sound of a "
                                                                         f"{heard}.")]
     meta = clip.base_meta(d, {"video1": scenes[0].to_json(), "video2": scenes[1].to_json()})
-    return clip.qa(Media(video=v1, video2=v2, audio=audio), _pick(clip, pairs, 1), meta)
+    formats = [fmt.name_in_tags(clip.rng, "the shape in the clip that makes the sound", heard)]
+    return clip.qa(Media(video=v1, video2=v2, audio=audio), _pick(clip, pairs, 1), meta,
+                   dense.pair_asks(heard, right), formats)
 
 
 def build_sounds(clip: CorpusClip) -> list[Record]:
@@ -279,8 +336,10 @@ def build_sounds(clip: CorpusClip) -> list[Record]:
     pairs = [("One clip and two sound tracks: what is in view, what is each track, and which track belongs to "
               "the clip?", answer),
              ("What shape is in view, and what would it sound like?", f"A {seen}; it would make a {pt.sound(seen)}.")]
+    formats = [fmt.name_in_tags(clip.rng, "the number of the track that belongs to the clip (1 or 2)",
+                                str(right + 1))]
     return clip.qa(Media(video=video, audio=a1, audio2=a2), _pick(clip, pairs, 1),
-                   clip.base_meta(d, scene.to_json()))
+                   clip.base_meta(d, scene.to_json()), dense.sounds_asks(seen, right), formats)
 
 
 BUILDERS = {"pt_scene": build_scene, "pt_still": build_still, "pt_still10": build_still, "pt_face": build_face,

@@ -81,3 +81,25 @@ def count(n: int, noun: str) -> str:
 def listing(items: list[str]) -> str:
     """Sentences from clauses: ``"A. B."``."""
     return " ".join(capital(s).rstrip(".") + "." for s in items)
+
+
+#: how each motion is said with a verb (third person), in sentences that sum a clip up
+MOTION_VERBS = {"still": "stays still", "bounce": "bounces", "slide": "slides to and fro", "spin": "spins",
+                "grow": "grows and shrinks", "orbit": "circles round", "shake": "shakes", "zigzag": "zigzags",
+                "fall": "keeps falling"}
+
+
+def sum_up(seen: list[SceneObject], loud: list[SceneObject]) -> str:
+    """One plain sentence: each shape in view with what it does and whether it sounds."""
+    from crabplus.synth.world import SHAPES, split_class
+
+    def one(o: SceneObject) -> str:
+        verb = SHAPES[split_class(o.cls)[1]].verb
+        noise = f" and {verb}" if o.sounding else ", making no sound"
+        return f"the {o.cls} {MOTION_VERBS[o.motion]}{noise}"
+
+    parts = [one(o) for o in seen]
+    off = [o for o in loud if not o.onscreen]
+    if off:
+        parts.append(f"something off screen {SHAPES[split_class(off[0].cls)[1]].verb}")
+    return capital(join(parts)) + "." if parts else "Nothing is in view."

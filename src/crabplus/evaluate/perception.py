@@ -1,0 +1,65 @@
+"""What a base perceives: held-out greedy answers to the corpus's perception-dense questions, per attribute.
+
+A base is judged by what it answers on clips it never saw, beside chance — never by its loss (a low loss over
+long answers hides a base that guesses). Each perception-dense record of the corpus carries
+``meta["probe"] = {"attribute", "expected", "values"}`` (``crabplus.synth.pretrain_dense``); an answer is right
+when its leading words, lower-cased with punctuation dropped, are the expected ones. Chance per attribute is
+the mean of ``1 / values`` over its questions (a uniform guess among the values the attribute can take).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from crabplus.schema.records import Record
+
+
+def normalise(text: str) -> str:
+    """Lower case, punctuation to spaces, single spaces: ``"Upper left."`` -> ``"upper left"``."""
+    return " ".join(re.sub(r"[^a-z0-9 ]+", " ", text.lower()).split())
+
+
+def is_right(answer: str, expected: str) -> bool:
+    """Whether ``answer`` starts with the words of ``expected`` (whole words: "the first" is not "the firsts")."""
+    got, want = normalise(answer).split(), normalise(expected).split()
+    return bool(want) and got[:len(want)] == want
+
+
+@dataclass(frozen=True)
+class AttributeScore:
+    attribute: str
+    n: int
+    right: int
+    chance: float
+
+    @property
+    def accuracy(self) -> float:
+        return self.right / self.n if self.n else 0.0
+
+    def to_json(self) -> dict:
+        return {"n": self.n, "right": self.right, "accuracy": round(self.accuracy, 4), "chance": round(self.chance, 4)}
+
+
+def probe_records(records: Iterable[Record]) -> list[Record]:
+    """The records that carry a perception probe."""
+    return [r for r in records if isinstance(r.meta, dict) and isinstance(r.meta.get("probe"), dict)]
+
+
+def score_answers(records: Sequence[Record], answers: Sequence[str]) -> dict[str, AttributeScore]:
+    """Per attribute (sorted by name): how many of its questions were answered right, beside chance."""
+    if len(records) != len(answers):
+        raise ValueError(f"{len(records)} records but {len(answers)} answers")
+    tally: dict[str, list] = {}
+    for record, answer in zip(records, answers):
+        probe = record.meta["probe"]
+        n, right, chance = tally.setdefault(probe["attribute"], [0, 0, 0.0])
+        tally[probe["attribute"]] = [n + 1, right + is_right(answer, probe["expected"]),
+                                     chance + 1.0 / max(1, int(probe["values"]))]
+    return {a: AttributeScore(a, n, right, chance / n) for a, (n, right, chance) in sorted(tally.items())}
+
+
+def mean_accuracy(scores: dict[str, AttributeScore]) -> float:
+    """The unweighted mean over attributes (each attribute counts once, however many questions it has)."""
+    return sum(s.accuracy for s in scores.values()) / len(scores) if scores else 0.0

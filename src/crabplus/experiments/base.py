@@ -30,6 +30,7 @@ from crabplus.experiments import stages
 from crabplus.model.config import ModelConfig
 from crabplus.synth.config import SynthConfig
 from crabplus.train.config import TrainConfig
+from crabplus.train.encoders import EncoderStageConfig
 from crabplus.train.run_config import RunConfig
 from crabplus.utils import stamps
 from crabplus.utils.dist import print0
@@ -38,11 +39,17 @@ from crabplus.utils.io import atomic_write_json
 #: where the shipped base lives inside the installed package
 SHIPPED_BASE = Path(__file__).resolve().parent.parent / "assets" / "base"
 CORPUS_DIR = "corpus"
+VAL_DIR = "val"
+CHOSEN_DIR = "chosen"
+#: the validation corpus's seed is the base's seed plus this (its clips are then none of the training corpus's)
+VAL_SEED_OFFSET = 1000
 
 
 def base_train() -> TrainConfig:
-    return TrainConfig(stage="base", max_steps=3000, learning_rate=1e-3, batch_size=4, save_steps=500,
-                       sampling_balance="dataset", log_routing=False)
+    """Stage 1 (alignment): the LLM and the towers' projections read the pretrained towers; the towers
+    themselves at a tenth of the rate."""
+    return TrainConfig(stage="base", max_steps=4000, learning_rate=1e-3, batch_size=4, save_steps=500,
+                       save_total_limit=0, sampling_balance="dataset", log_routing=False, encoder_lr_scale=0.1)
 
 
 @dataclass
@@ -50,6 +57,9 @@ class BaseConfig:
     """How the base is made. ``synth``: the rendering settings of the corpus's clips (the demo's: 56 px,
     2 fps, 10 s scenes, 5 s stills, 4 s faces) and its seed; ``corpus_scale`` multiplies the clips per
     layout (``crabplus.synth.pretrain.DEFAULT_CLIPS``); ``train``: the base stage (every weight trains);
+    ``encoders``: stage 0, the towers trained on the corpus's ground truth (``crabplus.train.encoders``);
+    ``val_clips_scale``: the size of the validation corpus (its own seed, ``seed + 1000``) whose held-out greedy
+    answers choose the alignment checkpoint (``crabplus.evaluate.perception``), as a multiple of the default clips.
     ``threads``: torch CPU threads (the shipped base was made with 1, which also keeps it fast on a busy
     machine; another count sums floats in another order, so the bytes differ; None leaves torch's setting)."""
 
@@ -60,6 +70,8 @@ class BaseConfig:
     data: DataConfig = field(default_factory=lambda: DataConfig(image_size=56))
     model: ModelConfig = field(default_factory=lambda: ModelConfig(preset="tiny", adapter="none"))
     train: TrainConfig = field(default_factory=base_train)
+    encoders: EncoderStageConfig = field(default_factory=EncoderStageConfig)
+    val_clips_scale: float = 0.04
     threads: int | None = 1
 
     def __post_init__(self) -> None:
@@ -75,12 +87,12 @@ def corpus_clips(scale: float) -> dict[str, int]:
     return {k: max(2, round(n * scale)) for k, n in DEFAULT_CLIPS.items()}
 
 
-def make_corpus(cfg: BaseConfig, out: Path, workers: int = 1) -> Path:
+def make_corpus(cfg: BaseConfig, out: Path, workers: int = 1, folder: str = CORPUS_DIR) -> Path:
     """Generate the corpus into ``out/corpus`` unless a stamped one with the same settings is there (the stages'
     reuse rule, ``crabplus.utils.stamps``; ``workers`` never changes the bytes, so it is not part of the key)."""
     from crabplus.synth.pretrain import CORPUS_VERSION, generate_corpus
 
-    corpus = out / CORPUS_DIR
+    corpus = out / folder
     wanted = {"synth": {k: v for k, v in to_dict(cfg.synth).items() if k != "workers"},
               "clips": corpus_clips(cfg.corpus_scale), "version": CORPUS_VERSION, "seed": cfg.seed}
     t0 = time.perf_counter()
@@ -105,23 +117,75 @@ def base_run_config(cfg: BaseConfig, out: Path, corpus: Path) -> RunConfig:
 
 
 def pretrain_base(cfg: BaseConfig, workers: int = 1) -> Path:
-    """Corpus, then the base stage; returns the trained base's ``final/`` folder."""
+    """Corpus, stage 0 (the towers), stage 1 (alignment), then the alignment checkpoint whose held-out greedy
+    answers are best; returns that model's folder (``OUT/chosen``)."""
+    from crabplus.experiments.encoders import pretrain_encoders
+
     before = torch.get_num_threads()
     if cfg.threads is not None and cfg.threads != before:
         torch.set_num_threads(cfg.threads)
     try:
         out = Path(cfg.output_dir)
         corpus = make_corpus(cfg, out, workers)
-        return stages.train(base_run_config(cfg, out, corpus))
+        run_cfg = base_run_config(cfg, out, corpus)
+        towers = pretrain_encoders(corpus, out, cfg.model, cfg.encoders, seed=cfg.seed,
+                                   image_size=cfg.data.image_size, cache_dir=run_cfg.data.cache_dir)
+        run_cfg = replace(run_cfg, model=replace(run_cfg.model, checkpoint=str(towers)))
+        final = stages.train(run_cfg)
+        val = make_corpus(replace(cfg, seed=cfg.seed + VAL_SEED_OFFSET, corpus_scale=cfg.val_clips_scale), out,
+                          workers, folder=VAL_DIR)
+        return choose_checkpoint(Path(run_cfg.output_dir), final, val, out / CHOSEN_DIR,
+                                 cache_dir=run_cfg.data.cache_dir)
     finally:
         if torch.get_num_threads() != before:
             torch.set_num_threads(before)
 
 
+#: files of a training checkpoint that are the loadable model (the rest is resume state)
+_RESUME_ONLY = ("trainable.safetensors", "optimizer*", "rng-rank*", "train_state.json")
+
+
+def choose_checkpoint(run_dir: Path, final: Path, val_corpus: Path, dest: Path, *, cache_dir: str | None,
+                      max_new_tokens: int = 12) -> Path:
+    """Score every saved alignment checkpoint (and ``final``) by greedy answers to the validation corpus's
+    perception-dense questions (the unweighted mean accuracy over attributes, :mod:`crabplus.evaluate.perception`)
+    and copy the best model into ``dest`` with ``selection.json`` — chosen by held-out answers, not by loss."""
+    from crabplus.evaluate.perception import mean_accuracy, probe_records, score_answers
+    from crabplus.infer.batch import predict_records
+    from crabplus.schema.records import load_records
+    from crabplus.train import checkpoint as ckpt
+
+    candidates = [path for _, path in ckpt.list_checkpoints(run_dir)]
+    candidates = [p for p in candidates if p.name != final.name] + [final]
+    records = probe_records([r for f in sorted(val_corpus.glob("*/train.jsonl")) for r in load_records(f)])
+    inputs = {"candidates": {p.name: stamps.file_digest(p / "model.safetensors") for p in candidates},
+              "val": stamps.input_digest(val_corpus)}
+
+    def make() -> None:
+        scores = {}
+        for path in candidates:
+            rows = predict_records(str(path), records, val_corpus, batch_size=16, max_new_tokens=max_new_tokens,
+                                   record_routing=False, progress=False, cache_dir=cache_dir)
+            per = score_answers(records, [r.predict for r in rows])
+            scores[path.name] = {"mean": round(mean_accuracy(per), 4), **{k: v.to_json() for k, v in per.items()}}
+            print0(f"[base] {path.name}: held-out perception {scores[path.name]['mean']:.3f} "
+                   + " ".join(f"{k} {v.accuracy:.2f}" for k, v in per.items()))
+        best = max(candidates, key=lambda p: scores[p.name]["mean"])
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(best, dest, ignore=shutil.ignore_patterns(*_RESUME_ONLY))
+        atomic_write_json(dest / "selection.json", {"chosen": best.name, "records": len(records), "scores": scores})
+        print0(f"[base] chose {best.name} (held-out perception {scores[best.name]['mean']:.3f}) -> {dest}")
+
+    if stamps.run_once(dest, {"stage": "choose", "max_new_tokens": max_new_tokens}, inputs, make):
+        print0(f"[base] reusing the chosen base in {dest}")
+    return dest
+
+
 def ship(final: Path, dest: Path, command: str, cfg: BaseConfig, elapsed_s: float | None) -> None:
     """Copy a trained base into the package with its provenance (command, seed, hash)."""
     shutil.rmtree(dest, ignore_errors=True)
-    shutil.copytree(final, dest, ignore=shutil.ignore_patterns("run_config.yaml"))
+    shutil.copytree(final, dest, ignore=shutil.ignore_patterns("run_config.yaml", "selection.json", ".*"))
+    _ship_run_config(final / "run_config.yaml", dest / "run_config.yaml")
     digest = stamps.file_digest(dest / "model.safetensors")
     lines = ["# The shipped perception-pretrained base", "",
              "The tiny thinker every adapter run of `crabplus demo` starts from, trained on the perception corpus "
@@ -136,6 +200,24 @@ def ship(final: Path, dest: Path, command: str, cfg: BaseConfig, elapsed_s: floa
     (dest / "PROVENANCE.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     atomic_write_json(dest / "provenance.json", {"command": command, "seed": cfg.seed, "sha256": digest,
                                                  "config": to_dict(cfg)})
+
+
+def _ship_run_config(source: Path, dest: Path) -> None:
+    """The run config of the shipped base, so that every path predicts at the frame size it was trained on
+    (``crabplus.infer.predictor.trained_image_size``), with no path of the machine that made it: the model it
+    started from (stage 0's towers) is folded into it, and its data and output folders are the command's own."""
+    import yaml
+
+    data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    data.setdefault("model", {})["checkpoint"] = None
+    for key in ("root", "cache_dir"):
+        if (data.get("data") or {}).get(key):
+            data["data"][key] = Path(data["data"][key]).name
+    if (data.get("data") or {}).get("train"):
+        data["data"]["train"] = [str(Path(*Path(p).parts[-2:])) for p in data["data"]["train"]]
+    data["output_dir"] = Path(data.get("output_dir") or "base").name
+    dest.write_text("# the run that made the shipped base (paths relative to its output folder)\n"
+                    + yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
 
 
 def build_parser() -> argparse.ArgumentParser:

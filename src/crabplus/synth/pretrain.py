@@ -61,6 +61,8 @@ def corpus_seed(seed: int, layout: str, index: int) -> np.random.SeedSequence:
 
 #: perception-dense questions drawn per clip (of those its content allows)
 DENSE_PER_CLIP = 3
+#: words per copying exercise (one exercise every other clip; each block of words twice: plain, then in tags)
+COPY_WORDS_PER_EXERCISE = 12
 
 
 class CorpusClip(Clip):
@@ -78,9 +80,11 @@ class CorpusClip(Clip):
         chosen = self.sample(list(asks), min(DENSE_PER_CLIP, len(asks))) if asks else []
         items = [(q, a, None) for q, a in pairs] + [(k.question, k.answer, k.probe()) for k in chosen]
         items += [(q, a, None) for q, a in formats]
-        if self.index % 2 == 0:  # consecutive exercises of a layout walk the word list in steps of 8
-            start = zlib.crc32(self.dataset.encode()) + (self.index // 2) * 8
-            items.append((*fmt.copy_words(self.rng, start), None))
+        if self.index % 2 == 0:  # each layout walks the word list from its own sixth on, 12 words per two clips
+            exercise = self.index // 2
+            start = (list(BUILDERS).index(self.dataset) * len(fmt.COPY_WORDS) // len(BUILDERS)
+                     + (exercise // 2) * COPY_WORDS_PER_EXERCISE)
+            items.append((*fmt.copy_words(self.rng, exercise, start, COPY_WORDS_PER_EXERCISE), None))
         return [Record(id=f"{self.id}-q{i}", dataset=self.dataset, task=PERCEPTION_TASK, split="train", media=media,
                        instruction=q, answer=Answer(text=a), target=a,
                        meta=meta if probe is None else {**meta, "probe": probe})

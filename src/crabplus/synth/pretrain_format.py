@@ -77,17 +77,17 @@ def range_formats(rng: np.random.Generator, sound: str, cls: str, ranges: list[t
     return (f"Give the seconds of the {sound} as [start, end] pairs.", ", ".join(f"[{a}, {b}]" for a, b in ranges))
 
 
-def copy_words(rng: np.random.Generator, start: int, n: int = 8) -> tuple[str, str]:
-    """Repeat ``n`` words of the word list from position ``start`` on (wrapping round; consecutive exercises
-    pass ``start`` in steps of ``n``, so every word comes equally often), shuffled, in the casing and
-    punctuation given, or write three of them each in tags."""
+def copy_words(rng: np.random.Generator, exercise: int, start: int, n: int = 12) -> tuple[str, str]:
+    """Exercise number ``exercise`` of a walk over the word list: ``n`` words from position ``start`` on
+    (wrapping round), shuffled; even exercises repeat them after "Here they are:", odd ones write each in tags,
+    so that every word is trained both after a space and after ``>``. The casing and punctuation of each word
+    follow the exercise number, so consecutive walks over the list show each word in every form."""
     words = [COPY_WORDS[(start + int(j)) % len(COPY_WORDS)] for j in rng.permutation(n)]
-    if rng.random() < 0.4:
-        tag, some = _tag(rng), words[:3]
+    if exercise % 2:
+        tag = _tag(rng)
         return (f"Please write each of these words within <{tag}> and </{tag}>: "
-                + ", ".join(f"'{w}'" for w in some) + ".", "".join(f"<{tag}>{w}</{tag}>" for w in some))
-    forms = [w if r < 0.55 else w.capitalize() if r < 0.75 else w + "," if r < 0.9 else w + "."
-             for w, r in zip(words, rng.random(n))]
+                + ", ".join(f"'{w}'" for w in words) + ".", "".join(f"<{tag}>{w}</{tag}>" for w in words))
+    forms = [(w, w.capitalize(), w + ",", w + ".")[(j + exercise // 2) % 4] for j, w in enumerate(words)]
     text = " ".join(forms)
-    return (rng.choice(["Please repeat these words exactly:", "Copy this:", "Say these words back:"]) + " " + text,
-            text)
+    lead = ("Please repeat these words exactly:", "Copy this:", "Say these words back:")[int(rng.integers(3))]
+    return f"{lead} {text}", f"Here they are: {text}"

@@ -24,6 +24,11 @@ class TrainConfig:
     ``lr_scheduler`` with linear warm-up over ``warmup_ratio`` of the steps, gradient clipping at
     ``max_grad_norm`` (0 = off). ``bf16``: autocast to bfloat16 (meant for GPUs).
 
+    ``encoder_lr_scale`` (stage ``base``): the towers' learning rate as a fraction of ``learning_rate`` once
+    they were pretrained on their own (``crabplus.train.encoders``); 0 freezes them. Their projections into
+    the LLM (the vision merger, the audio projection) always train at the full rate: they are how the LLM
+    learns to read the towers.
+
     Engine: ``distributed`` picks DDP or FSDP (FSDP2 ``fully_shard``) when launched with torchrun;
     ``fsdp_reshard_after_forward: false`` keeps parameters whole between forward and backward,
     which is ZeRO-2's sharding (gradients and optimizer state only) — what the release ran with
@@ -54,6 +59,7 @@ class TrainConfig:
     sampling_temperature: float = 1.0
     sampling_balance: Literal["dataset", "task"] = "dataset"
     bf16: bool = False
+    encoder_lr_scale: float = 1.0
     save_steps: int = 500
     save_total_limit: int = 3
     log_steps: int = 10
@@ -83,6 +89,8 @@ class TrainConfig:
             raise ConfigError(f"train.learning_rate must be > 0, got {self.learning_rate}")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ConfigError(f"train.warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.encoder_lr_scale < 0:
+            raise ConfigError(f"train.encoder_lr_scale must be >= 0, got {self.encoder_lr_scale}")
         if self.max_grad_norm < 0 or self.weight_decay < 0:
             raise ConfigError("train.max_grad_norm and train.weight_decay must be >= 0")
         if self.save_total_limit < 0 or self.num_workers < 0:

@@ -90,14 +90,38 @@ def thinker_of(model: nn.Module) -> nn.Module:
     return model.get_base_model() if is_peft(model) else model
 
 
+#: parameter-name parts of the towers' projections into the LLM (trained at the full rate, see encoder_lr_scale)
+_PROJECTIONS = ("visual.merger.", "audio_tower.proj.", "audio_tower.ln_post.")
+
+
+def is_tower_parameter(name: str) -> bool:
+    """A parameter of the vision or audio tower proper (not of its projection into the LLM)."""
+    return ("visual." in name or "audio_tower." in name) and not any(p in name for p in _PROJECTIONS)
+
+
+def freeze_towers(model: nn.Module) -> int:
+    """Stop the towers' parameters training (``encoder_lr_scale: 0``); returns how many were frozen."""
+    frozen = 0
+    for name, p in model.named_parameters():
+        if is_tower_parameter(name) and p.requires_grad:
+            p.requires_grad_(False)
+            frozen += p.numel()
+    return frozen
+
+
 def _optimizer(model: nn.Module, cfg) -> torch.optim.Optimizer:
-    """AdamW; weight decay on matrices only (biases and norms are not decayed, the usual rule)."""
+    """AdamW; weight decay on matrices only (biases and norms are not decayed, the usual rule); the towers at
+    ``encoder_lr_scale`` times the learning rate."""
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     if not named:
         raise ConfigError("nothing to train: the model has no trainable parameters")
-    decay = [p for _, p in named if p.ndim >= 2]
-    rest = [p for _, p in named if p.ndim < 2]
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}]
+    scale = getattr(cfg, "encoder_lr_scale", 1.0)
+    groups = []
+    for tower in (False, True):
+        part = [(n, p) for n, p in named if (scale != 1.0 and is_tower_parameter(n)) == tower]
+        lr = cfg.learning_rate * (scale if tower else 1.0)
+        groups += [{"params": [p for _, p in part if p.ndim >= 2], "weight_decay": cfg.weight_decay, "lr": lr},
+                   {"params": [p for _, p in part if p.ndim < 2], "weight_decay": 0.0, "lr": lr}]
     return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.learning_rate,
                              betas=(cfg.adam_beta1, cfg.adam_beta2), eps=cfg.adam_eps)
 
@@ -209,6 +233,8 @@ def _train(run_cfg, cfg, out, engine, resume, stop_after_step) -> TrainResult:
     torch.manual_seed(run_cfg.seed)  # the same initial weights on every rank (FSDP does not broadcast)
     tokenizer, model = build_model(run_cfg.model)
     thinker = thinker_of(model)
+    if cfg.stage == "base" and cfg.encoder_lr_scale == 0:
+        print0(f"train: the towers are frozen (encoder_lr_scale 0): {freeze_towers(model):,} parameters")
     processor = CrabProcessor(tokenizer, thinker.config, image_size=run_cfg.data.image_size,
                               cache_dir=run_cfg.data.cache_dir)
     data = build_train_data(sources, processor, skip_bad=run_cfg.data.skip_bad)

@@ -1,0 +1,120 @@
+"""The exact ground truth of a perception-corpus clip, as targets for the encoder stage's heads.
+
+AVSynth knows everything about a clip (its scene graph is in each record's ``meta["scene"]``), so the tiny
+towers can be supervised directly, as a real Omni model's towers were pretrained on their own (a vision
+model, Whisper) before its LLM ever read them. Every target is read from the scene graph alone:
+
+- vision, per merged token of a still (a 2x2 patch block: one quarter of a 56-px frame): the colour and the
+  shape of the object whose centre lies in that quarter, or none — which token holds which object;
+- vision, per clip: the colours, shapes and motions in view (multi-hot), the drawn face and the mood;
+- audio, per clip: the colours (pitch) and shapes (timbre) sounding (multi-hot), the voice's mood and the
+  speaker's pitch;
+- audio, per second of a scene: which colours and shapes sound in that second (who sounds when).
+
+Which track belongs to which clip is learned across the towers by a contrastive objective
+(:mod:`crabplus.train.encoders`), which needs no label. :data:`TARGETS` describes each target for the trainer,
+which knows nothing of the world.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from crabplus.synth.pretrain_text import FACE_VOICE_MOOD
+from crabplus.synth.world import COLOUR_NAMES, EMOTIONS, MOTIONS, SHAPE_NAMES
+
+MOODS: tuple[str, ...] = tuple(EMOTIONS)
+#: the distinct drawn faces (three pairs of moods share one)
+FACES: tuple[str, ...] = tuple(dict.fromkeys(face for face, _, _ in FACE_VOICE_MOOD.values()))
+N_SOUND = len(COLOUR_NAMES) + len(SHAPE_NAMES)
+
+#: name -> (tower, level, loss, classes). level: ``token`` (one target per merged vision token), ``clip``
+#: (the tower's tokens averaged), ``second`` (the audio tokens of each second averaged). loss: ``ce`` (one
+#: class; a target of -100 is not supervised) or ``bce`` (multi-hot).
+TARGETS: dict[str, tuple[str, str, str, int]] = {
+    "token_colour": ("vision", "token", "ce", len(COLOUR_NAMES) + 1),
+    "token_shape": ("vision", "token", "ce", len(SHAPE_NAMES) + 1),
+    "seen_colours": ("vision", "clip", "bce", len(COLOUR_NAMES)),
+    "seen_shapes": ("vision", "clip", "bce", len(SHAPE_NAMES)),
+    "motions": ("vision", "clip", "bce", len(MOTIONS)),
+    "face": ("vision", "clip", "ce", len(FACES)),
+    "mood": ("vision", "clip", "ce", len(MOODS)),
+    "heard_colours": ("audio", "clip", "bce", len(COLOUR_NAMES)),
+    "heard_shapes": ("audio", "clip", "bce", len(SHAPE_NAMES)),
+    "voice_mood": ("audio", "clip", "ce", len(MOODS)),
+    "speaker_high": ("audio", "clip", "ce", 2),
+    "per_second": ("audio", "second", "bce", N_SOUND),
+}
+
+
+def _quarter(x: float, y: float) -> int:
+    """0 top left, 1 top right, 2 bottom left, 3 bottom right: the raster order of a 56-px frame's merged tokens."""
+    return 2 * int(y >= 0.5) + int(x >= 0.5)
+
+
+def _multi_hot(names: set[str], vocab: tuple[str, ...]) -> np.ndarray:
+    out = np.zeros(len(vocab), dtype=np.float32)
+    for n in names:
+        out[vocab.index(n)] = 1.0
+    return out
+
+
+def _parts(obj: dict) -> tuple[str, str]:
+    colour, shape = obj["class"].split(" ")
+    return colour, shape
+
+
+def _sounding_at(obj: dict, t: float) -> bool:
+    return any(a <= t < b for a, b in obj.get("sounding", []))
+
+
+def _sound_vector(objects: list[dict]) -> np.ndarray:
+    out = np.zeros(N_SOUND, dtype=np.float32)
+    for o in objects:
+        c, s = _parts(o)
+        out[COLOUR_NAMES.index(c)] = out[len(COLOUR_NAMES) + SHAPE_NAMES.index(s)] = 1.0
+    return out
+
+
+def scene_targets(scene: dict, *, moment: float | None) -> dict[str, np.ndarray | int | list[int]]:
+    """Targets of a shapes clip. ``moment``: the second a still shows and hears (one frame, one audio window);
+    None for a video, whose sound is also given second by second."""
+    seen = [o for o in scene["objects"] if o["onscreen"]]
+    out: dict = {"seen_colours": _multi_hot({_parts(o)[0] for o in seen}, COLOUR_NAMES),
+                 "seen_shapes": _multi_hot({_parts(o)[1] for o in seen}, SHAPE_NAMES)}
+    if moment is not None:
+        colour, shape = [0] * 4, [0] * 4
+        for o in seen:  # later objects are drawn on top: the last whose centre is in a quarter names it
+            q = _quarter(o["x"], o["y"])
+            colour[q], shape[q] = COLOUR_NAMES.index(_parts(o)[0]) + 1, SHAPE_NAMES.index(_parts(o)[1]) + 1
+        out["token_colour"], out["token_shape"] = colour, shape
+        loud = [o for o in scene["objects"] if _sounding_at(o, int(moment) + 0.5)]
+    else:
+        out["motions"] = _multi_hot({o["motion"] for o in seen}, tuple(MOTIONS))
+        seconds = int(scene["duration"])
+        out["per_second"] = np.stack([_sound_vector([o for o in scene["objects"] if _sounding_at(o, t + 0.5)])
+                                      for t in range(seconds)])
+        loud = [o for o in scene["objects"] if o.get("sounding")]
+    sound = _sound_vector(loud)
+    out["heard_colours"], out["heard_shapes"] = sound[:len(COLOUR_NAMES)], sound[len(COLOUR_NAMES):]
+    return out
+
+
+def face_targets(scene: dict) -> dict[str, int]:
+    """Targets of a talking face: the drawn face and mood (vision), the voice's mood and whether the speaker is
+    high-pitched (audio; the corpus says so from a base pitch of 160 Hz up)."""
+    emotion = scene["emotion"]
+    return {"face": FACES.index(FACE_VOICE_MOOD[emotion][0]), "mood": MOODS.index(emotion),
+            "voice_mood": MOODS.index(emotion), "speaker_high": int(scene["base_f0"] >= 160)}
+
+
+def record_targets(dataset: str, meta: dict) -> dict | None:
+    """The targets of a corpus record's clip by its layout; None for the matching layouts (their own
+    track is not the one heard: the contrastive objective sees their clips through the scenes)."""
+    if dataset == "pt_face":
+        return face_targets(meta["scene"])
+    if dataset in ("pt_still", "pt_still10"):
+        return scene_targets(meta["scene"], moment=float(meta["frame_time"]))
+    if dataset == "pt_scene":
+        return scene_targets(meta["scene"], moment=None)
+    return None

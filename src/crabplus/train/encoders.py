@@ -1,0 +1,254 @@
+"""Stage 0 of the base: the thinker's two towers pretrained on their own, with direct supervision.
+
+A real Omni model does not learn to see and hear through its LLM: its vision tower comes from an image
+model and its audio tower from Whisper, each pretrained on its own before the LLM reads them. Trained only
+through the LLM's next-token loss, the tiny towers got 10-25x smaller gradients than the LLM (one AdamW
+group, one global clip) and ended worse than random at perceiving. So here each tower gets small heads on
+its output tokens (the merger's / the audio projection's, the very features the LLM reads), trained against
+the exact ground truth the caller provides (for AVSynth: ``crabplus.synth.encoder_targets``), plus a
+contrastive objective across the towers (InfoNCE between a clip's pooled vision and pooled audio, both ways)
+for which track belongs to which clip. The heads are dropped afterwards; the towers go into the base.
+
+The trainer knows nothing of the world: ``targets`` describes each head as (tower, level, loss, classes),
+and each sample carries its own target values.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from crabplus.config.core import ConfigError
+from crabplus.utils.dist import print0
+
+IGNORE = -100
+
+
+@dataclass
+class EncoderStageConfig:
+    """``steps`` optimizer steps of ``batch_size`` clips, all of one layout per step (layouts take turns in
+    proportion to their clips); AdamW at ``learning_rate`` with cosine decay after ``warmup_steps``;
+    ``contrastive_weight`` scales the cross-tower InfoNCE loss (temperature ``temperature``);
+    ``val_fraction`` of the clips is held out and scored at the end; ``log_steps``: how often a line is printed."""
+
+    steps: int = 600
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    warmup_steps: int = 30
+    weight_decay: float = 0.01
+    contrastive_weight: float = 0.5
+    temperature: float = 0.1
+    val_fraction: float = 0.1
+    log_steps: int = 50
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 2:
+            raise ConfigError(f"steps must be >= 1 and batch_size >= 2, got {self.steps}, {self.batch_size}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+
+
+@dataclass
+class TowerSample:
+    """One clip's encoder inputs (as :class:`~crabplus.data.processor.CrabProcessor` encodes them) and targets."""
+
+    layout: str
+    vision: dict[str, torch.Tensor]  # pixel_values(+image_grid_thw) or pixel_values_videos(+video_grid_thw)
+    features: torch.Tensor  # [n_mels, F] log-mel
+    targets: dict[str, object]
+    seconds: int = 0  # the clip's length, for per-second targets
+
+
+@dataclass
+class EncoderStageResult:
+    history: list[dict] = field(default_factory=list)
+    validation: dict[str, float] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+
+
+class TowerHeads(nn.Module):
+    """A linear head per target and the two contrastive projections (all dropped after the stage)."""
+
+    def __init__(self, hidden: int, targets: dict[str, tuple[str, str, str, int]], proj_dim: int = 64):
+        super().__init__()
+        self.targets = dict(targets)
+        self.heads = nn.ModuleDict({name: nn.Linear(hidden, classes) for name, (_, _, _, classes) in targets.items()})
+        self.vision_proj = nn.Linear(hidden, proj_dim)
+        self.audio_proj = nn.Linear(hidden, proj_dim)
+
+
+def _vision_tokens(thinker: nn.Module, batch: Sequence[TowerSample]) -> list[torch.Tensor]:
+    """Per clip, the merged vision tokens the LLM would read: [n_i, hidden]."""
+    model = thinker.model
+    if "pixel_values" in batch[0].vision:
+        pixels = torch.cat([s.vision["pixel_values"] for s in batch])
+        grid = torch.cat([s.vision["image_grid_thw"] for s in batch])
+        return list(model.get_image_features(pixels, image_grid_thw=grid).pooler_output)
+    pixels = torch.cat([s.vision["pixel_values_videos"] for s in batch])
+    grid = torch.cat([s.vision["video_grid_thw"] for s in batch])
+    return list(model.get_video_features(pixels, video_grid_thw=grid).pooler_output)
+
+
+def _audio_tokens(thinker: nn.Module, batch: Sequence[TowerSample]) -> list[torch.Tensor]:
+    """Per clip, the audio tokens the LLM would read: [m_i, hidden]."""
+    model = thinker.model
+    lengths = torch.tensor([s.features.shape[1] for s in batch])
+    n_mels, longest = batch[0].features.shape[0], int(lengths.max())
+    feats = torch.zeros(len(batch), n_mels, longest)  # [B, n_mels, F] right-padded
+    mask = torch.zeros(len(batch), longest, dtype=torch.long)  # [B, F]
+    for i, s in enumerate(batch):
+        feats[i, :, :s.features.shape[1]] = s.features
+        mask[i, :s.features.shape[1]] = 1
+    out = model.get_audio_features(feats, feature_attention_mask=mask).last_hidden_state  # [sum m_i, hidden]
+    _, counts = model.audio_tower._get_feat_extract_output_lengths(lengths)
+    return list(torch.split(out, counts.tolist()))
+
+
+def _target_loss(logits: torch.Tensor, target, loss: str) -> tuple[torch.Tensor | None, float, int]:
+    """(loss, right, counted): ``right`` counts correct predictions (bce: exact multi-hot sets)."""
+    if loss == "ce":
+        t = torch.as_tensor(target, dtype=torch.long).reshape(-1)
+        keep = t != IGNORE
+        if not keep.any():
+            return None, 0.0, 0
+        value = F.cross_entropy(logits[keep], t[keep])
+        return value, float((logits[keep].argmax(-1) == t[keep]).sum()), int(keep.sum())
+    t = torch.as_tensor(np.asarray(target), dtype=torch.float32).reshape(logits.shape)
+    value = F.binary_cross_entropy_with_logits(logits, t)
+    exact = ((logits > 0).float() == t).all(-1)
+    return value, float(exact.sum()), int(exact.numel())
+
+
+def _per_second(tokens: torch.Tensor, seconds: int) -> torch.Tensor:
+    """[m, hidden] audio tokens -> [seconds, hidden]: the mean of the tokens of each second."""
+    return torch.stack([chunk.mean(0) for chunk in torch.tensor_split(tokens, seconds)])
+
+
+def batch_losses(thinker: nn.Module, heads: TowerHeads, batch: Sequence[TowerSample], cfg: EncoderStageConfig
+                 ) -> tuple[torch.Tensor, dict[str, tuple[float, int]]]:
+    """The summed loss of one single-layout batch, and per target (right, counted)."""
+    vision = _vision_tokens(thinker, batch)
+    audio = _audio_tokens(thinker, batch)
+    losses, tally = [], {}
+    for name, (tower, level, kind, _) in heads.targets.items():
+        have = [i for i, s in enumerate(batch) if name in s.targets]
+        if not have:
+            continue
+        logits, wanted = [], []
+        for i in have:
+            tokens = vision[i] if tower == "vision" else audio[i]
+            if level == "token":
+                x = tokens[:len(batch[i].targets[name])]  # a still's first temporal group: one token per quarter
+            elif level == "second":
+                x = _per_second(tokens, batch[i].seconds)
+            else:
+                x = tokens.mean(0, keepdim=True)
+            logits.append(heads.heads[name](x))
+            wanted.append(np.asarray(batch[i].targets[name]).reshape(x.shape[0], -1) if kind == "bce"
+                          else np.asarray(batch[i].targets[name]).reshape(-1))
+        value, right, counted = _target_loss(torch.cat(logits), np.concatenate(wanted), kind)
+        if value is not None:
+            losses.append(value)
+            tally[name] = (right, counted)
+    v = F.normalize(heads.vision_proj(torch.stack([t.mean(0) for t in vision])), dim=-1)  # [B, d]
+    a = F.normalize(heads.audio_proj(torch.stack([t.mean(0) for t in audio])), dim=-1)  # [B, d]
+    sims = v @ a.T / cfg.temperature  # [B, B]: clip i's pictures against clip j's sound
+    labels = torch.arange(len(batch))
+    contrastive = (F.cross_entropy(sims, labels) + F.cross_entropy(sims.T, labels)) / 2
+    tally["contrastive"] = (float((sims.argmax(-1) == labels).sum()), len(batch))
+    total = torch.stack(losses).sum() + cfg.contrastive_weight * contrastive
+    return total, tally
+
+
+def _split_layouts(samples: Sequence[TowerSample], val_fraction: float, rng: random.Random
+                   ) -> tuple[dict[str, list[TowerSample]], dict[str, list[TowerSample]]]:
+    train: dict[str, list[TowerSample]] = {}
+    val: dict[str, list[TowerSample]] = {}
+    for s in samples:
+        train.setdefault(s.layout, []).append(s)
+    for layout, group in train.items():
+        rng.shuffle(group)
+        k = int(len(group) * val_fraction)
+        val[layout], train[layout] = group[:k], group[k:]
+    return train, val
+
+
+def train_towers(thinker: nn.Module, samples: Sequence[TowerSample], targets: dict[str, tuple[str, str, str, int]],
+                 cfg: EncoderStageConfig, *, seed: int = 0,
+                 on_log: Callable[[dict], None] | None = None) -> EncoderStageResult:
+    """Train ``thinker``'s vision and audio towers (the LLM is not touched) on ``samples``; returns the loss
+    history and the held-out accuracy per target."""
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    train, val = _split_layouts(samples, cfg.val_fraction, rng)
+    layouts = [k for k, v in train.items() if len(v) >= cfg.batch_size]
+    if not layouts:
+        raise ValueError(f"no layout has {cfg.batch_size} training clips ({ {k: len(v) for k, v in train.items()} })")
+    weights = [len(train[k]) for k in layouts]
+    hidden = int(thinker.config.text_config.hidden_size)
+    heads = TowerHeads(hidden, targets)
+    towers = [thinker.model.visual, thinker.model.audio_tower]
+    params = [p for t in towers for p in t.parameters()] + list(heads.parameters())
+    for p in params:
+        p.requires_grad_(True)
+    optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+
+    def lr_at(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        return 0.5 * (1 + math.cos(math.pi * (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
+    for t in towers:
+        t.train()
+    result, t0, running = EncoderStageResult(), time.perf_counter(), []
+    for step in range(cfg.steps):
+        layout = rng.choices(layouts, weights)[0]
+        batch = rng.sample(train[layout], cfg.batch_size)
+        loss, _ = batch_losses(thinker, heads, batch, cfg)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        scheduler.step()
+        running.append(loss.item())
+        if (step + 1) % cfg.log_steps == 0 or step + 1 == cfg.steps:
+            row = {"step": step + 1, "loss": round(sum(running) / len(running), 4),
+                   "seconds": round(time.perf_counter() - t0, 1)}
+            running = []
+            result.history.append(row)
+            print0(f"[encoders] step {row['step']}/{cfg.steps} loss {row['loss']:.4f} ({row['seconds']:.0f} s)")
+            if on_log is not None:
+                on_log(row)
+    result.validation = evaluate_towers(thinker, heads, val, cfg)
+    result.elapsed_s = round(time.perf_counter() - t0, 1)
+    for t in towers:
+        t.eval()
+    return result
+
+
+@torch.no_grad()
+def evaluate_towers(thinker: nn.Module, heads: TowerHeads, groups: dict[str, list[TowerSample]],
+                    cfg: EncoderStageConfig) -> dict[str, float]:
+    """Held-out accuracy per target (bce targets: the exact set) and of the contrastive match (which of the
+    batch's tracks belongs to each clip, among ``batch_size``)."""
+    tally: dict[str, list[float]] = {}
+    for group in groups.values():
+        for i in range(0, len(group) - 1, cfg.batch_size):
+            batch = group[i:i + cfg.batch_size]
+            if len(batch) < 2:
+                continue
+            _, part = batch_losses(thinker, heads, batch, cfg)
+            for name, (right, counted) in part.items():
+                acc = tally.setdefault(name, [0.0, 0])
+                acc[0] += right
+                acc[1] += counted
+    return {name: round(right / counted, 4) for name, (right, counted) in sorted(tally.items()) if counted}

@@ -100,14 +100,15 @@ def test_demo_can_retrain_the_base_on_the_perception_corpus_only(tmp_path, capsy
     out = tmp_path / "demo"
     toy = [t.replace("[ks, a2v, ave, s4]", "[ks]") for t in TOY]
     assert main(["demo", "--out", str(out), *toy, "retrain_base=true", "corpus_scale=0.001", "base.max_steps=2",
-                 "base.save_steps=2", "base.batch_size=2"]) == 0
+                 "base.save_steps=2", "base.batch_size=2", "encoders.steps=2", "encoders.batch_size=2"]) == 0
     assert "perception corpus:" in capsys.readouterr().out
     base_cfg = yaml.safe_load((out / "base" / "config.yaml").read_text())
     assert base_cfg["train"]["stage"] == "base" and base_cfg["train"]["max_steps"] == 2
     assert base_cfg["data"]["train"] and all(f.startswith(str(out / "corpus")) and "/pt_" in f
                                              for f in base_cfg["data"]["train"])
     adapter_cfg = yaml.safe_load((out / "ilora" / "config.yaml").read_text())
-    assert adapter_cfg["model"]["checkpoint"] == str(out / "base" / "final")
+    assert adapter_cfg["model"]["checkpoint"] == str(out / "chosen")  # the alignment checkpoint held-out answers chose
+    assert (out / "encoders" / "encoders.json").is_file()  # the towers were trained first
 
 
 @pytest.mark.integration  # the demo at toy size

@@ -127,8 +127,9 @@ TOY_FLAGS = {
     ("predict",): ["--max-new-tokens", "4"],
     ("eval",): ["--no-meteor", "--chance-draws", "2", "--mask-chance-draws", "1"],
 }
-#: ... and to ``python -m crabplus.experiments.base``: 2 clips per corpus layout, one base step
-BASE_TOY_FLAGS = ["corpus_scale=0.001", "train.max_steps=1", "train.save_steps=1"]
+#: ... and to ``python -m crabplus.experiments.base``: 2 clips per corpus layout, one step of each stage
+BASE_TOY_FLAGS = ["corpus_scale=0.001", "encoders.steps=1", "encoders.batch_size=2", "train.max_steps=1",
+                  "train.save_steps=1", "val_clips_scale=0.001"]
 
 
 def toy_argv(cmd: Command) -> list[str]:

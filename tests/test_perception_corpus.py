@@ -21,9 +21,6 @@ from crabplus.synth.world import ALL_CLASSES, COLOURS, SHAPES
 from crabplus.train.config import TrainConfig
 from crabplus.train.data import load_sources
 
-#: the tags and formats of the 19 datasets' answers (crabplus.tasks.formats)
-TAGGED = re.compile(r"<\w+>|</\w+>|\[\d+,\d+|\(\d+,\d+\)\(|\(\d+ \d+\)")
-
 
 def _corpus_records(root) -> list:
     return [r for name in PERCEPTION_NAMES for r in load_records(root / name / "train.jsonl")]
@@ -74,7 +71,7 @@ def _normalise(text: str) -> str:
     return re.sub(r"\d+", "N", text).strip().lower()
 
 
-def test_corpus_wording_shares_no_template_and_no_tag_with_the_19_datasets(small_corpus, all19):
+def test_corpus_wording_shares_no_template_with_the_19_datasets(small_corpus, all19):
     corpus = _corpus_records(small_corpus)
     assert {r.dataset for r in corpus} == set(PERCEPTION_NAMES) and all(r.task == "perception" for r in corpus)
     # the fixed text of every instruction template (the parts around its placeholders)
@@ -82,9 +79,9 @@ def test_corpus_wording_shares_no_template_and_no_tag_with_the_19_datasets(small
               if len(p.strip()) > 12]
     for r in corpus:
         assert not any(p in r.instruction for p in pieces), r.instruction
-        assert not r.instruction.lower().startswith("please"), r.instruction
-        assert not TAGGED.search(r.target), r.target
-        assert not r.target.startswith(("I see", "I hear")), r.target  # the mirror datasets' reasoning chains
+        # a tag is written only where the corpus's own question asks for that tag by name
+        for tag in set(re.findall(r"</?(\w+)>", r.target)):
+            assert f"<{tag}>" in r.instruction, (r.instruction, r.target)
     # whole questions, templates compared (the mirror QA datasets' questions are inside their instructions)
     tasks = _task_records(all19)
     task_questions = {_normalise(r.meta.get("question", r.instruction)) for r in tasks}
@@ -114,7 +111,6 @@ def test_base_stage_refuses_the_19_datasets_and_takes_the_corpus(small_corpus, s
     sources = load_sources(DataConfig(train=[str(small_corpus)]), base)
     seen = [r for s in sources for r in s.records]
     assert {r.dataset for r in seen} == set(PERCEPTION_NAMES) and all(is_perception(r.dataset) for r in seen)
-    assert not any(TAGGED.search(r.target) for r in seen)
 
 
 def test_corpus_is_deterministic_and_independent_of_workers(tmp_path):
@@ -131,3 +127,50 @@ def test_corpus_is_deterministic_and_independent_of_workers(tmp_path):
     assert pngs and all(np.array_equal(np.frombuffer(p.read_bytes(), np.uint8),
                                        np.frombuffer((tmp_path / "b" / p.relative_to(tmp_path / "a")).read_bytes(),
                                                      np.uint8)) for p in pngs)
+
+
+def unseen_token_share(corpus_root, task_root) -> dict[str, float]:
+    """The share of the 19 datasets' target tokens never in a corpus target, and of their instruction tokens never
+    anywhere in the corpus (the tiny tokenizer's ids)."""
+    from collections import Counter
+
+    from crabplus.data.tokenizer import build_tiny_tokenizer
+
+    tok = build_tiny_tokenizer()
+
+    def ids(text: str) -> list[int]:
+        return tok(text, add_special_tokens=False)["input_ids"]
+
+    corpus = _corpus_records(corpus_root)
+    in_targets = {i for r in corpus for i in ids(r.target)}
+    anywhere = in_targets | {i for r in corpus for i in ids(r.instruction)}
+    targets = Counter(i for r in _task_records(task_root) for i in ids(r.target))
+    instructions = Counter(i for r in _task_records(task_root) for i in ids(r.instruction))
+    return {"target": sum(c for i, c in targets.items() if i not in in_targets) / sum(targets.values()),
+            "instruction": sum(c for i, c in instructions.items() if i not in anywhere) / sum(instructions.values())}
+
+
+@pytest.mark.integration
+def test_a_fifth_of_the_corpus_already_trains_every_answer_token_of_the_19_datasets(tmp_path, all19):
+    """The copying exercises walk the word list so that a fifth of the default corpus already writes every token
+    the 19 datasets' answers use; of their instruction tokens, a capitalised word or two comes only at the full
+    size (the slow test: 0 and 0 there)."""
+    from crabplus.experiments.base import corpus_clips
+    from crabplus.synth.pretrain import generate_corpus
+
+    generate_corpus(tmp_path, SynthConfig(per_dataset=4, image_size=56), corpus_clips(0.2), workers=2)
+    share = unseen_token_share(tmp_path, all19)
+    assert share["target"] == 0.0 and share["instruction"] < 0.005
+
+
+@pytest.mark.slow
+def test_no_token_of_the_demo_datasets_is_unseen_by_the_shipped_corpus(tmp_path):
+    """At the shipped base's corpus size and the demo's 100 clips per dataset (a few minutes)."""
+    from crabplus.experiments.base import BaseConfig, corpus_clips
+    from crabplus.synth import generate
+    from crabplus.synth.pretrain import generate_corpus
+
+    base = BaseConfig()
+    generate_corpus(tmp_path / "corpus", base.synth, corpus_clips(base.corpus_scale), workers=2)
+    generate(tmp_path / "data", SynthConfig(per_dataset=100, image_size=56, workers=2), progress=False)
+    assert unseen_token_share(tmp_path / "corpus", tmp_path / "data") == {"target": 0.0, "instruction": 0.0}

@@ -29,7 +29,8 @@ def test_the_shipped_base_is_small_documented_and_loadable():
 
 @pytest.mark.slow
 def test_regenerate_shipped_base(tmp_path):
-    """Runs the shipped command again (corpus + 3,000 base steps: about 15-25 CPU-minutes) and compares bytes."""
+    """Runs the shipped command again (corpus, the towers, the alignment stage and the choice of its checkpoint:
+    about an hour on one CPU thread) and compares bytes."""
     from crabplus.experiments.base import main
 
     provenance = json.loads((SHIPPED_BASE / "provenance.json").read_text())
@@ -38,5 +39,18 @@ def test_regenerate_shipped_base(tmp_path):
     args[args.index("--out") + 1] = str(out)
     assert BaseConfig(**{}).seed == provenance["config"]["seed"]
     assert main(args) == 0
-    made = (out / "base" / "final" / "model.safetensors").read_bytes()
+    made = (out / "chosen" / "model.safetensors").read_bytes()
     assert hashlib.sha256(made).hexdigest() == provenance["sha256"]
+
+
+def test_the_shipped_base_predicts_at_the_frame_size_it_was_trained_on():
+    """Its run config travels with it (without any path of the machine that made it), so a prediction with the
+    base alone sees frames as it was trained: 56 px, not the 224-px default."""
+    from crabplus.infer.predictor import Predictor, trained_image_size
+
+    provenance = json.loads((SHIPPED_BASE / "provenance.json").read_text())
+    trained = provenance["config"]["data"]["image_size"]
+    assert trained_image_size(SHIPPED_BASE) == trained == 56
+    assert Predictor.from_checkpoint(SHIPPED_BASE).processor.image_size == trained
+    text = (SHIPPED_BASE / "run_config.yaml").read_text()
+    assert "/work/" not in text and "/home/" not in text and "/tmp/" not in text

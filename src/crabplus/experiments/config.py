@@ -12,6 +12,7 @@ from crabplus.evaluate.config import EvalConfig
 from crabplus.model.config import ModelConfig
 from crabplus.synth.config import SynthConfig
 from crabplus.train.config import TrainConfig
+from crabplus.train.encoders import EncoderStageConfig
 
 #: the multi-task methods the transfer study can run (crabplus.experiments.study)
 METHODS = ("ilora", "lora", "lora_same_rank")
@@ -37,8 +38,10 @@ class DemoConfig:
 
     ``synth``: the AVSynth set generated into ``output_dir/data``. The base model is the shipped
     perception-pretrained one (``crabplus/assets/base``, made by ``crabplus.experiments.base`` from the
-    perception corpus only); ``retrain_base`` makes it again in ``output_dir/base`` from a corpus of
-    ``corpus_scale`` times the default clips, with the ``base`` training settings (the shipped ones by default).
+    perception corpus only) unless ``base_model`` names another model folder; ``retrain_base`` makes it again
+    in ``output_dir/base`` from a corpus of
+    ``corpus_scale`` times the default clips, with the ``encoders`` (stage 0: the towers) and ``base`` (stage 1:
+    alignment) training settings (the shipped ones by default).
     ``adapter``: the adapter stage (I-LoRA multi-task, 1,000 steps at lr 5e-3: the base knows no instruction
     and no answer format, so the adapter learns every task's format and wording; at 300 steps and lr 2e-3 it
     had learned none; in a 1,500-step run its loss stopped falling from step ~900, docs/results.md). With
@@ -55,7 +58,8 @@ class DemoConfig:
     runs trains ``study_steps_per_dataset`` steps per dataset it sees (the same epochs for every run), once per
     seed of ``study_seeds``, for the multi-task ``study_methods`` and one single-task run per dataset.
     ``study_ranks`` set: the rank sweep on a validation split (``study_val_per_dataset`` training clips per
-    dataset held out) instead of the final comparison on test (``crabplus.experiments.study``).
+    dataset held out) instead of the final comparison on test (``crabplus.experiments.study``); ``study_workers``
+    runs of the study train at once, each in its own process.
     """
 
     output_dir: str = field(default="runs/demo", metadata={
@@ -67,8 +71,12 @@ class DemoConfig:
     data: DataConfig = field(default_factory=lambda: DataConfig(image_size=56))
     model: ModelConfig = field(default_factory=_tiny_model)
     retrain_base: bool = False
+    base_model: str | None = field(default=None, metadata={
+        "help": "a base model folder to start the adapters from instead of the shipped one (e.g. a base made by "
+        "python -m crabplus.experiments.base)", "metavar": "DIR"})
     corpus_scale: float = 1.0
     base: TrainConfig = field(default_factory=_base_train)
+    encoders: EncoderStageConfig = field(default_factory=EncoderStageConfig)
     adapter: TrainConfig = field(
         default_factory=lambda: TrainConfig(stage="multitask", max_steps=1000, learning_rate=5e-3, save_steps=500,
                                     sampling_balance="task")
@@ -84,6 +92,9 @@ class DemoConfig:
         "comparison on test", "aliases": ("--ranks",), "split": ",", "metavar": "R"})
     study_methods: list[str] = field(default_factory=lambda: ["ilora", "lora"])
     study_val_per_dataset: int = 15
+    study_workers: int = field(default=2, metadata={
+        "help": "with --full: runs trained at once, each in its own process with `threads` threads (the study's "
+        "63 runs are independent; 2 fills a 2-core machine)", "metavar": "N"})
 
     def __post_init__(self) -> None:
         if self.base.stage != "base":
@@ -99,6 +110,8 @@ class DemoConfig:
             raise ConfigError(f"study_methods: unknown {unknown} (known: {', '.join(METHODS)})")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"threads must be >= 1, got {self.threads}")
+        if self.study_workers < 1:
+            raise ConfigError(f"study_workers must be >= 1, got {self.study_workers}")
         if self.study_steps_per_dataset < 1:
             raise ConfigError(f"study_steps_per_dataset must be >= 1, got {self.study_steps_per_dataset}")
         # keys the demo sets itself: a value given here would be accepted and ignored, so it is refused
@@ -108,6 +121,11 @@ class DemoConfig:
         if self.model.checkpoint is not None or self.model.adapter != "ilora":
             raise ConfigError("model.checkpoint and model.adapter are set by the demo itself (the base it starts "
                               "from; I-LoRA, and with --full every method of study_methods); leave them out")
+        if self.base_model is not None and self.retrain_base:
+            raise ConfigError("base_model and retrain_base exclude each other: give a base folder or make one")
+        if self.base_model is not None and not (Path(self.base_model) / "model.safetensors").is_file():
+            raise ConfigError(f"base_model {self.base_model}: no model.safetensors there (give a model folder, "
+                              "e.g. runs/base/chosen)")
         if self.data.image_size != self.synth.image_size:
             raise ConfigError(f"data.image_size ({self.data.image_size}) must equal synth.image_size "
                               f"({self.synth.image_size}): the model sees frames at the rendered size")

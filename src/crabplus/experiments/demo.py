@@ -80,6 +80,9 @@ def base_model(cfg: DemoConfig, out: Path) -> Path:
     one made again in ``out`` from the perception corpus with the demo's ``base`` settings."""
     from crabplus.experiments.base import SHIPPED_BASE, BaseConfig, pretrain_base
 
+    if cfg.base_model is not None:
+        print0(f"[demo] base: {cfg.base_model}")
+        return Path(cfg.base_model)
     if not cfg.retrain_base:
         if not (SHIPPED_BASE / "model.safetensors").is_file():
             raise FileNotFoundError(f"{SHIPPED_BASE}: the shipped base is missing (make it with `python -m "
@@ -89,6 +92,7 @@ def base_model(cfg: DemoConfig, out: Path) -> Path:
     base_cfg = BaseConfig(output_dir=str(out), seed=cfg.seed, corpus_scale=cfg.corpus_scale, data=cfg.data,
                           synth=replace(cfg.synth, datasets=None),
                           model=replace(cfg.model, adapter="none", checkpoint=None), train=cfg.base,
+                          encoders=cfg.encoders, val_clips_scale=min(BaseConfig.val_clips_scale, cfg.corpus_scale),
                           threads=cfg.threads)
     return pretrain_base(base_cfg)
 

@@ -30,7 +30,7 @@ where it stopped.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from crabplus.experiments import stages
@@ -39,6 +39,9 @@ from crabplus.experiments.config import DemoConfig
 from crabplus.schema.report import Report, RoutingSummary, TaskRouting
 from crabplus.utils.dist import print0
 from crabplus.utils.io import atomic_write_json, atomic_write_text
+
+#: the sweep's carved training and validation records, under the study's output folder
+SPLITS_DIR = "splits"
 
 
 def trainable_count(model_cfg) -> int:
@@ -77,13 +80,76 @@ class Progress:
         print0(f"[study] run {self.done}/{self.total}: {what} ({seconds:.0f} s; study {elapsed / 60:.1f} min)")
 
 
+@dataclass(frozen=True)
+class StudyRun:
+    """One run of the study: an adapter trained and scored (everything a worker process needs)."""
+
+    cfg: DemoConfig
+    out: Path
+    data_dir: Path
+    base: Path
+    rank: int
+    lora_rank: int
+    split: str
+    seed: int
+    name: str  # "ilora", "lora", "single-<dataset>"
+    method: str
+    train: object  # TrainConfig
+    datasets: tuple[str, ...] | None = None
+
+    def __call__(self) -> tuple[Report, float]:
+        t0 = time.perf_counter()
+        train_dir = self.data_dir if self.split == "test" else self.out / SPLITS_DIR
+        model = replace(_method_model(self.cfg.model, self.method, self.rank, self.lora_rank),
+                        checkpoint=str(self.base))
+        stage = f"study-{self.split}/r{self.rank}/s{self.seed}/{self.name}"
+        names = list(self.datasets) if self.datasets else None
+        run_cfg = replace(run_config(self.cfg, self.out, stage, self.data_dir, train=self.train, model=model,
+                                     datasets=names, records_dir=train_dir), seed=self.seed)
+        final = stages.train(run_cfg)
+        report = predict_and_evaluate(self.cfg, final, self.data_dir, self.out / f"eval-{stage}", names,
+                                      split=self.split, records_dir=train_dir)
+        return report, time.perf_counter() - t0
+
+
+def _run_in_worker(run: StudyRun) -> tuple[Report, float]:
+    """A worker process's entry: one thread, as the demo's stages use (see ``DemoConfig.threads``)."""
+    import torch
+
+    torch.set_num_threads(run.cfg.threads or 1)
+    return run()
+
+
+def execute(runs: list[StudyRun], workers: int, progress: Progress) -> list[Report]:
+    """Every run, in ``workers`` processes at once (1: here, one after the other); reports in the runs' order.
+    Runs share nothing but finished stages, each in its own folder, so the order they finish in changes no
+    number; a rerun reuses every stamped stage."""
+    if workers <= 1 or len(runs) == 1:
+        reports = []
+        for run in runs:
+            report, seconds = run()
+            progress(f"rank {run.rank}, seed {run.seed}, {run.name}", seconds)
+            reports.append(report)
+        return reports
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    reports: list[Report | None] = [None] * len(runs)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(_run_in_worker, run): i for i, run in enumerate(runs)}
+        for future in as_completed(futures):
+            i = futures[future]
+            reports[i], seconds = future.result()
+            progress(f"rank {runs[i].rank}, seed {runs[i].seed}, {runs[i].name}", seconds)
+    return reports  # type: ignore[return-value]
+
+
 def run_rank(cfg: DemoConfig, out: Path, data_dir: Path, base: Path, rank: int, split: str,
              progress: Progress) -> dict:
-    """Every run of one rank and every seed; returns ``{"singles": {seed: [report]}, "multis": {method: {seed:
-    report}}, "params": …, "lora_rank": …}``."""
-    train_dir = (data_dir if split == "test"
-                 else stages.carve_validation(data_dir, out / "splits", cfg.study_val_per_dataset))
-    eval_dir = data_dir if split == "test" else train_dir
+    """Every run of one rank and every seed (``cfg.study_workers`` at once); returns ``{"singles": {seed:
+    [report]}, "multis": {method: {seed: report}}, "params": …, "lora_rank": …}``."""
+    if split != "test":
+        stages.carve_validation(data_dir, out / SPLITS_DIR, cfg.study_val_per_dataset)
     datasets = [Path(f).parent.name for f in stages.record_files(data_dir, "test")]
     lora_rank, params = matched_lora_rank(replace(cfg.model, checkpoint=str(base)), rank)
     steps = cfg.study_steps_per_dataset
@@ -93,25 +159,18 @@ def run_rank(cfg: DemoConfig, out: Path, data_dir: Path, base: Path, rank: int, 
         return replace(cfg.adapter, max_steps=total, save_steps=min(cfg.adapter.save_steps, total),
                        sampling_balance="dataset", **changes)
 
-    def one(name: str, method: str, seed: int, train, names=None) -> Report:
-        t0 = time.perf_counter()
-        model = replace(_method_model(cfg.model, method, rank, lora_rank), checkpoint=str(base))
-        stage = f"study-{split}/r{rank}/s{seed}/{name}"
-        run_cfg = replace(run_config(cfg, out, stage, data_dir, train=train, model=model, datasets=names,
-                                     records_dir=train_dir), seed=seed)
-        final = stages.train(run_cfg)
-        report = predict_and_evaluate(cfg, final, data_dir, out / f"eval-{stage}", names, split=split,
-                                      records_dir=eval_dir)
-        progress(f"rank {rank}, seed {seed}, {name}", time.perf_counter() - t0)
-        return report
+    def run(seed: int, name: str, method: str, train, names=None) -> StudyRun:
+        return StudyRun(cfg, out, data_dir, base, rank, lora_rank, split, seed, name, method, train, names)
 
-    singles: dict[int, list[Report]] = {}
-    multis: dict[str, dict[int, Report]] = {m: {} for m in cfg.study_methods}
+    runs = []
+    for seed in cfg.study_seeds:  # the long multi-task runs first, so that the workers end together
+        runs += [run(seed, method, method, budget(len(datasets))) for method in cfg.study_methods]
     for seed in cfg.study_seeds:
-        for method in cfg.study_methods:
-            multis[method][seed] = one(method, method, seed, budget(len(datasets)))
-        singles[seed] = [one(f"single-{n}", "single", seed, budget(1, stage="single", single_dataset=n), [n])
-                         for n in datasets]
+        runs += [run(seed, f"single-{n}", "single", budget(1, stage="single", single_dataset=n), (n,))
+                 for n in datasets]
+    reports = dict(zip([(r.seed, r.name) for r in runs], execute(runs, cfg.study_workers, progress)))
+    singles = {seed: [reports[(seed, f"single-{n}")] for n in datasets] for seed in cfg.study_seeds}
+    multis = {m: {seed: reports[(seed, m)] for seed in cfg.study_seeds} for m in cfg.study_methods}
     return {"singles": singles, "multis": multis, "params": params, "lora_rank": lora_rank}
 
 

@@ -34,13 +34,14 @@ IGNORE = -100
 
 @dataclass
 class EncoderStageConfig:
-    """``steps`` optimizer steps of ``batch_size`` clips, all of one layout per step (layouts take turns in
-    proportion to their clips); AdamW at ``learning_rate`` with cosine decay after ``warmup_steps``;
+    """``steps`` optimizer steps of ``batch_size`` clips, all of one layout per step (layouts take turns at
+    random, each as often as the others: faces are an eighth of the corpus's clips but need as many steps as
+    the scenes, whose targets differ); AdamW at ``learning_rate`` with cosine decay after ``warmup_steps``;
     ``contrastive_weight`` scales the cross-tower InfoNCE loss (temperature ``temperature``);
     ``val_fraction`` of the clips is held out and scored at the end; ``log_steps``: how often a line is printed."""
 
-    steps: int = 600
-    batch_size: int = 16
+    steps: int = 2400
+    batch_size: int = 24
     learning_rate: float = 1e-3
     warmup_steps: int = 30
     weight_decay: float = 0.01
@@ -192,7 +193,6 @@ def train_towers(thinker: nn.Module, samples: Sequence[TowerSample], targets: di
     layouts = [k for k, v in train.items() if len(v) >= cfg.batch_size]
     if not layouts:
         raise ValueError(f"no layout has {cfg.batch_size} training clips ({ {k: len(v) for k, v in train.items()} })")
-    weights = [len(train[k]) for k in layouts]
     hidden = int(thinker.config.text_config.hidden_size)
     heads = TowerHeads(hidden, targets)
     towers = [thinker.model.visual, thinker.model.audio_tower]
@@ -211,7 +211,7 @@ def train_towers(thinker: nn.Module, samples: Sequence[TowerSample], targets: di
         t.train()
     result, t0, running = EncoderStageResult(), time.perf_counter(), []
     for step in range(cfg.steps):
-        layout = rng.choices(layouts, weights)[0]
+        layout = rng.choice(layouts)
         batch = rng.sample(train[layout], cfg.batch_size)
         loss, _ = batch_losses(thinker, heads, batch, cfg)
         optimizer.zero_grad(set_to_none=True)

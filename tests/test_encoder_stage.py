@@ -1,0 +1,98 @@
+"""Stage 0 of the base: AVSynth's ground truth as tower targets, the tower trainer, and the towers' learning rate
+in the alignment stage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from crabplus.model.config import ModelConfig
+from crabplus.synth.encoder_targets import FACES, MOODS, TARGETS, face_targets, record_targets, scene_targets
+from crabplus.synth.world import COLOUR_NAMES, SHAPE_NAMES
+from crabplus.train.config import TrainConfig
+from crabplus.train.encoders import EncoderStageConfig, train_towers
+from crabplus.train.recipe import _optimizer, build_model, freeze_towers, is_tower_parameter
+
+SCENE = {"duration": 4, "objects": [
+    {"class": "red circle", "onscreen": True, "x": 0.2, "y": 0.3, "motion": "bounce", "sounding": [[1, 3]]},
+    {"class": "blue cross", "onscreen": True, "x": 0.8, "y": 0.7, "motion": "still", "sounding": []},
+    {"class": "green square", "onscreen": False, "sounding": [[0, 4]]},
+]}
+
+
+def test_still_targets_name_each_quarter_and_what_sounds_at_its_moment():
+    t = scene_targets(SCENE, moment=1.5)
+    red, blue = COLOUR_NAMES.index("red") + 1, COLOUR_NAMES.index("blue") + 1
+    assert t["token_colour"] == [red, 0, 0, blue]  # top left, top right, bottom left, bottom right
+    assert t["token_shape"] == [SHAPE_NAMES.index("circle") + 1, 0, 0, SHAPE_NAMES.index("cross") + 1]
+    assert t["seen_colours"][COLOUR_NAMES.index("green")] == 0  # off screen: heard, not seen
+    heard = {COLOUR_NAMES[i] for i in np.flatnonzero(t["heard_colours"])}
+    assert heard == {"red", "green"}  # at second 1 the red circle and the off-screen square sound
+    assert scene_targets(SCENE, moment=3.2)["heard_colours"][COLOUR_NAMES.index("red")] == 0  # off at 3 s
+
+
+def test_scene_targets_give_motions_and_who_sounds_each_second():
+    t = scene_targets(SCENE, moment=None)
+    assert "token_colour" not in t  # positions move in a video: per-token targets only for stills
+    assert t["per_second"].shape == (4, len(COLOUR_NAMES) + len(SHAPE_NAMES))
+    red = COLOUR_NAMES.index("red")
+    assert t["per_second"][:, red].tolist() == [0, 1, 1, 0]
+    assert t["per_second"][:, COLOUR_NAMES.index("green")].tolist() == [1, 1, 1, 1]
+    assert t["motions"].sum() == 2
+
+
+def test_face_targets_and_layouts():
+    t = face_targets({"emotion": "worried", "base_f0": 120.0})
+    assert MOODS[t["mood"]] == "worried" and t["voice_mood"] == t["mood"] and t["speaker_high"] == 0
+    sad = face_targets({"emotion": "sad", "base_f0": 200.0})
+    assert sad["face"] == t["face"] and len(FACES) == 5  # sad and worried share a drawn face
+    assert record_targets("pt_pair", {}) is None
+    for name, (tower, level, loss, _) in TARGETS.items():
+        assert tower in ("vision", "audio") and level in ("token", "clip", "second") and loss in ("ce", "bce"), name
+
+
+@pytest.mark.integration
+def test_train_towers_lowers_the_heads_loss_and_leaves_the_llm_alone(small_corpus):
+    from crabplus.data.processor import CrabProcessor
+    from crabplus.experiments.encoders import clip_records, tower_samples
+
+    torch.manual_seed(0)
+    tokenizer, thinker = build_model(ModelConfig(preset="tiny", adapter="none"))
+    processor = CrabProcessor(tokenizer, thinker.config, image_size=56)
+    samples = tower_samples(clip_records(small_corpus), small_corpus, processor)
+    assert {s.layout for s in samples} == {"pt_scene", "pt_still", "pt_still10", "pt_face"}
+    samples = samples * 4  # a few clips seen several times: the loss must fall on them
+    llm = {n: p.detach().clone() for n, p in thinker.named_parameters() if "language_model" in n or "lm_head" in n}
+    towers = {n: p.detach().clone() for n, p in thinker.named_parameters() if is_tower_parameter(n)}
+    cfg = EncoderStageConfig(steps=24, batch_size=4, learning_rate=3e-3, warmup_steps=2, log_steps=6,
+                             val_fraction=0.0)
+    result = train_towers(thinker, samples, TARGETS, cfg, seed=0)
+    losses = [row["loss"] for row in result.history]
+    assert len(losses) == 4 and losses[-1] < losses[0]
+    assert all(torch.equal(p, llm[n]) for n, p in thinker.named_parameters() if n in llm)
+    assert any(not torch.equal(p, towers[n]) for n, p in thinker.named_parameters() if n in towers)
+
+
+def test_tower_parameters_are_the_towers_without_their_projections():
+    _, model = build_model(ModelConfig(preset="tiny", adapter="none"))
+    names = [n for n, _ in model.named_parameters()]
+    towers = {n for n in names if is_tower_parameter(n)}
+    assert towers and all(("visual." in n or "audio_tower." in n) for n in towers)
+    assert not any("merger" in n or "audio_tower.proj" in n or "language_model" in n for n in towers)
+    assert any("merger" in n for n in names) and any("audio_tower.proj" in n for n in names)
+
+
+def test_encoder_lr_scale_sets_the_towers_rate_and_zero_freezes_them():
+    _, model = build_model(ModelConfig(preset="tiny", adapter="none"))
+    opt = _optimizer(model, TrainConfig(stage="base", learning_rate=1e-3, encoder_lr_scale=0.1))
+    rates = {id(p): g["lr"] for g in opt.param_groups for p in g["params"]}
+    for name, p in model.named_parameters():
+        assert rates[id(p)] == pytest.approx(1e-4 if is_tower_parameter(name) else 1e-3), name
+    frozen = freeze_towers(model)
+    assert frozen == sum(p.numel() for n, p in model.named_parameters() if is_tower_parameter(n))
+    opt = _optimizer(model, TrainConfig(stage="base", learning_rate=1e-3, encoder_lr_scale=0.0))
+    trained = {id(p) for g in opt.param_groups for p in g["params"]}
+    assert all((id(p) in trained) != is_tower_parameter(n) for n, p in model.named_parameters())
+    with pytest.raises(Exception, match="encoder_lr_scale"):
+        TrainConfig(encoder_lr_scale=-1.0)

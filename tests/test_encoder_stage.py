@@ -26,6 +26,7 @@ def test_still_targets_name_each_quarter_and_what_sounds_at_its_moment():
     red, blue = COLOUR_NAMES.index("red") + 1, COLOUR_NAMES.index("blue") + 1
     assert t["token_colour"] == [red, 0, 0, blue]  # top left, top right, bottom left, bottom right
     assert t["token_shape"] == [SHAPE_NAMES.index("circle") + 1, 0, 0, SHAPE_NAMES.index("cross") + 1]
+    assert t["token_place"] == [0, 1, 2, 3]  # each token says which quarter it is
     assert t["seen_colours"][COLOUR_NAMES.index("green")] == 0  # off screen: heard, not seen
     heard = {COLOUR_NAMES[i] for i in np.flatnonzero(t["heard_colours"])}
     assert heard == {"red", "green"}  # at second 1 the red circle and the off-screen square sound
@@ -74,13 +75,13 @@ def test_train_towers_lowers_the_heads_loss_and_leaves_the_llm_alone(small_corpu
     assert any(not torch.equal(p, towers[n]) for n, p in thinker.named_parameters() if n in towers)
 
 
-def test_tower_parameters_are_the_towers_without_their_projections():
+def test_tower_parameters_are_the_towers_with_their_projections():
     _, model = build_model(ModelConfig(preset="tiny", adapter="none"))
     names = [n for n, _ in model.named_parameters()]
     towers = {n for n in names if is_tower_parameter(n)}
     assert towers and all(("visual." in n or "audio_tower." in n) for n in towers)
-    assert not any("merger" in n or "audio_tower.proj" in n or "language_model" in n for n in towers)
-    assert any("merger" in n for n in names) and any("audio_tower.proj" in n for n in names)
+    assert not any("language_model" in n or "lm_head" in n for n in towers)
+    assert any("merger" in n for n in towers) and any("audio_tower.proj" in n for n in towers)
 
 
 def test_encoder_lr_scale_sets_the_towers_rate_and_zero_freezes_them():

@@ -21,9 +21,17 @@ def normalise(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9 ]+", " ", text.lower()).split())
 
 
+ARTICLES = ("a", "an", "the")
+
+
+def _lead(words: list[str]) -> list[str]:
+    return words[1:] if words and words[0] in ARTICLES else words
+
+
 def is_right(answer: str, expected: str) -> bool:
-    """Whether ``answer`` starts with the words of ``expected`` (whole words: "the first" is not "the firsts")."""
-    got, want = normalise(answer).split(), normalise(expected).split()
+    """Whether ``answer`` starts with the words of ``expected``, a leading article aside on either side ("A high
+    beep." is "high beep"), whole words only ("the first" is not "the firsts")."""
+    got, want = _lead(normalise(answer).split()), _lead(normalise(expected).split())
     return bool(want) and got[:len(want)] == want
 
 

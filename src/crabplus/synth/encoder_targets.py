@@ -5,7 +5,9 @@ towers can be supervised directly, as a real Omni model's towers were pretrained
 model, Whisper) before its LLM ever read them. Every target is read from the scene graph alone:
 
 - vision, per merged token of a still (a 2x2 patch block: one quarter of a 56-px frame): the colour and the
-  shape of the object whose centre lies in that quarter, or none — which token holds which object;
+  shape of the object whose centre lies in that quarter, or none — which token holds which object — and the
+  quarter itself: the LLM's attention adds position only to queries and keys (rotary), so a token must carry
+  where it is in its content for an answer to say where a thing is;
 - vision, per clip: the colours, shapes and motions in view (multi-hot), the drawn face and the mood;
 - audio, per clip: the colours (pitch) and shapes (timbre) sounding (multi-hot), the voice's mood and the
   speaker's pitch;
@@ -32,6 +34,7 @@ N_SOUND = len(COLOUR_NAMES) + len(SHAPE_NAMES)
 #: (the tower's tokens averaged), ``second`` (the audio tokens of each second averaged). loss: ``ce`` (one
 #: class; a target of -100 is not supervised) or ``bce`` (multi-hot).
 TARGETS: dict[str, tuple[str, str, str, int]] = {
+    "token_place": ("vision", "token", "ce", 4),
     "token_colour": ("vision", "token", "ce", len(COLOUR_NAMES) + 1),
     "token_shape": ("vision", "token", "ce", len(SHAPE_NAMES) + 1),
     "seen_colours": ("vision", "clip", "bce", len(COLOUR_NAMES)),
@@ -88,6 +91,7 @@ def scene_targets(scene: dict, *, moment: float | None) -> dict[str, np.ndarray 
             q = _quarter(o["x"], o["y"])
             colour[q], shape[q] = COLOUR_NAMES.index(_parts(o)[0]) + 1, SHAPE_NAMES.index(_parts(o)[1]) + 1
         out["token_colour"], out["token_shape"] = colour, shape
+        out["token_place"] = [0, 1, 2, 3]  # each token's own quarter: where it is, in what it carries
         loud = [o for o in scene["objects"] if _sounding_at(o, int(moment) + 0.5)]
     else:
         out["motions"] = _multi_hot({o["motion"] for o in seen}, tuple(MOTIONS))

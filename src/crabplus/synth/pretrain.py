@@ -50,7 +50,7 @@ CORPUS_VERSION = "2.0.0"
 CORPUS_TAG = 0x50455243
 #: clips per layout by default (each clip gives 5-7 records: plain descriptions, perception-dense questions,
 #: a format exercise and, for every other clip, a copying exercise)
-DEFAULT_CLIPS = {"pt_scene": 800, "pt_still": 400, "pt_still10": 200, "pt_face": 300, "pt_pair": 300,
+DEFAULT_CLIPS = {"pt_scene": 800, "pt_still": 600, "pt_still10": 200, "pt_face": 600, "pt_pair": 300,
                  "pt_sounds": 300}
 
 
@@ -59,8 +59,9 @@ def corpus_seed(seed: int, layout: str, index: int) -> np.random.SeedSequence:
     return np.random.SeedSequence([seed, CORPUS_TAG, zlib.crc32(layout.encode()), index, 0])
 
 
-#: perception-dense questions drawn per clip (of those its content allows)
-DENSE_PER_CLIP = 3
+#: perception-dense questions drawn per clip (of those its content allows): a few hundred questions per attribute
+#: were seen about once in a base stage and the LLM learned to answer none that needs the picture
+DENSE_PER_CLIP = 8
 #: words per copying exercise (one exercise every other clip; each block of words twice: plain, then in tags)
 COPY_WORDS_PER_EXERCISE = 12
 

@@ -24,10 +24,8 @@ class TrainConfig:
     ``lr_scheduler`` with linear warm-up over ``warmup_ratio`` of the steps, gradient clipping at
     ``max_grad_norm`` (0 = off). ``bf16``: autocast to bfloat16 (meant for GPUs).
 
-    ``encoder_lr_scale`` (stage ``base``): the towers' learning rate as a fraction of ``learning_rate`` once
-    they were pretrained on their own (``crabplus.train.encoders``); 0 freezes them. Their projections into
-    the LLM (the vision merger, the audio projection) always train at the full rate: they are how the LLM
-    learns to read the towers.
+    ``encoder_lr_scale``: the towers' learning rate (their projections into the LLM included) as a fraction of
+    ``learning_rate`` once they were pretrained on their own (``crabplus.train.encoders``); 0 freezes them.
 
     Engine: ``distributed`` picks DDP or FSDP (FSDP2 ``fully_shard``) when launched with torchrun;
     ``fsdp_reshard_after_forward: false`` keeps parameters whole between forward and backward,

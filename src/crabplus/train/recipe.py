@@ -90,13 +90,12 @@ def thinker_of(model: nn.Module) -> nn.Module:
     return model.get_base_model() if is_peft(model) else model
 
 
-#: parameter-name parts of the towers' projections into the LLM (trained at the full rate, see encoder_lr_scale)
-_PROJECTIONS = ("visual.merger.", "audio_tower.proj.", "audio_tower.ln_post.")
-
-
 def is_tower_parameter(name: str) -> bool:
-    """A parameter of the vision or audio tower proper (not of its projection into the LLM)."""
-    return ("visual." in name or "audio_tower." in name) and not any(p in name for p in _PROJECTIONS)
+    """A parameter of the vision or audio tower, its projection into the LLM included (the vision merger, the
+    audio projection): with the merger at the LLM's full rate, the alignment stage pushed the pretrained vision
+    tokens towards one shared vector (their mean grew from 4.0 to 9.0 of a norm of 9.4 after RMS normalisation,
+    the mood's between-class spread fell from 5.4 to 2.3) and the LLM learned to answer nothing it sees."""
+    return "visual." in name or "audio_tower." in name
 
 
 def freeze_towers(model: nn.Module) -> int:

@@ -1,0 +1,136 @@
+"""Scoring what a base perceives: greedy answers per attribute beside chance (evaluate/perception.py) and the
+linear probes that read an attribute from one feature site (evaluate/linear_probe.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from crabplus.evaluate.linear_probe import fit_logistic, probe_accuracy, stratified_folds, stratified_split
+from crabplus.evaluate.perception import is_right, mean_accuracy, normalise, probe_records, score_answers
+from crabplus.schema.records import Answer, Media, Record
+
+
+def _record(i: int, attribute: str | None, expected: str = "", values: int = 2) -> Record:
+    meta = {"scene": {}} if attribute is None else {"probe": {"attribute": attribute, "expected": expected,
+                                                              "values": values}}
+    return Record(id=f"pt_face-train-{i:05d}-q0", dataset="pt_face", task="perception", split="train",
+                  media=Media(video="v.mp4"), instruction="?", answer=Answer(text="x"), target="x", meta=meta)
+
+
+# ---- greedy answers ----------------------------------------------------------------------------------------
+
+
+def test_normalise_lowers_drops_punctuation_and_squeezes_spaces():
+    assert normalise("  Upper   LEFT.\n") == "upper left"
+    assert normalise("From 3 s to 7 s.") == "from 3 s to 7 s"
+    assert normalise("brows drawn low and together, narrow eyes") == "brows drawn low and together narrow eyes"
+    assert normalise("...!?") == ""
+
+
+@pytest.mark.parametrize(("answer", "expected", "right"), [
+    ("Cheerful.", "cheerful", True),
+    ("cheerful, the face shows a broad smile", "cheerful", True),  # leading words are what counts
+    ("The first.", "the first", True),
+    ("The firsts.", "the first", False),  # whole words, not a prefix of one
+    ("The first", "the first clip", False),  # an answer shorter than the expected words
+    ("It is cheerful.", "cheerful", False),  # the perceived word must lead
+    ("Top left.", "top right", False),
+    ("From 3 s to 7 s.", "from 3 s to 7 s", True),
+    ("From 3 s to 8 s.", "from 3 s to 7 s", False),
+    ("", "cheerful", False),
+    ("Anything.", "", False),  # an empty expectation is never met (a broken probe scores 0, not 1)
+    ("Anything.", "...", False),
+])
+def test_is_right(answer, expected, right):
+    assert is_right(answer, expected) is right
+
+
+def test_probe_records_keeps_only_records_with_a_probe():
+    records = [_record(0, None), _record(1, "mood", "calm", 8), _record(2, None)]
+    assert [r.id for r in probe_records(records)] == [records[1].id]
+
+
+def test_score_answers_counts_per_attribute_and_chance_is_the_mean_of_one_over_values():
+    records = [_record(0, "mood", "calm", 8), _record(1, "mood", "cheerful", 8), _record(2, "mood", "down", 8),
+               _record(3, "binding", "red circle", 2), _record(4, "binding", "blue cross", 3)]
+    answers = ["Calm.", "Calm.", "Down, slow and low.", "The red circle.", "Blue cross."]
+    scores = score_answers(records, answers)
+    assert list(scores) == ["binding", "mood"]  # sorted by name
+    assert (scores["mood"].n, scores["mood"].right) == (3, 2)
+    assert scores["mood"].accuracy == pytest.approx(2 / 3)
+    assert scores["mood"].chance == pytest.approx(1 / 8)
+    assert (scores["binding"].n, scores["binding"].right) == (2, 1)
+    assert scores["binding"].chance == pytest.approx((1 / 2 + 1 / 3) / 2)  # per question, then the mean
+    assert scores["binding"].to_json() == {"n": 2, "right": 1, "accuracy": 0.5, "chance": 0.4167}
+    assert mean_accuracy(scores) == pytest.approx((2 / 3 + 1 / 2) / 2)  # each attribute once
+    assert mean_accuracy({}) == 0.0
+
+
+def test_score_answers_refuses_a_count_mismatch():
+    with pytest.raises(ValueError, match="2 records but 1 answers"):
+        score_answers([_record(0, "mood", "calm", 8), _record(1, "mood", "calm", 8)], ["Calm."])
+
+
+# ---- linear probes -----------------------------------------------------------------------------------------
+
+
+def test_stratified_split_and_folds_keep_every_class_in_proportion():
+    labels = np.array([0] * 10 + [1] * 20 + [2] * 1)
+    train, test = stratified_split(labels, 0.7, np.random.default_rng(0))
+    assert sorted([*train, *test]) == list(range(len(labels))) and not set(train) & set(test)
+    assert np.bincount(labels[train]).tolist() == [7, 14, 1]  # a class of one goes to train
+    fold = stratified_folds(labels[train], 3, np.random.default_rng(0))
+    for cls in (0, 1):
+        counts = np.bincount(fold[labels[train] == cls], minlength=3)
+        assert counts.max() - counts.min() <= 1
+
+
+def test_fit_logistic_reaches_the_penalised_optimum():
+    """At the returned weights the gradient of scikit-learn's objective (divided by c N) vanishes."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(60, 5, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 3, (60,), generator=gen)
+    c = 0.1
+    w, b = fit_logistic(x, y, 3, c, max_iter=500)
+    w.requires_grad_(True)
+    b.requires_grad_(True)
+    loss = F.cross_entropy(x @ w + b, y) + (w * w).sum() / (2 * c * 60)
+    loss.backward()
+    assert w.grad.abs().max() < 1e-4 and b.grad.abs().max() < 1e-4
+    assert w.abs().max() > 1e-3  # not the trivial zero solution
+
+
+def test_probe_reads_a_linear_attribute_and_not_a_random_one():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, size=120)
+    features = rng.normal(size=(120, 8))
+    features[:, 2] += 6.0 * labels  # the attribute is linear in one direction
+    read = probe_accuracy(features, [f"class {v}" for v in labels])
+    assert read.accuracy > 0.95 and read.n == 120 and read.classes == 3
+    assert 0.2 < read.majority < 0.5
+    shuffled = probe_accuracy(features, list(rng.permutation(labels)))
+    assert shuffled.accuracy < 0.6
+    assert read.to_json()["chosen_c"] and len(read.chosen_c) == 3  # one c per split
+
+
+def test_probe_accuracy_refuses_what_it_cannot_probe():
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        probe_accuracy(np.zeros((4, 2)), ["a"] * 4)
+    with pytest.raises(ValueError, match="need \\[N, D\\]"):
+        probe_accuracy(np.zeros((4, 2)), ["a", "b"])
+    with pytest.raises(ValueError, match="no test part"):
+        probe_accuracy(np.zeros((2, 2)), ["a", "b"])
+
+
+def test_probe_handles_more_dimensions_than_samples_and_constant_features():
+    """The fit in the span of the training rows (D > N) and a constant column (std 0) give finite results."""
+    rng = np.random.default_rng(1)
+    labels = np.repeat([0, 1], 20)
+    features = rng.normal(size=(40, 300))
+    features[:, 0] = 1.0
+    features[:, 1:31] += 2.0 * labels[:, None]  # spread over many directions, as a real feature holds it
+    read = probe_accuracy(features, list(labels), cs=(0.1, 1.0))
+    assert read.accuracy > 0.9

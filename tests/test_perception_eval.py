@@ -65,7 +65,7 @@ def test_score_answers_counts_per_attribute_and_chance_is_the_mean_of_one_over_v
     assert (scores["binding"].n, scores["binding"].right) == (2, 2)  # a leading article aside: "The red circle."
     assert scores["binding"].chance == pytest.approx((1 / 2 + 1 / 3) / 2)  # per question, then the mean
     assert scores["binding"].to_json() == {"n": 2, "right": 2, "accuracy": 1.0, "chance": 0.4167}
-    assert mean_accuracy(scores) == pytest.approx((2 / 3 + 1 / 2) / 2)  # each attribute once
+    assert mean_accuracy(scores) == pytest.approx((2 / 3 + 1) / 2)  # each attribute once
     assert mean_accuracy({}) == 0.0
 
 

@@ -134,3 +134,16 @@ def test_probe_handles_more_dimensions_than_samples_and_constant_features():
     features[:, 1:31] += 2.0 * labels[:, None]  # spread over many directions, as a real feature holds it
     read = probe_accuracy(features, list(labels), cs=(0.1, 1.0))
     assert read.accuracy > 0.9
+
+
+def test_long_values_are_told_apart_by_their_first_words():
+    """A face or a voice is a phrase; its first few words already tell every value apart, so an answer cut by the
+    token budget is still scored right, and two values never share those words."""
+    from crabplus.evaluate.perception import MAX_WORDS, _lead
+    from crabplus.synth.pretrain_text import FACE_VOICE_MOOD
+
+    for part in (0, 1):  # faces, voices
+        values = {v[part] for v in FACE_VOICE_MOOD.values()}
+        assert len({tuple(_lead(normalise(v).split())[:MAX_WORDS]) for v in values}) == len(values)
+    assert is_right("Brows up high, wide eyes and the", "brows up high, wide eyes and the mouth open in an O")
+    assert not is_right("Brows up high.", "brows up high, wide eyes and the mouth open in an O")

@@ -140,7 +140,8 @@ def convert_to_peft(args: argparse.Namespace) -> int:
     from safetensors.torch import load_file
 
     from crabplus.adapters import AdapterLoadError, ILoRAConfig
-    from crabplus.adapters.io import ADAPTER_FILE, atomic_directory, read_adapter_config
+    from crabplus.adapters.io import ADAPTER_FILE, atomic_directory
+    from crabplus.adapters.kinds import read_adapter_config
     from crabplus.adapters.peft_method import write_peft_ilora
     from crabplus.config.core import ConfigError, from_dict
 

@@ -230,13 +230,14 @@ def test_default_root_is_the_nearest_manifest_folder(tmp_path):
 def test_chance_predictor_is_seeded_and_draws_from_the_records():
     from crabplus.evaluate.chance import chance_predictions
     from crabplus.schema.registry import DATASETS
+    from crabplus.tasks.families import family_of
 
     records = load_records(RECORDS)
     for name in ("ks", "a2v", "avqa_thu", "ave", "avvp", "arig", "ref_avs", "avcap"):
         recs = [r for r in records if r.dataset == name]
-        first = chance_predictions(DATASETS[name], recs, seed=1)
-        assert first == chance_predictions(DATASETS[name], recs, seed=1)
-        others = [chance_predictions(DATASETS[name], recs, seed=1, draw=d) for d in range(1, 8)]
+        first = chance_predictions(family_of(DATASETS[name]), recs, seed=1)
+        assert first == chance_predictions(family_of(DATASETS[name]), recs, seed=1)
+        others = [chance_predictions(family_of(DATASETS[name]), recs, seed=1, draw=d) for d in range(1, 8)]
         assert any(o != first for o in others), name  # draws are independent
         assert all(p.parsed for p in first)
         if name == "ks":

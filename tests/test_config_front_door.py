@@ -190,7 +190,22 @@ def test_every_config_field_is_read_by_some_code():
     assert not unread, f"configuration fields no code reads (accepted and ignored): {unread}"
 
 
-@pytest.mark.parametrize("override", ["data.root=x", "data.train=[x]", "model.checkpoint=x", "model.adapter=lora"])
+@pytest.mark.parametrize("override", ["data.root=x", "data.train=[x]", "model.checkpoint=x", "model.adapter=lora",
+                                      "model.lora.rank=4", "model.lora.alpha=8"])
 def test_the_demo_refuses_keys_it_sets_itself(override):
     with pytest.raises(ConfigError, match=override.split("=")[0].replace(".", "[.]")):
         resolve_config(DemoConfig, None, [override])
+
+
+def test_the_study_honours_the_ilora_scale_and_the_lora_settings_it_does_not_set():
+    """What the demo accepts in model.ilora / model.lora reaches the models the study trains."""
+    from crabplus.experiments.study import _method_model
+
+    cfg = resolve_config(DemoConfig, REPO / "configs" / "demo.yaml", ["model.ilora.alpha=40", "model.lora.dropout=0.2"])
+    ilora = _method_model(cfg.model, "ilora", 4, 9).ilora
+    lora = _method_model(cfg.model, "lora", 4, 9).lora
+    same_rank = _method_model(cfg.model, "lora_same_rank", 4, 9).lora
+    scale = 40 / cfg.model.ilora.rank
+    assert (ilora.rank, ilora.alpha) == (4, scale * 4)
+    assert (lora.rank, lora.alpha, lora.dropout) == (9, scale * 9, 0.2)
+    assert (same_rank.rank, same_rank.alpha) == (4, scale * 4)

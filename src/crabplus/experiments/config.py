@@ -27,7 +27,7 @@ def _tiny_model() -> ModelConfig:
     return ModelConfig(
         preset="tiny", adapter="ilora",
         ilora=ILoRAConfig(rank=8, alpha=16.0, num_experts=3, dropout=0.0),
-        lora=LoRAConfig(rank=24, alpha=48.0, dropout=0.0),
+        lora=LoRAConfig(dropout=0.0),  # rank and alpha: the study's (crabplus.experiments.study)
     )
 
 
@@ -43,8 +43,9 @@ class DemoConfig:
     and no answer format, so the adapter learns every task's format and wording; at 300 steps and lr 2e-3 it
     had learned none; in a 1,500-step run its loss stopped falling from step ~900, docs/results.md). With
     ``full`` the study's runs take the same settings.
-    ``model``: the tiny preset and adapter shapes (the study sets plain LoRA's rank itself, matched to
-    I-LoRA's trainable-parameter count).
+    ``model``: the tiny preset and adapter shapes. The study sets plain LoRA's rank itself (matched to I-LoRA's
+    trainable-parameter count, or I-LoRA's rank) and runs every method and rank at I-LoRA's scale
+    ``ilora.alpha / ilora.rank``, so ``model.lora.rank`` and ``model.lora.alpha`` are refused.
     ``eval``: decoding and segmentation settings. ``max_eval_per_dataset`` caps test records
     (default: all, 25 per dataset).
     ``threads``: torch CPU threads of every stage (1: on a busy 2-core machine two threads made an adapter step
@@ -108,6 +109,11 @@ class DemoConfig:
         if self.model.checkpoint is not None or self.model.adapter != "ilora":
             raise ConfigError("model.checkpoint and model.adapter are set by the demo itself (the base it starts "
                               "from; I-LoRA, and with --full every method of study_methods); leave them out")
+        lora = LoRAConfig()
+        if (self.model.lora.rank, self.model.lora.alpha) != (lora.rank, lora.alpha):
+            raise ConfigError("model.lora.rank and model.lora.alpha are set by the demo itself (the study matches "
+                              "plain LoRA's rank to I-LoRA's parameter count, or to its rank, at I-LoRA's scale "
+                              "ilora.alpha / ilora.rank); leave them out")
         if self.data.image_size != self.synth.image_size:
             raise ConfigError(f"data.image_size ({self.data.image_size}) must equal synth.image_size "
                               f"({self.synth.image_size}): the model sees frames at the rendered size")

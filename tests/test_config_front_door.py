@@ -193,8 +193,32 @@ def test_every_config_field_is_read_by_some_code():
 @pytest.mark.parametrize("override", ["data.root=x", "data.train=[x]", "model.checkpoint=x", "model.adapter=lora",
                                       "model.lora.rank=4", "model.lora.alpha=8"])
 def test_the_demo_refuses_keys_it_sets_itself(override):
-    with pytest.raises(ConfigError, match=override.split("=")[0].replace(".", "[.]")):
+    with pytest.raises(ConfigError, match=override.split("=")[0].replace(".", "[.]") + " is set by the demo"):
         resolve_config(DemoConfig, None, [override])
+    assert main(["demo", override]) == 2  # one line, before anything runs
+
+
+def _leaves(node, prefix=""):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _leaves(value, f"{prefix}{key}.")
+    else:
+        yield prefix[:-1]
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_no_shipped_yaml_holds_a_key_its_command_does_not_read(path):
+    """Every key of a shipped YAML is a field that code reads (by name, as below) and none is one the demo sets
+    itself; with each of those the demo would refuse the file."""
+    from crabplus.experiments.config import SET_BY_THE_DEMO
+
+    reads = _Reads()
+    for source in sorted(SRC.rglob("*.py")):
+        reads.visit(ast.parse(source.read_text(encoding="utf-8")))
+    keys = list(_leaves(yaml.safe_load(path.read_text(encoding="utf-8"))))
+    assert keys and all(k.rsplit(".", 1)[-1] in reads.names for k in keys)
+    if path.name.startswith("demo"):
+        assert not set(keys) & set(SET_BY_THE_DEMO)
 
 
 def test_the_study_honours_the_ilora_scale_and_the_lora_settings_it_does_not_set():

@@ -103,20 +103,30 @@ class DemoConfig:
         if self.study_steps_per_dataset < 1:
             raise ConfigError(f"study_steps_per_dataset must be >= 1, got {self.study_steps_per_dataset}")
         # keys the demo sets itself: a value given here would be accepted and ignored, so it is refused
-        if self.data.train or self.data.root is not None:
-            raise ConfigError("data.train and data.root are set by the demo itself (its AVSynth folder in "
-                              "output_dir/data); leave them out")
-        if self.model.checkpoint is not None or self.model.adapter != "ilora":
-            raise ConfigError("model.checkpoint and model.adapter are set by the demo itself (the base it starts "
-                              "from; I-LoRA, and with --full every method of study_methods); leave them out")
-        lora = LoRAConfig()
-        if (self.model.lora.rank, self.model.lora.alpha) != (lora.rank, lora.alpha):
-            raise ConfigError("model.lora.rank and model.lora.alpha are set by the demo itself (the study matches "
-                              "plain LoRA's rank to I-LoRA's parameter count, or to its rank, at I-LoRA's scale "
-                              "ilora.alpha / ilora.rank); leave them out")
+        for key, (unset, why) in SET_BY_THE_DEMO.items():
+            section, _, name = key.rpartition(".")
+            owner = self
+            for part in section.split("."):
+                owner = getattr(owner, part)
+            if getattr(owner, name) != unset:
+                raise ConfigError(f"{key} is set by the demo itself ({why}); leave it out")
         if self.data.image_size != self.synth.image_size:
             raise ConfigError(f"data.image_size ({self.data.image_size}) must equal synth.image_size "
                               f"({self.synth.image_size}): the model sees frames at the rendered size")
+
+
+#: The keys ``crabplus demo`` sets itself -> (their value when not given, what sets them). Given, such a key would
+#: be accepted and then ignored, so it is refused (tests/test_config_front_door.py tries each).
+SET_BY_THE_DEMO: dict[str, tuple[object, str]] = {
+    "data.train": ([], "its AVSynth folder in output_dir/data"),
+    "data.root": (None, "its AVSynth folder in output_dir/data"),
+    "model.checkpoint": (None, "the base it starts from"),
+    "model.adapter": ("ilora", "I-LoRA, and with --full every method of study_methods"),
+    "model.lora.rank": (LoRAConfig().rank, "the study matches plain LoRA's rank to I-LoRA's parameter count, "
+                                           "or to its rank"),
+    "model.lora.alpha": (LoRAConfig().alpha, "the study runs every method at I-LoRA's scale ilora.alpha / "
+                                             "ilora.rank"),
+}
 
 
 def load_demo_config(path: str | Path | None = None, overrides: list[str] | None = None) -> DemoConfig:

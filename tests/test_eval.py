@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from crabplus.cli import main
-from crabplus.evaluate import EvalConfig, default_root, evaluate_predictions, load_predictions
-from crabplus.schema.records import RecordError, load_records
+from crabplus.evaluate import EvalConfig, evaluate_predictions, load_predictions
+from crabplus.schema.records import RecordError, default_root, load_records
 
 FIX = Path(__file__).parent / "fixtures" / "eval"
 RECORDS = FIX / "records.jsonl"
@@ -225,6 +225,19 @@ def test_default_root_is_the_nearest_manifest_folder(tmp_path):
     assert default_root(tmp_path / "plain" / "r.jsonl") == (tmp_path / "plain").resolve()
     with pytest.raises(RecordError):
         evaluate_predictions(load_records(RECORDS)[:1], [{"id": "ks-0", "dataset": "meld", "predict": ""}])
+
+
+def test_training_finds_the_data_root_by_the_same_rule(small_avsynth):
+    """One data-root rule: a training run given an AVSynth record file and no data.root resolves its media where
+    evaluation and prediction do (the world's folder, not the file's)."""
+    from crabplus.data.config import DataConfig
+    from crabplus.train.config import TrainConfig
+    from crabplus.train.data import load_sources
+
+    file = small_avsynth / "s4" / "train.jsonl"
+    (source,) = load_sources(DataConfig(train=[str(file)]), TrainConfig())
+    assert source.root == default_root(file) == small_avsynth.resolve()
+    assert all((source.root / r.media.image).is_file() for r in source.records)
 
 
 def test_chance_predictor_is_seeded_and_draws_from_the_records():

@@ -10,8 +10,9 @@ from crabplus.config.core import ConfigError
 @dataclass
 class DataConfig:
     """``train``: the JSON Lines record files (or folders of them) a run trains on; ``root`` is the data root
-    that media paths resolve against (default: each record file's own folder). ``datasets`` limits
-    a run to some datasets (None = all in the files). ``skip_bad`` turns unreadable media into a
+    that media paths resolve against (default: per record file, the nearest folder at or above it holding
+    an AVSynth ``manifest.json``, else the file's own folder: ``crabplus.schema.records.default_root``).
+    ``datasets`` limits a run to some datasets (None = all in the files). ``skip_bad`` turns unreadable media into a
     counted, reported skip instead of an error. ``image_size`` is the frame side in pixels (224 for
     the real model; the tiny preset uses less). ``cache_dir`` enables the on-disk feature cache.
     """

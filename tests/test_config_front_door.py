@@ -13,13 +13,16 @@ import pytest
 import yaml
 
 from crabplus.cli.main import build_parser, main
-from crabplus.config.cli import config_from_args
+from crabplus.config.cli import config_from_args, split_overrides
 from crabplus.config.core import ConfigError, resolve_config, to_dict
-from crabplus.evaluate.config import EvalCommandConfig, EvalConfig
+from crabplus.data.config import ImportConfig
+from crabplus.evaluate.config import EvalCommandConfig, EvalConfig, TransferConfig
 from crabplus.experiments.config import DemoConfig
 from crabplus.infer.config import PredictConfig
+from crabplus.lmms.config import LmmsTasksConfig
 from crabplus.synth.config import SynthCommandConfig
 from crabplus.train.run_config import RunConfig
+from crabplus.web.config import ServeConfig
 
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src" / "crabplus"
@@ -149,7 +152,8 @@ def _dataclasses_of(cls: type, seen: list[type]) -> list[type]:
     return seen
 
 
-_CONFIGS = (RunConfig, DemoConfig, EvalConfig, EvalCommandConfig, SynthCommandConfig, PredictConfig)
+_CONFIGS = (RunConfig, DemoConfig, EvalConfig, EvalCommandConfig, SynthCommandConfig, PredictConfig, ImportConfig,
+            TransferConfig, LmmsTasksConfig, ServeConfig)
 
 
 class _Reads(ast.NodeVisitor):
@@ -233,3 +237,25 @@ def test_the_study_honours_the_ilora_scale_and_the_lora_settings_it_does_not_set
     assert (ilora.rank, ilora.alpha) == (4, scale * 4)
     assert (lora.rank, lora.alpha, lora.dropout) == (9, scale * 9, 0.2)
     assert (same_rank.rank, same_rank.alpha) == (4, scale * 4)
+
+
+def test_import_transfer_lmms_tasks_and_serve_take_settings_through_the_front_door(tmp_path):
+    args = _args("data", "import-avuie", "ROOT", "--out", "o", "--music-avqa-json", "a.json", "--music-avqa-json",
+                 "b.json", "c.json", "--tasks", "ks,ave", "strict=true")
+    roots, overrides = split_overrides(args.root)  # as the command does: ROOT, then the overrides after it
+    imp = config_from_args(ImportConfig, args, overrides=overrides, values={"root": roots[0]})
+    assert (imp.root, imp.out, imp.tasks, imp.strict) == ("ROOT", "o", ["ks", "ave"], True)
+    assert imp.music_avqa_json == ["a.json", "b.json", "c.json"]  # the flag repeated adds up
+    path = tmp_path / "transfer.yaml"
+    path.write_text("single: [a, b]\nmulti: m\n", encoding="utf-8")
+    transfer = config_from_args(TransferConfig, _args("transfer", "--config", str(path), "--baseline", "l", "out=x"))
+    assert (transfer.single, transfer.multi, transfer.baseline, transfer.out) == (["a", "b"], "m", "l", "x")
+    lmms = config_from_args(LmmsTasksConfig, _args("lmms-tasks", "--data", "r.jsonl", "--out", "t", "--group",
+                                                   "crabplus_avuie", "max_new_tokens=64"))
+    assert (lmms.data, lmms.group, lmms.max_new_tokens) == (["r.jsonl"], "crabplus_avuie", 64)
+    serve = config_from_args(ServeConfig, _args("serve", "--checkpoint", "c", "port=8000"))
+    assert (serve.checkpoint, serve.host, serve.port) == ("c", "127.0.0.1", 8000)
+    with pytest.raises(ConfigError, match="port"):
+        config_from_args(ServeConfig, _args("serve", "--port", "0"))
+    with pytest.raises(ConfigError, match="unknown key"):
+        config_from_args(TransferConfig, _args("transfer", "--multi", "m", "singles=[a]"))

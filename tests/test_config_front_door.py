@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from crabplus.adapters.config import OfficialConvertConfig, PeftConvertConfig
 from crabplus.cli.main import build_parser, main
 from crabplus.config.cli import config_from_args, split_overrides
 from crabplus.config.core import ConfigError, resolve_config, to_dict
@@ -153,7 +154,7 @@ def _dataclasses_of(cls: type, seen: list[type]) -> list[type]:
 
 
 _CONFIGS = (RunConfig, DemoConfig, EvalConfig, EvalCommandConfig, SynthCommandConfig, PredictConfig, ImportConfig,
-            TransferConfig, LmmsTasksConfig, ServeConfig)
+            TransferConfig, LmmsTasksConfig, ServeConfig, OfficialConvertConfig, PeftConvertConfig)
 
 
 class _Reads(ast.NodeVisitor):
@@ -259,3 +260,8 @@ def test_import_transfer_lmms_tasks_and_serve_take_settings_through_the_front_do
         config_from_args(ServeConfig, _args("serve", "--port", "0"))
     with pytest.raises(ConfigError, match="unknown key"):
         config_from_args(TransferConfig, _args("transfer", "--multi", "m", "singles=[a]"))
+    flags = _args("convert", "official-ilora", "w.bin", "out", "--alpha", "8", "--layout", "peft")
+    keys = _args("convert", "official-ilora", "w.bin", "out", "alpha=8", "layout=peft")
+    resolved = [config_from_args(OfficialConvertConfig, a, overrides=split_overrides(a.paths)[1],
+                                 values={"source": "w.bin", "out": "out"}) for a in (flags, keys)]
+    assert to_dict(resolved[0]) == to_dict(resolved[1]) and (resolved[0].alpha, resolved[0].layout) == (8.0, "peft")

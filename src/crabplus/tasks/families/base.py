@@ -2,8 +2,8 @@
 
 An answer family is one answer *shape* (a label, a choice, events with ranges, a box, ...). Each
 :class:`~crabplus.schema.registry.DatasetSpec` names its family (``spec.family``); :func:`crabplus.tasks.families.
-family_of` binds the family's class to the spec. Everything that used to branch on the dataset name asks the
-bound family instead:
+family_of` binds the family's class to the spec. Nothing branches on the dataset name; code asks the bound
+family:
 
 - ``render(answer) -> str``: the tagged answer text the model learns to write;
 - ``parse(text, options) -> Prediction``: the inverse, lenient where the meaning is clear (never raises on text:

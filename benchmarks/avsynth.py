@@ -19,8 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from crabplus.schema.registry import DATASET_NAMES, get_spec
+from crabplus.schema.registry import get_spec
 from crabplus.synth import GENERATOR_VERSION, SynthConfig, generate
+from crabplus.synth.datasets import mirrored_datasets
 
 
 def cpu_seconds() -> float:
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     scratch = Path(args.out or tempfile.mkdtemp(prefix="avsynth-bench-"))
     rows = []
     print(f"{'dataset':<10} {'task':<13} {'clips':>5} {'wall s':>7} {'cpu s':>7} {'clips/s':>8} {'MB':>6}")
-    for name in DATASET_NAMES:
+    for name in mirrored_datasets():
         cfg = SynthConfig(per_dataset=args.per_dataset, datasets=[name], workers=1)
         wall, cpu, n = timed(scratch / name, cfg)
         mb = folder_mb(scratch / name)

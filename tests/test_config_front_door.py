@@ -12,14 +12,18 @@ from pathlib import Path
 import pytest
 import yaml
 
+from crabplus.adapters.config import OfficialConvertConfig, PeftConvertConfig
 from crabplus.cli.main import build_parser, main
-from crabplus.config.cli import config_from_args
+from crabplus.config.cli import config_from_args, split_overrides
 from crabplus.config.core import ConfigError, resolve_config, to_dict
-from crabplus.evaluate.config import EvalCommandConfig, EvalConfig
+from crabplus.data.config import ImportConfig
+from crabplus.evaluate.config import EvalCommandConfig, EvalConfig, TransferConfig
 from crabplus.experiments.config import DemoConfig
 from crabplus.infer.config import PredictConfig
+from crabplus.lmms.config import LmmsTasksConfig
 from crabplus.synth.config import SynthCommandConfig
 from crabplus.train.run_config import RunConfig
+from crabplus.web.config import ServeConfig
 
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src" / "crabplus"
@@ -149,7 +153,8 @@ def _dataclasses_of(cls: type, seen: list[type]) -> list[type]:
     return seen
 
 
-_CONFIGS = (RunConfig, DemoConfig, EvalConfig, EvalCommandConfig, SynthCommandConfig, PredictConfig)
+_CONFIGS = (RunConfig, DemoConfig, EvalConfig, EvalCommandConfig, SynthCommandConfig, PredictConfig, ImportConfig,
+            TransferConfig, LmmsTasksConfig, ServeConfig, OfficialConvertConfig, PeftConvertConfig)
 
 
 class _Reads(ast.NodeVisitor):
@@ -190,7 +195,73 @@ def test_every_config_field_is_read_by_some_code():
     assert not unread, f"configuration fields no code reads (accepted and ignored): {unread}"
 
 
-@pytest.mark.parametrize("override", ["data.root=x", "data.train=[x]", "model.checkpoint=x", "model.adapter=lora"])
+@pytest.mark.parametrize("override", ["data.root=x", "data.train=[x]", "model.checkpoint=x", "model.adapter=lora",
+                                      "model.lora.rank=4", "model.lora.alpha=8"])
 def test_the_demo_refuses_keys_it_sets_itself(override):
-    with pytest.raises(ConfigError, match=override.split("=")[0].replace(".", "[.]")):
+    with pytest.raises(ConfigError, match=override.split("=")[0].replace(".", "[.]") + " is set by the demo"):
         resolve_config(DemoConfig, None, [override])
+    assert main(["demo", override]) == 2  # one line, before anything runs
+
+
+def _leaves(node, prefix=""):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _leaves(value, f"{prefix}{key}.")
+    else:
+        yield prefix[:-1]
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_no_shipped_yaml_holds_a_key_its_command_does_not_read(path):
+    """Every key of a shipped YAML is a field that code reads (by name, as below) and none is one the demo sets
+    itself; with each of those the demo would refuse the file."""
+    from crabplus.experiments.config import SET_BY_THE_DEMO
+
+    reads = _Reads()
+    for source in sorted(SRC.rglob("*.py")):
+        reads.visit(ast.parse(source.read_text(encoding="utf-8")))
+    keys = list(_leaves(yaml.safe_load(path.read_text(encoding="utf-8"))))
+    assert keys and all(k.rsplit(".", 1)[-1] in reads.names for k in keys)
+    if path.name.startswith("demo"):
+        assert not set(keys) & set(SET_BY_THE_DEMO)
+
+
+def test_the_study_honours_the_ilora_scale_and_the_lora_settings_it_does_not_set():
+    """What the demo accepts in model.ilora / model.lora reaches the models the study trains."""
+    from crabplus.experiments.study import _method_model
+
+    cfg = resolve_config(DemoConfig, REPO / "configs" / "demo.yaml", ["model.ilora.alpha=40", "model.lora.dropout=0.2"])
+    ilora = _method_model(cfg.model, "ilora", 4, 9).ilora
+    lora = _method_model(cfg.model, "lora", 4, 9).lora
+    same_rank = _method_model(cfg.model, "lora_same_rank", 4, 9).lora
+    scale = 40 / cfg.model.ilora.rank
+    assert (ilora.rank, ilora.alpha) == (4, scale * 4)
+    assert (lora.rank, lora.alpha, lora.dropout) == (9, scale * 9, 0.2)
+    assert (same_rank.rank, same_rank.alpha) == (4, scale * 4)
+
+
+def test_import_transfer_lmms_tasks_and_serve_take_settings_through_the_front_door(tmp_path):
+    args = _args("data", "import-avuie", "ROOT", "--out", "o", "--music-avqa-json", "a.json", "--music-avqa-json",
+                 "b.json", "c.json", "--tasks", "ks,ave", "strict=true")
+    roots, overrides = split_overrides(args.root)  # as the command does: ROOT, then the overrides after it
+    imp = config_from_args(ImportConfig, args, overrides=overrides, values={"root": roots[0]})
+    assert (imp.root, imp.out, imp.tasks, imp.strict) == ("ROOT", "o", ["ks", "ave"], True)
+    assert imp.music_avqa_json == ["a.json", "b.json", "c.json"]  # the flag repeated adds up
+    path = tmp_path / "transfer.yaml"
+    path.write_text("single: [a, b]\nmulti: m\n", encoding="utf-8")
+    transfer = config_from_args(TransferConfig, _args("transfer", "--config", str(path), "--baseline", "l", "out=x"))
+    assert (transfer.single, transfer.multi, transfer.baseline, transfer.out) == (["a", "b"], "m", "l", "x")
+    lmms = config_from_args(LmmsTasksConfig, _args("lmms-tasks", "--data", "r.jsonl", "--out", "t", "--group",
+                                                   "crabplus_avuie", "max_new_tokens=64"))
+    assert (lmms.data, lmms.group, lmms.max_new_tokens) == (["r.jsonl"], "crabplus_avuie", 64)
+    serve = config_from_args(ServeConfig, _args("serve", "--checkpoint", "c", "port=8000"))
+    assert (serve.checkpoint, serve.host, serve.port) == ("c", "127.0.0.1", 8000)
+    with pytest.raises(ConfigError, match="port"):
+        config_from_args(ServeConfig, _args("serve", "--port", "0"))
+    with pytest.raises(ConfigError, match="unknown key"):
+        config_from_args(TransferConfig, _args("transfer", "--multi", "m", "singles=[a]"))
+    flags = _args("convert", "official-ilora", "w.bin", "out", "--alpha", "8", "--layout", "peft")
+    keys = _args("convert", "official-ilora", "w.bin", "out", "alpha=8", "layout=peft")
+    resolved = [config_from_args(OfficialConvertConfig, a, overrides=split_overrides(a.paths)[1],
+                                 values={"source": "w.bin", "out": "out"}) for a in (flags, keys)]
+    assert to_dict(resolved[0]) == to_dict(resolved[1]) and (resolved[0].alpha, resolved[0].layout) == (8.0, "peft")

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from crabplus.cli import main
-from crabplus.evaluate import EvalConfig, default_root, evaluate_predictions, load_predictions
-from crabplus.schema.records import RecordError, load_records
+from crabplus.evaluate import EvalConfig, evaluate_predictions, load_predictions
+from crabplus.schema.records import RecordError, default_root, load_records
 
 FIX = Path(__file__).parent / "fixtures" / "eval"
 RECORDS = FIX / "records.jsonl"
@@ -227,16 +227,30 @@ def test_default_root_is_the_nearest_manifest_folder(tmp_path):
         evaluate_predictions(load_records(RECORDS)[:1], [{"id": "ks-0", "dataset": "meld", "predict": ""}])
 
 
+def test_training_finds_the_data_root_by_the_same_rule(small_avsynth):
+    """One data-root rule: a training run given an AVSynth record file and no data.root resolves its media where
+    evaluation and prediction do (the world's folder, not the file's)."""
+    from crabplus.data.config import DataConfig
+    from crabplus.train.config import TrainConfig
+    from crabplus.train.data import load_sources
+
+    file = small_avsynth / "s4" / "train.jsonl"
+    (source,) = load_sources(DataConfig(train=[str(file)]), TrainConfig())
+    assert source.root == default_root(file) == small_avsynth.resolve()
+    assert all((source.root / r.media.image).is_file() for r in source.records)
+
+
 def test_chance_predictor_is_seeded_and_draws_from_the_records():
     from crabplus.evaluate.chance import chance_predictions
     from crabplus.schema.registry import DATASETS
+    from crabplus.tasks.families import family_of
 
     records = load_records(RECORDS)
     for name in ("ks", "a2v", "avqa_thu", "ave", "avvp", "arig", "ref_avs", "avcap"):
         recs = [r for r in records if r.dataset == name]
-        first = chance_predictions(DATASETS[name], recs, seed=1)
-        assert first == chance_predictions(DATASETS[name], recs, seed=1)
-        others = [chance_predictions(DATASETS[name], recs, seed=1, draw=d) for d in range(1, 8)]
+        first = chance_predictions(family_of(DATASETS[name]), recs, seed=1)
+        assert first == chance_predictions(family_of(DATASETS[name]), recs, seed=1)
+        others = [chance_predictions(family_of(DATASETS[name]), recs, seed=1, draw=d) for d in range(1, 8)]
         assert any(o != first for o in others), name  # draws are independent
         assert all(p.parsed for p in first)
         if name == "ks":

@@ -10,7 +10,7 @@ import pytest
 
 from crabplus.cli.main import main
 from crabplus.lmms.tasks import METRIC, aggregate, doc_to_text, doc_to_visual, process_results, score_rows
-from crabplus.schema.registry import DATASET_NAMES
+from crabplus.schema.registry import RELEASE_DATASETS
 
 FIX = Path(__file__).parent / "fixtures" / "eval"
 
@@ -36,7 +36,7 @@ def task_rows(tasks: Path, dataset: str, predictions: dict) -> list[dict]:
 def test_one_task_per_dataset_with_local_documents(written):
     tasks, _, _ = written
     yamls = sorted(p.stem for p in tasks.glob("*.yaml"))
-    assert yamls == sorted(f"crabplus_avuie_{d}" for d in DATASET_NAMES)  # the 19 task flags
+    assert yamls == sorted(f"crabplus_avuie_{d}" for d in RELEASE_DATASETS)  # the 19 task flags
     text = (tasks / "crabplus_avuie_ave.yaml").read_text()
     assert "dataset_path: json" in text and "tag: crabplus_avuie" in text
     assert str(tasks / "crabplus_avuie_ave.jsonl") in text
@@ -46,7 +46,7 @@ def test_one_task_per_dataset_with_local_documents(written):
     assert (tasks / "crabplus_lmms_utils.py").is_file()
 
 
-@pytest.mark.parametrize("dataset", [d for d in DATASET_NAMES if d != "avcap"])
+@pytest.mark.parametrize("dataset", [d for d in RELEASE_DATASETS if d != "avcap"])
 def test_aggregation_equals_crabplus_eval(written, dataset):
     tasks, report, predictions = written
     rows = task_rows(tasks, dataset, predictions)

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crabplus.evaluate.segscore import FrameStats, aggregate_segmentation
+from crabplus.evaluate.segscore import FrameStats
 from crabplus.metrics import (
     avs_fscore,
     avs_fscore_curves,
@@ -30,6 +30,7 @@ from crabplus.metrics import (
     vggss_gt_map,
 )
 from crabplus.schema.registry import DATASETS
+from crabplus.tasks.families import family_of
 from crabplus.tasks.parsers import parse_prediction
 
 _SPEC = importlib.util.spec_from_file_location("restated", Path(__file__).parents[1] / "benchmarks" / "restated.py")
@@ -87,7 +88,7 @@ def test_report_aggregation_batches_refavs_samples():
     pred, gt = _refavs_example()
     null = np.zeros((4, 10, 4, 4))
     null[0] = 1.0
-    score = aggregate_segmentation(DATASETS["ref_avs"], _refavs_stats(pred, gt) + _refavs_stats(null, None, "test_n"))
+    score = family_of(DATASETS["ref_avs"]).aggregate(_refavs_stats(pred, gt) + _refavs_stats(null, None, "test_n"))
     assert score.metrics["fscore"] == pytest.approx(10 / 13)
     assert score.metrics["null_s"] == pytest.approx(0.5) and score.metrics["null_s_per_sample"] == pytest.approx(0.25)
 
@@ -120,7 +121,7 @@ def test_s4_j_is_the_mean_of_batch_means():
     assert avs_miou(pred, gt, frames_per_batch=20) == pytest.approx(0.5, abs=1e-6)  # official
     assert avs_miou(pred, gt) == pytest.approx(20 / 21, abs=1e-6)  # one call: the frame mean
     stats = [FrameStats(True, iou=float(i < 20), curve=np.zeros(255), counted=True) for i in range(21)]
-    assert aggregate_segmentation(DATASETS["s4"], stats, 20).metrics["miou"] == pytest.approx(0.5)
+    assert family_of(DATASETS["s4"]).aggregate(stats, 20).metrics["miou"] == pytest.approx(0.5)
 
 
 @FAST

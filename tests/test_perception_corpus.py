@@ -13,7 +13,7 @@ from crabplus.config.core import ConfigError
 from crabplus.data.config import DataConfig
 from crabplus.schema.perception import PERCEPTION_NAMES, is_perception
 from crabplus.schema.records import load_records
-from crabplus.schema.registry import DATASET_NAMES, DATASETS
+from crabplus.schema.registry import DATASETS, RELEASE_DATASETS
 from crabplus.synth import SynthConfig
 from crabplus.synth.clip import clip_seed
 from crabplus.synth.pretrain import DEFAULT_CLIPS, corpus_seed
@@ -27,7 +27,7 @@ def _corpus_records(root) -> list:
 
 
 def _task_records(root) -> list:
-    return [r for name in DATASET_NAMES for split in ("train", "test")
+    return [r for name in RELEASE_DATASETS for split in ("train", "test")
             for r in load_records(root / name / f"{split}.jsonl")]
 
 
@@ -46,7 +46,7 @@ def test_corpus_clip_seeds_never_meet_the_mirror_datasets_seeds():
     def state(seq) -> bytes:
         return seq.generate_state(4).tobytes()
 
-    mirror = {state(clip_seed(seed, d, split, i)) for seed in (0, 1) for d in DATASET_NAMES
+    mirror = {state(clip_seed(seed, d, split, i)) for seed in (0, 1) for d in RELEASE_DATASETS
               for split in ("train", "test", "val") for i in range(120)}
     corpus = {state(corpus_seed(seed, layout, i)) for seed in (0, 1) for layout in DEFAULT_CLIPS
               for i in range(max(DEFAULT_CLIPS.values()))}

@@ -94,6 +94,15 @@ def test_segmentation_writes_a_mask_at_the_source_size(world, tmp_path):
     assert inside > 0.9 * mask.sum() and inside > 0.2 * (x2 - x1) * (y2 - y1)
 
 
+def test_a_box_only_task_writes_no_mask(world, tmp_path):
+    """Whether an answer becomes a mask is its family's to say: ARIG is a segmentation task scored on boxes."""
+    root, _, records, predictor = world
+    record = next(r for r in records if r.dataset == "s4")
+    result = predict(root / record.media.image, task="arig", audio=root / record.media.audio, predictor=predictor,
+                     max_new_tokens=NEW_TOKENS, out=tmp_path, frame_second=float(record.media.audio_window_index))
+    assert result.mask_path is None and not list(tmp_path.glob("*.png"))
+
+
 def test_cli_predict_prints_answer_and_prediction(world, capsys, tmp_path):
     root, checkpoint, records, _ = world
     clip = root / next(r for r in records if r.dataset == "cremad").media.video

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from crabplus.evaluate import load_predictions
 from crabplus.schema.records import RecordError
-from crabplus.schema.registry import DATASET_NAMES
+from crabplus.schema.registry import RELEASE_DATASETS
 from crabplus.schema.rows import PredictionRow
 
 _text = st.text(max_size=30)
@@ -19,7 +19,7 @@ _weights = st.lists(st.floats(0, 1, allow_nan=False), min_size=3, max_size=3)
 rows = st.builds(
     PredictionRow,
     id=st.text(min_size=1, max_size=12),
-    dataset=st.sampled_from(DATASET_NAMES),
+    dataset=st.sampled_from(RELEASE_DATASETS),
     predict=_text,
     routing=st.none() | st.dictionaries(st.sampled_from(["l.0.q_proj", "l.1.v_proj"]), _weights),
     prediction=st.none() | st.fixed_dictionaries({"parsed": st.booleans(), "label": st.none() | _text}),

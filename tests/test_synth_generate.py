@@ -16,7 +16,7 @@ from PIL import Image
 from crabplus.cli.main import main
 from crabplus.evaluate import EvalConfig, evaluate_predictions
 from crabplus.schema.records import load_records
-from crabplus.schema.registry import DATASET_NAMES
+from crabplus.schema.registry import RELEASE_DATASETS
 from crabplus.synth import GENERATOR_VERSION, SynthConfig, SynthError, generate, load_manifest
 from crabplus.synth.datasets.qa import AVQA_TYPES, THU_TYPES
 from crabplus.synth.datasets.refavs import unseen
@@ -87,10 +87,10 @@ def colour_pixels(frame: np.ndarray, rgb: tuple[int, int, int], tol: int = 45) -
 def test_layout_manifest_and_every_record_validates(world, capsys):
     manifest = load_manifest(world)
     assert manifest.version == GENERATOR_VERSION and manifest.seed == SEED
-    assert manifest.datasets == list(DATASET_NAMES)
+    assert manifest.datasets == list(RELEASE_DATASETS)
     on_disk = json.loads((world / "manifest.json").read_text())
     assert on_disk["config"]["per_dataset"] == 6
-    for name in DATASET_NAMES:
+    for name in RELEASE_DATASETS:
         for split, n in manifest.counts[name].items():
             recs = load_records(world / name / f"{split}.jsonl")
             assert len(recs) == n > 0 and {r.split for r in recs} == {split}
@@ -100,7 +100,7 @@ def test_layout_manifest_and_every_record_validates(world, capsys):
 
 
 def test_targets_and_instructions_come_from_the_answers(world, qa_world):
-    for name in DATASET_NAMES:
+    for name in RELEASE_DATASETS:
         for r in records(qa_world if name.startswith("avqa") else world, name):
             assert r.target == render_target(r.reasoning, render_answer(name, r.answer))
             assert r.instruction == render_instruction(name, question=r.meta.get("question"),
@@ -122,7 +122,7 @@ def test_question_types_cover_the_real_ones(qa_world):
 
 
 def test_train_and_test_share_no_clip(world):
-    for name in DATASET_NAMES:
+    for name in RELEASE_DATASETS:
         hashes = {}
         for split in ("train", "test"):
             hashes[split] = {hashlib.sha256((world / p).read_bytes()).hexdigest()
@@ -137,7 +137,7 @@ def test_train_and_test_share_no_clip(world):
 
 def test_every_mp4_decodes_with_the_declared_duration_rate_and_audio(world):
     n = 0
-    for name in DATASET_NAMES:
+    for name in RELEASE_DATASETS:
         for r in records(world, name):
             for key in ("video", "video2"):
                 rel = getattr(r.media, key)
@@ -371,7 +371,7 @@ def test_cli_generates_replaces_and_refuses(tmp_path, capsys):
 def test_every_targets_own_answer_scores_the_maximum(world):
     """A model that writes the targets exactly scores the best value of each official metric: whatever chain
     precedes the answer is not scored as part of it (AVSynth 1.3 wrote one before captions: CIDEr fell 20x)."""
-    names = [n for n in DATASET_NAMES if n not in ("s4", "ms3", "ref_avs")]  # masks need a segmenter
+    names = [n for n in RELEASE_DATASETS if n not in ("s4", "ms3", "ref_avs")]  # masks need a segmenter
     recs = [r for n in names for r in records(world, n, ("test",))]
     preds = [{"id": r.id, "dataset": r.dataset, "predict": r.target} for r in recs]
     report = evaluate_predictions(recs, preds, world, config=EvalConfig(meteor=False, chance_draws=1))

@@ -6,14 +6,14 @@ import itertools
 
 import numpy as np
 
-from crabplus.schema.registry import DATASET_NAMES, get_spec
+from crabplus.schema.registry import RELEASE_DATASETS, get_spec
 from crabplus.synth.datasets.common import background
 from crabplus.synth.studio import STUDIO_TINT, studio_tint
 
 
 def test_datasets_sharing_an_instruction_get_clearly_different_tints():
     by_instruction: dict[str, list[str]] = {}
-    for name in DATASET_NAMES:
+    for name in RELEASE_DATASETS:
         by_instruction.setdefault(get_spec(name).instruction, []).append(name)
     pairs = [p for names in by_instruction.values() for p in itertools.combinations(names, 2)]
     assert ("ks", "ucf") in pairs and ("ave", "unav") in pairs and ("s4", "ms3") in pairs

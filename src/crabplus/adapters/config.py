@@ -6,6 +6,7 @@ Kept free of torch imports so that configuration loading stays cheap.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from crabplus.config.core import ConfigError
 from crabplus.utils.errors import CrabplusError
@@ -84,3 +85,35 @@ class LoRAConfig:
             raise ConfigError(f"lora.rank must be >= 1, got {self.rank}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"lora.dropout must be in [0, 1), got {self.dropout}")
+
+
+@dataclass
+class OfficialConvertConfig:
+    """``crabplus convert official-ilora``: the release's ``source`` file (finetune_weights.bin) -> the adapter
+    directory ``out``. The file stores neither ``alpha`` nor ``dropout``: they are recorded as given (the release
+    trained with 256 and 0.1). ``expect_tensors``: fail unless the file holds exactly this many (the release:
+    1940). ``layout``: ours (``adapter.safetensors``) or PEFT's (``adapter_model.safetensors``)."""
+
+    source: str | None = field(default=None, metadata={
+        "help": "the release's finetune_weights.bin (or lora_weights.bin)", "metavar": "FILE"})
+    out: str | None = field(default=None, metadata={"help": "the adapter directory to write", "metavar": "DIR"})
+    alpha: float = field(default=256.0, metadata={
+        "help": "LoRA alpha the file was trained with (release: 256; scale = alpha / r)", "metavar": "A"})
+    dropout: float = field(default=0.1, metadata={"help": "adapter dropout to record (release: 0.1)", "metavar": "P"})
+    expect_tensors: int | None = field(default=None, metadata={
+        "help": "fail unless the file holds exactly this many tensors (the release: 1940)", "metavar": "N"})
+    layout: Literal["crabplus", "peft"] = field(default="crabplus", metadata={
+        "help": "crabplus: adapter.safetensors (load_adapter, checkpoints); peft: PEFT's adapter_model.safetensors "
+        "for PeftModel.from_pretrained"})
+
+
+@dataclass
+class PeftConvertConfig:
+    """``crabplus convert peft-ilora``: our I-LoRA adapter directory (or a checkpoint folder holding ``adapter/``)
+    ``source`` -> a PEFT adapter directory ``out``; ``base`` is the base_model_name_or_path it records."""
+
+    source: str | None = field(default=None, metadata={
+        "help": "an I-LoRA adapter directory or a checkpoint folder with adapter/", "metavar": "DIR"})
+    out: str | None = field(default=None, metadata={"help": "the PEFT adapter directory to write", "metavar": "DIR"})
+    base: str | None = field(default=None, metadata={
+        "help": "base_model_name_or_path to record (e.g. the thinker's folder)", "metavar": "PATH"})

@@ -1,8 +1,9 @@
-"""Adapter-only save and load: safetensors with the configuration as JSON beside it, written atomically.
+"""I-LoRA's own save and load (its row of :mod:`crabplus.adapters.kinds`), and the atomic directory every kind
+is written into.
 
 I-LoRA: ``adapter.safetensors`` (our layout, see :mod:`crabplus.adapters.official`) and
 ``adapter_config.json`` = {"adapter": "ilora", "format": 1, "config": {ILoRAConfig fields}, "modules": [...]}.
-Plain LoRA: PEFT's own ``adapter_model.safetensors`` + ``adapter_config.json`` (``save_pretrained``).
+Plain LoRA keeps PEFT's own files (:mod:`crabplus.adapters.lora`).
 
 A directory is written under a temporary name beside its final place and renamed at the end, so a
 crash leaves either the old directory or the complete new one.
@@ -20,10 +21,9 @@ from torch import nn
 
 from crabplus.adapters.apply import adapter_state_dict, apply_ilora, ilora_config, ilora_layers
 from crabplus.adapters.config import AdapterLoadError, ILoRAConfig
-from crabplus.adapters.lora import is_peft
 from crabplus.adapters.official import load_native_state
 from crabplus.config.core import ConfigError, from_dict, to_dict
-from crabplus.utils.io import apply_umask, atomic_write_json, make_temp_dir, read_json, read_safetensors
+from crabplus.utils.io import apply_umask, atomic_write_json, make_temp_dir, read_safetensors
 
 ADAPTER_FILE = "adapter.safetensors"
 CONFIG_FILE = "adapter_config.json"
@@ -55,17 +55,9 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def save_adapter(model: nn.Module, directory: str | Path) -> Path:
-    """Write the model's adapter alone (I-LoRA or PEFT LoRA) to ``directory``."""
-    with atomic_directory(directory) as tmp:
-        if is_peft(model):
-            model.save_pretrained(tmp, safe_serialization=True)
-        else:
-            config = ilora_config(model)
-            if config is None:
-                raise ValueError("save_adapter: the model has no adapter (apply_ilora or apply_lora first)")
-            write_ilora(tmp, adapter_state_dict(model), config, [name for name, _ in ilora_layers(model)])
-    return Path(directory)
+def save_ilora(model: nn.Module, directory: Path) -> None:
+    """Write the model's I-LoRA (our layout) into the existing directory ``directory``."""
+    write_ilora(directory, adapter_state_dict(model), ilora_config(model), [name for name, _ in ilora_layers(model)])
 
 
 def write_ilora(directory: Path, state: dict, config: ILoRAConfig, modules: list[str]) -> None:
@@ -76,43 +68,15 @@ def write_ilora(directory: Path, state: dict, config: ILoRAConfig, modules: list
     atomic_write_json(directory / CONFIG_FILE, meta)
 
 
-def read_adapter_config(directory: str | Path) -> dict:
-    """The adapter's JSON description; ``{"adapter": "lora", ...}`` for a PEFT directory."""
-    path = Path(directory) / CONFIG_FILE
-    meta = read_json(path, AdapterLoadError, f"{directory}: no {CONFIG_FILE} (not an adapter directory)")
-    if meta.get("peft_type") == "LORA":
-        return {"adapter": "lora", **meta}
-    if meta.get("peft_type") == "ILORA":  # I-LoRA in PEFT's layout (crabplus.adapters.peft_method)
-        return {"adapter": "peft-ilora", **meta}
-    if meta.get("adapter") != "ilora" or meta.get("format") != FORMAT:
-        raise AdapterLoadError(f"{path}: field 'adapter'/'format': expected ilora/{FORMAT}, got "
-                               f"{meta.get('adapter')!r}/{meta.get('format')!r}")
-    return meta
-
-
-def load_adapter(model: nn.Module, directory: str | Path, trainable: bool = True) -> nn.Module:
-    """Load an adapter directory onto ``model`` and return the model (a new ``PeftModel`` for LoRA).
+def load_ilora(model: nn.Module, directory: Path, meta: dict, trainable: bool = True) -> nn.Module:
+    """Put the I-LoRA of ``directory`` (our layout; ``meta`` its parsed JSON) on ``model`` and return the model.
 
     I-LoRA layers are applied from the saved configuration when the model has none yet; the weights
     must then match key for key and shape for shape (:class:`AdapterLoadError` otherwise).
     """
-    directory = Path(directory)
-    meta = read_adapter_config(directory)
-    if meta["adapter"] in ("lora", "peft-ilora"):
-        from peft import PeftModel
-
-        if meta["adapter"] == "peft-ilora":
-            import crabplus.adapters.peft_method  # noqa: F401  (registers I-LoRA with PEFT)
-
-        weights = directory / "adapter_model.safetensors"  # only safetensors: a .bin would be unpickled
-        if not weights.is_file():  # else PEFT would take the path for a Hub repository
-            raise AdapterLoadError(f"{directory}: no adapter_model.safetensors beside {CONFIG_FILE}")
-        read_safetensors(weights, AdapterLoadError)  # a damaged file is named before PEFT reads it
-        try:
-            return PeftModel.from_pretrained(model, str(directory.resolve()), is_trainable=trainable,
-                                             local_files_only=True)
-        except (OSError, ValueError, RuntimeError, KeyError) as exc:
-            raise AdapterLoadError(f"{directory}: cannot load the LoRA adapter: {exc}") from exc
+    if meta.get("format") != FORMAT:
+        raise AdapterLoadError(f"{directory / CONFIG_FILE}: field 'format': expected {FORMAT}, got "
+                               f"{meta.get('format')!r}")
     try:
         config = from_dict(ILoRAConfig, meta.get("config"), prefix="config")
     except ConfigError as exc:

@@ -127,7 +127,8 @@ class ILoRALinear(nn.Linear):
             balance_weight=config.balance_loss_weight, **factory,
         )
 
-    #: False: every call takes the plain autograd formula (:meth:`adapter_delta`), as before issue 14.
+    #: False: every call takes the plain autograd formula (:meth:`adapter_delta`), the reference the lean path is
+    #: checked and benchmarked against.
     lean = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -187,8 +188,8 @@ class ILoRALinear(nn.Linear):
 
     def adapter_delta(self, x: torch.Tensor) -> torch.Tensor:
         """s * sum_i g_i B_i A dropout(x), as one product over the stacked heads, in plain autograd with
-        the adapters' float32 arithmetic: the layer's formula before issue 14, kept as the comparison for
-        tests and benchmarks (``ILoRALinear.lean = False`` makes forward use it)."""
+        the adapters' float32 arithmetic: the plain formula, kept as the comparison for tests and benchmarks
+        (``ILoRALinear.lean = False`` makes forward use it)."""
         g = self.lora_route(x)  # [..., N] float32
         xa = x.to(self.lora_A.weight.dtype)
         z = F.linear(self.lora_dropout(xa), self.lora_A.weight)  # [..., r]

@@ -20,7 +20,8 @@ I-LoRA cannot be merged into W0 (the router weights depend on each token), so ``
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import torch
@@ -31,7 +32,7 @@ from peft.utils.peft_types import PeftType, register_peft_method
 from torch import nn
 
 from crabplus.adapters.apply import ENCODER_MODULES, is_adapter_key
-from crabplus.adapters.config import RELEASE_TARGET_MODULES, ILoRAConfig
+from crabplus.adapters.config import ILoRAConfig
 from crabplus.adapters.layer import ILoRALinear
 
 NAME = "ilora"
@@ -57,47 +58,32 @@ def _peft_type(name: str = NAME.upper()) -> PeftType:
 
 
 @dataclass
-class ILoRAPeftConfig(PeftConfig):
-    """PEFT configuration of I-LoRA; the fields mean what :class:`~crabplus.adapters.ILoRAConfig`'s do.
+class ILoRAPeftConfig(PeftConfig, ILoRAConfig):
+    """PEFT configuration of I-LoRA: PEFT's fields and :class:`~crabplus.adapters.ILoRAConfig`'s own (the one
+    declaration of the I-LoRA settings, inherited, with its checks).
 
     ``target_modules``: the last component of an ``nn.Linear``'s name (a list; PEFT's suffix match) — the
     release's seven projections by default. ``encoders=False`` leaves layers inside the thinker's
     ``audio_tower``/``visual`` alone, as :func:`~crabplus.adapters.apply_ilora` does.
     """
 
-    rank: int = 128
-    alpha: float = 256.0
-    num_experts: int = 3
-    dropout: float = 0.0
-    target_modules: list[str] | None = field(default_factory=lambda: list(RELEASE_TARGET_MODULES))
-    encoders: bool = False
-    top_k: int | None = None
-    balance_loss_weight: float = 0.0
-    task_conditioned: bool = False
-    num_tasks: int = 0
     exclude_modules: list[str] | None = None
 
     def __post_init__(self) -> None:
-        super().__post_init__()
+        PeftConfig.__post_init__(self)
         self.peft_type = _peft_type()
         if isinstance(self.target_modules, str) or not self.target_modules:
             raise ValueError("ILoRAPeftConfig.target_modules: give a list of layer names (e.g. ['q_proj', 'v_proj'])")
         self.target_modules = list(self.target_modules)
-        self.ilora()  # validates every field with ILoRAConfig's own checks
+        ILoRAConfig.__post_init__(self)
 
     def ilora(self) -> ILoRAConfig:
-        """The same settings as our :class:`ILoRAConfig` (what the layer is built from)."""
-        return ILoRAConfig(rank=self.rank, alpha=self.alpha, num_experts=self.num_experts, dropout=self.dropout,
-                           target_modules=list(self.target_modules), encoders=self.encoders, top_k=self.top_k,
-                           balance_loss_weight=self.balance_loss_weight, task_conditioned=self.task_conditioned,
-                           num_tasks=self.num_tasks)
+        """The I-LoRA settings alone (what the layer is built from)."""
+        return ILoRAConfig(**{f.name: copy.copy(getattr(self, f.name)) for f in fields(ILoRAConfig)})
 
     @classmethod
     def from_ilora(cls, config: ILoRAConfig, **peft_fields) -> ILoRAPeftConfig:
-        return cls(rank=config.rank, alpha=config.alpha, num_experts=config.num_experts, dropout=config.dropout,
-                   target_modules=list(config.target_modules), encoders=config.encoders, top_k=config.top_k,
-                   balance_loss_weight=config.balance_loss_weight, task_conditioned=config.task_conditioned,
-                   num_tasks=config.num_tasks, **peft_fields)
+        return cls(**{f.name: copy.copy(getattr(config, f.name)) for f in fields(ILoRAConfig)}, **peft_fields)
 
 
 def _shared_base_is_not_missing(module: nn.Module, incompatible) -> None:

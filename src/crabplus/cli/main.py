@@ -38,16 +38,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def not_built(what: str):
-    """A subcommand function for a part that does not exist yet: says so and exits 2."""
-
-    def run(args: argparse.Namespace) -> int:
-        print(f"crabplus {what}: not built yet in this version", file=sys.stderr)
-        return 2
-
-    return run
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; every error becomes one line on stderr and a non-zero exit code.
 

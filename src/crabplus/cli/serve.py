@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+#: Settings that also have a flag of their own (generated from the field).
+SHORTCUTS = ("checkpoint", "host", "port", "max_new_tokens")
+
 
 def register(sub) -> None:
+    from crabplus.config.cli import add_config_arguments
+    from crabplus.web.config import ServeConfig
+
     parser = sub.add_parser(
         "serve", help="a web page to try a checkpoint on your videos (Gradio; shows the routing)",
         description="Serve a web page over a trained checkpoint: upload a video, pick a task or type a question, "
@@ -13,16 +19,18 @@ def register(sub) -> None:
         "the answer's tokens coloured by their I-LoRA head weights per layer. Needs the web extra "
         "(scripts/setup.sh web). Listens on 127.0.0.1 unless --host says otherwise; one request runs at a time.",
     )
-    parser.add_argument("--checkpoint", required=True, help="a trained model folder (OUTPUT_DIR/final)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: localhost only)")
-    parser.add_argument("--port", type=int, default=7860)
-    parser.add_argument("--max-new-tokens", type=int, default=128)
+    add_config_arguments(parser, ServeConfig, shortcuts=SHORTCUTS, example="port=8080")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from crabplus.cli.main import UsageError
+    from crabplus.config.cli import config_from_args
+    from crabplus.web.config import ServeConfig
 
+    cfg = config_from_args(ServeConfig, args)
+    if cfg.checkpoint is None:
+        raise UsageError("needs --checkpoint DIR (or checkpoint: in --config)")
     try:
         import gradio  # noqa: F401
     except ImportError:
@@ -31,8 +39,8 @@ def run(args: argparse.Namespace) -> int:
     from crabplus.infer import Predictor
     from crabplus.web.app import build_demo
 
-    predictor = Predictor.from_checkpoint(args.checkpoint)
-    demo = build_demo(predictor, max_new_tokens=args.max_new_tokens)
-    print(f"serving {args.checkpoint} on http://{args.host}:{args.port}")
-    demo.launch(server_name=args.host, server_port=args.port, share=False, show_error=True)
+    predictor = Predictor.from_checkpoint(cfg.checkpoint)
+    demo = build_demo(predictor, max_new_tokens=cfg.max_new_tokens)
+    print(f"serving {cfg.checkpoint} on http://{cfg.host}:{cfg.port}")
+    demo.launch(server_name=cfg.host, server_port=cfg.port, share=False, show_error=True)
     return 0

@@ -44,7 +44,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type, *, shortcut
     """Add ``--config FILE``, the ``KEY=VALUE`` overrides (a positional list unless the command's own
     positionals take that place; see :func:`split_overrides`) and one ``--field-name`` flag per name in
     ``shortcuts``. A boolean field gets ``--name`` / ``--no-name``; a list field takes several values
-    (split at commas too when its metadata says ``"split": ","``)."""
+    (split at commas too when its metadata says ``"split": ","``; the flag may be repeated when it says
+    ``"repeat": True``)."""
     parser.add_argument("--config", default=None, metavar="FILE",
                         help=f"YAML file of these settings ({cls.__name__}; default: the built-in defaults); "
                         "the resolved settings are written beside the outputs")
@@ -67,6 +68,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type, *, shortcut
             kwargs["action"] = argparse.BooleanOptionalAction
         elif get_origin(tp) in (list, tuple):
             kwargs.update(nargs="+", metavar=fld.metadata.get("metavar", name.upper()))
+            if fld.metadata.get("repeat"):  # --flag A --flag B adds up (as --flag A B does)
+                kwargs["action"] = "extend"
         elif get_origin(tp) is Literal:
             kwargs["choices"] = get_args(tp)
         else:

@@ -11,7 +11,7 @@ from crabplus.utils.lazy import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "config": ("EvalConfig",),
-    "inputs": ("PredictionRow", "default_root", "load_eval_records", "load_predictions"),
+    "inputs": ("PredictionRow", "load_eval_records", "load_predictions"),
     "report": ("evaluate_predictions", "write_report"),
     "transfer": ("TransferError", "load_run_report", "transfer_table", "write_transfer"),
 })

@@ -29,14 +29,14 @@ import numpy as np
 
 from crabplus.schema.prediction import Prediction
 from crabplus.schema.records import Record
-from crabplus.schema.registry import DatasetSpec
-from crabplus.tasks.families import family_of, higher_is_better
+from crabplus.tasks.families import Family, higher_is_better
 
 
-def chance_predictions(spec: DatasetSpec, records: list[Record], seed: int = 0, draw: int = 0) -> list[Prediction]:
-    """One chance :class:`Prediction` per record (all parsed); ``draw`` numbers independent draws."""
-    rng = np.random.default_rng([seed, zlib.crc32(spec.name.encode()), draw])
-    return family_of(spec).chance(records, rng)
+def chance_predictions(family: Family, records: list[Record], seed: int = 0, draw: int = 0) -> list[Prediction]:
+    """One chance :class:`Prediction` per record (all parsed) from the dataset's bound ``family``; ``draw``
+    numbers independent draws (seeded by the seed, the dataset's name and the draw)."""
+    rng = np.random.default_rng([seed, zlib.crc32(family.spec.name.encode()), draw])
+    return family.chance(records, rng)
 
 
 BAND_QUANTILE = 0.95

@@ -81,3 +81,18 @@ class EvalCommandConfig(ScoringSettings):
         "help": "output folder (default: the predictions file's folder)", "metavar": "DIR"})
     allow_empty: bool = field(default=False, metadata={
         "help": "an empty prediction file is not an error (the report is then empty)"})
+
+
+@dataclass
+class TransferConfig:
+    """``crabplus transfer``: compare the reports of the ``single``-task run folders with the ``multi``-task one's
+    (and a ``baseline`` multi-task run's, e.g. plain LoRA, beside); ``out``: where the table goes (default:
+    MULTI/transfer)."""
+
+    single: list[str] = field(default_factory=list, metadata={
+        "help": "single-task run folders (each holding report.json)", "metavar": "RUN"})
+    multi: str | None = field(default=None, metadata={"help": "the multi-task run folder", "metavar": "RUN"})
+    baseline: str | None = field(default=None, metadata={
+        "help": "a baseline multi-task run (e.g. plain LoRA) shown beside", "metavar": "RUN"})
+    out: str | None = field(default=None, metadata={
+        "help": "output folder (default: MULTI/transfer)", "metavar": "DIR"})

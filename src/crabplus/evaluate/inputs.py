@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crabplus.schema.records import Record, RecordError, iter_record_files, load_records, read_jsonl
+from crabplus.schema.records import Record, RecordError, default_root, iter_record_files, load_records, read_jsonl
 from crabplus.schema.rows import PredictionRow, prediction_from_json
 
 
@@ -36,16 +36,6 @@ def as_prediction_rows(predictions) -> list[PredictionRow]:
         seen.add(row.id)
         out.append(row)
     return out
-
-
-def default_root(record_file: str | Path) -> Path:
-    """The data root of a record file: the nearest folder holding ``manifest.json`` at or above the
-    file's folder (an AVSynth world), else the file's own folder."""
-    folder = Path(record_file).resolve().parent
-    for candidate in (folder, *folder.parents):
-        if (candidate / "manifest.json").is_file():
-            return candidate
-    return folder
 
 
 def load_eval_records(paths: list[str | Path], root: str | Path | None = None) -> tuple[list[Record], dict[str, Path]]:

@@ -24,7 +24,7 @@ from crabplus.evaluate.config import EvalConfig
 from crabplus.evaluate.images import FrameSource
 from crabplus.evaluate.inputs import as_prediction_rows
 from crabplus.evaluate.routing import routing_summary
-from crabplus.evaluate.segscore import SegmentationScorer, aggregate_segmentation
+from crabplus.evaluate.segscore import SegmentationScorer
 from crabplus.schema.records import Record, RecordError
 from crabplus.schema.registry import DATASETS
 from crabplus.schema.report import (
@@ -37,7 +37,7 @@ from crabplus.schema.report import (
     ReportSummary,
 )
 from crabplus.schema.rows import PredictionRow
-from crabplus.tasks.families import Score, ScoreConfig, family_of, higher_is_better
+from crabplus.tasks.families import Family, Score, ScoreConfig, family_of, higher_is_better
 from crabplus.tasks.parsers import Prediction, parse_prediction
 from crabplus.utils.io import atomic_write_json, atomic_write_text
 from crabplus.utils.progress import progress_bar
@@ -53,10 +53,9 @@ def _root_of(root) -> Callable[[Record], Path | None]:
     return lambda record: Path(root)
 
 
-def _headline(score: Score) -> dict[str, Headline]:
+def _headline(score: Score, family: Family) -> dict[str, Headline]:
     names = [score.primary_metric] if score.primary_metric in score.metrics else []
-    if "null_s" in score.metrics and "null_s" not in names:
-        names.append("null_s")
+    names += [m for m in family.extra_headlines if m in score.metrics and m not in names]
     return {n: Headline(score.metrics[n], higher_is_better(n)) for n in names}
 
 
@@ -101,22 +100,13 @@ def _narrow_prompt_note(records: list[Record], preds: list[Prediction]) -> list[
 def _score_dataset(name: str, records: list[Record], preds: list[Prediction], seg: SegmentationScorer,
                    cfg: EvalConfig, without_prediction: int) -> DatasetScore:
     spec = DATASETS[name]
-    family = family_of(spec)
+    family = family_of(spec)  # bound once; everything below asks it
     spatial = family.spatial  # scored on frames and masks (crabplus.tasks.families)
     k = min(cfg.chance_draws, cfg.mask_chance_draws) if spatial else cfg.chance_draws
-    draws = [chance_predictions(spec, records, cfg.seed, d) for d in range(k)]  # [K][N]
+    draws = [chance_predictions(family, records, cfg.seed, d) for d in range(k)]  # [K][N]
     keep = [i for i, p in enumerate(preds) if p.release_valid]
-    if spatial:
-        stats = [seg.stats(spec, r, [p, *guesses]) for r, p, *guesses in zip(records, preds, *draws)]  # [N][1 + K]
-        ours = aggregate_segmentation(spec, [s[0] for s in stats], cfg.frames_per_batch)
-        release = aggregate_segmentation(spec, [stats[i][0] for i in keep], cfg.frames_per_batch)
-        chance_scores = [aggregate_segmentation(spec, [s[1 + d] for s in stats], cfg.frames_per_batch)
-                         for d in range(len(draws))]
-    else:
-        score_cfg = ScoreConfig(meteor=cfg.meteor)
-        ours = family.score(records, preds, score_cfg)
-        release = family.score([records[i] for i in keep], [preds[i] for i in keep], score_cfg)
-        chance_scores = [family.score(records, guesses, score_cfg) for guesses in draws]
+    score_cfg = ScoreConfig(meteor=cfg.meteor, frames_per_batch=cfg.frames_per_batch, masks=seg)
+    ours, release, chance_scores = family.score_conventions(records, preds, draws, keep, score_cfg)
     chance = chance_summary(chance_scores)
     unparsed = sum(not p.parsed for p in preds)
     notes = list(dict.fromkeys(ours.notes + release.notes + [n for c in chance_scores for n in c.notes]))
@@ -135,7 +125,7 @@ def _score_dataset(name: str, records: list[Record], preds: list[Prediction], se
         primary_metric=ours.primary_metric,
         primary=ours.primary,
         higher_is_better=higher_is_better(ours.primary_metric or ""),
-        headline=_headline(ours),
+        headline=_headline(ours, family),
         metrics=ours.metrics,
         release=ReleaseScore(release.n, release.primary_metric, release.primary, release.metrics,
                              dropped=len(preds) - len(keep)),

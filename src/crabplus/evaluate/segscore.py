@@ -15,15 +15,14 @@ import numpy as np
 from crabplus.evaluate.images import FrameSource
 from crabplus.schema.prediction import Prediction
 from crabplus.schema.records import Record
-from crabplus.schema.registry import DatasetSpec
-from crabplus.tasks.families import Score, family_of
-from crabplus.tasks.families.spatial import FrameStats, sample_key
+from crabplus.tasks.families.spatial import FrameStats, SpatialFamily, sample_key
 
-__all__ = ["FrameStats", "SegmentationScorer", "aggregate_segmentation", "sample_key"]
+__all__ = ["FrameStats", "SegmentationScorer", "sample_key"]
 
 
 class SegmentationScorer:
-    """Per-record statistics for the spatial families; ``segmenter`` is built lazily on first use."""
+    """Per-record statistics for the spatial families (``ScoreConfig.masks``, the ``MaskSource`` protocol of
+    ``crabplus.tasks.families.base``); ``segmenter`` is built lazily on first use."""
 
     def __init__(self, frames: FrameSource, segmenter_factory):
         self.frames = frames
@@ -51,15 +50,9 @@ class SegmentationScorer:
         """bool [H, W]: the segmenter's mask for the predicted box and points."""
         return self.segmenter.segment(self.frame(record, size_hw, cache), pred.box, pred.points)
 
-    def stats(self, spec: DatasetSpec, record: Record, preds: list[Prediction]) -> list[FrameStats]:
+    def stats(self, family: SpatialFamily, record: Record, preds: list[Prediction]) -> list[FrameStats]:
         """Statistics of several predictions (ours, chance) for one record, reading its media once."""
-        family = family_of(spec)
-        gt_mask = self.frames.gt_mask(record) if family.reads_masks else None
+        gt_mask = self.frames.gt_mask(record) if family.segments else None
         size_hw = gt_mask.shape if gt_mask is not None else None
         cache: dict = {}
         return [family.frame_stats(self, record, p, gt_mask, size_hw, cache) for p in preds]
-
-
-def aggregate_segmentation(spec: DatasetSpec, stats: list[FrameStats], frames_per_batch: int = 20) -> Score:
-    """The dataset's numbers from per-record statistics (one convention's subset)."""
-    return family_of(spec).aggregate(stats, frames_per_batch)

@@ -28,7 +28,7 @@ def _tiny_model() -> ModelConfig:
     return ModelConfig(
         preset="tiny", adapter="ilora",
         ilora=ILoRAConfig(rank=8, alpha=16.0, num_experts=3, dropout=0.0),
-        lora=LoRAConfig(rank=24, alpha=48.0, dropout=0.0),
+        lora=LoRAConfig(dropout=0.0),  # rank and alpha: the study's (crabplus.experiments.study)
     )
 
 
@@ -46,8 +46,9 @@ class DemoConfig:
     and no answer format, so the adapter learns every task's format and wording; at 300 steps and lr 2e-3 it
     had learned none; in a 1,500-step run its loss stopped falling from step ~900, docs/results.md). With
     ``full`` the study's runs take the same settings.
-    ``model``: the tiny preset and adapter shapes (the study sets plain LoRA's rank itself, matched to
-    I-LoRA's trainable-parameter count).
+    ``model``: the tiny preset and adapter shapes. The study sets plain LoRA's rank itself (matched to I-LoRA's
+    trainable-parameter count, or I-LoRA's rank) and runs every method and rank at I-LoRA's scale
+    ``ilora.alpha / ilora.rank``, so ``model.lora.rank`` and ``model.lora.alpha`` are refused.
     ``eval``: decoding and segmentation settings. ``max_eval_per_dataset`` caps test records
     (default: all, 25 per dataset).
     ``threads``: torch CPU threads of every stage (1: on a busy 2-core machine two threads made an adapter step
@@ -115,12 +116,13 @@ class DemoConfig:
         if self.study_steps_per_dataset < 1:
             raise ConfigError(f"study_steps_per_dataset must be >= 1, got {self.study_steps_per_dataset}")
         # keys the demo sets itself: a value given here would be accepted and ignored, so it is refused
-        if self.data.train or self.data.root is not None:
-            raise ConfigError("data.train and data.root are set by the demo itself (its AVSynth folder in "
-                              "output_dir/data); leave them out")
-        if self.model.checkpoint is not None or self.model.adapter != "ilora":
-            raise ConfigError("model.checkpoint and model.adapter are set by the demo itself (the base it starts "
-                              "from; I-LoRA, and with --full every method of study_methods); leave them out")
+        for key, (unset, why) in SET_BY_THE_DEMO.items():
+            section, _, name = key.rpartition(".")
+            owner = self
+            for part in section.split("."):
+                owner = getattr(owner, part)
+            if getattr(owner, name) != unset:
+                raise ConfigError(f"{key} is set by the demo itself ({why}); leave it out")
         if self.base_model is not None and self.retrain_base:
             raise ConfigError("base_model and retrain_base exclude each other: give a base folder or make one")
         if self.base_model is not None and not (Path(self.base_model) / "model.safetensors").is_file():
@@ -129,6 +131,20 @@ class DemoConfig:
         if self.data.image_size != self.synth.image_size:
             raise ConfigError(f"data.image_size ({self.data.image_size}) must equal synth.image_size "
                               f"({self.synth.image_size}): the model sees frames at the rendered size")
+
+
+#: The keys ``crabplus demo`` sets itself -> (their value when not given, what sets them). Given, such a key would
+#: be accepted and then ignored, so it is refused (tests/test_config_front_door.py tries each).
+SET_BY_THE_DEMO: dict[str, tuple[object, str]] = {
+    "data.train": ([], "its AVSynth folder in output_dir/data"),
+    "data.root": (None, "its AVSynth folder in output_dir/data"),
+    "model.checkpoint": (None, "the base it starts from"),
+    "model.adapter": ("ilora", "I-LoRA, and with --full every method of study_methods"),
+    "model.lora.rank": (LoRAConfig().rank, "the study matches plain LoRA's rank to I-LoRA's parameter count, "
+                                           "or to its rank"),
+    "model.lora.alpha": (LoRAConfig().alpha, "the study runs every method at I-LoRA's scale ilora.alpha / "
+                                             "ilora.rank"),
+}
 
 
 def load_demo_config(path: str | Path | None = None, overrides: list[str] | None = None) -> DemoConfig:

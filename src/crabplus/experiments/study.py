@@ -62,10 +62,13 @@ def matched_lora_rank(model_cfg, rank: int) -> tuple[int, dict[str, int]]:
 
 
 def _method_model(model_cfg, method: str, rank: int, lora_rank: int):
+    """The model of one study method at I-LoRA ``rank``: every method and rank at the configured I-LoRA's scale
+    ``alpha / rank`` (so ``model.ilora.alpha`` is honoured; plain LoRA's rank is the study's)."""
+    scale = model_cfg.ilora.alpha / model_cfg.ilora.rank
     if method in ("ilora", "single"):
-        return replace(model_cfg, adapter="ilora", ilora=replace(model_cfg.ilora, rank=rank, alpha=2.0 * rank))
+        return replace(model_cfg, adapter="ilora", ilora=replace(model_cfg.ilora, rank=rank, alpha=scale * rank))
     r = lora_rank if method == "lora" else rank
-    return replace(model_cfg, adapter="lora", lora=replace(model_cfg.lora, rank=r, alpha=2.0 * r))
+    return replace(model_cfg, adapter="lora", lora=replace(model_cfg.lora, rank=r, alpha=scale * r))
 
 
 class Progress:

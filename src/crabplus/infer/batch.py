@@ -52,8 +52,9 @@ def _prompt_routing(recorder, attention_mask: torch.Tensor) -> list[dict[str, li
 
 def _task_conditioned(predictor: Predictor) -> int | None:
     cfg = predictor.model_cfg
-    if cfg.adapter == "ilora" and cfg.ilora.task_conditioned:
-        return cfg.ilora.num_tasks
+    settings = cfg.adapter_settings()
+    if getattr(settings, "task_conditioned", False):
+        return settings.num_tasks
     return None
 
 

@@ -95,8 +95,8 @@ def _media_id(path: Path, base: Path) -> str:
 def iter_items(files: list[Path], *, task: str | None, root: str | None, record_args: dict[str, Any]) -> Iterator[Item]:
     """Items from record files (every valid record; an invalid one is an Item with its problem) and
     media files (a record built from the flags, ``--task`` required)."""
-    from crabplus.evaluate.inputs import default_root
     from crabplus.infer.single import build_record
+    from crabplus.schema.records import default_root
 
     media = [f for f in files if not is_record_file(f)]
     base = Path(os.path.commonpath([str(f.resolve().parent) for f in media])) if media else Path.cwd()

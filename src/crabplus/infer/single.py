@@ -230,10 +230,12 @@ def predict(video: str | Path, *, task: str, checkpoint=None, audio=None, video2
             segmenter: str = "grabcut", sam2_checkpoint: str | None = None, predictor=None, device=None,
             base: str | Path | None = None) -> PredictResult:
     """Answer ``task`` (a dataset name, e.g. ``ks``, ``ave``, ``s4``) on a video with the model of
-    ``checkpoint`` (a folder) or an already loaded ``predictor``. Segmentation tasks also write the
-    mask PNG into ``out`` (default: the current folder); with ``out``, the result JSON goes there too."""
+    ``checkpoint`` (a folder) or an already loaded ``predictor``. A task whose answers become masks (its family
+    ``segments``) also writes the mask PNG into ``out`` (default: the current folder); with ``out``, the result
+    JSON goes there too."""
     from crabplus.infer.batch import predict_batch
     from crabplus.infer.predictor import as_predictor
+    from crabplus.tasks.families import family_of
     from crabplus.tasks.parsers import parse_prediction
 
     if predictor is None and checkpoint is None:
@@ -252,7 +254,7 @@ def predict(video: str | Path, *, task: str, checkpoint=None, audio=None, video2
         prediction.notes.append("free-form question: the answer is the model's text; the task's format may not apply")
     result = PredictResult(record.dataset, row.predict, prediction, record, routing=row.routing)
     out_dir = Path(out) if out is not None else Path.cwd()
-    if record.task == "segmentation":
+    if family_of(record.dataset).segments:  # the family's answers become masks (not ARIG's boxes)
         result.mask_path = write_mask(record, root, prediction, out_dir, segmenter=segmenter,
                                       sam2_checkpoint=sam2_checkpoint)
     if out is not None:

@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 
 from crabplus.schema.records import Record, record_from_json
-from crabplus.schema.registry import DATASET_NAMES, DATASETS
+from crabplus.schema.registry import DATASETS, dataset_names
 from crabplus.schema.report import DatasetScore
 from crabplus.schema.rows import PredictionRow
 
@@ -134,7 +134,7 @@ def write_task_dir(out: str | Path, record_files: list[str | Path], group: str =
         '__all__ = ["aggregate", "doc_to_target", "doc_to_text", "doc_to_visual", "process_results"]\n',
         encoding="utf-8")
     names = []
-    for dataset in DATASET_NAMES:
+    for dataset in dataset_names():
         recs = [r for r in records if r.dataset == dataset]
         if not recs:
             continue

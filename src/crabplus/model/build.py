@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from transformers import Qwen2_5OmniConfig, Qwen2_5OmniThinkerConfig, Qwen2_5OmniThinkerForConditionalGeneration
 
-from crabplus.adapters import apply_ilora, apply_lora
+from crabplus.adapters.kinds import NO_ADAPTER, apply_adapter
 from crabplus.model.config import ModelConfig
 from crabplus.model.init import init_audio_stem
 from crabplus.model.presets import build_thinker_config, preset_dims
@@ -192,10 +192,9 @@ def build_thinker(model_cfg: ModelConfig, tokenizer, device: str | torch.device 
 
 
 def attach_adapter(model: nn.Module, model_cfg: ModelConfig) -> nn.Module:
-    """Put ``model_cfg.adapter`` on the thinker: ``ilora`` (in place), ``lora`` (a PEFT wrapper is returned)
-    or ``none`` (unchanged, every weight trains: the tiny base stage). Adapters freeze the base."""
-    if model_cfg.adapter == "ilora":
-        return apply_ilora(model, model_cfg.ilora)
-    if model_cfg.adapter == "lora":
-        return apply_lora(model, model_cfg.lora)
-    return model
+    """Put ``model_cfg.adapter`` on the thinker through the adapter table (``ilora`` in place, ``lora`` as a PEFT
+    wrapper, which is returned), or nothing for ``none`` (every weight trains: the tiny base stage). Adapters
+    freeze the base."""
+    if model_cfg.adapter == NO_ADAPTER:
+        return model
+    return apply_adapter(model, model_cfg.adapter, model_cfg.adapter_settings())

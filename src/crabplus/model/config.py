@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from crabplus.adapters.config import ILoRAConfig, LoRAConfig
-from crabplus.config.core import ConfigError
+from crabplus.adapters.kinds import ADAPTER_KINDS, NO_ADAPTER, adapter_kind
+from crabplus.config.core import ConfigError, from_dict
 
 PRESETS = ("tiny", "omni-3b", "omni-7b")
 
@@ -21,12 +22,32 @@ class ModelConfig:
     preset: str = "tiny"
     checkpoint: str | None = None
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    adapter: Literal["ilora", "lora", "none"] = "ilora"
+    adapter: str = "ilora"
     ilora: ILoRAConfig = field(default_factory=ILoRAConfig)
     lora: LoRAConfig = field(default_factory=LoRAConfig)
+    adapter_options: dict[str, Any] = field(default_factory=dict)
     gradient_checkpointing: bool = False
     attn_implementation: Literal["eager", "sdpa"] = "sdpa"
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
             raise ConfigError(f"model.preset: expected one of {list(PRESETS)}, got {self.preset!r}")
+        if self.adapter != NO_ADAPTER:
+            kind = adapter_kind(self.adapter)
+            if kind.apply is None:
+                raise ConfigError(f"model.adapter: {self.adapter!r} is a file layout that loads only; train with "
+                                  f"one of {[n for n, k in ADAPTER_KINDS.items() if k.apply is not None]}")
+            self.adapter_settings()  # the options are checked now, not when the model is built
+        if self.adapter_options and (self.adapter == NO_ADAPTER or adapter_kind(self.adapter).section):
+            raise ConfigError(f"model.adapter_options: read only by an adapter kind without a section of its own; "
+                              f"{self.adapter!r} reads " + (f"model.{self.adapter}" if self.adapter != NO_ADAPTER
+                                                            else "nothing"))
+
+    def adapter_settings(self) -> Any:
+        """The settings of ``adapter`` (its config class), or None for ``none``."""
+        if self.adapter == NO_ADAPTER:
+            return None
+        kind = adapter_kind(self.adapter)
+        if kind.section is not None:
+            return getattr(self, kind.section)
+        return from_dict(kind.config_cls, self.adapter_options, prefix="model.adapter_options")

@@ -436,6 +436,22 @@ def write_records(path: str | Path, records: list[Record]) -> Path:
     return atomic_write_jsonl(path, [r.to_json() for r in records])
 
 
+#: The file that marks a data root: an AVSynth world's manifest (``crabplus data synth``).
+ROOT_MARKER = "manifest.json"
+
+
+def default_root(record_file: str | Path) -> Path:
+    """The data root of a record file when none is given (training's ``data.root``, ``crabplus predict`` and
+    ``eval``'s ``--root``): the nearest folder at or above the file's folder holding ``manifest.json`` (an
+    AVSynth world, whose media paths are relative to it), else the file's own folder. The one rule for every
+    command."""
+    folder = Path(record_file).resolve().parent
+    for candidate in (folder, *folder.parents):
+        if (candidate / ROOT_MARKER).is_file():
+            return candidate
+    return folder
+
+
 def resolve_media(root: str | Path, rel: str) -> Path:
     """The absolute path of media ``rel`` under ``root``; a path escaping ``root`` is refused."""
     check_media_path(rel, None, {}, "media")

@@ -7,11 +7,16 @@ audio windows, the target format, the parser and the metric — reads it from he
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+
 from crabplus.schema.perception import PERCEPTION_SPECS
 from crabplus.schema.spec import LEAD_IN, AudioWindow, DatasetSpec, Visual
 
-__all__ = ["DATASETS", "DATASET_NAMES", "FREE_QUESTION_DATASET", "LEAD_IN", "SYSTEM_PROMPT", "TASK_TYPES",
-           "AudioWindow", "DatasetSpec", "Visual", "get_spec"]
+__all__ = ["DATASETS", "FREE_QUESTION_DATASET", "LEAD_IN", "RELEASE_DATASETS", "SYSTEM_PROMPT", "TASK_TYPES",
+           "AudioWindow", "DatasetSpec", "Visual", "dataset_names", "get_spec", "register_dataset",
+           "unregister_dataset"]
 
 #: The seven task types of Crab+ (docs/architecture.md).
 TASK_TYPES: tuple[str, ...] = (
@@ -48,9 +53,8 @@ def _spec(*args, **kwargs) -> DatasetSpec:
     return DatasetSpec(*args, **kwargs)
 
 
-DATASETS: dict[str, DatasetSpec] = {
-    s.name: s
-    for s in [
+_RELEASE: tuple[DatasetSpec, ...] = tuple(
+    [
         _spec("ks", "Kinetics-Sounds", "action", "video", 10, "tenths", _ACTION, ("label",), "accuracy",
               family="label"),
         _spec("ucf", "UCF101", "action", "video", 10, "tenths", _ACTION, ("label",), "accuracy", family="label"),
@@ -109,19 +113,67 @@ DATASETS: dict[str, DatasetSpec] = {
             ("label", "box"), "box_iou", family="box",
         ),
     ]
-}
+)
 
-DATASET_NAMES: tuple[str, ...] = tuple(DATASETS)
+#: The release's 19 task flags, in its order; fixed whatever is registered later. What must not move when a
+#: benchmark is added reads this: the tiny tokenizer's corpus and AVSynth's studio tints.
+RELEASE_DATASETS: tuple[str, ...] = tuple(s.name for s in _RELEASE)
+
+_ROWS: dict[str, DatasetSpec] = {s.name: s for s in _RELEASE}
+
+#: The registry as it is now (the release's rows, then those added with :func:`register_dataset`), by name; a
+#: read-only view, so every row goes through :func:`register_dataset`'s checks.
+DATASETS: Mapping[str, DatasetSpec] = MappingProxyType(_ROWS)
 
 #: The dataset whose instruction is the question alone: a user's own question about their video is asked as it.
 FREE_QUESTION_DATASET = "avqa"
 
 
+#: A dataset name is a folder name and a record-id prefix: lower-case letters, digits and underscores.
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def register_dataset(spec: DatasetSpec) -> DatasetSpec:
+    """Add a benchmark to the registry (after the release's rows) and return its spec.
+
+    A benchmark whose answers have a shape we already have needs nothing else: records validate against the
+    row, its family renders, parses and scores it, and ``crabplus eval`` reports it. Nothing that exists moves:
+    AVSynth makes clips only for the datasets it has a mirror of, and the tokenizer and the studio tints read
+    :data:`RELEASE_DATASETS` only. A name taken (by a row or a perception-corpus layout), a name that is not
+    a plain folder name, or an unknown task type is an error.
+    """
+    if not isinstance(spec, DatasetSpec):
+        raise TypeError(f"register_dataset: expected a DatasetSpec, got {type(spec).__name__}")
+    if not _NAME.fullmatch(spec.name):
+        raise ValueError(f"register_dataset: name {spec.name!r} must be a folder name: lower-case letters, "
+                         "digits and '_'")
+    if spec.name in _ROWS or spec.name in PERCEPTION_SPECS:
+        raise ValueError(f"register_dataset: dataset {spec.name!r} is already registered")
+    if spec.task not in TASK_TYPES:
+        raise ValueError(f"register_dataset: {spec.name}: task {spec.task!r} is not one of {list(TASK_TYPES)}")
+    _ROWS[spec.name] = spec
+    return spec
+
+
+def unregister_dataset(name: str) -> None:
+    """Remove a row :func:`register_dataset` added (the release's rows stay)."""
+    if name in RELEASE_DATASETS:
+        raise ValueError(f"unregister_dataset: {name!r} is one of the release's datasets")
+    if name not in _ROWS:
+        raise KeyError(f"unregister_dataset: {name!r} is not registered")
+    del _ROWS[name]
+
+
+def dataset_names() -> tuple[str, ...]:
+    """The registered datasets' names, now (the release's 19 first, in its order)."""
+    return tuple(_ROWS)
+
+
 def get_spec(name: str) -> DatasetSpec:
-    """The spec of dataset ``name`` (one of the 19, or a layout of the perception pretraining corpus,
-    ``crabplus.schema.perception``); an unknown name is an error listing the 19."""
-    if name in DATASETS:
-        return DATASETS[name]
+    """The spec of dataset ``name`` (a registered one, or a layout of the perception pretraining corpus,
+    ``crabplus.schema.perception``); an unknown name is an error listing the registered."""
+    if name in _ROWS:
+        return _ROWS[name]
     if name in PERCEPTION_SPECS:  # the base stage's corpus layouts
         return PERCEPTION_SPECS[name]
-    raise KeyError(f"unknown dataset {name!r} (known: {', '.join(DATASET_NAMES)})")
+    raise KeyError(f"unknown dataset {name!r} (known: {', '.join(_ROWS)})")

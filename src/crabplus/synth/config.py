@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Literal
 
 from crabplus.config.core import ConfigError
-from crabplus.schema.registry import DATASET_NAMES, DATASETS
+from crabplus.schema.registry import DATASETS
 
 
 @dataclass
@@ -17,8 +17,8 @@ class SynthConfig:
     length of the AVSBench-like clips (s4, ms3, arig: 5 s, one frame per second); ``emotion_seconds``
     the length of the talking-face clips (the pipeline keeps the first 4 s). ``reasoning`` picks the
     reasoning-chain granularity written before each answer. ``datasets`` limits generation to some
-    mirror datasets (None = all 19). ``workers`` processes render clips in parallel (0 = one per CPU
-    core, at most 8); the output is the same bytes whatever the number.
+    mirror datasets (None = every registered dataset that has a mirror: the 19). ``workers`` processes render
+    clips in parallel (0 = one per CPU core, at most 8); the output is the same bytes whatever the number.
     """
 
     per_dataset: int = field(default=24, metadata={"help": "clips per dataset, train + test", "metavar": "N"})
@@ -63,10 +63,6 @@ class SynthConfig:
                 raise ConfigError(f"synth.datasets: unknown {unknown} (known: {', '.join(DATASETS)})")
             if not self.datasets:
                 raise ConfigError("synth.datasets: empty list (use null for all datasets)")
-
-    @property
-    def dataset_names(self) -> list[str]:
-        return list(DATASET_NAMES) if self.datasets is None else list(self.datasets)
 
     @property
     def split_sizes(self) -> tuple[int, int]:

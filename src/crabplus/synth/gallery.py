@@ -22,7 +22,6 @@ from PIL import Image
 
 from crabplus.schema.geometry import SPACE
 from crabplus.schema.records import Record, load_records
-from crabplus.schema.registry import DATASET_NAMES
 from crabplus.synth.config import SynthConfig
 from crabplus.synth.draw import render_frame
 from crabplus.synth.face import render_face, sample_emotion_scene
@@ -117,8 +116,8 @@ def build(images: Path, seed: int = 0) -> dict[str, str]:
     out: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        generate(root, SynthConfig(per_dataset=8, seed=seed), progress=False)
-        for i, name in enumerate(DATASET_NAMES):
+        manifest = generate(root, SynthConfig(per_dataset=8, seed=seed), progress=False)
+        for i, name in enumerate(manifest.datasets):
             train = load_records(root / name / "train.jsonl")
             rec = train[i % len(train)]  # different indices, so the emotion examples differ
             write_png(images / f"avsynth_{name}.png", picture(root, rec))

@@ -26,7 +26,7 @@ from typing import Any
 
 from crabplus.config.core import ConfigError, to_dict
 from crabplus.schema.records import Record, record_from_json, write_records
-from crabplus.schema.registry import DATASET_NAMES
+from crabplus.schema.registry import dataset_names
 from crabplus.synth.config import SynthConfig
 from crabplus.utils.errors import CrabplusError
 from crabplus.utils.io import atomic_write_json, read_json
@@ -99,10 +99,23 @@ def _prepare(out: Path) -> None:
             raise SynthError(f"{out}: folder is not empty and holds no AVSynth manifest; choose an empty or new "
                              "folder")
         (out / "manifest.json").unlink(missing_ok=True)
-        for name in DATASET_NAMES:
+        for name in dataset_names():
             if (out / name).is_dir():
                 shutil.rmtree(out / name)
     (out / MARKER).write_text(json.dumps({"generator": GENERATOR}) + "\n", encoding="utf-8")
+
+
+def mirrored(cfg: SynthConfig) -> list[str]:
+    """The datasets to generate: ``cfg.datasets``, or every registered dataset that has a mirror (a benchmark
+    registered without one simply gets no clips). A named dataset without a mirror is an error."""
+    from crabplus.synth.datasets import BUILDERS, mirrored_datasets  # numpy and PyAV: only when generating
+
+    if cfg.datasets is None:
+        return mirrored_datasets()
+    missing = [d for d in cfg.datasets if d not in BUILDERS]
+    if missing:
+        raise ConfigError(f"synth.datasets: {missing} have no AVSynth mirror (mirrored: {', '.join(BUILDERS)})")
+    return list(cfg.datasets)
 
 
 def render_clip(job: tuple[SynthConfig, str, str, str, int]) -> dict[str, Any]:
@@ -141,7 +154,7 @@ def generate(out_dir: str | Path, config: SynthConfig | None = None, progress: b
     out = Path(out_dir)
     _prepare(out)
     n_train, n_test = cfg.split_sizes
-    jobs = [(cfg, str(out), d, s, i) for d in cfg.dataset_names
+    jobs = [(cfg, str(out), d, s, i) for d in mirrored(cfg)
             for s, n in zip(SPLITS, (n_train, n_test)) for i in range(n)]
     workers = min(_workers(cfg), len(jobs))
     results: list[dict[str, Any]] = []

@@ -12,10 +12,11 @@ dataset's label 15 times out of 25 (docs/results.md).
 from __future__ import annotations
 
 import math
+import zlib
 
 import numpy as np
 
-from crabplus.schema.registry import DATASET_NAMES, get_spec
+from crabplus.schema.registry import RELEASE_DATASETS, get_spec
 
 #: How far a dataset's studio shifts its backgrounds' colour, in 8-bit levels per channel.
 STUDIO_TINT = 14
@@ -23,10 +24,15 @@ STUDIO_TINT = 14
 
 def _hue_degrees(dataset: str) -> float:
     """Datasets that share an instruction spread evenly round the colour circle (a pair: opposite hues;
-    the five emotion datasets: 72 degrees apart); each such group starts at its own golden-angle offset."""
+    the five emotion datasets: 72 degrees apart); each such group starts at its own golden-angle offset.
+
+    Over the release's datasets only, so a benchmark registered later moves no existing studio; one outside
+    the release (a mirror added with it) takes a hue from its name."""
+    if dataset not in RELEASE_DATASETS:
+        return float(zlib.crc32(dataset.encode()) % 360)
     instruction = get_spec(dataset).instruction
-    group = [name for name in DATASET_NAMES if get_spec(name).instruction == instruction]
-    return 360.0 * group.index(dataset) / len(group) + 137.5 * DATASET_NAMES.index(group[0])
+    group = [name for name in RELEASE_DATASETS if get_spec(name).instruction == instruction]
+    return 360.0 * group.index(dataset) / len(group) + 137.5 * RELEASE_DATASETS.index(group[0])
 
 
 def studio_tint(dataset: str | None) -> np.ndarray:

@@ -1,7 +1,9 @@
 """Training data: record files -> one indexable dataset of processed samples + the sampler's groups.
 
 Records come from any mix of files (``data.train``, files or folders of them); each file's media
-resolves against ``data.root`` or, when unset, the file's own folder. ``data.datasets`` (and
+resolves against ``data.root`` or, when unset, the one default of every command
+(:func:`crabplus.schema.records.default_root`: the nearest folder holding an AVSynth ``manifest.json``, else
+the file's own folder). ``data.datasets`` (and
 ``train.single_dataset`` for the single-task stage) choose which datasets take part. Records of the
 ``test`` split never train, even when a folder given as ``data.train`` holds test files too (an
 AVSynth folder does): they are left out and counted. The sampler needs, per dataset, the
@@ -18,7 +20,7 @@ from torch.utils.data import ConcatDataset, Dataset
 
 from crabplus.config.core import ConfigError
 from crabplus.data.config import DataConfig
-from crabplus.schema.records import Record, iter_record_files, load_records
+from crabplus.schema.records import Record, default_root, iter_record_files, load_records
 from crabplus.train.config import TrainConfig
 from crabplus.utils.dist import print0
 
@@ -79,7 +81,7 @@ def load_sources(data_cfg: DataConfig, train_cfg: TrainConfig) -> list[RecordSou
         held_out += sum(r.split == "test" for r in records)
         records = [r for r in records if r.split != "test"]
         if records:
-            root = Path(data_cfg.root) if data_cfg.root is not None else path.parent
+            root = Path(data_cfg.root) if data_cfg.root is not None else default_root(path)
             sources.append(RecordSource(path, root, records))
     found = {r.dataset for s in sources for r in s.records}
     if train_cfg.stage == "base":

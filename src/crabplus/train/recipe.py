@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from crabplus.adapters.kinds import NO_ADAPTER, adapter_kind
 from crabplus.config.core import ConfigError, save_config
 from crabplus.model.taskids import NUM_TASK_IDS
 from crabplus.schema.registry import get_spec
@@ -67,10 +68,10 @@ def check_run_config(run_cfg: RunConfig) -> None:
     if run_cfg.train.stage == "base" and run_cfg.model.adapter != "none":
         raise ConfigError("train.stage 'base' trains the whole backbone: set model.adapter=none "
                           f"(got {run_cfg.model.adapter!r})")
-    ilora = run_cfg.model.ilora
-    if run_cfg.model.adapter == "ilora" and ilora.task_conditioned and ilora.num_tasks < NUM_TASK_IDS:
-        raise ConfigError(f"model.ilora.num_tasks is {ilora.num_tasks}; the task-conditioned router numbers the "
-                          f"{NUM_TASK_IDS} task types, so it must be >= {NUM_TASK_IDS}")
+    settings = run_cfg.model.adapter_settings()
+    if getattr(settings, "task_conditioned", False) and settings.num_tasks < NUM_TASK_IDS:
+        raise ConfigError(f"model.{run_cfg.model.adapter}.num_tasks is {settings.num_tasks}; the task-conditioned "
+                          f"router numbers the {NUM_TASK_IDS} task types, so it must be >= {NUM_TASK_IDS}")
 
 
 def build_model(model_cfg, *, device: str = "cpu"):
@@ -291,14 +292,14 @@ def _train(run_cfg, cfg, out, engine, resume, stop_after_step) -> TrainResult:
 
 
 def _adapter_hooks(parts: LoopParts, run_cfg: RunConfig, inner: nn.Module) -> None:
-    """Task ids, the balance loss and routing records: only with I-LoRA, only when asked for."""
+    """Task ids, the balance loss and routing records: only with a routed adapter (I-LoRA), only when asked for."""
     model_cfg = run_cfg.model
-    if model_cfg.adapter != "ilora":
+    if model_cfg.adapter == NO_ADAPTER or not adapter_kind(model_cfg.adapter).routed:
         return
     from crabplus.adapters import RoutingRecorder, balance_loss, set_task_ids
     from crabplus.model.taskids import task_ids
 
-    ilora = model_cfg.ilora
+    ilora = model_cfg.adapter_settings()
     if ilora.task_conditioned:
         parts.before_forward = lambda batch: set_task_ids(inner, task_ids(batch["dataset"], ilora.num_tasks))
     if ilora.balance_loss_weight > 0:

@@ -46,6 +46,7 @@ def run_request(predictor, out_dir: Path, choice: str, video: str | None, audio:
     from crabplus.data.media import MediaError
     from crabplus.infer import PredictInputError, build_record, write_mask
     from crabplus.infer.single import _frame, media_duration
+    from crabplus.tasks.families import family_of
     from crabplus.tasks.parsers import parse_prediction
     from crabplus.web.answer import answer_with_routing
     from crabplus.web.views import overlay, routing_html, timeline_html
@@ -64,7 +65,7 @@ def run_request(predictor, out_dir: Path, choice: str, video: str | None, audio:
             "prediction": {k: v for k, v in prediction.to_json().items() if v is not None and v != []},
             "overlay": None, "timeline": "", "routing": routing_html(answer),
         }
-        if record.task == "segmentation":
+        if family_of(record.dataset).segments:  # the family's answers become masks (not ARIG's boxes)
             mask_path = write_mask(record, root, prediction, out_dir)
             with Image.open(mask_path) as png:
                 mask = np.asarray(png.convert("L")) > 127  # [224, 224]

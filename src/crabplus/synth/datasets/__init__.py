@@ -1,10 +1,15 @@
-"""The 19 mirror datasets: one builder per task flag, ``(Clip) -> Record``."""
+"""The 19 mirror datasets: one builder per task flag, ``(Clip) -> Record``.
+
+A registered dataset has a mirror when it has a builder here; one registered without (a real benchmark added
+by its registry row) simply gets no synthetic clips.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from crabplus.schema.records import Record
+from crabplus.schema.registry import dataset_names
 from crabplus.synth.clip import Clip
 from crabplus.synth.datasets.caption import build_avcap
 from crabplus.synth.datasets.classify import build_emotion, build_ks, build_ucf
@@ -32,3 +37,8 @@ BUILDERS: dict[str, Callable[[Clip], Record]] = {
     "ref_avs": build_ref_avs,
     "arig": build_arig,
 }
+
+
+def mirrored_datasets() -> list[str]:
+    """The registered datasets that have a mirror, in the registry's order."""
+    return [name for name in dataset_names() if name in BUILDERS]

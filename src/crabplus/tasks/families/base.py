@@ -2,8 +2,8 @@
 
 An answer family is one answer *shape* (a label, a choice, events with ranges, a box, ...). Each
 :class:`~crabplus.schema.registry.DatasetSpec` names its family (``spec.family``); :func:`crabplus.tasks.families.
-family_of` binds the family's class to the spec. Everything that used to branch on the dataset name asks the
-bound family instead:
+family_of` binds the family's class to the spec. Nothing branches on the dataset name; code asks the bound
+family:
 
 - ``render(answer) -> str``: the tagged answer text the model learns to write;
 - ``parse(text, options) -> Prediction``: the inverse, lenient where the meaning is clear (never raises on text:
@@ -23,7 +23,7 @@ A new benchmark whose answers have a shape we already have is one registry row n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -58,6 +58,20 @@ class Score:
         return {"n": self.n, "primary_metric": self.primary_metric, "primary": self.primary, "metrics": self.metrics}
 
 
+class MaskSource(Protocol):
+    """What the spatial families read media through (``crabplus.evaluate.segscore.SegmentationScorer``): tasks
+    never decode media. ``cache`` is one record's, so its frame is read once whatever the number of predictions."""
+
+    def frame(self, record: Record, size_hw, cache: dict) -> np.ndarray:
+        """uint8 [H, W, 3]: the record's frame (at ``size_hw``, the ground-truth mask's size, when given)."""
+
+    def mask(self, record: Record, pred: Prediction, size_hw, cache: dict) -> np.ndarray:
+        """bool [H, W]: the segmenter's mask for the predicted box and points."""
+
+    def stats(self, family: Family, record: Record, preds: list[Prediction]) -> list[Any]:
+        """``family.frame_stats`` of each prediction for one record, reading its media once."""
+
+
 @dataclass
 class ScoreConfig:
     """What scoring needs beyond records and predictions.
@@ -69,7 +83,7 @@ class ScoreConfig:
 
     meteor: bool = True
     frames_per_batch: int = 20
-    masks: Any = None
+    masks: MaskSource | None = None
 
 
 class Family:
@@ -81,6 +95,11 @@ class Family:
     fields: tuple[str, ...] = ()
     #: True for the families scored on frames and masks (their ``score`` needs ``cfg.masks``)
     spatial: bool = False
+    #: True when an answer becomes a mask (the segmenter prompted with its box and points): prediction writes one,
+    #: scoring reads the ground-truth mask
+    segments: bool = False
+    #: metrics reported as headlines beside the primary one when present (Ref-AVS's null-set S)
+    extra_headlines: tuple[str, ...] = ()
 
     def __init__(self, spec: DatasetSpec):
         self.spec = spec
@@ -129,6 +148,14 @@ class Family:
         if not metrics:
             notes.append("no ground-truth events: nothing to score")
         return Score(metrics, primary, len(records), notes)
+
+    def score_conventions(self, records: list[Record], predictions: list[Prediction], draws: list[list[Prediction]],
+                          keep: list[int], cfg: ScoreConfig | None = None) -> tuple[Score, Score, list[Score]]:
+        """(ours, the release's, one per chance draw): ``predictions`` scored on every record, then on the records
+        ``keep`` (those the release's parser accepts), and each of ``draws`` (aligned with ``records``)."""
+        ours = self.score(records, predictions, cfg)
+        release = self.score([records[i] for i in keep], [predictions[i] for i in keep], cfg)
+        return ours, release, [self.score(records, guesses, cfg) for guesses in draws]
 
     def metrics(self, records: list[Record], predictions: list[Prediction], cfg: ScoreConfig,
                 notes: list[str]) -> dict[str, float]:

@@ -8,15 +8,12 @@ record's box (the box prior).
 
 from __future__ import annotations
 
-import numpy as np
-
 from crabplus.metrics import box_grounding_scores
 from crabplus.schema.geometry import clip_box
 from crabplus.schema.prediction import Prediction
 from crabplus.schema.records import Answer, Record
-from crabplus.tasks.families.base import Score, guess, pick, vocab
 from crabplus.tasks.families.reading import ARIG_LABEL, OBJ, answer_tag, num
-from crabplus.tasks.families.spatial import FrameStats, SpatialFamily, borrowed_box, label_accuracy, label_box_stats
+from crabplus.tasks.families.spatial import FrameStats, SpatialFamily, label_accuracy, label_box_stats
 
 
 class BoxFamily(SpatialFamily):
@@ -24,7 +21,10 @@ class BoxFamily(SpatialFamily):
 
     name = "box"
     fields = ("label", "box")
-    reads_masks = False
+    primary_metrics = {"box_iou": "miou"}
+    fallbacks = ("box_miou", "label_accuracy")
+    segments = False  # scored on boxes alone: no mask, no segmenter
+    guesses_points = False
 
     def render(self, answer: Answer) -> str:
         x1, y1, x2, y2 = answer.box
@@ -46,24 +46,10 @@ class BoxFamily(SpatialFamily):
     def frame_stats(self, masks, record: Record, pred: Prediction, gt_mask, size_hw, cache: dict) -> FrameStats:
         return label_box_stats(record, pred)
 
-    def aggregate(self, stats: list[FrameStats], frames_per_batch: int = 20) -> Score:
-        if not stats:
-            return Score({}, "miou", 0, [])
+    def aggregate_metrics(self, stats: list[FrameStats], frames_per_batch: int, notes: list[str]) -> dict[str, float]:
         metrics: dict[str, float] = {}
         boxed = [s for s in stats if s.box_iou is not None]
         if boxed:
             metrics.update(box_grounding_scores([s.pred_box for s in boxed], [s.gt_box for s in boxed]))
         metrics["label_accuracy"] = label_accuracy(stats)
-        primary = "miou" if "miou" in metrics else ("box_miou" if "box_miou" in metrics else "label_accuracy")
-        return Score(metrics, primary, len(stats), [])
-
-    def chance(self, records: list[Record], rng: np.random.Generator) -> list[Prediction]:
-        labels = vocab(r.answer.label for r in records)
-        boxes = [r.answer.box for r in records]
-        out = []
-        for i, _ in enumerate(records):
-            p = guess()
-            p.label = pick(rng, labels)
-            p.box = borrowed_box(rng, boxes, i)
-            out.append(p)
-        return out
+        return metrics

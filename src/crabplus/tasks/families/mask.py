@@ -20,17 +20,14 @@ import numpy as np
 from crabplus.metrics import avs_fscore_from_curves, mean_of_batch_means
 from crabplus.schema.prediction import Prediction
 from crabplus.schema.records import Answer, Record
-from crabplus.tasks.families.base import Score, guess, pick, vocab
 from crabplus.tasks.families.reading import S4_GT_LABEL, answer_tag, parse_box_points, release_box_points
 from crabplus.tasks.families.spatial import (
     FrameStats,
     SpatialFamily,
-    borrowed_box,
     label_accuracy,
     label_box_stats,
     mask_stats,
     mean,
-    points_in,
 )
 
 THRESHOLD = 0.5  # AVSBench binarises the mask at p > 0.5
@@ -49,6 +46,8 @@ class MaskFamily(SpatialFamily):
 
     name = "mask"
     fields = ("label", "box", "points")
+    primary_metrics = {"avs": "miou"}
+    fallbacks = ("box_miou", "label_accuracy")
 
     def render(self, answer: Answer) -> str:
         if answer.box is None:  # a frame whose ground-truth mask is empty: nothing to point at
@@ -74,10 +73,7 @@ class MaskFamily(SpatialFamily):
             mask_stats(masks, record, pred, gt_mask, size_hw, cache, st, THRESHOLD, predicted_empty=False)
         return st
 
-    def aggregate(self, stats: list[FrameStats], frames_per_batch: int = 20) -> Score:
-        notes: list[str] = []
-        if not stats:
-            return Score({}, "miou", 0, notes)
+    def aggregate_metrics(self, stats: list[FrameStats], frames_per_batch: int, notes: list[str]) -> dict[str, float]:
         metrics: dict[str, float] = {}
         masked = [s for s in stats if s.iou is not None]
         if masked:
@@ -91,17 +87,4 @@ class MaskFamily(SpatialFamily):
         if "miou" not in metrics:
             notes.append("records carry no GT mask (answer.mask): J and F not computed, box IoU is the headline")
         metrics["label_accuracy"] = label_accuracy(stats)
-        primary = "miou" if "miou" in metrics else ("box_miou" if "box_miou" in metrics else "label_accuracy")
-        return Score(metrics, primary, len(stats), notes)
-
-    def chance(self, records: list[Record], rng: np.random.Generator) -> list[Prediction]:
-        labels = vocab(r.answer.label for r in records)
-        boxes = [r.answer.box for r in records]
-        out = []
-        for i, _ in enumerate(records):
-            p = guess()
-            p.label = pick(rng, labels)
-            p.box = borrowed_box(rng, boxes, i)
-            p.points = points_in(rng, p.box)
-            out.append(p)
-        return out
+        return metrics

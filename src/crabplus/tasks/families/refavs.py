@@ -23,7 +23,6 @@ from crabplus.metrics import batch_fscore
 from crabplus.metrics.avs import REFAVS_SAMPLES_PER_BATCH
 from crabplus.schema.prediction import Prediction
 from crabplus.schema.records import Answer, Record
-from crabplus.tasks.families.base import Score, guess, pick, vocab
 from crabplus.tasks.families.mask import render_box, render_points
 from crabplus.tasks.families.reading import (
     FALSE_WORDS,
@@ -35,10 +34,8 @@ from crabplus.tasks.families.reading import (
 from crabplus.tasks.families.spatial import (
     FrameStats,
     SpatialFamily,
-    borrowed_box,
     mask_stats,
     mean,
-    points_in,
     sample_key,
 )
 from crabplus.tasks.normalize import normalize_answer
@@ -51,6 +48,10 @@ class RefAvsFamily(SpatialFamily):
 
     name = "refavs"
     fields = ("exists", "label", "box", "points")
+    primary_metrics = {"refavs": "miou"}
+    fallbacks = ("null_s", "exists_accuracy")
+    extra_headlines = ("null_s",)
+    guesses_exists = True
 
     def render(self, answer: Answer) -> str:
         if not answer.exists:
@@ -95,10 +96,7 @@ class RefAvsFamily(SpatialFamily):
             st.pixels, st.foreground = h * w, 0
         return st
 
-    def aggregate(self, stats: list[FrameStats], frames_per_batch: int = 20) -> Score:
-        notes: list[str] = []
-        if not stats:
-            return Score({}, "miou", 0, notes)
+    def aggregate_metrics(self, stats: list[FrameStats], frames_per_batch: int, notes: list[str]) -> dict[str, float]:
         metrics: dict[str, float] = {}
         positives = [s for s in stats if s.exists_gt and s.iou is not None]
         if positives:
@@ -115,22 +113,7 @@ class RefAvsFamily(SpatialFamily):
         metrics["exists_accuracy"] = mean([bool(s.exists_correct) for s in stats])
         if any(s.exists_gt for s in stats) and not positives:
             notes.append("no GT masks on the existing-object samples: J and F not computed")
-        primary = "miou" if "miou" in metrics else ("null_s" if "null_s" in metrics else "exists_accuracy")
-        return Score(metrics, primary, len(stats), notes)
-
-    def chance(self, records: list[Record], rng: np.random.Generator) -> list[Prediction]:
-        labels = vocab(r.answer.label for r in records)
-        boxes = [r.answer.box for r in records]
-        out = []
-        for i, _ in enumerate(records):
-            p = guess()
-            p.label = pick(rng, labels)
-            p.exists = bool(rng.integers(2))
-            if p.exists:
-                p.box = borrowed_box(rng, boxes, i)
-                p.points = points_in(rng, p.box)
-            out.append(p)
-        return out
+        return metrics
 
 
 def _samples(stats: list[FrameStats]) -> list[list[FrameStats]]:

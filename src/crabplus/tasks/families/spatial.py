@@ -19,7 +19,7 @@ from crabplus.metrics.avs import NUM_THRESHOLDS
 from crabplus.metrics.box import box_iou
 from crabplus.schema.prediction import Prediction
 from crabplus.schema.records import Record
-from crabplus.tasks.families.base import Family, Score, ScoreConfig, others, pick
+from crabplus.tasks.families.base import Family, Score, ScoreConfig, guess, others, pick, vocab
 from crabplus.tasks.families.reading import FRAME
 from crabplus.tasks.normalize import answers_match
 
@@ -99,27 +99,72 @@ class SpatialFamily(Family):
     """A family scored frame by frame: ``frame_stats`` per record, then ``aggregate`` over a subset."""
 
     spatial = True
-    #: whether scoring reads the record's ground-truth mask (ARIG scores boxes only)
-    reads_masks = True
-
-    @property
-    def primary_metric(self) -> str:
-        return "miou"  # with ground-truth masks; ``aggregate`` names a fallback when they are missing
+    segments = True
+    #: the headline's stand-ins, in order, when the primary metric cannot be computed (no ground-truth masks)
+    fallbacks: tuple[str, ...] = ()
+    #: a chance guess says whether the object exists (Ref-AVS) / carries three points inside its box
+    guesses_exists = False
+    guesses_points = True
 
     def frame_stats(self, masks, record: Record, pred: Prediction, gt_mask, size_hw, cache: dict) -> FrameStats:
         raise NotImplementedError
 
     def aggregate(self, stats: list[FrameStats], frames_per_batch: int = 20) -> Score:
+        """The dataset's numbers from per-record statistics (one convention's subset)."""
+        primary = self.primary_metric  # an unscorable spec.metric is an error before anything is computed
+        notes: list[str] = []
+        if not stats:
+            return Score({}, primary, 0, notes)
+        metrics = self.aggregate_metrics(stats, frames_per_batch, notes)
+        headline = next((m for m in (primary, *self.fallbacks) if m in metrics), self.fallbacks[-1])
+        return Score(metrics, headline, len(stats), notes)
+
+    def aggregate_metrics(self, stats: list[FrameStats], frames_per_batch: int, notes: list[str]) -> dict[str, float]:
         raise NotImplementedError
+
+    def _stats(self, records: list[Record], lists: list[list[Prediction]], cfg: ScoreConfig) -> list[list[FrameStats]]:
+        """[N][len(lists)]: each record's statistics of each prediction list, its media read once."""
+        if self.segments and cfg.masks is None:
+            raise ValueError(f"{self.spec.name}: scoring masks needs ScoreConfig.masks (a SegmentationScorer)")
+        if cfg.masks is not None:
+            return [cfg.masks.stats(self, r, list(ps)) for r, *ps in zip(records, *lists)]
+        return [[self.frame_stats(None, r, p, None, None, {}) for p in ps] for r, *ps in zip(records, *lists)]
 
     def score(self, records: list[Record], predictions: list[Prediction], cfg: ScoreConfig | None = None) -> Score:
         """Statistics per record through ``cfg.masks`` (frames, ground-truth masks, segmenter), then aggregated."""
         cfg = cfg or ScoreConfig()
-        if self.reads_masks and cfg.masks is None:
-            raise ValueError(f"{self.spec.name}: scoring masks needs ScoreConfig.masks (a SegmentationScorer)")
-        stats = ([cfg.masks.stats(self.spec, r, [p])[0] for r, p in zip(records, predictions)] if cfg.masks is not None
-                 else [self.frame_stats(None, r, p, None, None, {}) for r, p in zip(records, predictions)])
-        return self.aggregate(stats, cfg.frames_per_batch)
+        self.primary_metric  # noqa: B018 - an unscorable spec.metric is an error before any frame is read
+        return self.aggregate([s[0] for s in self._stats(records, [predictions], cfg)], cfg.frames_per_batch)
+
+    def score_conventions(self, records: list[Record], predictions: list[Prediction], draws: list[list[Prediction]],
+                          keep: list[int], cfg: ScoreConfig | None = None) -> tuple[Score, Score, list[Score]]:
+        """As :meth:`Family.score_conventions`, segmenting each record's frame once for ours and every draw; the
+        release's convention aggregates a subset of the same statistics."""
+        cfg = cfg or ScoreConfig()
+        self.primary_metric  # noqa: B018 - an unscorable spec.metric is an error before any frame is read
+        stats = self._stats(records, [predictions, *draws], cfg)  # [N][1 + K]
+        ours = self.aggregate([s[0] for s in stats], cfg.frames_per_batch)
+        release = self.aggregate([stats[i][0] for i in keep], cfg.frames_per_batch)
+        return ours, release, [self.aggregate([s[1 + d] for s in stats], cfg.frames_per_batch)
+                               for d in range(len(draws))]
+
+    def chance(self, records: list[Record], rng: np.random.Generator) -> list[Prediction]:
+        """Per record: a label of the set, whether the object exists (when the family asks), another record's
+        box (the box prior) and three points inside it."""
+        labels = vocab(r.answer.label for r in records)
+        boxes = [r.answer.box for r in records]
+        out = []
+        for i, _ in enumerate(records):
+            p = guess()
+            p.label = pick(rng, labels)
+            if self.guesses_exists:
+                p.exists = bool(rng.integers(2))
+            if p.exists is not False:
+                p.box = borrowed_box(rng, boxes, i)
+                if self.guesses_points:
+                    p.points = points_in(rng, p.box)
+            out.append(p)
+        return out
 
 
 def label_box_stats(record: Record, pred: Prediction) -> FrameStats:

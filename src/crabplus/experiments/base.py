@@ -46,10 +46,11 @@ VAL_SEED_OFFSET = 1000
 
 
 def base_train() -> TrainConfig:
-    """Stage 1 (alignment): the LLM and the towers' projections read the pretrained towers; the towers
-    themselves at a tenth of the rate."""
-    return TrainConfig(stage="base", max_steps=4000, learning_rate=1e-3, batch_size=4, save_steps=500,
-                       save_total_limit=0, sampling_balance="dataset", log_routing=False, encoder_lr_scale=0.1)
+    """Stage 1 (alignment): the LLM learns to read the pretrained towers, which stay frozen with their projections
+    (``encoder_lr_scale=0``: on held-out validation answers it scored 0.559 against 0.551 with the towers at a
+    tenth of the rate; with the projections at the full rate the vision tokens collapsed, docs/results.md)."""
+    return TrainConfig(stage="base", max_steps=5000, learning_rate=1e-3, batch_size=4, save_steps=500,
+                       save_total_limit=0, sampling_balance="dataset", log_routing=False, encoder_lr_scale=0.0)
 
 
 @dataclass
@@ -184,7 +185,7 @@ def choose_checkpoint(run_dir: Path, final: Path, val_corpus: Path, dest: Path, 
 def ship(final: Path, dest: Path, command: str, cfg: BaseConfig, elapsed_s: float | None) -> None:
     """Copy a trained base into the package with its provenance (command, seed, hash)."""
     shutil.rmtree(dest, ignore_errors=True)
-    shutil.copytree(final, dest, ignore=shutil.ignore_patterns("run_config.yaml", "selection.json", ".*"))
+    shutil.copytree(final, dest, ignore=shutil.ignore_patterns("run_config.yaml", ".*"))
     _ship_run_config(final / "run_config.yaml", dest / "run_config.yaml")
     digest = stamps.file_digest(dest / "model.safetensors")
     lines = ["# The shipped perception-pretrained base", "",
@@ -193,7 +194,11 @@ def ship(final: Path, dest: Path, command: str, cfg: BaseConfig, elapsed_s: floa
              f"- seed: {cfg.seed}; torch {torch.__version__}, {cfg.threads} CPU threads",
              f"- corpus: {sum(corpus_clips(cfg.corpus_scale).values())} clips "
              f"({', '.join(f'{k} {v}' for k, v in corpus_clips(cfg.corpus_scale).items())})",
-             f"- base stage: {cfg.train.max_steps} steps x {cfg.train.batch_size} samples, lr {cfg.train.learning_rate}"
+             f"- stage 0 (the towers): {cfg.encoders.steps} steps x {cfg.encoders.batch_size} clips, lr "
+             f"{cfg.encoders.learning_rate}",
+             f"- stage 1 (alignment): {cfg.train.max_steps} steps x {cfg.train.batch_size} samples, lr "
+             f"{cfg.train.learning_rate}, towers at {cfg.train.encoder_lr_scale} of it; the checkpoint chosen by "
+             f"held-out answers (selection.json beside this file)"
              + (f"; {elapsed_s:.0f} s on the 2-core development machine" if elapsed_s else ""),
              f"- model.safetensors sha256: `{digest}`", "",
              "`tests/test_shipped_base.py::test_regenerate_shipped_base` (slow) runs the command again and compares."]
@@ -240,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     final = pretrain_base(cfg, args.workers)
     elapsed = time.perf_counter() - t0
+    if elapsed < 60:  # every stage was reused: this call's time says nothing of how long the base takes to make
+        elapsed = None
     print0(f"[base] {final} (model.safetensors sha256 {stamps.file_digest(final / 'model.safetensors')})")
     if args.ship:
         command = " ".join(["python -m crabplus.experiments.base", "--out", args.out, *args.overrides])

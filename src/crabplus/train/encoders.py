@@ -40,7 +40,7 @@ class EncoderStageConfig:
     ``contrastive_weight`` scales the cross-tower InfoNCE loss (temperature ``temperature``);
     ``val_fraction`` of the clips is held out and scored at the end; ``log_steps``: how often a line is printed."""
 
-    steps: int = 2400
+    steps: int = 3000
     batch_size: int = 24
     learning_rate: float = 1e-3
     warmup_steps: int = 30

@@ -23,7 +23,7 @@ from crabplus.adapters.config import AdapterLoadError, ILoRAConfig
 from crabplus.adapters.lora import is_peft
 from crabplus.adapters.official import load_native_state
 from crabplus.config.core import ConfigError, from_dict, to_dict
-from crabplus.utils.io import apply_umask, atomic_write_json, make_temp_dir, read_json, read_safetensors
+from crabplus.utils.io import apply_umask, atomic_write_json, make_temp_dir, read_json_object, read_safetensors
 
 ADAPTER_FILE = "adapter.safetensors"
 CONFIG_FILE = "adapter_config.json"
@@ -79,7 +79,7 @@ def write_ilora(directory: Path, state: dict, config: ILoRAConfig, modules: list
 def read_adapter_config(directory: str | Path) -> dict:
     """The adapter's JSON description; ``{"adapter": "lora", ...}`` for a PEFT directory."""
     path = Path(directory) / CONFIG_FILE
-    meta = read_json(path, AdapterLoadError, f"{directory}: no {CONFIG_FILE} (not an adapter directory)")
+    meta = read_json_object(path, AdapterLoadError, f"{directory}: no {CONFIG_FILE} (not an adapter directory)")
     if meta.get("peft_type") == "LORA":
         return {"adapter": "lora", **meta}
     if meta.get("peft_type") == "ILORA":  # I-LoRA in PEFT's layout (crabplus.adapters.peft_method)
@@ -107,7 +107,7 @@ def load_adapter(model: nn.Module, directory: str | Path, trainable: bool = True
         weights = directory / "adapter_model.safetensors"  # only safetensors: a .bin would be unpickled
         if not weights.is_file():  # else PEFT would take the path for a Hub repository
             raise AdapterLoadError(f"{directory}: no adapter_model.safetensors beside {CONFIG_FILE}")
-        read_safetensors(weights, AdapterLoadError)  # a damaged file is named before PEFT reads it
+        read_safetensors(weights, AdapterLoadError, weights=True)  # a damaged file is named before PEFT reads it
         try:
             return PeftModel.from_pretrained(model, str(directory.resolve()), is_trainable=trainable,
                                              local_files_only=True)
@@ -136,7 +136,7 @@ def load_adapter(model: nn.Module, directory: str | Path, trainable: bool = True
     weights = directory / ADAPTER_FILE
     if not weights.is_file():
         raise AdapterLoadError(f"{directory}: no {ADAPTER_FILE} beside {CONFIG_FILE}")
-    load_native_state(model, read_safetensors(weights, AdapterLoadError), source=str(weights))
+    load_native_state(model, read_safetensors(weights, AdapterLoadError, weights=True), source=str(weights))
     if not trainable:
         for param in model.parameters():
             param.requires_grad_(False)

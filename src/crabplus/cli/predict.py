@@ -16,7 +16,7 @@ from pathlib import Path
 #: max_new_tokens=8); the positional INPUTs set ``inputs``.
 SHORTCUTS = ("task", "checkpoint", "base", "device", "audio", "video2", "audio2", "question", "options",
              "expression", "frame_second", "root", "output", "out", "max_new_tokens", "segmenter", "sam2_checkpoint",
-             "allow_empty")
+             "allow_empty", "allow_changed_settings")
 
 
 def register(sub) -> None:
@@ -117,24 +117,27 @@ def run_one(cfg, as_json: bool) -> int:
 def run_many(cfg, as_json: bool) -> int:
     from crabplus.cli.main import UsageError
     from crabplus.config.core import write_resolved_config
-    from crabplus.infer.many import expand_inputs, iter_items, predict_many
+    from crabplus.infer.ids import check_unique_ids
+    from crabplus.infer.many import expand_inputs, iter_items, predict_many, read_done
     from crabplus.infer.predictor import Predictor
+    from crabplus.infer.resume import check_output, settings_file
     from crabplus.infer.single import free_form
     from crabplus.schema.registry import get_spec
 
     files = expand_inputs(cfg.inputs)
     output = Path(cfg.output) if cfg.output else Path(cfg.out or ".") / "predictions.jsonl"
-    if output.is_dir():
-        raise UsageError(f"--output {output}: a folder; give the prediction file's name")
+    check_output(output, files)
     record_args = dict(audio=cfg.audio, video2=cfg.video2, audio2=cfg.audio2, question=cfg.question,
                        options=cfg.options, expression=cfg.expression, frame_second=cfg.frame_second)
     items = list(iter_items(files, task=cfg.task, root=cfg.root, record_args=record_args))
+    check_unique_ids(item for item in items if item.problem is None)
     if not items and not cfg.allow_empty:
         raise UsageError(f"no inputs to answer in {', '.join(cfg.inputs)} (no media or record files); "
                          "--allow-empty accepts that")
+    settings = settings_file(cfg, output, resumed=bool(read_done(output)))
     predictor = Predictor.from_checkpoint(cfg.checkpoint, device=cfg.device, base=cfg.base) if items else None
     is_free = cfg.task is not None and free_form(get_spec(cfg.task), cfg.question)
-    write_resolved_config(cfg, output.parent, output.name + ".config.yaml")
+    write_resolved_config(cfg, settings.parent, settings.name)
     summary = predict_many(iter(items), predictor, output, max_new_tokens=cfg.max_new_tokens, free_form=is_free)
     if as_json:
         print(json.dumps(summary.to_json()))

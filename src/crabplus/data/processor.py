@@ -216,9 +216,9 @@ class CrabProcessor:
         track, 0 when it has one; whether the video is audio-only and gets blank frames). Each case, and
         audio longer than the 30 s the model hears, adds a note for the output."""
         silent, blank = 0.0, False
-        if spec.visual in ("video", "two_videos") and media.video is not None:
+        if spec.visual in ("video", "two_videos", "image") and media.video is not None:  # image: a video's frame
             has_video, has_audio, seconds = has_streams(where("video"))
-            if not has_video:
+            if not has_video and spec.visual != "image":  # an image task needs the frame: still() says so
                 blank = True
                 notes.append(f"{media.video}: no video stream (audio only): blank frames were used, the answer "
                              "rests on the sound alone")

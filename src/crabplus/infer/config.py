@@ -57,6 +57,9 @@ class PredictConfig:
         "help": "local SAM 2.1 folder (with --segmenter sam2)", "metavar": "DIR"})
     allow_empty: bool = field(default=False, metadata={
         "help": "many inputs: an input list that yields nothing to answer is not an error"})
+    allow_changed_settings: bool = field(default=False, metadata={
+        "help": "many inputs: continue an --output whose rows were made with other settings (a changed checkpoint, "
+        "task or max_new_tokens, ...); the new settings go to OUTPUT.config.N.yaml. Without it that is refused"})
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:

@@ -26,7 +26,7 @@ from crabplus.model.init import init_audio_stem
 from crabplus.model.presets import build_thinker_config, preset_dims
 from crabplus.schema.tokens import special_token_ids
 from crabplus.utils.errors import CrabplusError, describe
-from crabplus.utils.io import read_json
+from crabplus.utils.io import read_json_object
 
 Thinker = Qwen2_5OmniThinkerForConditionalGeneration
 META_FILE = "crabplus_model.json"  # marks one of our saved checkpoints (crabplus.model.checkpoint)
@@ -55,7 +55,7 @@ def checkpoint_kind(path: Path) -> str:
     if (path / META_FILE).is_file():
         return "ours"
     config = path / "config.json"
-    model_type = read_json(config, CheckpointError, f"model.checkpoint {path}: no config.json or {META_FILE} "
+    model_type = read_json_object(config, CheckpointError, f"model.checkpoint {path}: no config.json or {META_FILE} "
                            "(not a model directory)").get("model_type")
     kinds = {"qwen2_5_omni": "release", "qwen2_5_omni_thinker": "thinker"}
     if model_type not in kinds:
@@ -75,7 +75,8 @@ def _load(path: Path, model_cfg: ModelConfig, device: str, config: Qwen2_5OmniTh
     if not progress_enabled():
         hf_logging.disable_progress_bar()
     for weights in sorted(path.glob("*.safetensors")):
-        read_safetensors_header(weights, CheckpointError)  # empty, truncated, a pickle renamed: named here
+        # empty, truncated, a pickle renamed, an int8 tensor: named here
+        read_safetensors_header(weights, CheckpointError, weights=True)
     try:
         model, info = Thinker.from_pretrained(
             path, config=config, dtype=resolve_dtype(model_cfg), attn_implementation=model_cfg.attn_implementation,
@@ -129,7 +130,7 @@ def load_pretrained(path: Path, model_cfg: ModelConfig, device: str) -> Thinker:
     """The thinker from a local directory of any kind that :func:`checkpoint_kind` knows."""
     kind = checkpoint_kind(path)
     if kind == "ours":
-        meta = read_json(path / META_FILE, CheckpointError)
+        meta = read_json_object(path / META_FILE, CheckpointError)
         if meta.get("base") == "included":
             return _load(path, model_cfg, device)
         return load_pretrained(resolve_base(path, meta), model_cfg, device)

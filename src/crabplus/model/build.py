@@ -21,7 +21,7 @@ from torch import nn
 from transformers import Qwen2_5OmniConfig, Qwen2_5OmniThinkerConfig, Qwen2_5OmniThinkerForConditionalGeneration
 
 from crabplus.adapters import apply_ilora, apply_lora
-from crabplus.model.config import ModelConfig
+from crabplus.model.config import SHIPPED, ModelConfig, checkpoint_path
 from crabplus.model.init import init_audio_stem
 from crabplus.model.presets import build_thinker_config, preset_dims
 from crabplus.schema.tokens import special_token_ids
@@ -95,6 +95,8 @@ def base_reference(base: str | Path, checkpoint_dir: str | Path) -> dict[str, st
     """How a saved adapter-only checkpoint names its base: relative to the checkpoint folder when the
     base lies within the folder that holds the run (so a run folder moved or copied with its base
     stays loadable), else by absolute path; the absolute path at save time is kept as a second try."""
+    if str(base) == SHIPPED:  # the package's own base: found wherever the package is installed
+        return {"base": SHIPPED, "base_path": str(checkpoint_path(SHIPPED))}
     base_abs = Path(base).resolve()
     rel = os.path.relpath(base_abs, Path(checkpoint_dir).resolve())
     parts = Path(rel).parts
@@ -115,7 +117,7 @@ def resolve_base(checkpoint_dir: str | Path, meta: dict, override: str | Path | 
     base = meta.get("base")
     if not isinstance(base, str) or not base:
         raise CheckpointError(f"{checkpoint_dir / META_FILE}: field 'base' must be 'included' or the base's directory")
-    tried = [checkpoint_dir / base]
+    tried = [checkpoint_path(SHIPPED) if base == SHIPPED else checkpoint_dir / base]
     if isinstance(meta.get("base_path"), str):
         tried.append(Path(meta["base_path"]))
     for candidate in tried:
@@ -181,7 +183,7 @@ def build_thinker(model_cfg: ModelConfig, tokenizer, device: str | torch.device 
         init_audio_stem(model)  # a from-scratch base must be able to hear: see crabplus.model.init
         source = f"preset {model_cfg.preset!r}"
     else:
-        path = Path(model_cfg.checkpoint)
+        path = checkpoint_path(model_cfg.checkpoint)
         if not path.is_dir():
             raise CheckpointError(f"model.checkpoint {path}: not a directory")
         model = load_pretrained(path, model_cfg, device)

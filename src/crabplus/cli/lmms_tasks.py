@@ -18,8 +18,10 @@ def register(sub) -> None:
                              "file's data root)")
     parser.add_argument("--out", required=True, type=Path, help="the task folder to write (--include_path)")
     parser.add_argument("--group", choices=("crabplus_avuie", "crabplus_avsynth"), default="crabplus_avsynth",
-                        help="crabplus_avuie for the real benchmarks, crabplus_avsynth for the AVSynth mirrors")
-    parser.add_argument("--max-new-tokens", type=int, default=512)
+                        help="crabplus_avuie for the real benchmarks, crabplus_avsynth for the AVSynth mirrors "
+                        "(default: %(default)s)")
+    parser.add_argument("--max-new-tokens", type=int, default=512, metavar="N",
+                        help="longest answer each task's generation asks for, in tokens (default: %(default)s)")
     parser.set_defaults(func=run)
 
 

@@ -13,16 +13,27 @@ def register(sub) -> None:
         "the answer's tokens coloured by their I-LoRA head weights per layer. Needs the web extra "
         "(scripts/setup.sh web). Listens on 127.0.0.1 unless --host says otherwise; one request runs at a time.",
     )
-    parser.add_argument("--checkpoint", required=True, help="a trained model folder (OUTPUT_DIR/final)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: localhost only)")
-    parser.add_argument("--port", type=int, default=7860)
-    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--checkpoint", required=True, metavar="DIR",
+                        help="a trained model folder (OUTPUT_DIR/final)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine "
+                        "only)")
+    parser.add_argument("--port", type=int, default=7860, help="port to listen on (default: %(default)s)")
+    parser.add_argument("--max-new-tokens", type=int, default=128, metavar="N",
+                        help="longest answer, in tokens (default: %(default)s)")
     parser.set_defaults(func=run)
 
 
+#: Set before Gradio is imported: it checks its version on api.gradio.app and sends analytics at start-up
+#: (and the Hub client its telemetry) unless told not to; nothing of a local demo may leave the machine.
+OFFLINE_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
+
+
 def run(args: argparse.Namespace) -> int:
+    import os
+
     from crabplus.cli.main import UsageError
 
+    os.environ.update(OFFLINE_ENV)
     try:
         import gradio  # noqa: F401
     except ImportError:

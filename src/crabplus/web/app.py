@@ -94,7 +94,7 @@ def build_demo(predictor, *, title: str = "Crab+ demo", max_new_tokens: int = 12
         return (r["answer"], r["prediction"], gr.update(value=image, visible=image is not None),
                 gr.update(value=r["timeline"], visible=bool(r["timeline"])), r["routing"])
 
-    with gr.Blocks(title=title) as demo:
+    with gr.Blocks(title=title, analytics_enabled=False) as demo:  # no telemetry, no version check
         gr.Markdown(f"# {title}\nUpload a video with its sound, pick a task (or type a free question) and run. "
                     "The routing panel colours each answer token by the I-LoRA router's head weights per layer.")
         with gr.Row():

@@ -54,7 +54,8 @@ def conversation(record: Record, *, with_target: bool) -> list[dict]:
     media = [{"type": "audio"}, {"type": vision}] if spec.visual == "two_videos" else [
         {"type": vision}, {"type": "audio"}]
     user = [{"type": "text", "text": spec.lead_in}, *media, {"type": "text", "text": record.instruction}]
-    messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+    system = record.meta.get("system_prompt") if isinstance(record.meta, dict) else None  # a chat's own
+    messages = [{"role": "system", "content": system or SYSTEM_PROMPT}, {"role": "user", "content": user}]
     if with_target:
         messages.append({"role": "assistant", "content": record.target})
     return messages

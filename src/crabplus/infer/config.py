@@ -19,6 +19,10 @@ class PredictConfig:
     folder. The other fields describe the question asked of one video and how the model decodes."""
 
     inputs: list[str] = field(default_factory=list)
+    messages: str | None = field(default=None, metadata={
+        "help": "a JSON file of Qwen2.5-Omni chat messages ([{\"role\": \"user\", \"content\": [{\"type\": "
+        "\"video\", \"video\": PATH}, {\"type\": \"text\", \"text\": QUESTION}]}]) instead of INPUT; with --task, "
+        "the same answer as the --task call on those files", "metavar": "FILE"})
     checkpoint: str | None = field(default=None, metadata={
         "help": "a trained model folder (OUTPUT_DIR/final); required", "metavar": "DIR"})
     task: str | None = field(default=None, metadata={

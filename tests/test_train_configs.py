@@ -79,4 +79,5 @@ def test_tiny_ilora_trains_on_the_shipped_base_in_a_fresh_clone(small_avsynth, t
     final = tmp_path / "runs" / "tiny-ilora" / "final"
     meta = json.loads((final / "crabplus_model.json").read_text())
     assert meta["base"] == SHIPPED and not (final / "model.safetensors").exists()  # adapter only
+    assert json.loads((final / "preprocessor_config.json").read_text())["processor_class"] == "Qwen2_5OmniProcessor"
     assert Predictor.from_checkpoint(final).model_cfg.adapter == "ilora"

@@ -78,6 +78,8 @@ def save_checkpoint(directory: str | Path, model: nn.Module, tokenizer, model_cf
     try:
         thinker = model.get_base_model() if is_peft(model) else model
         if include_base:
+            # transformers' Auto classes read the class from here (AutoModelForImageTextToText, pipelines)
+            thinker.config.architectures = [type(thinker).__name__]
             thinker.config.save_pretrained(tmp)
             if thinker.generation_config is not None:
                 thinker.generation_config.save_pretrained(tmp)

@@ -152,8 +152,13 @@ class _Exporter:
 
         model = self._plain_model(trainable)
         if self.engine.is_main:
+            from crabplus.data.hf_files import write_processor_files
+            from crabplus.data.processor import CrabProcessor
+
             save_checkpoint(folder, model, self.tokenizer, self.run_cfg.model)
             save_config(self.run_cfg, folder / RUN_CONFIG)
+            processor = CrabProcessor(self.tokenizer, thinker_of(model).config, image_size=self.run_cfg.data.image_size)
+            write_processor_files(folder, processor)  # AutoImageProcessor / AutoFeatureExtractor / AutoProcessor
 
 
 def _write_final(out: Path, exporter: _Exporter, engine: Engine) -> Path:

@@ -82,7 +82,7 @@ def read_adapter_config(directory: str | Path) -> dict:
     meta = read_json_object(path, AdapterLoadError, f"{directory}: no {CONFIG_FILE} (not an adapter directory)")
     if meta.get("peft_type") == "LORA":
         return {"adapter": "lora", **meta}
-    if meta.get("peft_type") == "ILORA":  # I-LoRA in PEFT's layout (crabplus.adapters.peft_method)
+    if str(meta.get("peft_type")).split(" ")[0] == "ILORA":  # I-LoRA in PEFT's layout (peft_method.HINT_TYPE)
         return {"adapter": "peft-ilora", **meta}
     if meta.get("adapter") != "ilora" or meta.get("format") != FORMAT:
         raise AdapterLoadError(f"{path}: field 'adapter'/'format': expected ilora/{FORMAT}, got "

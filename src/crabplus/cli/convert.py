@@ -56,7 +56,9 @@ def register(sub) -> None:
                                         "crabplus.adapters.peft_method is imported. Same tensors, renamed keys.")
     peft.add_argument("source", type=Path, help="an I-LoRA adapter directory or a checkpoint folder with adapter/")
     peft.add_argument("out", type=Path, help="the PEFT adapter directory to write")
-    peft.add_argument("--base", default=None, help="base_model_name_or_path to record (e.g. the thinker's folder)")
+    peft.add_argument("--base", default=None, metavar="DIR",
+                      help="base_model_name_or_path to record (default: a checkpoint folder's base model, as an "
+                      "absolute path)")
     peft.set_defaults(func=convert_to_peft)
 
 
@@ -136,6 +138,20 @@ def convert_official(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checkpoint_base(checkpoint: Path) -> str | None:
+    """The base model folder of a training checkpoint, as an absolute path: the checkpoint itself when its base
+    is included, else the base it names (PEFT's ``base_model_name_or_path``); None when it cannot be found."""
+    from crabplus.model.build import META_FILE, CheckpointError, resolve_base
+    from crabplus.utils.io import read_json_object
+
+    try:
+        meta = read_json_object(checkpoint / META_FILE, CheckpointError)
+        folder = checkpoint if meta.get("base") == "included" else resolve_base(checkpoint, meta)
+    except CheckpointError:
+        return None
+    return str(folder.resolve())
+
+
 def convert_to_peft(args: argparse.Namespace) -> int:
     from safetensors.torch import load_file
 
@@ -144,8 +160,9 @@ def convert_to_peft(args: argparse.Namespace) -> int:
     from crabplus.adapters.peft_method import write_peft_ilora
     from crabplus.config.core import ConfigError, from_dict
 
-    source = args.source
+    source, base = args.source, args.base
     if (source / "adapter").is_dir():
+        base = base or _checkpoint_base(source)
         source = source / "adapter"  # a checkpoint folder written by training
     meta = read_adapter_config(source)
     if meta["adapter"] != "ilora":
@@ -159,7 +176,8 @@ def convert_to_peft(args: argparse.Namespace) -> int:
         raise AdapterLoadError(f"{source}: no {ADAPTER_FILE}")
     state = load_file(str(weights))
     with atomic_directory(args.out) as tmp:
-        write_peft_ilora(tmp, state, config, base_model_name_or_path=args.base)
-    print(f"{source}: {len(state)} tensors, r={config.rank}, N={config.num_experts}, alpha={config.alpha}")
+        write_peft_ilora(tmp, state, config, base_model_name_or_path=base)
+    print(f"{source}: {len(state)} tensors, r={config.rank}, N={config.num_experts}, alpha={config.alpha}"
+          + (f", base {base}" if base else ", no base named (give --base DIR)"))
     print(f"wrote {args.out} (PEFT layout: adapter_model.safetensors + adapter_config.json)")
     return 0

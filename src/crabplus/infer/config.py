@@ -54,7 +54,9 @@ class PredictConfig:
     out: str | None = field(default=None, metadata={
         "help": "folder for the mask PNG and the result JSON of one video, or for predictions.jsonl (default: the "
         "current folder; one video writes no JSON file)", "metavar": "DIR"})
-    max_new_tokens: int = field(default=512, metadata={"help": "longest answer, in tokens", "metavar": "N"})
+    max_new_tokens: int | None = field(default=None, metadata={
+        "help": "longest answer, in tokens (default: the task's: 128 for a label, a choice or a short answer, 192 "
+        "for a box or mask, 256 for a caption, 384 for events, 512 for AVVP)", "metavar": "N"})
     segmenter: Literal["grabcut", "sam2"] = field(default="grabcut", metadata={
         "help": "box+points -> mask for segmentation tasks"})
     sam2_checkpoint: str | None = field(default=None, metadata={
@@ -66,5 +68,5 @@ class PredictConfig:
         "task or max_new_tokens, ...); the new settings go to OUTPUT.config.N.yaml. Without it that is refused"})
 
     def __post_init__(self) -> None:
-        if self.max_new_tokens < 1:
+        if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens {self.max_new_tokens}: need at least 1")

@@ -161,7 +161,7 @@ def _append(handle, row: dict[str, Any]) -> None:
     os.fsync(handle.fileno())
 
 
-def predict_many(items: Iterator[Item], predictor, output: Path, *, max_new_tokens: int,
+def predict_many(items: Iterator[Item], predictor, output: Path, *, max_new_tokens: int | None,
                  free_form: bool = False, progress: bool = True) -> RunSummary:
     """Answer every item not already in ``output``; rows appended as they come; skips reported."""
     from crabplus.infer.batch import predict_batch

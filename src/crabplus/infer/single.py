@@ -229,12 +229,13 @@ def write_mask(record: Record, root: Path, prediction, out_dir: Path, *, segment
 def predict(video: str | Path | None = None, *, task: str | None = None, checkpoint=None, audio=None, video2=None,
             audio2=None,
             question: str | None = None, options: list[str] | None = None, expression: str | None = None,
-            frame_second: float | None = None, out: str | Path | None = None, max_new_tokens: int = 512,
+            frame_second: float | None = None, out: str | Path | None = None, max_new_tokens: int | None = None,
             segmenter: str = "grabcut", sam2_checkpoint: str | None = None, predictor=None, device=None,
             base: str | Path | None = None, system_prompt: str | None = None, messages=None) -> PredictResult:
     """Answer ``task`` (a dataset name, e.g. ``ks``, ``ave``, ``s4``) on a video with the model of
     ``checkpoint`` (a folder) or an already loaded ``predictor``. Segmentation tasks also write the
     mask PNG into ``out`` (default: the current folder); with ``out``, the result JSON goes there too.
+    ``max_new_tokens`` None: the task's default (:data:`crabplus.tasks.families.ANSWER_TOKENS`).
 
     ``messages``: Qwen2.5-Omni chat messages instead of ``video`` and the media arguments
     (:mod:`crabplus.infer.chat`); the answer equals the ``task`` call on the same files."""

@@ -95,9 +95,9 @@ def test_prediction_resumes_and_counts_bad_inputs(trained, tmp_path, capsys):
            "--max-new-tokens", str(NEW_TOKENS)]
     assert main(cmd) == 0
     rows = [json.loads(line) for line in preds.read_text().splitlines()]
-    assert sorted(r["id"] for r in rows) == sorted(c.stem for c in clips)
+    assert sorted(r["id"] for r in rows) == sorted(c.name for c in clips)  # ids keep the suffix
     skipped = [json.loads(line) for line in (tmp_path / "p.jsonl.skipped.jsonl").read_text().splitlines()]
-    assert sorted(s["id"] for s in skipped) == ["broken", "empty"]
+    assert sorted(s["id"] for s in skipped) == ["broken.mp4", "empty.mp4"]
     assert all(s["reason"].startswith(str(media)) for s in skipped)
     assert "skipped 2 input(s)" in capsys.readouterr().out
     # a run killed mid-row: the torn line is dropped, that row predicted again, the other kept

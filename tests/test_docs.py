@@ -8,6 +8,7 @@ docs name exists.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import shutil
@@ -152,6 +153,8 @@ def _placeholder_media(work: Path) -> None:
     for name in ("sound.wav", "first.wav", "second.wav"):
         write_wav(work / name, sine(2.0, 16000), 16000)
     write_png(work / "frame.png", np.full((32, 32, 3), 128, np.uint8))
+    chat = [{"role": "user", "content": [{"type": "video", "video": "clip.mp4"}, {"type": "text", "text": "?"}]}]
+    (work / "chat.json").write_text(json.dumps(chat))
     for folder in ("my-videos", "clips"):
         (work / folder).mkdir()
         for k in range(2):

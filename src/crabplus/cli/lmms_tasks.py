@@ -16,7 +16,8 @@ def register(sub) -> None:
     parser.add_argument("--data", nargs="+", required=True, type=Path,
                         help="record files or folders (as crabplus eval --data: media resolve against each "
                              "file's data root)")
-    parser.add_argument("--out", required=True, type=Path, help="the task folder to write (--include_path)")
+    parser.add_argument("--out", required=True, type=Path, metavar="DIR",
+                        help="the task folder to write (--include_path)")
     parser.add_argument("--group", choices=("crabplus_avuie", "crabplus_avsynth"), default="crabplus_avsynth",
                         help="crabplus_avuie for the real benchmarks, crabplus_avsynth for the AVSynth mirrors "
                         "(default: %(default)s)")

@@ -17,7 +17,7 @@ def register(sub) -> None:
     parser.add_argument("--multi", required=True, metavar="RUN", help="the multi-task run folder")
     parser.add_argument("--baseline", default=None, metavar="RUN",
                         help="a baseline multi-task run (e.g. plain LoRA) shown beside")
-    parser.add_argument("--out", default=None, help="output folder (default: MULTI/transfer)")
+    parser.add_argument("--out", default=None, metavar="DIR", help="output folder (default: MULTI/transfer)")
     parser.set_defaults(func=run)
 
 
@@ -44,4 +44,7 @@ def run(args: argparse.Namespace) -> int:
         share = 100 * table.positive_share
         print(f"positive transfer on {table.positive}/{table.compared} rows ({share:.0f}%)")
     print(f"wrote {', '.join(str(out / f) for f in files.values())}")
+    if "plot" not in files:
+        print("no transfer.png: no dataset has a relative change to draw (each needs both runs' score, the single "
+              "one non-zero)")
     return 0

@@ -138,11 +138,11 @@ def test_a_silent_video_and_an_audio_only_file_are_answered_with_a_note(trained,
     assert main(["predict", str(tmp_path / "in" / "*"), "--task", "cremad", "--checkpoint", str(out / "final"),
                  "--output", str(preds), "--max-new-tokens", str(NEW_TOKENS)]) == 0
     rows = {json.loads(line)["id"]: json.loads(line) for line in preds.read_text().splitlines()}
-    assert set(rows) == {"silent", "sound"}
+    assert set(rows) == {"silent.mp4", "sound.wav"}
     settings = yaml.safe_load((tmp_path / "p.jsonl.config.yaml").read_text())  # the resolved settings, beside
     assert (settings["task"], settings["max_new_tokens"]) == ("cremad", NEW_TOKENS)
-    assert any("no audio track: a silent track" in n for n in rows["silent"]["prediction"]["notes"])
-    assert any("audio only): blank frames" in n for n in rows["sound"]["prediction"]["notes"])
+    assert any("no audio track: a silent track" in n for n in rows["silent.mp4"]["prediction"]["notes"])
+    assert any("audio only): blank frames" in n for n in rows["sound.wav"]["prediction"]["notes"])
     # the single-video form prints the note too
     capsys.readouterr()
     assert main(["predict", str(tmp_path / "in" / "silent.mp4"), "--task", "cremad", "--checkpoint",

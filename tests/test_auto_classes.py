@@ -14,6 +14,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 import torch
 from helpers.media import sine, write_clip
 from safetensors.torch import load_file, save_file
@@ -26,6 +27,8 @@ from crabplus.data.vision import vision_input
 from crabplus.infer.single import build_record
 from crabplus.model import build_thinker, load_checkpoint, save_checkpoint
 from crabplus.schema.tokens import special_token_ids
+
+pytestmark = pytest.mark.integration  # a second Python process loads transformers and the model
 
 FRESH = textwrap.dedent("""
     import json, sys

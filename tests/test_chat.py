@@ -13,6 +13,7 @@ from helpers.media import sine, write_clip, write_wav
 from crabplus.cli.main import main
 from crabplus.infer import Predictor, predict
 
+pytestmark = pytest.mark.integration  # loads a tiny model and decodes through every path
 NEW = 5
 
 

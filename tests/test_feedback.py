@@ -60,6 +60,7 @@ def looping_predictor(folder):
     return predictor
 
 
+@pytest.mark.integration  # decodes with the tiny model
 def test_a_runaway_answer_stops_where_it_starts_repeating(tiny, tmp_path):
     from crabplus.infer import predict
 
@@ -79,6 +80,7 @@ def test_a_runaway_answer_stops_where_it_starts_repeating(tiny, tmp_path):
     assert generate_ids(predictor.model, tok, batch, max_new_tokens=80, stop_repetition=False).shape[1] == 80
 
 
+@pytest.mark.integration  # predicts through the CLI
 def test_loading_says_so_and_progress_is_logged_without_a_terminal(tiny, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("CI", raising=False)
     monkeypatch.delenv("CRABPLUS_QUIET", raising=False)

@@ -376,12 +376,83 @@ CASES = [
 ]
 
 
+
+
+def int8_tensor(d: Path) -> None:
+    """One base weight stored as int8 (a quantised or foreign file): it must not be cast silently."""
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(d / "model.safetensors"))
+    name = sorted(state)[0]
+    state[name] = state[name].to(torch.int8)
+    save_file(state, str(d / "model.safetensors"), metadata={"format": "pt"})
+
+
+def int32_adapter(d: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    path = d / "adapter" / "adapter.safetensors"
+    state = load_file(str(path))
+    state = {k: v.to(torch.int32) for k, v in state.items()}
+    save_file(state, str(path), metadata={"format": "pt"})
+
+
+def mov_24bit_pcm(stem: Path) -> Path:
+    from helpers.media import write_mov_pcm
+
+    return write_mov_pcm(stem.with_name("pro.mov"), seconds=1.0, width=32, height=32, bits=24)
+
+
+def test_a_deeply_nested_release_file_is_an_error_of_its_split(tmp_path, capsys):
+    """The import reports each release file's failure in its table row and exits 1 (it was exit 3, a bug)."""
+    folder = tmp_path / "AVUIE_2" / "ks"
+    folder.mkdir(parents=True)
+    (folder / "test.json").write_bytes(NESTED)
+    code = main(["data", "import-avuie", str(tmp_path), "--out", str(tmp_path / "o")])
+    out, err = capsys.readouterr()
+    assert code == 1 and "unexpected" not in out + err
+    report = (tmp_path / "o" / "import_report.json").read_text()
+    assert f"error: {folder / 'test.json'}: JSON nested too deeply" in report
+
+
+def output_is_records(c: Ctx) -> list[str]:
+    data = records_file(c, rec(), name="data.jsonl")
+    return ["predict", str(data), "--checkpoint", str(c.base), "--output", str(data), "--max-new-tokens", "2"]
+
+
+def resumed_with_other_settings(c: Ctx) -> list[str]:
+    out = c.tmp / "p.jsonl"
+    first = ["predict", str(c.clip), "--task", "ks", "--checkpoint", str(c.base), "--output", str(out),
+             "--max-new-tokens", "2"]
+    assert main(first) == 0
+    return first[:-1] + ["3"]
+
+
+# ---- round 23's holes, each reproduced before it was fixed
+CASES_23 = [
+    ("checkpoint-weights-int8", damaged_checkpoint(int8_tensor), "error", "int8"),
+    ("checkpoint-adapter-int32", damaged_checkpoint(int32_adapter), "error", "int32"),
+    ("checkpoint-meta-is-a-list", damaged_checkpoint(replace_file("crabplus_model.json", b"[]")), "error",
+     "crabplus_model.json"),
+    ("config-duplicate-yaml-key", train(config="train:\n  max_steps: 1\n  max_steps: 2\n"), "error", "max_steps"),
+    ("flag-output-is-a-record-file", output_is_records, "error", "--output"),
+    ("predict-resume-with-other-settings", resumed_with_other_settings, "error", "max_new_tokens"),
+    ("flag-override-after-a-flag", lambda c: ["predict", str(c.clip), "--task", "ks", "max_new_tokens=1",
+                                              "--checkpoint", str(c.base)], "ok", ""),
+    ("media-mov-24-bit-pcm", media(mov_24bit_pcm), "ok", ""),
+    ("media-segmentation-on-a-video-without-audio",
+     lambda c: ["predict", str(write_clip(c.tmp / "mute.mp4", seconds=1.0, width=32, height=32, audio=False)),
+                "--task", "s4", "--checkpoint", str(c.base), "--max-new-tokens", "2", "--out", str(c.tmp)],
+     "ok", ""),
+]
+
+
 def test_the_corpus_is_large_and_names_are_unique():
-    names = [c[0] for c in CASES]
+    names = [c[0] for c in CASES + CASES_23]
     assert len(names) >= 60 and len(set(names)) == len(names)
 
 
-@pytest.mark.parametrize("name,build,expect,needle", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("name,build,expect,needle", CASES + CASES_23, ids=[c[0] for c in CASES + CASES_23])
 def test_bad_input_gives_one_clear_line(name, build, expect, needle, ctx, capsys):
     argv = build(ctx)
     capsys.readouterr()
@@ -404,3 +475,37 @@ def test_bad_input_gives_one_clear_line(name, build, expect, needle, ctx, capsys
     assert lines, err
     assert needle in err, err
     assert "unexpected" not in err, err
+
+
+def test_media_files_that_share_a_name_get_a_row_each(ctx, capsys):
+    """clip.mp4 and clip.mov were one id ("clip"): the second was counted as already there and lost."""
+    from helpers.media import write_mov_pcm
+
+    folder = ctx.tmp / "in"
+    folder.mkdir()
+    write_clip(folder / "clip.mp4", seconds=1.0, width=32, height=32)
+    write_mov_pcm(folder / "clip.mov", seconds=1.0, width=32, height=32)
+    out = ctx.tmp / "p.jsonl"
+    assert main(["predict", str(folder), "--task", "ks", "--checkpoint", str(ctx.base), "--output", str(out),
+                 "--max-new-tokens", "2"]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["id"] for r in rows) == ["clip.mov", "clip.mp4"]
+    assert "already there" not in capsys.readouterr().out
+
+
+def test_one_id_in_two_record_files_is_an_error_naming_both(ctx, capsys):
+    first, second = records_file(ctx, rec(), name="a.jsonl"), records_file(ctx, rec(), name="b.jsonl")
+    code = main(["predict", str(first), str(second), "--checkpoint", str(ctx.base), "--output",
+                 str(ctx.tmp / "p.jsonl")])
+    err = capsys.readouterr().err
+    assert code == 2 and "'ave-1'" in err and str(first) in err and str(second) in err
+
+
+def test_a_resume_with_other_settings_goes_on_when_allowed_and_keeps_both(ctx, capsys):
+    out = ctx.tmp / "p.jsonl"
+    base = ["predict", str(ctx.clip), "--task", "ks", "--checkpoint", str(ctx.base), "--output", str(out)]
+    assert main([*base, "--max-new-tokens", "2"]) == 0
+    assert main([*base, "--max-new-tokens", "2", "--device", "cpu"]) == 0  # where it runs changes no answer
+    assert main([*base, "--max-new-tokens", "3", "--allow-changed-settings"]) == 0
+    assert "max_new_tokens: 2" in out.with_name("p.jsonl.config.yaml").read_text()
+    assert "max_new_tokens: 3" in out.with_name("p.jsonl.config.2.yaml").read_text()

@@ -95,9 +95,9 @@ def test_prediction_resumes_and_counts_bad_inputs(trained, tmp_path, capsys):
            "--max-new-tokens", str(NEW_TOKENS)]
     assert main(cmd) == 0
     rows = [json.loads(line) for line in preds.read_text().splitlines()]
-    assert sorted(r["id"] for r in rows) == sorted(c.stem for c in clips)
+    assert sorted(r["id"] for r in rows) == sorted(c.name for c in clips)  # ids keep the suffix
     skipped = [json.loads(line) for line in (tmp_path / "p.jsonl.skipped.jsonl").read_text().splitlines()]
-    assert sorted(s["id"] for s in skipped) == ["broken", "empty"]
+    assert sorted(s["id"] for s in skipped) == ["broken.mp4", "empty.mp4"]
     assert all(s["reason"].startswith(str(media)) for s in skipped)
     assert "skipped 2 input(s)" in capsys.readouterr().out
     # a run killed mid-row: the torn line is dropped, that row predicted again, the other kept
@@ -138,11 +138,11 @@ def test_a_silent_video_and_an_audio_only_file_are_answered_with_a_note(trained,
     assert main(["predict", str(tmp_path / "in" / "*"), "--task", "cremad", "--checkpoint", str(out / "final"),
                  "--output", str(preds), "--max-new-tokens", str(NEW_TOKENS)]) == 0
     rows = {json.loads(line)["id"]: json.loads(line) for line in preds.read_text().splitlines()}
-    assert set(rows) == {"silent", "sound"}
+    assert set(rows) == {"silent.mp4", "sound.wav"}
     settings = yaml.safe_load((tmp_path / "p.jsonl.config.yaml").read_text())  # the resolved settings, beside
     assert (settings["task"], settings["max_new_tokens"]) == ("cremad", NEW_TOKENS)
-    assert any("no audio track: a silent track" in n for n in rows["silent"]["prediction"]["notes"])
-    assert any("audio only): blank frames" in n for n in rows["sound"]["prediction"]["notes"])
+    assert any("no audio track: a silent track" in n for n in rows["silent.mp4"]["prediction"]["notes"])
+    assert any("audio only): blank frames" in n for n in rows["sound.wav"]["prediction"]["notes"])
     # the single-video form prints the note too
     capsys.readouterr()
     assert main(["predict", str(tmp_path / "in" / "silent.mp4"), "--task", "cremad", "--checkpoint",

@@ -8,6 +8,7 @@ docs name exists.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import shutil
@@ -153,6 +154,8 @@ def _placeholder_media(work: Path) -> None:
     for name in ("sound.wav", "first.wav", "second.wav"):
         write_wav(work / name, sine(2.0, 16000), 16000)
     write_png(work / "frame.png", np.full((32, 32, 3), 128, np.uint8))
+    chat = [{"role": "user", "content": [{"type": "video", "video": "clip.mp4"}, {"type": "text", "text": "?"}]}]
+    (work / "chat.json").write_text(json.dumps(chat))
     for folder in ("my-videos", "clips"):
         (work / folder).mkdir()
         for k in range(2):
@@ -238,3 +241,14 @@ def test_every_file_the_docs_name_is_in_the_repository(path):
         if not (path.parent / target).exists() and not (REPO / target).exists():
             missing.append(target)
     assert not missing, f"{path.name} names files that are not in the repository: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("page", DOCS, ids=lambda p: p.name)
+def test_every_code_fence_closes(page):
+    """An unclosed fence turns the rest of a page into one code block (docs/model.md had one)."""
+    from markdown_it import MarkdownIt
+
+    text = page.read_text(encoding="utf-8")
+    fences = [t for t in MarkdownIt().parse(text) if t.type == "fence"]
+    closed = sum(1 for line in text.splitlines() if line.lstrip().startswith(("```", "~~~"))) == 2 * len(fences)
+    assert closed, f"{page.name}: a code fence is not closed (or one is opened inside another)"

@@ -202,3 +202,19 @@ def test_normalization_equates(a, b):
 def test_normalization_keeps_different_answers_apart(a, b):
     assert not answers_match(a, b)
     assert not answers_match(None, b)
+
+
+def test_a_run_of_punctuation_is_not_a_label_and_a_label_outside_the_classes_is_counted():
+    """The tiny model's ``a,,,,,,…`` was ``parsed: true`` and scored as the label "a,,,,,,"."""
+    from crabplus.schema.records import Answer, Record
+    from crabplus.tasks.families import family_of
+    from crabplus.tasks.families.base import ScoreConfig
+
+    junk = parse_prediction("ks", "a" + "," * 40)
+    assert not junk.parsed and junk.label is None and "not a class name" in junk.notes[0]
+    assert parse_prediction("ks", "<answer>Race car, auto racing</answer>").label == "Race car, auto racing"
+    family = family_of("ks")
+    records = [Record(id=str(i), dataset="ks", task="action", split="test", media={"video": "v.mp4"},
+                      instruction="i", answer=Answer(label=lab), target="t") for i, lab in enumerate(["dog", "cat"])]
+    score = family.score(records, [parse_prediction("ks", "dog"), parse_prediction("ks", "zebra")], ScoreConfig())
+    assert any("1 of 2 answers name a label that no evaluated record has" in n for n in score.notes)

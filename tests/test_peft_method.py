@@ -139,3 +139,30 @@ def test_config_rejects_what_ilora_rejects():
         ILoRAPeftConfig(num_experts=2, top_k=3)
     with pytest.raises(ValueError, match="list of layer names"):
         ILoRAPeftConfig(target_modules="q_proj")
+
+
+def test_a_converted_checkpoint_names_its_base_and_without_crabplus_peft_says_what_to_import(tok, tmp_path):
+    """base_model_name_or_path was null, and PEFT without crabplus failed with a bare ``KeyError: 'ILORA'``."""
+    import json
+    import subprocess
+    import sys
+
+    from helpers.model import tiny_model_config
+
+    from crabplus.model import attach_adapter, build_thinker, save_checkpoint
+
+    base_cfg = tiny_model_config(adapter="none")
+    save_checkpoint(tmp_path / "base", build_thinker(base_cfg, tok), tok, base_cfg)
+    cfg = tiny_model_config(checkpoint=str(tmp_path / "base"))
+    save_checkpoint(tmp_path / "run", attach_adapter(build_thinker(cfg, tok), cfg), tok, cfg)
+    assert main(["convert", "peft-ilora", str(tmp_path / "run"), str(tmp_path / "peft")]) == 0
+    written = json.loads((tmp_path / "peft" / "adapter_config.json").read_text())
+    assert written["base_model_name_or_path"] == str((tmp_path / "base").resolve())
+    fresh = ("from peft import PeftConfig\nimport sys\nPeftConfig.from_pretrained(sys.argv[1])\n"
+             "assert 'crabplus' not in sys.modules")
+    done = subprocess.run([sys.executable, "-c", fresh, str(tmp_path / "peft")], capture_output=True, text=True,
+                          timeout=300)
+    last = done.stderr.strip().splitlines()[-1]
+    assert done.returncode != 0 and last.startswith("KeyError") and "import crabplus.adapters.peft_method" in last
+    loaded = PeftModel.from_pretrained(build_thinker(base_cfg, tok), str(tmp_path / "peft"), local_files_only=True)
+    assert loaded.peft_config["default"].peft_type == "ILORA"

@@ -59,3 +59,25 @@ def test_deepspeed_zero2_file_gets_its_auto_values_from_the_run():
     assert "auto" not in json.dumps(filled)
     with pytest.raises(ConfigError, match="deepspeed_config"):
         TrainConfig(distributed="deepspeed")
+
+
+@pytest.mark.integration
+def test_tiny_ilora_trains_on_the_shipped_base_in_a_fresh_clone(small_avsynth, tmp_path, monkeypatch):
+    """configs/tiny-ilora.yaml names ``model.checkpoint: shipped``: it runs with no base trained first (it named
+    runs/tiny-base/final, which a new user does not have), and its adapter-only save names the shipped base
+    by that name, so it loads wherever the package is installed."""
+    from crabplus.cli.main import main
+    from crabplus.infer import Predictor
+    from crabplus.model.config import SHIPPED
+
+    monkeypatch.chdir(tmp_path)  # a fresh clone: the data synthesized, nothing trained
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "avsynth").symlink_to(small_avsynth)
+    assert not (tmp_path / "runs").exists()
+    assert main(["train", "--config", str(CONFIGS / "tiny-ilora.yaml"), "train.max_steps=1", "train.batch_size=2",
+                 "train.save_steps=1", "data.cache_dir=null"]) == 0
+    final = tmp_path / "runs" / "tiny-ilora" / "final"
+    meta = json.loads((final / "crabplus_model.json").read_text())
+    assert meta["base"] == SHIPPED and not (final / "model.safetensors").exists()  # adapter only
+    assert json.loads((final / "preprocessor_config.json").read_text())["processor_class"] == "Qwen2_5OmniProcessor"
+    assert Predictor.from_checkpoint(final).model_cfg.adapter == "ilora"

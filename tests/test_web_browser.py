@@ -136,3 +136,24 @@ def test_a_corrupt_upload_shows_the_cli_message(served, tmp_path, capsys):
     # The same message; only the file's path differs (the page names Gradio's copy of the upload).
     pieces = [p.strip(" :'") for p in message.split(str(bad)) if p.strip(" :'")]
     assert pieces and all(p in body for p in pieces), (pieces, body)
+
+
+def test_the_page_shows_the_notes_the_cli_prints(served, tmp_path, capsys):
+    """A clip without an audio track: the CLI notes the silent track it used, and the page shows the same note."""
+    from helpers.media import write_clip
+
+    driver, url, _, checkpoint = served
+    mute = write_clip(tmp_path / "mute.mp4", seconds=1.0, width=64, height=32, audio=False)
+    assert main(["predict", str(mute), "--task", "cremad", "--checkpoint", str(checkpoint),
+                 "--max-new-tokens", "4"]) == 0
+    notes = [line.removeprefix("note: ") for line in capsys.readouterr().out.splitlines() if line.startswith("note: ")]
+    assert any("no audio track" in n for n in notes)
+    driver.get(url)
+    WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#crab-video input[type=file]"))
+    driver.find_element(By.CSS_SELECTOR, "#crab-video input[type=file]").send_keys(str(mute))
+    pick_task(driver, "cremad")
+    time.sleep(0.5)
+    run_and_wait(driver)
+    shown = driver.find_element(By.CSS_SELECTOR, "#crab-notes").text
+    # the page names Gradio's copy of the upload: compare what follows the file name
+    assert all(n.split(": ", 1)[1] in shown for n in notes), (notes, shown)

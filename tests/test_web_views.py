@@ -63,3 +63,26 @@ def test_a_bad_upload_reads_as_the_cli_error(tmp_path):
         clip = tmp_path / "clip.mp4"
         clip.write_bytes(b"x")
         run_request(None, tmp_path, TASK_CHOICES[0], str(clip))
+
+
+def test_the_page_shows_the_clis_notes_and_the_frame_at_its_aspect_ratio(tmp_path):
+    """A wide video without an audio track on a segmentation task: the page's notes are the CLI's, word for
+    word, and the overlay is as wide as the video (it was the model's 224 x 224 square)."""
+    import torch
+    from helpers.media import write_clip
+    from helpers.model import tiny_model_config, tiny_tokenizer
+
+    from crabplus.infer import Predictor, predict
+    from crabplus.model import attach_adapter, build_thinker
+
+    tok, cfg = tiny_tokenizer(), tiny_model_config()
+    torch.manual_seed(0)
+    predictor = Predictor.from_model(attach_adapter(build_thinker(cfg, tok), cfg), tok, cfg, image_size=56)
+    clip = write_clip(tmp_path / "wide.mp4", seconds=1.0, width=96, height=48, audio=False)
+    page = run_request(predictor, tmp_path, next(c for c in TASK_CHOICES if c.startswith("s4 ")), str(clip),
+                       max_new_tokens=8)
+    cli = predict(clip, task="s4", predictor=predictor, max_new_tokens=8, out=tmp_path / "cli")
+    assert page["notes"] == cli.prediction.notes
+    assert any("no audio track" in n for n in page["notes"]) and any("96x48" in n for n in page["notes"])
+    assert page["overlay"].shape == (48, 96, 3)
+    assert "overflow-x:auto" in page["routing"]

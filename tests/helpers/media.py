@@ -112,15 +112,15 @@ def write_png(path: str | Path, image: np.ndarray) -> Path:
 
 
 def write_mov_pcm(path: str | Path, *, seconds: float = 2.0, fps: int = 10, width: int = 64, height: int = 48,
-                  sample_rate: int = 48000, channels: int = 2) -> Path:
-    """A QuickTime MOV with H.264 video and 16-bit PCM audio (``pcm_s16le``), the layout of many camera
-    files: its index counts audio *samples*, not packets."""
+                  sample_rate: int = 48000, channels: int = 2, bits: int = 16) -> Path:
+    """A QuickTime MOV with H.264 video and 16- or 24-bit PCM audio (``pcm_s16le``, ``pcm_s24le``: what editors
+    and pro cameras write), the layout of many camera files: its index counts audio *samples*, not packets."""
     path = Path(path)
     with av.open(str(path), "w", format="mov") as out:
         vs = out.add_stream("libx264", rate=fps)
         vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
         vs.options = {"preset": "ultrafast"}
-        ast = out.add_stream("pcm_s16le", rate=sample_rate)
+        ast = out.add_stream(f"pcm_s{bits}le", rate=sample_rate)
         ast.layout = "mono" if channels == 1 else "stereo"
         n = int(round(seconds * fps))
         for i in range(n):
@@ -130,5 +130,5 @@ def write_mov_pcm(path: str | Path, *, seconds: float = 2.0, fps: int = 10, widt
                 out.mux(packet)
         for packet in vs.encode():
             out.mux(packet)
-        _encode_audio(out, ast, sine(seconds, sample_rate, channels), sample_rate, "s16")
+        _encode_audio(out, ast, sine(seconds, sample_rate, channels), sample_rate, "s16" if bits == 16 else "s32")
     return path

@@ -116,4 +116,5 @@ class PeftConvertConfig:
         "help": "an I-LoRA adapter directory or a checkpoint folder with adapter/", "metavar": "DIR"})
     out: str | None = field(default=None, metadata={"help": "the PEFT adapter directory to write", "metavar": "DIR"})
     base: str | None = field(default=None, metadata={
-        "help": "base_model_name_or_path to record (e.g. the thinker's folder)", "metavar": "PATH"})
+        "help": "base_model_name_or_path to record (default: a checkpoint folder's base model, as an absolute "
+                "path)", "metavar": "DIR"})

@@ -100,7 +100,7 @@ def load_ilora(model: nn.Module, directory: Path, meta: dict, trainable: bool = 
     weights = directory / ADAPTER_FILE
     if not weights.is_file():
         raise AdapterLoadError(f"{directory}: no {ADAPTER_FILE} beside {CONFIG_FILE}")
-    load_native_state(model, read_safetensors(weights, AdapterLoadError), source=str(weights))
+    load_native_state(model, read_safetensors(weights, AdapterLoadError, weights=True), source=str(weights))
     if not trainable:
         for param in model.parameters():
             param.requires_grad_(False)

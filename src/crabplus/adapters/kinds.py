@@ -115,14 +115,14 @@ def save_adapter(model, directory: str | Path) -> Path:
 
 def read_adapter_config(directory: str | Path) -> dict:
     """The adapter's JSON description, with ``"adapter"`` set to the kind that reads it back."""
-    from crabplus.utils.io import read_json
+    from crabplus.utils.io import read_json_object
 
     path = Path(directory) / CONFIG_FILE
-    meta = read_json(path, AdapterLoadError, f"{directory}: no {CONFIG_FILE} (not an adapter directory)")
-    if not isinstance(meta, dict):
-        raise AdapterLoadError(f"{path}: expected a JSON object")
+    meta = read_json_object(path, AdapterLoadError, f"{directory}: no {CONFIG_FILE} (not an adapter directory)")
     peft_type = meta.get("peft_type")
     if peft_type is not None:
+        # a kind's peft_type may carry a hint after a space (peft_method.HINT_TYPE: "ILORA (import ...)")
+        peft_type = str(peft_type).split(" ")[0]
         kind = next((k for k in ADAPTER_KINDS.values() if k.peft_type == peft_type), None)
         if kind is None:
             raise AdapterLoadError(f"{path}: field 'peft_type': {peft_type!r} is not an adapter crabplus reads "

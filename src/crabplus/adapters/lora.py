@@ -55,7 +55,7 @@ def load_peft(model: nn.Module, directory: Path, trainable: bool = True) -> Peft
     weights = directory / "adapter_model.safetensors"  # only safetensors: a .bin would be unpickled
     if not weights.is_file():  # else PEFT would take the path for a Hub repository
         raise AdapterLoadError(f"{directory}: no adapter_model.safetensors beside adapter_config.json")
-    read_safetensors(weights, AdapterLoadError)  # a damaged file is named before PEFT reads it
+    read_safetensors(weights, AdapterLoadError, weights=True)  # a damaged file is named before PEFT reads it
     try:
         return PeftModel.from_pretrained(model, str(directory.resolve()), is_trainable=trainable,
                                          local_files_only=True)

@@ -15,12 +15,16 @@ keys only (:func:`write_peft_ilora`).
 
 PEFT 0.21.2's ``register_peft_method`` requires the name to be a member of its ``PeftType`` enum, which
 lists only PEFT's own methods; :func:`_peft_type` adds ``ILORA`` to it (once, idempotently).
+A converted folder's ``adapter_config.json`` names its type :data:`HINT_TYPE`, not the bare ``ILORA``: PEFT looks
+the type up before anything else and, without this module imported, fails with ``KeyError: '<the type>'`` and
+nothing more, so the type itself says what to import; this module maps it (and ``ILORA``) to the config.
 I-LoRA cannot be merged into W0 (the router weights depend on each token), so ``merge*`` raise.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -41,6 +45,8 @@ PREFIX = "ilora_"
 HOLDER = "ilora_adapter"
 PEFT_PREFIX = "base_model.model."
 WEIGHTS_FILE = "adapter_model.safetensors"
+#: ``peft_type`` as written by :func:`write_peft_ilora`: the whole of PEFT's error when crabplus is not imported.
+HINT_TYPE = "ILORA (an I-LoRA adapter: run `import crabplus.adapters.peft_method` first, it registers I-LoRA with PEFT)"
 
 
 def _peft_type(name: str = NAME.upper()) -> PeftType:
@@ -207,6 +213,9 @@ def register() -> None:
     peft_type = _peft_type()
     if peft_type not in PEFT_TYPE_TO_TUNER_MAPPING:
         register_peft_method(name=NAME, config_cls=ILoRAPeftConfig, model_cls=ILoRAPeftModel, prefix=PREFIX)
+    from peft.mapping import PEFT_TYPE_TO_CONFIG_MAPPING
+
+    PEFT_TYPE_TO_CONFIG_MAPPING[HINT_TYPE] = ILoRAPeftConfig  # the loaded config says ILORA again (__post_init__)
 
 
 register()
@@ -229,4 +238,8 @@ def write_peft_ilora(directory: str | Path, state: dict[str, torch.Tensor], conf
                                              inference_mode=True)
     save_file(native_to_peft_state(state), str(directory / WEIGHTS_FILE), metadata={"format": "pt"})
     peft_config.save_pretrained(str(directory))
+    config_file = directory / "adapter_config.json"
+    written = json.loads(config_file.read_text(encoding="utf-8"))
+    written["peft_type"] = HINT_TYPE  # what PEFT prints when crabplus is not imported (module notes)
+    config_file.write_text(json.dumps(written, indent=2) + "\n", encoding="utf-8")
     return directory

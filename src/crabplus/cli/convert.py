@@ -18,6 +18,7 @@ imported.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def register(sub) -> None:
@@ -81,13 +82,29 @@ def convert_official(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checkpoint_base(checkpoint: Path) -> str | None:
+    """The base model folder of a training checkpoint, as an absolute path: the checkpoint itself when its base
+    is included, else the base it names (PEFT's ``base_model_name_or_path``); None when it cannot be found."""
+    from crabplus.model.build import META_FILE, CheckpointError, resolve_base
+    from crabplus.utils.io import read_json_object
+
+    try:
+        meta = read_json_object(checkpoint / META_FILE, CheckpointError)
+        folder = checkpoint if meta.get("base") == "included" else resolve_base(checkpoint, meta)
+    except CheckpointError:
+        return None
+    return str(folder.resolve())
+
+
 def convert_to_peft(args: argparse.Namespace) -> int:
     from crabplus.adapters.config import PeftConvertConfig
     from crabplus.adapters.convert import convert_to_peft as convert
 
     cfg = _settings(PeftConvertConfig, args)
+    if cfg.base is None and (Path(cfg.source) / "adapter").is_dir():
+        cfg.base = _checkpoint_base(Path(cfg.source))  # a checkpoint folder: record the base it trained on
     done = convert(cfg)
     print(f"{done.source}: {done.tensors} tensors, r={done.config.rank}, N={done.config.num_experts}, "
-          f"alpha={done.config.alpha}")
+          f"alpha={done.config.alpha}" + (f", base {cfg.base}" if cfg.base else ", no base named (give --base DIR)"))
     print(f"wrote {cfg.out} (PEFT layout: adapter_model.safetensors + adapter_config.json)")
     return 0

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     from crabplus.utils.logs import setup_logging
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     setup_logging(args.verbose, args.quiet)
     if getattr(args, "func", None) is None:
         parser.print_help()
@@ -74,6 +74,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{prefix} unexpected {describe(exc)} (a bug in crabplus: run again with --debug for the "
               "traceback and report it)", file=sys.stderr)
         return 3
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse ``argv`` with positionals and flags in any order: words left over after a flag
+    (``predict clip.mp4 --task ks max_new_tokens=8``) join the command's list of positionals (its INPUTs
+    or KEY=VALUE overrides), as ``parse_intermixed_args`` would do; argparse cannot intermix through
+    subparsers itself. Anything else left over is refused as argparse refuses it."""
+    args, extra = parser.parse_known_args(argv)
+    if not extra:
+        return args
+    command = getattr(args, "command", None)
+    subparsers = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+    sub = subparsers.choices.get(command) if subparsers is not None and command else None
+    lists = [a for a in (sub._actions if sub is not None else [])
+             if not a.option_strings and a.nargs in ("*", "+") and isinstance(getattr(args, a.dest, None), list)]
+    if len(lists) != 1 or any(word.startswith("-") for word in extra):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    getattr(args, lists[0].dest).extend(extra)
+    return args
 
 
 def _traceback(debug: bool) -> None:

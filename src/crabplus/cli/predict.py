@@ -14,9 +14,9 @@ from pathlib import Path
 
 #: Settings that also have a flag of their own, generated from the field (--max-new-tokens 8 is
 #: max_new_tokens=8); the positional INPUTs set ``inputs``.
-SHORTCUTS = ("task", "checkpoint", "base", "device", "audio", "video2", "audio2", "question", "options",
+SHORTCUTS = ("messages", "task", "checkpoint", "base", "device", "audio", "video2", "audio2", "question", "options",
              "expression", "frame_second", "root", "output", "out", "max_new_tokens", "segmenter", "sam2_checkpoint",
-             "allow_empty")
+             "allow_empty", "allow_changed_settings")
 
 
 def register(sub) -> None:
@@ -60,8 +60,10 @@ def run(args: argparse.Namespace) -> int:
 
     inputs, overrides = split_overrides(args.inputs)
     cfg = config_from_args(PredictConfig, args, overrides=overrides, values={"inputs": inputs} if inputs else None)
-    if not cfg.inputs:
-        raise UsageError("needs at least one INPUT (or inputs: in --config)")
+    if cfg.messages is not None and cfg.inputs:
+        raise UsageError("give INPUTs or --messages FILE, not both")
+    if not cfg.inputs and cfg.messages is None:
+        raise UsageError("needs at least one INPUT (or inputs: in --config), or --messages FILE")
     if cfg.checkpoint is None:
         raise UsageError("needs --checkpoint DIR (or checkpoint: in --config), a trained model folder")
     if cfg.task is None and cfg.question is not None:
@@ -70,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         cfg.task = FREE_QUESTION_DATASET
     if cfg.device is not None:
         _check_device(cfg.device)
+    if cfg.messages is not None:
+        return run_messages(cfg, args.json)
     return run_one(cfg, args.json) if _single(cfg) else run_many(cfg, args.json)
 
 
@@ -84,6 +88,22 @@ def _check_device(device: str) -> None:
         raise UsageError(f"--device {device!r}: {exc}") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise UsageError(f"--device {device}: no CUDA device is available here; use --device cpu")
+
+
+def run_messages(cfg, as_json: bool) -> int:
+    """``--messages FILE.json``: one chat (Qwen2.5-Omni's message list) answered as the --task call would."""
+    from crabplus.config.core import write_resolved_config
+    from crabplus.infer import predict
+    from crabplus.infer.chat import MessagesError
+    from crabplus.utils.io import read_json
+
+    messages = read_json(cfg.messages, lambda text: MessagesError(f"--messages {text}"))
+    result = predict(messages=messages, task=cfg.task, checkpoint=cfg.checkpoint, options=cfg.options, out=cfg.out,
+                     max_new_tokens=cfg.max_new_tokens, segmenter=cfg.segmenter, sam2_checkpoint=cfg.sam2_checkpoint,
+                     frame_second=cfg.frame_second, device=cfg.device, base=cfg.base)
+    if cfg.out is not None:
+        write_resolved_config(cfg, cfg.out)
+    return _print_result(result, as_json)
 
 
 def run_one(cfg, as_json: bool) -> int:
@@ -101,6 +121,10 @@ def run_one(cfg, as_json: bool) -> int:
     )
     if cfg.out is not None:
         write_resolved_config(cfg, cfg.out)
+    return _print_result(result, as_json)
+
+
+def _print_result(result, as_json: bool) -> int:
     if as_json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
         return 0
@@ -117,24 +141,27 @@ def run_one(cfg, as_json: bool) -> int:
 def run_many(cfg, as_json: bool) -> int:
     from crabplus.cli.main import UsageError
     from crabplus.config.core import write_resolved_config
-    from crabplus.infer.many import expand_inputs, iter_items, predict_many
+    from crabplus.infer.ids import check_unique_ids
+    from crabplus.infer.many import expand_inputs, iter_items, predict_many, read_done
     from crabplus.infer.predictor import Predictor
+    from crabplus.infer.resume import check_output, settings_file
     from crabplus.infer.single import free_form
     from crabplus.schema.registry import get_spec
 
     files = expand_inputs(cfg.inputs)
     output = Path(cfg.output) if cfg.output else Path(cfg.out or ".") / "predictions.jsonl"
-    if output.is_dir():
-        raise UsageError(f"--output {output}: a folder; give the prediction file's name")
+    check_output(output, files)
     record_args = dict(audio=cfg.audio, video2=cfg.video2, audio2=cfg.audio2, question=cfg.question,
                        options=cfg.options, expression=cfg.expression, frame_second=cfg.frame_second)
     items = list(iter_items(files, task=cfg.task, root=cfg.root, record_args=record_args))
+    check_unique_ids(item for item in items if item.problem is None)
     if not items and not cfg.allow_empty:
         raise UsageError(f"no inputs to answer in {', '.join(cfg.inputs)} (no media or record files); "
                          "--allow-empty accepts that")
+    settings = settings_file(cfg, output, resumed=bool(read_done(output)))
     predictor = Predictor.from_checkpoint(cfg.checkpoint, device=cfg.device, base=cfg.base) if items else None
     is_free = cfg.task is not None and free_form(get_spec(cfg.task), cfg.question)
-    write_resolved_config(cfg, output.parent, output.name + ".config.yaml")
+    write_resolved_config(cfg, settings.parent, settings.name)
     summary = predict_many(iter(items), predictor, output, max_new_tokens=cfg.max_new_tokens, free_form=is_free)
     if as_json:
         print(json.dumps(summary.to_json()))

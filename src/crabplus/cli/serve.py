@@ -23,11 +23,19 @@ def register(sub) -> None:
     parser.set_defaults(func=run)
 
 
+#: Set before Gradio is imported: it checks its version on api.gradio.app and sends analytics at start-up
+#: (and the Hub client its telemetry) unless told not to; nothing of a local demo may leave the machine.
+OFFLINE_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
+
+
 def run(args: argparse.Namespace) -> int:
+    import os
+
     from crabplus.cli.main import UsageError
     from crabplus.config.cli import config_from_args
     from crabplus.web.config import ServeConfig
 
+    os.environ.update(OFFLINE_ENV)
     cfg = config_from_args(ServeConfig, args)
     if cfg.checkpoint is None:
         raise UsageError("needs --checkpoint DIR (or checkpoint: in --config)")

@@ -53,4 +53,7 @@ def run(args: argparse.Namespace) -> int:
         share = 100 * table.positive_share
         print(f"positive transfer on {table.positive}/{table.compared} rows ({share:.0f}%)")
     print(f"wrote {', '.join(str(out / f) for f in files.values())}")
+    if "plot" not in files:
+        print("no transfer.png: no dataset has a relative change to draw (each needs both runs' score, the single "
+              "one non-zero)")
     return 0

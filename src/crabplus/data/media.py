@@ -20,6 +20,7 @@ does is reproduced where it is defined (the release; docs/media.md): frames samp
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from fractions import Fraction
@@ -285,12 +286,23 @@ def _check_audio_header(stream, path: Path) -> int:
     return rate
 
 
+_PCM_BITS = re.compile(r"^pcm_[suf](\d+)")
+
+
 def _present_units(stream, packets: list) -> int:
     """What ``stream.frames`` counts, counted in the demuxed packets: samples for PCM (a MOV index lists
-    one entry per sample), packets for every compressed codec."""
+    one entry per sample), packets for every compressed codec.
+
+    A sample's size on disk comes from the codec's name (``pcm_s24le``: 3 bytes), not from the decoded
+    sample format, which widens 24-bit samples to 32 bits (counting 4 bytes each made every 24-bit PCM
+    MOV, what editors and pro cameras write, look truncated by exactly 3/4)."""
     ctx = stream.codec_context
     if ctx.name.startswith("pcm_") and ctx.format is not None and ctx.channels:
-        block = ctx.format.bytes * ctx.channels
+        bits = _PCM_BITS.match(ctx.name)
+        width = int(bits.group(1)) // 8 if bits else ctx.format.bytes  # alaw/mulaw: 1 byte, as decoded
+        if not bits and ctx.name in ("pcm_alaw", "pcm_mulaw"):
+            width = 1
+        block = width * ctx.channels
         return sum(p.size for p in packets) // max(block, 1)
     return len(packets)
 

@@ -54,7 +54,8 @@ def conversation(record: Record, *, with_target: bool) -> list[dict]:
     media = [{"type": "audio"}, {"type": vision}] if spec.visual == "two_videos" else [
         {"type": vision}, {"type": "audio"}]
     user = [{"type": "text", "text": spec.lead_in}, *media, {"type": "text", "text": record.instruction}]
-    messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+    system = record.meta.get("system_prompt") if isinstance(record.meta, dict) else None  # a chat's own
+    messages = [{"role": "system", "content": system or SYSTEM_PROMPT}, {"role": "user", "content": user}]
     if with_target:
         messages.append({"role": "assistant", "content": record.target})
     return messages
@@ -216,9 +217,9 @@ class CrabProcessor:
         track, 0 when it has one; whether the video is audio-only and gets blank frames). Each case, and
         audio longer than the 30 s the model hears, adds a note for the output."""
         silent, blank = 0.0, False
-        if spec.visual in ("video", "two_videos") and media.video is not None:
+        if spec.visual in ("video", "two_videos", "image") and media.video is not None:  # image: a video's frame
             has_video, has_audio, seconds = has_streams(where("video"))
-            if not has_video:
+            if not has_video and spec.visual != "image":  # an image task needs the frame: still() says so
                 blank = True
                 notes.append(f"{media.video}: no video stream (audio only): blank frames were used, the answer "
                              "rests on the sound alone")

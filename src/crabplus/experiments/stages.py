@@ -89,7 +89,9 @@ def train_inputs(run_cfg: RunConfig) -> dict:
     if data.root is not None:
         inputs["media"] = stamps.input_digest(data.root)
     if run_cfg.model.checkpoint is not None:
-        inputs["checkpoint"] = stamps.input_digest(run_cfg.model.checkpoint)
+        from crabplus.model.config import checkpoint_path
+
+        inputs["checkpoint"] = stamps.input_digest(checkpoint_path(run_cfg.model.checkpoint))
     return inputs
 
 

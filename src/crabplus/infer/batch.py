@@ -77,11 +77,16 @@ def encode_batch(predictor: Predictor, records: Sequence[Record], root: str | Pa
     return samples, batch
 
 
-def predict_batch(predictor: Predictor, records: Sequence[Record], root: str | Path, *, max_new_tokens: int,
+def predict_batch(predictor: Predictor, records: Sequence[Record], root: str | Path, *, max_new_tokens: int | None,
                   record_routing: bool) -> list[PredictionRow]:
-    """Rows for one batch of records (all in one left-padded batch)."""
+    """Rows for one batch of records (all in one left-padded batch). ``max_new_tokens`` None: the longest of
+    the records' tasks' defaults (:func:`crabplus.tasks.families.answer_tokens`)."""
     from crabplus.adapters import RoutingRecorder
     from crabplus.model.generate import generate
+    from crabplus.tasks.families import answer_tokens
+
+    if max_new_tokens is None:
+        max_new_tokens = max(answer_tokens(r.dataset) for r in records)
 
     samples, batch = encode_batch(predictor, records, root)
     record = record_routing and has_ilora(predictor.model)

@@ -19,6 +19,10 @@ class PredictConfig:
     folder. The other fields describe the question asked of one video and how the model decodes."""
 
     inputs: list[str] = field(default_factory=list)
+    messages: str | None = field(default=None, metadata={
+        "help": "a JSON file of Qwen2.5-Omni chat messages ([{\"role\": \"user\", \"content\": [{\"type\": "
+        "\"video\", \"video\": PATH}, {\"type\": \"text\", \"text\": QUESTION}]}]) instead of INPUT; with --task, "
+        "the same answer as the --task call on those files", "metavar": "FILE"})
     checkpoint: str | None = field(default=None, metadata={
         "help": "a trained model folder (OUTPUT_DIR/final); required", "metavar": "DIR"})
     task: str | None = field(default=None, metadata={
@@ -50,14 +54,19 @@ class PredictConfig:
     out: str | None = field(default=None, metadata={
         "help": "folder for the mask PNG and the result JSON of one video, or for predictions.jsonl (default: the "
         "current folder; one video writes no JSON file)", "metavar": "DIR"})
-    max_new_tokens: int = field(default=512, metadata={"help": "longest answer, in tokens", "metavar": "N"})
+    max_new_tokens: int | None = field(default=None, metadata={
+        "help": "longest answer, in tokens (default: the task's: 128 for a label, a choice or a short answer, 192 "
+        "for a box or mask, 256 for a caption, 384 for events, 512 for AVVP)", "metavar": "N"})
     segmenter: Literal["grabcut", "sam2"] = field(default="grabcut", metadata={
         "help": "box+points -> mask for segmentation tasks"})
     sam2_checkpoint: str | None = field(default=None, metadata={
         "help": "local SAM 2.1 folder (with --segmenter sam2)", "metavar": "DIR"})
     allow_empty: bool = field(default=False, metadata={
         "help": "many inputs: an input list that yields nothing to answer is not an error"})
+    allow_changed_settings: bool = field(default=False, metadata={
+        "help": "many inputs: continue an --output whose rows were made with other settings (a changed checkpoint, "
+        "task or max_new_tokens, ...); the new settings go to OUTPUT.config.N.yaml. Without it that is refused"})
 
     def __post_init__(self) -> None:
-        if self.max_new_tokens < 1:
+        if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens {self.max_new_tokens}: need at least 1")

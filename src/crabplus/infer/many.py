@@ -84,17 +84,10 @@ def expand_inputs(inputs: list[str]) -> list[Path]:
     return out
 
 
-def _media_id(path: Path, base: Path) -> str:
-    try:
-        rel = path.resolve().relative_to(base)
-    except ValueError:
-        rel = Path(path.name)
-    return str(rel.with_suffix("")).replace(os.sep, "/")
-
-
 def iter_items(files: list[Path], *, task: str | None, root: str | None, record_args: dict[str, Any]) -> Iterator[Item]:
     """Items from record files (every valid record; an invalid one is an Item with its problem) and
     media files (a record built from the flags, ``--task`` required)."""
+    from crabplus.infer.ids import media_id
     from crabplus.infer.single import build_record
     from crabplus.schema.records import default_root
 
@@ -117,7 +110,7 @@ def iter_items(files: list[Path], *, task: str | None, root: str | None, record_
             continue
         if task is None:
             raise UsageError(f"input {path}: media files need --task (which task to ask), or give a record file")
-        rid = _media_id(path, base)
+        rid = media_id(path, base)
         try:
             record, data_root = build_record(task, path, **record_args)
         except CrabplusError as exc:
@@ -147,7 +140,8 @@ def read_done(output: Path) -> set[str]:
             row = json.loads(text.decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
             row = None
-        if not isinstance(row, dict) or not isinstance(row.get("id"), str) or not line.endswith(b"\n"):
+        if (not isinstance(row, dict) or not isinstance(row.get("id"), str) or "predict" not in row
+                or not line.endswith(b"\n")):  # a record file has ids too, but no answer
             if pos == len(raw):  # the last line only: the run was killed while writing it
                 log.warning("%s: dropped a torn last line (an interrupted run); it will be predicted again", output)
                 with open(output, "r+b") as handle:
@@ -167,7 +161,7 @@ def _append(handle, row: dict[str, Any]) -> None:
     os.fsync(handle.fileno())
 
 
-def predict_many(items: Iterator[Item], predictor, output: Path, *, max_new_tokens: int,
+def predict_many(items: Iterator[Item], predictor, output: Path, *, max_new_tokens: int | None,
                  free_form: bool = False, progress: bool = True) -> RunSummary:
     """Answer every item not already in ``output``; rows appended as they come; skips reported."""
     from crabplus.infer.batch import predict_batch

@@ -54,9 +54,16 @@ class Predictor:
     def from_checkpoint(cls, folder: str | Path, *, image_size: int | None = None, cache_dir: str | None = None,
                         device=None, base: str | Path | None = None) -> Predictor:
         """``base`` overrides where an adapter-only checkpoint's base model lies (``--base``)."""
+        import logging
+        import time
+
         from crabplus.model.checkpoint import load_checkpoint
 
+        log = logging.getLogger(__name__)
+        start = time.monotonic()  # a real model takes a while to load: say so before, and how long after
+        log.info("loading the model from %s ...", folder)
         model, tokenizer, model_cfg = load_checkpoint(folder, device=device, base=base)
+        log.info("model loaded in %.1f s", time.monotonic() - start)
         size = image_size or trained_image_size(folder) or DataConfig().image_size
         return cls.from_model(model, tokenizer, model_cfg, image_size=size, cache_dir=cache_dir)
 

@@ -104,9 +104,10 @@ def free_form(spec, question: str | None) -> bool:
 
 
 def build_record(task: str, video: str | Path, *, audio=None, video2=None, audio2=None, question=None,
-                 options=None, expression=None, frame_second=None) -> tuple[Record, Path]:
+                 options=None, expression=None, frame_second=None, system_prompt=None) -> tuple[Record, Path]:
     """The record (and its data root) that asks ``task`` about these files. With a ``question`` the task
-    does not ask for, the question itself is the instruction (a free-form question)."""
+    does not ask for, the question itself is the instruction (a free-form question). ``system_prompt``
+    replaces the default system message (a chat's own, :mod:`crabplus.infer.chat`)."""
     try:
         spec = get_spec(task)
     except KeyError as exc:
@@ -156,7 +157,8 @@ def build_record(task: str, video: str | Path, *, audio=None, video2=None, audio
         instruction = render_instruction(spec, question=question, options=options, expression=expression)
     answer = Answer(options=list(options)) if options else Answer()
     record = Record(id=f"predict-{files['video'].stem}", dataset=spec.name, task=spec.task, split="test",
-                    media=media, instruction=instruction, answer=answer, target="")
+                    media=media, instruction=instruction, answer=answer, target="",
+                    meta={"system_prompt": system_prompt} if system_prompt else {})
     return record, root
 
 
@@ -224,15 +226,19 @@ def write_mask(record: Record, root: Path, prediction, out_dir: Path, *, segment
     return atomic_write(path, lambda tmp: png.save(tmp, format="PNG"))
 
 
-def predict(video: str | Path, *, task: str, checkpoint=None, audio=None, video2=None, audio2=None,
+def predict(video: str | Path | None = None, *, task: str | None = None, checkpoint=None, audio=None, video2=None,
+            audio2=None,
             question: str | None = None, options: list[str] | None = None, expression: str | None = None,
-            frame_second: float | None = None, out: str | Path | None = None, max_new_tokens: int = 512,
+            frame_second: float | None = None, out: str | Path | None = None, max_new_tokens: int | None = None,
             segmenter: str = "grabcut", sam2_checkpoint: str | None = None, predictor=None, device=None,
-            base: str | Path | None = None) -> PredictResult:
+            base: str | Path | None = None, system_prompt: str | None = None, messages=None) -> PredictResult:
     """Answer ``task`` (a dataset name, e.g. ``ks``, ``ave``, ``s4``) on a video with the model of
     ``checkpoint`` (a folder) or an already loaded ``predictor``. A task whose answers become masks (its family
     ``segments``) also writes the mask PNG into ``out`` (default: the current folder); with ``out``, the result
-    JSON goes there too."""
+    JSON goes there too. ``max_new_tokens`` None: the task's default (:data:`crabplus.tasks.families.ANSWER_TOKENS`).
+
+    ``messages``: Qwen2.5-Omni chat messages instead of ``video`` and the media arguments
+    (:mod:`crabplus.infer.chat`); the answer equals the ``task`` call on the same files."""
     from crabplus.infer.batch import predict_batch
     from crabplus.infer.predictor import as_predictor
     from crabplus.tasks.families import family_of
@@ -240,8 +246,21 @@ def predict(video: str | Path, *, task: str, checkpoint=None, audio=None, video2
 
     if predictor is None and checkpoint is None:
         raise PredictInputError("give a checkpoint folder (--checkpoint)")
+    chat_notes: list[str] = []
+    if messages is not None:
+        from crabplus.infer.chat import messages_arguments
+
+        if video is not None:
+            raise PredictInputError("give a video or messages, not both")
+        asked, chat_notes = messages_arguments(messages, task, options)
+        task, video, audio, video2, audio2 = (asked[k] for k in ("task", "video", "audio", "video2", "audio2"))
+        question, expression = asked.get("question"), asked.get("expression")
+        system_prompt = asked.get("system_prompt", system_prompt)
+    if video is None or task is None:
+        raise PredictInputError("give a video and a task (or chat messages)")
     record, root = build_record(task, video, audio=audio, video2=video2, audio2=audio2, question=question,
-                                options=options, expression=expression, frame_second=frame_second)
+                                options=options, expression=expression, frame_second=frame_second,
+                                system_prompt=system_prompt)
     if predictor is None:
         from crabplus.infer.predictor import Predictor
 
@@ -252,6 +271,7 @@ def predict(video: str | Path, *, task: str, checkpoint=None, audio=None, video2
     prediction.notes[:0] = row.notes  # media completed (no audio track, audio only, long)
     if free_form(get_spec(task), question):
         prediction.notes.append("free-form question: the answer is the model's text; the task's format may not apply")
+    prediction.notes.extend(chat_notes)
     result = PredictResult(record.dataset, row.predict, prediction, record, routing=row.routing)
     out_dir = Path(out) if out is not None else Path.cwd()
     if family_of(record.dataset).segments:  # the family's answers become masks (not ARIG's boxes)

@@ -18,4 +18,5 @@ class LmmsTasksConfig:
                                                     "metavar": "DIR"})
     group: Literal["crabplus_avuie", "crabplus_avsynth"] = field(default="crabplus_avsynth", metadata={
         "help": "crabplus_avuie for the real benchmarks, crabplus_avsynth for the AVSynth mirrors"})
-    max_new_tokens: int = field(default=512, metadata={"help": "tokens the model may generate", "metavar": "N"})
+    max_new_tokens: int = field(default=512, metadata={
+        "help": "longest answer each task's generation asks for, in tokens", "metavar": "N"})

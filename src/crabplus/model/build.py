@@ -21,12 +21,12 @@ from torch import nn
 from transformers import Qwen2_5OmniConfig, Qwen2_5OmniThinkerConfig, Qwen2_5OmniThinkerForConditionalGeneration
 
 from crabplus.adapters.kinds import NO_ADAPTER, apply_adapter
-from crabplus.model.config import ModelConfig
+from crabplus.model.config import SHIPPED, ModelConfig, checkpoint_path
 from crabplus.model.init import init_audio_stem
 from crabplus.model.presets import build_thinker_config, preset_dims
 from crabplus.schema.tokens import special_token_ids
 from crabplus.utils.errors import CrabplusError, describe
-from crabplus.utils.io import read_json
+from crabplus.utils.io import read_json_object
 
 Thinker = Qwen2_5OmniThinkerForConditionalGeneration
 META_FILE = "crabplus_model.json"  # marks one of our saved checkpoints (crabplus.model.checkpoint)
@@ -55,7 +55,7 @@ def checkpoint_kind(path: Path) -> str:
     if (path / META_FILE).is_file():
         return "ours"
     config = path / "config.json"
-    model_type = read_json(config, CheckpointError, f"model.checkpoint {path}: no config.json or {META_FILE} "
+    model_type = read_json_object(config, CheckpointError, f"model.checkpoint {path}: no config.json or {META_FILE} "
                            "(not a model directory)").get("model_type")
     kinds = {"qwen2_5_omni": "release", "qwen2_5_omni_thinker": "thinker"}
     if model_type not in kinds:
@@ -75,7 +75,8 @@ def _load(path: Path, model_cfg: ModelConfig, device: str, config: Qwen2_5OmniTh
     if not progress_enabled():
         hf_logging.disable_progress_bar()
     for weights in sorted(path.glob("*.safetensors")):
-        read_safetensors_header(weights, CheckpointError)  # empty, truncated, a pickle renamed: named here
+        # empty, truncated, a pickle renamed, an int8 tensor: named here
+        read_safetensors_header(weights, CheckpointError, weights=True)
     try:
         model, info = Thinker.from_pretrained(
             path, config=config, dtype=resolve_dtype(model_cfg), attn_implementation=model_cfg.attn_implementation,
@@ -94,6 +95,8 @@ def base_reference(base: str | Path, checkpoint_dir: str | Path) -> dict[str, st
     """How a saved adapter-only checkpoint names its base: relative to the checkpoint folder when the
     base lies within the folder that holds the run (so a run folder moved or copied with its base
     stays loadable), else by absolute path; the absolute path at save time is kept as a second try."""
+    if str(base) == SHIPPED:  # the package's own base: found wherever the package is installed
+        return {"base": SHIPPED, "base_path": str(checkpoint_path(SHIPPED))}
     base_abs = Path(base).resolve()
     rel = os.path.relpath(base_abs, Path(checkpoint_dir).resolve())
     parts = Path(rel).parts
@@ -114,7 +117,7 @@ def resolve_base(checkpoint_dir: str | Path, meta: dict, override: str | Path | 
     base = meta.get("base")
     if not isinstance(base, str) or not base:
         raise CheckpointError(f"{checkpoint_dir / META_FILE}: field 'base' must be 'included' or the base's directory")
-    tried = [checkpoint_dir / base]
+    tried = [checkpoint_path(SHIPPED) if base == SHIPPED else checkpoint_dir / base]
     if isinstance(meta.get("base_path"), str):
         tried.append(Path(meta["base_path"]))
     for candidate in tried:
@@ -129,7 +132,7 @@ def load_pretrained(path: Path, model_cfg: ModelConfig, device: str) -> Thinker:
     """The thinker from a local directory of any kind that :func:`checkpoint_kind` knows."""
     kind = checkpoint_kind(path)
     if kind == "ours":
-        meta = read_json(path / META_FILE, CheckpointError)
+        meta = read_json_object(path / META_FILE, CheckpointError)
         if meta.get("base") == "included":
             return _load(path, model_cfg, device)
         return load_pretrained(resolve_base(path, meta), model_cfg, device)
@@ -180,7 +183,7 @@ def build_thinker(model_cfg: ModelConfig, tokenizer, device: str | torch.device 
         init_audio_stem(model)  # a from-scratch base must be able to hear: see crabplus.model.init
         source = f"preset {model_cfg.preset!r}"
     else:
-        path = Path(model_cfg.checkpoint)
+        path = checkpoint_path(model_cfg.checkpoint)
         if not path.is_dir():
             raise CheckpointError(f"model.checkpoint {path}: not a directory")
         model = load_pretrained(path, model_cfg, device)

@@ -34,7 +34,7 @@ from crabplus.config.core import ConfigError, from_dict, to_dict
 from crabplus.model.build import META_FILE, CheckpointError, base_reference, build_thinker, resolve_base
 from crabplus.model.config import ModelConfig
 from crabplus.utils.errors import describe
-from crabplus.utils.io import apply_umask, atomic_write_json, make_temp_dir, read_json
+from crabplus.utils.io import apply_umask, atomic_write_json, make_temp_dir, read_json_object
 
 FORMAT = 1
 ADAPTER_DIR = "adapter"
@@ -78,6 +78,8 @@ def save_checkpoint(directory: str | Path, model: nn.Module, tokenizer, model_cf
     try:
         thinker = model.get_base_model() if is_peft(model) else model
         if include_base:
+            # transformers' Auto classes read the class from here (AutoModelForImageTextToText, pipelines)
+            thinker.config.architectures = [type(thinker).__name__]
             thinker.config.save_pretrained(tmp)
             if thinker.generation_config is not None:
                 thinker.generation_config.save_pretrained(tmp)
@@ -106,7 +108,8 @@ def load_checkpoint(directory: str | Path, device=None, base: str | Path | None 
     if not directory.is_dir():
         raise CheckpointError(f"{directory}: not a directory (give a trained model folder, e.g. OUTPUT_DIR/final)")
     meta_path = directory / META_FILE
-    meta = read_json(meta_path, CheckpointError, f"{directory}: no {META_FILE} (not a crabplus model checkpoint)")
+    meta = read_json_object(meta_path, CheckpointError,
+                            f"{directory}: no {META_FILE} (not a crabplus model checkpoint)")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{meta_path}: field 'format' is {meta.get('format')!r}, expected {FORMAT}")
     try:

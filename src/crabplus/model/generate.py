@@ -11,6 +11,9 @@ with ``torch.compile(mode="reduce-overhead")``: each decoding step replays a CUD
 launching its few thousand small kernels one by one (decoding is launch-bound at batch 1-8). The
 I-LoRA layers' cast and stacked weights are made before the first compiled step
 (:func:`crabplus.adapters.prepare_inference`). Greedy outputs are those of the eager path.
+
+A row that runs away into repetition stops there (:mod:`crabplus.model.repetition`), not at
+``max_new_tokens``; ``stop_repetition=False`` decodes to the limit as the release does.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import torch
 from torch import nn
 
 from crabplus.adapters import prepare_inference
+from crabplus.model.repetition import RunawayRepetition
 from crabplus.schema.tokens import special_token_ids
 
 #: The thinker's forward inputs a batch may carry; anything else (labels, metadata) is left out.
@@ -30,7 +34,7 @@ FORWARD_KEYS = (
 
 @torch.no_grad()
 def generate_ids(model: nn.Module, tokenizer, batch: dict, max_new_tokens: int = 512,
-                 compiled: bool = False) -> torch.Tensor:
+                 compiled: bool = False, stop_repetition: bool = True) -> torch.Tensor:
     """Decode greedily up to ``max_new_tokens`` per row; return the new token ids [B, new] (prompt sliced
     off). Stops at ``<|im_end|>`` or the pad token. ``compiled``: CUDA graphs over a static cache (see the
     module notes); a ValueError off CUDA."""
@@ -46,6 +50,10 @@ def generate_ids(model: nn.Module, tokenizer, batch: dict, max_new_tokens: int =
     inputs = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
     ids = special_token_ids(tokenizer)
     options = compiled_options(model, device) if compiled else {}
+    if stop_repetition:
+        from transformers import StoppingCriteriaList
+
+        options["stopping_criteria"] = StoppingCriteriaList([RunawayRepetition(inputs["input_ids"].shape[1])])
     was_training = model.training
     model.eval()
     try:
@@ -58,9 +66,10 @@ def generate_ids(model: nn.Module, tokenizer, batch: dict, max_new_tokens: int =
     return out[:, inputs["input_ids"].shape[1]:]  # [B, new]
 
 
-def generate(model: nn.Module, tokenizer, batch: dict, max_new_tokens: int = 512, compiled: bool = False) -> list[str]:
+def generate(model: nn.Module, tokenizer, batch: dict, max_new_tokens: int = 512, compiled: bool = False,
+             stop_repetition: bool = True) -> list[str]:
     """:func:`generate_ids`, decoded: the new text of each row (special tokens skipped, whitespace stripped)."""
-    new_tokens = generate_ids(model, tokenizer, batch, max_new_tokens, compiled)  # [B, new]
+    new_tokens = generate_ids(model, tokenizer, batch, max_new_tokens, compiled, stop_repetition)  # [B, new]
     return [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
 
 

@@ -27,6 +27,7 @@ from torch import nn
 
 from crabplus.adapters.kinds import NO_ADAPTER, adapter_kind
 from crabplus.config.core import ConfigError, save_config
+from crabplus.model.config import checkpoint_path
 from crabplus.model.taskids import NUM_TASK_IDS
 from crabplus.schema.registry import get_spec
 from crabplus.train import checkpoint as ckpt
@@ -62,7 +63,7 @@ class TrainResult:
 
 def check_run_config(run_cfg: RunConfig) -> None:
     """Cross-section rules the per-component dataclasses cannot see (checked before any work)."""
-    if run_cfg.model.checkpoint is not None and not Path(run_cfg.model.checkpoint).is_dir():
+    if run_cfg.model.checkpoint is not None and not checkpoint_path(run_cfg.model.checkpoint).is_dir():
         raise ConfigError(f"model.checkpoint {run_cfg.model.checkpoint}: no such folder (give a local model folder: "
                           "a released Qwen2.5-Omni directory or a crabplus run's final/)")
     if run_cfg.train.stage == "base" and run_cfg.model.adapter != "none":
@@ -79,7 +80,8 @@ def build_model(model_cfg, *, device: str = "cpu"):
     from crabplus.data.tokenizer import build_tiny_tokenizer, load_tokenizer
     from crabplus.model import attach_adapter, build_thinker
 
-    tokenizer = load_tokenizer(model_cfg.checkpoint) if model_cfg.checkpoint else build_tiny_tokenizer()
+    ckpt_dir = checkpoint_path(model_cfg.checkpoint) if model_cfg.checkpoint else None
+    tokenizer = load_tokenizer(ckpt_dir) if ckpt_dir is not None else build_tiny_tokenizer()
     model = build_thinker(model_cfg, tokenizer, device=device)
     return tokenizer, attach_adapter(model, model_cfg)
 
@@ -174,8 +176,13 @@ class _Exporter:
 
         model = self._plain_model(trainable)
         if self.engine.is_main:
+            from crabplus.data.hf_files import write_processor_files
+            from crabplus.data.processor import CrabProcessor
+
             save_checkpoint(folder, model, self.tokenizer, self.run_cfg.model)
             save_config(self.run_cfg, folder / RUN_CONFIG)
+            processor = CrabProcessor(self.tokenizer, thinker_of(model).config, image_size=self.run_cfg.data.image_size)
+            write_processor_files(folder, processor)  # AutoImageProcessor / AutoFeatureExtractor / AutoProcessor
 
 
 def _write_final(out: Path, exporter: _Exporter, engine: Engine) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -90,11 +91,34 @@ def read_json(path: str | Path, error: Callable[[str], Exception], missing: str 
         raise error(f"{path}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     except UnicodeDecodeError as exc:
         raise error(f"{path}: not UTF-8 text: {exc}") from None
+    except RecursionError:  # json's decoder recurses once per bracket
+        raise error(f"{path}: JSON nested too deeply to read") from None
 
 
-def read_safetensors_header(path: str | Path, error: Callable[[str], Exception]) -> dict:
+def read_json_object(path: str | Path, error: Callable[[str], Exception], missing: str | None = None) -> dict:
+    """:func:`read_json` of a file that must hold one JSON object (a list or a number is named as such)."""
+    data = read_json(path, error, missing)
+    if not isinstance(data, dict):
+        raise error(f"{path}: expected a JSON object, found {type(data).__name__}")
+    return data
+
+
+FLOAT_DTYPES = ("F64", "F32", "F16", "BF16")  # safetensors' names of the dtypes model weights may have
+
+
+def _dtype_name(code: object) -> str:
+    """safetensors' dtype code in torch's words: ``I8`` -> ``int8``, ``BF16`` -> ``bfloat16``."""
+    match = re.fullmatch(r"(BF|F|I|U)(\d+)", str(code))
+    if match is None:
+        return str(code).lower()
+    return {"BF": "bfloat", "F": "float", "I": "int", "U": "uint"}[match.group(1)] + match.group(2)
+
+
+def read_safetensors_header(path: str | Path, error: Callable[[str], Exception], *, weights: bool = False) -> dict:
     """The JSON header of a ``.safetensors`` file, checked against the file's size; a missing, empty,
     truncated or foreign file (a pickle renamed, say) is raised as ``error(message)`` naming the file.
+    ``weights``: every tensor must be floating point too (an int8 or int32 tensor would otherwise be cast
+    into the model's parameter without a word by the loaders: a quantised or foreign file).
 
     The format starts with an 8-byte little-endian header length and a JSON header whose offsets say
     where each tensor's bytes end; checking both against the file size catches truncation before any
@@ -122,15 +146,23 @@ def read_safetensors_header(path: str | Path, error: Callable[[str], Exception])
         raise error(f"{path}: damaged safetensors header (a tensor without data offsets)") from None
     if 8 + n + end > size:
         raise error(f"{path}: truncated: the header describes {8 + n + end} bytes, the file has {size}")
+    if weights:
+        wrong = sorted((k, v.get("dtype")) for k, v in header.items()
+                       if k != "__metadata__" and v.get("dtype") not in FLOAT_DTYPES)
+        if wrong:
+            name, dtype = wrong[0]
+            more = f" (and {len(wrong) - 1} more tensor(s) not floating point)" if len(wrong) > 1 else ""
+            raise error(f"{path}: tensor {name!r} is {_dtype_name(dtype)}{more}; model weights must be "
+                        f"{', '.join(_dtype_name(d) for d in FLOAT_DTYPES)}")
     return header
 
 
-def read_safetensors(path: str | Path, error: Callable[[str], Exception]) -> dict:
+def read_safetensors(path: str | Path, error: Callable[[str], Exception], *, weights: bool = False) -> dict:
     """The tensors of a ``.safetensors`` file (checked first by :func:`read_safetensors_header`)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    read_safetensors_header(path, error)
+    read_safetensors_header(path, error, weights=weights)
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:

@@ -27,6 +27,7 @@ class RoutedAnswer:
     tokens: list[str] = field(default_factory=list)  # one string per generated token (special ones dropped)
     layers: list[str] = field(default_factory=list)  # "layer 0", "layer 1", ...
     weights: list[list[list[float]]] = field(default_factory=list)  # [layer][token][head], rows sum to 1
+    notes: list[str] = field(default_factory=list)  # media completed, as crabplus predict notes them
 
     @property
     def num_experts(self) -> int:
@@ -52,7 +53,7 @@ def answer_with_routing(predictor, record: Record, root: str | Path, max_new_tok
 
     model, tokenizer = predictor.model, predictor.tokenizer
     ids = special_token_ids(tokenizer)
-    _, batch = encode_batch(predictor, [record], root, complete_streams=False)
+    samples, batch = encode_batch(predictor, [record], root)  # a missing stream completed, with a note, as the CLI
     routed = has_ilora(model)
     recorder = RoutingRecorder(model) if routed else contextlib.nullcontext()
     with recorder:
@@ -62,7 +63,7 @@ def answer_with_routing(predictor, record: Record, root: str | Path, max_new_tok
     special = set(ids.values())
     keep = [j for j, t in enumerate(new) if t not in special]
     tokens = [tokenizer.decode([new[j]]) for j in keep]
-    answer = RoutedAnswer(text=text, tokens=tokens)
+    answer = RoutedAnswer(text=text, tokens=tokens, notes=list(samples[0].get("notes") or []))
     if not routed or not recorder.batched:
         return answer
     for index, names in layer_groups(list(recorder.batched)).items():

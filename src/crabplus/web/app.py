@@ -3,6 +3,8 @@ for matching), pick a task or type a free question, and see the answer, the stru
 mask over the frame (segmentation), the events on a timeline (localisation) and the routing: the answer's
 tokens coloured by their I-LoRA head weights per layer.
 
+The notes ``crabplus predict`` prints for the same input show under the prediction (a silent track used, a
+squashed frame, a free-form question); the mask overlay is shown at the source's aspect ratio.
 Input problems raise ``gr.Error`` with the message ``crabplus predict`` prints for the same input
 (:class:`~crabplus.infer.PredictInputError`, :class:`~crabplus.data.media.MediaError`). One model, one
 worker: the queue runs one request at a time (``default_concurrency_limit=1``).
@@ -45,11 +47,12 @@ def run_request(predictor, out_dir: Path, choice: str, video: str | None, audio:
 
     from crabplus.data.media import MediaError
     from crabplus.infer import PredictInputError, build_record, write_mask
-    from crabplus.infer.single import _frame, media_duration
+    from crabplus.infer.single import _frame, free_form, media_duration, source_size
+    from crabplus.schema.registry import get_spec
     from crabplus.tasks.families import family_of
     from crabplus.tasks.parsers import parse_prediction
     from crabplus.web.answer import answer_with_routing
-    from crabplus.web.views import overlay, routing_html, timeline_html
+    from crabplus.web.views import at_aspect, overlay, routing_html, timeline_html
 
     if not video:
         raise DemoInputError("upload a video (or, for image tasks, a still image with an audio file)")
@@ -60,16 +63,22 @@ def run_request(predictor, out_dir: Path, choice: str, video: str | None, audio:
                                     question=(question or None), options=opts, expression=expression or None)
         answer = answer_with_routing(predictor, record, root, max_new_tokens=max_new_tokens)
         prediction = parse_prediction(record.dataset, answer.text, options=opts)
+        prediction.notes[:0] = answer.notes  # as crabplus predict: media notes, then the parser's, then the rest
+        if free_form(get_spec(task), question or None):
+            prediction.notes.append("free-form question: the answer is the model's text; the task's format may not "
+                                    "apply")
         result: dict[str, Any] = {
             "answer": answer.text,
             "prediction": {k: v for k, v in prediction.to_json().items() if v is not None and v != []},
-            "overlay": None, "timeline": "", "routing": routing_html(answer),
+            "overlay": None, "timeline": "", "routing": routing_html(answer), "notes": prediction.notes,
         }
         if family_of(record.dataset).segments:  # the family's answers become masks (not ARIG's boxes)
-            mask_path = write_mask(record, root, prediction, out_dir)
+            mask_path = write_mask(record, root, prediction, out_dir)  # may add notes (a squashed frame, no box)
+            width, height = source_size(record, root)
             with Image.open(mask_path) as png:
-                mask = np.asarray(png.convert("L")) > 127  # [224, 224]
-            result["overlay"] = overlay(_frame(record, root), mask, prediction.box, prediction.points)
+                mask = np.asarray(png.convert("L").resize((224, 224), Image.Resampling.NEAREST)) > 127  # [224, 224]
+            drawn = overlay(_frame(record, root), mask, prediction.box, prediction.points)  # the model's 224 space
+            result["overlay"] = at_aspect(drawn, width, height)
         if record.task == "localization":
             tracks = {"events": prediction.events, "audio_events": prediction.audio_events,
                       "visual_events": prediction.visual_events}
@@ -92,10 +101,12 @@ def build_demo(predictor, *, title: str = "Crab+ demo", max_new_tokens: int = 12
         except DemoInputError as exc:
             raise gr.Error(str(exc)) from None
         image = r["overlay"] if isinstance(r["overlay"], np.ndarray) else None
-        return (r["answer"], r["prediction"], gr.update(value=image, visible=image is not None),
+        notes = "\n".join(f"- note: {n}" for n in r["notes"])
+        return (r["answer"], r["prediction"], gr.update(value=notes, visible=bool(notes)),
+                gr.update(value=image, visible=image is not None),
                 gr.update(value=r["timeline"], visible=bool(r["timeline"])), r["routing"])
 
-    with gr.Blocks(title=title) as demo:
+    with gr.Blocks(title=title, analytics_enabled=False) as demo:  # no telemetry, no version check
         gr.Markdown(f"# {title}\nUpload a video with its sound, pick a task (or type a free question) and run. "
                     "The routing panel colours each answer token by the I-LoRA router's head weights per layer.")
         with gr.Row():
@@ -117,10 +128,11 @@ def build_demo(predictor, *, title: str = "Crab+ demo", max_new_tokens: int = 12
             with gr.Column():
                 answer = gr.Textbox(label="answer", elem_id="crab-answer", interactive=False)
                 prediction = gr.JSON(label="structured prediction", elem_id="crab-prediction")
+                notes = gr.Markdown(visible=False, elem_id="crab-notes")  # the notes crabplus predict prints
                 image = gr.Image(label="mask on the frame", visible=False, elem_id="crab-overlay", interactive=False)
                 timeline = gr.HTML(visible=False, elem_id="crab-timeline")
                 routing = gr.HTML(label="routing", elem_id="crab-routing")
         run.click(respond, [task, video, audio, video2, audio2, question, options, expression],
-                  [answer, prediction, image, timeline, routing])
+                  [answer, prediction, notes, image, timeline, routing])
     demo.queue(default_concurrency_limit=1)
     return demo

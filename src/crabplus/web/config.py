@@ -14,9 +14,9 @@ class ServeConfig:
 
     checkpoint: str | None = field(default=None, metadata={
         "help": "a trained model folder (OUTPUT_DIR/final)", "metavar": "DIR"})
-    host: str = field(default="127.0.0.1", metadata={"help": "address to bind (localhost only by default)"})
+    host: str = field(default="127.0.0.1", metadata={"help": "address to bind (the default is this machine only)"})
     port: int = field(default=7860, metadata={"help": "port to listen on", "metavar": "N"})
-    max_new_tokens: int = field(default=128, metadata={"help": "tokens the model may generate", "metavar": "N"})
+    max_new_tokens: int = field(default=128, metadata={"help": "longest answer, in tokens", "metavar": "N"})
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:

@@ -53,7 +53,19 @@ def routing_html(answer: RoutedAnswer) -> str:
     return (f"<div class='crab-routing'><p>Each answer token in each LLM layer, coloured by the I-LoRA head with "
             f"the largest router weight there (mean over the layer's adapted projections), stronger the more that "
             f"head dominates; hover a token for its weights. {legend}</p>"
-            f"<table>{''.join(rows)}</table></div>")
+            f"<div style='overflow-x:auto;max-width:100%'><table>{''.join(rows)}</table></div></div>")
+
+
+def at_aspect(image: np.ndarray, width: int, height: int, longest: int = 640) -> np.ndarray:
+    """uint8 [h, w, 3]: ``image`` (the model's square frame) resized back to the source's ``width`` : ``height``,
+    its longer side at most ``longest`` pixels, so the page shows the picture as it was filmed."""
+    from PIL import Image
+
+    scale = min(1.0, longest / max(width, height))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if size == (image.shape[1], image.shape[0]):
+        return image
+    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
 
 
 def overlay(frame: np.ndarray, mask: np.ndarray | None, box: list[int] | None = None,

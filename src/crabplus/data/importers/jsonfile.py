@@ -22,3 +22,5 @@ def read_json(path: str | Path, what: str) -> Any:
                           file=str(path)) from None
     except UnicodeDecodeError as exc:
         raise RecordError(f"not UTF-8 text: {exc}", file=str(path)) from None
+    except RecursionError:  # json's decoder recurses once per bracket: a 100k-deep file exhausts the stack
+        raise RecordError("JSON nested too deeply to read", file=str(path)) from None

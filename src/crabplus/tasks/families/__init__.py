@@ -40,6 +40,20 @@ FAMILIES: dict[str, type[Family]] = {f.name: f for f in (
 )}
 
 
+#: The longest answer prediction allows by default, in new tokens, per family: two to four times the longest
+#: AVSynth target (reasoning + answer, tiny tokenizer; measured on 12 clips per dataset: label <= 58, choice 67,
+#: open answer / option 33, events 100, avvp 167, caption 92, mask 86, refavs 69, box 61). The release
+#: decodes to 512 for every task; an undertrained model then repeats itself to the limit.
+ANSWER_TOKENS = {"label": 128, "choice": 128, "open_answer": 128, "option": 128, "events": 384, "avvp": 512,
+                 "caption": 256, "mask": 192, "refavs": 192, "box": 192}
+
+
+def answer_tokens(dataset: str | DatasetSpec) -> int:
+    """The default ``max_new_tokens`` of ``dataset``'s task (:data:`ANSWER_TOKENS`; 512 for another family)."""
+    spec = get_spec(dataset) if isinstance(dataset, str) else dataset
+    return ANSWER_TOKENS.get(spec.family, 512)
+
+
 def family_of(dataset: str | DatasetSpec) -> Family:
     """The answer family of ``dataset`` (a name or a spec), bound to its spec; ``KeyError`` when it has none."""
     spec = get_spec(dataset) if isinstance(dataset, str) else dataset
@@ -49,5 +63,5 @@ def family_of(dataset: str | DatasetSpec) -> Family:
     return FAMILIES[spec.family](spec)
 
 
-__all__ = ["FAMILIES", "Family", "FrameStats", "Score", "ScoreConfig", "SpatialFamily", "family_of",
-           "higher_is_better"]
+__all__ = ["ANSWER_TOKENS", "FAMILIES", "Family", "FrameStats", "Score", "ScoreConfig", "SpatialFamily",
+           "answer_tokens", "family_of", "higher_is_better"]

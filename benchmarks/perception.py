@@ -2,7 +2,8 @@
 the same preset at random initialisation.
 
     .venv/bin/python benchmarks/perception.py [--checkpoint DIR] [--out benchmarks/results/perception.json]
-        [--clips-scale 1] [--seed 7] [--max-new-tokens 16] [--batch-size 8] [--per-attribute 40] [--quick]
+        [--clips-scale 1] [--seed 7] [--max-new-tokens 16] [--batch-size 8] [--per-attribute 40]
+        [--only greedy|probes] [--work DIR] [--quick]
 
 A held-out perception corpus is rendered from ``--seed`` (the shipped base trains on seed 0's clips; the corpus
 seed scheme gives every seed its own clips) with the base's rendering settings. Then, for the checkpoint (default:
@@ -334,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--image-size", type=int, default=None,
                         help="frame side (default: the checkpoint's trained one, else the base's 56)")
     parser.add_argument("--work", default=None, help="where the held-out corpus goes (default: a temporary folder)")
+    parser.add_argument("--only", choices=("greedy", "probes"), default=None, help="run one of the two parts")
     parser.add_argument("--quick", action="store_true", help="toy sizes (tests): few clips, one probe split")
     return parser
 
@@ -382,12 +384,15 @@ def run(args, argv: list[str] | None, checkpoint: Path) -> int:
             f"{seconds['corpus']:.0f} s")
         size = image_size_of(checkpoint, args.image_size)
         models = load_models(checkpoint, size, work / ".cache")
-        t0 = time.perf_counter()
-        greedy = run_greedy(models, greedy_questions(records, per_attribute), work, args)
-        seconds["greedy"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        probes, seconds["features"] = run_probes(models, probe_sets(records), work, probe_kwargs)
-        seconds["probes"] = time.perf_counter() - t0 - seconds["features"]
+        greedy, probes = {}, {}
+        if args.only in (None, "greedy"):
+            t0 = time.perf_counter()
+            greedy = run_greedy(models, greedy_questions(records, per_attribute), work, args)
+            seconds["greedy"] = time.perf_counter() - t0
+        if args.only in (None, "probes"):
+            t0 = time.perf_counter()
+            probes, seconds["features"] = run_probes(models, probe_sets(records), work, probe_kwargs)
+            seconds["probes"] = time.perf_counter() - t0 - seconds["features"]
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)

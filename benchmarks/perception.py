@@ -306,7 +306,8 @@ def print_tables(result: dict) -> None:
     for attribute, g in result["greedy"].items():
         greedy.add_row(attribute, str(g["n"]), f"{g['chance']:.2f}", f"{g['accuracy']:.2f}",
                        f"{g['random_init_accuracy']:.2f}")
-    console.print(greedy)
+    if result["greedy"]:
+        console.print(greedy)
     probes = Table(title="linear probes: checkpoint / random init (majority)")
     probes.add_column("attribute")
     probes.add_column("n", justify="right")
@@ -317,7 +318,8 @@ def print_tables(result: dict) -> None:
         cells = [f"{p['sites'][s]['checkpoint']:.2f} / {p['sites'][s]['random_init']:.2f}" if s in p["sites"]
                  else "-" for s in SITES]
         probes.add_row(attribute, str(p["n"]), f"{p.get('majority', float('nan')):.2f}", *cells)
-    console.print(probes)
+    if result["probes"]:
+        console.print(probes)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,7 +2,8 @@
 the same preset at random initialisation.
 
     .venv/bin/python benchmarks/perception.py [--checkpoint DIR] [--out benchmarks/results/perception.json]
-        [--clips-scale 1] [--seed 7] [--max-new-tokens 16] [--batch-size 8] [--per-attribute 60] [--quick]
+        [--clips-scale 1] [--seed 7] [--max-new-tokens 16] [--batch-size 8] [--per-attribute 40]
+        [--only greedy|probes] [--work DIR] [--quick]
 
 A held-out perception corpus is rendered from ``--seed`` (the shipped base trains on seed 0's clips; the corpus
 seed scheme gives every seed its own clips) with the base's rendering settings. Then, for the checkpoint (default:
@@ -26,7 +27,9 @@ seconds of each part) and prints the tables. ``--quick``: a toy-sized run for te
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -41,7 +44,7 @@ os.environ.setdefault("CRABPLUS_QUIET", "1")
 
 #: clips per layout of the held-out corpus at ``--clips-scale 1`` (stills, faces, pairs and sounds feed the probes
 #: too; a third of the stills hold one object)
-CLIPS = {"pt_still": 360, "pt_still10": 60, "pt_face": 200, "pt_pair": 120, "pt_sounds": 120, "pt_scene": 100}
+CLIPS = {"pt_still": 300, "pt_still10": 40, "pt_face": 150, "pt_pair": 100, "pt_sounds": 100, "pt_scene": 60}
 QUICK_CLIPS = {"pt_still": 24, "pt_still10": 2, "pt_face": 12, "pt_pair": 8, "pt_sounds": 8, "pt_scene": 2}
 SITES = ("vision_mean", "vision_concat", "audio_mean", "llm_vision_l1", "llm_vision_last", "llm_last_l1",
          "llm_last_last")
@@ -52,13 +55,27 @@ SHORT = dict(zip(SITES, ("V mean", "V concat", "A mean", "LLM vis L1", "LLM vis 
 # ---- the held-out corpus ------------------------------------------------------------------------------------
 
 
+def say(text: str) -> None:
+    """A progress line on stderr (the tables go to stdout)."""
+    print(f"[perception] {text}", file=sys.stderr, flush=True)
+
+
 def held_out_corpus(out: Path, seed: int, clips: dict[str, int]) -> list:
     """Render the corpus (the base's rendering settings, seed ``seed``) and return all its records."""
     from crabplus.experiments.base import BaseConfig
     from crabplus.schema.records import load_records
-    from crabplus.synth.pretrain import generate_corpus
+    from crabplus.synth.pretrain import CORPUS_VERSION, generate_corpus
 
-    generate_corpus(out, replace(BaseConfig().synth, seed=seed), clips)
+    summary = out / "corpus.json"
+    have = json.loads(summary.read_text(encoding="utf-8")) if summary.is_file() else {}
+    cfg = replace(BaseConfig().synth, seed=seed)
+    same = (have.get("version") == CORPUS_VERSION and have.get("seed") == seed
+            and have.get("image_size") == cfg.image_size
+            and {k: v.get("clips") for k, v in (have.get("counts") or {}).items()} == clips)
+    if same:  # a --work folder from an earlier run with the same settings (corpus.json is written last)
+        say(f"reusing the held-out corpus in {out}")
+    else:
+        generate_corpus(out, cfg, clips)
     return [r for layout in clips for r in load_records(out / layout / "train.jsonl")]
 
 
@@ -157,19 +174,20 @@ def image_size_of(checkpoint: Path, given: int | None) -> int:
     return given or trained_image_size(checkpoint) or BaseConfig().data.image_size
 
 
-def load_models(checkpoint: Path, image_size: int) -> dict:
-    """The checkpoint's predictor and one for its preset at random initialisation (seed 0, same tokenizer)."""
+def load_models(checkpoint: Path, image_size: int, cache_dir: Path) -> dict:
+    """The checkpoint's predictor and one for its preset at random initialisation (seed 0, same tokenizer), both
+    reading decoded media through one cache (every clip is asked several questions, by both models)."""
     import torch
 
     from crabplus.infer.predictor import Predictor
     from crabplus.model import build_thinker
 
-    trained = Predictor.from_checkpoint(checkpoint, image_size=image_size)
+    trained = Predictor.from_checkpoint(checkpoint, image_size=image_size, cache_dir=str(cache_dir))
     cfg = replace(trained.model_cfg, checkpoint=None, adapter="none")
     torch.manual_seed(0)
     model = build_thinker(cfg, trained.tokenizer, device="cpu")
     return {"checkpoint": trained, "random_init": Predictor.from_model(model, trained.tokenizer, cfg,
-                                                                     image_size=image_size)}
+                                                                     image_size=image_size, cache_dir=str(cache_dir))}
 
 
 def features(predictor, records: list, root: Path) -> dict[str, np.ndarray]:
@@ -233,6 +251,8 @@ def run_greedy(models: dict, questions: list, root: Path, args) -> dict:
             predictor, asked, root, batch_size=args.batch_size, max_new_tokens=budget, record_routing=False,
             progress=False)] for name, predictor in models.items()}
         scores = {name: score_answers(asked, a)[attribute] for name, a in answers.items()}
+        say(f"greedy {attribute}: {scores['checkpoint'].accuracy:.2f} (random init "
+            f"{scores['random_init'].accuracy:.2f}, chance {scores['checkpoint'].chance:.2f}, n {len(asked)})")
         out[attribute] = {"n": scores["checkpoint"].n, "chance": round(scores["checkpoint"].chance, 4),
                           "accuracy": round(scores["checkpoint"].accuracy, 4),
                           "random_init_accuracy": round(scores["random_init"].accuracy, 4), "max_new_tokens": budget,
@@ -248,6 +268,7 @@ def run_probes(models: dict, sets: dict, root: Path, probe_kwargs: dict) -> tupl
     t0 = time.perf_counter()
     feats = {name: {s: features(p, recs, root) for s, (recs, _) in sets.items() if recs} for name, p in models.items()}
     feature_s = time.perf_counter() - t0
+    say(f"features of {sum(len(r) for r, _ in sets.values())} clips x {len(models)} models in {feature_s:.0f} s")
     out = {}
     for set_name, (_, labels) in sets.items():
         for attribute in sorted({a for lab in labels for a in lab}):
@@ -262,6 +283,8 @@ def run_probes(models: dict, sets: dict, root: Path, probe_kwargs: dict) -> tupl
             except ValueError as exc:  # too few clips of a class at this scale
                 entry = {**entry, "sites": {}, "skipped": str(exc)}
             out[attribute] = entry
+            say(f"probe {attribute}: " + (entry.get("skipped") or " ".join(
+                f"{SHORT[k]} {v['checkpoint']:.2f}/{v['random_init']:.2f}" for k, v in entry["sites"].items())))
     return out, feature_s
 
 
@@ -283,7 +306,8 @@ def print_tables(result: dict) -> None:
     for attribute, g in result["greedy"].items():
         greedy.add_row(attribute, str(g["n"]), f"{g['chance']:.2f}", f"{g['accuracy']:.2f}",
                        f"{g['random_init_accuracy']:.2f}")
-    console.print(greedy)
+    if result["greedy"]:
+        console.print(greedy)
     probes = Table(title="linear probes: checkpoint / random init (majority)")
     probes.add_column("attribute")
     probes.add_column("n", justify="right")
@@ -294,7 +318,8 @@ def print_tables(result: dict) -> None:
         cells = [f"{p['sites'][s]['checkpoint']:.2f} / {p['sites'][s]['random_init']:.2f}" if s in p["sites"]
                  else "-" for s in SITES]
         probes.add_row(attribute, str(p["n"]), f"{p.get('majority', float('nan')):.2f}", *cells)
-    console.print(probes)
+    if result["probes"]:
+        console.print(probes)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -308,10 +333,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-new-tokens", type=int, default=16,
                         help="new tokens per answer at least (more where an expected answer is longer)")
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--per-attribute", type=int, default=60, help="greedy questions per attribute at most")
+    parser.add_argument("--per-attribute", type=int, default=40, help="greedy questions per attribute at most")
     parser.add_argument("--image-size", type=int, default=None,
                         help="frame side (default: the checkpoint's trained one, else the base's 56)")
     parser.add_argument("--work", default=None, help="where the held-out corpus goes (default: a temporary folder)")
+    parser.add_argument("--only", choices=("greedy", "probes"), default=None, help="run one of the two parts")
     parser.add_argument("--quick", action="store_true", help="toy sizes (tests): few clips, one probe split")
     return parser
 
@@ -356,18 +382,25 @@ def run(args, argv: list[str] | None, checkpoint: Path) -> int:
         t0 = time.perf_counter()
         records = held_out_corpus(work, args.seed, clips)
         seconds["corpus"] = time.perf_counter() - t0
+        say(f"held-out corpus (seed {args.seed}): {len(records)} records of {sum(clips.values())} clips in "
+            f"{seconds['corpus']:.0f} s")
         size = image_size_of(checkpoint, args.image_size)
-        models = load_models(checkpoint, size)
-        t0 = time.perf_counter()
-        greedy = run_greedy(models, greedy_questions(records, per_attribute), work, args)
-        seconds["greedy"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        probes, seconds["features"] = run_probes(models, probe_sets(records), work, probe_kwargs)
-        seconds["probes"] = time.perf_counter() - t0 - seconds["features"]
+        models = load_models(checkpoint, size, work / ".cache")
+        greedy, probes = {}, {}
+        if args.only in (None, "greedy"):
+            t0 = time.perf_counter()
+            greedy = run_greedy(models, greedy_questions(records, per_attribute), work, args)
+            seconds["greedy"] = time.perf_counter() - t0
+        if args.only in (None, "probes"):
+            t0 = time.perf_counter()
+            probes, seconds["features"] = run_probes(models, probe_sets(records), work, probe_kwargs)
+            seconds["probes"] = time.perf_counter() - t0 - seconds["features"]
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
     seconds["total"] = time.perf_counter() - t_start
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    seconds["cpu"] = usage.ru_utime + usage.ru_stime  # on a shared machine the wall time overstates the work
     result = {
         "command": " ".join(["python benchmarks/perception.py", *(argv if argv is not None else sys.argv[1:])]),
         "checkpoint": shown(checkpoint), "checkpoint_sha256": stamps.file_digest(checkpoint / "model.safetensors"),
@@ -383,7 +416,7 @@ def run(args, argv: list[str] | None, checkpoint: Path) -> int:
     }
     atomic_write_json(args.out, result)
     print_tables(result)
-    print(f"wrote {args.out} in {seconds['total']:.0f} s")
+    print(f"wrote {args.out} in {seconds['total']:.0f} s ({seconds['cpu']:.0f} CPU s)")
     return 0
 
 

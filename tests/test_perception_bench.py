@@ -69,7 +69,7 @@ def test_probe_part_reads_every_site_for_both_models(run):
         for accs in p["sites"].values():
             assert set(accs) == {"checkpoint", "random_init"} and all(0.0 <= a <= 1.0 for a in accs.values())
     assert read >= 3
-    assert set(result["seconds"]) == {"corpus", "greedy", "features", "probes", "total"}
+    assert set(result["seconds"]) == {"corpus", "greedy", "features", "probes", "total", "cpu"}
 
 
 def test_a_folder_without_weights_is_refused(tmp_path, capsys):

@@ -27,7 +27,7 @@ def _base_train() -> TrainConfig:
 def _tiny_model() -> ModelConfig:
     return ModelConfig(
         preset="tiny", adapter="ilora",
-        ilora=ILoRAConfig(rank=8, alpha=16.0, num_experts=3, dropout=0.0),
+        ilora=ILoRAConfig(rank=8, alpha=16.0, num_experts=3, dropout=0.0, encoders=True),
         lora=LoRAConfig(dropout=0.0),  # rank and alpha: the study's (crabplus.experiments.study)
     )
 

@@ -23,7 +23,7 @@ from crabplus.cli.main import main
 
 pytestmark = pytest.mark.integration  # predicts through the CLI, and under torchrun
 
-NEW_TOKENS = 6
+NEW_TOKENS = 48  # long enough to meet a near-tie: batch 1 decoded as one row (not CPU_MIN_ROWS) flips a token here
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 
 
@@ -134,7 +134,7 @@ def torchrun(args: list[str], *, kill_rank_after: Path | None = None) -> subproc
 def test_two_gloo_processes_write_the_same_file_as_one(world, tmp_path):
     records, root, checkpoint, reference = world
     out = tmp_path / "p.jsonl"
-    done = torchrun(predict_args(records, root, checkpoint, out, 2))
+    done = torchrun(predict_args(records, root, checkpoint, out, 4))
     assert done.returncode == 0, done.stdout[-4000:]
     assert out.read_bytes() == reference.read_bytes()
     assert skips(out) == skips(reference)
@@ -164,3 +164,25 @@ def test_a_rank_killed_mid_run_then_the_same_command_gives_the_uninterrupted_fil
     assert again.returncode == 0, again.stdout[-4000:]
     assert out.read_bytes() == reference.read_bytes()
     assert skips(out) == skips(reference)
+
+
+def test_more_left_padding_changes_no_answer(world):
+    """The compiled decoder's batches are left-padded to a multiple of 64 tokens: the answers stay those of the
+    shortest padding (positions come from the attention mask). The routing may move in its last bit: attention
+    sums over key positions, and with a longer padded length the kernel groups that sum otherwise (measured:
+    one weight by 6e-8 of 1); the CPU path pads only to the batch's longest prompt, as batch 1 is compared."""
+    from crabplus.infer.batch import generate_rows
+    from crabplus.infer.predictor import Predictor
+    from crabplus.schema.records import load_records
+
+    records, root, checkpoint, _ = world
+    predictor = Predictor.from_checkpoint(checkpoint)
+    loaded = [r for r in load_records(records, errors=[]) if r.id != "lost-video"][:3]
+    samples = [predictor.processor.encode(r, root, with_target=False) for r in loaded]
+    plain = generate_rows(predictor, loaded, samples, max_new_tokens=8, record_routing=True)
+    padded = generate_rows(predictor, loaded, samples, max_new_tokens=8, record_routing=True, pad_multiple=64)
+    assert [(r.id, r.predict) for r in padded] == [(r.id, r.predict) for r in plain]
+    for a, b in zip(plain, padded):
+        assert a.routing.keys() == b.routing.keys()
+        for layer in a.routing:
+            assert b.routing[layer] == pytest.approx(a.routing[layer], abs=1e-6)

@@ -90,12 +90,19 @@ def collate_samples(predictor: Predictor, records: Sequence[Record], samples: Se
 
 
 def generate_rows(predictor: Predictor, records: Sequence[Record], samples: Sequence[dict], *, max_new_tokens: int,
-                  record_routing: bool, compiled: bool = False, pad_multiple: int = 1) -> list[PredictionRow]:
+                  record_routing: bool, compiled: bool = False, pad_multiple: int = 1,
+                  min_rows: int = 1) -> list[PredictionRow]:
     """Rows for encoded samples, answered in one left-padded batch (``compiled``: CUDA graphs over a static
-    cache, :func:`crabplus.model.generate.generate`)."""
+    cache, :func:`crabplus.model.generate.generate`). ``min_rows``: on the CPU, a smaller batch is decoded
+    beside copies of its last sample (their answers dropped), so that every product has at least that many
+    rows (:data:`crabplus.infer.batching.CPU_MIN_ROWS` says why)."""
     from crabplus.adapters import RoutingRecorder
     from crabplus.model.generate import generate
 
+    n = len(samples)
+    if n < min_rows and next(predictor.model.parameters()).device.type == "cpu":
+        records = list(records) + [records[-1]] * (min_rows - n)
+        samples = list(samples) + [samples[-1]] * (min_rows - n)
     batch = collate_samples(predictor, records, samples, pad_multiple=pad_multiple)
     record = record_routing and has_ilora(predictor.model)
     recorder = RoutingRecorder(predictor.model) if record else contextlib.nullcontext()
@@ -105,14 +112,15 @@ def generate_rows(predictor: Predictor, records: Sequence[Record], samples: Sequ
     routing = _prompt_routing(rec, batch["attention_mask"]) if record else [{} for _ in records]
     # notes: a stream that was missing and replaced (see CrabProcessor.encode)
     return [PredictionRow(r.id, r.dataset, text, route, notes=list(sample.get("notes") or []))
-            for r, text, route, sample in zip(records, texts, routing, samples)]
+            for r, text, route, sample in zip(records[:n], texts, routing, samples)]
 
 
 def predict_batch(predictor: Predictor, records: Sequence[Record], root: str | Path, *, max_new_tokens: int,
-                  record_routing: bool) -> list[PredictionRow]:
-    """Rows for one batch of records (all in one left-padded batch)."""
+                  record_routing: bool, min_rows: int = 1) -> list[PredictionRow]:
+    """Rows for one batch of records (all in one left-padded batch; ``min_rows`` as :func:`generate_rows`)."""
     samples = [predictor.processor.encode(rec, root, with_target=False, complete_streams=True) for rec in records]
-    return generate_rows(predictor, records, samples, max_new_tokens=max_new_tokens, record_routing=record_routing)
+    return generate_rows(predictor, records, samples, max_new_tokens=max_new_tokens, record_routing=record_routing,
+                         min_rows=min_rows)
 
 
 def predict_records(checkpoint_or_model, records: Sequence[Record], root: str | Path, *, batch_size: int = 4,

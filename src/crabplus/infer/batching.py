@@ -10,8 +10,8 @@ data-parallel run computes the same plan (:mod:`crabplus.infer.shards`).
 
 Rows do not depend on their batch: a sample's answer and routing are bit-equal at any batch size in float32 on
 the CPU (left padding, M-RoPE positions from the attention mask, routing averaged over each row's own tokens,
-and oneDNN off during generation: :mod:`crabplus.model.generate`). So the order of the work never shows in
-the output, which is written back in input order at the end.
+oneDNN off during generation (:mod:`crabplus.model.generate`), and at least :data:`CPU_MIN_ROWS` rows per
+product). So the order of the work never shows in the output, which is written back in input order at the end.
 """
 
 from __future__ import annotations
@@ -26,6 +26,16 @@ from crabplus.utils.errors import CrabplusError, describe
 #: A compiled decoder (CUDA graphs over a static cache) builds one graph per batch shape; prompts are
 #: left-padded to a multiple of this many tokens there, so a run meets a few shapes, not one per batch.
 COMPILED_PAD_MULTIPLE = 64
+
+#: MKL's float32 GEMM picks its kernel by the number of rows M, and each kernel sums a row's products in
+#: another order: measured (MKL 2024.2, AVX-512, one thread, every shape of the tiny thinker and up to
+#: 1024 x 256), M = 1 (a matrix-vector product), M = 2-3 and M = 4-64 are three classes whose last bits differ,
+#: the same within a class. A decoding step's products have one row per sample, so a lone sample's logits
+#: were not the batch's: at a near-tie (an untrained model is full of them) one token of 48 flipped in 1 row
+#: of 9. On the CPU a batch is therefore decoded with at least this many rows (copies of its last sample,
+#: dropped after): batch 1 then costs what batch 4 costs, about twice the time, which --batch-size 4 or 8 gets
+#: back in full. On a GPU nothing is added (bf16 is not bit-equal across batch sizes anyway: docs/evaluation.md).
+CPU_MIN_ROWS = 4
 
 
 def prompt_key(record: Record, tokenizer) -> tuple[str, int]:
@@ -85,7 +95,8 @@ def answer_batch(predictor, entries: Sequence[tuple[int, Record, object, str]], 
     pad_multiple = COMPILED_PAD_MULTIPLE if compiled else 1
     try:
         rows = generate_rows(predictor, [g[1] for g in good], [g[3] for g in good], max_new_tokens=max_new_tokens,
-                             record_routing=True, compiled=compiled, pad_multiple=pad_multiple)
+                             record_routing=True, compiled=compiled, pad_multiple=pad_multiple,
+                             min_rows=CPU_MIN_ROWS)
     except INPUT_FAILURES as exc:
         if len(good) == 1:
             result.skipped.append((good[0][0], reason_for(exc, good[0][2])))

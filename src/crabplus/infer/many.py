@@ -22,6 +22,7 @@ import contextlib
 import glob
 import logging
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,10 +57,12 @@ class RunSummary:
     already: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)
     skip_report: Path | None = None
+    seconds: float = 0.0  # answering and merging, the model's loading left out (every rank's, to the merge)
 
     def to_json(self) -> dict[str, Any]:
         return {"output": str(self.output), "written": self.written, "already_done": self.already,
-                "skipped": len(self.skipped), "skip_report": str(self.skip_report) if self.skip_report else None}
+                "skipped": len(self.skipped), "skip_report": str(self.skip_report) if self.skip_report else None,
+                "seconds": round(self.seconds, 3)}
 
 
 def is_record_file(path: Path) -> bool:
@@ -167,6 +170,7 @@ def predict_many(items: Iterator[Item], predictor, output: Path, *, max_new_toke
     from crabplus.utils.progress import progress_bar
 
     ranks = ranks or shards.Ranks.single()
+    start = time.perf_counter()
     output.parent.mkdir(parents=True, exist_ok=True)
     items = list(items)
     order = [item.id for item in items]
@@ -222,4 +226,5 @@ def predict_many(items: Iterator[Item], predictor, output: Path, *, max_new_toke
     summary.skipped = sorted((s for e in every for s in e[2]), key=lambda s: position.get(s["id"], len(order)))
     if summary.skipped:
         summary.skip_report = shards.skip_path(output)
+    summary.seconds = time.perf_counter() - start
     return summary

@@ -13,7 +13,8 @@ process runs, as benchmarks/generate.py builds it). The batch sizes run in proce
 model, through ``predict_many`` (the command's own code: bucketing, per-batch writes, the merge). The process
 counts run the command under torchrun, at batch ``--proc-batch``, with 1 process as their own baseline; their
 time is the command's own ``seconds`` (answering and merging, model loading left out). Each run writes a fresh
-file. Generated tokens are the answers re-tokenized (an untrained model mostly writes ``--new-tokens``).
+file; the variants run interleaved ``--rounds`` times and the best time of each is reported (all are kept).
+Generated tokens are the answers re-tokenized (an untrained model mostly writes ``--new-tokens``).
 Where time goes: ``encode_s`` is the media decoding and features (per record, on the CPU), the rest is the model.
 On the CPU every batch is decoded with at least ``CPU_MIN_ROWS`` rows (``crabplus.infer.batching``: the price of
 answers that do not depend on the batch), so batch 1 also runs as one row (``batch_1_one_row``), the speed a
@@ -81,8 +82,17 @@ def random_predictor(preset: str, device: torch.device) -> Predictor:
     return Predictor.from_model(model, tokenizer, cfg, image_size=224)
 
 
+def summarize(name: str, seconds: list[float], records: int, tokens: int, extra: dict) -> dict:
+    best = min(seconds)
+    print(f"{name}: {records} records, best of {len(seconds)} {best:.2f} s ({records / best:.2f} records/s, "
+          f"{tokens / best:.1f} tokens/s)", flush=True)
+    return {"records": records, "seconds_best": round(best, 3), "seconds_all": [round(x, 3) for x in seconds],
+            "records_per_s": round(records / best, 3), "tokens": tokens, "tokens_per_s": round(tokens / best, 2),
+            **extra}
+
+
 def run_batches(predictor: Predictor, records: Path, root: Path, work: Path, batches: list[int], new_tokens: int,
-                device: torch.device) -> dict:
+                device: torch.device, rounds: int) -> dict:
     items = list(iter_items([records], task=None, root=str(root), record_args={}))
     encode = predictor.processor.encode
     spent = {"encode": 0.0}
@@ -96,61 +106,66 @@ def run_batches(predictor: Predictor, records: Path, root: Path, work: Path, bat
 
     predictor.processor.encode = timed_encode
     compiled = next(predictor.model.parameters()).device.type == "cuda"
-    out = {}
     predict_many(iter(items[:2]), predictor, work / "warm.jsonl", max_new_tokens=4, progress=False)  # warm-up
     runs = [(f"batch_{b}", b, batching.CPU_MIN_ROWS) for b in batches]
     if device.type == "cpu" and 1 in batches:  # batch 1 as one row: what the CPU floor costs
         runs.insert(batches.index(1) + 1, ("batch_1_one_row", 1, 1))
-    texts = {}
-    for name, batch, min_rows in runs:
-        output = work / f"{name}.jsonl"
-        spent["encode"] = 0.0
-        floor, batching.CPU_MIN_ROWS = batching.CPU_MIN_ROWS, min_rows
-        try:
-            summary = predict_many(iter(items), predictor, output, max_new_tokens=new_tokens, progress=False,
-                                   batch_size=batch, compiled=compiled)
-        finally:
-            batching.CPU_MIN_ROWS = floor
-        tokens = generated_tokens(predictor.tokenizer, output)
-        texts[name] = [json.loads(line)["predict"] for line in output.read_text().splitlines()]
-        same = sum(a == b for a, b in zip(texts[name], texts[runs[0][0]])) / max(len(texts[name]), 1)
-        out[name] = {"records": summary.written, "seconds": round(summary.seconds, 3),
-                     "records_per_s": round(summary.written / summary.seconds, 3),
-                     "tokens": tokens, "tokens_per_s": round(tokens / summary.seconds, 2),
-                     "encode_s": round(spent["encode"], 3), "rows_with_the_first_runs_text": round(same, 3)}
-        print(f"{name}: {summary.written} records in {summary.seconds:.2f} s "
-              f"({summary.written / summary.seconds:.2f} records/s, {tokens / summary.seconds:.1f} tokens/s; "
-              f"encoding {spent['encode']:.2f} s; {same:.0%} of the texts as {runs[0][0]})", flush=True)
+    seconds: dict[str, list[float]] = {name: [] for name, *_ in runs}
+    encode_s: dict[str, list[float]] = {name: [] for name, *_ in runs}
+    texts: dict[str, list[str]] = {}
+    tokens: dict[str, int] = {}
+    for _ in range(rounds):  # the variants interleaved, so that a busy spell of the machine hits them all
+        for name, batch, min_rows in runs:
+            output = work / f"{name}.jsonl"
+            output.unlink(missing_ok=True)
+            spent["encode"] = 0.0
+            floor, batching.CPU_MIN_ROWS = batching.CPU_MIN_ROWS, min_rows
+            try:
+                summary = predict_many(iter(items), predictor, output, max_new_tokens=new_tokens, progress=False,
+                                       batch_size=batch, compiled=compiled)
+            finally:
+                batching.CPU_MIN_ROWS = floor
+            seconds[name].append(summary.seconds)
+            encode_s[name].append(spent["encode"])
+            texts[name] = [json.loads(line)["predict"] for line in output.read_text().splitlines()]
+            tokens[name] = generated_tokens(predictor.tokenizer, output)
+    out = {}
+    first = runs[0][0]
     for name, *_ in runs:
-        out[name][f"speedup_vs_{runs[0][0]}"] = round(out[name]["records_per_s"] / out[runs[0][0]]["records_per_s"], 2)
+        same = sum(a == b for a, b in zip(texts[name], texts[first])) / max(len(texts[name]), 1)
+        out[name] = summarize(name, seconds[name], len(texts[name]), tokens[name],
+                              {"encode_s_best_run": round(encode_s[name][seconds[name].index(min(seconds[name]))], 3),
+                               "rows_with_the_first_runs_text": round(same, 3)})
+    for name, *_ in runs:
+        out[name][f"speedup_vs_{first}"] = round(out[name]["records_per_s"] / out[first]["records_per_s"], 2)
     return out
 
 
 def run_procs(checkpoint: Path, records: Path, root: Path, work: Path, procs: list[int], batch: int,
-              new_tokens: int, tokenizer) -> dict:
+              new_tokens: int, tokenizer, rounds: int) -> dict:
     torchrun = Path(sys.executable).with_name("torchrun")
-    out = {}
-    for n in procs:
-        output = work / f"procs{n}.jsonl"
-        cmd = [str(torchrun) if torchrun.is_file() else "torchrun", "--standalone", f"--nproc_per_node={n}",
-               "-m", "crabplus", "predict", str(records), "--root", str(root), "--checkpoint", str(checkpoint),
-               "--output", str(output), "--max-new-tokens", str(new_tokens), "--batch-size", str(batch), "--json"]
-        env = {**os.environ, "CRABPLUS_QUIET": "1", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise SystemExit(f"torchrun with {n} processes failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-        summary = json.loads(done.stdout.strip().splitlines()[-1])
-        tokens = generated_tokens(tokenizer, output)
-        out[f"procs_{n}"] = {"records": summary["written"], "seconds": summary["seconds"],
-                             "records_per_s": round(summary["written"] / summary["seconds"], 3),
-                             "tokens_per_s": round(tokens / summary["seconds"], 2)}
-        print(f"{n} process(es), batch {batch}: {summary['written']} records in {summary['seconds']:.2f} s "
-              f"({summary['written'] / summary['seconds']:.2f} records/s)", flush=True)
+    seconds: dict[int, list[float]] = {n: [] for n in procs}
+    written: dict[int, int] = {}
+    for _ in range(rounds):
+        for n in procs:
+            output = work / f"procs{n}.jsonl"
+            output.unlink(missing_ok=True)
+            cmd = [str(torchrun) if torchrun.is_file() else "torchrun", "--standalone", f"--nproc_per_node={n}",
+                   "-m", "crabplus", "predict", str(records), "--root", str(root), "--checkpoint", str(checkpoint),
+                   "--output", str(output), "--max-new-tokens", str(new_tokens), "--batch-size", str(batch), "--json"]
+            env = {**os.environ, "CRABPLUS_QUIET": "1", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise SystemExit(f"torchrun with {n} processes failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+            summary = json.loads(done.stdout.strip().splitlines()[-1])
+            seconds[n].append(summary["seconds"])
+            written[n] = summary["written"]
+    out = {f"procs_{n}": summarize(f"{n} process(es), batch {batch}", seconds[n], written[n],
+                                   generated_tokens(tokenizer, work / f"procs{n}.jsonl"), {}) for n in procs}
     base = out[f"procs_{procs[0]}"]["records_per_s"]
     for n in procs:
         out[f"procs_{n}"][f"speedup_vs_procs_{procs[0]}"] = round(out[f"procs_{n}"]["records_per_s"] / base, 2)
-    same = len({(work / f"procs{n}.jsonl").read_bytes() for n in procs}) == 1
-    out["same_file"] = same
+    out["same_file"] = len({(work / f"procs{n}.jsonl").read_bytes() for n in procs}) == 1
     return out
 
 
@@ -162,6 +177,7 @@ def main(argv=None) -> None:
     parser.add_argument("--data", help="a record file (default: an AVSynth set of --records clips)")
     parser.add_argument("--root", help="the data root of --data (default: its folder)")
     parser.add_argument("--records", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions; the best is reported")
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--procs", type=int, default=2, help="torchrun processes to compare with 1 (0: none)")
@@ -194,14 +210,15 @@ def main(argv=None) -> None:
                                                                         if device.type == "cpu" else "")}
         predictor = (random_predictor(args.preset, device) if args.preset
                      else Predictor.from_checkpoint(checkpoint, device=str(device)))
-        report["batches"] = run_batches(predictor, records, root, work, args.batches, args.new_tokens, device)
+        report["batches"] = run_batches(predictor, records, root, work, args.batches, args.new_tokens, device,
+                                        args.rounds)
         del predictor
         if args.procs > 1 and not args.preset:
             from transformers import AutoTokenizer
 
             tokenizer = AutoTokenizer.from_pretrained(checkpoint, local_files_only=True)
             report["processes"] = run_procs(checkpoint, records, root, work, [1, args.procs], args.proc_batch,
-                                            args.new_tokens, tokenizer)
+                                            args.new_tokens, tokenizer, args.rounds)
         name = f"predict_{args.preset}_{device.type}" if args.preset else f"predict_{device.type}"
         write_report(args.out or RESULTS / f"{name}.json", report)
     finally:

@@ -62,8 +62,8 @@ class PredictConfig:
         "help": "many inputs: compiled = CUDA graphs over a static KV cache (CUDA only); auto = compiled on a "
         "CUDA device, eager elsewhere"})
     merge: str | None = field(default=None, metadata={
-        "help": "merge the part files a torchrun prediction left beside FILE into FILE (input order) and stop; "
-        "needs no model", "metavar": "FILE"})
+        "help": "merge the part files a partial torchrun prediction left beside FILE into FILE (input order) and "
+        "stop; needs no model; not while ranks of that prediction still run", "metavar": "FILE"})
     allow_empty: bool = field(default=False, metadata={
         "help": "many inputs: an input list that yields nothing to answer is not an error"})
 

@@ -63,15 +63,17 @@ class RoutingRecorder:
         for name in self.batched:
             g = self.weights(name)  # [B, T, N]
             if attention_mask is None:
-                mask = torch.ones(g.shape[:2])
+                mask = torch.ones(g.shape[:2], dtype=torch.bool)
             else:
-                mask = attention_mask.detach().float().cpu()
+                mask = attention_mask.detach().cpu() != 0
                 if mask.shape != g.shape[:2]:
                     raise ValueError(
                         f"RoutingRecorder.summary: attention_mask is {tuple(mask.shape)} but layer {name} "
                         f"recorded {tuple(g.shape[:2])} (batch, tokens)"
                     )
-            mean = (g * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)  # [B, N]
-            per_layer[name] = mean
-        batch = next(iter(per_layer.values())).shape[0]
-        return [{name: mean[i].tolist() for name, mean in per_layer.items()} for i in range(batch)]
+            # Row by row over the row's own tokens, not a masked sum over the padded length: summed with the
+            # padding's zeros, a left-padded row's tokens sit at other offsets of the reduction, which rounds
+            # differently, so the same sample would get other last bits in another batch.
+            per_layer[name] = [g[i, mask[i]].sum(0) / max(int(mask[i].sum()), 1) for i in range(g.shape[0])]  # B x [N]
+        batch = len(next(iter(per_layer.values())))
+        return [{name: means[i].tolist() for name, means in per_layer.items()} for i in range(batch)]

@@ -16,7 +16,7 @@ from pathlib import Path
 #: max_new_tokens=8); the positional INPUTs set ``inputs``.
 SHORTCUTS = ("messages", "task", "checkpoint", "base", "device", "audio", "video2", "audio2", "question", "options",
              "expression", "frame_second", "root", "output", "out", "max_new_tokens", "segmenter", "sam2_checkpoint",
-             "allow_empty", "allow_changed_settings")
+             "batch_size", "decode", "merge", "allow_empty", "allow_changed_settings")
 
 
 def register(sub) -> None:
@@ -32,7 +32,10 @@ def register(sub) -> None:
         "that `crabplus eval` reads; a re-run skips the rows already written, and an unreadable input is "
         "skipped, counted and listed in OUTPUT.skipped.jsonl; the resolved settings go to OUTPUT.config.yaml "
         "(one video: OUT/resolved_config.yaml, with --out). Settings: --config FILE, then the flags, then "
-        "KEY=VALUE overrides; every flag sets the key of the same name.",
+        "KEY=VALUE overrides; every flag sets the key of the same name. "
+        "Data parallel: `torchrun --nproc_per_node=N -m crabplus predict ... --output P`: each rank answers "
+        "its shard into P.rank<r>-of-<N>.jsonl and resumes it after a crash; rank 0 merges them into P at the "
+        "end (or `crabplus predict --merge P` after a partial run).",
     )
     parser.add_argument("inputs", nargs="*", metavar="INPUT",
                         help="a video (or, for image tasks, a still image with --audio); or record files, folders, "
@@ -60,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
 
     inputs, overrides = split_overrides(args.inputs)
     cfg = config_from_args(PredictConfig, args, overrides=overrides, values={"inputs": inputs} if inputs else None)
+    if cfg.merge is not None:
+        return run_merge(cfg, args.json)
     if cfg.messages is not None and cfg.inputs:
         raise UsageError("give INPUTs or --messages FILE, not both")
     if not cfg.inputs and cfg.messages is None:
@@ -138,7 +143,54 @@ def _print_result(result, as_json: bool) -> int:
     return 0
 
 
+def run_merge(cfg, as_json: bool) -> int:
+    """``--merge P``: the part files of a partial torchrun prediction into P, in input order."""
+    from crabplus.cli.main import UsageError
+    from crabplus.infer.shards import merge, part_files
+
+    output = Path(cfg.merge)
+    if cfg.inputs:
+        raise UsageError(f"--merge {output} takes no INPUT (it merges what the run wrote beside {output})")
+    if not output.is_file() and not part_files(output):
+        raise UsageError(f"--merge {output}: neither that file nor its part files ({output.name}.rank<r>-of-<N>"
+                         ".jsonl) exist")
+    counts = merge(output)
+    if as_json:
+        print(json.dumps({"output": str(output), **counts}))
+    else:
+        print(f"merged {counts['rows']} prediction(s) into {output}"
+              + (f"; {counts['skipped']} input(s) skipped" if counts["skipped"] else "")
+              + (f"; {counts['missing']} input(s) not answered yet (run the prediction again to finish)"
+                 if counts["missing"] else ""))
+    return 0
+
+
+def _rank_device(device: str | None, local_rank: int, world: int) -> str | None:
+    """Under torchrun on GPUs, each rank's own GPU (``cuda:LOCAL_RANK``) unless a numbered one is named."""
+    import torch
+
+    if world > 1 and device in (None, "cuda") and torch.cuda.is_available():
+        return f"cuda:{local_rank}"
+    return device
+
+
+def _compiled(decode: str, predictor) -> bool:
+    from crabplus.cli.main import UsageError
+
+    kind = next(predictor.model.parameters()).device.type
+    if decode == "compiled" and kind != "cuda":
+        raise UsageError(f"--decode compiled needs a CUDA device (the model is on {kind}); use --decode eager")
+    return decode == "compiled" or (decode == "auto" and kind == "cuda")
+
+
 def run_many(cfg, as_json: bool) -> int:
+    from crabplus.infer.shards import Ranks
+
+    with Ranks() as ranks:
+        return _run_many(cfg, as_json, ranks)
+
+
+def _run_many(cfg, as_json: bool, ranks) -> int:
     from crabplus.cli.main import UsageError
     from crabplus.config.core import write_resolved_config
     from crabplus.infer.ids import check_unique_ids
@@ -158,11 +210,17 @@ def run_many(cfg, as_json: bool) -> int:
     if not items and not cfg.allow_empty:
         raise UsageError(f"no inputs to answer in {', '.join(cfg.inputs)} (no media or record files); "
                          "--allow-empty accepts that")
-    settings = settings_file(cfg, output, resumed=bool(read_done(output)))
-    predictor = Predictor.from_checkpoint(cfg.checkpoint, device=cfg.device, base=cfg.base) if items else None
+    device = _rank_device(cfg.device, ranks.local_rank, ranks.world)
+    settings = settings_file(cfg, output, resumed=bool(read_done(output))) if ranks.is_main else None
+    predictor = Predictor.from_checkpoint(cfg.checkpoint, device=device, base=cfg.base) if items else None
+    compiled = _compiled(cfg.decode, predictor) if predictor is not None else False
     is_free = cfg.task is not None and free_form(get_spec(cfg.task), cfg.question)
-    write_resolved_config(cfg, settings.parent, settings.name)
-    summary = predict_many(iter(items), predictor, output, max_new_tokens=cfg.max_new_tokens, free_form=is_free)
+    if settings is not None:
+        write_resolved_config(cfg, settings.parent, settings.name)
+    summary = predict_many(iter(items), predictor, output, max_new_tokens=cfg.max_new_tokens, free_form=is_free,
+                           batch_size=cfg.batch_size, compiled=compiled, ranks=ranks)
+    if not ranks.is_main:
+        return 0
     if as_json:
         print(json.dumps(summary.to_json()))
     else:

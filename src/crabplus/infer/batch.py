@@ -63,24 +63,41 @@ def encode_batch(predictor: Predictor, records: Sequence[Record], root: str | Pa
     """The records' samples and their left-padded batch, ready for generation; a task-conditioned router
     is told each row's task. ``complete_streams``: a missing audio track or picture is replaced (with a
     note in the sample) instead of refused (``CrabProcessor.encode``)."""
+    samples = [predictor.processor.encode(rec, root, with_target=False, complete_streams=complete_streams)
+               for rec in records]
+    return samples, collate_samples(predictor, records, samples)
+
+
+def collate_samples(predictor: Predictor, records: Sequence[Record], samples: Sequence[dict], *,
+                    pad_multiple: int = 1) -> dict:
+    """The left-padded batch of already encoded samples (one per record); the prompt length is rounded up to
+    a multiple of ``pad_multiple`` with more left padding (a compiled decoder then meets fewer shapes; the
+    answers do not change, positions come from the attention mask)."""
     from crabplus.adapters import set_task_ids
     from crabplus.data.collate import collate
     from crabplus.model.taskids import task_ids
     from crabplus.schema.tokens import special_token_ids
 
-    samples = [predictor.processor.encode(rec, root, with_target=False, complete_streams=complete_streams)
-               for rec in records]
-    batch = collate(samples, special_token_ids(predictor.tokenizer)["pad"], "left")
+    pad = special_token_ids(predictor.tokenizer)["pad"]
+    batch = collate(list(samples), pad, "left")
+    extra = -batch["input_ids"].shape[1] % pad_multiple
+    if extra:
+        batch["input_ids"] = torch.nn.functional.pad(batch["input_ids"], (extra, 0), value=pad)  # [B, T + extra]
+        batch["attention_mask"] = torch.nn.functional.pad(batch["attention_mask"], (extra, 0), value=0)
     num_tasks = _task_conditioned(predictor)
     if num_tasks is not None:
         set_task_ids(predictor.model, task_ids([r.dataset for r in records], num_tasks))
-    return samples, batch
+    return batch
 
 
-def predict_batch(predictor: Predictor, records: Sequence[Record], root: str | Path, *, max_new_tokens: int | None,
-                  record_routing: bool) -> list[PredictionRow]:
-    """Rows for one batch of records (all in one left-padded batch). ``max_new_tokens`` None: the longest of
-    the records' tasks' defaults (:func:`crabplus.tasks.families.answer_tokens`)."""
+def generate_rows(predictor: Predictor, records: Sequence[Record], samples: Sequence[dict], *,
+                  max_new_tokens: int | None, record_routing: bool, compiled: bool = False, pad_multiple: int = 1,
+                  min_rows: int = 1) -> list[PredictionRow]:
+    """Rows for encoded samples, answered in one left-padded batch (``compiled``: CUDA graphs over a static
+    cache, :func:`crabplus.model.generate.generate`); ``max_new_tokens`` None: the longest of the
+    records' tasks' defaults (:func:`crabplus.tasks.families.answer_tokens`). ``min_rows``: on the CPU, a
+    smaller batch is decoded beside copies of its last sample (their answers dropped), so that every product has
+    at least that many rows (:data:`crabplus.infer.batching.CPU_MIN_ROWS` says why)."""
     from crabplus.adapters import RoutingRecorder
     from crabplus.model.generate import generate
     from crabplus.tasks.families import answer_tokens
@@ -88,15 +105,28 @@ def predict_batch(predictor: Predictor, records: Sequence[Record], root: str | P
     if max_new_tokens is None:
         max_new_tokens = max(answer_tokens(r.dataset) for r in records)
 
-    samples, batch = encode_batch(predictor, records, root)
+    n = len(samples)
+    if n < min_rows and next(predictor.model.parameters()).device.type == "cpu":
+        records = list(records) + [records[-1]] * (min_rows - n)
+        samples = list(samples) + [samples[-1]] * (min_rows - n)
+    batch = collate_samples(predictor, records, samples, pad_multiple=pad_multiple)
     record = record_routing and has_ilora(predictor.model)
     recorder = RoutingRecorder(predictor.model) if record else contextlib.nullcontext()
     with recorder as rec:
-        texts = generate(predictor.model, predictor.tokenizer, batch, max_new_tokens=max_new_tokens)
+        texts = generate(predictor.model, predictor.tokenizer, batch, max_new_tokens=max_new_tokens,
+                         compiled=compiled)
     routing = _prompt_routing(rec, batch["attention_mask"]) if record else [{} for _ in records]
     # notes: a stream that was missing and replaced (see CrabProcessor.encode)
     return [PredictionRow(r.id, r.dataset, text, route, notes=list(sample.get("notes") or []))
-            for r, text, route, sample in zip(records, texts, routing, samples)]
+            for r, text, route, sample in zip(records[:n], texts, routing, samples)]
+
+
+def predict_batch(predictor: Predictor, records: Sequence[Record], root: str | Path, *, max_new_tokens: int | None,
+                  record_routing: bool, min_rows: int = 1) -> list[PredictionRow]:
+    """Rows for one batch of records (all in one left-padded batch; ``min_rows`` as :func:`generate_rows`)."""
+    samples = [predictor.processor.encode(rec, root, with_target=False, complete_streams=True) for rec in records]
+    return generate_rows(predictor, records, samples, max_new_tokens=max_new_tokens, record_routing=record_routing,
+                         min_rows=min_rows)
 
 
 def predict_records(checkpoint_or_model, records: Sequence[Record], root: str | Path, *, batch_size: int = 4,

@@ -61,6 +61,15 @@ class PredictConfig:
         "help": "box+points -> mask for segmentation tasks"})
     sam2_checkpoint: str | None = field(default=None, metadata={
         "help": "local SAM 2.1 folder (with --segmenter sam2)", "metavar": "DIR"})
+    batch_size: int = field(default=1, metadata={
+        "help": "many inputs: answer this many at once (bucketed by task and prompt length; the file keeps the "
+        "input order, and a float32 answer on the CPU is the same at any batch size)", "metavar": "B"})
+    decode: Literal["auto", "eager", "compiled"] = field(default="auto", metadata={
+        "help": "many inputs: compiled = CUDA graphs over a static KV cache (CUDA only); auto = compiled on a "
+        "CUDA device, eager elsewhere"})
+    merge: str | None = field(default=None, metadata={
+        "help": "merge the part files a partial torchrun prediction left beside FILE into FILE (input order) and "
+        "stop; needs no model; not while ranks of that prediction still run", "metavar": "FILE"})
     allow_empty: bool = field(default=False, metadata={
         "help": "many inputs: an input list that yields nothing to answer is not an error"})
     allow_changed_settings: bool = field(default=False, metadata={
@@ -70,3 +79,5 @@ class PredictConfig:
     def __post_init__(self) -> None:
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens {self.max_new_tokens}: need at least 1")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size {self.batch_size}: need at least 1")

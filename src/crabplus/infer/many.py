@@ -1,10 +1,14 @@
 """Prediction over many inputs from the command line: a record file, a folder or a glob of media files.
 
 Why: a user who trained with ``crabplus train`` must get from a checkpoint to ``crabplus eval`` with
-the CLI alone. Every row goes to the prediction JSON Lines file as soon as it is answered (appended
-and flushed), so an interrupted run loses nothing: a re-run skips the ids already written (a torn
-last line is dropped first). An input that cannot be read (a bad record, unreadable media) is a
-counted skip with its reason, written to ``<output>.skipped.jsonl``; the other inputs go on.
+the CLI alone, and a researcher through tens of thousands of clips. Inputs are answered in batches
+(``--batch-size``, bucketed by task and prompt length: :mod:`crabplus.infer.batching`), and each batch's rows
+go to the prediction JSON Lines file as soon as it is answered (appended and flushed), so an interrupted run
+loses nothing: a re-run skips the ids already written (a torn last line is dropped first). An input that
+cannot be read (a bad record, unreadable media) is a counted skip with its reason, written to
+``<output>.skipped.jsonl``; the rest of its batch and the other inputs go on. At the end the file is
+rewritten in input order. Under torchrun each rank answers its shard into a part file of its own, merged
+into the output at the end (:mod:`crabplus.infer.shards`).
 
 Rows (:class:`crabplus.schema.rows.PredictionRow`): ``id``, ``dataset``, ``predict`` — the generated
 text (what ``crabplus eval`` scores), ``prediction`` the structured answer parsed from it,
@@ -14,10 +18,11 @@ text (what ``crabplus eval`` scores), ``prediction`` the structured answer parse
 
 from __future__ import annotations
 
+import contextlib
 import glob
-import json
 import logging
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +30,7 @@ from typing import Any
 
 from crabplus.schema.records import Record, RecordError, load_records
 from crabplus.schema.rows import PredictionRow
-from crabplus.utils.errors import CrabplusError, UsageError, describe
+from crabplus.utils.errors import CrabplusError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +57,12 @@ class RunSummary:
     already: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)
     skip_report: Path | None = None
+    seconds: float = 0.0  # answering and merging, the model's loading left out (every rank's, to the merge)
 
     def to_json(self) -> dict[str, Any]:
         return {"output": str(self.output), "written": self.written, "already_done": self.already,
-                "skipped": len(self.skipped), "skip_report": str(self.skip_report) if self.skip_report else None}
+                "skipped": len(self.skipped), "skip_report": str(self.skip_report) if self.skip_report else None,
+                "seconds": round(self.seconds, 3)}
 
 
 def is_record_file(path: Path) -> bool:
@@ -124,88 +131,93 @@ def iter_items(files: list[Path], *, task: str | None, root: str | None, record_
 
 def read_done(output: Path) -> set[str]:
     """Ids already in a prediction file; a torn last line (a killed run) is cut off with a note."""
-    if not output.is_file():
-        return set()
-    raw = output.read_bytes()
-    done: set[str] = set()
-    good_end = 0
-    pos = 0
-    for line in raw.splitlines(keepends=True):
-        pos += len(line)
-        text = line.strip()
-        if not text:
-            good_end = pos
-            continue
-        try:
-            row = json.loads(text.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            row = None
-        if (not isinstance(row, dict) or not isinstance(row.get("id"), str) or "predict" not in row
-                or not line.endswith(b"\n")):  # a record file has ids too, but no answer
-            if pos == len(raw):  # the last line only: the run was killed while writing it
-                log.warning("%s: dropped a torn last line (an interrupted run); it will be predicted again", output)
-                with open(output, "r+b") as handle:
-                    handle.truncate(good_end)
-                break
-            lineno = raw[:pos].count(b"\n")
-            raise CrabplusError(f"{output}: line {lineno} is not a prediction row; this is not a prediction file "
-                                "crabplus wrote (choose another --output)")
-        done.add(row["id"])
-        good_end = pos
-    return done
+    from crabplus.infer.shards import read_rows
+
+    return set(read_rows(output, repair=True))
 
 
-def _append(handle, row: dict[str, Any]) -> None:
-    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    handle.flush()
-    os.fsync(handle.fileno())
+def finish_row(item: Item, row: PredictionRow, free_form: bool) -> PredictionRow:
+    """The row as the prediction file holds it: the structured answer parsed from the text, the notes (media
+    completed, parser's, free-form question) inside it, and the input it came from."""
+    from crabplus.tasks.parsers import parse_prediction
+
+    pred = parse_prediction(item.record.dataset, row.predict, options=item.record.answer.options)
+    notes = row.notes + list(pred.notes)
+    if free_form:
+        notes.append("free-form question: the answer is the model's text; the task's format may not apply")
+    parsed = {k: v for k, v in pred.to_json().items() if k != "notes"} | {"notes": notes}
+    return PredictionRow(item.id, item.record.dataset, row.predict, row.routing, prediction=parsed,
+                         source=item.source)  # the notes travel inside ``prediction``
 
 
 def predict_many(items: Iterator[Item], predictor, output: Path, *, max_new_tokens: int | None,
-                 free_form: bool = False, progress: bool = True) -> RunSummary:
-    """Answer every item not already in ``output``; rows appended as they come; skips reported."""
-    from crabplus.infer.batch import predict_batch
-    from crabplus.tasks.parsers import parse_prediction
+                 free_form: bool = False, progress: bool = True, batch_size: int = 1, compiled: bool = False,
+                 ranks=None) -> RunSummary:
+    """Answer every item not already answered, in batches of ``batch_size`` (:mod:`crabplus.infer.batching`);
+    each batch's rows are appended as it finishes, skips counted and reported, and ``output`` ends in input
+    order. ``ranks`` (:class:`crabplus.infer.shards.Ranks`, entered): under torchrun, this rank answers its
+    shard into its part file and rank 0 merges them all once every rank is done (:mod:`crabplus.infer.shards`)."""
+    from crabplus.infer import shards
+    from crabplus.infer.batching import answer_batch, plan_batches, prompt_key
+    from crabplus.utils.io import atomic_write_jsonl
     from crabplus.utils.progress import progress_bar
 
+    ranks = ranks or shards.Ranks.single()
+    start = time.perf_counter()
     output.parent.mkdir(parents=True, exist_ok=True)
-    done = read_done(output)
-    summary = RunSummary(output=output, already=0)
     items = list(items)
-    with open(output, "a", encoding="utf-8") as handle, progress_bar("predict", total=len(items)) as bar:
-        for item in items:
-            bar.update(1)
-            if item.id in done:
+    order = [item.id for item in items]
+    own = shards.part_path(output, ranks.rank, ranks.world)
+    if ranks.is_main:
+        shards.write_order(output, order)
+    done = shards.done_ids(output, own)
+    summary = RunSummary(output=output)
+    keys = [None if item.problem is not None else prompt_key(item.record, predictor.tokenizer) for item in items]
+    batches = shards.my_batches(plan_batches(keys, batch_size), ranks.rank, ranks.world)
+    problems = [i for i, item in enumerate(items) if item.problem is not None and i % ranks.world == ranks.rank]
+    total = len(problems) + sum(len(b) for b in batches)
+    bar_cm = progress_bar("predict", total=total) if progress and ranks.is_main else contextlib.nullcontext()
+    with bar_cm as bar:
+        for i in problems:
+            if items[i].id in done:
                 summary.already += 1
-                continue
-            if item.problem is not None:
-                summary.skipped.append({"id": item.id, "source": item.source, "reason": item.problem})
-                continue
-            try:
-                row = predict_batch(predictor, [item.record], item.root, max_new_tokens=max_new_tokens,
-                                    record_routing=True)[0]
-            except CrabplusError as exc:
-                summary.skipped.append({"id": item.id, "source": item.source, "reason": str(exc)})
-                log.warning("skipped %s: %s", item.id, exc)
-                continue
-            except (OSError, ValueError, RuntimeError) as exc:  # a library's failure on this input
-                reason = f"{item.source}: {describe(exc)}"
-                summary.skipped.append({"id": item.id, "source": item.source, "reason": reason})
-                log.warning("skipped %s: %s", item.id, reason)
-                continue
-            options = item.record.answer.options
-            pred = parse_prediction(item.record.dataset, row.predict, options=options)
-            notes = row.notes + list(pred.notes)
-            if free_form:
-                notes.append("free-form question: the answer is the model's text; the task's format may not apply")
-            parsed = {k: v for k, v in pred.to_json().items() if k != "notes"} | {"notes": notes}
-            row = PredictionRow(item.id, item.record.dataset, row.predict, row.routing, prediction=parsed,
-                                source=item.source)  # the notes travel inside ``prediction``
-            _append(handle, row.to_json())
-            done.add(item.id)
-            summary.written += 1
+            else:
+                summary.skipped.append({"id": items[i].id, "source": items[i].source, "reason": items[i].problem})
+        for batch in batches:
+            pending, ids = [], set()
+            for i in batch:
+                if items[i].id in done or items[i].id in ids:
+                    summary.already += 1
+                else:
+                    pending.append(i)
+                    ids.add(items[i].id)
+            if pending:
+                result = answer_batch(predictor, [(i, items[i].record, items[i].root, items[i].source)
+                                                  for i in pending], max_new_tokens=max_new_tokens, compiled=compiled)
+                rows = [finish_row(items[i], row, free_form) for i, row in result.rows]
+                shards.append_rows(own, [row.to_json() for row in rows])
+                done.update(row.id for row in rows)
+                summary.written += len(rows)
+                for i, reason in result.skipped:
+                    summary.skipped.append({"id": items[i].id, "source": items[i].source, "reason": reason})
+                    log.warning("skipped %s: %s", items[i].id, reason)
+            if bar is not None:
+                bar.update(len(batch))
+        if bar is not None:
+            bar.update(len(problems))
+    own_skips = shards.skip_path(own)  # this run's skips (a rerun that fixed them leaves no stale report)
     if summary.skipped:
-        from crabplus.utils.io import atomic_write_jsonl
-
-        summary.skip_report = atomic_write_jsonl(output.with_name(output.name + ".skipped.jsonl"), summary.skipped)
+        atomic_write_jsonl(own_skips, summary.skipped)
+    else:
+        own_skips.unlink(missing_ok=True)
+    every = ranks.gather((summary.written, summary.already, summary.skipped))  # waits for every rank
+    if ranks.is_main:
+        shards.merge(output, order)
+    ranks.barrier()
+    summary.written, summary.already = sum(e[0] for e in every), sum(e[1] for e in every)
+    position = {rid: i for i, rid in reversed(list(enumerate(order)))}
+    summary.skipped = sorted((s for e in every for s in e[2]), key=lambda s: position.get(s["id"], len(order)))
+    if summary.skipped:
+        summary.skip_report = shards.skip_path(output)
+    summary.seconds = time.perf_counter() - start
     return summary

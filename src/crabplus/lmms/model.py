@@ -9,11 +9,18 @@ media, the window of audio, the instruction: exactly what ``crabplus eval`` pred
 task that gives a video file (and optionally an audio file) per document — WorldSense style — the record
 is a free question on that video whose instruction is lmms-eval's context. Requests are answered in
 left-padded batches of ``batch_size`` (greedy, as ``crabplus predict``), grouped by data root and
-``max_new_tokens``.
+``max_new_tokens``; on the CPU the answers are those of ``crabplus predict`` at any batch size
+(:data:`crabplus.infer.batching.CPU_MIN_ROWS`).
+
+Several processes, as lmms-eval's own models: ``accelerate launch --num_processes N -m lmms_eval --model
+crabplus ...`` (or torchrun). Each process loads the model once on its own GPU (``cuda:LOCAL_RANK``), reports
+its rank and the world size from the launcher (``RANK`` / ``WORLD_SIZE``), so lmms-eval hands it its share of
+the documents, and rank 0 gathers the answers and scores (lmms-eval's evaluator does both).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,6 +60,11 @@ def foreign_record(context: str, visuals: list) -> tuple[Record, Path]:
     return record, root
 
 
+def launch_rank() -> tuple[int, int]:
+    """(rank, world size) of this process as torchrun and accelerate launch set them; (0, 1) alone."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
 class Crabplus(lmms):
     """A crabplus checkpoint as an lmms-eval model (``checkpoint`` = a trained model folder)."""
 
@@ -64,13 +76,26 @@ class Crabplus(lmms):
         if kwargs:
             raise ValueError(f"crabplus model: unknown model_args {sorted(kwargs)} (known: checkpoint, batch_size, "
                              f"max_new_tokens, device)")
+        self._rank, self._world_size = launch_rank()
+        if self._world_size > 1:
+            from accelerate import Accelerator
+
+            self.accelerator = Accelerator()  # the evaluator gathers through it, as for lmms-eval's own models
+            device = device or (f"cuda:{self.accelerator.local_process_index}" if self.accelerator.device.type == "cuda"
+                                else None)
         self.predictor = Predictor.from_checkpoint(checkpoint, device=device)
+        self._device = next(self.predictor.model.parameters()).device
         if not str(batch_size).isdigit():
             raise ValueError(f"crabplus model: --batch_size must be a number, got {batch_size!r}")
         self.batch_size = int(batch_size)
         self.max_new_tokens = int(max_new_tokens)
         if self.batch_size < 1:
             raise ValueError(f"crabplus model: batch_size must be >= 1, got {batch_size}")
+
+    @property
+    def device(self):
+        """Where this process's model is (the evaluator puts its counts there to gather them)."""
+        return self._device
 
     def _record(self, request: Instance) -> tuple[Record, Path, int]:
         context, gen_kwargs, doc_to_visual, doc_id, task, split = request.args
@@ -93,12 +118,14 @@ class Crabplus(lmms):
 
     def generate_until(self, requests: list[Instance]) -> list[str]:
         from crabplus.infer.batch import predict_batch
+        from crabplus.infer.batching import CPU_MIN_ROWS
 
         items = [(i, *self._record(r)) for i, r in enumerate(requests)]
         answers: list[str | None] = [None] * len(requests)
         for batch in self._batches(items):
+            # CPU_MIN_ROWS: the same answers whatever batch a document falls in, so whatever the process count
             rows = predict_batch(self.predictor, [rec for _, rec, _, _ in batch], batch[0][2],
-                                 max_new_tokens=batch[0][3], record_routing=False)
+                                 max_new_tokens=batch[0][3], record_routing=False, min_rows=CPU_MIN_ROWS)
             for (index, *_), row in zip(batch, rows):
                 answers[index] = row.predict
         return answers

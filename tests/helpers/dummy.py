@@ -38,7 +38,7 @@ def dummy_sample(config: Qwen2_5OmniThinkerConfig, prompt_ids: list[int], answer
         n_audio = audio_token_count(mel_frames)
         vision_bos, vision_eos = config.vision_start_token_id, config.vision_end_token_id
         audio_bos, audio_eos = config.audio_start_token_id, config.audio_end_token_id
-    im_end = config.text_config.eos_token_id
+    im_end = token_ids["im_end"] if token_ids is not None else config.text_config.eos_token_id
     prompt = ([im_start, *prompt_ids, vision_bos] + [config.video_token_id] * n_video
               + [vision_eos, audio_bos] + [config.audio_token_id] * n_audio + [audio_eos, im_end, im_start])
     ids = torch.tensor(prompt if answer_ids is None else prompt + [*answer_ids, im_end])  # [L]

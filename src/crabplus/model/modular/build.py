@@ -58,6 +58,10 @@ def parts_tokenizer(model_cfg: ModelConfig):
     missing = [t for t in SPECIAL_TOKENS.values() if t not in vocab]
     if missing:
         tokenizer.add_tokens(missing, special_tokens=True)
+    if tokenizer.unk_token in SPECIAL_TOKENS.values():
+        # transformers' Qwen2 tokenizer class names <|endoftext|> its unknown token when a tokenizer_config.json
+        # does not say otherwise; a byte-level BPE never emits an unknown token, and that one pads here
+        tokenizer.unk_token = None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = SPECIAL_TOKENS["pad"]
     special_token_ids(tokenizer)

@@ -108,6 +108,10 @@ class DemoConfig:
         if self.model.checkpoint is not None or self.model.adapter != "ilora":
             raise ConfigError("model.checkpoint and model.adapter are set by the demo itself (the base it starts "
                               "from; I-LoRA, and with --full every method of study_methods); leave them out")
+        if self.model.family == "modular" and not self.retrain_base:
+            raise ConfigError("model.family modular: the shipped base is the unified thinker, so a modular demo makes "
+                              "its own base from the perception corpus: add retrain_base=true (and "
+                              "model.modular.trainable=[vision,audio,projectors,llm] for a random tiny model)")
         if self.data.image_size != self.synth.image_size:
             raise ConfigError(f"data.image_size ({self.data.image_size}) must equal synth.image_size "
                               f"({self.synth.image_size}): the model sees frames at the rendered size")

@@ -202,3 +202,17 @@ def dataclasses_replace(cfg, **changes):
     import dataclasses
 
     return dataclasses.replace(cfg, **changes)
+
+
+def test_gradient_checkpointing_and_a_missing_part(tok, tmp_path):
+    cfg = tiny_model_config(family="modular", gradient_checkpointing=True,
+                            modular=ModularSettings(trainable=["vision", "audio", "projectors", "llm"]))
+    torch.manual_seed(0)
+    model = build_backbone(cfg, tok).train()
+    assert model.language_model.is_gradient_checkpointing and model.visual.is_gradient_checkpointing
+    model(**batch_of(model, tok, SPECS)).loss.backward()
+    assert all(p.grad is not None for n, p in model.named_parameters()
+               if n.startswith(("language_model.model.layers.", "audio_projector.", "audio_tower.layers.")))
+    only_vision = ModelConfig(family="modular", preset="modular-7b", modular=ModularSettings(vision=str(tmp_path)))
+    with pytest.raises(CheckpointError, match="model.modular.audio: missing"):
+        build_backbone(only_vision, tok)

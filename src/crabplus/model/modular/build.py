@@ -154,9 +154,10 @@ def _part_dir(model_cfg: ModelConfig, part: str) -> Path:
 
 def _from_parts(model_cfg: ModelConfig, tokenizer, dtype: torch.dtype) -> ModularAVModel:
     attn = model_cfg.attn_implementation
-    visual = _vision_tower(_part_dir(model_cfg, "vision"), dtype, attn)
-    audio = _whisper_encoder(_part_dir(model_cfg, "audio"), dtype, attn)
-    llm_dir = _part_dir(model_cfg, "llm")
+    dirs = {part: _part_dir(model_cfg, part) for part in ("vision", "audio", "llm")}  # all named before any loads
+    visual = _vision_tower(dirs["vision"], dtype, attn)
+    audio = _whisper_encoder(dirs["audio"], dtype, attn)
+    llm_dir = dirs["llm"]
     for weights in sorted(llm_dir.glob("*.safetensors")):
         read_safetensors_header(weights, CheckpointError)
     try:

@@ -77,11 +77,12 @@ def build_model(model_cfg, *, device: str = "cpu"):
     """(tokenizer, model with its adapter) for a training run; all ranks build the same one."""
     from crabplus.data.tokenizer import build_tiny_tokenizer, load_tokenizer
     from crabplus.model import attach_adapter, build_backbone
-    from crabplus.model.modular.build import parts_tokenizer, uses_parts
 
     if model_cfg.checkpoint:
         tokenizer = load_tokenizer(model_cfg.checkpoint)
-    elif model_cfg.family == "modular" and uses_parts(model_cfg):
+    elif model_cfg.family == "modular" and any(model_cfg.modular.parts.values()):
+        from crabplus.model.modular.build import parts_tokenizer  # CLIP, Whisper, BLIP-2: only when needed
+
         tokenizer = parts_tokenizer(model_cfg)  # the LLM's own, with the placeholders it lacks added
     else:
         tokenizer = build_tiny_tokenizer()

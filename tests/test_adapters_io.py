@@ -1,5 +1,6 @@
 """Adapter-only save/load (I-LoRA and PEFT LoRA) and the official release layout: round trips are
-bit-exact, and a wrong key, a missing key or a wrong shape fails loudly, naming it."""
+bit-exact, and a wrong key, a missing key or a wrong shape fails loudly, naming it; the round trips on both model
+families (the unified thinker and the modular model)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from crabplus.adapters import (
 from crabplus.adapters.official import RELEASE_TENSOR_COUNT
 
 CFG = ILoRAConfig(rank=4, alpha=8.0, num_experts=3, encoders=True)
+FAMILIES = ["unified", "modular"]
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +36,8 @@ def tok():
     return tiny_tokenizer()
 
 
-def adapted(tok, cfg=CFG, seed=0):
-    model = apply_ilora(tiny_thinker(tok, seed), cfg)
+def adapted(tok, cfg=CFG, seed=0, family="unified"):
+    model = apply_ilora(tiny_thinker(tok, seed, family), cfg)
     randomize_adapters(model, seed=seed + 10)
     return model
 
@@ -47,8 +49,9 @@ def assert_same_adapter(a, b):
         assert torch.equal(sa[key], sb[key]), key
 
 
-def test_ilora_save_load_round_trips_bit_exactly(tok, tmp_path):
-    model = adapted(tok)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_ilora_save_load_round_trips_bit_exactly(family, tok, tmp_path):
+    model = adapted(tok, family=family)
     save_adapter(model, tmp_path / "ad")
     files = sorted(p.name for p in (tmp_path / "ad").iterdir())
     assert files == ["adapter.safetensors", "adapter_config.json"]
@@ -56,7 +59,7 @@ def test_ilora_save_load_round_trips_bit_exactly(tok, tmp_path):
     assert meta["adapter"] == "ilora" and meta["config"]["rank"] == 4 and meta["config"]["encoders"] is True
     assert set(load_file(str(tmp_path / "ad" / "adapter.safetensors"))) == set(adapter_state_dict(model))
 
-    loaded = load_adapter(tiny_thinker(tok), tmp_path / "ad")  # applies I-LoRA from the saved config
+    loaded = load_adapter(tiny_thinker(tok, family=family), tmp_path / "ad")  # applies I-LoRA from the saved config
     assert_same_adapter(model, loaded)
     assert all(".lora_" in n for n, _ in trainable_parameters(loaded))
     batch = batch_of(model, tok, [("the dog", "yes", 4, 100)])
@@ -66,9 +69,10 @@ def test_ilora_save_load_round_trips_bit_exactly(tok, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
 
 
-def test_ilora_load_refuses_a_model_with_other_settings(tok, tmp_path):
-    save_adapter(adapted(tok), tmp_path / "ad")
-    other = apply_ilora(tiny_thinker(tok), ILoRAConfig(rank=4, alpha=4.0, num_experts=3, encoders=True))
+@pytest.mark.parametrize("family", FAMILIES)
+def test_ilora_load_refuses_a_model_with_other_settings(family, tok, tmp_path):
+    save_adapter(adapted(tok, family=family), tmp_path / "ad")
+    other = apply_ilora(tiny_thinker(tok, family=family), ILoRAConfig(rank=4, alpha=4.0, num_experts=3, encoders=True))
     with pytest.raises(AdapterLoadError, match="alpha"):
         load_adapter(other, tmp_path / "ad")
     llm_only = ILoRAConfig(rank=4, alpha=8.0, num_experts=3)
@@ -76,13 +80,14 @@ def test_ilora_load_refuses_a_model_with_other_settings(tok, tmp_path):
     cfg["config"]["encoders"] = False
     (tmp_path / "ad" / "adapter_config.json").write_text(json.dumps(cfg))
     with pytest.raises(AdapterLoadError, match="modules"):
-        load_adapter(apply_ilora(tiny_thinker(tok), llm_only), tmp_path / "ad")
+        load_adapter(apply_ilora(tiny_thinker(tok, family=family), llm_only), tmp_path / "ad")
 
 
-def test_peft_lora_save_load_round_trips_bit_exactly(tok, tmp_path):
-    base = tiny_thinker(tok)
-    names_ilora = [n for n, _ in ilora_layers(apply_ilora(tiny_thinker(tok), ILoRAConfig(rank=4, alpha=8.0,
-                                                                                     num_experts=3)))]
+@pytest.mark.parametrize("family", FAMILIES)
+def test_peft_lora_save_load_round_trips_bit_exactly(family, tok, tmp_path):
+    base = tiny_thinker(tok, family=family)
+    llm_ilora = apply_ilora(tiny_thinker(tok, family=family), ILoRAConfig(rank=4, alpha=8.0, num_experts=3))
+    names_ilora = [n for n, _ in ilora_layers(llm_ilora)]
     model = apply_lora(base, LoRAConfig(rank=6, alpha=12.0))
     lora_modules = sorted({n.split(".lora_")[0].removeprefix("base_model.model.")
                            for n, _ in trainable_parameters(model)})
@@ -90,7 +95,7 @@ def test_peft_lora_save_load_round_trips_bit_exactly(tok, tmp_path):
     randomize_adapters(model)
     save_adapter(model, tmp_path / "lora")
     assert (tmp_path / "lora" / "adapter_model.safetensors").is_file()
-    loaded = load_adapter(tiny_thinker(tok), tmp_path / "lora")
+    loaded = load_adapter(tiny_thinker(tok, family=family), tmp_path / "lora")
     assert_same_adapter(model, loaded)
     batch = batch_of(base, tok, [("a cat", "no", 2, 60)])
     with torch.no_grad():

@@ -91,6 +91,24 @@ def test_a_mask_score_from_one_place_prompts_does_not_count_for_its_task_type():
 def test_demo_config_errors_name_the_key(capsys):
     assert main(["demo", "synth.image_size=84"]) == 2
     assert "data.image_size" in capsys.readouterr().err
+    assert main(["demo", "model.family=modular"]) == 2  # the shipped base is the unified thinker
+    assert "retrain_base=true" in capsys.readouterr().err
+
+
+@pytest.mark.integration  # the demo at toy size, on the modular family
+def test_demo_runs_the_modular_family_from_its_own_base(tmp_path, capsys):
+    import yaml
+
+    out = tmp_path / "demo"
+    toy = [t.replace("[ks, a2v, ave, s4]", "[ks, s4]") for t in TOY]
+    assert main(["demo", "--out", str(out), *toy, "model.family=modular", "retrain_base=true",
+                 "model.modular.trainable=[vision,audio,projectors,llm]", "corpus_scale=0.001", "base.max_steps=2",
+                 "base.save_steps=2", "base.batch_size=2"]) == 0
+    base_cfg = yaml.safe_load((out / "base" / "config.yaml").read_text())
+    assert base_cfg["model"]["family"] == "modular" and base_cfg["model"]["preset"] == "modular-tiny"
+    assert json.loads((out / "base" / "final" / "config.json").read_text())["model_type"] == "crabplus_modular"
+    report = Report.from_json(json.loads((out / "eval" / "report.json").read_text()))
+    assert set(report.datasets) == {"ks", "s4"}
 
 
 @pytest.mark.integration  # the demo at toy size

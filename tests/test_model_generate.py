@@ -1,5 +1,6 @@
 """Generation on left-padded batches: each row decodes as it would alone (M-RoPE positions follow the
-attention mask in transformers 5.24), the prompt is sliced off, and right padding is refused."""
+attention mask in transformers 5.24; the modular family's causal LM numbers positions from the mask too), the
+prompt is sliced off, and right padding is refused; on both model families."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import torch
 from helpers.model import randomize_adapters, samples_of, tiny_model_config, tiny_tokenizer
 
 from crabplus.data.collate import collate
-from crabplus.model import attach_adapter, build_thinker
+from crabplus.model import attach_adapter, build_backbone
 from crabplus.model.generate import FORWARD_KEYS, generate
 from crabplus.schema.tokens import special_token_ids
 
@@ -21,10 +22,16 @@ def tok():
     return tiny_tokenizer()
 
 
+@pytest.fixture(scope="module", params=["unified", "modular"])
+def family(request):
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def model(tok):
+def model(tok, family):
     torch.manual_seed(0)
-    model = attach_adapter(build_thinker(tiny_model_config(), tok), tiny_model_config())
+    cfg = tiny_model_config(family=family)
+    model = attach_adapter(build_backbone(cfg, tok), cfg)
     randomize_adapters(model, scale=0.05)  # larger random adapters amplify float noise between layouts
     return model.eval()
 
@@ -72,10 +79,10 @@ def test_right_padding_is_refused(model, tok, rows):
         generate(model, tok, batch, max_new_tokens=2)
 
 
-def test_generate_through_a_peft_lora_model(tok, rows):
-    cfg = tiny_model_config(adapter="lora")
+def test_generate_through_a_peft_lora_model(tok, rows, family):
+    cfg = tiny_model_config(adapter="lora", family=family)
     torch.manual_seed(0)
-    base = build_thinker(cfg, tok)
+    base = build_backbone(cfg, tok)
     plain = generate(base, tok, left(rows[:2], tok), max_new_tokens=3)
     wrapped = attach_adapter(base, cfg)  # B = 0: the LoRA model still computes the base function
     assert generate(wrapped, tok, left(rows[:2], tok), max_new_tokens=3) == plain

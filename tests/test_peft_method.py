@@ -1,6 +1,7 @@
 """I-LoRA through PEFT's own API (crabplus.adapters.peft_method): get_peft_model adapts the same layers as
 apply_ilora with our layer, save_pretrained writes our tensors behind PEFT's prefix, PeftModel.from_pretrained
-round-trips bit-exactly, and our adapters / the converter write the same layout."""
+round-trips bit-exactly, and our adapters / the converter write the same layout; on both model families (the
+unified thinker and the modular model's LLM)."""
 
 from __future__ import annotations
 
@@ -32,14 +33,18 @@ def tok():
     return tiny_tokenizer()
 
 
-def logits(model, tok):
-    batch = batch_of(tiny_thinker(tok), tok, [("the dog", "yes", 4, 100), ("a cat", "no", 2, 60)])
+FAMILIES = ["unified", "modular"]  # I-LoRA through PEFT on both model families' LLMs
+
+
+def logits(model, tok, family="unified"):
+    batch = batch_of(tiny_thinker(tok, family=family), tok, [("the dog", "yes", 4, 100), ("a cat", "no", 2, 60)])
     with torch.no_grad():
         return model(**batch).logits
 
 
-def peft_adapted(tok, **fields):
-    model = get_peft_model(tiny_thinker(tok), ILoRAPeftConfig(rank=4, alpha=8.0, num_experts=3, **fields))
+def peft_adapted(tok, family="unified", **fields):
+    model = get_peft_model(tiny_thinker(tok, family=family),
+                           ILoRAPeftConfig(rank=4, alpha=8.0, num_experts=3, **fields))
     randomize_adapters(model, seed=7)
     return model
 
@@ -51,9 +56,12 @@ def peft_native_state(model) -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.parametrize("encoders", [False, True])
-def test_get_peft_model_adapts_apply_ilora_layers_with_our_layer(tok, encoders):
-    ours = apply_ilora(tiny_thinker(tok), ILoRAConfig(rank=4, alpha=8.0, num_experts=3, encoders=encoders))
-    peft = get_peft_model(tiny_thinker(tok), ILoRAPeftConfig(rank=4, alpha=8.0, num_experts=3, encoders=encoders))
+@pytest.mark.parametrize("family", FAMILIES)
+def test_get_peft_model_adapts_apply_ilora_layers_with_our_layer(family, tok, encoders):
+    ours = apply_ilora(tiny_thinker(tok, family=family),
+                       ILoRAConfig(rank=4, alpha=8.0, num_experts=3, encoders=encoders))
+    peft = get_peft_model(tiny_thinker(tok, family=family),
+                          ILoRAPeftConfig(rank=4, alpha=8.0, num_experts=3, encoders=encoders))
     peft_paths = sorted(n.removeprefix(PEFT_PREFIX).removesuffix(".ilora_adapter.default")
                         for n, _ in ilora_layers(peft))
     assert peft_paths == sorted(n for n, _ in ilora_layers(ours))
@@ -62,31 +70,36 @@ def test_get_peft_model_adapts_apply_ilora_layers_with_our_layer(tok, encoders):
     assert trainable and all(".lora_" in n for n in trainable)
     assert {k.removeprefix(PEFT_PREFIX).replace(".ilora_adapter.default.", ".") for k in trainable} == \
         {n for n, p in ours.named_parameters() if p.requires_grad}
-    assert torch.equal(logits(peft, tok), logits(tiny_thinker(tok), tok))  # B = 0 at init: the base model
+    base = tiny_thinker(tok, family=family)
+    assert torch.equal(logits(peft, tok, family), logits(base, tok, family))  # B = 0 at init: the base model
 
 
-def test_peft_forward_equals_apply_ilora_with_the_same_weights(tok):
-    peft = peft_adapted(tok)
-    ours = apply_ilora(tiny_thinker(tok), ILoRAConfig(rank=4, alpha=8.0, num_experts=3))
+@pytest.mark.parametrize("family", FAMILIES)
+def test_peft_forward_equals_apply_ilora_with_the_same_weights(family, tok):
+    peft = peft_adapted(tok, family)
+    ours = apply_ilora(tiny_thinker(tok, family=family), ILoRAConfig(rank=4, alpha=8.0, num_experts=3))
     ours.load_state_dict(peft_native_state(peft), strict=False)
-    assert not torch.equal(logits(peft, tok), logits(tiny_thinker(tok), tok))
-    assert torch.equal(logits(peft, tok), logits(ours, tok))
+    assert not torch.equal(logits(peft, tok, family), logits(tiny_thinker(tok, family=family), tok, family))
+    assert torch.equal(logits(peft, tok, family), logits(ours, tok, family))
 
 
-def test_save_pretrained_from_pretrained_round_trips_bit_exactly(tok, tmp_path):
-    model = peft_adapted(tok, top_k=2)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_save_pretrained_from_pretrained_round_trips_bit_exactly(family, tok, tmp_path):
+    model = peft_adapted(tok, family, top_k=2)
     model.save_pretrained(tmp_path / "peft")
     meta = json.loads((tmp_path / "peft" / "adapter_config.json").read_text())
     assert meta["peft_type"] == "ILORA" and meta["rank"] == 4 and meta["top_k"] == 2
     saved = load_file(str(tmp_path / "peft" / "adapter_model.safetensors"))
     assert set(saved) == {PEFT_PREFIX + k for k in peft_native_state(model)}  # our layout behind PEFT's prefix
     with _no_missing_key_warning():
-        loaded = PeftModel.from_pretrained(tiny_thinker(tok), str(tmp_path / "peft"), local_files_only=True)
+        loaded = PeftModel.from_pretrained(tiny_thinker(tok, family=family), str(tmp_path / "peft"),
+                                           local_files_only=True)
     for key, value in peft_native_state(model).items():
         assert torch.equal(peft_native_state(loaded)[key], value), key
-    assert torch.equal(logits(model, tok), logits(loaded, tok))
+    assert torch.equal(logits(model, tok, family), logits(loaded, tok, family))
     assert not any(p.requires_grad for p in loaded.parameters())  # inference by default, as PEFT does
-    trainable = PeftModel.from_pretrained(tiny_thinker(tok), str(tmp_path / "peft"), is_trainable=True)
+    trainable = PeftModel.from_pretrained(tiny_thinker(tok, family=family), str(tmp_path / "peft"),
+                                          is_trainable=True)
     assert {n for n, p in trainable.named_parameters() if p.requires_grad} == set(adapter_state_dict(trainable))
 
 
@@ -106,13 +119,14 @@ class _no_missing_key_warning:
         assert not [w for w in self.caught if "missing adapter keys" in str(w.message)]
 
 
-def test_merge_refuses_and_unload_gives_the_base_back(tok):
-    model = peft_adapted(tok)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_merge_refuses_and_unload_gives_the_base_back(family, tok):
+    model = peft_adapted(tok, family)
     with pytest.raises(NotImplementedError, match="merged"):
         model.merge_and_unload()
-    base = peft_adapted(tok).unload()
+    base = peft_adapted(tok, family).unload()
     assert not list(ilora_layers(base))
-    assert torch.equal(logits(base, tok), logits(tiny_thinker(tok), tok))
+    assert torch.equal(logits(base, tok, family), logits(tiny_thinker(tok, family=family), tok, family))
 
 
 def test_our_adapter_and_the_converter_write_the_peft_layout(tok, tmp_path, capsys):

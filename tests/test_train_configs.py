@@ -19,7 +19,15 @@ RUN_PRESETS = sorted(p for p in CONFIGS.glob("*.yaml") if not p.name.startswith(
 
 def test_the_run_presets_exist():
     names = {p.stem for p in RUN_PRESETS}
-    assert {"tiny-base", "tiny-ilora", "tiny-lora", "tiny-single", "omni7b-ilora"} <= names
+    assert {"tiny-base", "tiny-ilora", "tiny-lora", "tiny-single", "omni7b-ilora", "modular-tiny-base",
+            "modular-tiny-ilora"} <= names
+
+
+def test_the_modular_presets_name_their_family_and_what_trains():
+    base, tuned = (load_config(CONFIGS / f"modular-tiny-{n}.yaml") for n in ("base", "ilora"))
+    assert base.model.family == tuned.model.family == "modular" and base.model.preset == "modular-tiny"
+    assert base.train.stage == "base" and base.model.modular.trainable == ["vision", "audio", "projectors", "llm"]
+    assert tuned.model.adapter == "ilora" and tuned.model.checkpoint == base.output_dir + "/final"
 
 
 @pytest.mark.parametrize("path", RUN_PRESETS, ids=lambda p: p.name)

@@ -29,6 +29,9 @@ def test_layer_groups_keep_llm_layers_in_order():
     names = ["model.language_model.layers.1.mlp.up_proj", "model.language_model.layers.0.self_attn.q_proj",
              "model.language_model.layers.1.self_attn.q_proj", "model.audio_tower.layers.0.self_attn.q_proj"]
     assert layer_groups(names) == {0: [names[1]], 1: [names[0], names[2]]}
+    modular = ["language_model.model.layers.0.mlp.up_proj", "visual.encoder.layers.0.self_attn.q_proj",
+               "audio_tower.layers.1.self_attn.q_proj"]  # the modular family's names: encoders at the top
+    assert layer_groups(modular) == {0: [modular[0]]}
 
 
 def test_overlay_tints_the_mask_and_draws_box_and_points():

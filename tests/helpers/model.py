@@ -22,12 +22,13 @@ def tiny_model_config(**overrides) -> ModelConfig:
     return ModelConfig(**overrides)
 
 
-def tiny_thinker(tokenizer, seed: int = 0):
-    """The tiny thinker of :func:`tiny_model_config`, built from ``seed``, in eval mode."""
-    from crabplus.model import build_thinker
+def tiny_thinker(tokenizer, seed: int = 0, family: str = "unified"):
+    """The tiny model of :func:`tiny_model_config` of ``family`` (the unified thinker or ``modular-tiny``), built
+    from ``seed``, in eval mode."""
+    from crabplus.model import build_backbone
 
     torch.manual_seed(seed)
-    return build_thinker(tiny_model_config(), tokenizer).eval()
+    return build_backbone(tiny_model_config(family=family), tokenizer).eval()
 
 
 def words(tokenizer, text: str) -> list[int]:
@@ -37,9 +38,11 @@ def words(tokenizer, text: str) -> list[int]:
 def samples_of(model, tokenizer, specs: list[tuple], seed: int = 0) -> list[dict]:
     """Synthetic samples, one per (prompt, answer or None, video frames, mel frames)."""
     gen = torch.Generator().manual_seed(seed)
-    im_start = special_token_ids(tokenizer)["im_start"]
-    return [dummy_sample(model.config, words(tokenizer, p), None if a is None else words(tokenizer, a),
-                         im_start=im_start, frames=f, mel_frames=m, generator=gen) for p, a, f, m in specs]
+    ids = special_token_ids(tokenizer)
+    config = (model.get_base_model() if hasattr(model, "get_base_model") else model).config
+    return [dummy_sample(config, words(tokenizer, p), None if a is None else words(tokenizer, a),
+                         im_start=ids["im_start"], frames=f, mel_frames=m, generator=gen, token_ids=ids)
+            for p, a, f, m in specs]
 
 
 def batch_of(model, tokenizer, specs: list[tuple], seed: int = 0, padding_side: str = "right") -> dict:

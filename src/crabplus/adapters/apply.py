@@ -32,6 +32,11 @@ def is_adapter_key(name: str) -> bool:
     return ADAPTER_MARK in name
 
 
+def in_encoder(name: str) -> bool:
+    """Whether the layer of this dotted name sits inside an encoder submodule (``audio_tower``, ``visual``)."""
+    return any(p in ENCODER_MODULES for p in name.split(".")[:-1])
+
+
 def target_names(model: nn.Module, target_modules: list[str], encoders: bool) -> list[str]:
     """Dotted names of the ``nn.Linear`` layers an adapter with these settings wraps."""
     targets = set(target_modules)
@@ -40,7 +45,7 @@ def target_names(model: nn.Module, target_modules: list[str], encoders: bool) ->
         parts = name.split(".")
         if not isinstance(module, nn.Linear) or parts[-1] not in targets:
             continue
-        if not encoders and any(p in ENCODER_MODULES for p in parts[:-1]):
+        if not encoders and in_encoder(name):
             continue
         names.append(name)
     return names
@@ -84,7 +89,9 @@ def apply_ilora(model: nn.Module, config: ILoRAConfig) -> nn.Module:
     for name in names:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, ILoRALinear(getattr(parent, child), config))
+        layer = ILoRALinear(getattr(parent, child), config)
+        layer.lora_route.per_sample = not in_encoder(name)  # see ILoRARouter.per_sample
+        setattr(parent, child, layer)
     freeze_base(model)
     return model
 

@@ -67,14 +67,18 @@ class ILoRARouter(nn.Module):
             nn.init.zeros_(self.task.weight)
         self.task_ids: torch.Tensor | None = None
         self.aux_loss: torch.Tensor | None = None
+        # Whether a 3-D input is batch-major per sample ([B, T, d]: the LLM). Apply sets it False inside an
+        # encoder, whose inputs are not per sample even when 3-D (the modular model's towers read [frames,
+        # patches, d] and [windows, positions, d]); the thinker's encoders read packed 2-D inputs anyway.
+        self.per_sample = True
 
     def forward(self, x: torch.Tensor, logits: torch.Tensor | None = None) -> torch.Tensor:
         """x: [..., d_in] -> g: [..., N] float32. ``logits`` [..., N] = R x when the caller already has
         them (the layer's stacked [A; R] product); the router never sees dropout."""
         logits = F.linear(x.float(), self.weight.float()) if logits is None else logits.float()
-        if self.task is not None and x.dim() == 3:
+        if self.task is not None and self.per_sample and x.dim() == 3:
             # Only batch-major inputs [B, T, d] (the LLM) can be matched to per-sample task ids; the
-            # encoders see packed [tokens, d] inputs and keep the plain router.
+            # encoders see packed or per-frame inputs and keep the plain router.
             if self.task_ids is None:
                 raise RuntimeError("task-conditioned I-LoRA router: call set_task_ids(model, ids) before forward")
             if self.task_ids.shape != (x.shape[0],):

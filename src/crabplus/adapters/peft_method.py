@@ -35,7 +35,7 @@ from peft.tuners.tuners_utils import BaseTuner, BaseTunerLayer, check_target_mod
 from peft.utils.peft_types import PeftType, register_peft_method
 from torch import nn
 
-from crabplus.adapters.apply import ENCODER_MODULES, is_adapter_key
+from crabplus.adapters.apply import in_encoder, is_adapter_key
 from crabplus.adapters.config import ILoRAConfig
 from crabplus.adapters.layer import ILoRALinear
 
@@ -105,9 +105,11 @@ class ILoRAPeftLinear(nn.Module, BaseTunerLayer):
 
     adapter_layer_names = (HOLDER,)
 
-    def __init__(self, base_layer: nn.Linear, adapter_name: str, config: ILoRAPeftConfig) -> None:
+    def __init__(self, base_layer: nn.Linear, adapter_name: str, config: ILoRAPeftConfig, *,
+                 per_sample: bool = True) -> None:
         super().__init__()
         self.base_layer = base_layer
+        self.per_sample = per_sample  # False inside an encoder (see ILoRARouter.per_sample)
         self.ilora_adapter = nn.ModuleDict()
         self.in_features, self.out_features = base_layer.in_features, base_layer.out_features
         self.update_layer(adapter_name, config)
@@ -116,6 +118,7 @@ class ILoRAPeftLinear(nn.Module, BaseTunerLayer):
 
     def update_layer(self, adapter_name: str, config: ILoRAPeftConfig) -> None:
         self.ilora_adapter[adapter_name] = ILoRALinear(self.base_layer, config.ilora())
+        self.ilora_adapter[adapter_name].lora_route.per_sample = self.per_sample
 
     def forward(self, x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
         if self.disable_adapters:
@@ -163,7 +166,7 @@ class ILoRAPeftModel(BaseTuner):
 
     @staticmethod
     def _check_target_module_exists(peft_config: ILoRAPeftConfig, key: str):
-        if not peft_config.encoders and any(p in ENCODER_MODULES for p in key.split(".")[:-1]):
+        if not peft_config.encoders and in_encoder(key):
             return False
         return check_target_module_exists(peft_config, key)
 
@@ -174,7 +177,7 @@ class ILoRAPeftModel(BaseTuner):
             return
         if type(target) is not nn.Linear:
             raise ValueError(f"I-LoRA adapts nn.Linear layers only; {current_key} is {type(target).__name__}")
-        new = ILoRAPeftLinear(target, adapter_name, peft_config)
+        new = ILoRAPeftLinear(target, adapter_name, peft_config, per_sample=not in_encoder(current_key))
         self._replace_module(parent, target_name, new, target)
 
     def _mark_only_adapters_as_trainable(self, model: nn.Module) -> None:

@@ -5,8 +5,9 @@
     per_sample = rec.summary(batch["attention_mask"])   # [{layer: [w_1 .. w_N]}, ...] one dict per sample
 
 Forward hooks on the routers (no change to the layers' code). Batch-major layers (the LLM, input
-[B, T, d]) are recorded per sample and token; the encoders' packed inputs ([tokens, d], samples
-concatenated) cannot be split per sample here and are kept only in :attr:`RoutingRecorder.packed`.
+[B, T, d]) are recorded per sample and token; the encoders' inputs (the thinker's packed [tokens, d], the
+modular model's per-frame [frames, patches, d]: not per sample, ``ILoRARouter.per_sample`` False) cannot be
+split per sample here and are kept only in :attr:`RoutingRecorder.packed`.
 During generation each step appends its tokens, so the recorded length is prompt + generated tokens.
 """
 
@@ -41,7 +42,7 @@ class RoutingRecorder:
 
     def _hook(self, name: str):
         def record(module, inputs, g: torch.Tensor) -> None:
-            target = self.batched if g.dim() == 3 else self.packed
+            target = self.batched if g.dim() == 3 and module.per_sample else self.packed
             target.setdefault(name, []).append(g.detach().float().cpu())
 
         return record

@@ -13,6 +13,9 @@ tokens the thinker's encoders emit for that item, so splicing cannot disagree:
 Labels are -100 except the span the release supervises: from right after the first ``<|im_start|>assistant``
 to the next ``<|im_end|>`` inclusive, i.e. ``"\\n" + target + "<|im_end|>"``.
 
+A modular model's config (crabplus.schema.layouts) switches three things, in :mod:`crabplus.data.modular`: frames
+stay whole images, placeholders expand to its projectors' query counts, and the user turn takes Crab's layout.
+
 Differences from the release, on purpose: audio features are not padded to 30 s (the encoder reads only
 the valid frames; ``feature_attention_mask`` marks them; the collator pads to the batch's longest), and a
 batch for generation is left-padded (see :mod:`crabplus.data.collate`).
@@ -28,8 +31,10 @@ import torch
 from crabplus.data.audio_features import HOP, audio_token_count, mel_hop_length, whisper_log_mel
 from crabplus.data.cache import MediaCache
 from crabplus.data.media import check_file, has_streams, read_audio, read_frame_at, read_frames, read_image
+from crabplus.data.modular import ModularMedia, crab_user_content
 from crabplus.data.vision import VisionGeometry, vision_input
 from crabplus.data.windows import apply_window, check_window_index, fit_to_chunk
+from crabplus.schema.layouts import is_modular
 from crabplus.schema.records import Record, RecordError, resolve_media
 from crabplus.schema.registry import SYSTEM_PROMPT, get_spec
 from crabplus.schema.tokens import special_token_ids
@@ -47,13 +52,16 @@ def even_frames(n: int) -> int:
     return max(2, int(round(n / 2)) * 2)
 
 
-def conversation(record: Record, *, with_target: bool) -> list[dict]:
-    """The record as chat messages in the release's format (also valid input to ``apply_chat_template``)."""
+def conversation(record: Record, *, with_target: bool, crab_layout: bool = False) -> list[dict]:
+    """The record as chat messages in the release's format (also valid input to ``apply_chat_template``);
+    ``crab_layout``: the user turn in Crab's (the modular family's) layout instead."""
     spec = get_spec(record.dataset)
     vision = "image" if spec.visual == "image" else "video"
     media = [{"type": "audio"}, {"type": vision}] if spec.visual == "two_videos" else [
         {"type": vision}, {"type": "audio"}]
     user = [{"type": "text", "text": spec.lead_in}, *media, {"type": "text", "text": record.instruction}]
+    if crab_layout:
+        user = crab_user_content(spec, record.instruction)
     system = record.meta.get("system_prompt") if isinstance(record.meta, dict) else None  # a chat's own
     messages = [{"role": "system", "content": system or SYSTEM_PROMPT}, {"role": "user", "content": user}]
     if with_target:
@@ -84,7 +92,11 @@ class CrabProcessor:
     def __init__(self, tokenizer, thinker_config, image_size: int = 224, cache_dir: str | Path | None = None,
                  *, video_fps: float = 1.0):
         self.tokenizer = tokenizer
-        self.geometry = VisionGeometry.from_config(thinker_config.vision_config)
+        self.modular = ModularMedia.from_config(thinker_config) if is_modular(thinker_config) else None
+        if self.modular is not None:
+            self.geometry = VisionGeometry(self.modular.patch_size, 1, 1)  # frames only need whole patches
+        else:
+            self.geometry = VisionGeometry.from_config(thinker_config.vision_config)
         if image_size <= 0 or image_size % self.geometry.factor:
             raise ValueError(f"image_size {image_size} must be a positive multiple of patch_size * "
                              f"spatial_merge_size = {self.geometry.factor}")
@@ -169,8 +181,11 @@ class CrabProcessor:
         if spec.visual == "image":
             image = self.still(where("image")) if media.image else self.still(where("video"),
                                                                                second=media.frame_second)
-            out["pixel_values"], out["image_grid_thw"] = vision_input(image[None], self.geometry)
-            n_vision = self.geometry.tokens(tuple(out["image_grid_thw"][0].tolist()))
+            if self.modular is not None:
+                out["pixel_values"], out["image_grid_thw"], n_vision = self.modular.vision_input(image[None])
+            else:
+                out["pixel_values"], out["image_grid_thw"] = vision_input(image[None], self.geometry)
+                n_vision = self.geometry.tokens(tuple(out["image_grid_thw"][0].tolist()))
         else:
             n = even_frames(spec.num_frames)
             if blank_video:
@@ -179,9 +194,12 @@ class CrabProcessor:
                 frames = self.frames(where("video"), n)
             if spec.visual == "two_videos":  # a2v: the two candidates joined in time, one video item
                 frames = np.concatenate([frames, self.frames(where("video2"), n)])
-            out["pixel_values_videos"], out["video_grid_thw"] = vision_input(frames, self.geometry)
-            out["video_second_per_grid"] = torch.tensor([self.seconds_per_grid], dtype=torch.float32)
-            n_vision = self.geometry.tokens(tuple(out["video_grid_thw"][0].tolist()))
+            if self.modular is not None:
+                out["pixel_values_videos"], out["video_grid_thw"], n_vision = self.modular.vision_input(frames)
+            else:
+                out["pixel_values_videos"], out["video_grid_thw"] = vision_input(frames, self.geometry)
+                out["video_second_per_grid"] = torch.tensor([self.seconds_per_grid], dtype=torch.float32)
+                n_vision = self.geometry.tokens(tuple(out["video_grid_thw"][0].tolist()))
 
         if spec.two_audios:  # v2a: both candidates windowed, joined end to end, one audio item
             audio_paths = [where("audio"), where("audio2")]
@@ -198,9 +216,11 @@ class CrabProcessor:
             mel = self.log_mel(audio_paths, spec.audio_window, media.audio_window_index)
         out["input_features"] = torch.from_numpy(np.ascontiguousarray(mel))[None]  # [1, n_mels, F]
         out["feature_attention_mask"] = torch.ones(1, mel.shape[1], dtype=torch.long)  # [1, F]
-        n_audio = audio_token_count(mel.shape[1])
+        n_audio = (self.modular.audio_tokens(mel.shape[1]) if self.modular is not None
+                   else audio_token_count(mel.shape[1]))
 
-        text = render_chat(conversation(record, with_target=with_target), add_generation_prompt=not with_target)
+        messages = conversation(record, with_target=with_target, crab_layout=self.modular is not None)
+        text = render_chat(messages, add_generation_prompt=not with_target)
         ids = self._expand(self.tokenizer(text, add_special_tokens=False)["input_ids"],
                            {"image" if spec.visual == "image" else "video": n_vision, "audio": n_audio}, record)
         out["input_ids"] = torch.tensor(ids, dtype=torch.long)  # [L]

@@ -128,6 +128,10 @@ class DemoConfig:
         if self.base_model is not None and not (Path(self.base_model) / "model.safetensors").is_file():
             raise ConfigError(f"base_model {self.base_model}: no model.safetensors there (give a model folder, "
                               "e.g. runs/base/chosen)")
+        if self.model.family == "modular" and not self.retrain_base:
+            raise ConfigError("model.family modular: the shipped base is the unified thinker, so a modular demo makes "
+                              "its own base from the perception corpus: add retrain_base=true (and "
+                              "model.modular.trainable=[vision,audio,projectors,llm] for a random tiny model)")
         if self.data.image_size != self.synth.image_size:
             raise ConfigError(f"data.image_size ({self.data.image_size}) must equal synth.image_size "
                               f"({self.synth.image_size}): the model sees frames at the rendered size")

@@ -21,7 +21,7 @@ from torch import nn
 from transformers import Qwen2_5OmniConfig, Qwen2_5OmniThinkerConfig, Qwen2_5OmniThinkerForConditionalGeneration
 
 from crabplus.adapters.kinds import NO_ADAPTER, apply_adapter
-from crabplus.model.config import SHIPPED, ModelConfig, checkpoint_path
+from crabplus.model.config import SHIPPED, TINY_PRESETS, ModelConfig, checkpoint_path
 from crabplus.model.init import init_audio_stem
 from crabplus.model.presets import build_thinker_config, preset_dims
 from crabplus.schema.tokens import special_token_ids
@@ -43,11 +43,11 @@ def resolve_dtype(model_cfg: ModelConfig) -> torch.dtype:
     model trains all its weights, and CPUs gain nothing from half precision)."""
     if model_cfg.dtype != "auto":
         return _DTYPES[model_cfg.dtype]
-    return torch.bfloat16 if model_cfg.preset != "tiny" and torch.cuda.is_available() else torch.float32
+    return torch.bfloat16 if model_cfg.preset not in TINY_PRESETS and torch.cuda.is_available() else torch.float32
 
 
 def _default_device(model_cfg: ModelConfig) -> str:
-    return "cuda" if model_cfg.preset != "tiny" and torch.cuda.is_available() else "cpu"
+    return "cuda" if model_cfg.preset not in TINY_PRESETS and torch.cuda.is_available() else "cpu"
 
 
 def checkpoint_kind(path: Path) -> str:

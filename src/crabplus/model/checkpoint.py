@@ -31,8 +31,9 @@ from transformers import AutoTokenizer
 
 from crabplus.adapters import is_adapter_key, is_peft, load_adapter, save_adapter
 from crabplus.config.core import ConfigError, from_dict, to_dict
-from crabplus.model.build import META_FILE, CheckpointError, base_reference, build_thinker, resolve_base
+from crabplus.model.build import META_FILE, CheckpointError, base_reference, resolve_base
 from crabplus.model.config import ModelConfig
+from crabplus.model.family import build_backbone
 from crabplus.utils.errors import describe
 from crabplus.utils.io import apply_umask, atomic_write_json, make_temp_dir, read_json_object
 
@@ -123,7 +124,7 @@ def load_checkpoint(directory: str | Path, device=None, base: str | Path | None 
         tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
     except Exception as exc:  # noqa: BLE001 - whatever the library says, the folder is the problem
         raise CheckpointError(f"{directory}: cannot load its tokenizer: {describe(exc)}") from exc
-    model = build_thinker(model_cfg, tokenizer, device=device)
+    model = build_backbone(model_cfg, tokenizer, device=device)
     if model_cfg.adapter != "none":
         model = load_adapter(model, directory / ADAPTER_DIR)
     return model, tokenizer, model_cfg

@@ -9,8 +9,13 @@ from typing import Any, Literal
 from crabplus.adapters.config import ILoRAConfig, LoRAConfig
 from crabplus.adapters.kinds import ADAPTER_KINDS, NO_ADAPTER, adapter_kind
 from crabplus.config.core import ConfigError, from_dict
+from crabplus.model.modular.settings import ModularSettings
 
 PRESETS = ("tiny", "omni-3b", "omni-7b")
+#: The modular family's presets (crabplus.model.modular.presets; docs/model.md).
+MODULAR_PRESETS = ("modular-tiny", "modular-7b", "modular-llama2-7b", "modular-siglip-7b")
+#: Presets built with random weights and trained on the CPU (float32, no GPU by default).
+TINY_PRESETS = ("tiny", "modular-tiny")
 
 #: ``model.checkpoint: shipped`` names the tiny perception-pretrained base inside the package, so the tiny
 #: configs run on a fresh clone without a base trained first (crabplus/assets/base, see its PROVENANCE.md).
@@ -29,8 +34,13 @@ class ModelConfig:
     shapes). ``checkpoint`` is a local directory: a released Qwen2.5-Omni checkpoint for the real
     presets, or one of our saved runs; ``shipped`` is the tiny base shipped in the package (the demo's);
     ``None`` builds random weights (tests, the demo's base stage).
+
+    ``family``: ``unified`` (Qwen2.5-Omni's thinker: Crab+'s paradigm) or ``modular`` (vision encoder + audio
+    encoder + projectors + any causal LM: Crab's paradigm, settings in ``modular``); ``family: modular`` with
+    the default preset picks ``modular-tiny``.
     """
 
+    family: Literal["unified", "modular"] = "unified"
     preset: str = "tiny"
     checkpoint: str | None = None
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
@@ -38,12 +48,20 @@ class ModelConfig:
     ilora: ILoRAConfig = field(default_factory=ILoRAConfig)
     lora: LoRAConfig = field(default_factory=LoRAConfig)
     adapter_options: dict[str, Any] = field(default_factory=dict)
+    modular: ModularSettings = field(default_factory=ModularSettings)
     gradient_checkpointing: bool = False
     attn_implementation: Literal["eager", "sdpa"] = "sdpa"
 
     def __post_init__(self) -> None:
-        if self.preset not in PRESETS:
-            raise ConfigError(f"model.preset: expected one of {list(PRESETS)}, got {self.preset!r}")
+        if self.family == "modular" and self.preset == "tiny":
+            self.preset = "modular-tiny"
+        known = MODULAR_PRESETS if self.family == "modular" else PRESETS
+        if self.preset not in known:
+            other = "unified" if self.family == "modular" else "modular"
+            hint = f" ({self.preset!r} is a {other} preset: set model.family: {other})" if self.preset in (
+                PRESETS + MODULAR_PRESETS) else ""
+            raise ConfigError(f"model.preset: expected one of {list(known)} for model.family {self.family!r}, "
+                              f"got {self.preset!r}{hint}")
         if self.adapter != NO_ADAPTER:
             kind = adapter_kind(self.adapter)
             if kind.apply is None:

@@ -78,11 +78,18 @@ def check_run_config(run_cfg: RunConfig) -> None:
 def build_model(model_cfg, *, device: str = "cpu"):
     """(tokenizer, model with its adapter) for a training run; all ranks build the same one."""
     from crabplus.data.tokenizer import build_tiny_tokenizer, load_tokenizer
-    from crabplus.model import attach_adapter, build_thinker
+    from crabplus.model import attach_adapter, build_backbone
 
     ckpt_dir = checkpoint_path(model_cfg.checkpoint) if model_cfg.checkpoint else None
-    tokenizer = load_tokenizer(ckpt_dir) if ckpt_dir is not None else build_tiny_tokenizer()
-    model = build_thinker(model_cfg, tokenizer, device=device)
+    if ckpt_dir is not None:
+        tokenizer = load_tokenizer(ckpt_dir)
+    elif model_cfg.family == "modular" and any(model_cfg.modular.parts.values()):
+        from crabplus.model.modular.build import parts_tokenizer  # CLIP, Whisper, BLIP-2: only when needed
+
+        tokenizer = parts_tokenizer(model_cfg)  # the LLM's own, with the placeholders it lacks added
+    else:
+        tokenizer = build_tiny_tokenizer()
+    model = build_backbone(model_cfg, tokenizer, device=device)
     return tokenizer, attach_adapter(model, model_cfg)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from crabplus.adapters.apply import in_encoder
 from crabplus.schema.records import Record
 
 LAYER = re.compile(r"^(?:.*\.)?layers\.(\d+)\.")
@@ -35,11 +36,12 @@ class RoutedAnswer:
 
 
 def layer_groups(names: list[str]) -> dict[int, list[str]]:
-    """Adapted module names grouped by decoder layer index (modules outside ``layers.N`` are left out)."""
+    """Adapted module names grouped by decoder layer index (modules outside ``layers.N`` and the encoders' layers,
+    of either model family, are left out)."""
     groups: dict[int, list[str]] = {}
     for name in names:
         match = LAYER.match(name)
-        if match and ".audio_tower." not in name and ".visual." not in name:
+        if match and not in_encoder(name):
             groups.setdefault(int(match[1]), []).append(name)
     return dict(sorted(groups.items()))
 

@@ -1,0 +1,20 @@
+"""One front door over the two model families (``model.family``): the unified Qwen2.5-Omni thinker
+(:mod:`crabplus.model.build`) and the modular model (:mod:`crabplus.model.modular`). Training, prediction and
+checkpoint loading build through :func:`build_backbone`; adapters, generation and saving take either alike."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from crabplus.model.build import _default_device, build_thinker
+from crabplus.model.config import ModelConfig
+
+
+def build_backbone(model_cfg: ModelConfig, tokenizer, device: str | torch.device | None = None) -> nn.Module:
+    """The model of ``model_cfg`` (either family), random or loaded as its config says, on ``device``."""
+    if model_cfg.family == "modular":
+        from crabplus.model.modular.build import build_modular
+
+        return build_modular(model_cfg, tokenizer, str(device) if device is not None else _default_device(model_cfg))
+    return build_thinker(model_cfg, tokenizer, device=device)

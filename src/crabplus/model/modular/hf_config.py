@@ -1,0 +1,68 @@
+"""The modular model's transformers configuration: its parts' own configs side by side, plus the connector's numbers.
+
+A transformers ``PreTrainedConfig`` (as LLaVA's composes a CLIP config and a LLaMA one), so that ``config.json``
+round-trips through ``save_pretrained`` / ``from_pretrained`` with each part's config as its own library writes it:
+``vision_config`` (``clip_vision_model`` or ``siglip_vision_model``), ``audio_config`` (``whisper``),
+``text_config`` (any causal LM's: ``qwen2``, ``llama``, ...) and ``qformer_config`` (BLIP-2's ``blip_2_qformer``).
+The processor reads the top-level numbers (``vision_queries``, ``audio_queries``, ``audio_segment_frames``,
+``image_mean``/``image_std``, the placeholder ids) and ``audio_config.num_mel_bins`` / ``mel_hop_length``
+(crabplus.schema.layouts).
+"""
+
+from __future__ import annotations
+
+from huggingface_hub.dataclasses import strict
+from transformers import AutoConfig, Blip2QFormerConfig
+from transformers.configuration_utils import PreTrainedConfig, SubConfigSpec
+
+from crabplus.schema.layouts import MODULAR_MODEL_TYPE
+
+
+@strict(accept_kwargs=True)
+class ModularAVConfig(PreTrainedConfig):
+    """Vision encoder + audio encoder + one projector per modality + a causal LM (docs/model.md, "modular")."""
+
+    model_type = MODULAR_MODEL_TYPE
+    sub_configs_defaults = {
+        "vision_config": SubConfigSpec(config_class=AutoConfig, model_type="clip_vision_model"),
+        "audio_config": SubConfigSpec(config_class=AutoConfig, model_type="whisper"),
+        "text_config": SubConfigSpec(config_class=AutoConfig, model_type="qwen2"),
+        "qformer_config": SubConfigSpec(config_class=Blip2QFormerConfig),
+    }
+
+    vision_config: dict | PreTrainedConfig | None = None
+    audio_config: dict | PreTrainedConfig | None = None
+    text_config: dict | PreTrainedConfig | None = None
+    qformer_config: dict | PreTrainedConfig | None = None
+    projector: str = "qformer"
+    vision_queries: int = 32
+    audio_queries: int = 32
+    audio_segment_frames: int = 100
+    vision_feature_layer: int = -2
+    image_mean: list[float] | None = None
+    image_std: list[float] | None = None
+    audio_token_id: int = 0
+    image_token_id: int = 0
+    video_token_id: int = 0
+    tie_word_embeddings: bool = False
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        if self.projector not in ("qformer", "mlp"):
+            raise ValueError(f"projector must be 'qformer' or 'mlp', got {self.projector!r}")
+        window = 2 * int(self.audio_config.max_source_positions)  # mel frames per audio-encoder window
+        if window % self.audio_segment_frames:
+            raise ValueError(f"audio_segment_frames {self.audio_segment_frames} must divide the audio encoder's "
+                             f"window of {window} mel frames (2 x max_source_positions)")
+        if self.audio_segment_frames % 2:
+            raise ValueError(f"audio_segment_frames {self.audio_segment_frames} must be even (the encoder halves it)")
+        if self.tie_word_embeddings != bool(getattr(self.text_config, "tie_word_embeddings", False)):
+            self.tie_word_embeddings = bool(getattr(self.text_config, "tie_word_embeddings", False))
+
+    @property
+    def vision_has_cls(self) -> bool:
+        """CLIP's vision tower prepends a class token (dropped before the projector); SigLIP's has none."""
+        return self.vision_config.model_type.startswith("clip")
+
+
+AutoConfig.register(MODULAR_MODEL_TYPE, ModularAVConfig, exist_ok=True)

@@ -1,0 +1,57 @@
+"""The connectors of the modular model: encoder tokens of one frame / one audio segment -> a fixed number of LLM
+tokens.
+
+- ``qformer`` (Crab's): transformers' BLIP-2 ``Blip2QFormerModel`` with learned queries that cross-attend to the
+  encoder's tokens in every layer (no text input), then Linear -> GELU -> Linear into the LLM's width.
+- ``mlp`` (LLaVA-style): the encoder's tokens average-pooled, in order, to the same number of tokens (padding
+  excluded), then the same Linear -> GELU -> Linear. Both give the processor the same token counts.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import Blip2QFormerModel
+
+
+def masked_pool(x: torch.Tensor, mask: torch.Tensor, n: int) -> torch.Tensor:
+    """[G, P, d] tokens with a [G, P] mask (1 = real) -> [G, n, d]: ``n`` adaptive averages over P, in order,
+    each over the real tokens of its span (a span of padding only gives zeros)."""
+    m = mask.to(x.dtype).unsqueeze(1)  # [G, 1, P]
+    total = F.adaptive_avg_pool1d(x.transpose(1, 2) * m, n)  # [G, d, n]
+    weight = F.adaptive_avg_pool1d(m, n)  # [G, 1, n]
+    return (total / weight.clamp_min(1e-6)).transpose(1, 2)  # [G, n, d]
+
+
+class Projector(nn.Module):
+    """One modality's connector: [G, P, d_enc] encoder tokens (+ [G, P] mask) -> [G, queries, d_llm]."""
+
+    def __init__(self, kind: str, qformer_config, encoder_hidden: int, llm_hidden: int, queries: int):
+        super().__init__()
+        self.kind, self.queries = kind, queries
+        if kind == "qformer":
+            config = copy.deepcopy(qformer_config)
+            config.encoder_hidden_size = encoder_hidden
+            self.qformer = Blip2QFormerModel(config)
+            self.query_tokens = nn.Parameter(torch.randn(1, queries, config.hidden_size) * config.initializer_range)
+            width = config.hidden_size
+        else:
+            width = encoder_hidden
+        self.linear_1 = nn.Linear(width, llm_hidden)
+        self.act = nn.GELU()
+        self.linear_2 = nn.Linear(llm_hidden, llm_hidden)
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if mask is None:
+            mask = torch.ones(tokens.shape[:2], dtype=torch.long, device=tokens.device)  # [G, P]
+        if self.kind == "qformer":
+            queries = self.query_tokens.expand(tokens.shape[0], -1, -1)  # [G, q, d_q]
+            out = self.qformer(query_embeds=queries, encoder_hidden_states=tokens,
+                               encoder_attention_mask=mask).last_hidden_state  # [G, q, d_q]
+        else:
+            out = masked_pool(tokens, mask, self.queries)  # [G, q, d_enc]
+        out = out.to(self.linear_1.weight.dtype)
+        return self.linear_2(self.act(self.linear_1(out)))  # [G, q, d_llm]

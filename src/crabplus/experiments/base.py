@@ -129,9 +129,11 @@ def pretrain_base(cfg: BaseConfig, workers: int = 1) -> Path:
         out = Path(cfg.output_dir)
         corpus = make_corpus(cfg, out, workers)
         run_cfg = base_run_config(cfg, out, corpus)
-        towers = pretrain_encoders(corpus, out, cfg.model, cfg.encoders, seed=cfg.seed,
-                                   image_size=cfg.data.image_size, cache_dir=run_cfg.data.cache_dir)
-        run_cfg = replace(run_cfg, model=replace(run_cfg.model, checkpoint=str(towers)))
+        if cfg.model.family == "unified":  # stage 0 trains the thinker's own towers; a modular model's parts
+            # are pretrained models of their own (model.modular.trainable says what its base stage trains)
+            towers = pretrain_encoders(corpus, out, cfg.model, cfg.encoders, seed=cfg.seed,
+                                       image_size=cfg.data.image_size, cache_dir=run_cfg.data.cache_dir)
+            run_cfg = replace(run_cfg, model=replace(run_cfg.model, checkpoint=str(towers)))
         final = stages.train(run_cfg)
         val = make_corpus(replace(cfg, seed=cfg.seed + VAL_SEED_OFFSET, corpus_scale=cfg.val_clips_scale), out,
                           workers, folder=VAL_DIR)

@@ -74,7 +74,8 @@ def _load(path: Path, model_cfg: ModelConfig, device: str, config: Qwen2_5OmniTh
 
     if not progress_enabled():
         hf_logging.disable_progress_bar()
-    for weights in sorted(path.glob("*.safetensors")):
+    for weights in sorted(path.glob("model*.safetensors")):  # what from_pretrained reads (a training
+        # checkpoint's folder also holds its optimizer and random-generator states, not weights)
         # empty, truncated, a pickle renamed, an int8 tensor: named here
         read_safetensors_header(weights, CheckpointError, weights=True)
     try:

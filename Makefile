@@ -28,3 +28,4 @@ test-slow: test-tools
 
 lint: setup
 	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .

@@ -55,24 +55,47 @@ def main(argv: list[str] | None = None) -> int:
         cfg = SynthConfig(per_dataset=args.per_dataset, datasets=[name], workers=1)
         wall, cpu, n = timed(scratch / name, cfg)
         mb = folder_mb(scratch / name)
-        rows.append({"dataset": name, "task": get_spec(name).task, "clips": n, "wall_s": round(wall, 3),
-                     "cpu_s": round(cpu, 3), "clips_per_s": round(n / wall, 2), "mb": round(mb, 2)})
+        rows.append(
+            {
+                "dataset": name,
+                "task": get_spec(name).task,
+                "clips": n,
+                "wall_s": round(wall, 3),
+                "cpu_s": round(cpu, 3),
+                "clips_per_s": round(n / wall, 2),
+                "mb": round(mb, 2),
+            }
+        )
         print(f"{name:<10} {rows[-1]['task']:<13} {n:>5} {wall:>7.2f} {cpu:>7.2f} {n / wall:>8.1f} {mb:>6.1f}")
         shutil.rmtree(scratch / name)
     totals = {}
     for workers in (1, args.workers):
         cfg = SynthConfig(per_dataset=args.per_dataset, workers=workers)
         wall, cpu, n = timed(scratch / "all", cfg)
-        totals[f"workers_{workers}"] = {"clips": n, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
-                                        "clips_per_s": round(n / wall, 2), "mb": round(folder_mb(scratch / "all"), 1)}
-        print(f"all 19 datasets x {args.per_dataset}, {workers} worker(s): {n} clips in {wall:.1f} s wall "
-              f"({cpu:.1f} s CPU), {n / wall:.1f} clips/s, {totals[f'workers_{workers}']['mb']} MB")
+        totals[f"workers_{workers}"] = {
+            "clips": n,
+            "wall_s": round(wall, 2),
+            "cpu_s": round(cpu, 2),
+            "clips_per_s": round(n / wall, 2),
+            "mb": round(folder_mb(scratch / "all"), 1),
+        }
+        print(
+            f"all 19 datasets x {args.per_dataset}, {workers} worker(s): {n} clips in {wall:.1f} s wall "
+            f"({cpu:.1f} s CPU), {n / wall:.1f} clips/s, {totals[f'workers_{workers}']['mb']} MB"
+        )
     if args.out is None:
         shutil.rmtree(scratch, ignore_errors=True)
-    result = {"benchmark": "avsynth", "generator_version": GENERATOR_VERSION, "per_dataset": args.per_dataset,
-              "image_size": SynthConfig().image_size, "cpu_count": os.cpu_count(),
-              "load_average_1min": round(os.getloadavg()[0], 2), "python": sys.version.split()[0],
-              "datasets": rows, "totals": totals}
+    result = {
+        "benchmark": "avsynth",
+        "generator_version": GENERATOR_VERSION,
+        "per_dataset": args.per_dataset,
+        "image_size": SynthConfig().image_size,
+        "cpu_count": os.cpu_count(),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "python": sys.version.split()[0],
+        "datasets": rows,
+        "totals": totals,
+    }
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.json}")

@@ -65,10 +65,10 @@ def _masks(rng, shape, soft: bool = True):
 def s4(rng) -> dict[str, float]:
     n = int(rng.integers(1, 50))
     pred, gt = _masks(rng, (n, 4, 4))
-    return {"J": abs(avs_miou(pred, gt, frames_per_batch=20)
-                     - restated.per_batch(restated.mask_iou_call, pred, gt, 20)),
-            "F": abs(avs_fscore(pred, gt, frames_per_batch=20)
-                     - restated.per_batch(restated.fmeasure_call, pred, gt, 20))}
+    return {
+        "J": abs(avs_miou(pred, gt, frames_per_batch=20) - restated.per_batch(restated.mask_iou_call, pred, gt, 20)),
+        "F": abs(avs_fscore(pred, gt, frames_per_batch=20) - restated.per_batch(restated.fmeasure_call, pred, gt, 20)),
+    }
 
 
 def refavs(rng) -> dict[str, float]:
@@ -76,9 +76,11 @@ def refavs(rng) -> dict[str, float]:
     pred, gt = _masks(rng, (s, f, 4, 4))
     fp, fg = pred.reshape(-1, 4, 4), gt.reshape(-1, 4, 4)
     out = refavs_scores(pred, gt)
-    return {"J": abs(out["miou"] - restated.per_batch(restated.mask_iou_call, fp, fg, 4 * f, threshold=0.4)),
-            "F": abs(out["fscore"] - restated.per_batch(restated.fmeasure_call, fp, fg, 4 * f)),
-            "null S": abs(refavs_null_s(pred) - restated.per_batch(restated.null_s_call, fp, None, 4 * f))}
+    return {
+        "J": abs(out["miou"] - restated.per_batch(restated.mask_iou_call, fp, fg, 4 * f, threshold=0.4)),
+        "F": abs(out["fscore"] - restated.per_batch(restated.fmeasure_call, fp, fg, 4 * f)),
+        "null S": abs(refavs_null_s(pred) - restated.per_batch(restated.null_s_call, fp, None, 4 * f)),
+    }
 
 
 def avss(rng) -> dict[str, float]:
@@ -137,17 +139,36 @@ def ssl_auc(rng) -> dict[str, float]:
     return {"AUC": abs(success_auc(values)["auc"] - ref)}
 
 
-_FRAGMENTS = ["<answer>true</answer>", "<answer>false</answer>", "<answer>True</answer>", "<answer>FALSE</answer>",
-              "</s>", "[10,10,100,100]", "[0,0,223,223]", "[5,5,224,100]", "[50,60]", "[223,0]", "[224,3]",
-              "[ 5, 6]", "[1.5,2]", "dog", "\n", "<answer>dog</answer>"]
+_FRAGMENTS = [
+    "<answer>true</answer>",
+    "<answer>false</answer>",
+    "<answer>True</answer>",
+    "<answer>FALSE</answer>",
+    "</s>",
+    "[10,10,100,100]",
+    "[0,0,223,223]",
+    "[5,5,224,100]",
+    "[50,60]",
+    "[223,0]",
+    "[224,3]",
+    "[ 5, 6]",
+    "[1.5,2]",
+    "dog",
+    "\n",
+    "<answer>dog</answer>",
+]
 
 
 def release(rng) -> dict[str, float]:
     text = " ".join(rng.choice(_FRAGMENTS, size=int(rng.integers(0, 9))))
-    return {"S4/MS3 accepted (disagreements)": float(parse_prediction("s4", text).release_valid
-                                                     != restated.release_s4_valid(text)),
-            "Ref-AVS accepted (disagreements)": float(parse_prediction("ref_avs", text).release_valid
-                                                      != restated.release_refavs_valid(text))}
+    return {
+        "S4/MS3 accepted (disagreements)": float(
+            parse_prediction("s4", text).release_valid != restated.release_s4_valid(text)
+        ),
+        "Ref-AVS accepted (disagreements)": float(
+            parse_prediction("ref_avs", text).release_valid != restated.release_refavs_valid(text)
+        ),
+    }
 
 
 def captions(rng) -> dict[str, float]:
@@ -170,8 +191,7 @@ def captions(rng) -> dict[str, float]:
     ours = caption_scores(preds, refs, meteor=False)
 
     def one_line(t: str) -> str:
-        return " ".join(t.replace("\r", " ").replace("\u2028", " ").replace("\u2029", " ").replace("\x85", " ")
-                        .split())
+        return " ".join(t.replace("\r", " ").replace("\u2028", " ").replace("\u2029", " ").replace("\x85", " ").split())
 
     tok = PTBTokenizer()
     gts = tok.tokenize({i: [{"caption": one_line(r)} for r in rs] for i, rs in enumerate(refs)})
@@ -186,14 +206,24 @@ ROWS = [
     ("AVSBench S4/MS3", AVSBENCH, "J (mask_iou) and F (Eval_Fmeasure) per 20-frame call, ragged last batch", s4, 1.0),
     ("Ref-AVS", REFAVS, "J, F and null S per 4-sample call (1-3 frames per sample, ragged last batch)", refavs, 1.0),
     ("AVSBench AVSS", AVSBENCH, "colour mIoU / F with labels -1, 71, 255", avss, 1.0),
-    ("UnAV-100", UNAV, "mAP@{.1,.3,.5,.7,.9}: exact tie average vs every tied order enumerated; dedupe <= 1e-3",
-     unav, 0.5),
+    (
+        "UnAV-100",
+        UNAV,
+        "mAP@{.1,.3,.5,.7,.9}: exact tie average vs every tied order enumerated; dedupe <= 1e-3",
+        unav,
+        0.5,
+    ),
     ("SSL (VGG-SS)", LVS, "float32 median binarisation (224-px Gaussian, random, constant maps) and cIoU", ssl, 0.3),
     ("SSL (VGG-SS)", LVS, "AUC (trapezoid over 21 thresholds)", ssl_auc, 1.0),
     ("Crab+ release parser", CRAB_PLUS, "which texts the SAM 2 scripts score (random malformed texts)", release, 1.0),
 ]
-CAPTION_ROW = ("captions (pycocoevalcap)", "pycocoevalcap 1.2 (dependency)",
-               "scores with \\r, U+2028, U+2029, U+0085 vs pycocoevalcap on the one-line text", captions, 0.02)
+CAPTION_ROW = (
+    "captions (pycocoevalcap)",
+    "pycocoevalcap 1.2 (dependency)",
+    "scores with \\r, U+2028, U+2029, U+0085 vs pycocoevalcap on the one-line text",
+    captions,
+    0.02,
+)
 
 
 def main(argv=None) -> int:
@@ -212,8 +242,16 @@ def main(argv=None) -> int:
         for _ in range(n):
             for key, value in fn(rng).items():
                 worst[key] = max(worst.get(key, 0.0), float(value))
-        results.append({"benchmark": name, "repository": repo, "compared": what, "cases": n, "max_abs_diff": worst,
-                        "seconds": round(time.perf_counter() - start, 2)})
+        results.append(
+            {
+                "benchmark": name,
+                "repository": repo,
+                "compared": what,
+                "cases": n,
+                "max_abs_diff": worst,
+                "seconds": round(time.perf_counter() - start, 2),
+            }
+        )
     print("| benchmark | authors' repository @ commit | compared (ours vs re-statement) | cases | max difference |")
     print("|---|---|---|---:|---|")
     for r in results:

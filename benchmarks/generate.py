@@ -44,8 +44,16 @@ from crabplus.model.generate import FORWARD_KEYS, compiled_options
 
 def run_generate(model, inputs: dict, new_tokens: int, options: dict) -> torch.Tensor:
     with torch.no_grad():
-        return model.generate(**inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
-                              num_beams=1, eos_token_id=[], pad_token_id=0, **options)
+        return model.generate(
+            **inputs,
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            do_sample=False,
+            num_beams=1,
+            eos_token_id=[],
+            pad_token_id=0,
+            **options,
+        )
 
 
 def timed_generate(model, inputs: dict, new_tokens: int, options: dict, device: torch.device) -> float:
@@ -57,21 +65,73 @@ def timed_generate(model, inputs: dict, new_tokens: int, options: dict, device: 
 
 
 #: Ops that only make views, allocate or are no-ops: not counted as work.
-NOT_WORK = {"aten::" + n for n in (
-    "view", "slice", "unsqueeze", "squeeze", "t", "transpose", "permute", "expand", "select", "as_strided", "alias",
-    "detach", "empty", "empty_strided", "empty_like", "resize_", "_reshape_alias", "reshape", "flatten", "to",
-    "lift_fresh", "result_type", "split", "split_with_sizes", "narrow", "unbind", "_unsafe_view", "contiguous",
-    "item", "_local_scalar_dense", "is_nonzero", "chunk", "expand_as", "view_as", "numpy_T", "dim", "size",
-    "resolve_conj", "resolve_neg", "_to_copy", "linear", "matmul", "softmax", "dropout",
-)}
+NOT_WORK = {
+    "aten::" + n
+    for n in (
+        "view",
+        "slice",
+        "unsqueeze",
+        "squeeze",
+        "t",
+        "transpose",
+        "permute",
+        "expand",
+        "select",
+        "as_strided",
+        "alias",
+        "detach",
+        "empty",
+        "empty_strided",
+        "empty_like",
+        "resize_",
+        "_reshape_alias",
+        "reshape",
+        "flatten",
+        "to",
+        "lift_fresh",
+        "result_type",
+        "split",
+        "split_with_sizes",
+        "narrow",
+        "unbind",
+        "_unsafe_view",
+        "contiguous",
+        "item",
+        "_local_scalar_dense",
+        "is_nonzero",
+        "chunk",
+        "expand_as",
+        "view_as",
+        "numpy_T",
+        "dim",
+        "size",
+        "resolve_conj",
+        "resolve_neg",
+        "_to_copy",
+        "linear",
+        "matmul",
+        "softmax",
+        "dropout",
+    )
+}
 
 
 #: Products counted as one op whatever they call inside (the bias copy of addmm, conj checks).
-PRODUCTS = {"aten::" + n for n in (
-    "mm", "addmm", "addmm_", "bmm", "baddbmm", "convolution", "_scaled_dot_product_flash_attention_for_cpu",
-    "_scaled_dot_product_efficient_attention", "_scaled_dot_product_flash_attention",
-    "_scaled_dot_product_cudnn_attention",
-)}
+PRODUCTS = {
+    "aten::" + n
+    for n in (
+        "mm",
+        "addmm",
+        "addmm_",
+        "bmm",
+        "baddbmm",
+        "convolution",
+        "_scaled_dot_product_flash_attention_for_cpu",
+        "_scaled_dot_product_efficient_attention",
+        "_scaled_dot_product_flash_attention",
+        "_scaled_dot_product_cudnn_attention",
+    )
+}
 
 
 def inside_product(e) -> bool:
@@ -94,9 +154,16 @@ def work_ops(events) -> list:
             memo[id(e)] = any(below) or e.name not in NOT_WORK
         return memo[id(e)]
 
-    return [e for e in events if e.name.startswith("aten::") and not inside_product(e) and (
-        e.name in PRODUCTS or (e.name not in NOT_WORK
-                               and not any(has_work(c) for c in e.cpu_children if c.name.startswith("aten::"))))]
+    return [
+        e
+        for e in events
+        if e.name.startswith("aten::")
+        and not inside_product(e)
+        and (
+            e.name in PRODUCTS
+            or (e.name not in NOT_WORK and not any(has_work(c) for c in e.cpu_children if c.name.startswith("aten::")))
+        )
+    ]
 
 
 def op_counts(model, inputs: dict, new_tokens: int, options: dict, device: torch.device) -> dict:
@@ -127,8 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="tiny", choices=["tiny", "omni-3b", "omni-7b"])
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--variants", nargs="+", default=["base", "ilora", "ilora_plain"],
-                        choices=["base", "ilora", "ilora_plain"])
+    parser.add_argument(
+        "--variants", nargs="+", default=["base", "ilora", "ilora_plain"], choices=["base", "ilora", "ilora_plain"]
+    )
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 8])
     parser.add_argument("--new-tokens", type=int, default=None, help="default 64 (tiny: 32)")
     parser.add_argument("--reps", type=int, default=3)
@@ -167,10 +235,13 @@ def main(argv: list[str] | None = None) -> int:
                     full[v].append(timed_generate(model, inputs, new_tokens, options[v], device))
             for v, model in models.items():
                 prefill, total = min(first[v]), min(full[v])
-                row = {"prompt_tokens": int(inputs["input_ids"].shape[1]), "prefill_s": round(prefill, 4),
-                       "decode_ms_per_token": round((total - prefill) / (new_tokens - 1) * 1e3, 3),
-                       "prefill_s_all": [round(t, 4) for t in first[v]],
-                       "total_s_all": [round(t, 4) for t in full[v]]}
+                row = {
+                    "prompt_tokens": int(inputs["input_ids"].shape[1]),
+                    "prefill_s": round(prefill, 4),
+                    "decode_ms_per_token": round((total - prefill) / (new_tokens - 1) * 1e3, 3),
+                    "prefill_s_all": [round(t, 4) for t in first[v]],
+                    "total_s_all": [round(t, 4) for t in full[v]],
+                }
                 if args.count_ops:
                     row["ops_per_decoded_token"] = op_counts(model, inputs, new_tokens, options[v], device)
                 rows[v][f"batch_{b}"] = row
@@ -178,27 +249,38 @@ def main(argv: list[str] | None = None) -> int:
         gc.collect()
         if device.type == "cuda":
             torch.cuda.empty_cache()
-    print(f"\n{args.preset} on {device_name(device)}, {new_tokens} new tokens, greedy"
-          + (", compiled (CUDA graphs)" if args.compiled else ""))
+    print(
+        f"\n{args.preset} on {device_name(device)}, {new_tokens} new tokens, greedy"
+        + (", compiled (CUDA graphs)" if args.compiled else "")
+    )
     print(f"{'variant':<13}{'batch':>6}{'prompt':>8}{'prefill s':>11}{'decode ms/tok':>15}{'ops/token':>11}")
     for variant, per in rows.items():
         for key, r in per.items():
             ops = r.get("ops_per_decoded_token", {}).get("compute_ops", "-")
-            print(f"{variant:<13}{key.removeprefix('batch_'):>6}{r['prompt_tokens']:>8}{r['prefill_s']:>11.3f}"
-                  f"{r['decode_ms_per_token']:>15.2f}{ops:>11}")
+            print(
+                f"{variant:<13}{key.removeprefix('batch_'):>6}{r['prompt_tokens']:>8}{r['prefill_s']:>11.3f}"
+                f"{r['decode_ms_per_token']:>15.2f}{ops:>11}"
+            )
     ratios = {}
     if "base" in rows:
         for variant, per in rows.items():
             for key, r in per.items():
                 if variant != "base":
                     ratios[f"{variant}_{key}_decode_vs_base"] = round(
-                        r["decode_ms_per_token"] / rows["base"][key]["decode_ms_per_token"], 3)
+                        r["decode_ms_per_token"] / rows["base"][key]["decode_ms_per_token"], 3
+                    )
     print("decode time relative to the base:", ratios)
     report = {
-        **report_header("generation speed, base vs I-LoRA (benchmarks/generate.py)", "benchmarks/generate.py", argv,
-                        device, dtype),
-        "preset": args.preset, "new_tokens": new_tokens, "rank": rank, "encoders": args.encoders,
-        "compiled": args.compiled, "variants": rows, "decode_vs_base": ratios,
+        **report_header(
+            "generation speed, base vs I-LoRA (benchmarks/generate.py)", "benchmarks/generate.py", argv, device, dtype
+        ),
+        "preset": args.preset,
+        "new_tokens": new_tokens,
+        "rank": rank,
+        "encoders": args.encoders,
+        "compiled": args.compiled,
+        "variants": rows,
+        "decode_vs_base": ratios,
     }
     suffix = "_compiled" if args.compiled else ""
     out = args.out or RESULTS / f"generate_{args.preset}_{device.type}{suffix}.json"

@@ -124,8 +124,18 @@ def plain_copy(layer: ILoRALinear) -> ILoRALinear:
     return plain
 
 
-def bench_layer(name: str, d_in: int, d_out: int, r: int, n: int, tokens: int, reps: int,
-                device: torch.device, dtype: torch.dtype, dropout: float = 0.0) -> dict:
+def bench_layer(
+    name: str,
+    d_in: int,
+    d_out: int,
+    r: int,
+    n: int,
+    tokens: int,
+    reps: int,
+    device: torch.device,
+    dtype: torch.dtype,
+    dropout: float = 0.0,
+) -> dict:
     torch.manual_seed(0)
     holder = nn.Module()
     holder.up_proj = nn.Linear(d_in, d_out, bias=False, device=device, dtype=dtype).requires_grad_(False)
@@ -135,8 +145,13 @@ def bench_layer(name: str, d_in: int, d_out: int, r: int, n: int, tokens: int, r
         ilora.lora_B.weight.normal_(std=0.01)
     loop = PerHeadILoRALinear(ilora)
     peft = apply_lora(holder, LoRAConfig(rank=n * r, alpha=2.0 * n * r, dropout=dropout, target_modules=["up_proj"]))
-    modules = {"none": base, "ilora": ilora, "ilora_plain": plain_copy(ilora), "loop": loop,
-               "peft_Nr": peft.base_model.model.up_proj}
+    modules = {
+        "none": base,
+        "ilora": ilora,
+        "ilora_plain": plain_copy(ilora),
+        "loop": loop,
+        "peft_Nr": peft.base_model.model.up_proj,
+    }
     x = torch.randn(1, tokens, d_in, device=device, dtype=dtype, requires_grad=True)
     grad_out = torch.randn(1, tokens, d_out, device=device, dtype=dtype)
 
@@ -146,6 +161,7 @@ def bench_layer(name: str, d_in: int, d_out: int, r: int, n: int, tokens: int, r
             for p in module.parameters():
                 p.grad = None
             module(x).backward(grad_out)
+
         return step
 
     steps = {k: step_of(m) for k, m in modules.items()}
@@ -153,19 +169,31 @@ def bench_layer(name: str, d_in: int, d_out: int, r: int, n: int, tokens: int, r
     times = run_round_robin(steps, reps, device)
     base_flops = layer_flops("none", tokens, d_in, d_out, r, n)
     rate = base_flops / min(times["none"])  # FLOP/s the base GEMM reaches here
-    out = {"name": name, "d_in": d_in, "d_out": d_out, "rank": r, "num_experts": n, "tokens": tokens,
-           "guide_floor_overhead": round((r + n * r) / d_in, 4), "base_gflops_per_s": round(rate / 1e9, 1),
-           "variants": {}}
+    out = {
+        "name": name,
+        "d_in": d_in,
+        "d_out": d_out,
+        "rank": r,
+        "num_experts": n,
+        "tokens": tokens,
+        "guide_floor_overhead": round((r + n * r) / d_in, 4),
+        "base_gflops_per_s": round(rate / 1e9, 1),
+        "variants": {},
+    }
     for k in VARIANTS:
         flops = layer_flops(k, tokens, d_in, d_out, r, n)
         ms = min(times[k]) * 1e3
         floor_ms = flops / rate * 1e3
         adapter = sum(p.numel() * p.element_size() for p in modules[k].parameters() if p.requires_grad)
         out["variants"][k] = {
-            "ms": round(ms, 3), "ms_median": round(statistics.median(times[k]) * 1e3, 3),
-            "ms_all": [round(t * 1e3, 3) for t in times[k]], "gflop": round(flops / 1e9, 3),
-            "floor_ms": round(floor_ms, 3), "x_floor": round(ms / floor_ms, 3),
-            "saved_activations_mib": mib(saved_bytes(steps[k], params)), "adapter_params_mib": mib(adapter),
+            "ms": round(ms, 3),
+            "ms_median": round(statistics.median(times[k]) * 1e3, 3),
+            "ms_all": [round(t * 1e3, 3) for t in times[k]],
+            "gflop": round(flops / 1e9, 3),
+            "floor_ms": round(floor_ms, 3),
+            "x_floor": round(ms / floor_ms, 3),
+            "saved_activations_mib": mib(saved_bytes(steps[k], params)),
+            "adapter_params_mib": mib(adapter),
             "cuda_peak_mib": cuda_peak(steps[k], device),
         }
     out["ratios"] = ratios(out["variants"])
@@ -222,8 +250,12 @@ def bench_tiny_model(reps: int, device: torch.device, dtype: torch.dtype, r: int
     gen = torch.Generator().manual_seed(0)
     prompt = tok("Please judge the person's emotion at the moment.", add_special_tokens=False).input_ids
     answer = tok("The voice is loud. <answer>happy</answer>", add_special_tokens=False).input_ids
-    samples = [dummy_sample(models["none"].config, prompt, answer, im_start=ids["im_start"], frames=10,
-                            mel_frames=400, generator=gen) for _ in range(2)]
+    samples = [
+        dummy_sample(
+            models["none"].config, prompt, answer, im_start=ids["im_start"], frames=10, mel_frames=400, generator=gen
+        )
+        for _ in range(2)
+    ]
     batch = {k: v.to(device) for k, v in collate(samples, ids["pad"]).items() if isinstance(v, torch.Tensor)}
 
     def step_of(model):
@@ -232,26 +264,37 @@ def bench_tiny_model(reps: int, device: torch.device, dtype: torch.dtype, r: int
         def step():
             model.zero_grad(set_to_none=True)
             model(**batch).loss.backward()
+
         return step
 
     steps = {k: step_of(m) for k, m in models.items()}
     times = run_round_robin(steps, reps, device)
-    out = {"name": "tiny thinker", "tokens_per_sample": int(batch["input_ids"].shape[1]), "batch": 2,
-           "rank": r, "num_experts": n, "variants": {}}
+    out = {
+        "name": "tiny thinker",
+        "tokens_per_sample": int(batch["input_ids"].shape[1]),
+        "batch": 2,
+        "rank": r,
+        "num_experts": n,
+        "variants": {},
+    }
     for k in VARIANTS:
         params = {p.untyped_storage().data_ptr() for p in models[k].parameters()}
         trainable = sum(p.numel() for p in models[k].parameters() if p.requires_grad)
         out["variants"][k] = {
-            "ms": round(min(times[k]) * 1e3, 3), "ms_median": round(statistics.median(times[k]) * 1e3, 3),
+            "ms": round(min(times[k]) * 1e3, 3),
+            "ms_median": round(statistics.median(times[k]) * 1e3, 3),
             "ms_all": [round(t * 1e3, 3) for t in times[k]],
-            "trainable_params": trainable, "saved_activations_mib": mib(saved_bytes(steps[k], params)),
+            "trainable_params": trainable,
+            "saved_activations_mib": mib(saved_bytes(steps[k], params)),
             "cuda_peak_mib": cuda_peak(steps[k], device),
         }
     v = out["variants"]
-    out["ratios"] = {"ilora_vs_peft_Nr": round(v["ilora"]["ms"] / v["peft_Nr"]["ms"], 3),
-                     "loop_vs_ilora": round(v["loop"]["ms"] / v["ilora"]["ms"], 3),
-                     "ilora_vs_none": round(v["ilora"]["ms"] / v["none"]["ms"], 3),
-                     "plain_vs_ilora": round(v["ilora_plain"]["ms"] / v["ilora"]["ms"], 3)}
+    out["ratios"] = {
+        "ilora_vs_peft_Nr": round(v["ilora"]["ms"] / v["peft_Nr"]["ms"], 3),
+        "loop_vs_ilora": round(v["loop"]["ms"] / v["ilora"]["ms"], 3),
+        "ilora_vs_none": round(v["ilora"]["ms"] / v["none"]["ms"], 3),
+        "plain_vs_ilora": round(v["ilora_plain"]["ms"] / v["ilora"]["ms"], 3),
+    }
     return out
 
 
@@ -269,17 +312,23 @@ def print_table(results: list[dict]) -> None:
             print(f"{res['name']:<34}{k:<13}{v['ms']:>10.2f}{floor:>9}{v['saved_activations_mib']:>11.1f}{adapter:>12}")
         r = res["ratios"]
         extra = f", I-LoRA / floor {r['ilora_vs_floor']:.2f} (goal <= 1.20)" if "ilora_vs_floor" in r else ""
-        print(f"  -> I-LoRA / PEFT(N*r) {r['ilora_vs_peft_Nr']:.2f} (goal <= 1.10), loop / I-LoRA "
-              f"{r['loop_vs_ilora']:.2f} (goal >= 1.30){extra}, I-LoRA / none {r['ilora_vs_none']:.2f}, "
-              f"before issue 14 / now {r['plain_vs_ilora']:.2f}")
+        print(
+            f"  -> I-LoRA / PEFT(N*r) {r['ilora_vs_peft_Nr']:.2f} (goal <= 1.10), loop / I-LoRA "
+            f"{r['loop_vs_ilora']:.2f} (goal >= 1.30){extra}, I-LoRA / none {r['ilora_vs_none']:.2f}, "
+            f"before issue 14 / now {r['plain_vs_ilora']:.2f}"
+        )
     print()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tokens", type=int, default=256, help="tokens per layer call (real shapes)")
-    parser.add_argument("--reps", type=int, default=7, help="least timed rounds per variant (best reported); "
-                                                            "fast cases run more, up to 3 s per variant")
+    parser.add_argument(
+        "--reps",
+        type=int,
+        default=7,
+        help="least timed rounds per variant (best reported); fast cases run more, up to 3 s per variant",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--skip-real", action="store_true", help="only the tiny shapes")
@@ -290,10 +339,14 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    cases = [] if args.skip_real else [
-        ("LLM up_proj 3584->18944 (7B)", 3584, 18944, 128, 3, args.tokens),
-        ("LLM q_proj 3584->3584 (7B)", 3584, 3584, 128, 3, args.tokens),
-    ]
+    cases = (
+        []
+        if args.skip_real
+        else [
+            ("LLM up_proj 3584->18944 (7B)", 3584, 18944, 128, 3, args.tokens),
+            ("LLM q_proj 3584->3584 (7B)", 3584, 3584, 128, 3, args.tokens),
+        ]
+    )
     cases.append(("tiny up_proj 128->384", 128, 384, 8, 3, 256))
     results = []
     for name, d_in, d_out, r, n, tokens in cases:
@@ -306,8 +359,11 @@ def main(argv: list[str] | None = None) -> int:
         "what": "I-LoRA forward+backward, side by side (benchmarks/ilora.py)",
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name(),
-        "dtype": str(dtype).removeprefix("torch."), "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "dropout": args.dropout, "cpu_run": device.type == "cpu",
+        "dtype": str(dtype).removeprefix("torch."),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "dropout": args.dropout,
+        "cpu_run": device.type == "cpu",
         "results": results,
     }
     out = args.out or RESULTS / f"ilora_{device.type}.json"

@@ -54,9 +54,18 @@ RESULTS = Path(__file__).resolve().parent / "results" / "media.json"
 
 
 def _record(i: int, name: str):
-    return record_from_json({"id": f"ks-{i}", "dataset": "ks", "task": "action", "split": "test",
-                             "media": {"video": name}, "instruction": DATASETS["ks"].instruction,
-                             "answer": {"label": "x"}, "target": "<answer>x</answer>"})
+    return record_from_json(
+        {
+            "id": f"ks-{i}",
+            "dataset": "ks",
+            "task": "action",
+            "split": "test",
+            "media": {"video": name},
+            "instruction": DATASETS["ks"].instruction,
+            "answer": {"label": "x"},
+            "target": "<answer>x</answer>",
+        }
+    )
 
 
 def _cpu() -> float:
@@ -85,8 +94,12 @@ def _loader(processor, root: Path, workers: int):
     """Clips through a DataLoader; the records are repeated 3 times to amortise starting the workers."""
 
     def run(records) -> int:
-        loader = DataLoader(RecordDataset(records * 3, processor, root), batch_size=1, num_workers=workers,
-                            collate_fn=lambda samples: samples)
+        loader = DataLoader(
+            RecordDataset(records * 3, processor, root),
+            batch_size=1,
+            num_workers=workers,
+            collate_fn=lambda samples: samples,
+        )
         return sum(len(batch) for batch in loader)
 
     return run
@@ -113,8 +126,15 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp)
         names = []
         for i in range(args.clips):
-            write_clip(root / f"clip{i}.mp4", seconds=args.seconds, fps=args.fps, width=args.width,
-                       height=args.height, freq=300.0 + 50 * i, textured=True)
+            write_clip(
+                root / f"clip{i}.mp4",
+                seconds=args.seconds,
+                fps=args.fps,
+                width=args.width,
+                height=args.height,
+                freq=300.0 + 50 * i,
+                textured=True,
+            )
             names.append(f"clip{i}.mp4")
         records = [_record(i, n) for i, n in enumerate(names)]
         paths = [root / n for n in names]
@@ -126,9 +146,17 @@ def main(argv: list[str] | None = None) -> int:
         plain = CrabProcessor(tok, config, image_size=args.size)
         encode = lambda proc: _each(lambda rec: proc.encode(rec, root, with_target=True))  # noqa: E731
         loaders = f"loader x{args.workers}"
-        rows: dict[str, list[tuple[float, float]]] = {k: [] for k in (
-            "decode+features", "encode, no cache", "encode, cache cold", "encode, cache warm",
-            f"{loaders}, no cache", f"{loaders}, cache warm")}
+        rows: dict[str, list[tuple[float, float]]] = {
+            k: []
+            for k in (
+                "decode+features",
+                "encode, no cache",
+                "encode, cache cold",
+                "encode, cache warm",
+                f"{loaders}, no cache",
+                f"{loaders}, cache warm",
+            )
+        }
         decode_features(paths[0])  # warm-up: imports, codec initialisation
         for r in range(args.rounds):
             torch.set_num_threads(1)
@@ -141,25 +169,40 @@ def main(argv: list[str] | None = None) -> int:
             rows[f"{loaders}, no cache"].append(_measure(_loader(plain, root, args.workers), records))
             rows[f"{loaders}, cache warm"].append(_measure(_loader(cached, root, args.workers), records))
 
-    summary = {name: {"clips_per_s_median": statistics.median(r[0] for r in v),
-                      "cpu_ms_per_clip_median": statistics.median(r[1] for r in v),
-                      "clips_per_s_rounds": [r[0] for r in v], "cpu_ms_per_clip_rounds": [r[1] for r in v]}
-               for name, v in rows.items()}
-    print(f"media pipeline: {args.seconds:g} s clips {args.width}x{args.height} @ {args.fps} fps (H.264 + AAC), "
-          f"{args.frames} frames at {args.size} px; {args.clips} clips x {args.rounds} rounds; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    summary = {
+        name: {
+            "clips_per_s_median": statistics.median(r[0] for r in v),
+            "cpu_ms_per_clip_median": statistics.median(r[1] for r in v),
+            "clips_per_s_rounds": [r[0] for r in v],
+            "cpu_ms_per_clip_rounds": [r[1] for r in v],
+        }
+        for name, v in rows.items()
+    }
+    print(
+        f"media pipeline: {args.seconds:g} s clips {args.width}x{args.height} @ {args.fps} fps (H.264 + AAC), "
+        f"{args.frames} frames at {args.size} px; {args.clips} clips x {args.rounds} rounds; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
     print(f"{'row':<26}{'clips/s':>9}{'CPU ms/clip':>13}{'2-core capacity':>17}   clips/s by round")
     for name, s in summary.items():
         rounds = " ".join(f"{v:.1f}" for v in s["clips_per_s_rounds"])
         capacity = 2000 / s["cpu_ms_per_clip_median"]
-        print(f"{name:<26}{s['clips_per_s_median']:>9.1f}{s['cpu_ms_per_clip_median']:>13.1f}{capacity:>17.1f}"
-              f"   {rounds}")
-    print("clips/s: median over rounds, wall clock (shared machine: noisy); 2-core capacity: 2 / CPU s per clip,"
-          " the rate two idle cores would sustain")
+        print(
+            f"{name:<26}{s['clips_per_s_median']:>9.1f}{s['cpu_ms_per_clip_median']:>13.1f}{capacity:>17.1f}   {rounds}"
+        )
+    print(
+        "clips/s: median over rounds, wall clock (shared machine: noisy); 2-core capacity: 2 / CPU s per clip,"
+        " the rate two idle cores would sustain"
+    )
     result = {
-        "benchmark": "media", "args": {k: v for k, v in vars(args).items() if k != "out"},
-        "rows": summary, "cpu_count": os.cpu_count(), "torch_threads_main": threads,
-        "load_average": os.getloadavg(), "python": sys.version.split()[0], "platform": platform.platform(),
+        "benchmark": "media",
+        "args": {k: v for k, v in vars(args).items() if k != "out"},
+        "rows": summary,
+        "cpu_count": os.cpu_count(),
+        "torch_threads_main": threads,
+        "load_average": os.getloadavg(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
         "goal": ">= 10 clips/s without cache on 2 cores",
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

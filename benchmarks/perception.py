@@ -46,8 +46,15 @@ os.environ.setdefault("CRABPLUS_QUIET", "1")
 #: too; a third of the stills hold one object)
 CLIPS = {"pt_still": 300, "pt_still10": 40, "pt_face": 150, "pt_pair": 100, "pt_sounds": 100, "pt_scene": 60}
 QUICK_CLIPS = {"pt_still": 24, "pt_still10": 2, "pt_face": 12, "pt_pair": 8, "pt_sounds": 8, "pt_scene": 2}
-SITES = ("vision_mean", "vision_concat", "audio_mean", "llm_vision_l1", "llm_vision_last", "llm_last_l1",
-         "llm_last_last")
+SITES = (
+    "vision_mean",
+    "vision_concat",
+    "audio_mean",
+    "llm_vision_l1",
+    "llm_vision_last",
+    "llm_last_l1",
+    "llm_last_last",
+)
 MODELS = ("checkpoint", "random_init")
 SHORT = dict(zip(SITES, ("V mean", "V concat", "A mean", "LLM vis L1", "LLM vis Ln", "LLM last L1", "LLM last Ln")))
 
@@ -69,9 +76,12 @@ def held_out_corpus(out: Path, seed: int, clips: dict[str, int]) -> list:
     summary = out / "corpus.json"
     have = json.loads(summary.read_text(encoding="utf-8")) if summary.is_file() else {}
     cfg = replace(BaseConfig().synth, seed=seed)
-    same = (have.get("version") == CORPUS_VERSION and have.get("seed") == seed
-            and have.get("image_size") == cfg.image_size
-            and {k: v.get("clips") for k, v in (have.get("counts") or {}).items()} == clips)
+    same = (
+        have.get("version") == CORPUS_VERSION
+        and have.get("seed") == seed
+        and have.get("image_size") == cfg.image_size
+        and {k: v.get("clips") for k, v in (have.get("counts") or {}).items()} == clips
+    )
     if same:  # a --work folder from an earlier run with the same settings (corpus.json is written last)
         say(f"reusing the held-out corpus in {out}")
     else:
@@ -128,8 +138,11 @@ def face_labels(meta: dict) -> dict[str, str]:
     from crabplus.synth.pretrain_text import FACE_VOICE_MOOD
 
     emotion = meta["scene"]["emotion"]
-    return {"mood": emotion, "face": FACE_VOICE_MOOD[emotion][0],
-            "speaker": "high" if meta["scene"]["base_f0"] >= 160 else "low"}  # build_face's threshold
+    return {
+        "mood": emotion,
+        "face": FACE_VOICE_MOOD[emotion][0],
+        "speaker": "high" if meta["scene"]["base_f0"] >= 160 else "low",
+    }  # build_face's threshold
 
 
 def matching_label(records: list, name: str) -> dict[str, str]:
@@ -186,8 +199,12 @@ def load_models(checkpoint: Path, image_size: int, cache_dir: Path) -> dict:
     cfg = replace(trained.model_cfg, checkpoint=None, adapter="none")
     torch.manual_seed(0)
     model = build_thinker(cfg, trained.tokenizer, device="cpu")
-    return {"checkpoint": trained, "random_init": Predictor.from_model(model, trained.tokenizer, cfg,
-                                                                     image_size=image_size, cache_dir=str(cache_dir))}
+    return {
+        "checkpoint": trained,
+        "random_init": Predictor.from_model(
+            model, trained.tokenizer, cfg, image_size=image_size, cache_dir=str(cache_dir)
+        ),
+    }
 
 
 def features(predictor, records: list, root: Path) -> dict[str, np.ndarray]:
@@ -199,24 +216,30 @@ def features(predictor, records: list, root: Path) -> dict[str, np.ndarray]:
 
     model = predictor.model
     caught: dict[str, torch.Tensor] = {}
-    hooks = [model.model.visual.register_forward_hook(lambda m, i, o: caught.__setitem__("vision", o.pooler_output)),
-             model.model.audio_tower.register_forward_hook(
-                 lambda m, i, o: caught.__setitem__("audio", o.last_hidden_state))]
+    hooks = [
+        model.model.visual.register_forward_hook(lambda m, i, o: caught.__setitem__("vision", o.pooler_output)),
+        model.model.audio_tower.register_forward_hook(lambda m, i, o: caught.__setitem__("audio", o.last_hidden_state)),
+    ]
     media_ids = [model.config.image_token_id, model.config.video_token_id]
     rows: dict[str, list[np.ndarray]] = defaultdict(list)
     try:
         with torch.no_grad():
             for record in records:
                 _, batch = encode_batch(predictor, [record], root)
-                out = model(**{k: batch[k] for k in FORWARD_KEYS if batch.get(k) is not None},
-                            output_hidden_states=True)
+                out = model(
+                    **{k: batch[k] for k in FORWARD_KEYS if batch.get(k) is not None}, output_hidden_states=True
+                )
                 hidden = out.hidden_states  # (embeddings, layer 1, ..., last): each [1, T, H]
                 at_vision = torch.isin(batch["input_ids"][0], torch.tensor(media_ids))  # [T]
-                found = {"vision_mean": caught["vision"].mean(0), "vision_concat": caught["vision"].flatten(),
-                         "audio_mean": caught["audio"].mean(0),
-                         "llm_vision_l1": hidden[1][0, at_vision].mean(0),
-                         "llm_vision_last": hidden[-1][0, at_vision].mean(0),
-                         "llm_last_l1": hidden[1][0, -1], "llm_last_last": hidden[-1][0, -1]}
+                found = {
+                    "vision_mean": caught["vision"].mean(0),
+                    "vision_concat": caught["vision"].flatten(),
+                    "audio_mean": caught["audio"].mean(0),
+                    "llm_vision_l1": hidden[1][0, at_vision].mean(0),
+                    "llm_vision_last": hidden[-1][0, at_vision].mean(0),
+                    "llm_last_l1": hidden[1][0, -1],
+                    "llm_last_last": hidden[-1][0, -1],
+                }
                 for site, value in found.items():
                     rows[site].append(value.float().numpy())
     finally:
@@ -231,8 +254,10 @@ def features(predictor, records: list, root: Path) -> dict[str, np.ndarray]:
 def token_budget(tokenizer, questions: list, floor: int) -> int:
     """``floor`` new tokens, or more when an expected answer needs more (a drawn face is up to 26 tokens of
     the shipped tokenizer): its tokens, its full stop and the end of the turn."""
-    longest = max(len(tokenizer(f"{q.meta['probe']['expected'].capitalize()}.", add_special_tokens=False).input_ids)
-                  for q in questions)
+    longest = max(
+        len(tokenizer(f"{q.meta['probe']['expected'].capitalize()}.", add_special_tokens=False).input_ids)
+        for q in questions
+    )
     return max(floor, longest + 2)
 
 
@@ -247,17 +272,37 @@ def run_greedy(models: dict, questions: list, root: Path, args) -> dict:
     out = {}
     for attribute, asked in sorted(by.items()):
         budget = token_budget(models["checkpoint"].tokenizer, asked, args.max_new_tokens)
-        answers = {name: [row.predict for row in predict_records(
-            predictor, asked, root, batch_size=args.batch_size, max_new_tokens=budget, record_routing=False,
-            progress=False)] for name, predictor in models.items()}
+        answers = {
+            name: [
+                row.predict
+                for row in predict_records(
+                    predictor,
+                    asked,
+                    root,
+                    batch_size=args.batch_size,
+                    max_new_tokens=budget,
+                    record_routing=False,
+                    progress=False,
+                )
+            ]
+            for name, predictor in models.items()
+        }
         scores = {name: score_answers(asked, a)[attribute] for name, a in answers.items()}
-        say(f"greedy {attribute}: {scores['checkpoint'].accuracy:.2f} (random init "
-            f"{scores['random_init'].accuracy:.2f}, chance {scores['checkpoint'].chance:.2f}, n {len(asked)})")
-        out[attribute] = {"n": scores["checkpoint"].n, "chance": round(scores["checkpoint"].chance, 4),
-                          "accuracy": round(scores["checkpoint"].accuracy, 4),
-                          "random_init_accuracy": round(scores["random_init"].accuracy, 4), "max_new_tokens": budget,
-                          "examples": [{"question": q.instruction, "expected": q.meta["probe"]["expected"],
-                                        "answer": a} for q, a in zip(asked, answers["checkpoint"])][:3]}
+        say(
+            f"greedy {attribute}: {scores['checkpoint'].accuracy:.2f} (random init "
+            f"{scores['random_init'].accuracy:.2f}, chance {scores['checkpoint'].chance:.2f}, n {len(asked)})"
+        )
+        out[attribute] = {
+            "n": scores["checkpoint"].n,
+            "chance": round(scores["checkpoint"].chance, 4),
+            "accuracy": round(scores["checkpoint"].accuracy, 4),
+            "random_init_accuracy": round(scores["random_init"].accuracy, 4),
+            "max_new_tokens": budget,
+            "examples": [
+                {"question": q.instruction, "expected": q.meta["probe"]["expected"], "answer": a}
+                for q, a in zip(asked, answers["checkpoint"])
+            ][:3],
+        }
     return out
 
 
@@ -283,8 +328,15 @@ def run_probes(models: dict, sets: dict, root: Path, probe_kwargs: dict) -> tupl
             except ValueError as exc:  # too few clips of a class at this scale
                 entry = {**entry, "sites": {}, "skipped": str(exc)}
             out[attribute] = entry
-            say(f"probe {attribute}: " + (entry.get("skipped") or " ".join(
-                f"{SHORT[k]} {v['checkpoint']:.2f}/{v['random_init']:.2f}" for k, v in entry["sites"].items())))
+            say(
+                f"probe {attribute}: "
+                + (
+                    entry.get("skipped")
+                    or " ".join(
+                        f"{SHORT[k]} {v['checkpoint']:.2f}/{v['random_init']:.2f}" for k, v in entry["sites"].items()
+                    )
+                )
+            )
     return out, feature_s
 
 
@@ -304,8 +356,9 @@ def print_tables(result: dict) -> None:
     for col in ("attribute", "n", "chance", "checkpoint", "random init"):
         greedy.add_column(col, justify="left" if col == "attribute" else "right")
     for attribute, g in result["greedy"].items():
-        greedy.add_row(attribute, str(g["n"]), f"{g['chance']:.2f}", f"{g['accuracy']:.2f}",
-                       f"{g['random_init_accuracy']:.2f}")
+        greedy.add_row(
+            attribute, str(g["n"]), f"{g['chance']:.2f}", f"{g['accuracy']:.2f}", f"{g['random_init_accuracy']:.2f}"
+        )
     if result["greedy"]:
         console.print(greedy)
     probes = Table(title="linear probes: checkpoint / random init (majority)")
@@ -315,8 +368,10 @@ def print_tables(result: dict) -> None:
     for site in SITES:
         probes.add_column(SHORT[site], justify="right")
     for attribute, p in result["probes"].items():
-        cells = [f"{p['sites'][s]['checkpoint']:.2f} / {p['sites'][s]['random_init']:.2f}" if s in p["sites"]
-                 else "-" for s in SITES]
+        cells = [
+            f"{p['sites'][s]['checkpoint']:.2f} / {p['sites'][s]['random_init']:.2f}" if s in p["sites"] else "-"
+            for s in SITES
+        ]
         probes.add_row(attribute, str(p["n"]), f"{p.get('majority', float('nan')):.2f}", *cells)
     if result["probes"]:
         console.print(probes)
@@ -330,12 +385,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "perception.json"))
     parser.add_argument("--clips-scale", type=float, default=1.0, help="multiplies the held-out clips per layout")
     parser.add_argument("--seed", type=int, default=7, help="the held-out corpus's seed (the base trains on 0)")
-    parser.add_argument("--max-new-tokens", type=int, default=16,
-                        help="new tokens per answer at least (more where an expected answer is longer)")
+    parser.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=16,
+        help="new tokens per answer at least (more where an expected answer is longer)",
+    )
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--per-attribute", type=int, default=40, help="greedy questions per attribute at most")
-    parser.add_argument("--image-size", type=int, default=None,
-                        help="frame side (default: the checkpoint's trained one, else the base's 56)")
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        default=None,
+        help="frame side (default: the checkpoint's trained one, else the base's 56)",
+    )
     parser.add_argument("--work", default=None, help="where the held-out corpus goes (default: a temporary folder)")
     parser.add_argument("--only", choices=("greedy", "probes"), default=None, help="run one of the two parts")
     parser.add_argument("--quick", action="store_true", help="toy sizes (tests): few clips, one probe split")
@@ -349,8 +412,10 @@ def main(argv: list[str] | None = None) -> int:
     checkpoint = Path(args.checkpoint)
     weights = checkpoint / "model.safetensors"
     if not weights.is_file():
-        print(f"--checkpoint {checkpoint}: no model.safetensors (give a base folder, e.g. OUTPUT/base/final)",
-              file=sys.stderr)
+        print(
+            f"--checkpoint {checkpoint}: no model.safetensors (give a base folder, e.g. OUTPUT/base/final)",
+            file=sys.stderr,
+        )
         return 2
     if args.clips_scale <= 0 or args.per_attribute < 1 or args.batch_size < 1 or args.max_new_tokens < 1:
         print("--clips-scale must be > 0 and --per-attribute, --batch-size, --max-new-tokens >= 1", file=sys.stderr)
@@ -382,8 +447,10 @@ def run(args, argv: list[str] | None, checkpoint: Path) -> int:
         t0 = time.perf_counter()
         records = held_out_corpus(work, args.seed, clips)
         seconds["corpus"] = time.perf_counter() - t0
-        say(f"held-out corpus (seed {args.seed}): {len(records)} records of {sum(clips.values())} clips in "
-            f"{seconds['corpus']:.0f} s")
+        say(
+            f"held-out corpus (seed {args.seed}): {len(records)} records of {sum(clips.values())} clips in "
+            f"{seconds['corpus']:.0f} s"
+        )
         size = image_size_of(checkpoint, args.image_size)
         models = load_models(checkpoint, size, work / ".cache")
         greedy, probes = {}, {}
@@ -403,15 +470,25 @@ def run(args, argv: list[str] | None, checkpoint: Path) -> int:
     seconds["cpu"] = usage.ru_utime + usage.ru_stime  # on a shared machine the wall time overstates the work
     result = {
         "command": " ".join(["python benchmarks/perception.py", *(argv if argv is not None else sys.argv[1:])]),
-        "checkpoint": shown(checkpoint), "checkpoint_sha256": stamps.file_digest(checkpoint / "model.safetensors"),
+        "checkpoint": shown(checkpoint),
+        "checkpoint_sha256": stamps.file_digest(checkpoint / "model.safetensors"),
         "random_init": {"preset": models["checkpoint"].model_cfg.preset, "torch_seed": 0},
-        "seed": args.seed, "held_out": args.seed != BaseConfig().seed, "image_size": size, "clips": clips,
-        "max_new_tokens": args.max_new_tokens, "per_attribute": per_attribute,
-        "probe": {"method": "standardise, multinomial logistic regression with L2 chosen by stratified CV on the "
-                            "training part, stratified 70/30 splits, mean test accuracy",
-                  "splits": probe_kwargs.get("splits", 3), "folds": probe_kwargs.get("folds", 3),
-                  "cs": list(probe_kwargs.get("cs", DEFAULT_CS))},
-        "greedy": greedy, "probes": probes, "threads": torch.get_num_threads(),
+        "seed": args.seed,
+        "held_out": args.seed != BaseConfig().seed,
+        "image_size": size,
+        "clips": clips,
+        "max_new_tokens": args.max_new_tokens,
+        "per_attribute": per_attribute,
+        "probe": {
+            "method": "standardise, multinomial logistic regression with L2 chosen by stratified CV on the "
+            "training part, stratified 70/30 splits, mean test accuracy",
+            "splits": probe_kwargs.get("splits", 3),
+            "folds": probe_kwargs.get("folds", 3),
+            "cs": list(probe_kwargs.get("cs", DEFAULT_CS)),
+        },
+        "greedy": greedy,
+        "probes": probes,
+        "threads": torch.get_num_threads(),
         "seconds": {k: round(v, 1) for k, v in seconds.items()},
     }
     atomic_write_json(args.out, result)

@@ -53,10 +53,14 @@ def make_records(folder: Path, count: int) -> Path:
     from crabplus.synth import SynthConfig, generate
 
     per = max(2, -(-count // len(DATASETS)))
-    generate(folder, SynthConfig(per_dataset=per, image_size=56, datasets=DATASETS, test_fraction=0.5),
-             progress=False)
-    lines = [line for name in DATASETS for split in ("train", "test")
-             for line in (folder / name / f"{split}.jsonl").read_text().splitlines() if line.strip()]
+    generate(folder, SynthConfig(per_dataset=per, image_size=56, datasets=DATASETS, test_fraction=0.5), progress=False)
+    lines = [
+        line
+        for name in DATASETS
+        for split in ("train", "test")
+        for line in (folder / name / f"{split}.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
     path = folder / "records.jsonl"
     path.write_text("\n".join(lines[:count]) + "\n")
     return path
@@ -77,22 +81,40 @@ def random_predictor(preset: str, device: torch.device) -> Predictor:
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     model, tokenizer = build(preset, device, dtype)
     add_adapter(model, "ilora", 128, 3, 0.0, True)
-    cfg = ModelConfig(preset=preset, adapter="ilora", ilora=ILoRAConfig(rank=128, alpha=256, num_experts=3,
-                                                                         encoders=True))
+    cfg = ModelConfig(
+        preset=preset, adapter="ilora", ilora=ILoRAConfig(rank=128, alpha=256, num_experts=3, encoders=True)
+    )
     return Predictor.from_model(model, tokenizer, cfg, image_size=224)
 
 
 def summarize(name: str, seconds: list[float], records: int, tokens: int, extra: dict) -> dict:
     best = min(seconds)
-    print(f"{name}: {records} records, best of {len(seconds)} {best:.2f} s ({records / best:.2f} records/s, "
-          f"{tokens / best:.1f} tokens/s)", flush=True)
-    return {"records": records, "seconds_best": round(best, 3), "seconds_all": [round(x, 3) for x in seconds],
-            "records_per_s": round(records / best, 3), "tokens": tokens, "tokens_per_s": round(tokens / best, 2),
-            **extra}
+    print(
+        f"{name}: {records} records, best of {len(seconds)} {best:.2f} s ({records / best:.2f} records/s, "
+        f"{tokens / best:.1f} tokens/s)",
+        flush=True,
+    )
+    return {
+        "records": records,
+        "seconds_best": round(best, 3),
+        "seconds_all": [round(x, 3) for x in seconds],
+        "records_per_s": round(records / best, 3),
+        "tokens": tokens,
+        "tokens_per_s": round(tokens / best, 2),
+        **extra,
+    }
 
 
-def run_batches(predictor: Predictor, records: Path, root: Path, work: Path, batches: list[int], new_tokens: int,
-                device: torch.device, rounds: int) -> dict:
+def run_batches(
+    predictor: Predictor,
+    records: Path,
+    root: Path,
+    work: Path,
+    batches: list[int],
+    new_tokens: int,
+    device: torch.device,
+    rounds: int,
+) -> dict:
     items = list(iter_items([records], task=None, root=str(root), record_args={}))
     encode = predictor.processor.encode
     spent = {"encode": 0.0}
@@ -121,8 +143,15 @@ def run_batches(predictor: Predictor, records: Path, root: Path, work: Path, bat
             spent["encode"] = 0.0
             floor, batching.CPU_MIN_ROWS = batching.CPU_MIN_ROWS, min_rows
             try:
-                summary = predict_many(iter(items), predictor, output, max_new_tokens=new_tokens, progress=False,
-                                       batch_size=batch, compiled=compiled)
+                summary = predict_many(
+                    iter(items),
+                    predictor,
+                    output,
+                    max_new_tokens=new_tokens,
+                    progress=False,
+                    batch_size=batch,
+                    compiled=compiled,
+                )
             finally:
                 batching.CPU_MIN_ROWS = floor
             seconds[name].append(summary.seconds)
@@ -133,16 +162,32 @@ def run_batches(predictor: Predictor, records: Path, root: Path, work: Path, bat
     first = runs[0][0]
     for name, *_ in runs:
         same = sum(a == b for a, b in zip(texts[name], texts[first])) / max(len(texts[name]), 1)
-        out[name] = summarize(name, seconds[name], len(texts[name]), tokens[name],
-                              {"encode_s_best_run": round(encode_s[name][seconds[name].index(min(seconds[name]))], 3),
-                               "rows_with_the_first_runs_text": round(same, 3)})
+        out[name] = summarize(
+            name,
+            seconds[name],
+            len(texts[name]),
+            tokens[name],
+            {
+                "encode_s_best_run": round(encode_s[name][seconds[name].index(min(seconds[name]))], 3),
+                "rows_with_the_first_runs_text": round(same, 3),
+            },
+        )
     for name, *_ in runs:
         out[name][f"speedup_vs_{first}"] = round(out[name]["records_per_s"] / out[first]["records_per_s"], 2)
     return out
 
 
-def run_procs(checkpoint: Path, records: Path, root: Path, work: Path, procs: list[int], batch: int,
-              new_tokens: int, tokenizer, rounds: int) -> dict:
+def run_procs(
+    checkpoint: Path,
+    records: Path,
+    root: Path,
+    work: Path,
+    procs: list[int],
+    batch: int,
+    new_tokens: int,
+    tokenizer,
+    rounds: int,
+) -> dict:
     torchrun = Path(sys.executable).with_name("torchrun")
     seconds: dict[int, list[float]] = {n: [] for n in procs}
     written: dict[int, int] = {}
@@ -150,9 +195,26 @@ def run_procs(checkpoint: Path, records: Path, root: Path, work: Path, procs: li
         for n in procs:
             output = work / f"procs{n}.jsonl"
             output.unlink(missing_ok=True)
-            cmd = [str(torchrun) if torchrun.is_file() else "torchrun", "--standalone", f"--nproc_per_node={n}",
-                   "-m", "crabplus", "predict", str(records), "--root", str(root), "--checkpoint", str(checkpoint),
-                   "--output", str(output), "--max-new-tokens", str(new_tokens), "--batch-size", str(batch), "--json"]
+            cmd = [
+                str(torchrun) if torchrun.is_file() else "torchrun",
+                "--standalone",
+                f"--nproc_per_node={n}",
+                "-m",
+                "crabplus",
+                "predict",
+                str(records),
+                "--root",
+                str(root),
+                "--checkpoint",
+                str(checkpoint),
+                "--output",
+                str(output),
+                "--max-new-tokens",
+                str(new_tokens),
+                "--batch-size",
+                str(batch),
+                "--json",
+            ]
             env = {**os.environ, "CRABPLUS_QUIET": "1", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
             done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
             if done.returncode != 0:
@@ -160,8 +222,16 @@ def run_procs(checkpoint: Path, records: Path, root: Path, work: Path, procs: li
             summary = json.loads(done.stdout.strip().splitlines()[-1])
             seconds[n].append(summary["seconds"])
             written[n] = summary["written"]
-    out = {f"procs_{n}": summarize(f"{n} process(es), batch {batch}", seconds[n], written[n],
-                                   generated_tokens(tokenizer, work / f"procs{n}.jsonl"), {}) for n in procs}
+    out = {
+        f"procs_{n}": summarize(
+            f"{n} process(es), batch {batch}",
+            seconds[n],
+            written[n],
+            generated_tokens(tokenizer, work / f"procs{n}.jsonl"),
+            {},
+        )
+        for n in procs
+    }
     base = out[f"procs_{procs[0]}"]["records_per_s"]
     for n in procs:
         out[f"procs_{n}"][f"speedup_vs_procs_{procs[0]}"] = round(out[f"procs_{n}"]["records_per_s"] / base, 2)
@@ -172,8 +242,9 @@ def run_procs(checkpoint: Path, records: Path, root: Path, work: Path, procs: li
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", help="a trained model folder (default: the tests' tiny checkpoint)")
-    parser.add_argument("--preset", help="instead of a checkpoint: this preset's shapes with random weights "
-                        "(omni-7b), in process only")
+    parser.add_argument(
+        "--preset", help="instead of a checkpoint: this preset's shapes with random weights (omni-7b), in process only"
+    )
     parser.add_argument("--data", help="a record file (default: an AVSynth set of --records clips)")
     parser.add_argument("--root", help="the data root of --data (default: its folder)")
     parser.add_argument("--records", type=int, default=32)
@@ -191,8 +262,9 @@ def main(argv=None) -> None:
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     work = Path(tempfile.mkdtemp(prefix="crabplus-bench-predict-"))
     try:
-        checkpoint = Path(args.checkpoint) if args.checkpoint else None if args.preset else save_tiny_checkpoint(
-            work / "model")
+        checkpoint = (
+            Path(args.checkpoint) if args.checkpoint else None if args.preset else save_tiny_checkpoint(work / "model")
+        )
         if args.data:
             records = Path(args.data)
             root = Path(args.root) if args.root else records.parent
@@ -201,24 +273,41 @@ def main(argv=None) -> None:
             records = make_records(root, args.records)
         real = args.checkpoint or args.preset
         device = torch.device(args.device or ("cuda" if real and torch.cuda.is_available() else "cpu"))
-        report = {"what": "prediction throughput (benchmarks/predict.py)",
-                  "command": " ".join(["python", "benchmarks/predict.py", *(argv or sys.argv[1:])]),
-                  "device": device_name(device), "torch": torch.__version__, "threads": args.threads,
-                  "checkpoint": args.checkpoint or (f"{args.preset}, random weights" if args.preset
-                                                    else "tiny (tests/helpers/predict.py, untrained)"),
-                  "new_tokens": args.new_tokens, "note": args.note or ("CPU run: compare ratios only"
-                                                                        if device.type == "cpu" else "")}
-        predictor = (random_predictor(args.preset, device) if args.preset
-                     else Predictor.from_checkpoint(checkpoint, device=str(device)))
-        report["batches"] = run_batches(predictor, records, root, work, args.batches, args.new_tokens, device,
-                                        args.rounds)
+        report = {
+            "what": "prediction throughput (benchmarks/predict.py)",
+            "command": " ".join(["python", "benchmarks/predict.py", *(argv or sys.argv[1:])]),
+            "device": device_name(device),
+            "torch": torch.__version__,
+            "threads": args.threads,
+            "checkpoint": args.checkpoint
+            or (f"{args.preset}, random weights" if args.preset else "tiny (tests/helpers/predict.py, untrained)"),
+            "new_tokens": args.new_tokens,
+            "note": args.note or ("CPU run: compare ratios only" if device.type == "cpu" else ""),
+        }
+        predictor = (
+            random_predictor(args.preset, device)
+            if args.preset
+            else Predictor.from_checkpoint(checkpoint, device=str(device))
+        )
+        report["batches"] = run_batches(
+            predictor, records, root, work, args.batches, args.new_tokens, device, args.rounds
+        )
         del predictor
         if args.procs > 1 and not args.preset:
             from transformers import AutoTokenizer
 
             tokenizer = AutoTokenizer.from_pretrained(checkpoint, local_files_only=True)
-            report["processes"] = run_procs(checkpoint, records, root, work, [1, args.procs], args.proc_batch,
-                                            args.new_tokens, tokenizer, args.rounds)
+            report["processes"] = run_procs(
+                checkpoint,
+                records,
+                root,
+                work,
+                [1, args.procs],
+                args.proc_batch,
+                args.new_tokens,
+                tokenizer,
+                args.rounds,
+            )
         name = f"predict_{args.preset}_{device.type}" if args.preset else f"predict_{device.type}"
         write_report(args.out or RESULTS / f"{name}.json", report)
     finally:

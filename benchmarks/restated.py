@@ -64,7 +64,11 @@ def per_batch(call, frames: np.ndarray, gt: np.ndarray | None, batch: int, **kw)
     """The official driver: ``call`` on each consecutive batch, the values averaged over batches."""
     values = []
     for start in range(0, len(frames), batch):
-        args = (frames[start:start + batch],) if gt is None else (frames[start:start + batch], gt[start:start + batch])
+        args = (
+            (frames[start : start + batch],)
+            if gt is None
+            else (frames[start : start + batch], gt[start : start + batch])
+        )
         values.append(call(*args, **kw))
     return float(np.mean(values))
 
@@ -116,8 +120,9 @@ def dedupe_official(gts: list[tuple]) -> list[tuple]:
     both differ by <= 1e-3 from an earlier kept one."""
     kept: list[tuple] = []
     for g in gts:
-        if not any(k[0] == g[0] and k[1] == g[1] and abs(k[2] - g[2]) <= 1e-3 and abs(k[3] - g[3]) <= 1e-3
-                   for k in kept):
+        if not any(
+            k[0] == g[0] and k[1] == g[1] and abs(k[2] - g[2]) <= 1e-3 and abs(k[3] - g[3]) <= 1e-3 for k in kept
+        ):
             kept.append(g)
     return kept
 
@@ -223,8 +228,9 @@ def _release_coords(text: str):
 
 
 def _in_frame(box, points, size: int = 224) -> bool:
-    if box is not None and (box[0] < 0 or box[1] < 0 or box[2] >= size or box[3] >= size
-                            or box[0] >= box[2] or box[1] >= box[3]):
+    if box is not None and (
+        box[0] < 0 or box[1] < 0 or box[2] >= size or box[3] >= size or box[0] >= box[2] or box[1] >= box[3]
+    ):
         return False
     return all(0 <= x < size and 0 <= y < size for x, y in points)
 

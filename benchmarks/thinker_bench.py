@@ -45,13 +45,17 @@ VARIANTS = ("ilora", "ilora_plain", "loop", "peft_r", "peft_Nr", "base")
 
 #: Media per sample by preset: 10 frames at 224 px and 10 s of audio for the 7B (the release's recipe
 #: at 1 fps); the tiny model's own small inputs.
-MEDIA = {"omni-7b": {"frames": 10, "frame_px": 224, "mel_frames": 1000},
-         "omni-3b": {"frames": 10, "frame_px": 224, "mel_frames": 1000},
-         "tiny": {"frames": 10, "frame_px": 56, "mel_frames": 400}}
+MEDIA = {
+    "omni-7b": {"frames": 10, "frame_px": 224, "mel_frames": 1000},
+    "omni-3b": {"frames": 10, "frame_px": 224, "mel_frames": 1000},
+    "tiny": {"frames": 10, "frame_px": 56, "mel_frames": 400},
+}
 
 PROMPT = "Please judge the person's emotion at the moment, and explain the reasons from what you see and hear."
-ANSWER = ("The speaker's voice rises and the face brightens while the music turns major; both point the same way. "
-          "<answer>happy</answer>")
+ANSWER = (
+    "The speaker's voice rises and the face brightens while the music turns major; both point the same way. "
+    "<answer>happy</answer>"
+)
 
 
 def sync(device: torch.device) -> None:
@@ -89,9 +93,12 @@ def report_header(what: str, script: str, argv, device: torch.device, dtype: tor
     return {
         "what": what,
         "command": " ".join(["python", script, *(argv if argv is not None else sys.argv[1:])]),
-        "device": device_name(device), "cpu_run": device.type == "cpu",
+        "device": device_name(device),
+        "cpu_run": device.type == "cpu",
         "note": "CPU run: compare ratios between variants only" if device.type == "cpu" else "",
-        "dtype": str(dtype).removeprefix("torch."), "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "dtype": str(dtype).removeprefix("torch."),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
     }
 
 
@@ -121,8 +128,9 @@ def build(preset: str, device: torch.device, dtype: torch.dtype, seed: int = 0) 
     return model, tok
 
 
-def add_adapter(model: nn.Module, variant: str, rank: int, experts: int, dropout: float, encoders: bool,
-                b_std: float = 0.01) -> nn.Module:
+def add_adapter(
+    model: nn.Module, variant: str, rank: int, experts: int, dropout: float, encoders: bool, b_std: float = 0.01
+) -> nn.Module:
     """``model`` with the adapter ``variant`` (see :data:`VARIANTS`); only the adapter trains. I-LoRA's
     heads get small random values (zero at init would make the step's numbers those of a start)."""
     if variant == "base":
@@ -131,8 +139,9 @@ def add_adapter(model: nn.Module, variant: str, rank: int, experts: int, dropout
     if variant in ("peft_r", "peft_Nr"):
         r = rank if variant == "peft_r" else experts * rank
         return apply_lora(model, LoRAConfig(rank=r, alpha=2.0 * r, dropout=dropout, encoders=encoders))
-    apply_ilora(model, ILoRAConfig(rank=rank, alpha=2.0 * rank, num_experts=experts, dropout=dropout,
-                                   encoders=encoders))
+    apply_ilora(
+        model, ILoRAConfig(rank=rank, alpha=2.0 * rank, num_experts=experts, dropout=dropout, encoders=encoders)
+    )
     for name, layer in list(ilora_layers(model)):
         with torch.no_grad():
             layer.lora_B.weight.normal_(std=b_std)
@@ -145,8 +154,17 @@ def add_adapter(model: nn.Module, variant: str, rank: int, experts: int, dropout
     return model
 
 
-def batch_of(model: nn.Module, tok, samples: int, preset: str, answer: bool, device: torch.device,
-             seed: int = 0, frames: int | None = None, mel_frames: int | None = None) -> dict:
+def batch_of(
+    model: nn.Module,
+    tok,
+    samples: int,
+    preset: str,
+    answer: bool,
+    device: torch.device,
+    seed: int = 0,
+    frames: int | None = None,
+    mel_frames: int | None = None,
+) -> dict:
     """A batch of ``samples`` synthetic AV samples (with the answer and labels when ``answer``), left-padded
     for generation (all rows have the same length anyway)."""
     ids = special_token_ids(tok)
@@ -158,13 +176,18 @@ def batch_of(model: nn.Module, tok, samples: int, preset: str, answer: bool, dev
     gen = torch.Generator().manual_seed(seed)
     prompt = tok(PROMPT, add_special_tokens=False).input_ids
     reply = tok(ANSWER, add_special_tokens=False).input_ids if answer else None
-    rows = [dummy_sample(model.config, prompt, reply, im_start=ids["im_start"], generator=gen, **media)
-            for _ in range(samples)]
+    rows = [
+        dummy_sample(model.config, prompt, reply, im_start=ids["im_start"], generator=gen, **media)
+        for _ in range(samples)
+    ]
     batch = collate(rows, ids["pad"], padding_side="left")
     dtype = next(model.parameters()).dtype
     media_keys = ("pixel_values_videos", "input_features")  # fed to the encoders in the model's dtype
-    return {k: (v.to(device, dtype) if k in media_keys else v.to(device)) for k, v in batch.items()
-            if isinstance(v, torch.Tensor)}
+    return {
+        k: (v.to(device, dtype) if k in media_keys else v.to(device))
+        for k, v in batch.items()
+        if isinstance(v, torch.Tensor)
+    }
 
 
 def trainable_count(model: nn.Module) -> int:
@@ -198,8 +221,15 @@ def top_ops(step, device: torch.device, rows: int = 15) -> list[dict]:
     key = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
     events = sorted(prof.key_averages(), key=lambda e: getattr(e, key), reverse=True)
     total = sum(getattr(e, key) for e in events) or 1.0
-    return [{"op": e.key, "calls": e.count, "self_ms": round(getattr(e, key) / 1e3, 3),
-             "share": round(getattr(e, key) / total, 4)} for e in events[:rows]]
+    return [
+        {
+            "op": e.key,
+            "calls": e.count,
+            "self_ms": round(getattr(e, key) / 1e3, 3),
+            "share": round(getattr(e, key) / total, 4),
+        }
+        for e in events[:rows]
+    ]
 
 
 def print_ops(title: str, ops: list[dict]) -> None:

@@ -37,15 +37,31 @@ def run(data: Path, out: Path, steps: int, *overrides: str) -> dict:
     ILoRALinear.lean = PLAIN not in overrides
     overrides = tuple(o for o in overrides if o != PLAIN)
 
-    cfg = load_config(None, [f"data.train=[{data}]", f"data.root={data}", "data.image_size=56",
-                             f"output_dir={out}", f"train.max_steps={steps}", f"train.save_steps={steps}",
-                             f"train.log_steps={steps}", "train.batch_size=4", *overrides])
+    cfg = load_config(
+        None,
+        [
+            f"data.train=[{data}]",
+            f"data.root={data}",
+            "data.image_size=56",
+            f"output_dir={out}",
+            f"train.max_steps={steps}",
+            f"train.save_steps={steps}",
+            f"train.log_steps={steps}",
+            "train.batch_size=4",
+            *overrides,
+        ],
+    )
     t0 = time.perf_counter()
     result = train(cfg)
     wall = time.perf_counter() - t0
     row = read_metrics(out / "metrics.jsonl")[-1]
-    return {"s_per_step": row["elapsed_s"] / steps, "data_wait_share": row["data_wait_s"] / row["elapsed_s"],
-            "answer_tokens_per_step": row["tokens"] / steps, "wall_s": wall, "loss": result.losses[-1]}
+    return {
+        "s_per_step": row["elapsed_s"] / steps,
+        "data_wait_share": row["data_wait_s"] / row["elapsed_s"],
+        "answer_tokens_per_step": row["tokens"] / steps,
+        "wall_s": wall,
+        "loss": result.losses[-1],
+    }
 
 
 def main() -> None:
@@ -96,12 +112,19 @@ def main() -> None:
         rows[name] = {**best, "s_per_step_median": median, "rounds": runs}
     print(f"\n{'run':<31} {'s/step best':>12} {'median':>8} {'data wait':>10} {'answer tok/step':>16}")
     for name, r in rows.items():
-        print(f"{name:<31} {r['s_per_step']:>12.3f} {r['s_per_step_median']:>8.3f} {r['data_wait_share']:>9.0%} "
-              f"{r['answer_tokens_per_step']:>16.0f}")
-    result = {"command": "python benchmarks/train_loop.py " + " ".join(f"--{k} {v}" for k, v in vars(args).items()
-                                                                     if v is not None),
-              "steps": args.steps, "rounds": args.rounds, "batch_size": 4, "cpu_count": os.cpu_count(),
-              "runs": rows}
+        print(
+            f"{name:<31} {r['s_per_step']:>12.3f} {r['s_per_step_median']:>8.3f} {r['data_wait_share']:>9.0%} "
+            f"{r['answer_tokens_per_step']:>16.0f}"
+        )
+    result = {
+        "command": "python benchmarks/train_loop.py "
+        + " ".join(f"--{k} {v}" for k, v in vars(args).items() if v is not None),
+        "steps": args.steps,
+        "rounds": args.rounds,
+        "batch_size": 4,
+        "cpu_count": os.cpu_count(),
+        "runs": rows,
+    }
     name = f"train_loop_{args.only.replace(' ', '_')}.json" if args.only else "train_loop.json"
     path = Path(__file__).resolve().parent / "results" / name
     path.parent.mkdir(parents=True, exist_ok=True)

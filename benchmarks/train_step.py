@@ -105,13 +105,29 @@ def counted_flops(step) -> int:
     return int(counter.get_total_flops())
 
 
-def measure(name: str, step, times: list[float], tokens: int, flops: int, gemm: float, peak: float | None,
-            peak_mem: float | None, trainable: int) -> dict:
+def measure(
+    name: str,
+    step,
+    times: list[float],
+    tokens: int,
+    flops: int,
+    gemm: float,
+    peak: float | None,
+    peak_mem: float | None,
+    trainable: int,
+) -> dict:
     best = min(times)
-    row = {"variant": name, "trainable_params": trainable, "step_s": round(best, 4),
-           "step_s_median": round(sorted(times)[len(times) // 2], 4), "steps_s": [round(t, 4) for t in times],
-           "tokens_per_s": round(tokens / best, 1), "flops_per_step": flops,
-           "mfu_of_gemm": round(flops / best / gemm, 4), "peak_mem_gib": peak_mem}
+    row = {
+        "variant": name,
+        "trainable_params": trainable,
+        "step_s": round(best, 4),
+        "step_s_median": round(sorted(times)[len(times) // 2], 4),
+        "steps_s": [round(t, 4) for t in times],
+        "tokens_per_s": round(tokens / best, 1),
+        "flops_per_step": flops,
+        "mfu_of_gemm": round(flops / best / gemm, 4),
+        "peak_mem_gib": peak_mem,
+    }
     if peak:
         row["mfu_of_datasheet"] = round(flops / best / (peak * 1e12), 4)
     return row
@@ -129,8 +145,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="tiny", choices=["tiny", "omni-3b", "omni-7b"])
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--variants", nargs="+", default=None, choices=[v for v in VARIANTS if v != "base"],
-                        help="default: all but base")
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=None,
+        choices=[v for v in VARIANTS if v != "base"],
+        help="default: all but base",
+    )
     parser.add_argument("--batch", type=int, default=4, help="samples per step")
     parser.add_argument("--frames", type=int, default=None, help="video frames per sample (default by preset)")
     parser.add_argument("--mel-frames", type=int, default=None, help="audio mel frames per sample (100 per s)")
@@ -155,8 +176,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def finish(name, model, step, times, peak_mem):
         flops = counted_flops(step)
-        rows[name] = measure(name, step, times, tokens, flops, gemm, args.peak_tflops, peak_mem,
-                             trainable_count(model))
+        rows[name] = measure(name, step, times, tokens, flops, gemm, args.peak_tflops, peak_mem, trainable_count(model))
         if args.profile:
             profiles[name] = top_ops(step, device)
             print_ops(f"{args.preset} {name}", profiles[name])
@@ -165,8 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         for name in variants:
             print(f"running {name} ...", file=sys.stderr, flush=True)
             model, tok = make_model(args, name, device, dtype)
-            batch = batch_of(model, tok, args.batch, args.preset, True, device, frames=args.frames,
-                             mel_frames=args.mel_frames)
+            batch = batch_of(
+                model, tok, args.batch, args.preset, True, device, frames=args.frames, mel_frames=args.mel_frames
+            )
             tokens = int(batch["attention_mask"].sum())
             step = make_step(model, batch, args.loss, device)
             try:
@@ -185,8 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         models, steps = {}, {}
         for name in variants:
             models[name], tok = make_model(args, name, device, dtype)
-            batch = batch_of(models[name], tok, args.batch, args.preset, True, device, frames=args.frames,
-                             mel_frames=args.mel_frames)
+            batch = batch_of(
+                models[name], tok, args.batch, args.preset, True, device, frames=args.frames, mel_frames=args.mel_frames
+            )
             tokens = int(batch["attention_mask"].sum())
             steps[name] = make_step(models[name], batch, args.loss, device)
         for _ in range(args.warmup):
@@ -199,29 +221,51 @@ def main(argv: list[str] | None = None) -> int:
         for name in variants:
             finish(name, models[name], steps[name], times[name], None)
 
-    print(f"\n{args.preset} on {device_name(device)}, {tokens} tokens per step ({args.batch} samples), "
-          f"checkpointing {'on' if args.checkpointing else 'off'}, loss {args.loss}")
-    print(f"{'variant':<13}{'trainable M':>12}{'step s':>9}{'tokens/s':>10}{'GFLOP':>10}{'MFU/GEMM':>10}"
-          f"{'peak GiB':>10}")
+    print(
+        f"\n{args.preset} on {device_name(device)}, {tokens} tokens per step ({args.batch} samples), "
+        f"checkpointing {'on' if args.checkpointing else 'off'}, loss {args.loss}"
+    )
+    print(
+        f"{'variant':<13}{'trainable M':>12}{'step s':>9}{'tokens/s':>10}{'GFLOP':>10}{'MFU/GEMM':>10}{'peak GiB':>10}"
+    )
     for name, r in rows.items():
         if "error" in r:
             print(f"{name:<13} {r['error']}")
             continue
-        print(f"{name:<13}{r['trainable_params'] / 1e6:>12.1f}{r['step_s']:>9.3f}{r['tokens_per_s']:>10.0f}"
-              f"{r['flops_per_step'] / 1e9:>10.1f}{r['mfu_of_gemm']:>10.1%}{r['peak_mem_gib'] or 0:>10.2f}")
+        print(
+            f"{name:<13}{r['trainable_params'] / 1e6:>12.1f}{r['step_s']:>9.3f}{r['tokens_per_s']:>10.0f}"
+            f"{r['flops_per_step'] / 1e9:>10.1f}{r['mfu_of_gemm']:>10.1%}{r['peak_mem_gib'] or 0:>10.2f}"
+        )
     ok = {k: r for k, r in rows.items() if "error" not in r}
-    ratios = {f"{k}_vs_ilora": round(r["step_s"] / ok["ilora"]["step_s"], 3) for k, r in ok.items()
-              if "ilora" in ok and k != "ilora"}
+    ratios = {
+        f"{k}_vs_ilora": round(r["step_s"] / ok["ilora"]["step_s"], 3)
+        for k, r in ok.items()
+        if "ilora" in ok and k != "ilora"
+    }
     print("step time relative to ilora:", ratios)
     report = {
-        **report_header("one training step per adapter variant (benchmarks/train_step.py)",
-                        "benchmarks/train_step.py", argv, device, dtype),
-        "preset": args.preset, "tokens_per_step": tokens, "samples": args.batch, "rank": args.rank,
-        "experts": args.experts, "dropout": args.dropout, "encoders": args.encoders,
-        "checkpointing": args.checkpointing, "loss": args.loss, "gemm_tflops": round(gemm / 1e12, 3),
+        **report_header(
+            "one training step per adapter variant (benchmarks/train_step.py)",
+            "benchmarks/train_step.py",
+            argv,
+            device,
+            dtype,
+        ),
+        "preset": args.preset,
+        "tokens_per_step": tokens,
+        "samples": args.batch,
+        "rank": args.rank,
+        "experts": args.experts,
+        "dropout": args.dropout,
+        "encoders": args.encoders,
+        "checkpointing": args.checkpointing,
+        "loss": args.loss,
+        "gemm_tflops": round(gemm / 1e12, 3),
         "flops": "counted by FlopCounterMode over one step: forward + input gradients + adapter weight "
-                 "gradients + checkpointing's recomputed forward",
-        "variants": rows, "step_time_vs_ilora": ratios, "top_ops": profiles,
+        "gradients + checkpointing's recomputed forward",
+        "variants": rows,
+        "step_time_vs_ilora": ratios,
+        "top_ops": profiles,
     }
     out = args.out or RESULTS / f"train_step_{args.preset}_{device.type}.json"
     write_report(out, report)

@@ -52,14 +52,30 @@ def run_eval_fixtures(work: Path) -> Path:
     from crabplus.cli.main import main
 
     records = str(FIXTURES / "records.jsonl")
-    for name, predictions in (("multi", "predictions.jsonl"), ("single", "predictions_single.jsonl"),
-                              ("lora", "predictions_baseline.jsonl")):
-        code = main(["-q", "eval", "--predictions", str(FIXTURES / predictions), "--data", records,
-                     "--out", str(work / name)])
+    for name, predictions in (
+        ("multi", "predictions.jsonl"),
+        ("single", "predictions_single.jsonl"),
+        ("lora", "predictions_baseline.jsonl"),
+    ):
+        code = main(
+            ["-q", "eval", "--predictions", str(FIXTURES / predictions), "--data", records, "--out", str(work / name)]
+        )
         if code != 0:
             raise SystemExit(f"docs_images: crabplus eval on {predictions} exited {code}")
-    code = main(["-q", "transfer", "--single", str(work / "single"), "--multi", str(work / "multi"),
-                 "--baseline", str(work / "lora"), "--out", str(work / "transfer")])
+    code = main(
+        [
+            "-q",
+            "transfer",
+            "--single",
+            str(work / "single"),
+            "--multi",
+            str(work / "multi"),
+            "--baseline",
+            str(work / "lora"),
+            "--out",
+            str(work / "transfer"),
+        ]
+    )
     if code != 0:
         raise SystemExit(f"docs_images: crabplus transfer exited {code}")
     return work

@@ -36,9 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     values = compute()
     if args.check:  # the rule of tests/test_goldens.py: the report exactly, the loss curve to REL
         stale = curve_differences(values["loss_curve"], read_golden("loss_curve"))
-        stale += [f"report {key}" for key, value in read_golden("report").items()
-                  if values["report"].get(key) != value] + [f"report {key} (new)" for key in
-                                                            values["report"].keys() - read_golden("report").keys()]
+        stale += [
+            f"report {key}" for key, value in read_golden("report").items() if values["report"].get(key) != value
+        ] + [f"report {key} (new)" for key in values["report"].keys() - read_golden("report").keys()]
         print("goldens match" if not stale else "goldens differ:\n  " + "\n  ".join(stale))
         return 1 if stale else 0
     GOLDENS.mkdir(parents=True, exist_ok=True)

@@ -47,9 +47,14 @@ def test_a_toy_kind_trains_saves_and_loads_through_the_table(toy_kind, small_avs
     from crabplus.model import load_checkpoint
     from crabplus.train import train
 
-    cfg = tiny_run_config(small_avsynth, tmp_path / "toy", "model.adapter=toy_scale",
-                          "model.adapter_options={target_modules: [q_proj, v_proj, up_proj]}",
-                          "train.learning_rate=1e-2", "train.warmup_ratio=0.0")
+    cfg = tiny_run_config(
+        small_avsynth,
+        tmp_path / "toy",
+        "model.adapter=toy_scale",
+        "model.adapter_options={target_modules: [q_proj, v_proj, up_proj]}",
+        "train.learning_rate=1e-2",
+        "train.warmup_ratio=0.0",
+    )
     result = train(cfg)
     assert result.completed and result.steps == 3
     assert read_adapter_config(result.checkpoint / "adapter")["adapter"] == "toy_scale"

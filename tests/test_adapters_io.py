@@ -89,8 +89,9 @@ def test_peft_lora_save_load_round_trips_bit_exactly(family, tok, tmp_path):
     llm_ilora = apply_ilora(tiny_thinker(tok, family=family), ILoRAConfig(rank=4, alpha=8.0, num_experts=3))
     names_ilora = [n for n, _ in ilora_layers(llm_ilora)]
     model = apply_lora(base, LoRAConfig(rank=6, alpha=12.0))
-    lora_modules = sorted({n.split(".lora_")[0].removeprefix("base_model.model.")
-                           for n, _ in trainable_parameters(model)})
+    lora_modules = sorted(
+        {n.split(".lora_")[0].removeprefix("base_model.model.") for n, _ in trainable_parameters(model)}
+    )
     assert lora_modules == sorted(names_ilora)  # the same layers as I-LoRA
     randomize_adapters(model)
     save_adapter(model, tmp_path / "lora")
@@ -122,12 +123,15 @@ def test_official_layout_round_trips(tok):
     assert RELEASE_TENSOR_COUNT == (28 * 7 + 32 * 3 + 32 * 3) * 5
 
 
-@pytest.mark.parametrize("damage, message", [
-    ("drop", "missing keys"),
-    ("rename", "unexpected keys"),
-    ("shape", "wrong shapes"),
-    ("extra_head", "unexpected keys"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ("drop", "missing keys"),
+        ("rename", "unexpected keys"),
+        ("shape", "wrong shapes"),
+        ("extra_head", "unexpected keys"),
+    ],
+)
 def test_official_import_fails_loudly(tok, damage, message):
     official = export_official_ilora(adapted(tok))
     key = "base_model.model.model.layers.1.mlp.up_proj.lora_B1.weight"

@@ -71,7 +71,8 @@ def test_a_saved_checkpoint_loads_with_transformers_auto_classes_in_a_fresh_proc
     processor = CrabProcessor(tok, model.config, image_size=56)
     write_processor_files(ckpt, processor)
     assert json.loads((ckpt / "config.json").read_text())["architectures"] == [
-        "Qwen2_5OmniThinkerForConditionalGeneration"]
+        "Qwen2_5OmniThinkerForConditionalGeneration"
+    ]
 
     clip = write_clip(tmp_path / "c.mp4", seconds=1.0, width=32, height=32)
     record, root = build_record("ks", clip)
@@ -89,8 +90,9 @@ def test_a_saved_checkpoint_loads_with_transformers_auto_classes_in_a_fresh_proc
     np.save(work / "audio.npy", audio)
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run([sys.executable, "-c", FRESH, str(ckpt), str(work)], env=env, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", FRESH, str(ckpt), str(work)], env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     facts, out = json.loads((work / "out.json").read_text()), load_file(str(work / "out.safetensors"))
     assert facts["model"] == "Qwen2_5OmniThinkerForConditionalGeneration" and not facts["crabplus_imported"]

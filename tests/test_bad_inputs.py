@@ -62,11 +62,20 @@ def ctx(assets, tmp_path):
 
 # ------------------------------------------------------------------------------------------ builders
 
+
 def rec(**changes) -> dict:
     """A valid AVE-like record, with ``changes`` applied (dotted keys reach into sub-objects)."""
-    r = {"id": "ave-1", "dataset": "ave", "task": "localization", "split": "test",
-         "media": {"video": "ave/1.mp4"}, "instruction": "Describe the events.",
-         "answer": {"events": [{"label": "dog", "start": 1, "end": 3}]}, "target": "t", "meta": {"duration": 10}}
+    r = {
+        "id": "ave-1",
+        "dataset": "ave",
+        "task": "localization",
+        "split": "test",
+        "media": {"video": "ave/1.mp4"},
+        "instruction": "Describe the events.",
+        "answer": {"events": [{"label": "dog", "start": 1, "end": 3}]},
+        "target": "t",
+        "meta": {"duration": 10},
+    }
     for key, value in changes.items():
         *path, last = key.split(".")
         node = r
@@ -98,6 +107,7 @@ def evaluate(*rows, raw: bytes | None = None):
         preds = c.tmp / "preds.jsonl"
         preds.write_bytes(raw if raw is not None else "".join(json.dumps(r) + "\n" for r in rows).encode())
         return ["eval", "--predictions", str(preds), "--data", str(data), "--no-meteor", "--chance-draws", "1"]
+
     return build
 
 
@@ -109,6 +119,7 @@ def train(*overrides, config: str | bytes | None = None):
             path.write_bytes(config if isinstance(config, bytes) else config.encode())
             args[1:1] = ["--config", str(path)]
         return args
+
     return build
 
 
@@ -117,6 +128,7 @@ def predict(*flags, video=None, checkpoint=None):
         v = video(c) if callable(video) else (video or str(c.clip))
         ck = checkpoint(c) if callable(checkpoint) else str(c.base)
         return ["predict", v, "--task", "ks", "--checkpoint", ck, "--max-new-tokens", "2", *flags]
+
     return build
 
 
@@ -131,6 +143,7 @@ def damaged_checkpoint(damage, source: str = "base"):
         shutil.copytree(getattr(c, source), dst)
         damage(dst)
         return str(dst)
+
     return predict(checkpoint=build)
 
 
@@ -139,6 +152,7 @@ def write_bytes(name: str, data: bytes):
         path = stem.with_name(name)
         path.write_bytes(data)
         return path
+
     return write
 
 
@@ -148,6 +162,7 @@ def cut(fraction: float):
         data = path.read_bytes()
         path.write_bytes(data[: int(len(data) * fraction)])
         return path
+
     return write
 
 
@@ -158,6 +173,7 @@ def forged_wav(rate: int):
         data[24:28] = rate.to_bytes(4, "little")
         path.write_bytes(bytes(data))
         return path
+
     return write
 
 
@@ -178,12 +194,14 @@ def truncate_file(name: str, keep: float):
     def damage(d: Path) -> None:
         path = next(d.rglob(name))
         path.write_bytes(path.read_bytes()[: int(path.stat().st_size * keep)])
+
     return damage
 
 
 def replace_file(name: str, data: bytes):
     def damage(d: Path) -> None:
         next(d.rglob(name)).write_bytes(data)
+
     return damage
 
 
@@ -210,6 +228,7 @@ def edit_json(name: str, **changes):
                 node = node[part]
             node[last] = value
         path.write_text(json.dumps(data))
+
     return damage
 
 
@@ -229,18 +248,41 @@ def with_setup(setup, build):
     def wrapped(c: Ctx):
         setup(c)
         return build(c)
+
     return wrapped
 
 
 NESTED = b"[" * 100_000 + b"]" * 100_000 + b"\n"
-A2V = {"id": "a2v-1", "dataset": "a2v", "task": "matching", "split": "test",
-       "media": {"video": "v1.mp4", "video2": "v2.mp4", "audio": "a.wav"}, "instruction": "i",
-       "answer": {"choice": 7}, "target": "t"}
-AVQA_THU = {"id": "thu-1", "dataset": "avqa_thu", "task": "qa", "split": "test", "media": {"video": "v.mp4"},
-            "instruction": "i", "answer": {"choice": 99, "options": ["a", "b", "c", "d"]}, "target": "t"}
-S4_NAN = {"id": "s4-1", "dataset": "s4", "task": "segmentation", "split": "test",
-          "media": {"video": "v.mp4", "frame_second": float("nan"), "audio_window_index": 0}, "instruction": "i",
-          "answer": {"label": "dog", "box": [1, 1, 9, 9], "points": [[2, 2]]}, "target": "t"}
+A2V = {
+    "id": "a2v-1",
+    "dataset": "a2v",
+    "task": "matching",
+    "split": "test",
+    "media": {"video": "v1.mp4", "video2": "v2.mp4", "audio": "a.wav"},
+    "instruction": "i",
+    "answer": {"choice": 7},
+    "target": "t",
+}
+AVQA_THU = {
+    "id": "thu-1",
+    "dataset": "avqa_thu",
+    "task": "qa",
+    "split": "test",
+    "media": {"video": "v.mp4"},
+    "instruction": "i",
+    "answer": {"choice": 99, "options": ["a", "b", "c", "d"]},
+    "target": "t",
+}
+S4_NAN = {
+    "id": "s4-1",
+    "dataset": "s4",
+    "task": "segmentation",
+    "split": "test",
+    "media": {"video": "v.mp4", "frame_second": float("nan"), "audio_window_index": 0},
+    "instruction": "i",
+    "answer": {"label": "dog", "box": [1, 1, 9, 9], "points": [[2, 2]]},
+    "target": "t",
+}
 
 CASES = [
     # ---- records: `crabplus data validate`
@@ -256,45 +298,101 @@ CASES = [
     ("record-media-escapes-root", validate(rec(**{"media.video": "../../x.mp4"})), "error", "escapes"),
     ("record-a2v-choice-7", validate(A2V), "error", "answer.choice"),
     ("record-avqa-thu-choice-99", validate(AVQA_THU), "error", "answer.choice"),
-    ("record-event-past-clip-end", validate(rec(**{"answer.events": [{"label": "d", "start": 8, "end": 12}]})),
-     "error", "after the clip's end"),
+    (
+        "record-event-past-clip-end",
+        validate(rec(**{"answer.events": [{"label": "d", "start": 8, "end": 12}]})),
+        "error",
+        "after the clip's end",
+    ),
     ("record-nan-frame-second", validate(S4_NAN), "error", "media.frame_second"),
-    ("record-infinite-event-start", validate(raw=json.dumps(rec()).replace('"start": 1', '"start": Infinity')
-                                             .encode() + b"\n"), "error", "finite"),
-    ("record-negative-event", validate(rec(**{"answer.events": [{"label": "d", "start": 3, "end": 1}]})),
-     "error", "start < end"),
+    (
+        "record-infinite-event-start",
+        validate(raw=json.dumps(rec()).replace('"start": 1', '"start": Infinity').encode() + b"\n"),
+        "error",
+        "finite",
+    ),
+    (
+        "record-negative-event",
+        validate(rec(**{"answer.events": [{"label": "d", "start": 3, "end": 1}]})),
+        "error",
+        "start < end",
+    ),
     ("record-duplicate-id", validate(rec(), rec()), "error", "duplicate id"),
-    ("record-box-out-of-range", validate({**S4_NAN, "media": {"image": "i.png", "audio": "a.wav",
-                                                             "audio_window_index": 0},
-                                          "answer": {"label": "d", "box": [0, 0, 300, 9], "points": [[1, 1]]}}),
-     "error", "answer.box"),
-    ("record-points-malformed", validate({**S4_NAN, "media": {"image": "i.png", "audio": "a.wav",
-                                                             "audio_window_index": 0},
-                                          "answer": {"label": "d", "box": [0, 0, 9, 9], "points": [[1]]}}),
-     "error", "answer.points"),
+    (
+        "record-box-out-of-range",
+        validate(
+            {
+                **S4_NAN,
+                "media": {"image": "i.png", "audio": "a.wav", "audio_window_index": 0},
+                "answer": {"label": "d", "box": [0, 0, 300, 9], "points": [[1, 1]]},
+            }
+        ),
+        "error",
+        "answer.box",
+    ),
+    (
+        "record-points-malformed",
+        validate(
+            {
+                **S4_NAN,
+                "media": {"image": "i.png", "audio": "a.wav", "audio_window_index": 0},
+                "answer": {"label": "d", "box": [0, 0, 9, 9], "points": [[1]]},
+            }
+        ),
+        "error",
+        "answer.points",
+    ),
     ("record-unknown-key", validate(rec(extra=1)), "error", "unknown keys"),
     ("record-negative-duration", validate(rec(**{"meta.duration": -1})), "error", "meta.duration"),
     ("validate-empty-folder", lambda c: ["data", "validate", str(c.tmp)], "error", "--allow-empty"),
     ("validate-missing-path", lambda c: ["data", "validate", str(c.tmp / "nope.jsonl")], "error", "nope.jsonl"),
     ("validate-empty-file", validate(raw=b""), "error", "no records"),
-    ("validate-media-missing-under-root",
-     lambda c: ["data", "validate", str(records_file(c, rec())), "--root", str(c.tmp)], "error", "media.video"),
+    (
+        "validate-media-missing-under-root",
+        lambda c: ["data", "validate", str(records_file(c, rec())), "--root", str(c.tmp)],
+        "error",
+        "media.video",
+    ),
     # ---- predictions: `crabplus eval`
     ("eval-empty-predictions", evaluate(raw=b""), "error", "--allow-empty"),
     ("eval-predictions-not-utf8", evaluate(raw=b'{"id": "\xc3\x28"}\n'), "error", "not UTF-8"),
     ("eval-predictions-deeply-nested", evaluate(raw=NESTED), "error", "nested too deeply"),
     ("eval-predict-not-text", evaluate(pred_row(predict=5)), "error", "'predict'"),
     ("eval-prediction-unknown-dataset", evaluate(pred_row(dataset="zzz")), "error", "'dataset'"),
-    ("eval-routing-not-finite", evaluate(raw=b'{"id": "ave-1", "dataset": "ave", "predict": "x", '
-                                         b'"routing": {"l": [NaN, 1]}}\n'), "error", "routing.l"),
+    (
+        "eval-routing-not-finite",
+        evaluate(raw=b'{"id": "ave-1", "dataset": "ave", "predict": "x", "routing": {"l": [NaN, 1]}}\n'),
+        "error",
+        "routing.l",
+    ),
     ("eval-duplicate-prediction", evaluate(pred_row(), pred_row()), "error", "duplicate id"),
-    ("eval-missing-predictions", lambda c: ["eval", "--predictions", str(c.tmp / "none.jsonl"), "--data",
-                                            str(records_file(c, rec()))], "error", "none.jsonl"),
-    ("eval-predictions-is-a-folder", lambda c: ["eval", "--predictions", str(c.tmp), "--data",
-                                                str(records_file(c, rec()))], "error", "no such"),
-    ("eval-data-folder-without-records", with_setup(lambda c: (c.tmp / "sub").mkdir(), lambda c: [
-        "eval", "--predictions", str(records_file(c, pred_row(), name="p.jsonl")), "--data", str(c.tmp / "sub")]),
-     "error", "no *.jsonl"),
+    (
+        "eval-missing-predictions",
+        lambda c: ["eval", "--predictions", str(c.tmp / "none.jsonl"), "--data", str(records_file(c, rec()))],
+        "error",
+        "none.jsonl",
+    ),
+    (
+        "eval-predictions-is-a-folder",
+        lambda c: ["eval", "--predictions", str(c.tmp), "--data", str(records_file(c, rec()))],
+        "error",
+        "no such",
+    ),
+    (
+        "eval-data-folder-without-records",
+        with_setup(
+            lambda c: (c.tmp / "sub").mkdir(),
+            lambda c: [
+                "eval",
+                "--predictions",
+                str(records_file(c, pred_row(), name="p.jsonl")),
+                "--data",
+                str(c.tmp / "sub"),
+            ],
+        ),
+        "error",
+        "no *.jsonl",
+    ),
     ("eval-quadratic-answer", evaluate(pred_row(predict="<answer>" * 30000)), "ok", ""),
     # ---- configurations: `crabplus train`
     ("config-nan-learning-rate", train("train.learning_rate=.nan"), "error", "train.learning_rate"),
@@ -314,37 +412,74 @@ CASES = [
     ("checkpoint-missing", predict(checkpoint=lambda c: str(c.tmp / "nope")), "error", "nope"),
     ("checkpoint-is-a-file", predict(checkpoint=lambda c: str(c.clip)), "error", "clip.mp4"),
     ("checkpoint-not-ours", predict(checkpoint=lambda c: str(c.tmp)), "error", "crabplus_model.json"),
-    ("checkpoint-meta-not-json", damaged_checkpoint(replace_file("crabplus_model.json", b"{")), "error",
-     "crabplus_model.json"),
-    ("checkpoint-weights-truncated", damaged_checkpoint(truncate_file("model.safetensors", 0.5)), "error",
-     "model.safetensors"),
-    ("checkpoint-weights-empty", damaged_checkpoint(replace_file("model.safetensors", b"")), "error",
-     "model.safetensors"),
+    (
+        "checkpoint-meta-not-json",
+        damaged_checkpoint(replace_file("crabplus_model.json", b"{")),
+        "error",
+        "crabplus_model.json",
+    ),
+    (
+        "checkpoint-weights-truncated",
+        damaged_checkpoint(truncate_file("model.safetensors", 0.5)),
+        "error",
+        "model.safetensors",
+    ),
+    (
+        "checkpoint-weights-empty",
+        damaged_checkpoint(replace_file("model.safetensors", b"")),
+        "error",
+        "model.safetensors",
+    ),
     ("checkpoint-weights-pickle", damaged_checkpoint(pickle_weights), "error", "not a safetensors file"),
     ("checkpoint-missing-a-tensor", damaged_checkpoint(drop_tensor), "error", "lack 1 tensor"),
-    ("checkpoint-adapter-truncated", damaged_checkpoint(truncate_file("adapter.safetensors", 0.5)), "error",
-     "adapter.safetensors"),
-    ("checkpoint-adapter-rank-changed", damaged_checkpoint(edit_json("adapter_config.json", **{"config.rank": 2})),
-     "error", "adapter"),
-    ("checkpoint-lora-weights-missing", damaged_checkpoint(lora_without_weights), "error",
-     "adapter_model.safetensors"),
-    ("checkpoint-base-moved", damaged_checkpoint(edit_json("crabplus_model.json", base="../gone",
-                                                           base_path="/gone"), source="adapter_only"),
-     "error", "--base"),
-    ("checkpoint-base-flag-missing", lambda c: predict("--base", str(c.tmp / "nobase"),
-                                                       checkpoint=lambda c: str(c.adapter_only))(c),
-     "error", "--base"),
+    (
+        "checkpoint-adapter-truncated",
+        damaged_checkpoint(truncate_file("adapter.safetensors", 0.5)),
+        "error",
+        "adapter.safetensors",
+    ),
+    (
+        "checkpoint-adapter-rank-changed",
+        damaged_checkpoint(edit_json("adapter_config.json", **{"config.rank": 2})),
+        "error",
+        "adapter",
+    ),
+    ("checkpoint-lora-weights-missing", damaged_checkpoint(lora_without_weights), "error", "adapter_model.safetensors"),
+    (
+        "checkpoint-base-moved",
+        damaged_checkpoint(edit_json("crabplus_model.json", base="../gone", base_path="/gone"), source="adapter_only"),
+        "error",
+        "--base",
+    ),
+    (
+        "checkpoint-base-flag-missing",
+        lambda c: predict("--base", str(c.tmp / "nobase"), checkpoint=lambda c: str(c.adapter_only))(c),
+        "error",
+        "--base",
+    ),
     # ---- flags: `crabplus predict`
     ("flag-frame-second-nan", predict("--frame-second", "nan"), "error", "--frame-second"),
     ("flag-max-new-tokens-negative", predict("--max-new-tokens", "-5"), "error", "--max-new-tokens"),
-    ("flag-unknown-task", lambda c: ["predict", str(c.clip), "--task", "nope", "--checkpoint", str(c.base)],
-     "error", "nope"),
+    (
+        "flag-unknown-task",
+        lambda c: ["predict", str(c.clip), "--task", "nope", "--checkpoint", str(c.base)],
+        "error",
+        "nope",
+    ),
     ("flag-a2v-without-audio", predict("--task", "a2v", "--video2", "x.mp4"), "error", "--audio"),
     ("flag-empty-question", predict("--question", " "), "error", "--question"),
-    ("flag-glob-matches-nothing", lambda c: ["predict", str(c.tmp / "*.mkv"), "--task", "ks", "--checkpoint",
-                                             str(c.base)], "error", "matches no file"),
-    ("flag-output-is-a-folder", lambda c: ["predict", str(c.clip), "--task", "ks", "--checkpoint", str(c.base),
-                                           "--output", str(c.tmp)], "error", "--output"),
+    (
+        "flag-glob-matches-nothing",
+        lambda c: ["predict", str(c.tmp / "*.mkv"), "--task", "ks", "--checkpoint", str(c.base)],
+        "error",
+        "matches no file",
+    ),
+    (
+        "flag-output-is-a-folder",
+        lambda c: ["predict", str(c.clip), "--task", "ks", "--checkpoint", str(c.base), "--output", str(c.tmp)],
+        "error",
+        "--output",
+    ),
     # ---- media
     ("media-symlink-loop", predict(video=symlink_loop), "error", "loop"),
     ("media-missing", predict(video=lambda c: str(c.tmp / "gone.mp4")), "error", "gone.mp4"),
@@ -355,27 +490,72 @@ CASES = [
     ("media-truncated-half", media(cut(0.5)), "error", "cut.mp4"),
     ("media-truncated-header", media(cut(0.02)), "error", "cut.mp4"),
     ("media-wav-claims-1-hz", media(forged_wav(1)), "error", "1 Hz"),
-    ("media-image-task-without-audio", lambda c: ["predict", str(write_png(c.tmp / "f.png", torch.zeros(
-        8, 8, 3, dtype=torch.uint8).numpy())), "--task", "s4", "--checkpoint", str(c.base)], "error", "--audio"),
-    ("media-many-bad-files-skipped", lambda c: ["predict", str(write_bytes("bad.mp4", b"x" * 100)(c.tmp / "x")),
-                                                "--task", "ks", "--checkpoint", str(c.base), "--output",
-                                                str(c.tmp / "p.jsonl")], "skip", "bad.mp4"),
+    (
+        "media-image-task-without-audio",
+        lambda c: [
+            "predict",
+            str(write_png(c.tmp / "f.png", torch.zeros(8, 8, 3, dtype=torch.uint8).numpy())),
+            "--task",
+            "s4",
+            "--checkpoint",
+            str(c.base),
+        ],
+        "error",
+        "--audio",
+    ),
+    (
+        "media-many-bad-files-skipped",
+        lambda c: [
+            "predict",
+            str(write_bytes("bad.mp4", b"x" * 100)(c.tmp / "x")),
+            "--task",
+            "ks",
+            "--checkpoint",
+            str(c.base),
+            "--output",
+            str(c.tmp / "p.jsonl"),
+        ],
+        "skip",
+        "bad.mp4",
+    ),
     # ---- release folders and converted weights
-    ("import-out-is-a-file", lambda c: ["data", "import-avuie", str(c.tmp), "--out", str(c.clip)], "error",
-     "--out"),
-    ("import-root-without-release", lambda c: ["data", "import-avuie", str(c.tmp), "--out", str(c.tmp / "o")],
-     "error", "AVUIE_2"),
-    ("import-root-missing", lambda c: ["data", "import-avuie", str(c.tmp / "none"), "--out", str(c.tmp / "o")],
-     "error", "AVUIE_2"),
-    ("convert-empty-bin", lambda c: ["convert", "official-ilora", str(write_bytes("w.bin", b"")(c.tmp / "w")),
-                                     str(c.tmp / "out")], "error", "w.bin"),
-    ("convert-garbage-bin", lambda c: ["convert", "official-ilora", str(write_bytes("w.bin", b"\x80\x02junk")(
-        c.tmp / "w")), str(c.tmp / "out")], "error", "w.bin"),
-    ("convert-missing-bin", lambda c: ["convert", "official-ilora", str(c.tmp / "none.bin"), str(c.tmp / "out")],
-     "error", "none.bin"),
+    ("import-out-is-a-file", lambda c: ["data", "import-avuie", str(c.tmp), "--out", str(c.clip)], "error", "--out"),
+    (
+        "import-root-without-release",
+        lambda c: ["data", "import-avuie", str(c.tmp), "--out", str(c.tmp / "o")],
+        "error",
+        "AVUIE_2",
+    ),
+    (
+        "import-root-missing",
+        lambda c: ["data", "import-avuie", str(c.tmp / "none"), "--out", str(c.tmp / "o")],
+        "error",
+        "AVUIE_2",
+    ),
+    (
+        "convert-empty-bin",
+        lambda c: ["convert", "official-ilora", str(write_bytes("w.bin", b"")(c.tmp / "w")), str(c.tmp / "out")],
+        "error",
+        "w.bin",
+    ),
+    (
+        "convert-garbage-bin",
+        lambda c: [
+            "convert",
+            "official-ilora",
+            str(write_bytes("w.bin", b"\x80\x02junk")(c.tmp / "w")),
+            str(c.tmp / "out"),
+        ],
+        "error",
+        "w.bin",
+    ),
+    (
+        "convert-missing-bin",
+        lambda c: ["convert", "official-ilora", str(c.tmp / "none.bin"), str(c.tmp / "out")],
+        "error",
+        "none.bin",
+    ),
 ]
-
-
 
 
 def int8_tensor(d: Path) -> None:
@@ -422,8 +602,18 @@ def output_is_records(c: Ctx) -> list[str]:
 
 def resumed_with_other_settings(c: Ctx) -> list[str]:
     out = c.tmp / "p.jsonl"
-    first = ["predict", str(c.clip), "--task", "ks", "--checkpoint", str(c.base), "--output", str(out),
-             "--max-new-tokens", "2"]
+    first = [
+        "predict",
+        str(c.clip),
+        "--task",
+        "ks",
+        "--checkpoint",
+        str(c.base),
+        "--output",
+        str(out),
+        "--max-new-tokens",
+        "2",
+    ]
     assert main(first) == 0
     return first[:-1] + ["3"]
 
@@ -432,18 +622,39 @@ def resumed_with_other_settings(c: Ctx) -> list[str]:
 CASES_23 = [
     ("checkpoint-weights-int8", damaged_checkpoint(int8_tensor), "error", "int8"),
     ("checkpoint-adapter-int32", damaged_checkpoint(int32_adapter), "error", "int32"),
-    ("checkpoint-meta-is-a-list", damaged_checkpoint(replace_file("crabplus_model.json", b"[]")), "error",
-     "crabplus_model.json"),
+    (
+        "checkpoint-meta-is-a-list",
+        damaged_checkpoint(replace_file("crabplus_model.json", b"[]")),
+        "error",
+        "crabplus_model.json",
+    ),
     ("config-duplicate-yaml-key", train(config="train:\n  max_steps: 1\n  max_steps: 2\n"), "error", "max_steps"),
     ("flag-output-is-a-record-file", output_is_records, "error", "--output"),
     ("predict-resume-with-other-settings", resumed_with_other_settings, "error", "max_new_tokens"),
-    ("flag-override-after-a-flag", lambda c: ["predict", str(c.clip), "--task", "ks", "max_new_tokens=1",
-                                              "--checkpoint", str(c.base)], "ok", ""),
+    (
+        "flag-override-after-a-flag",
+        lambda c: ["predict", str(c.clip), "--task", "ks", "max_new_tokens=1", "--checkpoint", str(c.base)],
+        "ok",
+        "",
+    ),
     ("media-mov-24-bit-pcm", media(mov_24bit_pcm), "ok", ""),
-    ("media-segmentation-on-a-video-without-audio",
-     lambda c: ["predict", str(write_clip(c.tmp / "mute.mp4", seconds=1.0, width=32, height=32, audio=False)),
-                "--task", "s4", "--checkpoint", str(c.base), "--max-new-tokens", "2", "--out", str(c.tmp)],
-     "ok", ""),
+    (
+        "media-segmentation-on-a-video-without-audio",
+        lambda c: [
+            "predict",
+            str(write_clip(c.tmp / "mute.mp4", seconds=1.0, width=32, height=32, audio=False)),
+            "--task",
+            "s4",
+            "--checkpoint",
+            str(c.base),
+            "--max-new-tokens",
+            "2",
+            "--out",
+            str(c.tmp),
+        ],
+        "ok",
+        "",
+    ),
 ]
 
 
@@ -486,8 +697,23 @@ def test_media_files_that_share_a_name_get_a_row_each(ctx, capsys):
     write_clip(folder / "clip.mp4", seconds=1.0, width=32, height=32)
     write_mov_pcm(folder / "clip.mov", seconds=1.0, width=32, height=32)
     out = ctx.tmp / "p.jsonl"
-    assert main(["predict", str(folder), "--task", "ks", "--checkpoint", str(ctx.base), "--output", str(out),
-                 "--max-new-tokens", "2"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(folder),
+                "--task",
+                "ks",
+                "--checkpoint",
+                str(ctx.base),
+                "--output",
+                str(out),
+                "--max-new-tokens",
+                "2",
+            ]
+        )
+        == 0
+    )
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(r["id"] for r in rows) == ["clip.mov", "clip.mp4"]
     assert "already there" not in capsys.readouterr().out
@@ -495,8 +721,9 @@ def test_media_files_that_share_a_name_get_a_row_each(ctx, capsys):
 
 def test_one_id_in_two_record_files_is_an_error_naming_both(ctx, capsys):
     first, second = records_file(ctx, rec(), name="a.jsonl"), records_file(ctx, rec(), name="b.jsonl")
-    code = main(["predict", str(first), str(second), "--checkpoint", str(ctx.base), "--output",
-                 str(ctx.tmp / "p.jsonl")])
+    code = main(
+        ["predict", str(first), str(second), "--checkpoint", str(ctx.base), "--output", str(ctx.tmp / "p.jsonl")]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "'ave-1'" in err and str(first) in err and str(second) in err
 

@@ -55,14 +55,22 @@ def test_a_chat_equals_the_task_call(setup):
     direct = predict(clip, task="ks", predictor=predictor, max_new_tokens=NEW)
     assert same.text == direct.text and same.prediction.to_json() == direct.prediction.to_json()
     # a2v: the sound and two candidate videos
-    matched = chat(predictor, user(video(clip), video(clip2), {"type": "audio", "audio": str(sound)}), task="a2v",
-                   max_new_tokens=NEW)
-    assert matched.text == predict(clip, task="a2v", video2=clip2, audio=sound, predictor=predictor,
-                                max_new_tokens=NEW).text
+    matched = chat(
+        predictor,
+        user(video(clip), video(clip2), {"type": "audio", "audio": str(sound)}),
+        task="a2v",
+        max_new_tokens=NEW,
+    )
+    assert (
+        matched.text
+        == predict(clip, task="a2v", video2=clip2, audio=sound, predictor=predictor, max_new_tokens=NEW).text
+    )
     # a named task's question comes from the text; without a task the text is a free question (as --question)
     q = "What instrument plays?"
-    assert chat(predictor, user(video(clip), {"type": "text", "text": q}), task="avqa", max_new_tokens=NEW).text == \
-        predict(clip, task="avqa", question=q, predictor=predictor, max_new_tokens=NEW).text
+    assert (
+        chat(predictor, user(video(clip), {"type": "text", "text": q}), task="avqa", max_new_tokens=NEW).text
+        == predict(clip, task="avqa", question=q, predictor=predictor, max_new_tokens=NEW).text
+    )
     free = chat(predictor, user(video(clip), {"type": "text", "text": q}), max_new_tokens=NEW)
     assert free.text == predict(clip, task="avqa", question=q, predictor=predictor, max_new_tokens=NEW).text
     # a text the named task does not ask is left out, and said so
@@ -95,14 +103,18 @@ def test_predict_messages_on_the_command_line_prints_the_task_calls_answer(setup
     assert chat == json.loads(capsys.readouterr().out)
 
 
-@pytest.mark.parametrize("messages,needle", [
-    ([], "non-empty list"),
-    ([{"role": "assistant", "content": "hi"}], "messages[0].role"),
-    ([{"role": "user", "content": [{"type": "text", "text": "hi"}]}], "no video or image"),
-    ([{"role": "user", "content": [{"type": "video"}]}], "messages[0].content[0]"),
-    ([{"role": "user", "content": [{"type": "video", "video": "https://x/y.mp4"}]}], "URL"),
-    ([{"role": "user", "content": [{"type": "smell", "smell": "x"}]}], "content[0].type"),
-], ids=["empty", "assistant", "no-media", "no-path", "url", "unknown-type"])
+@pytest.mark.parametrize(
+    "messages,needle",
+    [
+        ([], "non-empty list"),
+        ([{"role": "assistant", "content": "hi"}], "messages[0].role"),
+        ([{"role": "user", "content": [{"type": "text", "text": "hi"}]}], "no video or image"),
+        ([{"role": "user", "content": [{"type": "video"}]}], "messages[0].content[0]"),
+        ([{"role": "user", "content": [{"type": "video", "video": "https://x/y.mp4"}]}], "URL"),
+        ([{"role": "user", "content": [{"type": "smell", "smell": "x"}]}], "content[0].type"),
+    ],
+    ids=["empty", "assistant", "no-media", "no-path", "url", "unknown-type"],
+)
 def test_bad_messages_are_one_clear_line(setup, tmp_path, capsys, messages, needle):
     root = setup[0]
     path = tmp_path / "chat.json"

@@ -12,13 +12,20 @@ from crabplus.utils.errors import CrabplusError, InputFileError, reading
 from crabplus.utils.logs import resolve_level
 
 ERROR_CLASSES = [
-    ("crabplus.config.core", "ConfigError", 2), ("crabplus.schema.records", "RecordError", 1),
-    ("crabplus.data.media", "MediaError", 1), ("crabplus.model.build", "CheckpointError", 1),
-    ("crabplus.train.checkpoint", "CheckpointError", 1), ("crabplus.train.state", "StateError", 1),
-    ("crabplus.train.sampler", "SamplerError", 1), ("crabplus.adapters.config", "AdapterLoadError", 1),
-    ("crabplus.infer.single", "PredictInputError", 2), ("crabplus.segment.sam2", "SegmenterError", 2),
-    ("crabplus.evaluate.transfer", "TransferError", 1), ("crabplus.data.importers.masks", "MaskError", 1),
-    ("crabplus.synth.generate", "SynthError", 1), ("crabplus.cli.main", "UsageError", 2),
+    ("crabplus.config.core", "ConfigError", 2),
+    ("crabplus.schema.records", "RecordError", 1),
+    ("crabplus.data.media", "MediaError", 1),
+    ("crabplus.model.build", "CheckpointError", 1),
+    ("crabplus.train.checkpoint", "CheckpointError", 1),
+    ("crabplus.train.state", "StateError", 1),
+    ("crabplus.train.sampler", "SamplerError", 1),
+    ("crabplus.adapters.config", "AdapterLoadError", 1),
+    ("crabplus.infer.single", "PredictInputError", 2),
+    ("crabplus.segment.sam2", "SegmenterError", 2),
+    ("crabplus.evaluate.transfer", "TransferError", 1),
+    ("crabplus.data.importers.masks", "MaskError", 1),
+    ("crabplus.synth.generate", "SynthError", 1),
+    ("crabplus.cli.main", "UsageError", 2),
 ]
 
 
@@ -29,8 +36,10 @@ def test_every_user_error_derives_from_the_base(module, name, code):
 
 
 def test_reading_names_the_file_for_any_other_failure(tmp_path):
-    with pytest.raises(InputFileError, match="data.bin: cannot read this file: KeyError"), \
-            reading(tmp_path / "data.bin"):
+    with (
+        pytest.raises(InputFileError, match="data.bin: cannot read this file: KeyError"),
+        reading(tmp_path / "data.bin"),
+    ):
         raise KeyError("x")
     with pytest.raises(CrabplusError, match="^mine$"), reading(tmp_path / "data.bin"):  # ours pass unchanged
         raise CrabplusError("mine")

@@ -25,6 +25,7 @@ class NetworkUsed(AssertionError):
 @pytest.fixture
 def no_network(monkeypatch):
     """Any connection attempt (TCP, UDP, a name lookup) fails the test."""
+
     def refuse(*args, **kwargs):
         raise NetworkUsed(f"network access attempted: {args[1:] if len(args) > 1 else args}")
 
@@ -42,9 +43,18 @@ def trained(small_avsynth, tmp_path_factory):
     """`crabplus train` on the small set: an I-LoRA model after two steps (a random tiny base)."""
     out = tmp_path_factory.mktemp("path-run")
     synth = small_avsynth
-    args = ["train", f"data.train=[{synth}/s4/train.jsonl,{synth}/cremad/train.jsonl]", f"data.root={synth}",
-            "data.image_size=56", f"output_dir={out}", "model.ilora.rank=4", "model.ilora.alpha=8",
-            "train.batch_size=2", "train.max_steps=2", "train.save_steps=1"]
+    args = [
+        "train",
+        f"data.train=[{synth}/s4/train.jsonl,{synth}/cremad/train.jsonl]",
+        f"data.root={synth}",
+        "data.image_size=56",
+        f"output_dir={out}",
+        "model.ilora.rank=4",
+        "model.ilora.alpha=8",
+        "train.batch_size=2",
+        "train.max_steps=2",
+        "train.save_steps=1",
+    ]
     assert main(args) == 0
     return synth, out, args
 
@@ -55,8 +65,21 @@ def test_train_predict_eval_on_the_command_line_without_network(trained, tmp_pat
     assert main([*args[:-2], "train.max_steps=3", "train.save_steps=1", "--resume"]) == 0
     records = synth / "cremad" / "test.jsonl"
     preds = tmp_path / "preds.jsonl"
-    assert main(["predict", str(records), "--checkpoint", str(out / "final"), "--output", str(preds),
-                 "--max-new-tokens", str(NEW_TOKENS)]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(records),
+                "--checkpoint",
+                str(out / "final"),
+                "--output",
+                str(preds),
+                "--max-new-tokens",
+                str(NEW_TOKENS),
+            ]
+        )
+        == 0
+    )
     rows = [json.loads(line) for line in preds.read_text().splitlines()]
     n = sum(1 for line in records.read_text().splitlines() if line.strip())
     assert len(rows) == n and {r["dataset"] for r in rows} == {"cremad"}
@@ -64,20 +87,53 @@ def test_train_predict_eval_on_the_command_line_without_network(trained, tmp_pat
         assert row["id"] and isinstance(row["predict"], str) and "parsed" in row["prediction"]
         assert row["routing"] and row["source"] == str(records)
     capsys.readouterr()
-    assert main(["eval", "--predictions", str(preds), "--data", str(records), "--no-meteor",
-                 "--chance-draws", "2"]) == 0
+    assert (
+        main(["eval", "--predictions", str(preds), "--data", str(records), "--no-meteor", "--chance-draws", "2"]) == 0
+    )
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["datasets"]["cremad"]["n"] == n
     # a free-form question on one clip (it replaces the task's instruction), single-video form, JSON out
     clip = synth / json.loads(records.read_text().splitlines()[0])["media"]["video"]
     capsys.readouterr()
-    assert main(["predict", str(clip), "--task", "cremad", "--question", "What do you hear?", "--checkpoint",
-                 str(out / "final"), "--max-new-tokens", str(NEW_TOKENS), "--json", "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(clip),
+                "--task",
+                "cremad",
+                "--question",
+                "What do you hear?",
+                "--checkpoint",
+                str(out / "final"),
+                "--max-new-tokens",
+                str(NEW_TOKENS),
+                "--json",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert result["dataset"] == "cremad" and any("free-form" in n for n in result["prediction"]["notes"])
     # a question alone asks it as open-ended QA (avqa's instruction)
-    assert main(["predict", str(clip), "--question", "What do you hear?", "--checkpoint", str(out / "final"),
-                 "--max-new-tokens", str(NEW_TOKENS), "--json"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(clip),
+                "--question",
+                "What do you hear?",
+                "--checkpoint",
+                str(out / "final"),
+                "--max-new-tokens",
+                str(NEW_TOKENS),
+                "--json",
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["dataset"] == "avqa"
 
 
@@ -91,8 +147,18 @@ def test_prediction_resumes_and_counts_bad_inputs(trained, tmp_path, capsys):
     (media / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x01" * 50)  # not decodable
     (media / "empty.mp4").write_bytes(b"")
     preds = tmp_path / "p.jsonl"
-    cmd = ["predict", str(media), "--task", "cremad", "--checkpoint", str(out / "final"), "--output", str(preds),
-           "--max-new-tokens", str(NEW_TOKENS)]
+    cmd = [
+        "predict",
+        str(media),
+        "--task",
+        "cremad",
+        "--checkpoint",
+        str(out / "final"),
+        "--output",
+        str(preds),
+        "--max-new-tokens",
+        str(NEW_TOKENS),
+    ]
     assert main(cmd) == 0
     rows = [json.loads(line) for line in preds.read_text().splitlines()]
     assert sorted(r["id"] for r in rows) == sorted(c.name for c in clips)  # ids keep the suffix
@@ -108,8 +174,21 @@ def test_prediction_resumes_and_counts_bad_inputs(trained, tmp_path, capsys):
     assert [r["id"] for r in again] == [r["id"] for r in rows] and again[0] == rows[0]
     assert "(1 already there)" in capsys.readouterr().out
     # the a2v matching form names the flag it lacks
-    assert main(["predict", str(media / clips[0].name), "--task", "a2v", "--video2", str(media / clips[1].name),
-                 "--checkpoint", str(out / "final")]) == 2
+    assert (
+        main(
+            [
+                "predict",
+                str(media / clips[0].name),
+                "--task",
+                "a2v",
+                "--video2",
+                str(media / clips[1].name),
+                "--checkpoint",
+                str(out / "final"),
+            ]
+        )
+        == 2
+    )
     assert "--audio" in capsys.readouterr().err
 
 
@@ -135,8 +214,23 @@ def test_a_silent_video_and_an_audio_only_file_are_answered_with_a_note(trained,
     write_clip(tmp_path / "in" / "silent.mp4", audio=False)
     write_wav(tmp_path / "in" / "sound.wav", sine(1.0, 16000), 16000)
     preds = tmp_path / "p.jsonl"
-    assert main(["predict", str(tmp_path / "in" / "*"), "--task", "cremad", "--checkpoint", str(out / "final"),
-                 "--output", str(preds), "--max-new-tokens", str(NEW_TOKENS)]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(tmp_path / "in" / "*"),
+                "--task",
+                "cremad",
+                "--checkpoint",
+                str(out / "final"),
+                "--output",
+                str(preds),
+                "--max-new-tokens",
+                str(NEW_TOKENS),
+            ]
+        )
+        == 0
+    )
     rows = {json.loads(line)["id"]: json.loads(line) for line in preds.read_text().splitlines()}
     assert set(rows) == {"silent.mp4", "sound.wav"}
     settings = yaml.safe_load((tmp_path / "p.jsonl.config.yaml").read_text())  # the resolved settings, beside
@@ -145,8 +239,21 @@ def test_a_silent_video_and_an_audio_only_file_are_answered_with_a_note(trained,
     assert any("audio only): blank frames" in n for n in rows["sound.wav"]["prediction"]["notes"])
     # the single-video form prints the note too
     capsys.readouterr()
-    assert main(["predict", str(tmp_path / "in" / "silent.mp4"), "--task", "cremad", "--checkpoint",
-                 str(out / "final"), "--max-new-tokens", str(NEW_TOKENS)]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(tmp_path / "in" / "silent.mp4"),
+                "--task",
+                "cremad",
+                "--checkpoint",
+                str(out / "final"),
+                "--max-new-tokens",
+                str(NEW_TOKENS),
+            ]
+        )
+        == 0
+    )
     assert "note: " in capsys.readouterr().out
 
 
@@ -161,8 +268,13 @@ def test_resume_survives_a_damaged_newest_checkpoint_and_a_torn_metrics_line(tra
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # a disk that lost the tail
     with open(run / "metrics.jsonl", "a") as handle:
         handle.write('{"step": 99, "loss": 1.')  # a kill mid-write
-    cmd = ["train", *[a for a in args[1:] if not a.startswith(("output_dir=", "train.max_steps="))],
-           f"output_dir={run}", f"train.max_steps={steps[-1] + 1}", "--resume"]
+    cmd = [
+        "train",
+        *[a for a in args[1:] if not a.startswith(("output_dir=", "train.max_steps="))],
+        f"output_dir={run}",
+        f"train.max_steps={steps[-1] + 1}",
+        "--resume",
+    ]
     capsys.readouterr()
     assert main(cmd) == 0
     captured = capsys.readouterr()

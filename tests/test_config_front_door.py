@@ -51,19 +51,25 @@ def test_the_demo_yaml_spells_out_the_built_in_defaults():
     assert to_dict(resolve_config(DemoConfig, REPO / "configs" / "demo.yaml")) == to_dict(DemoConfig())
 
 
-@pytest.mark.parametrize("text, key", [
-    ("synth:\n  per_dataset: 4\n", "synth"),
-    ("eval:\n  max_new_tokens: 8\n", "eval"),
-    ("data:\n  eval: [data/avsynth]\n", "data.eval"),
-    ("data:\n  max_eval_per_dataset: 3\n", "data.max_eval_per_dataset"),
-    ("eval:\n  record_routing: false\n", "eval.record_routing"),
-])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("synth:\n  per_dataset: 4\n", "synth"),
+        ("eval:\n  max_new_tokens: 8\n", "eval"),
+        ("data:\n  eval: [data/avsynth]\n", "data.eval"),
+        ("data:\n  max_eval_per_dataset: 3\n", "data.max_eval_per_dataset"),
+        ("eval:\n  record_routing: false\n", "eval.record_routing"),
+    ],
+)
 def test_keys_that_were_never_read_are_refused_naming_file_and_key(tmp_path, capsys, text, key):
     path = tmp_path / "old.yaml"
     path.write_text(text, encoding="utf-8")
     cls = DemoConfig if key.startswith("eval.") else RunConfig
-    with pytest.raises(ConfigError, match=rf"{path}: unknown key {key.replace('.', '[.]')} .*removed|"
-                                          rf"{path}: unknown key {key.replace('.', '[.]')} "):
+    with pytest.raises(
+        ConfigError,
+        match=rf"{path}: unknown key {key.replace('.', '[.]')} .*removed|"
+        rf"{path}: unknown key {key.replace('.', '[.]')} ",
+    ):
         resolve_config(cls, path)
     command = "demo" if cls is DemoConfig else "train"
     assert main([command, "--config", str(path)]) == 2
@@ -72,17 +78,34 @@ def test_keys_that_were_never_read_are_refused_naming_file_and_key(tmp_path, cap
 
 
 def test_a_flag_is_the_same_setting_as_its_key():
-    flags = config_from_args(EvalCommandConfig, _args("eval", "--predictions", "p.jsonl", "--data", "a", "b",
-                                                      "--chance-draws", "3", "--no-meteor", "--segmenter", "grabcut"))
-    keys = config_from_args(EvalCommandConfig, _args("eval", "predictions=p.jsonl", "data=[a, b]", "chance_draws=3",
-                                                     "meteor=false"))
+    flags = config_from_args(
+        EvalCommandConfig,
+        _args(
+            "eval",
+            "--predictions",
+            "p.jsonl",
+            "--data",
+            "a",
+            "b",
+            "--chance-draws",
+            "3",
+            "--no-meteor",
+            "--segmenter",
+            "grabcut",
+        ),
+    )
+    keys = config_from_args(
+        EvalCommandConfig, _args("eval", "predictions=p.jsonl", "data=[a, b]", "chance_draws=3", "meteor=false")
+    )
     assert to_dict(flags) == to_dict(keys)
     assert (flags.chance_draws, flags.meteor, flags.data) == (3, False, ["a", "b"])
     # the order: the file, then the flags, then KEY=VALUE
     assert config_from_args(EvalCommandConfig, _args("eval", "--seed", "4", "seed=9")).seed == 9
-    synth = config_from_args(SynthCommandConfig, _args("data", "synth", "--out", "x", "--datasets", "ks,ave",
-                                                       "--split-ratio", "0.5", "--preset", "tiny"),
-                             defaults=SynthCommandConfig(per_dataset=4))
+    synth = config_from_args(
+        SynthCommandConfig,
+        _args("data", "synth", "--out", "x", "--datasets", "ks,ave", "--split-ratio", "0.5", "--preset", "tiny"),
+        defaults=SynthCommandConfig(per_dataset=4),
+    )
     assert (synth.datasets, synth.test_fraction, synth.out, synth.per_dataset) == (["ks", "ave"], 0.5, "x", 4)
     demo = config_from_args(DemoConfig, _args("demo", "--out", "runs/x", "--full", "--seeds", "0,1"))
     assert (demo.output_dir, demo.full, demo.study_seeds) == ("runs/x", True, [0, 1])
@@ -119,8 +142,11 @@ def test_errors_are_one_line_and_exit_2(tmp_path, capsys):
 
 def test_eval_writes_its_resolved_config_beside_the_report(tmp_path):
     path = tmp_path / "eval.yaml"
-    path.write_text(f"predictions: {FIX / 'predictions.jsonl'}\ndata: [{FIX / 'records.jsonl'}]\nmeteor: false\n"
-                    "chance_draws: 2\nmask_chance_draws: 1\n", encoding="utf-8")
+    path.write_text(
+        f"predictions: {FIX / 'predictions.jsonl'}\ndata: [{FIX / 'records.jsonl'}]\nmeteor: false\n"
+        "chance_draws: 2\nmask_chance_draws: 1\n",
+        encoding="utf-8",
+    )
     out = tmp_path / "out"
     assert main(["eval", "--config", str(path), "--out", str(out), "seed=3"]) == 0
     saved = yaml.safe_load((out / "resolved_config.yaml").read_text(encoding="utf-8"))
@@ -143,6 +169,7 @@ def test_synth_writes_its_resolved_config_and_reads_a_yaml(tmp_path):
 
 # --- every configuration field is read somewhere ---------------------------------------------------------------
 
+
 def _dataclasses_of(cls: type, seen: list[type]) -> list[type]:
     """``cls`` and every dataclass nested in its fields (ModelConfig -> ILoRAConfig, ...)."""
     if cls not in seen:
@@ -153,8 +180,20 @@ def _dataclasses_of(cls: type, seen: list[type]) -> list[type]:
     return seen
 
 
-_CONFIGS = (RunConfig, DemoConfig, EvalConfig, EvalCommandConfig, SynthCommandConfig, PredictConfig, ImportConfig,
-            TransferConfig, LmmsTasksConfig, ServeConfig, OfficialConvertConfig, PeftConvertConfig)
+_CONFIGS = (
+    RunConfig,
+    DemoConfig,
+    EvalConfig,
+    EvalCommandConfig,
+    SynthCommandConfig,
+    PredictConfig,
+    ImportConfig,
+    TransferConfig,
+    LmmsTasksConfig,
+    ServeConfig,
+    OfficialConvertConfig,
+    PeftConvertConfig,
+)
 
 
 class _Reads(ast.NodeVisitor):
@@ -174,8 +213,13 @@ class _Reads(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Call(self, node: ast.Call) -> None:
-        if isinstance(node.func, ast.Name) and node.func.id == "getattr" and len(node.args) >= 2 \
-                and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
+        if (
+            isinstance(node.func, ast.Name)
+            and node.func.id == "getattr"
+            and len(node.args) >= 2
+            and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str)
+        ):
             self.names.add(node.args[1].value)
         self.generic_visit(node)
 
@@ -190,13 +234,23 @@ def test_every_config_field_is_read_by_some_code():
     classes: list[type] = []
     for cls in _CONFIGS:
         _dataclasses_of(cls, classes)
-    unread = sorted(f"{cls.__name__}.{f.name}" for cls in classes for f in dataclasses.fields(cls)
-                    if f.name not in reads.names)
+    unread = sorted(
+        f"{cls.__name__}.{f.name}" for cls in classes for f in dataclasses.fields(cls) if f.name not in reads.names
+    )
     assert not unread, f"configuration fields no code reads (accepted and ignored): {unread}"
 
 
-@pytest.mark.parametrize("override", ["data.root=x", "data.train=[x]", "model.checkpoint=x", "model.adapter=lora",
-                                      "model.lora.rank=4", "model.lora.alpha=8"])
+@pytest.mark.parametrize(
+    "override",
+    [
+        "data.root=x",
+        "data.train=[x]",
+        "model.checkpoint=x",
+        "model.adapter=lora",
+        "model.lora.rank=4",
+        "model.lora.alpha=8",
+    ],
+)
 def test_the_demo_refuses_keys_it_sets_itself(override):
     with pytest.raises(ConfigError, match=override.split("=")[0].replace(".", "[.]") + " is set by the demo"):
         resolve_config(DemoConfig, None, [override])
@@ -241,8 +295,21 @@ def test_the_study_honours_the_ilora_scale_and_the_lora_settings_it_does_not_set
 
 
 def test_import_transfer_lmms_tasks_and_serve_take_settings_through_the_front_door(tmp_path):
-    args = _args("data", "import-avuie", "ROOT", "--out", "o", "--music-avqa-json", "a.json", "--music-avqa-json",
-                 "b.json", "c.json", "--tasks", "ks,ave", "strict=true")
+    args = _args(
+        "data",
+        "import-avuie",
+        "ROOT",
+        "--out",
+        "o",
+        "--music-avqa-json",
+        "a.json",
+        "--music-avqa-json",
+        "b.json",
+        "c.json",
+        "--tasks",
+        "ks,ave",
+        "strict=true",
+    )
     roots, overrides = split_overrides(args.root)  # as the command does: ROOT, then the overrides after it
     imp = config_from_args(ImportConfig, args, overrides=overrides, values={"root": roots[0]})
     assert (imp.root, imp.out, imp.tasks, imp.strict) == ("ROOT", "o", ["ks", "ave"], True)
@@ -251,8 +318,10 @@ def test_import_transfer_lmms_tasks_and_serve_take_settings_through_the_front_do
     path.write_text("single: [a, b]\nmulti: m\n", encoding="utf-8")
     transfer = config_from_args(TransferConfig, _args("transfer", "--config", str(path), "--baseline", "l", "out=x"))
     assert (transfer.single, transfer.multi, transfer.baseline, transfer.out) == (["a", "b"], "m", "l", "x")
-    lmms = config_from_args(LmmsTasksConfig, _args("lmms-tasks", "--data", "r.jsonl", "--out", "t", "--group",
-                                                   "crabplus_avuie", "max_new_tokens=64"))
+    lmms = config_from_args(
+        LmmsTasksConfig,
+        _args("lmms-tasks", "--data", "r.jsonl", "--out", "t", "--group", "crabplus_avuie", "max_new_tokens=64"),
+    )
     assert (lmms.data, lmms.group, lmms.max_new_tokens) == (["r.jsonl"], "crabplus_avuie", 64)
     serve = config_from_args(ServeConfig, _args("serve", "--checkpoint", "c", "port=8000"))
     assert (serve.checkpoint, serve.host, serve.port) == ("c", "127.0.0.1", 8000)
@@ -262,6 +331,10 @@ def test_import_transfer_lmms_tasks_and_serve_take_settings_through_the_front_do
         config_from_args(TransferConfig, _args("transfer", "--multi", "m", "singles=[a]"))
     flags = _args("convert", "official-ilora", "w.bin", "out", "--alpha", "8", "--layout", "peft")
     keys = _args("convert", "official-ilora", "w.bin", "out", "alpha=8", "layout=peft")
-    resolved = [config_from_args(OfficialConvertConfig, a, overrides=split_overrides(a.paths)[1],
-                                 values={"source": "w.bin", "out": "out"}) for a in (flags, keys)]
+    resolved = [
+        config_from_args(
+            OfficialConvertConfig, a, overrides=split_overrides(a.paths)[1], values={"source": "w.bin", "out": "out"}
+        )
+        for a in (flags, keys)
+    ]
     assert to_dict(resolved[0]) == to_dict(resolved[1]) and (resolved[0].alpha, resolved[0].layout) == (8.0, "peft")

@@ -31,8 +31,9 @@ def tok():
 def release(tok):
     """(adapted model, its weights in the release's layout as bf16, as the release stores them)."""
     torch.manual_seed(0)
-    model = apply_ilora(build_thinker(tiny_model_config(), tok),
-                        ILoRAConfig(rank=4, alpha=8.0, num_experts=3, encoders=True))
+    model = apply_ilora(
+        build_thinker(tiny_model_config(), tok), ILoRAConfig(rank=4, alpha=8.0, num_experts=3, encoders=True)
+    )
     randomize_adapters(model)
     with torch.no_grad():  # bf16-representable values, so that the comparison below can be exact
         for _, param in model.named_parameters():
@@ -49,8 +50,21 @@ def write_bin(path, state):
 def test_convert_writes_a_loadable_adapter(tok, release, tmp_path, capsys):
     model, official = release
     src = write_bin(tmp_path / "finetune_weights.bin", official)
-    assert main(["convert", "official-ilora", str(src), str(tmp_path / "out"), "--alpha", "8",
-                 "--expect-tensors", str(len(official))]) == 0
+    assert (
+        main(
+            [
+                "convert",
+                "official-ilora",
+                str(src),
+                str(tmp_path / "out"),
+                "--alpha",
+                "8",
+                "--expect-tensors",
+                str(len(official)),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert f"{len(official)} tensors" in out and "r=4, N=3" in out
     assert "LLM: 4 layers x 7 modules" in out and "audio encoder: 2 layers x 3 modules" in out
@@ -63,12 +77,15 @@ def test_convert_writes_a_loadable_adapter(tok, release, tmp_path, capsys):
     assert all(torch.equal(want[k], got[k]) for k in want)
 
 
-@pytest.mark.parametrize("damage, message", [
-    ("missing_layer_module", "missing"),
-    ("count", "expected 999"),
-    ("not_thinker", "not in a Qwen2.5-Omni thinker"),
-    ("rank", "disagree on the rank"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ("missing_layer_module", "missing"),
+        ("count", "expected 999"),
+        ("not_thinker", "not in a Qwen2.5-Omni thinker"),
+        ("rank", "disagree on the rank"),
+    ],
+)
 def test_convert_rejects_bad_files(release, tmp_path, capsys, damage, message):
     _, official = release
     state = dict(official)

@@ -18,9 +18,14 @@ from crabplus.evaluate import load_predictions
 from crabplus.schema.report import Report
 
 TOY = [
-    "synth.per_dataset=4", "synth.datasets=[ks, a2v, ave, s4]", "synth.workers=1",
-    "adapter.max_steps=2", "adapter.save_steps=2", "adapter.batch_size=2",
-    "eval.max_new_tokens=16", "eval.batch_size=4",
+    "synth.per_dataset=4",
+    "synth.datasets=[ks, a2v, ave, s4]",
+    "synth.workers=1",
+    "adapter.max_steps=2",
+    "adapter.save_steps=2",
+    "adapter.batch_size=2",
+    "eval.max_new_tokens=16",
+    "eval.batch_size=4",
     "threads=null",  # leave the test process's torch threads alone (a changed count changes later tests' sums)
 ]
 
@@ -40,7 +45,8 @@ def test_demo_runs_end_to_end_and_reuses_finished_stages(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     types = {"ks": "action", "a2v": "matching", "ave": "localization", "s4": "segmentation"}
     assert summary["task_types_beyond_chance"] == {  # a task type counts when any of its datasets passes the band
-        t: report.datasets[n].beyond_chance and not report.datasets[n].one_place_prompts for n, t in types.items()}
+        t: report.datasets[n].beyond_chance and not report.datasets[n].one_place_prompts for n, t in types.items()
+    }
     assert summary["beyond_chance"] == sorted(n for n in types if report.datasets[n].beyond_chance)
     assert f"task types beyond chance: {sum(summary['task_types_beyond_chance'].values())} of 4" in printed
     assert (out / "eval" / "report.md").is_file() and (out / "eval" / "scores.png").is_file()
@@ -78,11 +84,13 @@ def test_a_mask_score_from_one_place_prompts_does_not_count_for_its_task_type():
     from crabplus.experiments.demo import task_types_beyond_chance
 
     def row(name, beyond, one_place=False):
-        return replace(dataset_score(name, {"accuracy": (0.5, True)}), beyond_chance=beyond,
-                       one_place_prompts=one_place)
+        return replace(
+            dataset_score(name, {"accuracy": (0.5, True)}), beyond_chance=beyond, one_place_prompts=one_place
+        )
 
-    report = make_report(row("ks", True), row("ucf", False), row("s4", True, one_place=True), row("ms3", False),
-                         row("a2v", None))
+    report = make_report(
+        row("ks", True), row("ucf", False), row("s4", True, one_place=True), row("ms3", False), row("a2v", None)
+    )
     assert task_types_beyond_chance(report) == {"action": True, "segmentation": False, "matching": False}
     report.datasets["ms3"] = row("ms3", True)
     assert task_types_beyond_chance(report)["segmentation"] is True
@@ -101,9 +109,24 @@ def test_demo_runs_the_modular_family_from_its_own_base(tmp_path, capsys):
 
     out = tmp_path / "demo"
     toy = [t.replace("[ks, a2v, ave, s4]", "[ks, s4]") for t in TOY]
-    assert main(["demo", "--out", str(out), *toy, "model.family=modular", "retrain_base=true",
-                 "model.modular.trainable=[vision,audio,projectors,llm]", "corpus_scale=0.001", "base.max_steps=2",
-                 "base.save_steps=2", "base.batch_size=2"]) == 0
+    assert (
+        main(
+            [
+                "demo",
+                "--out",
+                str(out),
+                *toy,
+                "model.family=modular",
+                "retrain_base=true",
+                "model.modular.trainable=[vision,audio,projectors,llm]",
+                "corpus_scale=0.001",
+                "base.max_steps=2",
+                "base.save_steps=2",
+                "base.batch_size=2",
+            ]
+        )
+        == 0
+    )
     base_cfg = yaml.safe_load((out / "base" / "config.yaml").read_text())
     assert base_cfg["model"]["family"] == "modular" and base_cfg["model"]["preset"] == "modular-tiny"
     assert json.loads((out / "base" / "final" / "config.json").read_text())["model_type"] == "crabplus_modular"
@@ -117,13 +140,30 @@ def test_demo_can_retrain_the_base_on_the_perception_corpus_only(tmp_path, capsy
 
     out = tmp_path / "demo"
     toy = [t.replace("[ks, a2v, ave, s4]", "[ks]") for t in TOY]
-    assert main(["demo", "--out", str(out), *toy, "retrain_base=true", "corpus_scale=0.001", "base.max_steps=2",
-                 "base.save_steps=2", "base.batch_size=2", "encoders.steps=2", "encoders.batch_size=2"]) == 0
+    assert (
+        main(
+            [
+                "demo",
+                "--out",
+                str(out),
+                *toy,
+                "retrain_base=true",
+                "corpus_scale=0.001",
+                "base.max_steps=2",
+                "base.save_steps=2",
+                "base.batch_size=2",
+                "encoders.steps=2",
+                "encoders.batch_size=2",
+            ]
+        )
+        == 0
+    )
     assert "perception corpus:" in capsys.readouterr().out
     base_cfg = yaml.safe_load((out / "base" / "config.yaml").read_text())
     assert base_cfg["train"]["stage"] == "base" and base_cfg["train"]["max_steps"] == 2
-    assert base_cfg["data"]["train"] and all(f.startswith(str(out / "corpus")) and "/pt_" in f
-                                             for f in base_cfg["data"]["train"])
+    assert base_cfg["data"]["train"] and all(
+        f.startswith(str(out / "corpus")) and "/pt_" in f for f in base_cfg["data"]["train"]
+    )
     adapter_cfg = yaml.safe_load((out / "ilora" / "config.yaml").read_text())
     assert adapter_cfg["model"]["checkpoint"] == str(out / "chosen")  # the alignment checkpoint held-out answers chose
     assert (out / "encoders" / "encoders.json").is_file()  # the towers were trained first
@@ -132,8 +172,10 @@ def test_demo_can_retrain_the_base_on_the_perception_corpus_only(tmp_path, capsy
 @pytest.mark.integration  # the demo at toy size
 def test_full_runs_every_method_per_seed_with_even_draws_and_writes_the_tables(tmp_path, capsys):
     out = tmp_path / "study"
-    toy = [t.replace("[ks, a2v, ave, s4]", "[ks, ave]") for t in TOY] + ["study_steps_per_dataset=2",
-                                                                       "study_methods=[ilora, lora]"]
+    toy = [t.replace("[ks, a2v, ave, s4]", "[ks, ave]") for t in TOY] + [
+        "study_steps_per_dataset=2",
+        "study_methods=[ilora, lora]",
+    ]
     assert main(["demo", "--out", str(out), "--full", "--seeds", "0,1", *toy]) == 0
     printed = capsys.readouterr().out
     assert "[study] run 8/8:" in printed  # (2 multi-task + 2 single-task runs) x 2 seeds, one line each
@@ -161,7 +203,11 @@ def test_full_runs_every_method_per_seed_with_even_draws_and_writes_the_tables(t
 def test_the_rank_sweep_scores_a_validation_split_carved_from_train(tmp_path, capsys):
     out = tmp_path / "sweep"
     toy = [t.replace("[ks, a2v, ave, s4]", "[ks]") for t in TOY] + [
-        "synth.per_dataset=8", "study_steps_per_dataset=1", "study_methods=[ilora]", "study_val_per_dataset=2"]
+        "synth.per_dataset=8",
+        "study_steps_per_dataset=1",
+        "study_methods=[ilora]",
+        "study_val_per_dataset=2",
+    ]
     assert main(["demo", "--out", str(out), "--full", "--seeds", "0", "--ranks", "2,4", *toy]) == 0
     sweep = json.loads((out / "sweep" / "sweep.json").read_text())
     assert sweep["split"] == "val" and sweep["chosen_rank"] in (2, 4)
@@ -171,6 +217,8 @@ def test_the_rank_sweep_scores_a_validation_split_carved_from_train(tmp_path, ca
     val = load_records(out / "splits" / "ks" / "val.jsonl")
     assert len(train) == 4 and len(val) == 2 and all(r.split == "val" for r in val)
     assert not {r.id for r in train} & {r.id for r in val}
-    scored = [json.loads(x)["id"] for x in (out / "eval-study-val" / "r2" / "s0" / "ilora" / "predictions.jsonl")
-              .read_text().splitlines()]
+    scored = [
+        json.loads(x)["id"]
+        for x in (out / "eval-study-val" / "r2" / "s0" / "ilora" / "predictions.jsonl").read_text().splitlines()
+    ]
     assert sorted(scored) == sorted(r.id for r in val)  # validation clips, never test

@@ -36,11 +36,21 @@ def torchrun(tmp_path: Path, cfg, *args: str) -> None:
         pytest.fail("torchrun is not installed next to this Python")
     save_config(cfg, tmp_path / "preset.yaml")
     env = {**os.environ, "CRABPLUS_QUIET": "1", "OMP_NUM_THREADS": "1"}
-    cmd = [str(TORCHRUN), "--standalone", "--nproc_per_node=2", "-m", "crabplus", "train",
-           "--config", str(tmp_path / "preset.yaml"), *args]
+    cmd = [
+        str(TORCHRUN),
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "crabplus",
+        "train",
+        "--config",
+        str(tmp_path / "preset.yaml"),
+        *args,
+    ]
     # A session of its own, so that a hang is ended with all of torchrun's workers, not just torchrun.
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     try:
         out, _ = proc.communicate(timeout=240)
     except subprocess.TimeoutExpired:
@@ -69,7 +79,9 @@ def test_ddp_two_processes_match_one_process(synth, tmp_path):
     state = (tmp_path / "two" / "checkpoint-3" / "train_state.json").read_text()
     assert '"world_size": 2' in state
     assert {p.name for p in (tmp_path / "two" / "checkpoint-3").glob("rng-rank*.safetensors")} == {
-        "rng-rank0.safetensors", "rng-rank1.safetensors"}
+        "rng-rank0.safetensors",
+        "rng-rank1.safetensors",
+    }
 
 
 @pytest.mark.slow
@@ -78,8 +90,15 @@ def test_fsdp_two_processes_match_one_process(synth, tmp_path, stage, request):
     """FSDP2 (fully_shard): full training of the base stage, and I-LoRA on a frozen random base (the export
     rebuilds a plain copy on rank 0) — same losses and exported weights as one process."""
     data = request.getfixturevalue("small_corpus") if stage == "base" else synth  # the base trains on the corpus
-    extra = ("train.stage=base", "model.adapter=none", f"data.train=[{data}/pt_still/train.jsonl,"
-             f"{data}/pt_face/train.jsonl]") if stage == "base" else ("model.adapter=ilora",)
+    extra = (
+        (
+            "train.stage=base",
+            "model.adapter=none",
+            f"data.train=[{data}/pt_still/train.jsonl,{data}/pt_face/train.jsonl]",
+        )
+        if stage == "base"
+        else ("model.adapter=ilora",)
+    )
     train(run_cfg(data, tmp_path / "one", *extra))
     torchrun(tmp_path, run_cfg(data, tmp_path / "two", *extra, "train.batch_size=1", "train.distributed=fsdp"))
     _compare(tmp_path / "one", tmp_path / "two", "model.safetensors")

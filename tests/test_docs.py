@@ -47,7 +47,7 @@ class Command:
         words = shlex.split(self.text)
         # "torchrun ... -m crabplus SUB ...", "python -m crabplus.experiments.base ..." and "crabplus SUB ...":
         # the words after the program
-        return words[words.index("-m") + 2:] if words[0] in ("torchrun", "python") else words[1:]
+        return words[words.index("-m") + 2 :] if words[0] in ("torchrun", "python") else words[1:]
 
 
 def _strip_comment(line: str) -> tuple[str, str]:
@@ -57,7 +57,7 @@ def _strip_comment(line: str) -> tuple[str, str]:
         if ch in "\"'" and quote in (None, ch):
             quote = None if quote == ch else ch
         elif ch == "#" and quote is None and (i == 0 or line[i - 1].isspace()):
-            return line[:i].rstrip(), line[i + 1:].strip()
+            return line[:i].rstrip(), line[i + 1 :].strip()
     return line.rstrip(), ""
 
 
@@ -87,7 +87,8 @@ def doc_commands() -> list[Command]:
                 continue
             stripped = raw.strip()
             if not re.match(rf"(crabplus|torchrun|{re.escape(BASE)})\s", stripped) or (
-                    stripped.startswith("torchrun") and "crabplus" not in stripped):
+                stripped.startswith("torchrun") and "crabplus" not in stripped
+            ):
                 continue
             if stripped.endswith("\\"):
                 pending = [stripped[:-1], i + 1]
@@ -116,7 +117,8 @@ def test_every_documented_command_parses_and_runs_here_or_says_what_it_needs(cmd
     except SystemExit as exc:
         pytest.fail(f"{cmd.file}:{cmd.line}: `{cmd.text}` does not parse (exit {exc.code})")
     assert cmd.block == "toy" or "needs " in cmd.comment, (
-        f"{cmd.file}:{cmd.line}: `{cmd.text}` is neither in a block run at toy size nor marked '# needs ...'")
+        f"{cmd.file}:{cmd.line}: `{cmd.text}` is neither in a block run at toy size nor marked '# needs ...'"
+    )
 
 
 # ---------------------------------------------------------------------------------------- toy runs
@@ -129,8 +131,14 @@ TOY_FLAGS = {
     ("eval",): ["--no-meteor", "--chance-draws", "2", "--mask-chance-draws", "1"],
 }
 #: ... and to ``python -m crabplus.experiments.base``: 2 clips per corpus layout, one step of each stage
-BASE_TOY_FLAGS = ["corpus_scale=0.001", "encoders.steps=1", "encoders.batch_size=2", "train.max_steps=1",
-                  "train.save_steps=1", "val_clips_scale=0.001"]
+BASE_TOY_FLAGS = [
+    "corpus_scale=0.001",
+    "encoders.steps=1",
+    "encoders.batch_size=2",
+    "train.max_steps=1",
+    "train.save_steps=1",
+    "val_clips_scale=0.001",
+]
 
 
 def toy_argv(cmd: Command) -> list[str]:
@@ -138,7 +146,7 @@ def toy_argv(cmd: Command) -> list[str]:
         return cmd.argv + BASE_TOY_FLAGS
     argv = [("runs/tiny-ilora/final" if a == "C" else a) for a in cmd.argv]  # "C": any trained checkpoint
     for key, flags in TOY_FLAGS.items():
-        if tuple(argv[:len(key)]) == key:
+        if tuple(argv[: len(key)]) == key:
             argv = argv + flags
     return argv
 
@@ -223,8 +231,10 @@ def test_every_other_block_runs_at_toy_size(tmp_path, monkeypatch, capsys):
 
 # ---------------------------------------------------------------------------------------- file references
 
-_REF = re.compile(r"(?<![\w/.~-])((?:configs|tests|docs|src|scripts|benchmarks)/[\w./-]*"
-                  r"\.(?:py|md|yaml|yml|jsonl|json|png|sh|csv|txt|toml))(?![\w.])")
+_REF = re.compile(
+    r"(?<![\w/.~-])((?:configs|tests|docs|src|scripts|benchmarks)/[\w./-]*"
+    r"\.(?:py|md|yaml|yml|jsonl|json|png|sh|csv|txt|toml))(?![\w.])"
+)
 _LINK = re.compile(r"\]\(([^)#\s]+)\)")
 
 

@@ -14,11 +14,14 @@ from crabplus.train.config import TrainConfig
 from crabplus.train.encoders import EncoderStageConfig, train_towers
 from crabplus.train.recipe import _optimizer, build_model, freeze_towers, is_tower_parameter
 
-SCENE = {"duration": 4, "objects": [
-    {"class": "red circle", "onscreen": True, "x": 0.2, "y": 0.3, "motion": "bounce", "sounding": [[1, 3]]},
-    {"class": "blue cross", "onscreen": True, "x": 0.8, "y": 0.7, "motion": "still", "sounding": []},
-    {"class": "green square", "onscreen": False, "sounding": [[0, 4]]},
-]}
+SCENE = {
+    "duration": 4,
+    "objects": [
+        {"class": "red circle", "onscreen": True, "x": 0.2, "y": 0.3, "motion": "bounce", "sounding": [[1, 3]]},
+        {"class": "blue cross", "onscreen": True, "x": 0.8, "y": 0.7, "motion": "still", "sounding": []},
+        {"class": "green square", "onscreen": False, "sounding": [[0, 4]]},
+    ],
+}
 
 
 def test_still_targets_name_each_quarter_and_what_sounds_at_its_moment():
@@ -66,8 +69,7 @@ def test_train_towers_lowers_the_heads_loss_and_leaves_the_llm_alone(small_corpu
     samples = samples * 4  # a few clips seen several times: the loss must fall on them
     llm = {n: p.detach().clone() for n, p in thinker.named_parameters() if "language_model" in n or "lm_head" in n}
     towers = {n: p.detach().clone() for n, p in thinker.named_parameters() if is_tower_parameter(n)}
-    cfg = EncoderStageConfig(steps=24, batch_size=4, learning_rate=3e-3, warmup_steps=2, log_steps=6,
-                             val_fraction=0.0)
+    cfg = EncoderStageConfig(steps=24, batch_size=4, learning_rate=3e-3, warmup_steps=2, log_steps=6, val_fraction=0.0)
     result = train_towers(thinker, samples, TARGETS, cfg, seed=0)
     losses = [row["loss"] for row in result.history]
     assert len(losses) == 4 and losses[-1] < losses[0]

@@ -22,8 +22,18 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("eval")
-    code = main(["eval", "--predictions", str(FIX / "predictions.jsonl"), "--data", str(RECORDS), "--out", str(out),
-                 "--no-meteor"])
+    code = main(
+        [
+            "eval",
+            "--predictions",
+            str(FIX / "predictions.jsonl"),
+            "--data",
+            str(RECORDS),
+            "--out",
+            str(out),
+            "--no-meteor",
+        ]
+    )
     assert code == 0
     return out, json.loads((out / "report.json").read_text())
 
@@ -34,18 +44,27 @@ def _row(report, name):
 
 def test_writes_report_markdown_and_plots(run):
     out, report = run
-    assert report["files"] == {"scores_plot": "scores.png", "routing_plot": "routing.png", "markdown": "report.md",
-                               "json": "report.json"}
+    assert report["files"] == {
+        "scores_plot": "scores.png",
+        "routing_plot": "routing.png",
+        "markdown": "report.md",
+        "json": "report.json",
+    }
     for name in ("scores.png", "routing.png"):
         assert (out / name).read_bytes()[:8] == PNG_MAGIC
     md = (out / "report.md").read_text()
-    assert ("| dataset | task | headline metric | ours | release (kept) | chance | band | beyond | n | unparsed |"
-            in md)
+    assert "| dataset | task | headline metric | ours | release (kept) | chance | band | beyond | n | unparsed |" in md
     assert len(report["datasets"]) == 19
     for name in report["datasets"]:
         assert f"| {name} |" in md
-    assert report["summary"] == {"records": 52, "predictions": 52, "scored": 52, "unparsed": 7,
-                                 "without_prediction": 0, "unknown_predictions": 0}
+    assert report["summary"] == {
+        "records": 52,
+        "predictions": 52,
+        "scored": 52,
+        "unparsed": 7,
+        "without_prediction": 0,
+        "unknown_predictions": 0,
+    }
 
 
 def test_classification_matching_and_qa_by_hand(run):
@@ -131,8 +150,10 @@ def test_chance_summary_is_the_mean_of_the_draws_and_their_far_percentile():
 
     draws = [Score({"accuracy": v, "extra": 1.0}, "accuracy", 25) for v in np.linspace(0.2, 0.6, 21)]
     summary = chance_summary(draws)
-    assert summary["primary"] == pytest.approx(0.4) and summary["metrics"] == {"accuracy": pytest.approx(0.4),
-                                                                                "extra": 1.0}
+    assert summary["primary"] == pytest.approx(0.4) and summary["metrics"] == {
+        "accuracy": pytest.approx(0.4),
+        "extra": 1.0,
+    }
     assert summary["band"] == pytest.approx(0.58) and summary["draws"] == 21  # 95 % of the way from 0.2 to 0.6
     assert summary["bands"] == {"accuracy": pytest.approx(0.58), "extra": 1.0}
     assert beyond_chance(0.59, summary) and not beyond_chance(0.58, summary)
@@ -147,16 +168,23 @@ def test_routing_summary_per_task(run):
     _, rep = run
     routing = rep["routing"]
     assert routing["num_heads"] == 3
-    assert routing["layers"] == ["model.layers.0.self_attn.q_proj", "model.layers.2.mlp.down_proj",
-                                 "model.layers.10.mlp.down_proj"]
+    assert routing["layers"] == [
+        "model.layers.0.self_attn.q_proj",
+        "model.layers.2.mlp.down_proj",
+        "model.layers.10.mlp.down_proj",
+    ]
     assert {t: v["n"] for t, v in routing["tasks"].items()} == {"action": 2, "localization": 1, "segmentation": 1}
     assert routing["tasks"]["action"]["mean"][0] == pytest.approx([0.6, 0.3, 0.1])
 
 
 def test_python_api_without_files_or_routing(tmp_path):
     records = [r for r in load_records(RECORDS) if r.dataset in ("ks", "arig")]
-    preds = [{"id": r.id, "dataset": r.dataset, "predict": p.predict}
-             for r in records for p in load_predictions(FIX / "predictions.jsonl") if p.id == r.id]
+    preds = [
+        {"id": r.id, "dataset": r.dataset, "predict": p.predict}
+        for r in records
+        for p in load_predictions(FIX / "predictions.jsonl")
+        if p.id == r.id
+    ]
     preds.append({"id": "not-a-record", "dataset": "ks", "predict": "<answer>x</answer>"})
     report = evaluate_predictions(records, preds, FIX, config=EvalConfig(meteor=False))
     assert set(report.datasets) == {"ks", "arig"} and report.routing is None
@@ -171,8 +199,19 @@ def _write(path: Path, rows) -> Path:
 
 
 def test_chance_draws_must_be_positive(tmp_path, capsys):
-    code = main(["eval", "--predictions", str(FIX / "predictions.jsonl"), "--data", str(RECORDS), "--out",
-                 str(tmp_path), "--chance-draws", "0"])
+    code = main(
+        [
+            "eval",
+            "--predictions",
+            str(FIX / "predictions.jsonl"),
+            "--data",
+            str(RECORDS),
+            "--out",
+            str(tmp_path),
+            "--chance-draws",
+            "0",
+        ]
+    )
     assert code == 2 and "chance_draws and mask_chance_draws must be >= 1, got 0 and 5" in capsys.readouterr().err
 
 
@@ -193,15 +232,31 @@ def test_bad_prediction_files_name_the_line_and_field(tmp_path, capsys):
     _write(bad, [{"id": "ks-0", "dataset": "ks", "predict": "x", "routing": {"l0": [0.5, -1]}}])
     assert main(["eval", "--predictions", str(bad), "--data", str(RECORDS), "--out", str(tmp_path)]) == 1
     assert "field 'routing.l0'" in capsys.readouterr().err
-    _write(bad, [{"id": "ks-0", "dataset": "ks", "predict": "x", "routing": {"l0": [0.5, 0.5]}},
-                 {"id": "ks-1", "dataset": "ks", "predict": "x", "routing": {"l0": [0.2, 0.3, 0.5]}}])
+    _write(
+        bad,
+        [
+            {"id": "ks-0", "dataset": "ks", "predict": "x", "routing": {"l0": [0.5, 0.5]}},
+            {"id": "ks-1", "dataset": "ks", "predict": "x", "routing": {"l0": [0.2, 0.3, 0.5]}},
+        ],
+    )
     assert main(["eval", "--predictions", str(bad), "--data", str(RECORDS), "--out", str(tmp_path)]) == 1
     assert "record 'ks-1', field 'routing': routing has 3 heads, expected 2" in capsys.readouterr().err
 
 
 def test_sam2_without_checkpoint_is_a_usage_error(tmp_path, capsys):
-    code = main(["eval", "--predictions", str(FIX / "predictions.jsonl"), "--data", str(RECORDS),
-                 "--out", str(tmp_path), "--segmenter", "sam2"])
+    code = main(
+        [
+            "eval",
+            "--predictions",
+            str(FIX / "predictions.jsonl"),
+            "--data",
+            str(RECORDS),
+            "--out",
+            str(tmp_path),
+            "--segmenter",
+            "sam2",
+        ]
+    )
     assert code == 2 and "segmenter=sam2 needs sam2_checkpoint" in capsys.readouterr().err
 
 
@@ -211,8 +266,17 @@ def test_missing_mask_names_record_and_field(tmp_path, capsys):
     (data / "media" / "s4_1_mask.png").unlink()
     lines = [line for line in RECORDS.read_text().splitlines() if '"dataset": "s4"' in line]
     (data / "records.jsonl").write_text("\n".join(lines) + "\n")
-    code = main(["eval", "--predictions", str(FIX / "predictions.jsonl"), "--data", str(data / "records.jsonl"),
-                 "--out", str(tmp_path / "out")])
+    code = main(
+        [
+            "eval",
+            "--predictions",
+            str(FIX / "predictions.jsonl"),
+            "--data",
+            str(data / "records.jsonl"),
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and "record 's4-1', field 'answer.mask'" in err and "s4_1_mask.png" in err
 

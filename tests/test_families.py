@@ -108,10 +108,48 @@ def test_chance_is_inside_the_metric_range(truth, name):
         assert low <= value <= high, (metric, value)
 
 
-FRAGMENTS = ["<answer>", "</answer>", "<event>", "</event>", "<range>", "</range>", "<audio_event>",
-             "</audio_event>", "<visual_event>", "<obj>", "</obj>", "</s>", "[", "]", "(", ")", ",", " ", "\n", "-",
-             "~", "to", "0", "7", "224", "-3", "1.5", "1e999", "99999999999999999999", "nan", "true", "false", "yes",
-             "The sounding object is", "Its coordinates are", "event:", "start_time:", "end_time:", "red circle", "A"]
+FRAGMENTS = [
+    "<answer>",
+    "</answer>",
+    "<event>",
+    "</event>",
+    "<range>",
+    "</range>",
+    "<audio_event>",
+    "</audio_event>",
+    "<visual_event>",
+    "<obj>",
+    "</obj>",
+    "</s>",
+    "[",
+    "]",
+    "(",
+    ")",
+    ",",
+    " ",
+    "\n",
+    "-",
+    "~",
+    "to",
+    "0",
+    "7",
+    "224",
+    "-3",
+    "1.5",
+    "1e999",
+    "99999999999999999999",
+    "nan",
+    "true",
+    "false",
+    "yes",
+    "The sounding object is",
+    "Its coordinates are",
+    "event:",
+    "start_time:",
+    "end_time:",
+    "red circle",
+    "A",
+]
 TEXTS = st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=6), max_size=40).map("".join)
 
 

@@ -20,12 +20,13 @@ def _signal(n: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(n) / 16000
     x = 0.3 * np.sin(2 * np.pi * 440 * t) + 0.2 * np.sin(2 * np.pi * 3000 * t) + 0.05 * rng.standard_normal(n)
-    x[-min(n, 40):] = 0.9  # a loud tail: the frames at the boundary must see what the extractor sees
+    x[-min(n, 40) :] = 0.9  # a loud tail: the frames at the boundary must see what the extractor sees
     return x.astype(np.float32)
 
 
-@pytest.mark.parametrize(("n", "n_mels"), [(1, 128), (161, 128), (16_037, 128), (16_037, 80), (479_930, 128),
-                                           (480_000, 128)])
+@pytest.mark.parametrize(
+    ("n", "n_mels"), [(1, 128), (161, 128), (16_037, 128), (16_037, 80), (479_930, 128), (480_000, 128)]
+)
 def test_whisper_log_mel_equals_the_extractor_on_valid_frames(n, n_mels):
     audio = _signal(n)
     ref = WhisperFeatureExtractor(feature_size=n_mels)(audio, sampling_rate=16000, return_attention_mask=True)
@@ -38,8 +39,9 @@ def test_whisper_log_mel_equals_the_extractor_on_valid_frames(n, n_mels):
 @pytest.mark.parametrize("n", [1, 321, 16_037, 480_000])
 def test_whisper_log_mel_at_the_tiny_presets_20ms_hop_equals_the_extractor_at_that_hop(n):
     audio = _signal(n)
-    ref = WhisperFeatureExtractor(feature_size=128, hop_length=320)(audio, sampling_rate=16000,
-                                                                    return_attention_mask=True)
+    ref = WhisperFeatureExtractor(feature_size=128, hop_length=320)(
+        audio, sampling_rate=16000, return_attention_mask=True
+    )
     valid = int(ref["attention_mask"][0].sum())
     mine = whisper_log_mel(audio, 128, hop=320)
     assert mine.shape == (128, valid) == (128, math.ceil(n / 320))
@@ -79,7 +81,7 @@ def _kaldi_reference(audio: np.ndarray, bins: int) -> np.ndarray:
                 bank[b, k] = (m - left) / (center - left) if m <= center else (right - m) / (right - center)
     out = []
     for start in range(0, len(x) - length + 1, shift):
-        frame = x[start:start + length] - x[start:start + length].mean()
+        frame = x[start : start + length] - x[start : start + length].mean()
         emphasised = frame - 0.97 * np.concatenate([frame[:1], frame[:-1]])
         spectrum = np.abs(np.fft.rfft(np.concatenate([emphasised * window, np.zeros(nfft - length)]))) ** 2
         out.append(np.log(np.maximum(bank @ spectrum, np.finfo(np.float32).eps)))
@@ -120,24 +122,24 @@ def test_avqa_takes_ten_two_second_windows_of_a_sixty_second_clip():
     first = out[: 2 * SR]
     assert np.all(first[: SR // 2] == 0) and first[SR // 2] == 1  # [-0.5, 1.5] s, zero-padded in front
     for k, t in enumerate(range(6, 60, 6), start=1):  # [t - 0.5, t + 1.5] s
-        window = out[2 * SR * k: 2 * SR * (k + 1)]
+        window = out[2 * SR * k : 2 * SR * (k + 1)]
         assert window[0] == int((t - 0.5) * SR) + 1 and window[-1] == int((t + 1.5) * SR)
 
 
 def test_first4_is_exactly_four_seconds():
     short = np.ones(int(2.5 * SR), np.float32)
     out = apply_window(short, "first4")
-    assert len(out) == 4 * SR and out[: len(short)].all() and not out[len(short):].any()
+    assert len(out) == 4 * SR and out[: len(short)].all() and not out[len(short) :].any()
     long = np.arange(9 * SR, dtype=np.float32)
     assert np.array_equal(apply_window(long, "first4"), long[: 4 * SR])
 
 
 def test_one_part_windows_follow_the_index():
     audio = np.arange(5 * SR, dtype=np.float32)
-    assert np.array_equal(apply_window(audio, "one_fifth", 2), audio[2 * SR: 3 * SR])
+    assert np.array_equal(apply_window(audio, "one_fifth", 2), audio[2 * SR : 3 * SR])
     ten = np.arange(10 * SR + 5, dtype=np.float32)
     unit = len(ten) // 10
-    assert np.array_equal(apply_window(ten, "one_tenth", 9), ten[9 * unit: 10 * unit])
+    assert np.array_equal(apply_window(ten, "one_tenth", 9), ten[9 * unit : 10 * unit])
     for mode, bad in (("one_fifth", 5), ("one_tenth", -1), ("one_fifth", None)):
         with pytest.raises(ValueError, match="index"):
             apply_window(audio, mode, bad)
@@ -148,5 +150,5 @@ def test_one_part_windows_follow_the_index():
 def test_clips_shorter_than_one_second_are_padded_first():
     short = np.ones(SR // 4, np.float32)
     out = apply_window(short, "tenths")
-    assert len(out) == SR and out[: SR // 4].all() and not out[SR // 4:].any()
+    assert len(out) == SR and out[: SR // 4].all() and not out[SR // 4 :].any()
     assert len(apply_window(short, "one_tenth", 0)) == SR // 10

@@ -24,7 +24,7 @@ def test_repeats_at_end_finds_short_cycles_only():
     phrase = varied[:, :8].repeat(1, 7)  # an 8-token phrase 7 times: 56 tokens
     assert repeats_at_end(phrase).item() and not repeats_at_end(phrase[:, :SPAN]).item()
     assert not repeats_at_end(varied[:, :30].repeat(1, 3)).item()  # a period of 30 is a list, not a loop
-    assert repeats_at_end(torch.cat([varied[:, :SPAN + 1], commas[:, -SPAN - 1:]])).tolist() == [False, True]
+    assert repeats_at_end(torch.cat([varied[:, : SPAN + 1], commas[:, -SPAN - 1 :]])).tolist() == [False, True]
 
 
 def test_answer_budgets_follow_the_task():
@@ -89,8 +89,23 @@ def test_loading_says_so_and_progress_is_logged_without_a_terminal(tiny, tmp_pat
     clips.mkdir()
     for i in range(3):
         write_clip(clips / f"{i}.mp4", seconds=1.0, width=32, height=32)
-    assert main(["predict", str(clips), "--task", "ks", "--checkpoint", str(folder), "--output",
-                 str(tmp_path / "p.jsonl"), "--max-new-tokens", "2"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(clips),
+                "--task",
+                "ks",
+                "--checkpoint",
+                str(folder),
+                "--output",
+                str(tmp_path / "p.jsonl"),
+                "--max-new-tokens",
+                "2",
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err  # pytest's captured stdout is not a terminal: no live bar, lines instead
     assert f"loading the model from {folder}" in err and "model loaded in" in err
     assert "predict: 1/3 (33%)" in err and "predict: 3/3 (100%)" in err

@@ -61,12 +61,18 @@ def test_the_rule_is_a_function_of_the_mask_without_a_generator_and_follows_a_gi
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(side=st.sampled_from([28, 56, 112, 224]), x=st.floats(0, 1), y=st.floats(0, 1),
-       w=st.floats(0.02, 1), h=st.floats(0.02, 1), seed=st.integers(0, 2**16))
+@given(
+    side=st.sampled_from([28, 56, 112, 224]),
+    x=st.floats(0, 1),
+    y=st.floats(0, 1),
+    w=st.floats(0.02, 1),
+    h=st.floats(0.02, 1),
+    seed=st.integers(0, 2**16),
+)
 def test_any_rectangle_at_any_side_keeps_the_contract(side, x, y, w, h, seed):
     mask = np.zeros((side, side), bool)
     x1, y1 = int(x * (side - 1)), int(y * (side - 1))
-    mask[y1:y1 + max(1, int(h * side)), x1:x1 + max(1, int(w * side))] = True
+    mask[y1 : y1 + max(1, int(h * side)), x1 : x1 + max(1, int(w * side))] = True
     box, points = mask_box_points(mask, np.random.default_rng(seed))
     _check(box, points, mask)
 

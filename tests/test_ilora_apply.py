@@ -40,8 +40,15 @@ def test_targets_are_the_llm_projections_unless_encoders(tok):
     layers = model.config.text_config.num_hidden_layers
     assert len(names) == layers * 7
     assert all(n.startswith("model.language_model.layers.") for n in names)
-    assert {n.rsplit(".", 1)[1] for n in names} == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
-                                                    "up_proj", "down_proj"}
+    assert {n.rsplit(".", 1)[1] for n in names} == {
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    }
     assert not isinstance(model.lm_head, ILoRALinear)
 
     enc = apply_ilora(fresh(tok), ILoRAConfig(rank=4, alpha=8.0, num_experts=3, encoders=True))
@@ -65,8 +72,12 @@ def test_modular_targets_are_the_llm_projections_unless_encoders(tok):
     layers = model.config.text_config.num_hidden_layers
     assert len(names) == layers * 7 and all(n.startswith("language_model.model.layers.") for n in names)
     assert not isinstance(model.language_model.lm_head, ILoRALinear)
-    enc = [n for n, _ in ilora_layers(apply_ilora(fresh(tok, family="modular"),
-                                                  ILoRAConfig(rank=4, alpha=8.0, num_experts=3, encoders=True)))]
+    enc = [
+        n
+        for n, _ in ilora_layers(
+            apply_ilora(fresh(tok, family="modular"), ILoRAConfig(rank=4, alpha=8.0, num_experts=3, encoders=True))
+        )
+    ]
     vision = [n for n in enc if n.startswith("visual.")]
     audio = [n for n in enc if n.startswith("audio_tower.")]
     assert len(vision) == model.config.vision_config.num_hidden_layers * 3

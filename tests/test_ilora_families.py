@@ -47,20 +47,25 @@ def test_gradcheck_on_the_activations_of_each_familys_llm(tok, family):
     handle.remove()
     x = seen[0][:, -3:].double().requires_grad_(True)  # [2, 3, d_in]: the last tokens of both samples
     layer64 = copy.deepcopy(layer).double().train()
-    params = {k: v.detach().double().requires_grad_(True) for k, v in layer64.named_parameters() if ".lora_" in
-              "." + k}
+    params = {k: v.detach().double().requires_grad_(True) for k, v in layer64.named_parameters() if ".lora_" in "." + k}
     assert set(params) == {"lora_A.weight", "lora_B.weight", "lora_route.weight"}, name
 
     def run(x, a, b, r):
-        return torch.func.functional_call(layer64, {"lora_A.weight": a, "lora_B.weight": b,
-                                                    "lora_route.weight": r}, (x,))
+        return torch.func.functional_call(
+            layer64, {"lora_A.weight": a, "lora_B.weight": b, "lora_route.weight": r}, (x,)
+        )
 
     # The router's softmax runs in float32 in every formulation (the contract), so the finite differences are
     # taken at a step float32 resolves (at 1e-6 its rounding gives errors of 0.9 on gradients of 5.7; at 1e-2,
     # 1e-4); a wrong gradient is off by far more.
-    assert torch.autograd.gradcheck(run, (x, params["lora_A.weight"], params["lora_B.weight"],
-                                          params["lora_route.weight"]), eps=1e-2, atol=1e-3, rtol=1e-3,
-                                    fast_mode=True)
+    assert torch.autograd.gradcheck(
+        run,
+        (x, params["lora_A.weight"], params["lora_B.weight"], params["lora_route.weight"]),
+        eps=1e-2,
+        atol=1e-3,
+        rtol=1e-3,
+        fast_mode=True,
+    )
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -76,8 +81,10 @@ def test_adapted_model_equals_the_release_per_head_loop(tok, family):
         holder = loop.get_submodule(parent)
         setattr(holder, child, PerHeadILoRALinear(getattr(holder, child)))
     assert not list(ilora_layers(loop))
-    batch = {k: v.double() if torch.is_tensor(v) and v.is_floating_point() else v
-             for k, v in batch_of(model, tok, SPECS).items()}
+    batch = {
+        k: v.double() if torch.is_tensor(v) and v.is_floating_point() else v
+        for k, v in batch_of(model, tok, SPECS).items()
+    }
     torch.manual_seed(1)  # the same dropout masks in both (the modular model's Q-Formers drop out in training)
     out = model(**batch)
     torch.manual_seed(1)
@@ -89,8 +96,12 @@ def test_adapted_model_equals_the_release_per_head_loop(tok, family):
         ours, theirs = model.get_submodule(name), loop.get_submodule(name)
         scale = float(ours.lora_A.weight.grad.abs().max())
         torch.testing.assert_close(ours.lora_A.weight.grad, theirs.lora_A.grad, rtol=1e-5, atol=1e-6 * scale)
-        torch.testing.assert_close(ours.lora_route.weight.grad, theirs.lora_route.grad, rtol=1e-5,
-                                   atol=1e-6 * float(theirs.lora_route.grad.abs().max()))
+        torch.testing.assert_close(
+            ours.lora_route.weight.grad,
+            theirs.lora_route.grad,
+            rtol=1e-5,
+            atol=1e-6 * float(theirs.lora_route.grad.abs().max()),
+        )
         stacked = torch.cat([b.grad for b in theirs.lora_B], dim=1)
         torch.testing.assert_close(ours.lora_B.weight.grad, stacked, rtol=1e-5, atol=1e-6 * float(stacked.abs().max()))
 

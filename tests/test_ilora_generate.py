@@ -30,9 +30,17 @@ def setup():
 
 def greedy(model, inputs, **options):
     with torch.no_grad():
-        out = model.generate(**inputs, max_new_tokens=6, do_sample=False, output_scores=True,
-                             return_dict_in_generate=True, eos_token_id=[], pad_token_id=0, **options)
-    return out.sequences[:, inputs["input_ids"].shape[1]:], torch.stack(out.scores, 1)  # [B, 6], [B, 6, V]
+        out = model.generate(
+            **inputs,
+            max_new_tokens=6,
+            do_sample=False,
+            output_scores=True,
+            return_dict_in_generate=True,
+            eos_token_id=[],
+            pad_token_id=0,
+            **options,
+        )
+    return out.sequences[:, inputs["input_ids"].shape[1] :], torch.stack(out.scores, 1)  # [B, 6], [B, 6, V]
 
 
 def test_inference_path_decodes_like_the_training_formula(setup, monkeypatch):

@@ -42,7 +42,7 @@ def test_stacked_product_equals_the_release_per_head_formula(shape, bias):
     z = x @ layer.lora_A.weight.T
     heads = layer.lora_B.weight.split(layer.rank, dim=1)
     by_hand = nn.functional.linear(x, layer.weight, layer.bias) + sum(
-        g[..., i:i + 1] * (z @ b.T) * layer.scale for i, b in enumerate(heads)
+        g[..., i : i + 1] * (z @ b.T) * layer.scale for i, b in enumerate(heads)
     )
     out = layer(x)
     assert out.dtype == torch.float32
@@ -94,8 +94,9 @@ def test_half_precision_base_keeps_float32_adapters():
 def test_balance_loss_is_one_when_balanced_and_trains_the_router():
     model = nn.Sequential()
     model.add_module("q_proj", nn.Linear(24, 24))
-    apply_ilora(model, ILoRAConfig(rank=4, alpha=8.0, num_experts=3, balance_loss_weight=0.5,
-                                   target_modules=["q_proj"]))
+    apply_ilora(
+        model, ILoRAConfig(rank=4, alpha=8.0, num_experts=3, balance_loss_weight=0.5, target_modules=["q_proj"])
+    )
     router = model.q_proj.lora_route
     with torch.no_grad():
         router.weight.zero_()  # uniform weights: P_i = 1/3 whatever the arg-max shares are

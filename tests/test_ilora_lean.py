@@ -74,8 +74,10 @@ def test_gradcheck_float64_both_functions():
     assert torch.autograd.gradcheck(lambda y, z, g, b: MixHeads.apply(y.clone(), z, g, b, 1.5), (y, z, g, b))
 
 
-@pytest.mark.parametrize("options", [{}, {"dropout": 0.3}, {"top_k": 2},
-                                     {"task_conditioned": True, "num_tasks": 2, "balance_loss_weight": 0.1}])
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"dropout": 0.3}, {"top_k": 2}, {"task_conditioned": True, "num_tasks": 2, "balance_loss_weight": 0.1}],
+)
 def test_lean_layer_equals_the_plain_autograd_formula(options):
     layer = make_layer(dtype=torch.float64, **options).train()
     if options.get("task_conditioned"):
@@ -204,8 +206,10 @@ def test_inference_path_equals_the_training_path_and_follows_updates():
     torch.testing.assert_close(fast, trained)
     with torch.no_grad():
         layer.lora_B.weight.mul_(2.0)  # an optimizer step or a load: the kept casts must follow
-        torch.testing.assert_close(layer(x) - nn.functional.linear(x, layer.weight, layer.bias),
-                                   2 * (trained - nn.functional.linear(x, layer.weight, layer.bias)))
+        torch.testing.assert_close(
+            layer(x) - nn.functional.linear(x, layer.weight, layer.bias),
+            2 * (trained - nn.functional.linear(x, layer.weight, layer.bias)),
+        )
     layer.train()
     assert "_inference_cache" not in layer.__dict__
 

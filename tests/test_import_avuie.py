@@ -20,24 +20,39 @@ from crabplus.schema.records import load_records
 EXPECTED = {
     ("ks", "train"): (2, 1, {"missing media": 1}),
     ("ks", "test"): (3, 2, {"missing field": 1}),
-    ("ucf", "train"): (1, 1, {}), ("ucf", "test"): (2, 2, {}),
-    ("meld", "train"): (1, 1, {}), ("meld", "test"): (2, 2, {}),
+    ("ucf", "train"): (1, 1, {}),
+    ("ucf", "test"): (2, 2, {}),
+    ("meld", "train"): (1, 1, {}),
+    ("meld", "test"): (2, 2, {}),
     ("mer24", "train"): (1, 1, {}),
-    ("cremad", "train"): (1, 1, {}), ("cremad", "test"): (2, 2, {}),
-    ("mafw", "train"): (1, 1, {}), ("mafw", "test"): (2, 2, {}),
-    ("dfew", "train"): (1, 1, {}), ("dfew", "test"): (2, 2, {}),
-    ("a2v", "train"): (1, 1, {}), ("a2v", "test"): (2, 2, {}),
-    ("v2a", "train"): (1, 1, {}), ("v2a", "test"): (2, 2, {}),
-    ("avqa", "train"): (1, 1, {}), ("avqa", "test"): (3, 3, {}),
-    ("avqa_thu", "train"): (1, 1, {}), ("avqa_thu", "test"): (3, 3, {}),
-    ("ave", "train"): (1, 1, {}), ("ave", "test"): (3, 2, {"invalid field": 1}),
+    ("cremad", "train"): (1, 1, {}),
+    ("cremad", "test"): (2, 2, {}),
+    ("mafw", "train"): (1, 1, {}),
+    ("mafw", "test"): (2, 2, {}),
+    ("dfew", "train"): (1, 1, {}),
+    ("dfew", "test"): (2, 2, {}),
+    ("a2v", "train"): (1, 1, {}),
+    ("a2v", "test"): (2, 2, {}),
+    ("v2a", "train"): (1, 1, {}),
+    ("v2a", "test"): (2, 2, {}),
+    ("avqa", "train"): (1, 1, {}),
+    ("avqa", "test"): (3, 3, {}),
+    ("avqa_thu", "train"): (1, 1, {}),
+    ("avqa_thu", "test"): (3, 3, {}),
+    ("ave", "train"): (1, 1, {}),
+    ("ave", "test"): (3, 2, {"invalid field": 1}),
     ("unav", "train"): (2, 1, {"unparsable target": 1}),
-    ("avvp", "train"): (1, 1, {}), ("avvp", "test"): (2, 1, {"unparsable target": 1}),
+    ("avvp", "train"): (1, 1, {}),
+    ("avvp", "test"): (2, 1, {"unparsable target": 1}),
     ("avcap", "train"): (2, 2, {}),
-    ("s4", "train"): (1, 1, {}), ("s4", "test"): (2, 2, {}),
-    ("ms3", "train"): (1, 1, {}), ("ms3", "test"): (2, 1, {"empty ground-truth mask": 1}),
-    ("ref_avs", "train"): (1, 1, {}), ("ref_avs", "test"): (3, 3, {}),
-    ("arig", "train"): (1, 1, {}), ("arig", "test"): (2, 2, {}),
+    ("s4", "train"): (1, 1, {}),
+    ("s4", "test"): (2, 2, {}),
+    ("ms3", "train"): (1, 1, {}),
+    ("ms3", "test"): (2, 1, {"empty ground-truth mask": 1}),
+    ("ref_avs", "train"): (1, 1, {}),
+    ("ref_avs", "test"): (3, 3, {}),
+    ("arig", "train"): (1, 1, {}),
+    ("arig", "test"): (2, 2, {}),
 }
 
 
@@ -58,16 +73,21 @@ def test_every_record_is_written_or_skipped_with_a_reason(imported):
     assert got == EXPECTED
     # the three tasks the release ships no test file for are reported as such
     assert {(f.task, f.split) for f in report.files if f.status == "not in release"} == {
-        ("mer24", "test"), ("unav", "test"), ("avcap", "test")}
+        ("mer24", "test"),
+        ("unav", "test"),
+        ("avcap", "test"),
+    }
     saved = json.loads((out / "import_report.json").read_text())
     assert saved["totals"]["read"] == saved["totals"]["written"] + saved["totals"]["skipped_total"] == 59
     assert saved["tasks"]["ks"]["test"]["examples"]["missing field"] == [
-        "ks-test-000002: field 'action' is missing or empty"]
+        "ks-test-000002: field 'action' is missing or empty"
+    ]
     assert "AVUIE_2/ks/video/missing_clip_000010.mp4" in saved["tasks"]["ks"]["train"]["examples"]["missing media"][0]
     assert "ave-test-000002" in saved["tasks"]["ave"]["test"]["examples"]["invalid field"][0]
     assert "-1kRBS8Pqzs" not in json.dumps(saved["tasks"]["unav"]["train"]["output"])
     assert sorted(p.relative_to(out).as_posix() for p in out.glob("*/*.jsonl")) == sorted(
-        f"{t}/{s}.jsonl" for (t, s), (_, w, _) in EXPECTED.items() if w)
+        f"{t}/{s}.jsonl" for (t, s), (_, w, _) in EXPECTED.items() if w
+    )
 
 
 def test_validate_finds_every_media_file(imported, data_root):  # noqa: F811
@@ -93,14 +113,18 @@ def test_classification_and_matching_fields(imported):
     assert r["dfew-test-000001"].answer.label == "fear"
     a2v = r["a2v-test-000000"]
     assert (a2v.media.video, a2v.media.video2, a2v.media.audio) == (
-        "AVUIE_2/a2v/video/0a2Vn7JeFm8_000010.mp4", "AVUIE_2/a2v/video/0b7Gd2tXc1Q_000020.mp4",
-        "AVUIE_2/a2v/audio/0b7Gd2tXc1Q_000020.mp3")
+        "AVUIE_2/a2v/video/0a2Vn7JeFm8_000010.mp4",
+        "AVUIE_2/a2v/video/0b7Gd2tXc1Q_000020.mp4",
+        "AVUIE_2/a2v/audio/0b7Gd2tXc1Q_000020.mp3",
+    )
     assert a2v.answer.choice == 2 and a2v.target == "<answer>2</answer>"
     assert r["a2v-test-000001"].answer.choice == 1  # "1" as a string in the release
     assert a2v.meta["video2_event"] == "church bell ringing"
     v2a = r["v2a-test-000001"]
-    assert (v2a.media.audio, v2a.media.audio2) == ("AVUIE_2/v2a/audio/1Fu0Ce2Ej5T_000030.mp3",
-                                                   "AVUIE_2/v2a/audio/1Et4Bc6Di9S_000050.mp3")
+    assert (v2a.media.audio, v2a.media.audio2) == (
+        "AVUIE_2/v2a/audio/1Fu0Ce2Ej5T_000030.mp3",
+        "AVUIE_2/v2a/audio/1Et4Bc6Di9S_000050.mp3",
+    )
     assert v2a.answer.choice == 2
 
 
@@ -128,8 +152,10 @@ def test_localization_and_caption_fields(imported):
     assert ave.target == "<event>Violin, fiddle</event><range>2,7</range>"
     assert r["ave-train-000000"].target.endswith("<event>Church bell</event><range>6,8</range>")
     unav = r["unav-train-000000"]
-    assert [(e.label, e.start, e.end) for e in unav.answer.events] == [("dog barking", 1.5, 6.0),
-                                                                      ("man speaking", 4.0, 9.5)]
+    assert [(e.label, e.start, e.end) for e in unav.answer.events] == [
+        ("dog barking", 1.5, 6.0),
+        ("man speaking", 4.0, 9.5),
+    ]
     avvp = r["avvp-test-000000"]
     assert sorted((e.label, e.start, e.end) for e in avvp.answer.audio_events) == [("Blender", 8, 10), ("Speech", 0, 3)]
     assert [(e.label, e.start, e.end) for e in avvp.answer.visual_events] == [("Blender", 8, 10)]
@@ -175,7 +201,8 @@ def test_ref_avs_fields(imported):
     assert train.answer.exists is True and train.media.audio_window_index == 3
     assert train.instruction.startswith(
         "Please analyze the video frame and audio to find the object described as "
-        "<des>the object having white and gray fur.</des>.")
+        "<des>the object having white and gray fur.</des>."
+    )
     assert train.answer.mask == "AVUIE_2/ref_avs/REFAVS/gt_mask/--KCIeTv6PM_14000_24000/fid_0/00003.png"
     seen, unseen, null = (r[f"ref_avs-test-00000{i}"] for i in range(3))
     assert seen.answer.mask == "AVUIE_2/ref_avs/REFAVS/gt_mask/-0Nn4cKWLxs_0_10000/fid_1/00005.png"
@@ -200,8 +227,7 @@ def test_ground_truth_merge(data_root, tmp_path):  # noqa: F811
     report = import_avuie(data_root, tmp_path, tasks="ave,avvp,avqa,unav,ref_avs", ground_truth=gt_files())
     rep = {(f.task, f.split): f for f in report.files}
     # AVE: the Annotations.txt range wins over the release's (2-7 -> 2-8), counted as changed
-    assert rep["ave", "test"].ground_truth | {"file": None} == {"file": None, "merged": 1, "changed": 1,
-                                                                "not_found": 0}
+    assert rep["ave", "test"].ground_truth | {"file": None} == {"file": None, "merged": 1, "changed": 1, "not_found": 0}
     ave = {r.id: r for r in load_records(tmp_path / "ave" / "test.jsonl")}
     assert [(e.start, e.end) for e in ave["ave-test-000001"].answer.events] == [(2.0, 8.0)]
     # AVVP: per-modality events from the CSVs; the record whose 'event' text had none is recovered,
@@ -210,7 +236,10 @@ def test_ground_truth_merge(data_root, tmp_path):  # noqa: F811
     avvp = {r.id: r for r in load_records(tmp_path / "avvp" / "test.jsonl")}
     rec = avvp["avvp-test-000001"]
     assert [(e.label, e.start, e.end) for e in rec.answer.audio_events] == [
-        ("Dog", 0, 4), ("Speech", 2, 8), ("Dog", 6, 10)]
+        ("Dog", 0, 4),
+        ("Speech", 2, 8),
+        ("Dog", 6, 10),
+    ]
     assert rec.answer.visual_events == [] and rec.target.startswith("<audio_event>Dog,(0 4)</audio_event>")
     # UnAV-100: the unparsable train target is recovered; the test subset becomes test records
     assert (rep["unav", "train"].written, rep["unav", "test"].written) == (2, 2)
@@ -219,16 +248,28 @@ def test_ground_truth_merge(data_root, tmp_path):  # noqa: F811
     assert unav[0].media.video == "AVUIE_2/unav/video/0Z9yWc3jqEs.mp4"
     # MUSIC-AVQA: question types from the benchmark JSON
     avqa = load_records(tmp_path / "avqa" / "test.jsonl")
-    assert [r.meta["type"] for r in avqa] == [["Audio-Visual", "Existential"], ["Visual", "Location"],
-                                              ["Audio-Visual", "Counting"]]
+    assert [r.meta["type"] for r in avqa] == [
+        ["Audio-Visual", "Existential"],
+        ["Visual", "Location"],
+        ["Audio-Visual", "Counting"],
+    ]
     assert rep["ref_avs", "test"].ground_truth["merged"] == 3
     assert any("TODO" in n for n in report.notes) and any("duplicate" in n for n in report.notes)
 
 
 def test_cli(data_root, tmp_path, capsys):  # noqa: F811
     out = tmp_path / "out"
-    argv = ["data", "import-avuie", str(data_root), "--out", str(out), "--tasks", "ks,ave",
-            "--ave-annotations", str(BENCH / "ave" / "Annotations.txt")]
+    argv = [
+        "data",
+        "import-avuie",
+        str(data_root),
+        "--out",
+        str(out),
+        "--tasks",
+        "ks,ave",
+        "--ave-annotations",
+        str(BENCH / "ave" / "Annotations.txt"),
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "missing media: 1" in printed and "Annotations.txt" in printed
@@ -247,8 +288,9 @@ def test_a_broken_release_file_is_reported_and_the_rest_imported(tmp_path):
     (root / "AVUIE_2" / "ks").mkdir(parents=True)
     shutil.copytree(Path(__file__).parent / "fixtures" / "avuie" / "AVUIE_2" / "cremad", root / "AVUIE_2" / "cremad")
     (root / "AVUIE_2" / "ks" / "test.json").write_text('[{"video_path": "a.mp4",', encoding="utf-8")
-    (root / "AVUIE_2" / "ks" / "train.json").write_text('[3, {"video_path": "/etc/x.mp4", "audio_path": "a.wav", '
-                                                        '"action": "x", "label": "<answer>x</answer>"}]')
+    (root / "AVUIE_2" / "ks" / "train.json").write_text(
+        '[3, {"video_path": "/etc/x.mp4", "audio_path": "a.wav", "action": "x", "label": "<answer>x</answer>"}]'
+    )
     report = import_avuie(root, tmp_path / "out", tasks=["ks", "cremad"], skip_missing_media=False)
     rep = {(f.task, f.split): f for f in report.files}
     assert rep["ks", "test"].status.startswith("error:") and "not valid JSON" in rep["ks", "test"].status

@@ -34,7 +34,9 @@ from crabplus.schema.records import Event, RecordError
 def test_ave_annotations_with_header_and_split_file():
     rows = read_ave_annotations(BENCH / "ave" / "Annotations.txt")  # the dataset zip's copy: with a header
     assert [(r.category, r.video_id, r.quality, r.start, r.end) for r in rows][:2] == [
-        ("Church bell", "MH3m4AwEcRY", "good", 6, 8), ("Bark", "-5cWW0Kl3OA", "good", 0, 10)]
+        ("Church bell", "MH3m4AwEcRY", "good", 6, 8),
+        ("Bark", "-5cWW0Kl3OA", "good", 0, 10),
+    ]
     assert len(rows) == 5
     # classes in order of first appearance, background last
     assert ave_classes(rows) == ["Church bell", "Bark", "Violin, fiddle", "Frying (food)", "background"]
@@ -57,7 +59,10 @@ def test_ave_bad_rows_name_the_line(tmp_path):
 def test_avvp_eval_csvs():
     audio = read_avvp_eval_csv(BENCH / "avvp" / "AVVP_eval_audio.csv")
     assert [(e.label, e.start, e.end) for e in audio["-1EtVINNhRo_30_40"]] == [
-        ("Dog", 0, 4), ("Speech", 2, 8), ("Dog", 6, 10)]  # sorted by onset
+        ("Dog", 0, 4),
+        ("Speech", 2, 8),
+        ("Dog", 6, 10),
+    ]  # sorted by onset
     videos = read_avvp_eval(BENCH / "avvp" / "AVVP_eval_audio.csv", BENCH / "avvp" / "AVVP_eval_visual.csv")
     assert sorted(videos) == ["-1EtVINNhRo_30_40", "-2XbFOOkc3g_20_30", "KSRjje7GH44_60_70"]
     assert videos["-1EtVINNhRo_30_40"].visual == []  # no visual rows: no visual events
@@ -94,8 +99,10 @@ def test_unav_json_dedupes_and_selects_subset():
     assert sorted(test) == ["0Z9yWc3jqEs", "1mQx5Rb8Tn0"]
     bell = test["0Z9yWc3jqEs"]
     assert bell.duplicates_removed == 1 and bell.duration == 32.5
-    assert [(e.label, e.start, e.end) for e in bell.events] == [("church bell ringing", 2.1, 8.0),
-                                                                ("people cheering", 10.0, 30.2)]
+    assert [(e.label, e.start, e.end) for e in bell.events] == [
+        ("church bell ringing", 2.1, 8.0),
+        ("people cheering", 10.0, 30.2),
+    ]
     assert len(read_unav(BENCH / "unav" / "unav100_annotations.json")) == 5
     # same label, ends within 1e-3 s: one event; 2e-3 apart or another label: kept
     evs = [Event("a", 1.0, 2.0), Event("a", 1.0005, 2.0009), Event("a", 1.002, 2.0), Event("b", 1.0, 2.0)]
@@ -115,8 +122,10 @@ def test_refavs_metadata():
 
 def test_mask_path_rules():
     assert avs_mask_path("AVUIE_2/s4/AVS/v1s/c/frames/3.jpg") == "AVUIE_2/s4/AVS/v1s/c/labels_rgb/3.png"
-    assert (refavs_mask_path("AVUIE_2/ref_avs/REFAVS/media/c/frames/7.jpg", 4)
-            == "AVUIE_2/ref_avs/REFAVS/gt_mask/c/fid_4/00007.png")
+    assert (
+        refavs_mask_path("AVUIE_2/ref_avs/REFAVS/media/c/frames/7.jpg", 4)
+        == "AVUIE_2/ref_avs/REFAVS/gt_mask/c/fid_4/00007.png"
+    )
     with pytest.raises(MaskError, match="cannot derive"):
         avs_mask_path("AVS/v1s/c/3.png")
 

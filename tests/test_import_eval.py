@@ -15,8 +15,7 @@ from crabplus.evaluate.report import evaluate_predictions
 from crabplus.schema.records import load_records
 
 #: the best value of each headline metric (CIDEr-D is x10: identical captions score 10)
-BEST = {"accuracy": 1.0, "uar": 1.0, "overall": 1.0, "avg_map": 1.0, "segment_type": 1.0, "cider": 10.0,
-        "miou": 1.0}
+BEST = {"accuracy": 1.0, "uar": 1.0, "overall": 1.0, "avg_map": 1.0, "segment_type": 1.0, "cider": 10.0, "miou": 1.0}
 
 
 def _draw_frames(root, records) -> None:

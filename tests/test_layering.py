@@ -99,8 +99,10 @@ def module_graph() -> dict[str, set[str]]:
         deps = set()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("crabplus"):
-                deps |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
-                         for a in node.names}
+                deps |= {
+                    f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
+                    for a in node.names
+                }
             elif isinstance(node, ast.Import):
                 deps |= {a.name for a in node.names}
         graph[name] = {d for d in deps if d in modules and d != name}
@@ -143,8 +145,9 @@ def test_cycle_finder_on_a_known_graph():
 
 def test_no_new_module_cycle():
     found = cycles(module_graph())
-    assert not found - KNOWN_CYCLES, f"modules importing each other (move what both need into a third module): " \
-                                     f"{sorted(found - KNOWN_CYCLES)}"
+    assert not found - KNOWN_CYCLES, (
+        f"modules importing each other (move what both need into a third module): {sorted(found - KNOWN_CYCLES)}"
+    )
     assert not KNOWN_CYCLES - found, f"these cycles are gone: take them off KNOWN_CYCLES: {KNOWN_CYCLES - found}"
     assert not any(m.startswith("crabplus.experiments.") for c in found for m in c)
 

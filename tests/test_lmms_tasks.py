@@ -18,13 +18,41 @@ FIX = Path(__file__).parent / "fixtures" / "eval"
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
     out = tmp_path_factory.mktemp("lmms")
-    assert main(["lmms-tasks", "--data", str(FIX / "records.jsonl"), "--out", str(out / "tasks"),
-                 "--group", "crabplus_avuie"]) == 0
-    assert main(["eval", "--predictions", str(FIX / "predictions.jsonl"), "--data", str(FIX / "records.jsonl"),
-                 "--out", str(out / "eval"), "--no-meteor"]) == 0
+    assert (
+        main(
+            [
+                "lmms-tasks",
+                "--data",
+                str(FIX / "records.jsonl"),
+                "--out",
+                str(out / "tasks"),
+                "--group",
+                "crabplus_avuie",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "eval",
+                "--predictions",
+                str(FIX / "predictions.jsonl"),
+                "--data",
+                str(FIX / "records.jsonl"),
+                "--out",
+                str(out / "eval"),
+                "--no-meteor",
+            ]
+        )
+        == 0
+    )
     report = json.loads((out / "eval" / "report.json").read_text())
-    predictions = {json.loads(line)["id"]: json.loads(line)["predict"]
-                   for line in (FIX / "predictions.jsonl").read_text().splitlines() if line.strip()}
+    predictions = {
+        json.loads(line)["id"]: json.loads(line)["predict"]
+        for line in (FIX / "predictions.jsonl").read_text().splitlines()
+        if line.strip()
+    }
     return out / "tasks", report, predictions
 
 

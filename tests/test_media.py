@@ -63,7 +63,7 @@ def test_read_frame_at_gives_the_frame_on_screen(media):
 
 def _tone_amplitude(audio: np.ndarray, freq: float, rate: int = 16000) -> float:
     """Amplitude of the ``freq`` component (least squares on sin/cos), away from the edges."""
-    x = audio[rate // 10: -rate // 10]
+    x = audio[rate // 10 : -rate // 10]
     t = (np.arange(len(x)) + rate // 10) / rate
     basis = np.stack([np.sin(2 * np.pi * freq * t), np.cos(2 * np.pi * freq * t)], axis=1)
     coef, *_ = np.linalg.lstsq(basis, x, rcond=None)

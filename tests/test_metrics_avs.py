@@ -20,12 +20,15 @@ ONES = np.ones((1, 4, 4))
 ZEROS = np.zeros((1, 4, 4))
 
 
-@pytest.mark.parametrize("pred,gt,expected", [
-    (ONES, ONES, 1.0),  # all on, all on
-    (ZEROS, ZEROS, 1.0),  # empty-GT rule: every pixel a true negative
-    (ZEROS, ONES, 0.0),
-    (ONES, ZEROS, 0.0),  # empty GT, every pixel a false positive
-])
+@pytest.mark.parametrize(
+    "pred,gt,expected",
+    [
+        (ONES, ONES, 1.0),  # all on, all on
+        (ZEROS, ZEROS, 1.0),  # empty-GT rule: every pixel a true negative
+        (ZEROS, ONES, 0.0),
+        (ONES, ZEROS, 0.0),  # empty GT, every pixel a false positive
+    ],
+)
 def test_miou_edge_cases(pred, gt, expected):
     assert avs_miou(pred, gt) == pytest.approx(expected, abs=1e-6)
 
@@ -85,7 +88,7 @@ def _reference_f(pred, gt, beta2=0.3, frames_per_batch=20):
     batches = []
     for s in range(0, pred.shape[0], frames_per_batch):
         curves = []
-        for p, g in zip(pred[s:s + frames_per_batch], gt[s:s + frames_per_batch]):
+        for p, g in zip(pred[s : s + frames_per_batch], gt[s : s + frames_per_batch]):
             if g.mean() == 0:
                 continue
             f = np.zeros(th.size)

@@ -9,15 +9,19 @@ import pytest
 from crabplus.metrics import caption as caption_module
 from crabplus.metrics import caption_scores
 
-REFS = [["A man plays the guitar.", "Someone is playing a guitar."], ["A dog barks at a car."],
-        ["Rain falls on a tin roof."]]
+REFS = [
+    ["A man plays the guitar.", "Someone is playing a guitar."],
+    ["A dog barks at a car."],
+    ["Rain falls on a tin roof."],
+]
 
 
 @pytest.mark.skipif(shutil.which("java") is None, reason="needs Java for the PTB tokenizer")
 def test_scores_with_ptb_tokenizer_and_empty_prediction():
     notes: list[str] = []
-    good = caption_scores(["a man plays the guitar", "a dog barks at a car", "rain falls on a tin roof"], REFS,
-                          meteor=False, notes=notes)
+    good = caption_scores(
+        ["a man plays the guitar", "a dog barks at a car", "rain falls on a tin roof"], REFS, meteor=False, notes=notes
+    )
     assert notes == []
     assert set(good) == {"bleu4", "rouge_l", "cider"}
     assert good["bleu4"] == pytest.approx(1.0, abs=1e-6)  # every hypothesis equals a reference

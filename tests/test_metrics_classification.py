@@ -50,8 +50,14 @@ def test_matching_and_option_accuracy():
 
 
 def test_music_avqa_pools_modalities_not_mean_of_types():
-    types = ['["Audio", "Counting"]', '["Audio", "Counting"]', '["Audio", "Comparative"]',
-             ["Visual", "Location"], "Audio-Visual/Temporal", None]
+    types = [
+        '["Audio", "Counting"]',
+        '["Audio", "Counting"]',
+        '["Audio", "Comparative"]',
+        ["Visual", "Location"],
+        "Audio-Visual/Temporal",
+        None,
+    ]
     gt = ["two", "one", "yes", "left", "no", "yes"]
     pred = ["two", "one", "no", "left", "yes", "yes"]
     out = music_avqa_accuracy(pred, gt, types)
@@ -61,14 +67,17 @@ def test_music_avqa_pools_modalities_not_mean_of_types():
     assert out["overall"] == pytest.approx(4 / 6)  # the untyped question counts in overall only
 
 
-@pytest.mark.parametrize("value,expected", [
-    ('["Audio", "Counting"]', ("Audio", "Counting")),
-    (["audio-visual", "Temporal"], ("Audio-Visual", "Temporal")),
-    ("AV/Existential", ("Audio-Visual", "Existential")),
-    ("Counting", None),
-    ('["Smell", "Counting"]', None),
-    ("[not json", None),
-])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ('["Audio", "Counting"]', ("Audio", "Counting")),
+        (["audio-visual", "Temporal"], ("Audio-Visual", "Temporal")),
+        ("AV/Existential", ("Audio-Visual", "Existential")),
+        ("Counting", None),
+        ('["Smell", "Counting"]', None),
+        ("[not json", None),
+    ],
+)
 def test_parse_avqa_type(value, expected):
     assert parse_avqa_type(value) == expected
 

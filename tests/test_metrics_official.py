@@ -74,13 +74,32 @@ def _refavs_stats(pred: np.ndarray, gt: np.ndarray, split: str = "test_s") -> li
     out = []
     for s, f in itertools.product(range(pred.shape[0]), range(pred.shape[1])):
         if gt is None:
-            out.append(FrameStats(True, exists_gt=False, exists_correct=True, pixels=pred[s, f].size,
-                                  foreground=int((pred[s, f] > 0.5).sum()), group=f"s{s}", split=split))
+            out.append(
+                FrameStats(
+                    True,
+                    exists_gt=False,
+                    exists_correct=True,
+                    pixels=pred[s, f].size,
+                    foreground=int((pred[s, f] > 0.5).sum()),
+                    group=f"s{s}",
+                    split=split,
+                )
+            )
             continue
         curve = avs_fscore_curves(pred[s, f][None], gt[s, f][None])[0][0]
         iou = restated.mask_iou_call(pred[s, f][None], gt[s, f][None], 0.4)
-        out.append(FrameStats(True, iou=iou, curve=curve, counted=bool(gt[s, f].any()), exists_gt=True,
-                              exists_correct=True, group=f"s{s}", split=split))
+        out.append(
+            FrameStats(
+                True,
+                iou=iou,
+                curve=curve,
+                counted=bool(gt[s, f].any()),
+                exists_gt=True,
+                exists_correct=True,
+                group=f"s{s}",
+                split=split,
+            )
+        )
     return out
 
 
@@ -102,11 +121,11 @@ def test_refavs_matches_the_restated_driver(samples, frames, seed):
     per_call = 4 * frames
     fp, fg = pred.reshape(-1, 3, 3), gt.reshape(-1, 3, 3)
     out = refavs_scores(pred, gt)
-    assert out["miou"] == pytest.approx(restated.per_batch(restated.mask_iou_call, fp, fg, per_call, threshold=0.4),
-                                        abs=1e-12)
+    assert out["miou"] == pytest.approx(
+        restated.per_batch(restated.mask_iou_call, fp, fg, per_call, threshold=0.4), abs=1e-12
+    )
     assert out["fscore"] == pytest.approx(restated.per_batch(restated.fmeasure_call, fp, fg, per_call), abs=1e-12)
-    assert refavs_null_s(pred) == pytest.approx(restated.per_batch(restated.null_s_call, fp, None, per_call),
-                                                abs=1e-12)
+    assert refavs_null_s(pred) == pytest.approx(restated.per_batch(restated.null_s_call, fp, None, per_call), abs=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -131,9 +150,11 @@ def test_s4_j_and_f_match_the_restated_driver(n, batch, seed):
     gt = (rng.random((n, 3, 3)) < rng.choice([0.0, 0.2, 0.7])).astype(float)
     pred = np.where(rng.random(gt.shape) < 0.5, rng.random(gt.shape), 1 - gt)
     assert avs_miou(pred, gt, frames_per_batch=batch) == pytest.approx(
-        restated.per_batch(restated.mask_iou_call, pred, gt, batch), abs=1e-12)
+        restated.per_batch(restated.mask_iou_call, pred, gt, batch), abs=1e-12
+    )
     assert avs_fscore(pred, gt, frames_per_batch=batch) == pytest.approx(
-        restated.per_batch(restated.fmeasure_call, pred, gt, batch), abs=1e-12)
+        restated.per_batch(restated.fmeasure_call, pred, gt, batch), abs=1e-12
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,8 +170,9 @@ _TIE_GT = [("v1", "a", 0, 10), ("v2", "a", 0, 10), ("v4", "a", 0, 10), ("v5", "a
 def test_unav_tied_scores_average_over_orders():
     # the four orders of the two tied pairs: AP 1/4, 1/3 (numpy 2.4's order: the official 0.333), 3/8, 5/12
     gts = [(g[0], g[2], g[3]) for g in _TIE_GT]
-    orders = sorted(restated.ap_in_order(o, gts, 0.1)
-                    for o in restated.tie_orders([(p[0], p[2], p[3], p[4]) for p in _TIE_PREDS]))
+    orders = sorted(
+        restated.ap_in_order(o, gts, 0.1) for o in restated.tie_orders([(p[0], p[2], p[3], p[4]) for p in _TIE_PREDS])
+    )
     assert orders == pytest.approx([1 / 4, 1 / 3, 3 / 8, 5 / 12])
     assert tiou_map(_TIE_PREDS, _TIE_GT, [0.1])[0.1] == pytest.approx(np.mean(orders))  # 0.34375
     assert tiou_map(_TIE_PREDS, _TIE_GT, [0.1])[0.1] == pytest.approx(0.34375)
@@ -175,8 +197,10 @@ def test_unav_duplicate_ground_truth_tolerance_is_inclusive():
 @st.composite
 def _unav_case(draw):
     videos = [f"v{i}" for i in range(draw(st.integers(1, 4)))]
-    gts = [(draw(st.sampled_from(videos)), draw(st.sampled_from("ab")), s, s + draw(st.integers(1, 4)))
-           for s in draw(st.lists(st.integers(0, 6), min_size=1, max_size=4))]
+    gts = [
+        (draw(st.sampled_from(videos)), draw(st.sampled_from("ab")), s, s + draw(st.integers(1, 4)))
+        for s in draw(st.lists(st.integers(0, 6), min_size=1, max_size=4))
+    ]
     preds = []
     for label in "ab":
         for score in (1.0, 0.5, 1 / 3):  # no video has two tied predictions of one class
@@ -262,9 +286,25 @@ def test_release_acceptance_examples():
     assert late_false.release_valid  # the release reads the false tag in the whole text
 
 
-_FRAGMENTS = ["<answer>true</answer>", "<answer>false</answer>", "<answer>True</answer>", "<answer>FALSE</answer>",
-              "</s>", "[10,10,100,100]", "[0,0,223,223]", "[5,5,224,100]", "[50,60]", "[223,0]", "[224,3]",
-              "[ 5, 6]", "[1.5,2]", "dog", " ", "\n", "<answer>dog</answer>"]
+_FRAGMENTS = [
+    "<answer>true</answer>",
+    "<answer>false</answer>",
+    "<answer>True</answer>",
+    "<answer>FALSE</answer>",
+    "</s>",
+    "[10,10,100,100]",
+    "[0,0,223,223]",
+    "[5,5,224,100]",
+    "[50,60]",
+    "[223,0]",
+    "[224,3]",
+    "[ 5, 6]",
+    "[1.5,2]",
+    "dog",
+    " ",
+    "\n",
+    "<answer>dog</answer>",
+]
 
 
 @settings(max_examples=150, deadline=None)
@@ -286,9 +326,10 @@ def test_caption_line_separators_do_not_shift_the_tokens():
     from crabplus.metrics import caption_scores
 
     refs = [["a dog barks at the mailman"], ["rain falls on a tin roof"], ["a man plays the guitar"]]
-    plain = caption_scores(["a dog barks at the mailman", "rain on a roof", "a man plays guitar"], refs,
-                           meteor=False)
-    broken = caption_scores(["a dog barks\rat the mailman", "rain on a\u2028roof", "a man plays guitar"],
-                            [["a dog barks at the\u2029mailman"], ["rain falls on\x85a tin roof"], refs[2]],
-                            meteor=False)
+    plain = caption_scores(["a dog barks at the mailman", "rain on a roof", "a man plays guitar"], refs, meteor=False)
+    broken = caption_scores(
+        ["a dog barks\rat the mailman", "rain on a\u2028roof", "a man plays guitar"],
+        [["a dog barks at the\u2029mailman"], ["rain falls on\x85a tin roof"], refs[2]],
+        meteor=False,
+    )
     assert broken == plain

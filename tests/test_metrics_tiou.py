@@ -41,7 +41,8 @@ def test_threshold_is_inclusive():
 def test_interpolated_ap_by_hand():
     # TP, FP, TP over 3 ground truths: P = [1, 1/2, 2/3], R = [1/3, 1/3, 2/3]; envelope [1, 2/3, 2/3]
     assert interpolated_ap(np.array([1, 0.5, 2 / 3]), np.array([1 / 3, 1 / 3, 2 / 3])) == pytest.approx(
-        1 / 3 + 1 / 3 * 2 / 3)
+        1 / 3 + 1 / 3 * 2 / 3
+    )
     gt = [("v1", "a", 0, 2), ("v2", "a", 0, 2), ("v3", "a", 0, 2)]
     preds = [("v1", "a", 0, 2, 0.9), ("v2", "a", 5, 7, 0.8), ("v3", "a", 0, 2, 0.7)]
     assert tiou_map(preds, gt, [0.5])[0.5] == pytest.approx(1 / 3 + 1 / 3 * 2 / 3)

@@ -49,17 +49,34 @@ def test_tiny_preset_is_small_and_wired_to_the_tokenizer(tiny, tok):
 def test_real_presets_have_the_release_shapes():
     seven = PRESETS["omni-7b"]
     assert (seven.hidden_size, seven.num_layers, seven.intermediate_size, seven.vision_intermediate) == (
-        3584, 28, 18944, 3420)
+        3584,
+        28,
+        18944,
+        3420,
+    )
     assert PRESETS["omni-3b"].hidden_size == 2048
     with pytest.raises(ValueError, match="mrope_section"):
         dataclasses.replace(PRESETS["tiny"], mrope_section=(4, 4, 4))
 
 
 def test_component_builder_takes_every_dimension(tok):
-    dims = ThinkerDims(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1, intermediate_size=48,
-                       mrope_section=(2, 3, 3), audio_d_model=16, audio_layers=1, audio_heads=2, audio_ffn=32,
-                       vision_depth=1, vision_hidden=16, vision_heads=2, vision_intermediate=32,
-                       vision_fullatt_blocks=(0,))
+    dims = ThinkerDims(
+        hidden_size=32,
+        num_layers=1,
+        num_heads=2,
+        num_kv_heads=1,
+        intermediate_size=48,
+        mrope_section=(2, 3, 3),
+        audio_d_model=16,
+        audio_layers=1,
+        audio_heads=2,
+        audio_ffn=32,
+        vision_depth=1,
+        vision_hidden=16,
+        vision_heads=2,
+        vision_intermediate=32,
+        vision_fullatt_blocks=(0,),
+    )
     cfg = build_thinker_config(dims, 99, special_token_ids(tok))
     assert cfg.text_config.hidden_size == 32 and cfg.text_config.vocab_size == 99
     assert cfg.audio_config.output_dim == 32 and cfg.vision_config.out_hidden_size == 32

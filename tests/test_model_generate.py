@@ -48,9 +48,16 @@ def left(samples, tok):
 def scores(model, batch, steps=6):
     inputs = {k: batch[k] for k in FORWARD_KEYS if k in batch}
     with torch.no_grad():
-        out = model.generate(**inputs, max_new_tokens=steps, do_sample=False, output_scores=True,
-                             return_dict_in_generate=True, eos_token_id=[], pad_token_id=0)
-    return out.sequences[:, inputs["input_ids"].shape[1]:], torch.stack(out.scores, 1)  # [B, steps], [B, steps, V]
+        out = model.generate(
+            **inputs,
+            max_new_tokens=steps,
+            do_sample=False,
+            output_scores=True,
+            return_dict_in_generate=True,
+            eos_token_id=[],
+            pad_token_id=0,
+        )
+    return out.sequences[:, inputs["input_ids"].shape[1] :], torch.stack(out.scores, 1)  # [B, steps], [B, steps, V]
 
 
 def test_left_padded_batch_decodes_like_each_row_alone(model, tok, rows):
@@ -59,8 +66,8 @@ def test_left_padded_batch_decodes_like_each_row_alone(model, tok, rows):
     tokens, logits = scores(model, batch)
     for i, row in enumerate(rows):
         alone_tokens, alone_logits = scores(model, left([row], tok))
-        torch.testing.assert_close(logits[i:i + 1], alone_logits, atol=1e-4, rtol=1e-4)
-        assert torch.equal(tokens[i:i + 1], alone_tokens)
+        torch.testing.assert_close(logits[i : i + 1], alone_logits, atol=1e-4, rtol=1e-4)
+        assert torch.equal(tokens[i : i + 1], alone_tokens)
 
 
 def test_generate_returns_stripped_text_without_the_prompt(model, tok, rows):

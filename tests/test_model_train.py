@@ -26,11 +26,18 @@ def records(tmp_path) -> list[Record]:
     for i, (label, freq) in enumerate([("happy", 330.0), ("angry", 880.0)]):
         write_clip(tmp_path / f"clip{i}.mp4", seconds=2.0, fps=4, width=64, height=48, freq=freq)
         answer = Answer(label=label)
-        out.append(Record(
-            id=f"cremad-{i}", dataset="cremad", task="emotion", split="train", media=Media(video=f"clip{i}.mp4"),
-            instruction=get_spec("cremad").instruction, answer=answer,
-            target=render_target("The voice is loud.", render_answer("cremad", answer)),
-        ))
+        out.append(
+            Record(
+                id=f"cremad-{i}",
+                dataset="cremad",
+                task="emotion",
+                split="train",
+                media=Media(video=f"clip{i}.mp4"),
+                instruction=get_spec("cremad").instruction,
+                answer=answer,
+                target=render_target("The voice is loud.", render_answer("cremad", answer)),
+            )
+        )
     return out
 
 

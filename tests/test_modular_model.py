@@ -46,8 +46,10 @@ def test_family_and_preset_are_checked_together():
 
 def test_tiny_preset_parts_and_what_trains(tok):
     model = modular(tok)
-    parts = {name: sum(p.numel() for p in getattr(model, name).parameters())
-             for name in ("visual", "audio_tower", "vision_projector", "audio_projector", "language_model")}
+    parts = {
+        name: sum(p.numel() for p in getattr(model, name).parameters())
+        for name in ("visual", "audio_tower", "vision_projector", "audio_projector", "language_model")
+    }
     assert 1_500_000 < sum(parts.values()) < 2_000_000  # the unified tiny thinker's size
     assert type(model.visual).__name__ == "CLIPVisionModel" and type(model.audio_tower).__name__ == "WhisperEncoder"
     assert type(model.language_model).__name__ == "Qwen2ForCausalLM"
@@ -69,8 +71,11 @@ def test_forward_splices_one_token_run_per_frame_and_segment(tok):
     with torch.no_grad():
         out = model(**batch)
     assert out.logits.shape == (*batch["input_ids"].shape, len(tok)) and torch.isfinite(out.loss)
-    bad = dict(batch, input_features=batch["input_features"][:, :, :40],
-               feature_attention_mask=batch["feature_attention_mask"][:, :40])
+    bad = dict(
+        batch,
+        input_features=batch["input_features"][:, :, :40],
+        feature_attention_mask=batch["feature_attention_mask"][:, :40],
+    )
     with pytest.raises(ValueError, match=r"audio: the prompt holds 16 placeholder tokens but .* gave 8"):
         model(**bad)
     with pytest.raises(ValueError, match="video placeholder tokens but no video input"):
@@ -93,8 +98,11 @@ def test_audio_reaches_its_segment_and_padding_is_masked_out(tok):
     assert not torch.allclose(first[q:], second[q:])
     # the padded tail of a 60-frame item (2 segments, the second 10 frames long) is masked out of its projector
     short = batch_of(model, tok, [("a", None, 2, 60)])
-    padded = dict(short, input_features=torch.nn.functional.pad(short["input_features"], (0, 40), value=5.0),
-                  feature_attention_mask=torch.nn.functional.pad(short["feature_attention_mask"], (0, 40)))
+    padded = dict(
+        short,
+        input_features=torch.nn.functional.pad(short["input_features"], (0, 40), value=5.0),
+        feature_attention_mask=torch.nn.functional.pad(short["feature_attention_mask"], (0, 40)),
+    )
     with torch.no_grad():
         torch.testing.assert_close(audio(short), audio(padded))
 
@@ -134,8 +142,13 @@ def test_processor_writes_crabs_layout_for_a_modular_model(tok, small_avsynth):
     pixels = frames * std + mean
     assert pixels.min() >= -1e-5 and pixels.max() <= 1 + 1e-5
     with torch.no_grad():
-        model(**{k: v for k, v in collate([sv, si], special_token_ids(tok)["pad"]).items()
-                 if torch.is_tensor(v) and k != "labels"})
+        model(
+            **{
+                k: v
+                for k, v in collate([sv, si], special_token_ids(tok)["pad"]).items()
+                if torch.is_tensor(v) and k != "labels"
+            }
+        )
 
 
 def test_save_and_load_round_trip(tok, tmp_path):
@@ -162,8 +175,9 @@ def test_a_unified_folder_is_not_taken_for_a_modular_base(tok, tmp_path):
     from crabplus.model import build_thinker
 
     torch.manual_seed(0)
-    save_checkpoint(tmp_path / "unified", build_thinker(tiny_model_config(), tok), tok,
-                    tiny_model_config(adapter="none"))
+    save_checkpoint(
+        tmp_path / "unified", build_thinker(tiny_model_config(), tok), tok, tiny_model_config(adapter="none")
+    )
     cfg = tiny_model_config(family="modular", checkpoint=str(tmp_path / "unified"))
     with pytest.raises(CheckpointError, match="model_type' is 'qwen2_5_omni_thinker'"):
         build_backbone(cfg, tok)
@@ -171,15 +185,22 @@ def test_a_unified_folder_is_not_taken_for_a_modular_base(tok, tmp_path):
         build_backbone(tiny_model_config(family="modular", preset="modular-7b"), tok)
 
 
-@pytest.mark.parametrize("preset, vision, llm", [
-    ("modular-7b", "clip", "qwen2"), ("modular-llama2-7b", "clip", "llama"), ("modular-siglip-7b", "siglip", "qwen2")])
+@pytest.mark.parametrize(
+    "preset, vision, llm",
+    [("modular-7b", "clip", "qwen2"), ("modular-llama2-7b", "clip", "llama"), ("modular-siglip-7b", "siglip", "qwen2")],
+)
 def test_real_presets_build_from_local_parts_and_generate(tmp_path, preset, vision, llm):
     """The real presets' builders on tiny random parts written as released: the vision tower comes out of the whole
     image-text model, the encoder out of the whole Whisper, the placeholders are added to the LLM's tokenizer, and the
     connector is the preset's (a 768-wide 2-layer Q-Former, 32 queries per frame and per second)."""
     parts = write_parts(tmp_path, vision, llm)
-    cfg = ModelConfig(family="modular", preset=preset, modular=ModularSettings(**parts), adapter="ilora",
-                      ilora=tiny_model_config().ilora)
+    cfg = ModelConfig(
+        family="modular",
+        preset=preset,
+        modular=ModularSettings(**parts),
+        adapter="ilora",
+        ilora=tiny_model_config().ilora,
+    )
     tok = parts_tokenizer(cfg)
     assert all(t in tok.get_vocab() for t in SPECIAL_TOKENS.values())
     torch.manual_seed(0)
@@ -205,14 +226,20 @@ def dataclasses_replace(cfg, **changes):
 
 
 def test_gradient_checkpointing_and_a_missing_part(tok, tmp_path):
-    cfg = tiny_model_config(family="modular", gradient_checkpointing=True,
-                            modular=ModularSettings(trainable=["vision", "audio", "projectors", "llm"]))
+    cfg = tiny_model_config(
+        family="modular",
+        gradient_checkpointing=True,
+        modular=ModularSettings(trainable=["vision", "audio", "projectors", "llm"]),
+    )
     torch.manual_seed(0)
     model = build_backbone(cfg, tok).train()
     assert model.language_model.is_gradient_checkpointing and model.visual.is_gradient_checkpointing
     model(**batch_of(model, tok, SPECS)).loss.backward()
-    assert all(p.grad is not None for n, p in model.named_parameters()
-               if n.startswith(("language_model.model.layers.", "audio_projector.", "audio_tower.layers.")))
+    assert all(
+        p.grad is not None
+        for n, p in model.named_parameters()
+        if n.startswith(("language_model.model.layers.", "audio_projector.", "audio_tower.layers."))
+    )
     only_vision = ModelConfig(family="modular", preset="modular-7b", modular=ModularSettings(vision=str(tmp_path)))
     with pytest.raises(CheckpointError, match="model.modular.audio: missing"):
         build_backbone(only_vision, tok)

@@ -31,21 +31,54 @@ from crabplus.tasks.parsers import parse_prediction
 
 NEW_ROWS = {
     # a new action benchmark: answers are class labels, scored by accuracy
-    "toy_actions": ("ks", DatasetSpec(
-        "toy_actions", "Toy actions", "action", "video", 10, "tenths",
-        "Please identify the action taking place in the video.", ("label",), "accuracy", family="label")),
+    "toy_actions": (
+        "ks",
+        DatasetSpec(
+            "toy_actions",
+            "Toy actions",
+            "action",
+            "video",
+            10,
+            "tenths",
+            "Please identify the action taking place in the video.",
+            ("label",),
+            "accuracy",
+            family="label",
+        ),
+    ),
     # a new grounding benchmark: a label and a box, scored by box IoU
-    "toy_boxes": ("arig", DatasetSpec(
-        "toy_boxes", "Toy boxes", "segmentation", "image", 1, "fifths",
-        "Please recognize the category of object that makes the sound and then output its bounding box.",
-        ("label", "box"), "box_iou", family="box")),
+    "toy_boxes": (
+        "arig",
+        DatasetSpec(
+            "toy_boxes",
+            "Toy boxes",
+            "segmentation",
+            "image",
+            1,
+            "fifths",
+            "Please recognize the category of object that makes the sound and then output its bounding box.",
+            ("label", "box"),
+            "box_iou",
+            family="box",
+        ),
+    ),
 }
 
 
 #: the architecture page's example row: an action benchmark of class labels, with no AVSynth mirror; it shares
 #: its instruction with two mirrored datasets, whose studio tints once spread over every row sharing it
-EPIC = DatasetSpec("epic_sounds", "EPIC-SOUNDS", "action", "video", 10, "tenths",
-                   "Please identify the action taking place in the video.", ("label",), "accuracy", family="label")
+EPIC = DatasetSpec(
+    "epic_sounds",
+    "EPIC-SOUNDS",
+    "action",
+    "video",
+    10,
+    "tenths",
+    "Please identify the action taking place in the video.",
+    ("label",),
+    "accuracy",
+    family="label",
+)
 
 
 @pytest.fixture
@@ -103,8 +136,12 @@ def test_a_registry_row_is_all_a_new_benchmark_needs(source, tmp_path, register)
 
 
 def _files(root: Path, names) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for name in names for p in sorted((root / name).rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for name in names
+        for p in sorted((root / name).rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_a_row_without_a_mirror_moves_nothing_that_exists(tmp_path, register):
@@ -154,9 +191,19 @@ def test_the_demo_runs_with_a_row_that_has_no_mirror(tmp_path, register, capsys)
     from crabplus.cli import main
 
     register(EPIC)
-    toy = ["synth.per_dataset=2", "synth.clip_seconds=4", "synth.fps=1", "synth.workers=1",
-           "adapter.max_steps=1", "adapter.save_steps=1", "adapter.batch_size=2", "eval.max_new_tokens=8",
-           "eval.batch_size=8", "eval.mask_chance_draws=2", "threads=null"]
+    toy = [
+        "synth.per_dataset=2",
+        "synth.clip_seconds=4",
+        "synth.fps=1",
+        "synth.workers=1",
+        "adapter.max_steps=1",
+        "adapter.save_steps=1",
+        "adapter.batch_size=2",
+        "eval.max_new_tokens=8",
+        "eval.batch_size=8",
+        "eval.mask_chance_draws=2",
+        "threads=null",
+    ]
     assert main(["demo", "--out", str(tmp_path / "demo"), *toy]) == 0
     report = json.loads((tmp_path / "demo" / "eval" / "report.json").read_text(encoding="utf-8"))
     assert list(report["datasets"]) == list(RELEASE_DATASETS)  # every mirror scored, no row for epic_sounds

@@ -16,7 +16,8 @@ SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[Healt
 
 # labels as datasets spell them: words, spaces, underscores, hyphens, parentheses; no digits/tags/brackets
 label_st = st.from_regex(r"[A-Za-z][A-Za-z _()'-]{0,18}[A-Za-z)]", fullmatch=True).filter(
-    lambda s: "  " not in s and "(" not in s[:1])
+    lambda s: "  " not in s and "(" not in s[:1]
+)
 time_st = st.integers(0, 40).map(lambda k: k / 2)  # whole and half seconds print exactly
 
 
@@ -94,11 +95,45 @@ def test_round_trip_rendered_targets(dataset, data):
     assert parse_prediction(dataset, text, options=answer.options).parsed
 
 
-fragments = st.sampled_from([
-    "<answer>", "</answer>", "<event>", "</event>", "<range>", "</range>", "<audio_event>", "</audio_event>",
-    "<visual_event>", "</visual_event>", "<obj>", "</obj>", "[", "]", "(", ")", ",", " ", "1", "224", "-3", "999",
-    "1e9", "0.5", "true", "false", "nan", "inf", "event:", "start_time:", "end_time:", "\n", "</s>", "é", "\x00",
-])
+fragments = st.sampled_from(
+    [
+        "<answer>",
+        "</answer>",
+        "<event>",
+        "</event>",
+        "<range>",
+        "</range>",
+        "<audio_event>",
+        "</audio_event>",
+        "<visual_event>",
+        "</visual_event>",
+        "<obj>",
+        "</obj>",
+        "[",
+        "]",
+        "(",
+        ")",
+        ",",
+        " ",
+        "1",
+        "224",
+        "-3",
+        "999",
+        "1e9",
+        "0.5",
+        "true",
+        "false",
+        "nan",
+        "inf",
+        "event:",
+        "start_time:",
+        "end_time:",
+        "\n",
+        "</s>",
+        "é",
+        "\x00",
+    ]
+)
 malformed_st = st.one_of(st.text(max_size=200), st.lists(fragments, max_size=60).map("".join))
 
 
@@ -126,15 +161,18 @@ def test_non_text_and_unknown_dataset_are_unparsed_not_errors():
 
 def test_release_conventions_parse():
     assert parse_answer("ave", "event:Church bell start_time:6 end_time:8") == Answer(
-        events=[Event("Church bell", 6.0, 8.0)])
+        events=[Event("Church bell", 6.0, 8.0)]
+    )
     assert parse_answer("ave", "<event> Church bell </event> <range> 6,8 </range>").events == [
-        Event("Church bell", 6.0, 8.0)]
+        Event("Church bell", 6.0, 8.0)
+    ]
     assert parse_answer("unav", "<event>dog</event><range>1.5 - 3</range>").events == [Event("dog", 1.5, 3.0)]
     avvp = parse_answer("avvp", "<audio>Speech,(0 3),(5 10)</audio><visual_event> Dog, (2, 5) </visual_event>")
     assert avvp.audio_events == [Event("Speech", 0, 3), Event("Speech", 5, 10)]
     assert avvp.visual_events == [Event("Dog", 2, 5)]
-    assert parse_answer("arig", "The sounding object is dog. Its coordinates are <obj>( 3 , 4 )( 100,120 )</obj>.") \
-        == Answer(label="dog", box=[3, 4, 100, 120])
+    assert parse_answer(
+        "arig", "The sounding object is dog. Its coordinates are <obj>( 3 , 4 )( 100,120 )</obj>."
+    ) == Answer(label="dog", box=[3, 4, 100, 120])
     assert parse_answer("s4", "The object making the sound in the video is guitar.") is None  # no box: no answer
     assert parse_prediction("s4", "The object making the sound in the video is guitar.").label == "guitar"
     assert parse_answer("ref_avs", "<answer>false</answer>") == Answer(exists=False)
@@ -184,15 +222,18 @@ def test_resolve_option_by_text_letter_and_containment():
     assert resolve_option("Z", options) is None
 
 
-@pytest.mark.parametrize("a,b", [
-    ("The Acoustic_Guitar.", "acoustic guitar"),
-    ("2", "two"),
-    ("More than 10", "more than ten"),
-    ("Frying_(food)", "frying food"),
-    ("person's", "Persons"),
-    ("  A   Cello ", "cello"),
-    ("Baby_cry_infant_cry", "baby cry infant cry"),
-])
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("The Acoustic_Guitar.", "acoustic guitar"),
+        ("2", "two"),
+        ("More than 10", "more than ten"),
+        ("Frying_(food)", "frying food"),
+        ("person's", "Persons"),
+        ("  A   Cello ", "cello"),
+        ("Baby_cry_infant_cry", "baby cry infant cry"),
+    ],
+)
 def test_normalization_equates(a, b):
     assert normalize_answer(a) == normalize_answer(b)
     assert answers_match(a, b)
@@ -214,7 +255,18 @@ def test_a_run_of_punctuation_is_not_a_label_and_a_label_outside_the_classes_is_
     assert not junk.parsed and junk.label is None and "not a class name" in junk.notes[0]
     assert parse_prediction("ks", "<answer>Race car, auto racing</answer>").label == "Race car, auto racing"
     family = family_of("ks")
-    records = [Record(id=str(i), dataset="ks", task="action", split="test", media={"video": "v.mp4"},
-                      instruction="i", answer=Answer(label=lab), target="t") for i, lab in enumerate(["dog", "cat"])]
+    records = [
+        Record(
+            id=str(i),
+            dataset="ks",
+            task="action",
+            split="test",
+            media={"video": "v.mp4"},
+            instruction="i",
+            answer=Answer(label=lab),
+            target="t",
+        )
+        for i, lab in enumerate(["dog", "cat"])
+    ]
     score = family.score(records, [parse_prediction("ks", "dog"), parse_prediction("ks", "zebra")], ScoreConfig())
     assert any("1 of 2 answers name a label that no evaluated record has" in n for n in score.notes)

@@ -14,8 +14,17 @@ import pytest
 from crabplus.schema.registry import DATASETS
 from crabplus.tasks.parsers import MAX_TEXT_CHARS, parse_prediction
 
-DEGENERATE = ["<answer>", "<event>", "<audio>", "<visual_event>", "event: a ", "sounding object is ", "[1,",
-              "<obj>(1,2)", "<answer>x</answe"]
+DEGENERATE = [
+    "<answer>",
+    "<event>",
+    "<audio>",
+    "<visual_event>",
+    "event: a ",
+    "sounding object is ",
+    "[1,",
+    "<obj>(1,2)",
+    "<answer>x</answe",
+]
 
 
 @pytest.mark.parametrize("unit", DEGENERATE)

@@ -43,33 +43,40 @@ def logits(model, tok, family="unified"):
 
 
 def peft_adapted(tok, family="unified", **fields):
-    model = get_peft_model(tiny_thinker(tok, family=family),
-                           ILoRAPeftConfig(rank=4, alpha=8.0, num_experts=3, **fields))
+    model = get_peft_model(
+        tiny_thinker(tok, family=family), ILoRAPeftConfig(rank=4, alpha=8.0, num_experts=3, **fields)
+    )
     randomize_adapters(model, seed=7)
     return model
 
 
 def peft_native_state(model) -> dict[str, torch.Tensor]:
     """A PEFT-wrapped model's adapter tensors under our own keys (holder and adapter name dropped)."""
-    return {k.removeprefix(PEFT_PREFIX).replace(".ilora_adapter.default.", "."): v
-            for k, v in adapter_state_dict(model).items()}
+    return {
+        k.removeprefix(PEFT_PREFIX).replace(".ilora_adapter.default.", "."): v
+        for k, v in adapter_state_dict(model).items()
+    }
 
 
 @pytest.mark.parametrize("encoders", [False, True])
 @pytest.mark.parametrize("family", FAMILIES)
 def test_get_peft_model_adapts_apply_ilora_layers_with_our_layer(family, tok, encoders):
-    ours = apply_ilora(tiny_thinker(tok, family=family),
-                       ILoRAConfig(rank=4, alpha=8.0, num_experts=3, encoders=encoders))
-    peft = get_peft_model(tiny_thinker(tok, family=family),
-                          ILoRAPeftConfig(rank=4, alpha=8.0, num_experts=3, encoders=encoders))
-    peft_paths = sorted(n.removeprefix(PEFT_PREFIX).removesuffix(".ilora_adapter.default")
-                        for n, _ in ilora_layers(peft))
+    ours = apply_ilora(
+        tiny_thinker(tok, family=family), ILoRAConfig(rank=4, alpha=8.0, num_experts=3, encoders=encoders)
+    )
+    peft = get_peft_model(
+        tiny_thinker(tok, family=family), ILoRAPeftConfig(rank=4, alpha=8.0, num_experts=3, encoders=encoders)
+    )
+    peft_paths = sorted(
+        n.removeprefix(PEFT_PREFIX).removesuffix(".ilora_adapter.default") for n, _ in ilora_layers(peft)
+    )
     assert peft_paths == sorted(n for n, _ in ilora_layers(ours))
     assert all(type(layer) is ILoRALinear for _, layer in ilora_layers(peft))
     trainable = {n for n, p in peft.named_parameters() if p.requires_grad}
     assert trainable and all(".lora_" in n for n in trainable)
-    assert {k.removeprefix(PEFT_PREFIX).replace(".ilora_adapter.default.", ".") for k in trainable} == \
-        {n for n, p in ours.named_parameters() if p.requires_grad}
+    assert {k.removeprefix(PEFT_PREFIX).replace(".ilora_adapter.default.", ".") for k in trainable} == {
+        n for n, p in ours.named_parameters() if p.requires_grad
+    }
     base = tiny_thinker(tok, family=family)
     assert torch.equal(logits(peft, tok, family), logits(base, tok, family))  # B = 0 at init: the base model
 
@@ -92,14 +99,14 @@ def test_save_pretrained_from_pretrained_round_trips_bit_exactly(family, tok, tm
     saved = load_file(str(tmp_path / "peft" / "adapter_model.safetensors"))
     assert set(saved) == {PEFT_PREFIX + k for k in peft_native_state(model)}  # our layout behind PEFT's prefix
     with _no_missing_key_warning():
-        loaded = PeftModel.from_pretrained(tiny_thinker(tok, family=family), str(tmp_path / "peft"),
-                                           local_files_only=True)
+        loaded = PeftModel.from_pretrained(
+            tiny_thinker(tok, family=family), str(tmp_path / "peft"), local_files_only=True
+        )
     for key, value in peft_native_state(model).items():
         assert torch.equal(peft_native_state(loaded)[key], value), key
     assert torch.equal(logits(model, tok, family), logits(loaded, tok, family))
     assert not any(p.requires_grad for p in loaded.parameters())  # inference by default, as PEFT does
-    trainable = PeftModel.from_pretrained(tiny_thinker(tok, family=family), str(tmp_path / "peft"),
-                                          is_trainable=True)
+    trainable = PeftModel.from_pretrained(tiny_thinker(tok, family=family), str(tmp_path / "peft"), is_trainable=True)
     assert {n for n, p in trainable.named_parameters() if p.requires_grad} == set(adapter_state_dict(trainable))
 
 
@@ -140,8 +147,10 @@ def test_our_adapter_and_the_converter_write_the_peft_layout(tok, tmp_path, caps
 
     release = tmp_path / "finetune_weights.bin"
     torch.save(export_official_ilora(ours), release)
-    assert main(["convert", "official-ilora", str(release), str(tmp_path / "off"), "--alpha", "8",
-                 "--layout", "peft"]) == 0
+    assert (
+        main(["convert", "official-ilora", str(release), str(tmp_path / "off"), "--alpha", "8", "--layout", "peft"])
+        == 0
+    )
     from_release = PeftModel.from_pretrained(tiny_thinker(tok), str(tmp_path / "off"), local_files_only=True)
     assert torch.equal(logits(from_release, tok), logits(ours, tok))
     assert main(["convert", "peft-ilora", str(tmp_path / "peft"), str(tmp_path / "again")]) == 1
@@ -172,10 +181,13 @@ def test_a_converted_checkpoint_names_its_base_and_without_crabplus_peft_says_wh
     assert main(["convert", "peft-ilora", str(tmp_path / "run"), str(tmp_path / "peft")]) == 0
     written = json.loads((tmp_path / "peft" / "adapter_config.json").read_text())
     assert written["base_model_name_or_path"] == str((tmp_path / "base").resolve())
-    fresh = ("from peft import PeftConfig\nimport sys\nPeftConfig.from_pretrained(sys.argv[1])\n"
-             "assert 'crabplus' not in sys.modules")
-    done = subprocess.run([sys.executable, "-c", fresh, str(tmp_path / "peft")], capture_output=True, text=True,
-                          timeout=300)
+    fresh = (
+        "from peft import PeftConfig\nimport sys\nPeftConfig.from_pretrained(sys.argv[1])\n"
+        "assert 'crabplus' not in sys.modules"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", fresh, str(tmp_path / "peft")], capture_output=True, text=True, timeout=300
+    )
     last = done.stderr.strip().splitlines()[-1]
     assert done.returncode != 0 and last.startswith("KeyError") and "import crabplus.adapters.peft_method" in last
     loaded = PeftModel.from_pretrained(build_thinker(base_cfg, tok), str(tmp_path / "peft"), local_files_only=True)

@@ -17,8 +17,9 @@ from crabplus.schema.records import load_records
 
 pytestmark = pytest.mark.integration
 
-_SPEC = importlib.util.spec_from_file_location("perception_bench",
-                                               Path(__file__).parents[1] / "benchmarks" / "perception.py")
+_SPEC = importlib.util.spec_from_file_location(
+    "perception_bench", Path(__file__).parents[1] / "benchmarks" / "perception.py"
+)
 bench = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(bench)
 
@@ -29,8 +30,24 @@ def run(tmp_path_factory):
     tokenizer = tiny_tokenizer()
     base = save_checkpoint(tmp / "base", tiny_thinker(tokenizer, seed=3), tokenizer, tiny_model_config(adapter="none"))
     out = tmp / "perception.json"
-    assert bench.main(["--checkpoint", str(base), "--out", str(out), "--quick", "--clips-scale", "0.5",
-                       "--work", str(tmp / "work"), "--batch-size", "4"]) == 0
+    assert (
+        bench.main(
+            [
+                "--checkpoint",
+                str(base),
+                "--out",
+                str(out),
+                "--quick",
+                "--clips-scale",
+                "0.5",
+                "--work",
+                str(tmp / "work"),
+                "--batch-size",
+                "4",
+            ]
+        )
+        == 0
+    )
     records = [r for layout in bench.QUICK_CLIPS for r in load_records(tmp / "work" / layout / "train.jsonl")]
     return json.loads(out.read_text(encoding="utf-8")), records, base
 

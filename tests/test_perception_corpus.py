@@ -27,8 +27,12 @@ def _corpus_records(root) -> list:
 
 
 def _task_records(root) -> list:
-    return [r for name in RELEASE_DATASETS for split in ("train", "test")
-            for r in load_records(root / name / f"{split}.jsonl")]
+    return [
+        r
+        for name in RELEASE_DATASETS
+        for split in ("train", "test")
+        for r in load_records(root / name / f"{split}.jsonl")
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +47,23 @@ def all19(tmp_path_factory):
 
 def test_corpus_clip_seeds_never_meet_the_mirror_datasets_seeds():
     """At the demo's size and more: every corpus clip's random state differs from every mirror clip's."""
+
     def state(seq) -> bytes:
         return seq.generate_state(4).tobytes()
 
-    mirror = {state(clip_seed(seed, d, split, i)) for seed in (0, 1) for d in RELEASE_DATASETS
-              for split in ("train", "test", "val") for i in range(120)}
-    corpus = {state(corpus_seed(seed, layout, i)) for seed in (0, 1) for layout in DEFAULT_CLIPS
-              for i in range(max(DEFAULT_CLIPS.values()))}
+    mirror = {
+        state(clip_seed(seed, d, split, i))
+        for seed in (0, 1)
+        for d in RELEASE_DATASETS
+        for split in ("train", "test", "val")
+        for i in range(120)
+    }
+    corpus = {
+        state(corpus_seed(seed, layout, i))
+        for seed in (0, 1)
+        for layout in DEFAULT_CLIPS
+        for i in range(max(DEFAULT_CLIPS.values()))
+    }
     assert len(corpus) == 2 * len(DEFAULT_CLIPS) * max(DEFAULT_CLIPS.values())
     assert not mirror & corpus
 
@@ -75,8 +89,9 @@ def test_corpus_wording_shares_no_template_with_the_19_datasets(small_corpus, al
     corpus = _corpus_records(small_corpus)
     assert {r.dataset for r in corpus} == set(PERCEPTION_NAMES) and all(r.task == "perception" for r in corpus)
     # the fixed text of every instruction template (the parts around its placeholders)
-    pieces = [p.strip() for spec in DATASETS.values() for p in re.split(r"\{\w+\}", spec.instruction)
-              if len(p.strip()) > 12]
+    pieces = [
+        p.strip() for spec in DATASETS.values() for p in re.split(r"\{\w+\}", spec.instruction) if len(p.strip()) > 12
+    ]
     for r in corpus:
         assert not any(p in r.instruction for p in pieces), r.instruction
         # a tag is written only where the corpus's own question asks for that tag by name
@@ -124,9 +139,13 @@ def test_corpus_is_deterministic_and_independent_of_workers(tmp_path):
         a = (tmp_path / "a" / layout / "train.jsonl").read_bytes()
         assert a == (tmp_path / "b" / layout / "train.jsonl").read_bytes()
     pngs = sorted((tmp_path / "a").rglob("*.png"))
-    assert pngs and all(np.array_equal(np.frombuffer(p.read_bytes(), np.uint8),
-                                       np.frombuffer((tmp_path / "b" / p.relative_to(tmp_path / "a")).read_bytes(),
-                                                     np.uint8)) for p in pngs)
+    assert pngs and all(
+        np.array_equal(
+            np.frombuffer(p.read_bytes(), np.uint8),
+            np.frombuffer((tmp_path / "b" / p.relative_to(tmp_path / "a")).read_bytes(), np.uint8),
+        )
+        for p in pngs
+    )
 
 
 def unseen_token_share(corpus_root, task_root) -> dict[str, float]:
@@ -146,8 +165,10 @@ def unseen_token_share(corpus_root, task_root) -> dict[str, float]:
     anywhere = in_targets | {i for r in corpus for i in ids(r.instruction)}
     targets = Counter(i for r in _task_records(task_root) for i in ids(r.target))
     instructions = Counter(i for r in _task_records(task_root) for i in ids(r.instruction))
-    return {"target": sum(c for i, c in targets.items() if i not in in_targets) / sum(targets.values()),
-            "instruction": sum(c for i, c in instructions.items() if i not in anywhere) / sum(instructions.values())}
+    return {
+        "target": sum(c for i, c in targets.items() if i not in in_targets) / sum(targets.values()),
+        "instruction": sum(c for i, c in instructions.items() if i not in anywhere) / sum(instructions.values()),
+    }
 
 
 @pytest.mark.integration

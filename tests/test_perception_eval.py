@@ -14,10 +14,22 @@ from crabplus.schema.records import Answer, Media, Record
 
 
 def _record(i: int, attribute: str | None, expected: str = "", values: int = 2) -> Record:
-    meta = {"scene": {}} if attribute is None else {"probe": {"attribute": attribute, "expected": expected,
-                                                              "values": values}}
-    return Record(id=f"pt_face-train-{i:05d}-q0", dataset="pt_face", task="perception", split="train",
-                  media=Media(video="v.mp4"), instruction="?", answer=Answer(text="x"), target="x", meta=meta)
+    meta = (
+        {"scene": {}}
+        if attribute is None
+        else {"probe": {"attribute": attribute, "expected": expected, "values": values}}
+    )
+    return Record(
+        id=f"pt_face-train-{i:05d}-q0",
+        dataset="pt_face",
+        task="perception",
+        split="train",
+        media=Media(video="v.mp4"),
+        instruction="?",
+        answer=Answer(text="x"),
+        target="x",
+        meta=meta,
+    )
 
 
 # ---- greedy answers ----------------------------------------------------------------------------------------
@@ -30,20 +42,23 @@ def test_normalise_lowers_drops_punctuation_and_squeezes_spaces():
     assert normalise("...!?") == ""
 
 
-@pytest.mark.parametrize(("answer", "expected", "right"), [
-    ("Cheerful.", "cheerful", True),
-    ("cheerful, the face shows a broad smile", "cheerful", True),  # leading words are what counts
-    ("The first.", "the first", True),
-    ("The firsts.", "the first", False),  # whole words, not a prefix of one
-    ("The first", "the first clip", False),  # an answer shorter than the expected words
-    ("It is cheerful.", "cheerful", False),  # the perceived word must lead
-    ("Top left.", "top right", False),
-    ("From 3 s to 7 s.", "from 3 s to 7 s", True),
-    ("From 3 s to 8 s.", "from 3 s to 7 s", False),
-    ("", "cheerful", False),
-    ("Anything.", "", False),  # an empty expectation is never met (a broken probe scores 0, not 1)
-    ("Anything.", "...", False),
-])
+@pytest.mark.parametrize(
+    ("answer", "expected", "right"),
+    [
+        ("Cheerful.", "cheerful", True),
+        ("cheerful, the face shows a broad smile", "cheerful", True),  # leading words are what counts
+        ("The first.", "the first", True),
+        ("The firsts.", "the first", False),  # whole words, not a prefix of one
+        ("The first", "the first clip", False),  # an answer shorter than the expected words
+        ("It is cheerful.", "cheerful", False),  # the perceived word must lead
+        ("Top left.", "top right", False),
+        ("From 3 s to 7 s.", "from 3 s to 7 s", True),
+        ("From 3 s to 8 s.", "from 3 s to 7 s", False),
+        ("", "cheerful", False),
+        ("Anything.", "", False),  # an empty expectation is never met (a broken probe scores 0, not 1)
+        ("Anything.", "...", False),
+    ],
+)
 def test_is_right(answer, expected, right):
     assert is_right(answer, expected) is right
 
@@ -54,8 +69,13 @@ def test_probe_records_keeps_only_records_with_a_probe():
 
 
 def test_score_answers_counts_per_attribute_and_chance_is_the_mean_of_one_over_values():
-    records = [_record(0, "mood", "calm", 8), _record(1, "mood", "cheerful", 8), _record(2, "mood", "down", 8),
-               _record(3, "binding", "red circle", 2), _record(4, "binding", "blue cross", 3)]
+    records = [
+        _record(0, "mood", "calm", 8),
+        _record(1, "mood", "cheerful", 8),
+        _record(2, "mood", "down", 8),
+        _record(3, "binding", "red circle", 2),
+        _record(4, "binding", "blue cross", 3),
+    ]
     answers = ["Calm.", "Calm.", "Down, slow and low.", "The red circle.", "Blue cross."]
     scores = score_answers(records, answers)
     assert list(scores) == ["binding", "mood"]  # sorted by name

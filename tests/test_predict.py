@@ -25,11 +25,19 @@ NEW_TOKENS = 6
 def world(small_avsynth, tmp_path_factory):
     """The small AVSynth set and an I-LoRA model trained one step on it (a random tiny base)."""
     root = small_avsynth
-    cfg = load_config(None, [
-        f"data.train=[{root}]", f"data.root={root}", "data.image_size=56",
-        f"output_dir={tmp_path_factory.mktemp('run')}", "model.ilora.rank=4", "model.ilora.alpha=8",
-        "train.batch_size=2", "train.max_steps=1",
-    ])
+    cfg = load_config(
+        None,
+        [
+            f"data.train=[{root}]",
+            f"data.root={root}",
+            "data.image_size=56",
+            f"output_dir={tmp_path_factory.mktemp('run')}",
+            "model.ilora.rank=4",
+            "model.ilora.alpha=8",
+            "train.batch_size=2",
+            "train.max_steps=1",
+        ],
+    )
     result = train(cfg)
     records = load_records(root / "s4" / "test.jsonl") + load_records(root / "cremad" / "test.jsonl")
     return root, result.checkpoint, records, Predictor.from_checkpoint(result.checkpoint)
@@ -53,10 +61,12 @@ def test_rows_follow_the_records_with_routing_per_layer(world, tmp_path):
 
 def test_a_sample_gets_the_same_answer_alone_and_in_a_left_padded_batch(world):
     root, _, records, predictor = world
-    batched = predict_records(predictor, records, root, batch_size=2, max_new_tokens=NEW_TOKENS, progress=False,
-                              record_routing=False)
-    alone = predict_records(predictor, records, root, batch_size=1, max_new_tokens=NEW_TOKENS, progress=False,
-                            record_routing=False)
+    batched = predict_records(
+        predictor, records, root, batch_size=2, max_new_tokens=NEW_TOKENS, progress=False, record_routing=False
+    )
+    alone = predict_records(
+        predictor, records, root, batch_size=1, max_new_tokens=NEW_TOKENS, progress=False, record_routing=False
+    )
     assert [r.predict for r in batched] == [r.predict for r in alone]
     assert all(r.routing == {} for r in batched)
 
@@ -65,8 +75,9 @@ def test_predict_on_a_clip_equals_predicting_its_record(world, tmp_path):
     root, checkpoint, records, predictor = world
     record = next(r for r in records if r.dataset == "cremad")
     expected = predict_records(predictor, [record], root, max_new_tokens=NEW_TOKENS, progress=False)[0]
-    result = predict(root / record.media.video, task="cremad", predictor=predictor, max_new_tokens=NEW_TOKENS,
-                     out=tmp_path)
+    result = predict(
+        root / record.media.video, task="cremad", predictor=predictor, max_new_tokens=NEW_TOKENS, out=tmp_path
+    )
     assert result.text == expected.predict and result.mask_path is None
     assert result.prediction == parse_prediction("cremad", result.text)
     saved = json.loads((tmp_path / f"{(root / record.media.video).stem}.cremad.json").read_text())
@@ -80,8 +91,15 @@ def test_segmentation_writes_a_mask_at_the_source_size(world, tmp_path):
     # an image task on a still frame: the audio window is the fifth the frame falls in
     built, built_root = build_record("s4", image, audio=audio, frame_second=float(record.media.audio_window_index))
     assert built.media.image and built.media.audio_window_index == record.media.audio_window_index
-    result = predict(image, task="s4", audio=audio, predictor=predictor, max_new_tokens=NEW_TOKENS, out=tmp_path,
-                     frame_second=float(record.media.audio_window_index))
+    result = predict(
+        image,
+        task="s4",
+        audio=audio,
+        predictor=predictor,
+        max_new_tokens=NEW_TOKENS,
+        out=tmp_path,
+        frame_second=float(record.media.audio_window_index),
+    )
     mask = np.array(Image.open(result.mask_path))
     width, height = Image.open(image).size
     assert mask.shape == (height, width) and set(np.unique(mask)) <= {0, 255}
@@ -98,16 +116,36 @@ def test_a_box_only_task_writes_no_mask(world, tmp_path):
     """Whether an answer becomes a mask is its family's to say: ARIG is a segmentation task scored on boxes."""
     root, _, records, predictor = world
     record = next(r for r in records if r.dataset == "s4")
-    result = predict(root / record.media.image, task="arig", audio=root / record.media.audio, predictor=predictor,
-                     max_new_tokens=NEW_TOKENS, out=tmp_path, frame_second=float(record.media.audio_window_index))
+    result = predict(
+        root / record.media.image,
+        task="arig",
+        audio=root / record.media.audio,
+        predictor=predictor,
+        max_new_tokens=NEW_TOKENS,
+        out=tmp_path,
+        frame_second=float(record.media.audio_window_index),
+    )
     assert result.mask_path is None and not list(tmp_path.glob("*.png"))
 
 
 def test_cli_predict_prints_answer_and_prediction(world, capsys, tmp_path):
     root, checkpoint, records, _ = world
     clip = root / next(r for r in records if r.dataset == "cremad").media.video
-    assert main(["predict", str(clip), "--task", "cremad", "--checkpoint", str(checkpoint),
-                 "--max-new-tokens", str(NEW_TOKENS)]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(clip),
+                "--task",
+                "cremad",
+                "--checkpoint",
+                str(checkpoint),
+                "--max-new-tokens",
+                str(NEW_TOKENS),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert out.startswith("answer: ") and "prediction: {" in out and '"parsed"' in out
     assert main(["predict", str(clip), "--task", "avqa", "--checkpoint", str(checkpoint)]) == 2

@@ -47,8 +47,20 @@ def world(small_avsynth, tmp_path_factory):
 
 
 def predict_args(records: Path, root: Path, checkpoint: Path, output: Path, batch: int) -> list[str]:
-    return ["predict", str(records), "--root", str(root), "--checkpoint", str(checkpoint), "--output", str(output),
-            "--max-new-tokens", str(NEW_TOKENS), "--batch-size", str(batch)]
+    return [
+        "predict",
+        str(records),
+        "--root",
+        str(root),
+        "--checkpoint",
+        str(checkpoint),
+        "--output",
+        str(output),
+        "--max-new-tokens",
+        str(NEW_TOKENS),
+        "--batch-size",
+        str(batch),
+    ]
 
 
 def skips(output: Path) -> list[dict]:
@@ -77,8 +89,11 @@ def test_batch_8_writes_the_same_file_as_batch_1(world, tmp_path):
     loaded = load_records(records, errors=[])
     plan = plan_batches([prompt_key(r, predictor.tokenizer) for r in loaded], 8)
     assert [len(b) for b in plan] == [8, 1] and plan[0] != sorted(plan[0])
-    lengths = {predictor.processor.encode(loaded[i], root, with_target=False)["input_ids"].shape[-1]
-               for i in plan[0] if loaded[i].id != "lost-video"}
+    lengths = {
+        predictor.processor.encode(loaded[i], root, with_target=False)["input_ids"].shape[-1]
+        for i in plan[0]
+        if loaded[i].id != "lost-video"
+    }
     assert len(lengths) > 1  # left padding inside the batch
 
     out = tmp_path / "p.jsonl"
@@ -109,8 +124,9 @@ def torchrun(args: list[str], *, kill_rank_after: Path | None = None) -> subproc
         pytest.fail("torchrun is not installed next to this Python")
     env = {**os.environ, "CRABPLUS_QUIET": "1", "OMP_NUM_THREADS": "1"}
     cmd = [str(TORCHRUN), "--standalone", "--nproc_per_node=2", "-m", "crabplus", *args]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)  # a session of its own: a hang is ended with its workers
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )  # a session of its own: a hang is ended with its workers
     killed = False
     try:
         deadline = time.monotonic() + 240
@@ -139,7 +155,11 @@ def test_two_gloo_processes_write_the_same_file_as_one(world, tmp_path):
     assert out.read_bytes() == reference.read_bytes()
     assert skips(out) == skips(reference)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "p.jsonl", "p.jsonl.config.yaml", "p.jsonl.order.json", "p.jsonl.skipped.jsonl"]  # the parts merged away
+        "p.jsonl",
+        "p.jsonl.config.yaml",
+        "p.jsonl.order.json",
+        "p.jsonl.skipped.jsonl",
+    ]  # the parts merged away
     assert done.stdout.count("wrote 8 prediction(s)") == 1  # rank 0 alone reports, the counts of both ranks
 
 

@@ -51,10 +51,18 @@ def proc(tok, config, tmp_path_factory):
 def record(dataset: str, media: dict, rid: str = "r0", target: str = "A drum. <answer>x</answer>", **answer):
     spec = DATASETS[dataset]
     answer = answer or {"label": "x"}
-    return record_from_json({
-        "id": rid, "dataset": dataset, "task": spec.task, "split": "train", "media": media,
-        "instruction": spec.instruction.format(question="Q?", options="['a']", expression="the dog"),
-        "answer": answer, "target": target})
+    return record_from_json(
+        {
+            "id": rid,
+            "dataset": dataset,
+            "task": spec.task,
+            "split": "train",
+            "media": media,
+            "instruction": spec.instruction.format(question="Q?", options="['a']", expression="the dog"),
+            "answer": answer,
+            "target": target,
+        }
+    )
 
 
 RECORDS = {
@@ -63,8 +71,10 @@ RECORDS = {
     "a2v": (dict(video="ten.mp4", video2="two.mp4", audio="ten.wav"), {"choice": 1}),
     "v2a": (dict(video="two.mp4", audio="ten.wav", audio2="ten.mp4"), {"choice": 2}),
     "avqa": (dict(video="ten.mp4", audio="ten.wav"), {"text": "two"}),
-    "s4": (dict(image="frame.png", audio="five.wav", audio_window_index=2),
-           {"label": "x", "box": [1, 2, 30, 40], "points": [[5, 5]]}),
+    "s4": (
+        dict(image="frame.png", audio="five.wav", audio_window_index=2),
+        {"label": "x", "box": [1, 2, 30, 40], "points": [[5, 5]]},
+    ),
     "ref_avs": (dict(video="ten.mp4", frame_second=4.5, audio_window_index=4), {"exists": False}),
 }
 
@@ -148,10 +158,12 @@ def test_chat_layout_and_loss_span(tok, proc, root):
     text = tok.decode(ids)
     video = "<|VIDEO|>" * _count(sample, tok.video_token_id)
     audio = "<|AUDIO|>" * _count(sample, tok.audio_token_id)
-    assert text == (f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n<|im_start|>user\nThis is a video and an audio:"
-                    f"<|vision_bos|>{video}<|vision_eos|><|audio_bos|>{audio}<|audio_eos|>"
-                    f"{DATASETS['ks'].instruction}<|im_end|>\n<|im_start|>assistant\n"
-                    f"I hear drums. <answer>playing drums</answer><|im_end|>\n")
+    assert text == (
+        f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n<|im_start|>user\nThis is a video and an audio:"
+        f"<|vision_bos|>{video}<|vision_eos|><|audio_bos|>{audio}<|audio_eos|>"
+        f"{DATASETS['ks'].instruction}<|im_end|>\n<|im_start|>assistant\n"
+        f"I hear drums. <answer>playing drums</answer><|im_end|>\n"
+    )
     supervised = labels != -100
     assert tok.decode(ids[supervised]) == "\nI hear drums. <answer>playing drums</answer><|im_end|>"
     span = supervised.nonzero().flatten()
@@ -160,7 +172,8 @@ def test_chat_layout_and_loss_span(tok, proc, root):
     assert torch.equal(labels[supervised], ids[supervised])
     # the same text as the tokenizer's chat template, before expansion
     assert render_chat(conversation(rec, with_target=True), add_generation_prompt=False) == tok.apply_chat_template(
-        conversation(rec, with_target=True), tokenize=False)
+        conversation(rec, with_target=True), tokenize=False
+    )
     prompt = proc.encode(rec, root, with_target=False)
     assert "labels" not in prompt and tok.decode(prompt["input_ids"]).endswith("<|im_start|>assistant\n")
     assert torch.equal(prompt["input_ids"], ids[: len(prompt["input_ids"])])
@@ -181,8 +194,14 @@ def test_record_problems_name_the_record_and_field(tok, proc, root):
     no_audio = record("a2v", {"video": "ten.mp4", "video2": "two.mp4"}, "a2v-1", choice=1)
     with pytest.raises(RecordError, match=r"a2v-1.*media\.audio"):
         proc.encode(no_audio, root, with_target=True)
-    bad_index = record("s4", {"image": "frame.png", "audio": "five.wav", "audio_window_index": 5}, "s4-9",
-                       label="x", box=[1, 2, 3, 4], points=[[1, 1]])
+    bad_index = record(
+        "s4",
+        {"image": "frame.png", "audio": "five.wav", "audio_window_index": 5},
+        "s4-9",
+        label="x",
+        box=[1, 2, 3, 4],
+        points=[[1, 1]],
+    )
     with pytest.raises(RecordError, match=r"s4-9.*audio_window_index"):
         proc.encode(bad_index, root, with_target=True)
 
@@ -206,8 +225,8 @@ def test_collate_pads_left_for_generation_and_right_for_training(tok, proc, root
     width = max(lengths)
     assert right["input_ids"].shape == right["labels"].shape == (2, width)
     short = int(np.argmin(lengths))
-    assert (right["input_ids"][short, lengths[short]:] == pad).all()
-    assert (right["labels"][short, lengths[short]:] == -100).all()
+    assert (right["input_ids"][short, lengths[short] :] == pad).all()
+    assert (right["labels"][short, lengths[short] :] == -100).all()
     assert right["attention_mask"].sum(1).tolist() == lengths
     assert right["pixel_values_videos"].shape[0] == train[0]["pixel_values_videos"].shape[0]
     assert right["pixel_values"].shape[0] == train[1]["pixel_values"].shape[0]

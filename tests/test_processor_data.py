@@ -26,9 +26,18 @@ def parts():
 
 
 def _ks(rid: str, video: str) -> object:
-    return record_from_json({"id": rid, "dataset": "ks", "task": "action", "split": "train",
-                             "media": {"video": video}, "instruction": DATASETS["ks"].instruction,
-                             "answer": {"label": "x"}, "target": "<answer>x</answer>"})
+    return record_from_json(
+        {
+            "id": rid,
+            "dataset": "ks",
+            "task": "action",
+            "split": "train",
+            "media": {"video": video},
+            "instruction": DATASETS["ks"].instruction,
+            "answer": {"label": "x"},
+            "target": "<answer>x</answer>",
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -52,15 +61,23 @@ def test_bad_media_raises_naming_file_and_record(parts, root):
 
 def test_skip_bad_skips_counts_and_reports(parts, root):
     proc = CrabProcessor(*parts, image_size=28)
-    records = [_ks("a", "good.mp4"), _ks("gone", "missing.mp4"), _ks("mute", "silent.mp4"),
-               _ks("zero", "empty.mp4"), _ks("b", "good.mp4")]
+    records = [
+        _ks("a", "good.mp4"),
+        _ks("gone", "missing.mp4"),
+        _ks("mute", "silent.mp4"),
+        _ks("zero", "empty.mp4"),
+        _ks("b", "good.mp4"),
+    ]
     ds = RecordDataset(records, proc, root, with_target=False, skip_bad=True)
     samples = [ds[i] for i in range(len(ds))]
     assert [s["id"] for s in samples] == ["a", "b", "b", "b", "b"]  # each bad one replaced by the next good one
     assert all("labels" not in s for s in samples)
     assert dict(ds.skipped) == {"missing": 1, "no_audio": 1, "empty": 1}
-    assert ds.skip_report() == {"count": 3, "by_reason": {"missing": 1, "no_audio": 1, "empty": 1},
-                                "ids": {"missing": ["gone"], "no_audio": ["mute"], "empty": ["zero"]}}
+    assert ds.skip_report() == {
+        "count": 3,
+        "by_reason": {"missing": 1, "no_audio": 1, "empty": 1},
+        "ids": {"missing": ["gone"], "no_audio": ["mute"], "empty": ["zero"]},
+    }
     assert [e[0] for e in samples[1]["skipped"]] == ["gone", "mute", "zero"]  # carried for data-loader workers
     assert "skipped" not in samples[2]  # known bad records are passed over without counting them again
     batch = collate(samples[:2], proc.pad_id, "left")

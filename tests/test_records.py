@@ -24,9 +24,15 @@ from crabplus.tasks.formats import render_answer, render_target
 def _ave_record(rid: str = "ave-0") -> dict:
     answer = Answer(events=[Event("red drum", 2, 6)])
     return Record(
-        id=rid, dataset="ave", task="localization", split="test", media=Media(video="ave/media/0.mp4"),
-        instruction=DATASETS["ave"].instruction, answer=answer,
-        target=render_target("I hear a drum.", render_answer("ave", answer)), reasoning="I hear a drum.",
+        id=rid,
+        dataset="ave",
+        task="localization",
+        split="test",
+        media=Media(video="ave/media/0.mp4"),
+        instruction=DATASETS["ave"].instruction,
+        answer=answer,
+        target=render_target("I hear a drum.", render_answer("ave", answer)),
+        reasoning="I hear a drum.",
     ).to_json()
 
 
@@ -96,8 +102,9 @@ def test_resolve_media_refuses_escape(tmp_path):
 
 
 def test_cli_validate_reports_every_bad_record(tmp_path, capsys):
-    path = _write(tmp_path, [_ave_record("ok"), _broken(lambda r: r.pop("target")),
-                             _broken(lambda r: r.update(task="dance"))])
+    path = _write(
+        tmp_path, [_ave_record("ok"), _broken(lambda r: r.pop("target")), _broken(lambda r: r.update(task="dance"))]
+    )
     assert main(["data", "validate", path]) == 1
     captured = capsys.readouterr()
     assert f"{path}:2" in captured.err and "'target'" in captured.err

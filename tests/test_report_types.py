@@ -52,15 +52,22 @@ def test_a_written_report_round_trips_exactly(written):
     assert ks.primary == obj["datasets"]["ks"]["primary"] and ks.chance.draws == 2
 
 
-@pytest.mark.parametrize(("damage", "field", "message"), [
-    (lambda o: o["datasets"]["ks"]["chance"].pop("band"), "datasets.ks.chance.band", "missing"),
-    (lambda o: o["datasets"]["ave"].__setitem__("n", "3"), "datasets.ave.n", "expected int"),
-    (lambda o: o["summary"].__setitem__("surprise", 1), "summary.surprise", "unknown key"),
-    (lambda o: o["datasets"]["s4"]["metrics"].__setitem__("miou", "high"), "datasets.s4.metrics.miou", "number"),
-    (lambda o: o.__setitem__("format", "other/1"), "format", "not a crabplus evaluation report"),
-    (lambda o: o["routing"]["tasks"]["action"]["mean"][0].pop(), "routing.tasks.action.mean.0", "expected 3 numbers"),
-    (lambda o: o["routing"]["tasks"]["action"]["mean"].pop(), "routing.tasks.action.mean", "expected 3 rows"),
-])
+@pytest.mark.parametrize(
+    ("damage", "field", "message"),
+    [
+        (lambda o: o["datasets"]["ks"]["chance"].pop("band"), "datasets.ks.chance.band", "missing"),
+        (lambda o: o["datasets"]["ave"].__setitem__("n", "3"), "datasets.ave.n", "expected int"),
+        (lambda o: o["summary"].__setitem__("surprise", 1), "summary.surprise", "unknown key"),
+        (lambda o: o["datasets"]["s4"]["metrics"].__setitem__("miou", "high"), "datasets.s4.metrics.miou", "number"),
+        (lambda o: o.__setitem__("format", "other/1"), "format", "not a crabplus evaluation report"),
+        (
+            lambda o: o["routing"]["tasks"]["action"]["mean"][0].pop(),
+            "routing.tasks.action.mean.0",
+            "expected 3 numbers",
+        ),
+        (lambda o: o["routing"]["tasks"]["action"]["mean"].pop(), "routing.tasks.action.mean", "expected 3 rows"),
+    ],
+)
 def test_a_damaged_report_names_file_and_field(written, tmp_path, damage, field, message):
     obj = json.loads(written[0].read_text(encoding="utf-8"))
     damage(obj)
@@ -75,11 +82,15 @@ def test_a_damaged_report_names_file_and_field(written, tmp_path, damage, field,
 
 
 def test_transfer_tables_round_trip_with_and_without_baseline():
-    single = make_report(dataset_score("ks", {"accuracy": (0.5, True)}),
-                         dataset_score("ref_avs", {"miou": (0.6, True), "null_s": (0.4, False)}))
-    multi = make_report(dataset_score("ks", {"accuracy": (0.6, True)}),
-                        dataset_score("ref_avs", {"miou": (0.5, True), "null_s": (0.3, False)}),
-                        dataset_score("meld", {"accuracy": (0.9, True)}))
+    single = make_report(
+        dataset_score("ks", {"accuracy": (0.5, True)}),
+        dataset_score("ref_avs", {"miou": (0.6, True), "null_s": (0.4, False)}),
+    )
+    multi = make_report(
+        dataset_score("ks", {"accuracy": (0.6, True)}),
+        dataset_score("ref_avs", {"miou": (0.5, True), "null_s": (0.3, False)}),
+        dataset_score("meld", {"accuracy": (0.9, True)}),
+    )
     base = make_report(dataset_score("ks", {"accuracy": (0.4, True)}))
     for table in (transfer_table([single], multi), transfer_table([single], multi, base, baseline_name="lora")):
         obj = table.to_json()

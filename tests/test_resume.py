@@ -29,8 +29,16 @@ def synth(small_avsynth):
 
 def run_cfg(synth, out, *overrides):
     # I-LoRA with dropout: the resumed run must also restore the random generators exactly
-    return tiny_run_config(synth, out, "model.adapter=ilora", "model.ilora.dropout=0.1", f"train.max_steps={STEPS}",
-                           "train.warmup_ratio=0.2", "train.sampling_temperature=2.0", *overrides)
+    return tiny_run_config(
+        synth,
+        out,
+        "model.adapter=ilora",
+        "model.ilora.dropout=0.1",
+        f"train.max_steps={STEPS}",
+        "train.warmup_ratio=0.2",
+        "train.sampling_temperature=2.0",
+        *overrides,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +78,12 @@ def test_killed_process_resumes_to_the_same_losses(synth, reference, tmp_path):
     ref_out, ref = reference
     save_config(run_cfg(synth, tmp_path), tmp_path / "preset.yaml")
     env = {**os.environ, "CRABPLUS_QUIET": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "crabplus", "train", "--config", str(tmp_path / "preset.yaml")],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crabplus", "train", "--config", str(tmp_path / "preset.yaml")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 120
         while not (tmp_path / "checkpoint-2").is_dir():

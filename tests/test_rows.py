@@ -39,21 +39,25 @@ def test_round_trip_through_json_text_is_exact(row):
 def test_disk_layout_keeps_the_keys_and_their_order():
     batch = PredictionRow("ks-1", "ks", "<answer>dog</answer>", {})  # what the demo writes
     assert list(batch.to_json()) == ["id", "dataset", "predict", "routing"]
-    many = PredictionRow("ks-1", "ks", "x", {"a": [0.5, 0.5]}, prediction={"parsed": True, "notes": []},
-                         source="data/ks.jsonl")  # what `crabplus predict` writes
+    many = PredictionRow(
+        "ks-1", "ks", "x", {"a": [0.5, 0.5]}, prediction={"parsed": True, "notes": []}, source="data/ks.jsonl"
+    )  # what `crabplus predict` writes
     assert list(many.to_json()) == ["id", "dataset", "predict", "prediction", "routing", "source"]
     noted = PredictionRow("ks-1", "ks", "x", {}, notes=["no audio track: a silent track"])
     assert noted.to_json()["notes"] == ["no audio track: a silent track"]
 
 
-@pytest.mark.parametrize(("line", "field", "message"), [
-    ({"id": "a", "dataset": "nope", "predict": "x"}, "dataset", "unknown dataset"),
-    ({"id": "a", "dataset": "ks", "predict": 3}, "predict", "expected the generated text"),
-    ({"id": "a", "dataset": "ks", "predict": "x", "routing": {"l": [0.5, -1.0]}}, "routing.l", "finite weights"),
-    ({"id": "a", "dataset": "ks", "predict": "x", "notes": "one"}, "notes", "list of strings"),
-    ({"id": "a", "dataset": "ks", "predict": "x", "extra": 1}, "extra", "unknown keys"),
-    ({"dataset": "ks", "predict": "x"}, "id", "missing or empty id"),
-])
+@pytest.mark.parametrize(
+    ("line", "field", "message"),
+    [
+        ({"id": "a", "dataset": "nope", "predict": "x"}, "dataset", "unknown dataset"),
+        ({"id": "a", "dataset": "ks", "predict": 3}, "predict", "expected the generated text"),
+        ({"id": "a", "dataset": "ks", "predict": "x", "routing": {"l": [0.5, -1.0]}}, "routing.l", "finite weights"),
+        ({"id": "a", "dataset": "ks", "predict": "x", "notes": "one"}, "notes", "list of strings"),
+        ({"id": "a", "dataset": "ks", "predict": "x", "extra": 1}, "extra", "unknown keys"),
+        ({"dataset": "ks", "predict": "x"}, "id", "missing or empty id"),
+    ],
+)
 def test_a_bad_row_names_file_line_and_field(tmp_path, line, field, message):
     path = tmp_path / "predictions.jsonl"
     good = {"id": "ok", "dataset": "ks", "predict": "<answer>dog</answer>"}

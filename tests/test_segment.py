@@ -86,13 +86,19 @@ def _tiny_sam2(path):
         vision_config={
             "model_type": "sam2_vision_model",
             "backbone_config": {
-                "model_type": "sam2_hiera_det_model", "hidden_size": 8, "num_attention_heads": 1,
+                "model_type": "sam2_hiera_det_model",
+                "hidden_size": 8,
+                "num_attention_heads": 1,
                 "image_size": [64, 64],
-                "blocks_per_stage": [1, 1, 2, 1], "embed_dim_per_stage": [8, 16, 32, 64],
-                "num_attention_heads_per_stage": [1, 1, 1, 1], "window_size_per_stage": [4, 4, 4, 2],
-                "global_attention_blocks": [3], "window_positional_embedding_background_size": [2, 2],
+                "blocks_per_stage": [1, 1, 2, 1],
+                "embed_dim_per_stage": [8, 16, 32, 64],
+                "num_attention_heads_per_stage": [1, 1, 1, 1],
+                "window_size_per_stage": [4, 4, 4, 2],
+                "global_attention_blocks": [3],
+                "window_positional_embedding_background_size": [2, 2],
             },
-            "backbone_channel_list": [64, 32, 16, 8], "backbone_feature_sizes": [[16, 16], [8, 8], [4, 4]],
+            "backbone_channel_list": [64, 32, 16, 8],
+            "backbone_feature_sizes": [[16, 16], [8, 8], [4, 4]],
             "fpn_hidden_size": 32,
         },
         prompt_encoder_config={"hidden_size": 32, "image_size": 64, "patch_size": 16, "mask_input_channels": 4},
@@ -116,9 +122,13 @@ def test_sam2_from_a_local_folder(tmp_path):
     assert mask.dtype == bool and mask.shape == (48, 40)
     # the cached-embedding path equals one full forward of the same model on the same inputs
     with torch.no_grad():
-        out = model(pixel_values=seg._pixels(image), input_boxes=torch.tensor([[box]], dtype=torch.float32) * 64 / 224,
-                    input_points=torch.tensor([[points]], dtype=torch.float32) * 64 / 224,
-                    input_labels=torch.ones(1, 1, 2, dtype=torch.long), multimask_output=False)
+        out = model(
+            pixel_values=seg._pixels(image),
+            input_boxes=torch.tensor([[box]], dtype=torch.float32) * 64 / 224,
+            input_points=torch.tensor([[points]], dtype=torch.float32) * 64 / 224,
+            input_labels=torch.ones(1, 1, 2, dtype=torch.long),
+            multimask_output=False,
+        )
     low = out.pred_masks[:, 0, :1]
     full = torch.nn.functional.interpolate(low, size=(48, 40), mode="bilinear", align_corners=False)[0, 0] > 0
     assert np.array_equal(mask, full.numpy())
@@ -145,18 +155,46 @@ def test_eval_with_sam2_from_the_command_line(tmp_path, capsys):
 
     fix = Path(__file__).parent / "fixtures" / "eval"
     _tiny_sam2(tmp_path / "sam2")
-    lines = [line for line in (fix / "records.jsonl").read_text().splitlines()
-             if '"dataset": "s4"' in line or '"dataset": "ref_avs"' in line]
+    lines = [
+        line
+        for line in (fix / "records.jsonl").read_text().splitlines()
+        if '"dataset": "s4"' in line or '"dataset": "ref_avs"' in line
+    ]
     (tmp_path / "records.jsonl").write_text("\n".join(lines) + "\n")
-    code = main(["eval", "--predictions", str(fix / "predictions.jsonl"), "--data", str(tmp_path / "records.jsonl"),
-                 "--root", str(fix), "--out", str(tmp_path / "out"), "--segmenter", "sam2",
-                 "--sam2-checkpoint", str(tmp_path / "sam2")])
+    code = main(
+        [
+            "eval",
+            "--predictions",
+            str(fix / "predictions.jsonl"),
+            "--data",
+            str(tmp_path / "records.jsonl"),
+            "--root",
+            str(fix),
+            "--out",
+            str(tmp_path / "out"),
+            "--segmenter",
+            "sam2",
+            "--sam2-checkpoint",
+            str(tmp_path / "sam2"),
+        ]
+    )
     assert code == 0
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["config"]["segmenter"] == "sam2" and set(report["datasets"]) == {"s4", "ref_avs"}
     assert 0.0 <= report["datasets"]["s4"]["metrics"]["miou"] <= 1.0  # random weights: any mask, real pipeline
     assert report["summary"]["unknown_predictions"] == 52 - 8
     capsys.readouterr()
-    code = main(["eval", "--predictions", str(fix / "predictions.jsonl"), "--data", str(tmp_path / "records.jsonl"),
-                 "--segmenter", "sam2", "--sam2-checkpoint", str(tmp_path / "nope")])
+    code = main(
+        [
+            "eval",
+            "--predictions",
+            str(fix / "predictions.jsonl"),
+            "--data",
+            str(tmp_path / "records.jsonl"),
+            "--segmenter",
+            "sam2",
+            "--sam2-checkpoint",
+            str(tmp_path / "nope"),
+        ]
+    )
     assert code == 2 and "SAM 2 checkpoint directory not found" in capsys.readouterr().err

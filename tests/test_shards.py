@@ -41,7 +41,8 @@ def test_merge_writes_input_order_one_row_per_id_and_removes_the_parts(tmp_path)
     part_path(out, 0, 2).write_bytes(row("e") + row("a"))
     part_path(out, 1, 2).write_bytes(row("c", "again") + row("b") + b'{"id": "d", "pre')  # killed mid-write
     (tmp_path / "p.jsonl.rank1-of-2.jsonl.skipped.jsonl").write_text(
-        json.dumps({"id": "d", "reason": "bad"}) + "\n" + json.dumps({"id": "b", "reason": "fixed since"}) + "\n")
+        json.dumps({"id": "d", "reason": "bad"}) + "\n" + json.dumps({"id": "b", "reason": "fixed since"}) + "\n"
+    )
     assert done_ids(out, part_path(out, 0, 2)) == {"old", "c", "e", "a", "b"}
     assert part_path(out, 1, 2).read_bytes().endswith(b"pre")  # another rank's file is read, never cut
     counts = merge(out)

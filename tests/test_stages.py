@@ -178,8 +178,13 @@ def test_a_training_stage_is_reused_resumed_or_trained_anew_by_content(small_avs
 
     records = _copy_records(small_avsynth, tmp_path / "records")
     train_files = sorted(str(p) for p in records.glob("*/train.jsonl"))
-    cfg = tiny_run_config(small_avsynth, tmp_path / "run", f"data.train=[{','.join(train_files)}]",
-                          "train.max_steps=1", "train.save_steps=1")
+    cfg = tiny_run_config(
+        small_avsynth,
+        tmp_path / "run",
+        f"data.train=[{','.join(train_files)}]",
+        "train.max_steps=1",
+        "train.save_steps=1",
+    )
     final = stages.train(cfg)
     adapter = final / "adapter" / "adapter.safetensors"
     first = load_file(adapter)

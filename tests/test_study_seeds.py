@@ -30,17 +30,26 @@ def test_t_interval_on_known_inputs():
 
 def _report(**rows) -> dict:
     """dataset -> (value, higher_is_better[, chance, band])."""
-    return make_report(*(dataset_score(name, {"m": (value, higher)}, tuple(chance) or None)
-                         for name, (value, higher, *chance) in rows.items()))
+    return make_report(
+        *(
+            dataset_score(name, {"m": (value, higher)}, tuple(chance) or None)
+            for name, (value, higher, *chance) in rows.items()
+        )
+    )
 
 
 def test_seed_transfer_pairs_by_seed_and_counts_significant_signs():
-    singles = {s: [_report(a=(0.5, True, 0.1, 0.3)), _report(b=(0.4, False)), _report(c=(0.5, True))]
-               for s in (0, 1, 2)}
-    multis = {"ilora": {0: _report(a=(0.6, True), b=(0.30, False), c=(0.4, True)),
-                        1: _report(a=(0.7, True), b=(0.35, False), c=(0.6, True)),
-                        2: _report(a=(0.65, True), b=(0.32, False), c=(0.45, True))},
-              "lora": {0: _report(a=(0.4, True), b=(0.5, False), c=(0.5, True))}}
+    singles = {
+        s: [_report(a=(0.5, True, 0.1, 0.3)), _report(b=(0.4, False)), _report(c=(0.5, True))] for s in (0, 1, 2)
+    }
+    multis = {
+        "ilora": {
+            0: _report(a=(0.6, True), b=(0.30, False), c=(0.4, True)),
+            1: _report(a=(0.7, True), b=(0.35, False), c=(0.6, True)),
+            2: _report(a=(0.65, True), b=(0.32, False), c=(0.45, True)),
+        },
+        "lora": {0: _report(a=(0.4, True), b=(0.5, False), c=(0.5, True))},
+    }
     table = seed_transfer(singles, multis)
     ilora, lora = table["methods"]["ilora"], table["methods"]["lora"]
     rows = {r["dataset"]: r for r in table["rows"]}
@@ -48,8 +57,12 @@ def test_seed_transfer_pairs_by_seed_and_counts_significant_signs():
     assert rows["b"]["methods"]["ilora"]["diffs"] == pytest.approx([0.1, 0.05, 0.08])  # lower is better: flipped
     assert rows["a"]["methods"]["ilora"]["significant"] == "+" and rows["b"]["methods"]["ilora"]["significant"] == "+"
     assert rows["c"]["methods"]["ilora"]["significant"] == "0"  # -0.1, +0.1, -0.05: the interval spans zero
-    assert (ilora["positive"], ilora["negative"], ilora["significant_positive"], ilora["significant_negative"]) == \
-        (2, 1, 2, 0)
+    assert (ilora["positive"], ilora["negative"], ilora["significant_positive"], ilora["significant_negative"]) == (
+        2,
+        1,
+        2,
+        0,
+    )
     assert ilora["positive_share"] == pytest.approx(2 / 3) and table["headline"]["ilora"] == ilora["positive_share"]
     assert ilora["mean_transfer_bands"] == pytest.approx(0.15 / 0.2)  # only a has a chance band (width 0.2)
     assert lora["seeds"] == [0] and rows["a"]["methods"]["lora"]["low"] is None  # one seed: no interval
@@ -63,8 +76,11 @@ def test_bands_above_chance():
 
 def test_routing_divergence_is_zero_for_alike_tasks_and_grows_with_specialisation():
     def summary(b):
-        return RoutingSummary(3, ["l0", "l1"], {"qa": TaskRouting(1, [[1 / 3] * 3, [0.5, 0.25, 0.25]]),
-                                                "action": TaskRouting(1, [[1 / 3] * 3, b])})
+        return RoutingSummary(
+            3,
+            ["l0", "l1"],
+            {"qa": TaskRouting(1, [[1 / 3] * 3, [0.5, 0.25, 0.25]]), "action": TaskRouting(1, [[1 / 3] * 3, b])},
+        )
 
     same = routing_divergence(summary([0.5, 0.25, 0.25]))
     assert same["mean_js"] == pytest.approx(0.0) and same["max_abs_deviation"] == pytest.approx(0.5 - 1 / 3)
@@ -85,8 +101,9 @@ def test_a_seed_changes_the_data_order_and_the_adapter_init_but_not_the_base(tmp
     from crabplus.train.sampler import TaskBalancedSampler
 
     def order(seed):
-        sampler = TaskBalancedSampler({"a": list(range(50)), "b": list(range(50, 90))}, temperature=1.0, seed=seed,
-                                      samples_per_step=4)
+        sampler = TaskBalancedSampler(
+            {"a": list(range(50)), "b": list(range(50, 90))}, temperature=1.0, seed=seed, samples_per_step=4
+        )
         return [idx for _, (_, idx, _) in zip(range(5), sampler.batches_from(0))]
 
     assert order(0) == order(0) and order(0) != order(1)

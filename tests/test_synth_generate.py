@@ -53,9 +53,15 @@ def decode(path: Path) -> tuple[np.ndarray, np.ndarray, dict]:
     """(frames (T, H, W, 3), mono audio (N,), stream facts) of an MP4, read with PyAV."""
     with av.open(str(path)) as c:
         v, a = c.streams.video[0], c.streams.audio[0]
-        info = {"vcodec": v.codec_context.name, "pix_fmt": v.format.name, "fps": v.average_rate,
-                "acodec": a.codec_context.name, "rate": a.rate, "channels": a.channels,
-                "duration": float(c.duration) / 1e6}
+        info = {
+            "vcodec": v.codec_context.name,
+            "pix_fmt": v.format.name,
+            "fps": v.average_rate,
+            "acodec": a.codec_context.name,
+            "rate": a.rate,
+            "channels": a.channels,
+            "duration": float(c.duration) / 1e6,
+        }
         frames = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
     with av.open(str(path)) as c:
         audio = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)[0]
@@ -65,7 +71,7 @@ def decode(path: Path) -> tuple[np.ndarray, np.ndarray, dict]:
 def tone(audio: np.ndarray, sr: int, f0: float, second: int) -> float:
     """Peak spectral magnitude within 3 % of ``f0`` in the middle 70 % of ``second``, over the median
     magnitude of the spectrum (about 1 for no tone; hundreds for a sounding class)."""
-    seg = audio[int((second + 0.15) * sr): int((second + 0.85) * sr)]
+    seg = audio[int((second + 0.15) * sr) : int((second + 0.85) * sr)]
     mag = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
     freqs = np.fft.rfftfreq(len(seg), 1 / sr)
     floor = np.median(mag[(freqs > 100) & (freqs < 7000)])
@@ -103,8 +109,9 @@ def test_targets_and_instructions_come_from_the_answers(world, qa_world):
     for name in RELEASE_DATASETS:
         for r in records(qa_world if name.startswith("avqa") else world, name):
             assert r.target == render_target(r.reasoning, render_answer(name, r.answer))
-            assert r.instruction == render_instruction(name, question=r.meta.get("question"),
-                                                       options=r.answer.options, expression=r.meta.get("expression"))
+            assert r.instruction == render_instruction(
+                name, question=r.meta.get("question"), options=r.answer.options, expression=r.meta.get("expression")
+            )
             if name == "avcap":  # a caption has no tag to set a chain apart from it: none is written
                 assert r.reasoning is None, r.id
             else:
@@ -125,8 +132,11 @@ def test_train_and_test_share_no_clip(world):
     for name in RELEASE_DATASETS:
         hashes = {}
         for split in ("train", "test"):
-            hashes[split] = {hashlib.sha256((world / p).read_bytes()).hexdigest()
-                             for r in records(world, name, (split,)) for p in r.media.paths().values()}
+            hashes[split] = {
+                hashlib.sha256((world / p).read_bytes()).hexdigest()
+                for r in records(world, name, (split,))
+                for p in r.media.paths().values()
+            }
         assert not hashes["train"] & hashes["test"], name
 
 
@@ -145,8 +155,12 @@ def test_every_mp4_decodes_with_the_declared_duration_rate_and_audio(world):
                     continue
                 frames, audio, info = decode(world / rel)
                 d, fps, sr = r.meta["duration"], r.meta["fps"], r.meta["sample_rate"]
-                assert (info["vcodec"], info["pix_fmt"], info["acodec"], info["channels"]) == \
-                    ("h264", "yuv420p", "aac", 1), rel
+                assert (info["vcodec"], info["pix_fmt"], info["acodec"], info["channels"]) == (
+                    "h264",
+                    "yuv420p",
+                    "aac",
+                    1,
+                ), rel
                 assert info["fps"] == fps and info["rate"] == sr, rel
                 assert frames.shape == (d * fps, 56, 56, 3), rel
                 assert info["duration"] == pytest.approx(d, abs=0.1), rel
@@ -160,7 +174,7 @@ def test_emotion_clips_are_short_and_voiced(world):
         for r in records(world, name):
             _, audio, info = decode(world / r.media.video)
             assert r.meta["duration"] == 4 and info["duration"] == pytest.approx(4, abs=0.1)
-            assert np.sqrt(np.mean(audio ** 2)) > 0.02, r.id
+            assert np.sqrt(np.mean(audio**2)) > 0.02, r.id
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,7 +198,7 @@ def test_sounding_object_colour_fills_its_mask_box_and_points(world, name):
             colour = np.all(frame == class_rgb(r.answer.label), axis=-1)
             x1, y1, x2, y2 = (int(v * size / 224) for v in r.answer.box)
             inside = np.zeros_like(colour)
-            inside[y1:y2 + 1, x1:x2 + 1] = colour[y1:y2 + 1, x1:x2 + 1]
+            inside[y1 : y2 + 1, x1 : x2 + 1] = colour[y1 : y2 + 1, x1 : x2 + 1]
             assert inside.sum() > 20, r.id
         assert np.all(frame[inside] == class_rgb(r.answer.label)), r.id
         ys, xs = np.nonzero(inside)
@@ -243,11 +257,14 @@ def test_event_tones_sound_inside_their_seconds_and_not_outside(world, name):
         seen = _seconds(r.answer.visual_events) if name == "avvp" else heard
         for label, secs in seen.items():  # AV events are also seen; AVVP visual events exactly
             for s in range(d):
-                shown = max(colour_pixels(f, class_rgb(label)) for f in frames[s * fps:(s + 1) * fps])
+                shown = max(colour_pixels(f, class_rgb(label)) for f in frames[s * fps : (s + 1) * fps])
                 if s in secs:
                     assert shown >= 4, (r.id, label, s)
-                elif name == "avvp" and not any(o["class"].split()[0] == label.split()[0] for o in
-                                                r.meta["scene"]["objects"] if o["class"] != label and o["onscreen"]):
+                elif name == "avvp" and not any(
+                    o["class"].split()[0] == label.split()[0]
+                    for o in r.meta["scene"]["objects"]
+                    if o["class"] != label and o["onscreen"]
+                ):
                     assert shown == 0, (r.id, label, s, shown)
 
 
@@ -299,8 +316,10 @@ def test_matching_chains_name_both_candidates_before_the_choice(world):
         assert r.target == f"{r.reasoning} <answer>{r.answer.choice}</answer>"
     for r in records(world, "v2a"):
         first, second = r.meta["audio1_event"], r.meta["audio2_event"]
-        assert (f"Audio 1 is {sound_of(first)}, the sound of a {first}; audio 2 is {sound_of(second)}, the sound of "
-                f"a {second}.") in r.reasoning, r.reasoning
+        assert (
+            f"Audio 1 is {sound_of(first)}, the sound of a {first}; audio 2 is {sound_of(second)}, the sound of "
+            f"a {second}."
+        ) in r.reasoning, r.reasoning
         assert r.reasoning.startswith(f"I see a {r.meta['video_event']}"), r.reasoning
         assert (r.meta["video_event"], r.answer.choice) in ((first, 1), (second, 2)), r.id
 
@@ -321,8 +340,9 @@ def test_ref_avs_splits_seen_unseen_and_null(world):
 
 def test_same_seed_same_bytes_whatever_the_workers(world, tmp_path):
     names = ["ks", "meld", "a2v", "s4", "ref_avs"]
-    generate(tmp_path, SynthConfig(per_dataset=2, seed=SEED, test_fraction=0.3, datasets=names, workers=2),
-             progress=False)
+    generate(
+        tmp_path, SynthConfig(per_dataset=2, seed=SEED, test_fraction=0.3, datasets=names, workers=2), progress=False
+    )
     files = [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix != ".json"]
     media = [p for p in files if p.suffix in (".mp4", ".wav", ".png")]
     assert len(media) >= 12
@@ -334,10 +354,16 @@ def test_same_seed_same_bytes_whatever_the_workers(world, tmp_path):
 
 
 def test_reasoning_levels(world, tmp_path):
-    generate(tmp_path / "none", SynthConfig(per_dataset=2, seed=SEED, test_fraction=0.3, datasets=["ave"],
-                                            reasoning="none"), progress=False)
-    generate(tmp_path / "full", SynthConfig(per_dataset=2, seed=SEED, test_fraction=0.3, datasets=["ave"],
-                                            reasoning="full"), progress=False)
+    generate(
+        tmp_path / "none",
+        SynthConfig(per_dataset=2, seed=SEED, test_fraction=0.3, datasets=["ave"], reasoning="none"),
+        progress=False,
+    )
+    generate(
+        tmp_path / "full",
+        SynthConfig(per_dataset=2, seed=SEED, test_fraction=0.3, datasets=["ave"], reasoning="full"),
+        progress=False,
+    )
     short = load_records(world / "ave" / "train.jsonl")[0]
     none = load_records(tmp_path / "none" / "ave" / "train.jsonl")[0]
     full = load_records(tmp_path / "full" / "ave" / "train.jsonl")[0]
@@ -348,8 +374,24 @@ def test_reasoning_levels(world, tmp_path):
 
 def test_cli_generates_replaces_and_refuses(tmp_path, capsys):
     out = tmp_path / "set"
-    assert main(["data", "synth", "--out", str(out), "--per-dataset", "2", "--datasets", "ucf,arig",
-                 "--seed", "5", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "synth",
+                "--out",
+                str(out),
+                "--per-dataset",
+                "2",
+                "--datasets",
+                "ucf,arig",
+                "--seed",
+                "5",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert load_manifest(out).counts == {"ucf": {"train": 1, "test": 1}, "arig": {"train": 1, "test": 1}}
     assert main(["data", "synth", "--out", str(out), "--per-dataset", "2", "--datasets", "arig", "--quiet"]) == 0
     assert not (out / "ucf").exists() and load_manifest(out).datasets == ["arig"]

@@ -97,8 +97,8 @@ def test_render_audio_keeps_sound_inside_its_seconds():
     scene = Scene([obj], duration=8, noise=0.0)
     audio = render_audio(scene, SR, np.random.default_rng(0))
     assert audio.shape == (8 * SR,)
-    assert np.all(audio[: 2 * SR] == 0) and np.all(audio[5 * SR:] == 0)
-    assert np.abs(audio[2 * SR: 5 * SR]).max() == pytest.approx(0.25, rel=0.05)
+    assert np.all(audio[: 2 * SR] == 0) and np.all(audio[5 * SR :] == 0)
+    assert np.abs(audio[2 * SR : 5 * SR]).max() == pytest.approx(0.25, rel=0.05)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -137,8 +137,10 @@ def test_shapes_are_distinct_masks():
 
 def test_frame_colour_is_exact_inside_the_mask_and_box_points_inside():
     rng = np.random.default_rng(2)
-    objects = [SceneObject("yellow triangle", x=0.3, y=0.3, size=0.3, visible=[(0, 1)]),
-               SceneObject("cyan diamond", x=0.7, y=0.7, size=0.3, visible=[(0, 1)])]
+    objects = [
+        SceneObject("yellow triangle", x=0.3, y=0.3, size=0.3, visible=[(0, 1)]),
+        SceneObject("cyan diamond", x=0.7, y=0.7, size=0.3, visible=[(0, 1)]),
+    ]
     for size in (56, 84, 224):
         frame, ids = render_frame(Scene(objects, duration=1), 0.5, size)
         for i, obj in enumerate(objects):
@@ -167,7 +169,7 @@ def _voice_stats(emotion: str) -> tuple[float, float]:
     voiced = audio[np.abs(audio) > 0.02]
     freqs, mag = spectrum(audio)
     keep = (freqs > 60) & (freqs < 400)  # the fundamental's range
-    return float(np.sqrt(np.mean(voiced ** 2))), float(freqs[keep][np.argmax(mag[keep])])
+    return float(np.sqrt(np.mean(voiced**2))), float(freqs[keep][np.argmax(mag[keep])])
 
 
 def test_voices_carry_the_emotion_and_twin_faces_need_them():
@@ -229,8 +231,17 @@ def test_wav_and_png_round_trip(tmp_path):
 
 
 def test_config_validation_and_presets():
-    for bad in ({"per_dataset": 1}, {"test_fraction": 1.0}, {"image_size": 55}, {"image_size": 20},
-                {"fps": 0}, {"clip_seconds": 3}, {"datasets": ["nope"]}, {"datasets": []}, {"workers": -1}):
+    for bad in (
+        {"per_dataset": 1},
+        {"test_fraction": 1.0},
+        {"image_size": 55},
+        {"image_size": 20},
+        {"fps": 0},
+        {"clip_seconds": 3},
+        {"datasets": ["nope"]},
+        {"datasets": []},
+        {"workers": -1},
+    ):
         with pytest.raises(ConfigError):
             SynthConfig(**bad)
     assert SynthConfig(per_dataset=24).split_sizes == (18, 6)
@@ -241,11 +252,17 @@ def test_config_validation_and_presets():
 
 
 def test_clip_seeds_depend_on_every_part():
-    seeds = {tuple(clip_seed(0, d, s, i).generate_state(2)) for d in ("ks", "ave") for s in ("train", "test")
-             for i in range(3)}
+    seeds = {
+        tuple(clip_seed(0, d, s, i).generate_state(2))
+        for d in ("ks", "ave")
+        for s in ("train", "test")
+        for i in range(3)
+    }
     assert len(seeds) == 12
-    assert clip_seed(1, "ks", "train", 0).generate_state(2).tolist() == \
+    assert (
         clip_seed(1, "ks", "train", 0).generate_state(2).tolist()
+        == clip_seed(1, "ks", "train", 0).generate_state(2).tolist()
+    )
 
 
 def test_merge_joins_touching_ranges():

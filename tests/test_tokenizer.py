@@ -50,13 +50,22 @@ def test_byte_level_round_trip_and_qwen_splits(tok):
 def test_chat_template_renders_the_release_layout(tok):
     messages = [
         {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": [{"type": "text", "text": "This is a video and an audio:"}, {"type": "video"},
-                                     {"type": "audio"}, {"type": "text", "text": "Which action?"}]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "This is a video and an audio:"},
+                {"type": "video"},
+                {"type": "audio"},
+                {"type": "text", "text": "Which action?"},
+            ],
+        },
         {"role": "assistant", "content": "<answer>x</answer>"},
     ]
-    expected = (f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n<|im_start|>user\nThis is a video and an audio:"
-                "<|vision_bos|><|VIDEO|><|vision_eos|><|audio_bos|><|AUDIO|><|audio_eos|>Which action?<|im_end|>\n"
-                "<|im_start|>assistant\n<answer>x</answer><|im_end|>\n")
+    expected = (
+        f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n<|im_start|>user\nThis is a video and an audio:"
+        "<|vision_bos|><|VIDEO|><|vision_eos|><|audio_bos|><|AUDIO|><|audio_eos|>Which action?<|im_end|>\n"
+        "<|im_start|>assistant\n<answer>x</answer><|im_end|>\n"
+    )
     assert tok.apply_chat_template(messages, tokenize=False) == expected
     prompt = tok.apply_chat_template(messages[:2], tokenize=False, add_generation_prompt=True)
     assert prompt == expected[: expected.index("<answer>")]

@@ -19,8 +19,15 @@ RUN_PRESETS = sorted(p for p in CONFIGS.glob("*.yaml") if not p.name.startswith(
 
 def test_the_run_presets_exist():
     names = {p.stem for p in RUN_PRESETS}
-    assert {"tiny-base", "tiny-ilora", "tiny-lora", "tiny-single", "omni7b-ilora", "modular-tiny-base",
-            "modular-tiny-ilora"} <= names
+    assert {
+        "tiny-base",
+        "tiny-ilora",
+        "tiny-lora",
+        "tiny-single",
+        "omni7b-ilora",
+        "modular-tiny-base",
+        "modular-tiny-ilora",
+    } <= names
 
 
 def test_the_modular_presets_name_their_family_and_what_trains():
@@ -58,8 +65,9 @@ def test_the_release_recipe_preset_matches_reference_a7():
 def test_deepspeed_zero2_file_gets_its_auto_values_from_the_run():
     path = CONFIGS / "deepspeed" / "zero2.json"
     assert json.loads(path.read_text())["zero_optimization"]["stage"] == 2
-    cfg = TrainConfig(distributed="deepspeed", deepspeed_config=str(path), batch_size=4, grad_accum=2,
-                      max_grad_norm=1.0, bf16=True)
+    cfg = TrainConfig(
+        distributed="deepspeed", deepspeed_config=str(path), batch_size=4, grad_accum=2, max_grad_norm=1.0, bf16=True
+    )
     filled = deepspeed_config(cfg, world_size=8)
     assert filled["train_micro_batch_size_per_gpu"] == 4 and filled["gradient_accumulation_steps"] == 2
     assert filled["train_batch_size"] == 64 and filled["gradient_clipping"] == 1.0
@@ -82,8 +90,20 @@ def test_tiny_ilora_trains_on_the_shipped_base_in_a_fresh_clone(small_avsynth, t
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "avsynth").symlink_to(small_avsynth)
     assert not (tmp_path / "runs").exists()
-    assert main(["train", "--config", str(CONFIGS / "tiny-ilora.yaml"), "train.max_steps=1", "train.batch_size=2",
-                 "train.save_steps=1", "data.cache_dir=null"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--config",
+                str(CONFIGS / "tiny-ilora.yaml"),
+                "train.max_steps=1",
+                "train.batch_size=2",
+                "train.save_steps=1",
+                "data.cache_dir=null",
+            ]
+        )
+        == 0
+    )
     final = tmp_path / "runs" / "tiny-ilora" / "final"
     meta = json.loads((final / "crabplus_model.json").read_text())
     assert meta["base"] == SHIPPED and not (final / "model.safetensors").exists()  # adapter only

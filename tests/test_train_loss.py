@@ -32,8 +32,12 @@ def two_sample_batch(tok, model, seed: int) -> dict:
     """Two dummy samples (1 and 3 answer tokens + <|im_end|>), right-padded."""
     ids = special_token_ids(tok)
     gen = torch.Generator().manual_seed(seed)
-    samples = [dummy_sample(model.config, [500, 600, 700][:n], [800, 900, 1000, 1100][: n + 1],
-                            im_start=ids["im_start"], generator=gen) for n in (1, 3)]
+    samples = [
+        dummy_sample(
+            model.config, [500, 600, 700][:n], [800, 900, 1000, 1100][: n + 1], im_start=ids["im_start"], generator=gen
+        )
+        for n in (1, 3)
+    ]
     return collate(samples, ids["pad"], "right")
 
 
@@ -64,9 +68,20 @@ def test_only_the_answer_span_carries_gradient(tiny, tmp_path):
     assert tok.decode(sample["input_ids"][span]) == "\n" + record.target + "<|im_end|>"
     assert not span[: int(span.nonzero()[0])].any()  # nothing of the prompt (system, media, instruction)
 
-    logits = model(input_ids=sample["input_ids"][None], attention_mask=sample["attention_mask"][None],
-                   **{k: sample[k] for k in ("pixel_values_videos", "video_grid_thw", "video_second_per_grid",
-                                             "input_features", "feature_attention_mask")}).logits
+    logits = model(
+        input_ids=sample["input_ids"][None],
+        attention_mask=sample["attention_mask"][None],
+        **{
+            k: sample[k]
+            for k in (
+                "pixel_values_videos",
+                "video_grid_thw",
+                "video_second_per_grid",
+                "input_features",
+                "feature_attention_mask",
+            )
+        },
+    ).logits
     logits = logits.detach().requires_grad_(True)
     loss_sum, count = token_losses(logits, labels)
     (loss_sum.sum() / count.sum()).backward()

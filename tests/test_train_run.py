@@ -31,17 +31,24 @@ def synth(tmp_path_factory):
 
 
 def run_cfg(synth, out, *overrides):
-    return tiny_run_config(synth, out, "model.lora.rank=4", "model.lora.alpha=8", "train.warmup_ratio=0.0",
-                           *overrides)
+    return tiny_run_config(synth, out, "model.lora.rank=4", "model.lora.alpha=8", "train.warmup_ratio=0.0", *overrides)
 
 
 def test_base_stage_learns_and_exports_a_loadable_model(small_corpus, tmp_path):
     """The base stage trains the whole tiny thinker on the perception corpus (a layout of it here)."""
     from crabplus.model import load_checkpoint
 
-    cfg = tiny_run_config(small_corpus, tmp_path / "base", "train.stage=base", "model.adapter=none",
-                          "train.max_steps=8", "train.save_steps=4", "train.learning_rate=3e-3",
-                          "train.warmup_ratio=0.0", f"data.train=[{small_corpus}/pt_face/train.jsonl]")
+    cfg = tiny_run_config(
+        small_corpus,
+        tmp_path / "base",
+        "train.stage=base",
+        "model.adapter=none",
+        "train.max_steps=8",
+        "train.save_steps=4",
+        "train.learning_rate=3e-3",
+        "train.warmup_ratio=0.0",
+        f"data.train=[{small_corpus}/pt_face/train.jsonl]",
+    )
     result = train(cfg)
     n_records = len((small_corpus / "pt_face" / "train.jsonl").read_text().splitlines())
     assert result.completed and result.steps == 8 and result.dataset_sizes == {"pt_face": n_records}
@@ -87,8 +94,9 @@ def test_plain_lora_and_single_task_stages(synth, tmp_path):
     lora = train(run_cfg(synth, tmp_path / "lora", "model.adapter=lora", "train.max_steps=2"))
     model, _, model_cfg = load_checkpoint(lora.checkpoint)
     assert model_cfg.adapter == "lora" and "routing" not in (lora.metrics or {})
-    single = train(run_cfg(synth, tmp_path / "single", "train.stage=single", "train.single_dataset=cremad",
-                           "train.max_steps=2"))
+    single = train(
+        run_cfg(synth, tmp_path / "single", "train.stage=single", "train.single_dataset=cremad", "train.max_steps=2")
+    )
     assert single.dataset_sizes == {"cremad": 3} and single.sampling_weights == {"cremad": 1.0}
     assert set(single.metrics["loss_per_task"]) == {"cremad"}
 
@@ -121,8 +129,7 @@ def test_cli_train_runs_a_preset_with_overrides(synth, tmp_path, capsys):
 def test_gradient_accumulation_is_the_same_step_as_a_bigger_batch(synth, tmp_path):
     """The loss is normalised over the whole step's answer tokens: 2 micro-batches of 1 == 1 batch of 2."""
     whole = train(run_cfg(synth, tmp_path / "whole", "model.adapter=ilora"))
-    accum = train(run_cfg(synth, tmp_path / "accum", "model.adapter=ilora", "train.batch_size=1",
-                          "train.grad_accum=2"))
+    accum = train(run_cfg(synth, tmp_path / "accum", "model.adapter=ilora", "train.batch_size=1", "train.grad_accum=2"))
     assert accum.losses == pytest.approx(whole.losses, rel=1e-5)
     a = load_file(str(whole.checkpoint / "adapter" / "adapter.safetensors"))
     b = load_file(str(accum.checkpoint / "adapter" / "adapter.safetensors"))
@@ -140,8 +147,15 @@ def test_task_conditioned_router_and_balance_loss_train_and_predict(synth, tmp_p
     from crabplus.infer import predict_records
     from crabplus.schema.records import load_records
 
-    cfg = run_cfg(synth, tmp_path / "opts", "model.adapter=ilora", "model.ilora.task_conditioned=true",
-                  "model.ilora.num_tasks=7", "model.ilora.balance_loss_weight=0.01", "train.max_steps=2")
+    cfg = run_cfg(
+        synth,
+        tmp_path / "opts",
+        "model.adapter=ilora",
+        "model.ilora.task_conditioned=true",
+        "model.ilora.num_tasks=7",
+        "model.ilora.balance_loss_weight=0.01",
+        "train.max_steps=2",
+    )
     result = train(cfg)
     assert result.metrics["aux_loss"] > 0
     trained = load_file(str(tmp_path / "opts" / "checkpoint-2" / "trainable.safetensors"))
@@ -151,5 +165,13 @@ def test_task_conditioned_router_and_balance_loss_train_and_predict(synth, tmp_p
     rows = predict_records(result.checkpoint, records, synth, max_new_tokens=3, progress=False)
     assert len(rows) == len(records) and rows[0].routing
     with pytest.raises(ValueError, match="num_tasks"):
-        train(run_cfg(synth, tmp_path / "few", "model.adapter=ilora", "model.ilora.task_conditioned=true",
-                      "model.ilora.num_tasks=3", "train.max_steps=1"))
+        train(
+            run_cfg(
+                synth,
+                tmp_path / "few",
+                "model.adapter=ilora",
+                "model.ilora.task_conditioned=true",
+                "model.ilora.num_tasks=3",
+                "train.max_steps=1",
+            )
+        )

@@ -40,11 +40,21 @@ def test_mixing_weights_follow_size_to_the_one_over_t():
 
 def test_balance_by_task_type_gives_every_task_the_same_share():
     sizes = {"ks": 400, "ucf": 100, "ave": 100, "meld": 50, "cremad": 50, "dfew": 50, "mafw": 50, "mer24": 50}
-    task_of = {"ks": "action", "ucf": "action", "ave": "localization",
-               **{d: "emotion" for d in ("meld", "cremad", "dfew", "mafw", "mer24")}}
+    task_of = {
+        "ks": "action",
+        "ucf": "action",
+        "ave": "localization",
+        **{d: "emotion" for d in ("meld", "cremad", "dfew", "mafw", "mer24")},
+    }
     w = mixing_weights(sizes, 1.0, task_of)
-    assert w == pytest.approx({"ks": 1 / 3 * 400 / 500, "ucf": 1 / 3 * 100 / 500, "ave": 1 / 3,
-                               **{d: 1 / 15 for d in ("meld", "cremad", "dfew", "mafw", "mer24")}})
+    assert w == pytest.approx(
+        {
+            "ks": 1 / 3 * 400 / 500,
+            "ucf": 1 / 3 * 100 / 500,
+            "ave": 1 / 3,
+            **{d: 1 / 15 for d in ("meld", "cremad", "dfew", "mafw", "mer24")},
+        }
+    )
     t2 = mixing_weights(sizes, 2.0, task_of)  # within a task type the temperature rule still applies
     assert t2["ks"] / t2["ucf"] == pytest.approx(2.0) and t2["ks"] + t2["ucf"] == pytest.approx(1 / 3)
     with pytest.raises(SamplerError, match=r"no task type for dataset\(s\) \['ucf'\]"):
@@ -76,7 +86,7 @@ def test_indices_belong_to_their_dataset_and_cover_it_once_per_epoch():
     s4 = seen["s4"]
     assert len(s4) >= 75
     for epoch in range(len(s4) // 25):
-        assert sorted(s4[epoch * 25:(epoch + 1) * 25]) == groups["s4"]
+        assert sorted(s4[epoch * 25 : (epoch + 1) * 25]) == groups["s4"]
 
 
 def test_same_settings_same_stream_other_seed_other_stream():

@@ -51,8 +51,15 @@ def test_optimizer_state_round_trips_bit_exactly(tmp_path):
 
 
 def test_special_values_and_containers_round_trip():
-    obj = {"inf": float("inf"), "nan_free": -0.5, "t": (1, "a", None), "nested": [{"x": torch.arange(3)}],
-           "__odd": 1, 3: "int key", "arr": np.arange(4, dtype=np.uint32)}
+    obj = {
+        "inf": float("inf"),
+        "nan_free": -0.5,
+        "t": (1, "a", None),
+        "nested": [{"x": torch.arange(3)}],
+        "__odd": 1,
+        3: "int key",
+        "arr": np.arange(4, dtype=np.uint32),
+    }
     tensors, skeleton = flatten(obj)
     back = unflatten(tensors, json.loads(json.dumps(skeleton)))
     assert back["inf"] == float("inf") and back[3] == "int key" and back["__odd"] == 1

@@ -23,8 +23,13 @@ def _report(**datasets) -> Report:
 def test_relative_change_and_sign_flip_for_lower_is_better():
     single_a = _report(ks={"accuracy": (0.5, True)}, ref_avs={"miou": (0.6, True), "null_s": (0.4, False)})
     single_b = _report(ave={"accuracy": (0.0, True)}, arig={"miou": (0.8, True)})
-    multi = _report(ks={"accuracy": (0.6, True)}, ref_avs={"miou": (0.6, True), "null_s": (0.3, False)},
-                    ave={"accuracy": (0.2, True)}, arig={"miou": (0.6, True)}, meld={"accuracy": (0.9, True)})
+    multi = _report(
+        ks={"accuracy": (0.6, True)},
+        ref_avs={"miou": (0.6, True), "null_s": (0.3, False)},
+        ave={"accuracy": (0.2, True)},
+        arig={"miou": (0.6, True)},
+        meld={"accuracy": (0.9, True)},
+    )
     table = transfer_table([single_a, single_b], multi, single_names=["a", "b"])
     rows = {(r.dataset, r.metric): r for r in table.rows}
     assert rows[("ks", "accuracy")].relative_change == pytest.approx(0.2) and rows[("ks", "accuracy")].sign == "+"
@@ -68,24 +73,47 @@ def test_load_run_report_errors(tmp_path):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
-    for name, preds in (("multi", "predictions.jsonl"), ("single", "predictions_single.jsonl"),
-                        ("lora", "predictions_baseline.jsonl")):
-        assert main(["eval", "--predictions", str(FIX / preds), "--data", str(FIX / "records.jsonl"),
-                     "--out", str(root / name), "--no-meteor"]) == 0
+    for name, preds in (
+        ("multi", "predictions.jsonl"),
+        ("single", "predictions_single.jsonl"),
+        ("lora", "predictions_baseline.jsonl"),
+    ):
+        assert (
+            main(
+                [
+                    "eval",
+                    "--predictions",
+                    str(FIX / preds),
+                    "--data",
+                    str(FIX / "records.jsonl"),
+                    "--out",
+                    str(root / name),
+                    "--no-meteor",
+                ]
+            )
+            == 0
+        )
     return root
 
 
 def test_transfer_command_end_to_end(runs, capsys):
-    code = main(["transfer", "--single", str(runs / "single"), "--multi", str(runs / "multi"),
-                 "--baseline", str(runs / "lora")])
+    code = main(
+        ["transfer", "--single", str(runs / "single"), "--multi", str(runs / "multi"), "--baseline", str(runs / "lora")]
+    )
     assert code == 0
     out_dir = runs / "multi" / "transfer"
     table = json.loads((out_dir / "transfer.json").read_text())
     assert table["files"] == {"json": "transfer.json", "markdown": "transfer.md", "plot": "transfer.png"}
     assert (out_dir / "transfer.png").read_bytes()[:4] == b"\x89PNG"
     rows = {(r["dataset"], r["metric"]): r for r in table["rows"]}
-    assert set(rows) == {("ks", "accuracy"), ("meld", "accuracy"), ("ave", "accuracy"), ("arig", "miou"),
-                         ("ref_avs", "miou"), ("ref_avs", "null_s")}
+    assert set(rows) == {
+        ("ks", "accuracy"),
+        ("meld", "accuracy"),
+        ("ave", "accuracy"),
+        ("arig", "miou"),
+        ("ref_avs", "miou"),
+        ("ref_avs", "null_s"),
+    }
     assert rows[("ks", "accuracy")]["single"] == 1.0 and rows[("ks", "accuracy")]["sign"] == "-"
     assert rows[("meld", "accuracy")]["sign"] == "+"  # 1/3 -> 2/3
     # the single run says "true" on both null samples: its S is higher (worse) than the multi run's

@@ -20,8 +20,10 @@ import pytest
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Chromium and chromedriver (Debian: apt-get install "
-                                                         "chromium chromium-driver)"),
+    pytest.mark.skipif(
+        not (CHROMIUM and DRIVER),
+        reason="needs Chromium and chromedriver (Debian: apt-get install chromium chromium-driver)",
+    ),
 ]
 gr = pytest.importorskip("gradio", reason="needs the web extra (bash scripts/setup.sh web)")
 webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (bash scripts/setup.sh web)")
@@ -38,8 +40,17 @@ from crabplus.train import train  # noqa: E402
 from crabplus.train.run_config import load_config  # noqa: E402
 from crabplus.web.app import build_demo  # noqa: E402
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1400,1400"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,1400",
+]
 
 
 def free_port() -> int:
@@ -51,11 +62,19 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def served(small_avsynth, tmp_path_factory):
     root = small_avsynth
-    cfg = load_config(None, [
-        f"data.train=[{root}]", f"data.root={root}", "data.image_size=56",
-        f"output_dir={tmp_path_factory.mktemp('web-run')}", "model.ilora.rank=4", "model.ilora.alpha=8",
-        "train.batch_size=2", "train.max_steps=1",
-    ])
+    cfg = load_config(
+        None,
+        [
+            f"data.train=[{root}]",
+            f"data.root={root}",
+            "data.image_size=56",
+            f"output_dir={tmp_path_factory.mktemp('web-run')}",
+            "model.ilora.rank=4",
+            "model.ilora.alpha=8",
+            "train.batch_size=2",
+            "train.max_steps=1",
+        ],
+    )
     checkpoint = train(cfg).checkpoint
     demo = build_demo(Predictor.from_checkpoint(checkpoint), max_new_tokens=12)
     port = free_port()
@@ -85,8 +104,12 @@ def pick_task(driver, name: str) -> None:
 def run_and_wait(driver, previous_routing: str | None = None) -> str:
     driver.find_element(By.CSS_SELECTOR, "#crab-run").click()
     wait = WebDriverWait(driver, 45, ignored_exceptions=(StaleElementReferenceException,))
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#crab-routing .crab-token")
-               and d.find_element(By.CSS_SELECTOR, "#crab-routing").get_attribute("innerHTML") != previous_routing)
+    wait.until(
+        lambda d: (
+            d.find_elements(By.CSS_SELECTOR, "#crab-routing .crab-token")
+            and d.find_element(By.CSS_SELECTOR, "#crab-routing").get_attribute("innerHTML") != previous_routing
+        )
+    )
     return driver.find_element(By.CSS_SELECTOR, "#crab-routing").get_attribute("innerHTML")
 
 
@@ -116,7 +139,8 @@ def test_upload_two_tasks_see_answer_overlay_and_routing(served, tmp_path):
     run_and_wait(driver, routing)
     assert driver.find_element(By.CSS_SELECTOR, "#crab-answer textarea").get_attribute("value").strip()
     WebDriverWait(driver, 10, ignored_exceptions=(StaleElementReferenceException,)).until(
-        lambda d: not any(e.is_displayed() for e in d.find_elements(By.CSS_SELECTOR, "#crab-overlay")))
+        lambda d: not any(e.is_displayed() for e in d.find_elements(By.CSS_SELECTOR, "#crab-overlay"))
+    )
 
 
 def test_a_corrupt_upload_shows_the_cli_message(served, tmp_path, capsys):
@@ -144,8 +168,9 @@ def test_the_page_shows_the_notes_the_cli_prints(served, tmp_path, capsys):
 
     driver, url, _, checkpoint = served
     mute = write_clip(tmp_path / "mute.mp4", seconds=1.0, width=64, height=32, audio=False)
-    assert main(["predict", str(mute), "--task", "cremad", "--checkpoint", str(checkpoint),
-                 "--max-new-tokens", "4"]) == 0
+    assert (
+        main(["predict", str(mute), "--task", "cremad", "--checkpoint", str(checkpoint), "--max-new-tokens", "4"]) == 0
+    )
     notes = [line.removeprefix("note: ") for line in capsys.readouterr().out.splitlines() if line.startswith("note: ")]
     assert any("no audio track" in n for n in notes)
     driver.get(url)

@@ -48,6 +48,7 @@ def loopback_only(monkeypatch):
                 attempts.append(f"{what} {target!r}")
                 raise OSError(f"network access refused by the test: {what} {target!r}")
             return real(*args, **kwargs)
+
         return call
 
     monkeypatch.setattr(socket.socket, "connect", guard(connect, "connect"))
@@ -75,8 +76,10 @@ def test_serve_makes_no_connection_off_the_machine(tmp_path, loopback_only):
     save_checkpoint(tmp_path / "model", attach_adapter(build_thinker(cfg, tok), cfg), tok, cfg)
     port = _free_port()
     codes: list[int] = []
-    server = threading.Thread(target=lambda: codes.append(main(["serve", "--checkpoint", str(tmp_path / "model"),
-                                                                "--port", str(port)])), daemon=True)
+    server = threading.Thread(
+        target=lambda: codes.append(main(["serve", "--checkpoint", str(tmp_path / "model"), "--port", str(port)])),
+        daemon=True,
+    )
     server.start()
     deadline, page = time.monotonic() + 120, None
     while time.monotonic() < deadline and page is None and server.is_alive():

@@ -14,8 +14,12 @@ from crabplus.web.views import mix, overlay, routing_html, timeline_html
 
 
 def test_routing_html_has_one_chip_per_layer_and_token_coloured_by_the_strongest_head():
-    answer = RoutedAnswer(text="a cat", tokens=["a", " cat"], layers=["layer 0", "layer 1"],
-                          weights=[[[0.9, 0.05, 0.05], [1 / 3, 1 / 3, 1 / 3]], [[0.1, 0.1, 0.8], [0.2, 0.5, 0.3]]])
+    answer = RoutedAnswer(
+        text="a cat",
+        tokens=["a", " cat"],
+        layers=["layer 0", "layer 1"],
+        weights=[[[0.9, 0.05, 0.05], [1 / 3, 1 / 3, 1 / 3]], [[0.1, 0.1, 0.8], [0.2, 0.5, 0.3]]],
+    )
     page = routing_html(answer)
     assert page.count("class='crab-token'") == 4 and "layer 1" in page
     assert "head 1: 0.90, head 2: 0.05, head 3: 0.05" in page
@@ -26,11 +30,18 @@ def test_routing_html_has_one_chip_per_layer_and_token_coloured_by_the_strongest
 
 
 def test_layer_groups_keep_llm_layers_in_order():
-    names = ["model.language_model.layers.1.mlp.up_proj", "model.language_model.layers.0.self_attn.q_proj",
-             "model.language_model.layers.1.self_attn.q_proj", "model.audio_tower.layers.0.self_attn.q_proj"]
+    names = [
+        "model.language_model.layers.1.mlp.up_proj",
+        "model.language_model.layers.0.self_attn.q_proj",
+        "model.language_model.layers.1.self_attn.q_proj",
+        "model.audio_tower.layers.0.self_attn.q_proj",
+    ]
     assert layer_groups(names) == {0: [names[1]], 1: [names[0], names[2]]}
-    modular = ["language_model.model.layers.0.mlp.up_proj", "visual.encoder.layers.0.self_attn.q_proj",
-               "audio_tower.layers.1.self_attn.q_proj"]  # the modular family's names: encoders at the top
+    modular = [
+        "language_model.model.layers.0.mlp.up_proj",
+        "visual.encoder.layers.0.self_attn.q_proj",
+        "audio_tower.layers.1.self_attn.q_proj",
+    ]  # the modular family's names: encoders at the top
     assert layer_groups(modular) == {0: [modular[0]]}
 
 
@@ -82,8 +93,9 @@ def test_the_page_shows_the_clis_notes_and_the_frame_at_its_aspect_ratio(tmp_pat
     torch.manual_seed(0)
     predictor = Predictor.from_model(attach_adapter(build_thinker(cfg, tok), cfg), tok, cfg, image_size=56)
     clip = write_clip(tmp_path / "wide.mp4", seconds=1.0, width=96, height=48, audio=False)
-    page = run_request(predictor, tmp_path, next(c for c in TASK_CHOICES if c.startswith("s4 ")), str(clip),
-                       max_new_tokens=8)
+    page = run_request(
+        predictor, tmp_path, next(c for c in TASK_CHOICES if c.startswith("s4 ")), str(clip), max_new_tokens=8
+    )
     cli = predict(clip, task="s4", predictor=predictor, max_new_tokens=8, out=tmp_path / "cli")
     assert page["notes"] == cli.prediction.notes
     assert any("no audio track" in n for n in page["notes"]) and any("96x48" in n for n in page["notes"])

@@ -40,8 +40,11 @@ def curve_differences(got: dict, golden: dict) -> list[str]:
         flat[name] = out
     if flat["got"].keys() != flat["golden"].keys():
         return [f"different entries: {sorted(flat['got'].keys() ^ flat['golden'].keys())}"]
-    return [f"{key}: golden {want!r}, now {flat['got'][key]!r}" for key, want in flat["golden"].items()
-            if abs(flat["got"][key] - want) > REL * abs(want)]
+    return [
+        f"{key}: golden {want!r}, now {flat['got'][key]!r}"
+        for key, want in flat["golden"].items()
+        if abs(flat["got"][key] - want) > REL * abs(want)
+    ]
 
 
 def make_synth(root: Path) -> Path:
@@ -62,13 +65,23 @@ def loss_curve(synth: Path) -> dict:
     # training (test_resume, which compares a subprocess's losses with this process's bit for bit, then differed
     # by 5e-8 at one step; test_demo keeps threads=null for the same reason). REL covers the thread count instead.
     with tempfile.TemporaryDirectory(prefix="golden-run-") as out:
-        cfg = tiny_run_config(synth, out, f"train.max_steps={STEPS}", f"train.save_steps={STEPS}",
-                              "train.warmup_ratio=0.0", "model.ilora.dropout=0.1", cache=False)
+        cfg = tiny_run_config(
+            synth,
+            out,
+            f"train.max_steps={STEPS}",
+            f"train.save_steps={STEPS}",
+            "train.warmup_ratio=0.0",
+            "model.ilora.dropout=0.1",
+            cache=False,
+        )
         train(cfg)
         rows = read_metrics(Path(out) / "metrics.jsonl")
     assert [r["step"] for r in rows] == list(range(1, STEPS + 1))
-    return {"loss": [r["loss"] for r in rows], "grad_norm": [r["grad_norm"] for r in rows],
-            "loss_per_task": [r["loss_per_task"] for r in rows]}
+    return {
+        "loss": [r["loss"] for r in rows],
+        "grad_norm": [r["grad_norm"] for r in rows],
+        "loss_per_task": [r["loss_per_task"] for r in rows],
+    }
 
 
 def _numbers(value, prefix: str, out: dict) -> None:

@@ -39,8 +39,12 @@ MASKS = {
 }
 
 #: UnAV-100 test videos of the benchmark fixture (the release ships no unav test file).
-UNAV_TEST_MEDIA = ("AVUIE_2/unav/video/0Z9yWc3jqEs.mp4", "AVUIE_2/unav/audio/0Z9yWc3jqEs.mp3",
-                   "AVUIE_2/unav/video/1mQx5Rb8Tn0.mp4", "AVUIE_2/unav/audio/1mQx5Rb8Tn0.mp3")
+UNAV_TEST_MEDIA = (
+    "AVUIE_2/unav/video/0Z9yWc3jqEs.mp4",
+    "AVUIE_2/unav/audio/0Z9yWc3jqEs.mp3",
+    "AVUIE_2/unav/video/1mQx5Rb8Tn0.mp4",
+    "AVUIE_2/unav/audio/1mQx5Rb8Tn0.mp3",
+)
 
 
 def _encode(path: Path, fmt: str | None, video_codec: str | None, audio_codec: str | None) -> None:
@@ -97,8 +101,9 @@ def make_templates(folder: Path) -> dict[str, Path]:
     return out
 
 
-def write_mask(path: Path, mode: str, shape: tuple[int, int], box: tuple[int, int, int, int] | None,
-               black_palette: bool = False) -> None:
+def write_mask(
+    path: Path, mode: str, shape: tuple[int, int], box: tuple[int, int, int, int] | None, black_palette: bool = False
+) -> None:
     h, w = shape
     fg = np.zeros((h, w), bool)
     if box is not None:

@@ -20,18 +20,31 @@ def frame_level(i: int, n: int) -> int:
     return int(round(16 + 224 * i / max(n - 1, 1)))
 
 
-def sine(seconds: float, rate: int, channels: int = 1, freq: float = 440.0, amp: float = 0.5,
-         right_gain: float = 1.0) -> np.ndarray:
+def sine(
+    seconds: float, rate: int, channels: int = 1, freq: float = 440.0, amp: float = 0.5, right_gain: float = 1.0
+) -> np.ndarray:
     """float32 [channels, samples]."""
     t = np.arange(int(round(seconds * rate))) / rate
     s = (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
     return np.stack([s] + [s * right_gain] * (channels - 1))
 
 
-def write_clip(path: str | Path, *, seconds: float = 2.0, fps: int = 10, width: int = 64, height: int = 48,
-               sample_rate: int = 44100, channels: int = 2, freq: float = 440.0, video: bool = True,
-               audio: bool = True, frame_times: list[float] | None = None, faststart: bool = False,
-               textured: bool = False) -> Path:
+def write_clip(
+    path: str | Path,
+    *,
+    seconds: float = 2.0,
+    fps: int = 10,
+    width: int = 64,
+    height: int = 48,
+    sample_rate: int = 44100,
+    channels: int = 2,
+    freq: float = 440.0,
+    video: bool = True,
+    audio: bool = True,
+    frame_times: list[float] | None = None,
+    faststart: bool = False,
+    textured: bool = False,
+) -> Path:
     """An MP4 (H.264 yuv420p + AAC). ``frame_times`` (seconds) gives a variable frame rate instead of ``fps``.
 
     ``textured`` adds a moving random texture (for benchmarks: flat frames cost the decoder nearly nothing).
@@ -54,7 +67,7 @@ def write_clip(path: str | Path, *, seconds: float = 2.0, fps: int = 10, width: 
             for i, t in enumerate(times):
                 img = np.full((height, width, 3), frame_level(i, len(times)), dtype=np.uint8)
                 if texture is not None:
-                    moved = texture[:, 2 * i % width: 2 * i % width + width]
+                    moved = texture[:, 2 * i % width : 2 * i % width + width]
                     img = np.clip(img.astype(np.int64) + moved, 0, 255).astype(np.uint8)
                 frame = av.VideoFrame.from_ndarray(img, format="rgb24")
                 frame.pts, frame.time_base = int(round(t * 1000)), tb
@@ -84,8 +97,9 @@ def _write_audio(path: Path, fmt: str, codec: str, sample_fmt: str, data: np.nda
 
 def _encode_audio(out, stream, data: np.ndarray, rate: int, sample_fmt: str) -> None:
     """Encode float32 ``data`` [channels, samples] into ``stream`` as ``sample_fmt`` and flush it."""
-    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data, dtype=np.float32), format="fltp",
-                                       layout=stream.layout.name)
+    frame = av.AudioFrame.from_ndarray(
+        np.ascontiguousarray(data, dtype=np.float32), format="fltp", layout=stream.layout.name
+    )
     frame.sample_rate, frame.pts = rate, 0
     resampler = av.AudioResampler(format=sample_fmt, layout=stream.layout.name, rate=rate)
     for converted in resampler.resample(frame):
@@ -111,8 +125,17 @@ def write_png(path: str | Path, image: np.ndarray) -> Path:
     return Path(path)
 
 
-def write_mov_pcm(path: str | Path, *, seconds: float = 2.0, fps: int = 10, width: int = 64, height: int = 48,
-                  sample_rate: int = 48000, channels: int = 2, bits: int = 16) -> Path:
+def write_mov_pcm(
+    path: str | Path,
+    *,
+    seconds: float = 2.0,
+    fps: int = 10,
+    width: int = 64,
+    height: int = 48,
+    sample_rate: int = 48000,
+    channels: int = 2,
+    bits: int = 16,
+) -> Path:
     """A QuickTime MOV with H.264 video and 16- or 24-bit PCM audio (``pcm_s16le``, ``pcm_s24le``: what editors
     and pro cameras write), the layout of many camera files: its index counts audio *samples*, not packets."""
     path = Path(path)

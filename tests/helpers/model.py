@@ -40,9 +40,19 @@ def samples_of(model, tokenizer, specs: list[tuple], seed: int = 0) -> list[dict
     gen = torch.Generator().manual_seed(seed)
     ids = special_token_ids(tokenizer)
     config = (model.get_base_model() if hasattr(model, "get_base_model") else model).config
-    return [dummy_sample(config, words(tokenizer, p), None if a is None else words(tokenizer, a),
-                         im_start=ids["im_start"], frames=f, mel_frames=m, generator=gen, token_ids=ids)
-            for p, a, f, m in specs]
+    return [
+        dummy_sample(
+            config,
+            words(tokenizer, p),
+            None if a is None else words(tokenizer, a),
+            im_start=ids["im_start"],
+            frames=f,
+            mel_frames=m,
+            generator=gen,
+            token_ids=ids,
+        )
+        for p, a, f, m in specs
+    ]
 
 
 def batch_of(model, tokenizer, specs: list[tuple], seed: int = 0, padding_side: str = "right") -> dict:

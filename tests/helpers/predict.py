@@ -15,8 +15,9 @@ from crabplus.model.config import ModelConfig
 from helpers.model import randomize_adapters, tiny_model_config
 
 
-def save_tiny_checkpoint(folder: str | Path, *, image_size: int = 56, seed: int = 0,
-                         model_cfg: ModelConfig | None = None) -> Path:
+def save_tiny_checkpoint(
+    folder: str | Path, *, image_size: int = 56, seed: int = 0, model_cfg: ModelConfig | None = None
+) -> Path:
     """Write the checkpoint to ``folder`` and return it; ``model_cfg`` defaults to the tests' tiny I-LoRA one."""
     folder = Path(folder)
     tokenizer = build_tiny_tokenizer()

@@ -81,5 +81,6 @@ def load_toy(model: nn.Module, directory: Path, meta: dict, trainable: bool) -> 
 
 
 def register() -> AdapterKind:
-    return register_adapter(AdapterKind(NAME, ToyScaleConfig, apply_toy, save_toy, load_toy,
-                                        owns=lambda model: bool(_layers(model))))
+    return register_adapter(
+        AdapterKind(NAME, ToyScaleConfig, apply_toy, save_toy, load_toy, owns=lambda model: bool(_layers(model)))
+    )

@@ -10,9 +10,21 @@ from crabplus.train.run_config import RunConfig, load_config
 
 def tiny_run_config(synth, out, *overrides: str, cache: bool = True) -> RunConfig:
     """The shared run on ``synth`` writing to ``out``; ``cache``: decoded media cached in ``synth/.cache``."""
-    return load_config(None, [
-        f"data.train=[{synth}/s4/train.jsonl,{synth}/cremad/train.jsonl]", f"data.root={synth}",
-        "data.image_size=56", *([f"data.cache_dir={synth}/.cache"] if cache else []), f"output_dir={out}",
-        "model.ilora.rank=4", "model.ilora.alpha=8", "train.batch_size=2", "train.max_steps=3",
-        "train.save_steps=2", "train.log_steps=1", "train.learning_rate=2e-3", *overrides,
-    ])
+    return load_config(
+        None,
+        [
+            f"data.train=[{synth}/s4/train.jsonl,{synth}/cremad/train.jsonl]",
+            f"data.root={synth}",
+            "data.image_size=56",
+            *([f"data.cache_dir={synth}/.cache"] if cache else []),
+            f"output_dir={out}",
+            "model.ilora.rank=4",
+            "model.ilora.alpha=8",
+            "train.batch_size=2",
+            "train.max_steps=3",
+            "train.save_steps=2",
+            "train.log_steps=1",
+            "train.learning_rate=2e-3",
+            *overrides,
+        ],
+    )

@@ -94,17 +94,26 @@ class OfficialConvertConfig:
     trained with 256 and 0.1). ``expect_tensors``: fail unless the file holds exactly this many (the release:
     1940). ``layout``: ours (``adapter.safetensors``) or PEFT's (``adapter_model.safetensors``)."""
 
-    source: str | None = field(default=None, metadata={
-        "help": "the release's finetune_weights.bin (or lora_weights.bin)", "metavar": "FILE"})
+    source: str | None = field(
+        default=None, metadata={"help": "the release's finetune_weights.bin (or lora_weights.bin)", "metavar": "FILE"}
+    )
     out: str | None = field(default=None, metadata={"help": "the adapter directory to write", "metavar": "DIR"})
-    alpha: float = field(default=256.0, metadata={
-        "help": "LoRA alpha the file was trained with (release: 256; scale = alpha / r)", "metavar": "A"})
+    alpha: float = field(
+        default=256.0,
+        metadata={"help": "LoRA alpha the file was trained with (release: 256; scale = alpha / r)", "metavar": "A"},
+    )
     dropout: float = field(default=0.1, metadata={"help": "adapter dropout to record (release: 0.1)", "metavar": "P"})
-    expect_tensors: int | None = field(default=None, metadata={
-        "help": "fail unless the file holds exactly this many tensors (the release: 1940)", "metavar": "N"})
-    layout: Literal["crabplus", "peft"] = field(default="crabplus", metadata={
-        "help": "crabplus: adapter.safetensors (load_adapter, checkpoints); peft: PEFT's adapter_model.safetensors "
-        "for PeftModel.from_pretrained"})
+    expect_tensors: int | None = field(
+        default=None,
+        metadata={"help": "fail unless the file holds exactly this many tensors (the release: 1940)", "metavar": "N"},
+    )
+    layout: Literal["crabplus", "peft"] = field(
+        default="crabplus",
+        metadata={
+            "help": "crabplus: adapter.safetensors (load_adapter, checkpoints); peft: PEFT's adapter_model.safetensors "
+            "for PeftModel.from_pretrained"
+        },
+    )
 
 
 @dataclass
@@ -112,9 +121,16 @@ class PeftConvertConfig:
     """``crabplus convert peft-ilora``: our I-LoRA adapter directory (or a checkpoint folder holding ``adapter/``)
     ``source`` -> a PEFT adapter directory ``out``; ``base`` is the base_model_name_or_path it records."""
 
-    source: str | None = field(default=None, metadata={
-        "help": "an I-LoRA adapter directory or a checkpoint folder with adapter/", "metavar": "DIR"})
+    source: str | None = field(
+        default=None,
+        metadata={"help": "an I-LoRA adapter directory or a checkpoint folder with adapter/", "metavar": "DIR"},
+    )
     out: str | None = field(default=None, metadata={"help": "the PEFT adapter directory to write", "metavar": "DIR"})
-    base: str | None = field(default=None, metadata={
-        "help": "base_model_name_or_path to record (default: a checkpoint folder's base model, as an absolute "
-                "path)", "metavar": "DIR"})
+    base: str | None = field(
+        default=None,
+        metadata={
+            "help": "base_model_name_or_path to record (default: a checkpoint folder's base model, as an absolute "
+            "path)",
+            "metavar": "DIR",
+        },
+    )

@@ -73,8 +73,9 @@ def read_release_file(source: Path, expect_tensors: int | None = None) -> dict:
     try:
         state = torch.load(source, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - whatever torch.load trips over, the user's file is the cause
-        raise AdapterLoadError(f"{source}: not a plain tensor checkpoint readable with weights_only=True: "
-                               f"{str(exc).splitlines()[0]}") from exc
+        raise AdapterLoadError(
+            f"{source}: not a plain tensor checkpoint readable with weights_only=True: {str(exc).splitlines()[0]}"
+        ) from exc
     if not isinstance(state, dict):
         raise AdapterLoadError(f"{source}: expected a dict of name -> tensor, got {type(state).__name__}")
     if expect_tensors is not None and len(state) != expect_tensors:
@@ -96,15 +97,23 @@ def convert_official_file(cfg: OfficialConvertConfig) -> Converted:
     paths = sorted(k.removesuffix(".lora_A.weight") for k in native if k.endswith(".lora_A.weight"))
     lines, missing, outside = layer_report(paths)
     if outside:
-        raise AdapterLoadError(f"{source}: {len(outside)} module paths are not in a Qwen2.5-Omni thinker's "
-                               f"LLM/audio/vision layers, e.g. {outside[:5]}")
+        raise AdapterLoadError(
+            f"{source}: {len(outside)} module paths are not in a Qwen2.5-Omni thinker's "
+            f"LLM/audio/vision layers, e.g. {outside[:5]}"
+        )
     if missing:
         raise AdapterLoadError(f"{source}: {len(missing)} modules missing from some layers, e.g. {missing[:10]}")
     names = sorted({p.rsplit(".", 1)[1] for p in paths})
     targets = list(RELEASE_TARGET_MODULES) if set(names) <= set(RELEASE_TARGET_MODULES) else names
     encoders = any(not p.startswith("model.language_model.") for p in paths)
-    config = ILoRAConfig(rank=ranks.pop(), alpha=cfg.alpha, num_experts=num_experts, dropout=cfg.dropout,
-                         target_modules=targets, encoders=encoders)
+    config = ILoRAConfig(
+        rank=ranks.pop(),
+        alpha=cfg.alpha,
+        num_experts=num_experts,
+        dropout=cfg.dropout,
+        target_modules=targets,
+        encoders=encoders,
+    )
     with atomic_directory(cfg.out) as tmp:
         if cfg.layout == "peft":
             from crabplus.adapters.peft_method import write_peft_ilora

@@ -29,8 +29,16 @@ ADAPTER_FILE = "adapter.safetensors"
 CONFIG_FILE = "adapter_config.json"
 FORMAT = 1
 #: Settings that change what a loaded adapter computes (dropout and the balance weight only matter in training).
-INFERENCE_FIELDS = ("rank", "alpha", "num_experts", "target_modules", "encoders", "top_k", "task_conditioned",
-                    "num_tasks")
+INFERENCE_FIELDS = (
+    "rank",
+    "alpha",
+    "num_experts",
+    "target_modules",
+    "encoders",
+    "top_k",
+    "task_conditioned",
+    "num_tasks",
+)
 
 
 @contextmanager
@@ -75,8 +83,9 @@ def load_ilora(model: nn.Module, directory: Path, meta: dict, trainable: bool = 
     must then match key for key and shape for shape (:class:`AdapterLoadError` otherwise).
     """
     if meta.get("format") != FORMAT:
-        raise AdapterLoadError(f"{directory / CONFIG_FILE}: field 'format': expected {FORMAT}, got "
-                               f"{meta.get('format')!r}")
+        raise AdapterLoadError(
+            f"{directory / CONFIG_FILE}: field 'format': expected {FORMAT}, got {meta.get('format')!r}"
+        )
     try:
         config = from_dict(ILoRAConfig, meta.get("config"), prefix="config")
     except ConfigError as exc:
@@ -87,9 +96,10 @@ def load_ilora(model: nn.Module, directory: Path, meta: dict, trainable: bool = 
     else:
         differ = [k for k in INFERENCE_FIELDS if getattr(current, k) != getattr(config, k)]
         if differ:
-            raise AdapterLoadError(f"{directory / CONFIG_FILE}: the model's I-LoRA differs in {differ}: "
-                                   + ", ".join(f"{k} {getattr(current, k)!r} vs saved {getattr(config, k)!r}"
-                                               for k in differ))
+            raise AdapterLoadError(
+                f"{directory / CONFIG_FILE}: the model's I-LoRA differs in {differ}: "
+                + ", ".join(f"{k} {getattr(current, k)!r} vs saved {getattr(config, k)!r}" for k in differ)
+            )
     modules = {name for name, _ in ilora_layers(model)}
     saved = set(meta.get("modules") or [])
     if modules != saved:

@@ -95,8 +95,9 @@ def apply_adapter(model, name: str, settings):
     """Put adapter kind ``name`` with ``settings`` on ``model``; returns the model (or its wrapper)."""
     kind = adapter_kind(name)
     if kind.apply is None:
-        raise ConfigError(f"model.adapter: {name!r} is a file layout that loads only; train with one of "
-                          f"{trainable_kinds()}")
+        raise ConfigError(
+            f"model.adapter: {name!r} is a file layout that loads only; train with one of {trainable_kinds()}"
+        )
     return kind.apply(model, settings)
 
 
@@ -125,12 +126,15 @@ def read_adapter_config(directory: str | Path) -> dict:
         peft_type = str(peft_type).split(" ")[0]
         kind = next((k for k in ADAPTER_KINDS.values() if k.peft_type == peft_type), None)
         if kind is None:
-            raise AdapterLoadError(f"{path}: field 'peft_type': {peft_type!r} is not an adapter crabplus reads "
-                                   f"(known: {[k.peft_type for k in ADAPTER_KINDS.values() if k.peft_type]})")
+            raise AdapterLoadError(
+                f"{path}: field 'peft_type': {peft_type!r} is not an adapter crabplus reads "
+                f"(known: {[k.peft_type for k in ADAPTER_KINDS.values() if k.peft_type]})"
+            )
         return {**meta, "adapter": kind.name}
     if meta.get("adapter") not in ADAPTER_KINDS:
-        raise AdapterLoadError(f"{path}: field 'adapter': expected one of {list(ADAPTER_KINDS)}, got "
-                               f"{meta.get('adapter')!r}")
+        raise AdapterLoadError(
+            f"{path}: field 'adapter': expected one of {list(ADAPTER_KINDS)}, got {meta.get('adapter')!r}"
+        )
     return meta
 
 
@@ -145,6 +149,7 @@ def load_adapter(model, directory: str | Path, trainable: bool = True):
 
 
 # -- the built-in kinds: thin wrappers that import torch and PEFT only when called -------------------------------
+
 
 def _apply_ilora(model, settings: ILoRAConfig):
     from crabplus.adapters.apply import apply_ilora
@@ -200,12 +205,27 @@ def _owns_peft(peft_type: str) -> Callable[[Any], bool]:
     return owns
 
 
-register_adapter(AdapterKind("ilora", ILoRAConfig, _apply_ilora, _save_ilora, _load_ilora, _owns_ilora,
-                             section="ilora", routed=True))
-register_adapter(AdapterKind("lora", LoRAConfig, _apply_lora, _save_peft, _load_peft, _owns_peft("LORA"),
-                             section="lora", peft_type="LORA"))
+register_adapter(
+    AdapterKind("ilora", ILoRAConfig, _apply_ilora, _save_ilora, _load_ilora, _owns_ilora, section="ilora", routed=True)
+)
+register_adapter(
+    AdapterKind(
+        "lora", LoRAConfig, _apply_lora, _save_peft, _load_peft, _owns_peft("LORA"), section="lora", peft_type="LORA"
+    )
+)
 # I-LoRA in PEFT's layout (crabplus.adapters.peft_method; `crabplus convert peft-ilora` writes it): loads only
-register_adapter(AdapterKind("peft-ilora", ILoRAConfig, None, _save_peft, _load_peft, _owns_peft("ILORA"),
-                             section="ilora", routed=True, peft_type="ILORA"))
+register_adapter(
+    AdapterKind(
+        "peft-ilora",
+        ILoRAConfig,
+        None,
+        _save_peft,
+        _load_peft,
+        _owns_peft("ILORA"),
+        section="ilora",
+        routed=True,
+        peft_type="ILORA",
+    )
+)
 
 BUILT_IN: tuple[str, ...] = tuple(ADAPTER_KINDS)

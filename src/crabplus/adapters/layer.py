@@ -52,8 +52,17 @@ class ILoRARouter(nn.Module):
     The module's output (the weights ``g``) is what :class:`~crabplus.adapters.RoutingRecorder` hooks.
     """
 
-    def __init__(self, in_features: int, num_experts: int, *, top_k: int | None = None, num_tasks: int = 0,
-                 balance_weight: float = 0.0, device=None, dtype=None) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        num_experts: int,
+        *,
+        top_k: int | None = None,
+        num_tasks: int = 0,
+        balance_weight: float = 0.0,
+        device=None,
+        dtype=None,
+    ) -> None:
         super().__init__()
         self.num_experts = num_experts
         self.top_k = top_k
@@ -126,9 +135,12 @@ class ILoRALinear(nn.Linear):
         self.lora_B = nn.Linear(self.num_experts * self.rank, self.out_features, bias=False, **factory)
         nn.init.zeros_(self.lora_B.weight)  # adapted layer == base layer at init
         self.lora_route = ILoRARouter(
-            self.in_features, self.num_experts, top_k=config.top_k,
+            self.in_features,
+            self.num_experts,
+            top_k=config.top_k,
             num_tasks=config.num_tasks if config.task_conditioned else 0,
-            balance_weight=config.balance_loss_weight, **factory,
+            balance_weight=config.balance_loss_weight,
+            **factory,
         )
 
     #: False: every call takes the plain autograd formula (:meth:`adapter_delta`), the reference the lean path is
@@ -144,15 +156,19 @@ class ILoRALinear(nn.Linear):
         if p == 0 and not (torch.is_grad_enabled() and (x.requires_grad or self.adapter_trains)):
             return self.infer(x, y)
         h = DownAndRoute.apply(x, self.lora_A.weight, self.lora_route.weight, p)  # [..., r + N]
-        g = self.lora_route(x, logits=h[..., self.rank:])  # [..., N] float32
-        return MixHeads.apply(y, h[..., :self.rank], g, self.lora_B.weight, self.scale)
+        g = self.lora_route(x, logits=h[..., self.rank :])  # [..., N] float32
+        return MixHeads.apply(y, h[..., : self.rank], g, self.lora_B.weight, self.scale)
 
     @property
     def adapter_trains(self) -> bool:
         """Whether any adapter weight wants a gradient (then a call with gradients on keeps its graph)."""
         route = self.lora_route
-        return (self.lora_A.weight.requires_grad or self.lora_B.weight.requires_grad or route.weight.requires_grad
-                or (route.task is not None and route.task.weight.requires_grad))
+        return (
+            self.lora_A.weight.requires_grad
+            or self.lora_B.weight.requires_grad
+            or route.weight.requires_grad
+            or (route.task is not None and route.task.weight.requires_grad)
+        )
 
     def lora_parameters(self) -> list[nn.Parameter]:
         return [self.lora_A.weight, self.lora_B.weight, *self.lora_route.parameters()]
@@ -162,8 +178,8 @@ class ILoRALinear(nn.Linear):
         softmax, the outer product and one GEMM that accumulates into y (five or six kernels)."""
         w_ar, b_scaled = self.inference_weights(y.dtype)  # y's dtype: autocast's when it is on
         h = F.linear(x.to(y.dtype), w_ar)  # [..., r + N]
-        g = self.lora_route(x, logits=h[..., self.rank:])  # [..., N] float32
-        gz = (g.to(h.dtype).unsqueeze(-1) * h[..., :self.rank].unsqueeze(-2)).flatten(-2)  # [..., N r]
+        g = self.lora_route(x, logits=h[..., self.rank :])  # [..., N] float32
+        gz = (g.to(h.dtype).unsqueeze(-1) * h[..., : self.rank].unsqueeze(-2)).flatten(-2)  # [..., N r]
         y.view(-1, y.shape[-1]).addmm_(gz.view(-1, gz.shape[-1]), b_scaled.t())  # [T, d_out] += ...
         return y
 
@@ -175,8 +191,17 @@ class ILoRALinear(nn.Linear):
         cache = self.__dict__.get("_inference_cache")
         if cache is not None and torch.compiler.is_compiling():
             return cache[1], cache[2]
-        key = (dtype, a.device, a._version, b._version, route._version, a.data_ptr(), b.data_ptr(),
-               route.data_ptr(), self.scale)
+        key = (
+            dtype,
+            a.device,
+            a._version,
+            b._version,
+            route._version,
+            a.data_ptr(),
+            b.data_ptr(),
+            route.data_ptr(),
+            self.scale,
+        )
         if cache is None or cache[0] != key:
             with torch.no_grad():
                 w_ar = torch.cat([a, route]).to(dtype)  # [r + N, d_in]
@@ -202,5 +227,7 @@ class ILoRALinear(nn.Linear):
         return F.linear(gz, self.lora_B.weight)  # [..., d_out]
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
-                f"rank={self.rank}, num_experts={self.num_experts}, scale={self.scale}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
+            f"rank={self.rank}, num_experts={self.num_experts}, scale={self.scale}"
+        )

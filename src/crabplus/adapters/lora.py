@@ -27,7 +27,11 @@ def apply_lora(model: nn.Module, config: LoRAConfig) -> PeftModel:
     if not names:
         raise ValueError(f"apply_lora: no nn.Linear named {config.target_modules} in {type(model).__name__}")
     peft_config = PeftLoraConfig(
-        r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout, target_modules=names, bias="none",
+        r=config.rank,
+        lora_alpha=config.alpha,
+        lora_dropout=config.dropout,
+        target_modules=names,
+        bias="none",
     )
     wrapped = get_peft_model(model, peft_config)
     freeze_base(wrapped)  # PEFT already does; the shared filter makes the rule one and the same
@@ -57,7 +61,6 @@ def load_peft(model: nn.Module, directory: Path, trainable: bool = True) -> Peft
         raise AdapterLoadError(f"{directory}: no adapter_model.safetensors beside adapter_config.json")
     read_safetensors(weights, AdapterLoadError, weights=True)  # a damaged file is named before PEFT reads it
     try:
-        return PeftModel.from_pretrained(model, str(directory.resolve()), is_trainable=trainable,
-                                         local_files_only=True)
+        return PeftModel.from_pretrained(model, str(directory.resolve()), is_trainable=trainable, local_files_only=True)
     except (OSError, ValueError, RuntimeError, KeyError) as exc:
         raise AdapterLoadError(f"{directory}: cannot load the LoRA adapter: {exc}") from exc

@@ -71,9 +71,12 @@ def _raise(source: str, missing: list[str], unexpected: list[str], wrong: list[s
         raise AdapterLoadError("\n".join(parts))
 
 
-def official_to_native(state: dict[str, torch.Tensor], known_paths: set[str] | None = None,
-                       num_experts: int | None = None,
-                       source: str = "state dict") -> tuple[dict[str, torch.Tensor], int]:
+def official_to_native(
+    state: dict[str, torch.Tensor],
+    known_paths: set[str] | None = None,
+    num_experts: int | None = None,
+    source: str = "state dict",
+) -> tuple[dict[str, torch.Tensor], int]:
     """Release-layout tensors -> our layout (paths mapped, heads stacked). Returns (state, N).
 
     A path found in ``known_paths`` (the adapted modules of the model being loaded) is kept as is;
@@ -122,8 +125,11 @@ def official_to_native(state: dict[str, torch.Tensor], known_paths: set[str] | N
         problems = []
         if route.shape != (num_experts, d_in):
             problems.append(f"lora_route {tuple(route.shape)} != ({num_experts}, {d_in})")
-        problems += [f"lora_B{i} {tuple(b.shape)} (want [d_out, {rank}])" for i, b in enumerate(heads)
-                     if b.dim() != 2 or b.shape[1] != rank or b.shape != heads[0].shape]
+        problems += [
+            f"lora_B{i} {tuple(b.shape)} (want [d_out, {rank}])"
+            for i, b in enumerate(heads)
+            if b.dim() != 2 or b.shape[1] != rank or b.shape != heads[0].shape
+        ]
         if problems:
             wrong.append(f"{path}: A {tuple(a.shape)}, " + "; ".join(problems))
             continue
@@ -143,8 +149,11 @@ def load_native_state(model: nn.Module, state: dict[str, torch.Tensor], source: 
         raise AdapterLoadError(f"{source}: the model has no adapter layers (apply_ilora first)")
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
-    wrong = [f"{k}: model {tuple(expected[k].shape)}, file {tuple(state[k].shape)}"
-             for k in sorted(set(state) & set(expected)) if expected[k].shape != state[k].shape]
+    wrong = [
+        f"{k}: model {tuple(expected[k].shape)}, file {tuple(state[k].shape)}"
+        for k in sorted(set(state) & set(expected))
+        if expected[k].shape != state[k].shape
+    ]
     _raise(source, missing, unexpected, wrong)
     model.load_state_dict(state, strict=False)  # every adapter key checked above; base keys stay
 

@@ -105,8 +105,9 @@ class ILoRAPeftLinear(nn.Module, BaseTunerLayer):
 
     adapter_layer_names = (HOLDER,)
 
-    def __init__(self, base_layer: nn.Linear, adapter_name: str, config: ILoRAPeftConfig, *,
-                 per_sample: bool = True) -> None:
+    def __init__(
+        self, base_layer: nn.Linear, adapter_name: str, config: ILoRAPeftConfig, *, per_sample: bool = True
+    ) -> None:
         super().__init__()
         self.base_layer = base_layer
         self.per_sample = per_sample  # False inside an encoder (see ILoRARouter.per_sample)
@@ -170,8 +171,9 @@ class ILoRAPeftModel(BaseTuner):
             return False
         return check_target_module_exists(peft_config, key)
 
-    def _create_and_replace(self, peft_config, adapter_name, target, target_name, parent, current_key,
-                            parameter_name=None) -> None:
+    def _create_and_replace(
+        self, peft_config, adapter_name, target, target_name, parent, current_key, parameter_name=None
+    ) -> None:
         if isinstance(target, ILoRAPeftLinear):
             target.update_layer(adapter_name, peft_config)
             return
@@ -229,16 +231,21 @@ def native_to_peft_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tens
     return {PEFT_PREFIX + k: v.contiguous() for k, v in state.items()}
 
 
-def write_peft_ilora(directory: str | Path, state: dict[str, torch.Tensor], config: ILoRAConfig,
-                     base_model_name_or_path: str | None = None) -> Path:
+def write_peft_ilora(
+    directory: str | Path,
+    state: dict[str, torch.Tensor],
+    config: ILoRAConfig,
+    base_model_name_or_path: str | None = None,
+) -> Path:
     """Write our-layout I-LoRA tensors as a PEFT adapter directory (into an existing or new directory)
     that ``PeftModel.from_pretrained(base, directory)`` loads once this module is imported."""
     from safetensors.torch import save_file
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    peft_config = ILoRAPeftConfig.from_ilora(config, base_model_name_or_path=base_model_name_or_path,
-                                             inference_mode=True)
+    peft_config = ILoRAPeftConfig.from_ilora(
+        config, base_model_name_or_path=base_model_name_or_path, inference_mode=True
+    )
     save_file(native_to_peft_state(state), str(directory / WEIGHTS_FILE), metadata={"format": "pt"})
     peft_config.save_pretrained(str(directory))
     config_file = directory / "adapter_config.json"

@@ -30,7 +30,7 @@ class PerHeadILoRALinear(nn.Module):
         self.lora_route = nn.Parameter(layer.lora_route.weight.detach().clone())  # [N, d_in]
         stacked = layer.lora_B.weight.detach()  # [d_out, N r]
         self.lora_B = nn.ParameterList(
-            nn.Parameter(stacked[:, i * r:(i + 1) * r].clone().contiguous()) for i in range(layer.num_experts)
+            nn.Parameter(stacked[:, i * r : (i + 1) * r].clone().contiguous()) for i in range(layer.num_experts)
         )  # N x [d_out, r]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -39,5 +39,5 @@ class PerHeadILoRALinear(nn.Module):
         g = F.linear(xa.float(), self.lora_route.float()).softmax(-1).to(xa.dtype)  # [..., N]
         z = F.linear(self.lora_dropout(xa), self.lora_A)  # [..., r]
         for i, b in enumerate(self.lora_B):
-            y = y + (g[..., i:i + 1] * F.linear(z, b) * self.scale).to(y.dtype)  # [..., d_out]
+            y = y + (g[..., i : i + 1] * F.linear(z, b) * self.scale).to(y.dtype)  # [..., d_out]
         return y

@@ -25,29 +25,49 @@ def register(sub) -> None:
     from crabplus.adapters.config import OfficialConvertConfig, PeftConvertConfig
     from crabplus.config.cli import add_config_arguments
 
-    parser = sub.add_parser("convert", help="convert checkpoints (e.g. the release's finetune_weights.bin to "
-                                            "safetensors)",
-                            description="Convert checkpoints. `official-ilora`: the official Crab+ adapter "
-                                        "(finetune_weights.bin) to a safetensors adapter directory.")
+    parser = sub.add_parser(
+        "convert",
+        help="convert checkpoints (e.g. the release's finetune_weights.bin to safetensors)",
+        description="Convert checkpoints. `official-ilora`: the official Crab+ adapter "
+        "(finetune_weights.bin) to a safetensors adapter directory.",
+    )
     kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
-    official = kinds.add_parser("official-ilora", help="the release's finetune_weights.bin -> adapter directory",
-                                description="Read the release's torch pickle with weights_only=True, check its "
-                                            "keys, shapes and layers, and write an adapter directory "
-                                            "(adapter.safetensors + adapter_config.json). Settings: --config FILE, "
-                                            "then the flags, then KEY=VALUE overrides.")
-    official.add_argument("paths", nargs="*", metavar="SOURCE OUT",
-                          help="the release's file and the adapter directory to write (keys source, out)")
-    add_config_arguments(official, OfficialConvertConfig, shortcuts=("alpha", "dropout", "expect_tensors", "layout"),
-                         positional_overrides=False)
+    official = kinds.add_parser(
+        "official-ilora",
+        help="the release's finetune_weights.bin -> adapter directory",
+        description="Read the release's torch pickle with weights_only=True, check its "
+        "keys, shapes and layers, and write an adapter directory "
+        "(adapter.safetensors + adapter_config.json). Settings: --config FILE, "
+        "then the flags, then KEY=VALUE overrides.",
+    )
+    official.add_argument(
+        "paths",
+        nargs="*",
+        metavar="SOURCE OUT",
+        help="the release's file and the adapter directory to write (keys source, out)",
+    )
+    add_config_arguments(
+        official,
+        OfficialConvertConfig,
+        shortcuts=("alpha", "dropout", "expect_tensors", "layout"),
+        positional_overrides=False,
+    )
     official.set_defaults(func=convert_official)
-    peft = kinds.add_parser("peft-ilora", help="our I-LoRA adapter (or a checkpoint folder) -> PEFT's layout",
-                            description="Rewrite an I-LoRA adapter directory (adapter.safetensors + "
-                                        "adapter_config.json), or a trained checkpoint folder's adapter/, as a PEFT "
-                                        "adapter directory that PeftModel.from_pretrained loads once "
-                                        "crabplus.adapters.peft_method is imported. Same tensors, renamed keys.")
-    peft.add_argument("paths", nargs="*", metavar="SOURCE OUT",
-                      help="an I-LoRA adapter directory or a checkpoint folder with adapter/, and the PEFT adapter "
-                           "directory to write (keys source, out)")
+    peft = kinds.add_parser(
+        "peft-ilora",
+        help="our I-LoRA adapter (or a checkpoint folder) -> PEFT's layout",
+        description="Rewrite an I-LoRA adapter directory (adapter.safetensors + "
+        "adapter_config.json), or a trained checkpoint folder's adapter/, as a PEFT "
+        "adapter directory that PeftModel.from_pretrained loads once "
+        "crabplus.adapters.peft_method is imported. Same tensors, renamed keys.",
+    )
+    peft.add_argument(
+        "paths",
+        nargs="*",
+        metavar="SOURCE OUT",
+        help="an I-LoRA adapter directory or a checkpoint folder with adapter/, and the PEFT adapter "
+        "directory to write (keys source, out)",
+    )
     add_config_arguments(peft, PeftConvertConfig, shortcuts=("base",), positional_overrides=False)
     peft.set_defaults(func=convert_to_peft)
 
@@ -74,8 +94,10 @@ def convert_official(args: argparse.Namespace) -> int:
     cfg = _settings(OfficialConvertConfig, args)
     done = convert_official_file(cfg)
     release = " (the release's count)" if done.tensors == RELEASE_TENSOR_COUNT else ""
-    print(f"{done.source}: {done.tensors} tensors{release}, {done.modules} modules, r={done.config.rank}, "
-          f"N={done.config.num_experts}, alpha={done.config.alpha}")
+    print(
+        f"{done.source}: {done.tensors} tensors{release}, {done.modules} modules, r={done.config.rank}, "
+        f"N={done.config.num_experts}, alpha={done.config.alpha}"
+    )
     for line in done.parts:
         print(f"  {line}")
     print(f"wrote {cfg.out}")
@@ -104,7 +126,9 @@ def convert_to_peft(args: argparse.Namespace) -> int:
     if cfg.base is None and (Path(cfg.source) / "adapter").is_dir():
         cfg.base = _checkpoint_base(Path(cfg.source))  # a checkpoint folder: record the base it trained on
     done = convert(cfg)
-    print(f"{done.source}: {done.tensors} tensors, r={done.config.rank}, N={done.config.num_experts}, "
-          f"alpha={done.config.alpha}" + (f", base {cfg.base}" if cfg.base else ", no base named (give --base DIR)"))
+    print(
+        f"{done.source}: {done.tensors} tensors, r={done.config.rank}, N={done.config.num_experts}, "
+        f"alpha={done.config.alpha}" + (f", base {cfg.base}" if cfg.base else ", no base named (give --base DIR)")
+    )
     print(f"wrote {cfg.out} (PEFT layout: adapter_model.safetensors + adapter_config.json)")
     return 0

@@ -7,18 +7,24 @@ import sys
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("data", help="validate record files, generate AVSynth, import real data",
-                            description="Work with unified record files (JSON Lines).")
+    parser = sub.add_parser(
+        "data",
+        help="validate record files, generate AVSynth, import real data",
+        description="Work with unified record files (JSON Lines).",
+    )
     data_sub = parser.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
 
-    p = data_sub.add_parser("validate", help="check record files; exit 1 naming every bad record",
-                            description="Validate unified record files. Every invalid record is reported "
-                            "with its file, line, record id and field; the exit code is 1 if any is invalid.")
+    p = data_sub.add_parser(
+        "validate",
+        help="check record files; exit 1 naming every bad record",
+        description="Validate unified record files. Every invalid record is reported "
+        "with its file, line, record id and field; the exit code is 1 if any is invalid.",
+    )
     p.add_argument("files", nargs="+", help="JSON Lines record files or folders of them")
-    p.add_argument("--root", default=None,
-                   help="data root; with it, also check that every media file exists under it")
-    p.add_argument("--allow-empty", action="store_true",
-                   help="no record files (or no records) in the inputs is not an error")
+    p.add_argument("--root", default=None, help="data root; with it, also check that every media file exists under it")
+    p.add_argument(
+        "--allow-empty", action="store_true", help="no record files (or no records) in the inputs is not an error"
+    )
     p.set_defaults(func=run_validate)
 
     # Each of these lives in its own module, beside the code it drives.
@@ -48,15 +54,23 @@ def run_validate(args: argparse.Namespace) -> int:
                     media["answer.mask"] = rec.answer.mask
                 for name, rel in media.items():
                     if not resolve_media(args.root, rel).is_file():
-                        errors.append(RecordError(f"media file not found under {args.root}: {rel}",
-                                                  file=str(path), record_id=rec.id, field=name))
+                        errors.append(
+                            RecordError(
+                                f"media file not found under {args.root}: {rel}",
+                                file=str(path),
+                                record_id=rec.id,
+                                field=name,
+                            )
+                        )
         bad_ids = {e.record_id for e in errors}
         n_bad += len(errors)
         n_ok += sum(1 for r in records if r.id not in bad_ids)
         for err in errors:
             print(f"error: {err}", file=sys.stderr)
-    print(f"{n_ok} valid records, {n_bad} problem(s) in {len(files)} file(s)"
-          + (f" (media checked under {Path(args.root)})" if args.root else ""))
+    print(
+        f"{n_ok} valid records, {n_bad} problem(s) in {len(files)} file(s)"
+        + (f" (media checked under {Path(args.root)})" if args.root else "")
+    )
     if n_ok + n_bad == 0 and files and not args.allow_empty:
         print("error: the record file(s) hold no records; --allow-empty accepts that", file=sys.stderr)
         return 1

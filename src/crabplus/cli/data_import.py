@@ -17,8 +17,19 @@ from __future__ import annotations
 import argparse
 
 #: Settings that also have a flag of their own (generated from the field: --out, --tasks, ...).
-SHORTCUTS = ("out", "tasks", "splits", "skip_missing_media", "strict", "ave_annotations", "avvp_eval_audio",
-             "avvp_eval_visual", "music_avqa_json", "refavs_metadata", "unav_json")
+SHORTCUTS = (
+    "out",
+    "tasks",
+    "splits",
+    "skip_missing_media",
+    "strict",
+    "ave_annotations",
+    "avvp_eval_audio",
+    "avvp_eval_visual",
+    "music_avqa_json",
+    "refavs_metadata",
+    "unav_json",
+)
 
 
 def register(data_sub) -> None:
@@ -26,13 +37,19 @@ def register(data_sub) -> None:
     from crabplus.data.config import ImportConfig
 
     p = data_sub.add_parser(
-        "import-avuie", help="import the AV-UIE v2 release as unified records",
+        "import-avuie",
+        help="import the AV-UIE v2 release as unified records",
         description="Read AVUIE_2/<task>/{train,test}.json under ROOT (the folder holding AVUIE_2/), write "
         "unified records to OUT/<task>/<split>.jsonl and a report of what was read, written and skipped "
         "(with reasons) to OUT/import_report.json. Settings: --config FILE, then the flags, then KEY=VALUE "
-        "overrides; every flag sets the key of the same name. See docs/data.md.")
-    p.add_argument("root", metavar="ROOT", nargs="*",
-                   help="the data root: the folder that holds AVUIE_2/ (key root); KEY=VALUE overrides may follow")
+        "overrides; every flag sets the key of the same name. See docs/data.md.",
+    )
+    p.add_argument(
+        "root",
+        metavar="ROOT",
+        nargs="*",
+        help="the data root: the folder that holds AVUIE_2/ (key root); KEY=VALUE overrides may follow",
+    )
     add_config_arguments(p, ImportConfig, shortcuts=SHORTCUTS, positional_overrides=False)
     p.set_defaults(func=run_import)
 
@@ -59,14 +76,25 @@ def run_import(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {cfg.out}: a file, not a folder; give the folder the records go to")
     try:
         tasks = parse_tasks(cfg.tasks)
-        files = GroundTruthFiles(ave_annotations=cfg.ave_annotations, avvp_eval_audio=cfg.avvp_eval_audio,
-                                 avvp_eval_visual=cfg.avvp_eval_visual, music_avqa=cfg.music_avqa_json,
-                                 refavs_metadata=cfg.refavs_metadata, unav_annotations=cfg.unav_json)
+        files = GroundTruthFiles(
+            ave_annotations=cfg.ave_annotations,
+            avvp_eval_audio=cfg.avvp_eval_audio,
+            avvp_eval_visual=cfg.avvp_eval_visual,
+            music_avqa=cfg.music_avqa_json,
+            refavs_metadata=cfg.refavs_metadata,
+            unav_annotations=cfg.unav_json,
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     try:
-        report = import_avuie(cfg.root, cfg.out, tasks=tasks, splits=cfg.splits,
-                              skip_missing_media=cfg.skip_missing_media, ground_truth=files)
+        report = import_avuie(
+            cfg.root,
+            cfg.out,
+            tasks=tasks,
+            splits=cfg.splits,
+            skip_missing_media=cfg.skip_missing_media,
+            ground_truth=files,
+        )
     except RecordError:
         raise  # a bad file: main() prints it naming the file, exit 1
     except ValueError as exc:  # a bad argument (an unknown split)

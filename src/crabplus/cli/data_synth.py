@@ -7,8 +7,19 @@ import sys
 import time
 
 #: Settings that also have a flag of their own, generated from the field (--per-dataset 4 is per_dataset=4).
-SHORTCUTS = ("out", "per_dataset", "seed", "test_fraction", "image_size", "clip_seconds", "fps", "sample_rate",
-             "datasets", "reasoning", "workers")
+SHORTCUTS = (
+    "out",
+    "per_dataset",
+    "seed",
+    "test_fraction",
+    "image_size",
+    "clip_seconds",
+    "fps",
+    "sample_rate",
+    "datasets",
+    "reasoning",
+    "workers",
+)
 
 
 def register(data_sub) -> None:
@@ -16,14 +27,19 @@ def register(data_sub) -> None:
     from crabplus.synth.config import PRESETS, SynthCommandConfig
 
     p = data_sub.add_parser(
-        "synth", help="generate the AVSynth synthetic world",
+        "synth",
+        help="generate the AVSynth synthetic world",
         description="Render AVSynth: one mirror dataset per real one (all 19 task flags), as MP4 (H.264 + AAC) "
         "or PNG + WAV media, unified record files OUT/<dataset>/{train,test}.jsonl, OUT/manifest.json and "
         "OUT/resolved_config.yaml. Same seed and generator version give the same bytes. Settings: the --preset, "
         "then --config FILE, then the flags, then KEY=VALUE overrides; every flag sets the key of the same name. "
-        "See docs/avsynth.md.")
-    p.add_argument("--preset", default="demo",
-                   help=f"starting sizes: {', '.join(PRESETS)} (default demo); everything else refines it")
+        "See docs/avsynth.md.",
+    )
+    p.add_argument(
+        "--preset",
+        default="demo",
+        help=f"starting sizes: {', '.join(PRESETS)} (default demo); everything else refines it",
+    )
     add_config_arguments(p, SynthCommandConfig, shortcuts=SHORTCUTS, example="per_dataset=4 datasets=[ks,ave]")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
     p.set_defaults(func=run_synth)
@@ -59,6 +75,8 @@ def run_synth(args: argparse.Namespace) -> int:
         print(f"{'dataset':<10} {'task':<13} {'train':>6} {'test':>6}")
         for name, counts in manifest.counts.items():
             print(f"{name:<10} {get_spec(name).task:<13} {counts.get('train', 0):>6} {counts.get('test', 0):>6}")
-    print(f"AVSynth {manifest.version}: {manifest.total} records in {len(manifest.counts)} datasets, seed "
-          f"{manifest.seed}, written to {cfg.out} in {seconds:.1f} s")
+    print(
+        f"AVSynth {manifest.version}: {manifest.total} records in {len(manifest.counts)} datasets, seed "
+        f"{manifest.seed}, written to {cfg.out} in {seconds:.1f} s"
+    )
     return 0

@@ -13,7 +13,8 @@ def register(sub) -> None:
     from crabplus.experiments.config import DemoConfig
 
     parser = sub.add_parser(
-        "demo", help="the main job: AVSynth -> tiny model -> I-LoRA -> evaluate -> report (CPU, minutes)",
+        "demo",
+        help="the main job: AVSynth -> tiny model -> I-LoRA -> evaluate -> report (CPU, minutes)",
         description="Generate a small AVSynth set, train the tiny model (a base stage, then I-LoRA multi-task on "
         "all 19 mirror datasets), evaluate every dataset with its official metric beside chance, write "
         "report.md + plots and print the table. --full runs the transfer study instead (single-task runs for "
@@ -21,10 +22,18 @@ def register(sub) -> None:
         "Finished stages are reused when their configuration and inputs (by content) are unchanged; "
         "interrupted ones resume.",
     )
-    add_config_arguments(parser, DemoConfig, shortcuts=("output_dir", "full", "study_seeds", "study_ranks"),
-                         example="adapter.max_steps=100 synth.per_dataset=12")
-    parser.add_argument("--fresh", action="store_true", help="delete the output folder first (only a folder an "
-                        "earlier demo wrote: one holding demo_config.yaml; anything else is refused)")
+    add_config_arguments(
+        parser,
+        DemoConfig,
+        shortcuts=("output_dir", "full", "study_seeds", "study_ranks"),
+        example="adapter.max_steps=100 synth.per_dataset=12",
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="delete the output folder first (only a folder an "
+        "earlier demo wrote: one holding demo_config.yaml; anything else is refused)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -36,8 +45,10 @@ def remove_demo_folder(out: Path) -> None:
     if not out.exists():
         return
     if out.is_symlink() or not out.is_dir() or not (out / "demo_config.yaml").is_file():
-        raise UsageError(f"--fresh: {out} is not a crabplus demo folder (no demo_config.yaml in it); refusing to "
-                         "delete it. Choose another --out, or remove it yourself")
+        raise UsageError(
+            f"--fresh: {out} is not a crabplus demo folder (no demo_config.yaml in it); refusing to "
+            "delete it. Choose another --out, or remove it yourself"
+        )
     shutil.rmtree(out)
 
 

@@ -14,7 +14,8 @@ def register(sub) -> None:
     from crabplus.lmms.config import LmmsTasksConfig
 
     parser = sub.add_parser(
-        "lmms-tasks", help="write lmms-eval tasks (crabplus_avuie / crabplus_avsynth) for local record files",
+        "lmms-tasks",
+        help="write lmms-eval tasks (crabplus_avuie / crabplus_avsynth) for local record files",
         description="Write one lmms-eval task per dataset found in the records (YAML + local documents) into OUT; "
         "run them with `lmms-eval --model crabplus --model_args checkpoint=C --tasks <group>_<dataset> "
         "--include_path OUT`. Scores are crabplus eval's (our parser, the official metric). Settings: --config "

@@ -27,11 +27,17 @@ def build_parser() -> argparse.ArgumentParser:
         "Start with `crabplus demo` (the embedded synthetic world, CPU, minutes).",
     )
     parser.add_argument("--version", action="version", version=f"crabplus {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="more log output (-vv: debug); the default level comes from CRABPLUS_LOG")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more log output (-vv: debug); the default level comes from CRABPLUS_LOG",
+    )
     parser.add_argument("-q", "--quiet", action="count", default=0, help="less log output (warnings only)")
-    parser.add_argument("--debug", action="store_true",
-                        help="show the full traceback of an error (also: CRABPLUS_DEBUG=1)")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the full traceback of an error (also: CRABPLUS_DEBUG=1)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"crabplus.cli.{name.replace('-', '_')}").register(sub)
@@ -71,8 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except Exception as exc:
         _traceback(debug)
-        print(f"{prefix} unexpected {describe(exc)} (a bug in crabplus: run again with --debug for the "
-              "traceback and report it)", file=sys.stderr)
+        print(
+            f"{prefix} unexpected {describe(exc)} (a bug in crabplus: run again with --debug for the "
+            "traceback and report it)",
+            file=sys.stderr,
+        )
         return 3
 
 
@@ -87,8 +96,11 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
     command = getattr(args, "command", None)
     subparsers = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
     sub = subparsers.choices.get(command) if subparsers is not None and command else None
-    lists = [a for a in (sub._actions if sub is not None else [])
-             if not a.option_strings and a.nargs in ("*", "+") and isinstance(getattr(args, a.dest, None), list)]
+    lists = [
+        a
+        for a in (sub._actions if sub is not None else [])
+        if not a.option_strings and a.nargs in ("*", "+") and isinstance(getattr(args, a.dest, None), list)
+    ]
     if len(lists) != 1 or any(word.startswith("-") for word in extra):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     getattr(args, lists[0].dest).extend(extra)

@@ -14,9 +14,31 @@ from pathlib import Path
 
 #: Settings that also have a flag of their own, generated from the field (--max-new-tokens 8 is
 #: max_new_tokens=8); the positional INPUTs set ``inputs``.
-SHORTCUTS = ("messages", "task", "checkpoint", "base", "device", "audio", "video2", "audio2", "question", "options",
-             "expression", "frame_second", "root", "output", "out", "max_new_tokens", "segmenter", "sam2_checkpoint",
-             "batch_size", "decode", "merge", "allow_empty", "allow_changed_settings")
+SHORTCUTS = (
+    "messages",
+    "task",
+    "checkpoint",
+    "base",
+    "device",
+    "audio",
+    "video2",
+    "audio2",
+    "question",
+    "options",
+    "expression",
+    "frame_second",
+    "root",
+    "output",
+    "out",
+    "max_new_tokens",
+    "segmenter",
+    "sam2_checkpoint",
+    "batch_size",
+    "decode",
+    "merge",
+    "allow_empty",
+    "allow_changed_settings",
+)
 
 
 def register(sub) -> None:
@@ -24,7 +46,8 @@ def register(sub) -> None:
     from crabplus.infer.config import PredictConfig
 
     parser = sub.add_parser(
-        "predict", help="answer a task on your own video, or on a record file / folder / glob of inputs",
+        "predict",
+        help="answer a task on your own video, or on a record file / folder / glob of inputs",
         description="One video: answer one task (a dataset name: ks, ave, s4, avqa, ...) and print the answer "
         "and the structured prediction; segmentation tasks also write the mask PNG (at the video's own size). "
         "Many inputs "
@@ -37,10 +60,14 @@ def register(sub) -> None:
         "its shard into P.rank<r>-of-<N>.jsonl and resumes it after a crash; rank 0 merges them into P at the "
         "end (or `crabplus predict --merge P` after a partial run).",
     )
-    parser.add_argument("inputs", nargs="*", metavar="INPUT",
-                        help="a video (or, for image tasks, a still image with --audio); or record files, folders, "
-                        "globs (quote them) for many. KEY=VALUE tokens among them are dotted overrides of the "
-                        "settings (e.g. max_new_tokens=32), applied last")
+    parser.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="INPUT",
+        help="a video (or, for image tasks, a still image with --audio); or record files, folders, "
+        "globs (quote them) for many. KEY=VALUE tokens among them are dotted overrides of the "
+        "settings (e.g. max_new_tokens=32), applied last",
+    )
     add_config_arguments(parser, PredictConfig, shortcuts=SHORTCUTS, positional_overrides=False)
     parser.add_argument("--json", action="store_true", help="print the result (or the run's summary) as JSON")
     parser.set_defaults(func=run)
@@ -103,9 +130,19 @@ def run_messages(cfg, as_json: bool) -> int:
     from crabplus.utils.io import read_json
 
     messages = read_json(cfg.messages, lambda text: MessagesError(f"--messages {text}"))
-    result = predict(messages=messages, task=cfg.task, checkpoint=cfg.checkpoint, options=cfg.options, out=cfg.out,
-                     max_new_tokens=cfg.max_new_tokens, segmenter=cfg.segmenter, sam2_checkpoint=cfg.sam2_checkpoint,
-                     frame_second=cfg.frame_second, device=cfg.device, base=cfg.base)
+    result = predict(
+        messages=messages,
+        task=cfg.task,
+        checkpoint=cfg.checkpoint,
+        options=cfg.options,
+        out=cfg.out,
+        max_new_tokens=cfg.max_new_tokens,
+        segmenter=cfg.segmenter,
+        sam2_checkpoint=cfg.sam2_checkpoint,
+        frame_second=cfg.frame_second,
+        device=cfg.device,
+        base=cfg.base,
+    )
     if cfg.out is not None:
         write_resolved_config(cfg, cfg.out)
     return _print_result(result, as_json)
@@ -119,10 +156,22 @@ def run_one(cfg, as_json: bool) -> int:
     if cfg.task is None:
         raise UsageError("one video needs --task (which task to ask), or --question for a free-form question")
     result = predict(
-        cfg.inputs[0], task=cfg.task, checkpoint=cfg.checkpoint, audio=cfg.audio, video2=cfg.video2,
-        audio2=cfg.audio2, question=cfg.question, options=cfg.options, expression=cfg.expression,
-        frame_second=cfg.frame_second, out=cfg.out, max_new_tokens=cfg.max_new_tokens,
-        segmenter=cfg.segmenter, sam2_checkpoint=cfg.sam2_checkpoint, device=cfg.device, base=cfg.base,
+        cfg.inputs[0],
+        task=cfg.task,
+        checkpoint=cfg.checkpoint,
+        audio=cfg.audio,
+        video2=cfg.video2,
+        audio2=cfg.audio2,
+        question=cfg.question,
+        options=cfg.options,
+        expression=cfg.expression,
+        frame_second=cfg.frame_second,
+        out=cfg.out,
+        max_new_tokens=cfg.max_new_tokens,
+        segmenter=cfg.segmenter,
+        sam2_checkpoint=cfg.sam2_checkpoint,
+        device=cfg.device,
+        base=cfg.base,
     )
     if cfg.out is not None:
         write_resolved_config(cfg, cfg.out)
@@ -152,16 +201,22 @@ def run_merge(cfg, as_json: bool) -> int:
     if cfg.inputs:
         raise UsageError(f"--merge {output} takes no INPUT (it merges what the run wrote beside {output})")
     if not output.is_file() and not part_files(output):
-        raise UsageError(f"--merge {output}: neither that file nor its part files ({output.name}.rank<r>-of-<N>"
-                         ".jsonl) exist")
+        raise UsageError(
+            f"--merge {output}: neither that file nor its part files ({output.name}.rank<r>-of-<N>.jsonl) exist"
+        )
     counts = merge(output)
     if as_json:
         print(json.dumps({"output": str(output), **counts}))
     else:
-        print(f"merged {counts['rows']} prediction(s) into {output}"
-              + (f"; {counts['skipped']} input(s) skipped" if counts["skipped"] else "")
-              + (f"; {counts['missing']} input(s) not answered yet (run the prediction again to finish)"
-                 if counts["missing"] else ""))
+        print(
+            f"merged {counts['rows']} prediction(s) into {output}"
+            + (f"; {counts['skipped']} input(s) skipped" if counts["skipped"] else "")
+            + (
+                f"; {counts['missing']} input(s) not answered yet (run the prediction again to finish)"
+                if counts["missing"]
+                else ""
+            )
+        )
     return 0
 
 
@@ -203,13 +258,21 @@ def _run_many(cfg, as_json: bool, ranks) -> int:
     files = expand_inputs(cfg.inputs)
     output = Path(cfg.output) if cfg.output else Path(cfg.out or ".") / "predictions.jsonl"
     check_output(output, files)
-    record_args = dict(audio=cfg.audio, video2=cfg.video2, audio2=cfg.audio2, question=cfg.question,
-                       options=cfg.options, expression=cfg.expression, frame_second=cfg.frame_second)
+    record_args = dict(
+        audio=cfg.audio,
+        video2=cfg.video2,
+        audio2=cfg.audio2,
+        question=cfg.question,
+        options=cfg.options,
+        expression=cfg.expression,
+        frame_second=cfg.frame_second,
+    )
     items = list(iter_items(files, task=cfg.task, root=cfg.root, record_args=record_args))
     check_unique_ids(item for item in items if item.problem is None)
     if not items and not cfg.allow_empty:
-        raise UsageError(f"no inputs to answer in {', '.join(cfg.inputs)} (no media or record files); "
-                         "--allow-empty accepts that")
+        raise UsageError(
+            f"no inputs to answer in {', '.join(cfg.inputs)} (no media or record files); --allow-empty accepts that"
+        )
     device = _rank_device(cfg.device, ranks.local_rank, ranks.world)
     settings = settings_file(cfg, output, resumed=bool(read_done(output))) if ranks.is_main else None
     predictor = Predictor.from_checkpoint(cfg.checkpoint, device=device, base=cfg.base) if items else None
@@ -217,17 +280,30 @@ def _run_many(cfg, as_json: bool, ranks) -> int:
     is_free = cfg.task is not None and free_form(get_spec(cfg.task), cfg.question)
     if settings is not None:
         write_resolved_config(cfg, settings.parent, settings.name)
-    summary = predict_many(iter(items), predictor, output, max_new_tokens=cfg.max_new_tokens, free_form=is_free,
-                           batch_size=cfg.batch_size, compiled=compiled, ranks=ranks)
+    summary = predict_many(
+        iter(items),
+        predictor,
+        output,
+        max_new_tokens=cfg.max_new_tokens,
+        free_form=is_free,
+        batch_size=cfg.batch_size,
+        compiled=compiled,
+        ranks=ranks,
+    )
     if not ranks.is_main:
         return 0
     if as_json:
         print(json.dumps(summary.to_json()))
     else:
-        print(f"wrote {summary.written} prediction(s) to {output}"
-              + (f" ({summary.already} already there)" if summary.already else "")
-              + (f"; skipped {len(summary.skipped)} input(s), reasons in {summary.skip_report}"
-                 if summary.skipped else ""))
+        print(
+            f"wrote {summary.written} prediction(s) to {output}"
+            + (f" ({summary.already} already there)" if summary.already else "")
+            + (
+                f"; skipped {len(summary.skipped)} input(s), reasons in {summary.skip_report}"
+                if summary.skipped
+                else ""
+            )
+        )
     for skip in summary.skipped[:5]:
         print(f"skipped: {skip['reason']}", file=sys.stderr)
     if summary.written + summary.already == 0 and summary.skipped and not cfg.allow_empty:

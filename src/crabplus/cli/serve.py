@@ -13,7 +13,8 @@ def register(sub) -> None:
     from crabplus.web.config import ServeConfig
 
     parser = sub.add_parser(
-        "serve", help="a web page to try a checkpoint on your videos (Gradio; shows the routing)",
+        "serve",
+        help="a web page to try a checkpoint on your videos (Gradio; shows the routing)",
         description="Serve a web page over a trained checkpoint: upload a video, pick a task or type a question, "
         "and see the answer, the structured prediction, the mask on the frame, the events on a timeline and "
         "the answer's tokens coloured by their I-LoRA head weights per layer. Needs the web extra "
@@ -42,8 +43,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         import gradio  # noqa: F401
     except ImportError:
-        raise UsageError("the web demo needs Gradio: run `bash scripts/setup.sh web` (pinned, see "
-                         "requirements/web.txt)") from None
+        raise UsageError(
+            "the web demo needs Gradio: run `bash scripts/setup.sh web` (pinned, see requirements/web.txt)"
+        ) from None
     from crabplus.infer import Predictor
     from crabplus.web.app import build_demo
 

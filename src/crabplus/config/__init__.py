@@ -21,5 +21,14 @@ from crabplus.config.core import (
     write_resolved_config,
 )
 
-__all__ = ["RESOLVED_NAME", "ConfigError", "apply_overrides", "from_dict", "load_yaml", "resolve_config",
-           "save_config", "to_dict", "write_resolved_config"]
+__all__ = [
+    "RESOLVED_NAME",
+    "ConfigError",
+    "apply_overrides",
+    "from_dict",
+    "load_yaml",
+    "resolve_config",
+    "save_config",
+    "to_dict",
+    "write_resolved_config",
+]

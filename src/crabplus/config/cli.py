@@ -39,20 +39,33 @@ def flag_name(field_name: str) -> str:
     return "--" + field_name.replace("_", "-")
 
 
-def add_config_arguments(parser: argparse.ArgumentParser, cls: type, *, shortcuts: tuple[str, ...] = (),
-                         positional_overrides: bool = True, example: str = "") -> None:
+def add_config_arguments(
+    parser: argparse.ArgumentParser,
+    cls: type,
+    *,
+    shortcuts: tuple[str, ...] = (),
+    positional_overrides: bool = True,
+    example: str = "",
+) -> None:
     """Add ``--config FILE``, the ``KEY=VALUE`` overrides (a positional list unless the command's own
     positionals take that place; see :func:`split_overrides`) and one ``--field-name`` flag per name in
     ``shortcuts``. A boolean field gets ``--name`` / ``--no-name``; a list field takes several values
     (split at commas too when its metadata says ``"split": ","``; the flag may be repeated when it says
     ``"repeat": True``)."""
-    parser.add_argument("--config", default=None, metavar="FILE",
-                        help=f"YAML file of these settings ({cls.__name__}; default: the built-in defaults); "
-                        "the resolved settings are written beside the outputs")
+    parser.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help=f"YAML file of these settings ({cls.__name__}; default: the built-in defaults); "
+        "the resolved settings are written beside the outputs",
+    )
     if positional_overrides:
-        parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                            help="dotted overrides of the settings, applied last"
-                            + (f", e.g. {example}" if example else ""))
+        parser.add_argument(
+            "overrides",
+            nargs="*",
+            metavar="KEY=VALUE",
+            help="dotted overrides of the settings, applied last" + (f", e.g. {example}" if example else ""),
+        )
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for name in shortcuts:
@@ -102,8 +115,14 @@ def split_overrides(tokens: list[str]) -> tuple[list[str], list[str]]:
     return [t for t in tokens if t not in overrides], overrides
 
 
-def config_from_args(cls: type[T], args: argparse.Namespace, *, defaults: T | None = None,
-                     overrides: list[str] | None = None, values: dict[str, Any] | None = None) -> T:
+def config_from_args(
+    cls: type[T],
+    args: argparse.Namespace,
+    *,
+    defaults: T | None = None,
+    overrides: list[str] | None = None,
+    values: dict[str, Any] | None = None,
+) -> T:
     """The command's resolved configuration: ``--config`` (or ``defaults``), then ``values`` (what a
     command's own positionals set), then the shortcut flags given, then the ``KEY=VALUE`` overrides."""
     hints = typing.get_type_hints(cls)
@@ -113,7 +132,7 @@ def config_from_args(cls: type[T], args: argparse.Namespace, *, defaults: T | No
         overrides = list(getattr(args, "overrides", None) or [])
     for dest, raw in vars(args).items():
         if dest.startswith(_PREFIX) and raw is not None:
-            name = dest[len(_PREFIX):]
+            name = dest[len(_PREFIX) :]
             if isinstance(raw, list):  # a list flag takes every word after it, KEY=VALUE ones too: hand those back
                 raw, swallowed = split_overrides(raw)
                 overrides = swallowed + overrides

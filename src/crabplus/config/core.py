@@ -192,9 +192,12 @@ class _StrictLoader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} appears twice in one mapping (first on line "
+                    None,
+                    None,
+                    f"key {key!r} appears twice in one mapping (first on line "
                     f"{seen[key].start_mark.line + 1}, again on line {key_node.start_mark.line + 1})",
-                    key_node.start_mark)
+                    key_node.start_mark,
+                )
             seen[key] = key_node
         return super().construct_mapping(node, deep=deep)
 
@@ -227,8 +230,14 @@ def save_config(cfg: Any, path: str | Path) -> Path:
 RESOLVED_NAME = "resolved_config.yaml"
 
 
-def resolve_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None, *,
-                   defaults: T | None = None, values: dict[str, Any] | None = None) -> T:
+def resolve_config(
+    cls: type[T],
+    path: str | Path | None = None,
+    overrides: list[str] | None = None,
+    *,
+    defaults: T | None = None,
+    values: dict[str, Any] | None = None,
+) -> T:
     """The front door: the configuration of one command, resolved in one order.
 
     ``defaults`` (an instance; default ``cls()``) is the start. A YAML file at ``path`` replaces it:

@@ -35,8 +35,15 @@ def _whisper_mel_filters(n_mels: int) -> torch.Tensor:
     """[n_fft//2 + 1, n_mels] Slaney-normalised mel filters, 0-8 kHz (the extractor's own filters)."""
     from transformers.audio_utils import mel_filter_bank
 
-    fb = mel_filter_bank(num_frequency_bins=1 + N_FFT // 2, num_mel_filters=n_mels, min_frequency=0.0,
-                         max_frequency=8000.0, sampling_rate=SAMPLE_RATE, norm="slaney", mel_scale="slaney")
+    fb = mel_filter_bank(
+        num_frequency_bins=1 + N_FFT // 2,
+        num_mel_filters=n_mels,
+        min_frequency=0.0,
+        max_frequency=8000.0,
+        sampling_rate=SAMPLE_RATE,
+        norm="slaney",
+        mel_scale="slaney",
+    )
     return torch.from_numpy(fb).float()
 
 
@@ -104,8 +111,10 @@ def _kaldi_mel_banks(num_bins: int, low_freq: float = 20.0, high_freq: float = 8
     Triangles are computed in the mel domain, and the Nyquist column is zero, as Kaldi/torchaudio define.
     """
     n_fft_bins = KALDI_FFT // 2
-    mel_low, mel_high = _mel(torch.tensor(low_freq, dtype=torch.float64)), _mel(torch.tensor(high_freq,
-                                                                                             dtype=torch.float64))
+    mel_low, mel_high = (
+        _mel(torch.tensor(low_freq, dtype=torch.float64)),
+        _mel(torch.tensor(high_freq, dtype=torch.float64)),
+    )
     delta = (mel_high - mel_low) / (num_bins + 1)
     i = torch.arange(num_bins, dtype=torch.float64).unsqueeze(1)
     left, center, right = mel_low + i * delta, mel_low + (i + 1) * delta, mel_low + (i + 2) * delta

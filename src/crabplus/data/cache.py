@@ -50,15 +50,15 @@ class MediaCache:
         return self._hashes[memo_key]
 
     def key(self, kind: str, sources: list[str | Path], params: dict[str, Any]) -> str:
-        payload = {"v": CACHE_VERSION, "kind": kind, "files": [self.file_hash(p) for p in sources],
-                   "params": params}
+        payload = {"v": CACHE_VERSION, "kind": kind, "files": [self.file_hash(p) for p in sources], "params": params}
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
     def _entry(self, kind: str, key: str) -> Path:
         return self.root / kind / key[:2] / f"{key}.npy"
 
-    def get_or_compute(self, kind: str, sources: list[str | Path], params: dict[str, Any],
-                       compute: Callable[[], np.ndarray]) -> np.ndarray:
+    def get_or_compute(
+        self, kind: str, sources: list[str | Path], params: dict[str, Any], compute: Callable[[], np.ndarray]
+    ) -> np.ndarray:
         """The array for (kind, source contents, params): from disk when present, else ``compute()`` stored."""
         entry = self._entry(kind, self.key(kind, sources, params))
         if entry.is_file():

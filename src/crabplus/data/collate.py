@@ -26,7 +26,7 @@ def _pad_1d(seqs: list[torch.Tensor], value: int, side: str) -> torch.Tensor:
     out = torch.full((len(seqs), longest), value, dtype=seqs[0].dtype)
     for i, s in enumerate(seqs):
         if side == "left":
-            out[i, longest - s.numel():] = s
+            out[i, longest - s.numel() :] = s
         else:
             out[i, : s.numel()] = s
     return out
@@ -56,10 +56,12 @@ def collate(samples: list[dict], pad_id: int, padding_side: Literal["left", "rig
         longest = max(f.shape[-1] for f in feats)
         # [n_i, n_mels, F_i] -> [sum n_i, n_mels, max F]; padded frames are masked out (feature_attention_mask 0)
         batch["input_features"] = torch.cat(
-            [torch.nn.functional.pad(f, (0, longest - f.shape[-1])) for f in feats], dim=0)
+            [torch.nn.functional.pad(f, (0, longest - f.shape[-1])) for f in feats], dim=0
+        )
         masks = [s["feature_attention_mask"] for s in samples if "input_features" in s]
         batch["feature_attention_mask"] = torch.cat(
-            [torch.nn.functional.pad(m, (0, longest - m.shape[-1])) for m in masks], dim=0)
+            [torch.nn.functional.pad(m, (0, longest - m.shape[-1])) for m in masks], dim=0
+        )
     for key in _LISTS:
         batch[key] = [s.get(key) for s in samples]
     skipped = [entry for s in samples for entry in s.get("skipped", [])]

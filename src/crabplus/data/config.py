@@ -18,8 +18,10 @@ class DataConfig:
     """
 
     #: keys an earlier version accepted and never read: named in the error, so an old YAML fails clearly
-    REMOVED_KEYS = {"eval": "removed (never read; `crabplus eval --data` takes the record files to score)",
-                    "max_eval_per_dataset": "removed (never read; the demo's is the top-level max_eval_per_dataset)"}
+    REMOVED_KEYS = {
+        "eval": "removed (never read; `crabplus eval --data` takes the record files to score)",
+        "max_eval_per_dataset": "removed (never read; the demo's is the top-level max_eval_per_dataset)",
+    }
 
     train: list[str] = field(default_factory=list)
     root: str | None = None
@@ -42,29 +44,50 @@ class ImportConfig:
     ground-truth files, merged into the records (docs/data.md)."""
 
     root: str | None = field(default=None, metadata={"help": "the data root: the folder that holds AVUIE_2/"})
-    out: str | None = field(default=None, metadata={
-        "help": "output folder for the record files and the report", "metavar": "DIR"})
-    tasks: list[str] | None = field(default=None, metadata={
-        "help": "task flags, comma-separated or several (default: all 19)", "split": ",", "metavar": "TASK"})
-    splits: list[str] = field(default_factory=lambda: ["train", "test"], metadata={
-        "help": "train, test or both", "split": ",", "metavar": "SPLIT"})
-    skip_missing_media: bool = field(default=True, metadata={
-        "help": "skip (and count) records whose media files are missing under ROOT; --no-skip-missing-media "
-        "writes them anyway and counts them as kept"})
+    out: str | None = field(
+        default=None, metadata={"help": "output folder for the record files and the report", "metavar": "DIR"}
+    )
+    tasks: list[str] | None = field(
+        default=None,
+        metadata={"help": "task flags, comma-separated or several (default: all 19)", "split": ",", "metavar": "TASK"},
+    )
+    splits: list[str] = field(
+        default_factory=lambda: ["train", "test"],
+        metadata={"help": "train, test or both", "split": ",", "metavar": "SPLIT"},
+    )
+    skip_missing_media: bool = field(
+        default=True,
+        metadata={
+            "help": "skip (and count) records whose media files are missing under ROOT; --no-skip-missing-media "
+            "writes them anyway and counts them as kept"
+        },
+    )
     strict: bool = field(default=False, metadata={"help": "exit 1 when any record was skipped"})
-    ave_annotations: str | None = field(default=None, metadata={
-        "help": "AVE Annotations.txt (or a split file, same format)", "metavar": "FILE"})
-    avvp_eval_audio: str | None = field(default=None, metadata={
-        "help": "AVVP_eval_audio.csv (needs --avvp-eval-visual)", "metavar": "FILE"})
-    avvp_eval_visual: str | None = field(default=None, metadata={
-        "help": "AVVP_eval_visual.csv (needs --avvp-eval-audio)", "metavar": "FILE"})
-    music_avqa_json: list[str] = field(default_factory=list, metadata={
-        "help": "MUSIC-AVQA avqa-{train,val,test}.json; several, or the flag repeated", "metavar": "FILE",
-        "repeat": True})
+    ave_annotations: str | None = field(
+        default=None, metadata={"help": "AVE Annotations.txt (or a split file, same format)", "metavar": "FILE"}
+    )
+    avvp_eval_audio: str | None = field(
+        default=None, metadata={"help": "AVVP_eval_audio.csv (needs --avvp-eval-visual)", "metavar": "FILE"}
+    )
+    avvp_eval_visual: str | None = field(
+        default=None, metadata={"help": "AVVP_eval_visual.csv (needs --avvp-eval-audio)", "metavar": "FILE"}
+    )
+    music_avqa_json: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "MUSIC-AVQA avqa-{train,val,test}.json; several, or the flag repeated",
+            "metavar": "FILE",
+            "repeat": True,
+        },
+    )
     refavs_metadata: str | None = field(default=None, metadata={"help": "Ref-AVS metadata.csv", "metavar": "FILE"})
-    unav_json: str | None = field(default=None, metadata={
-        "help": "UnAV-100 unav100_annotations.json (also creates unav test records from its test subset)",
-        "metavar": "FILE"})
+    unav_json: str | None = field(
+        default=None,
+        metadata={
+            "help": "UnAV-100 unav100_annotations.json (also creates unav test records from its test subset)",
+            "metavar": "FILE",
+        },
+    )
 
     def __post_init__(self) -> None:
         if (self.avvp_eval_audio is None) != (self.avvp_eval_visual is None):

@@ -21,8 +21,9 @@ from crabplus.schema.records import Record
 
 
 class RecordDataset(Dataset):
-    def __init__(self, records: list[Record], processor, root: str | Path, *, with_target: bool = True,
-                 skip_bad: bool = False):
+    def __init__(
+        self, records: list[Record], processor, root: str | Path, *, with_target: bool = True, skip_bad: bool = False
+    ):
         self.records = list(records)
         self.processor = processor
         self.root = Path(root)
@@ -40,8 +41,9 @@ class RecordDataset(Dataset):
         try:
             return self.processor.encode(record, self.root, with_target=self.with_target)
         except MediaError as exc:
-            raise MediaError(exc.path, f"{exc.problem} (record {record.id!r} of {record.dataset})",
-                             kind=exc.kind) from None
+            raise MediaError(
+                exc.path, f"{exc.problem} (record {record.id!r} of {record.dataset})", kind=exc.kind
+            ) from None
 
     def __getitem__(self, index: int) -> dict:
         if not self.skip_bad:
@@ -64,10 +66,16 @@ class RecordDataset(Dataset):
             if log:
                 sample["skipped"] = log
             return sample
-        raise MediaError(self.root, f"every one of the {n} records has unreadable media "
-                         f"(skipped: {dict(self.skipped)})", kind="all_bad")
+        raise MediaError(
+            self.root,
+            f"every one of the {n} records has unreadable media (skipped: {dict(self.skipped)})",
+            kind="all_bad",
+        )
 
     def skip_report(self) -> dict:
         """``{"count": total, "by_reason": {kind: n}, "ids": {kind: [record ids]}}`` for run reports."""
-        return {"count": sum(self.skipped.values()), "by_reason": dict(self.skipped),
-                "ids": {k: list(v) for k, v in self.skipped_ids.items()}}
+        return {
+            "count": sum(self.skipped.values()),
+            "by_reason": dict(self.skipped),
+            "ids": {k: list(v) for k, v in self.skipped_ids.items()},
+        }

@@ -27,13 +27,18 @@ def write_processor_files(folder: str | Path, processor) -> list[Path]:
     from transformers import Qwen2VLImageProcessorPil, WhisperFeatureExtractor
 
     geometry, pixels = processor.geometry, processor.image_size * processor.image_size
-    image = Qwen2VLImageProcessorPil(size={"shortest_edge": pixels, "longest_edge": pixels},
-                                     patch_size=geometry.patch_size, temporal_patch_size=geometry.temporal_patch_size,
-                                     merge_size=geometry.merge_size).to_dict()
+    image = Qwen2VLImageProcessorPil(
+        size={"shortest_edge": pixels, "longest_edge": pixels},
+        patch_size=geometry.patch_size,
+        temporal_patch_size=geometry.temporal_patch_size,
+        merge_size=geometry.merge_size,
+    ).to_dict()
     audio = WhisperFeatureExtractor(feature_size=processor.n_mels, hop_length=processor.mel_hop).to_dict()
     folder = Path(folder)
     video = {k: v for k, v in image.items() if k != "image_processor_type"}
     both = {**audio, **image, "processor_class": PROCESSOR_CLASS}
     videos = {**video, "video_processor_type": "Qwen2VLVideoProcessor", "processor_class": PROCESSOR_CLASS}
-    return [atomic_write_json(folder / "preprocessor_config.json", both),
-            atomic_write_json(folder / "video_preprocessor_config.json", videos)]
+    return [
+        atomic_write_json(folder / "preprocessor_config.json", both),
+        atomic_write_json(folder / "video_preprocessor_config.json", videos),
+    ]

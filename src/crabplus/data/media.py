@@ -86,8 +86,9 @@ def _open(path: Path) -> Iterator[av.container.InputContainer]:
     try:
         container = av.open(str(path), mode="r")
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
-        raise MediaError(path, f"cannot be opened as a media file (truncated, corrupt or not media): {exc}",
-                         kind="unreadable") from None
+        raise MediaError(
+            path, f"cannot be opened as a media file (truncated, corrupt or not media): {exc}", kind="unreadable"
+        ) from None
     try:
         yield container
     finally:
@@ -129,8 +130,9 @@ def _demux(container, stream, path: Path) -> tuple[list, np.ndarray]:
     if not pts:
         raise MediaError(path, "the video stream has no frames", kind="truncated")
     if stream.frames and len(pts) < stream.frames:
-        raise MediaError(path, f"truncated: the index lists {stream.frames} frames, only {len(pts)} are present",
-                         kind="truncated")
+        raise MediaError(
+            path, f"truncated: the index lists {stream.frames} frames, only {len(pts)} are present", kind="truncated"
+        )
     tb = stream.time_base or Fraction(1, 1)
     times = np.sort(np.asarray(pts, dtype=np.float64))
     return packets, (times - times[0]) * float(tb)
@@ -182,8 +184,11 @@ def _decode_selected(stream, packets: list, path: Path, wanted: list[int], size:
                     return kept
     except av.error.FFmpegError as exc:
         raise MediaError(path, f"decoding failed after frame {index + 1}: {exc}", kind="corrupt") from None
-    raise MediaError(path, f"truncated or corrupt: only {index + 1} frames could be decoded, frame {last + 1} "
-                     "was needed", kind="truncated")
+    raise MediaError(
+        path,
+        f"truncated or corrupt: only {index + 1} frames could be decoded, frame {last + 1} was needed",
+        kind="truncated",
+    )
 
 
 def _resize_all(kept: dict[int, np.ndarray], order: list[int], size: int) -> np.ndarray:
@@ -233,8 +238,7 @@ def read_image(path: str | Path, size: int, *, max_pixels: int = MAX_PIXELS) -> 
         with Image.open(path) as img:
             w, h = img.size
             if w * h > max_pixels:
-                raise MediaError(path, f"resolution {w}x{h} exceeds the limit of {max_pixels} pixels",
-                                 kind="too_large")
+                raise MediaError(path, f"resolution {w}x{h} exceeds the limit of {max_pixels} pixels", kind="too_large")
             img.load()
             if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
                 rgba = img.convert("RGBA")
@@ -247,8 +251,9 @@ def read_image(path: str | Path, size: int, *, max_pixels: int = MAX_PIXELS) -> 
     except MediaError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise MediaError(path, f"cannot be read as an image (truncated, corrupt or not an image): {exc}",
-                         kind="unreadable") from None
+        raise MediaError(
+            path, f"cannot be read as an image (truncated, corrupt or not an image): {exc}", kind="unreadable"
+        ) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -276,13 +281,20 @@ def _check_audio_header(stream, path: Path) -> int:
     resampled to hundreds of millions of samples)."""
     rate = int(stream.codec_context.sample_rate or stream.rate or 0)
     if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
-        raise MediaError(path, f"the audio header claims a sample rate of {rate} Hz; expected "
-                         f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz (a damaged or forged header?)", kind="corrupt")
+        raise MediaError(
+            path,
+            f"the audio header claims a sample rate of {rate} Hz; expected "
+            f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz (a damaged or forged header?)",
+            kind="corrupt",
+        )
     if stream.duration is not None and stream.time_base is not None:
         seconds = float(stream.duration * stream.time_base)
         if seconds > MAX_AUDIO_SECONDS:
-            raise MediaError(path, f"the audio track claims {seconds:.0f} s; at most {MAX_AUDIO_SECONDS} s are read "
-                             "(cut the file first)", kind="too_large")
+            raise MediaError(
+                path,
+                f"the audio track claims {seconds:.0f} s; at most {MAX_AUDIO_SECONDS} s are read (cut the file first)",
+                kind="too_large",
+            )
     return rate
 
 
@@ -335,9 +347,13 @@ def read_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
             packets = [p for p in container.demux(stream) if p.size]
             present = _present_units(stream, packets)
             if stream.frames and present < stream.frames:
-                raise MediaError(path, f"truncated: the index lists {stream.frames} audio "
-                                 f"{'samples' if stream.codec_context.name.startswith('pcm_') else 'packets'}, only "
-                                 f"{present} are present", kind="truncated")
+                raise MediaError(
+                    path,
+                    f"truncated: the index lists {stream.frames} audio "
+                    f"{'samples' if stream.codec_context.name.startswith('pcm_') else 'packets'}, only "
+                    f"{present} are present",
+                    kind="truncated",
+                )
             for packet in [*packets, None]:  # None flushes the decoder
                 for frame in stream.codec_context.decode(packet):
                     rate_in = frame.sample_rate
@@ -347,8 +363,11 @@ def read_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
                         chunks.append(mono)
                         n_samples += len(mono)
                 if rate_in and n_samples > MAX_AUDIO_SECONDS * rate_in:
-                    raise MediaError(path, f"the audio track is longer than {MAX_AUDIO_SECONDS} s (cut the file "
-                                     "first)", kind="too_large")
+                    raise MediaError(
+                        path,
+                        f"the audio track is longer than {MAX_AUDIO_SECONDS} s (cut the file first)",
+                        kind="too_large",
+                    )
             chunks.extend(f.to_ndarray().mean(axis=0, dtype=np.float32) for f in to_float.resample(None))
         except av.error.FFmpegError as exc:
             raise MediaError(path, f"decoding the audio track failed: {exc}", kind="corrupt") from None
@@ -359,8 +378,11 @@ def read_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
     if not rate_in:
         raise MediaError(path, "the audio track has no sample rate", kind="corrupt")
     if not MIN_SAMPLE_RATE <= rate_in <= MAX_SAMPLE_RATE:
-        raise MediaError(path, f"the decoded audio has a sample rate of {rate_in} Hz; expected "
-                         f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz", kind="corrupt")
+        raise MediaError(
+            path,
+            f"the decoded audio has a sample rate of {rate_in} Hz; expected {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz",
+            kind="corrupt",
+        )
     if rate_in != sample_rate:
         mono = _resample(mono, int(rate_in), sample_rate)
     return np.clip(mono, -1.0, 1.0, out=mono)

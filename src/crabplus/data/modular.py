@@ -19,8 +19,10 @@ from crabplus.schema.layouts import audio_segments
 
 #: The caption before each block, by what the block holds (registry ``visual`` kinds; two audios for v2a).
 BLOCK_CAPTIONS = {
-    "video": "This is a video:", "image": "This is an image:",
-    "two_videos": "These are two videos, one after the other:", "audio": "This is an audio:",
+    "video": "This is a video:",
+    "image": "This is an image:",
+    "two_videos": "These are two videos, one after the other:",
+    "audio": "This is an audio:",
     "two_audios": "These are two audio clips, one after the other:",
 }
 
@@ -38,8 +40,14 @@ class ModularMedia:
 
     @classmethod
     def from_config(cls, config) -> ModularMedia:
-        return cls(int(config.vision_queries), int(config.audio_queries), int(config.audio_segment_frames),
-                   tuple(config.image_mean), tuple(config.image_std), int(config.vision_config.patch_size))
+        return cls(
+            int(config.vision_queries),
+            int(config.audio_queries),
+            int(config.audio_segment_frames),
+            tuple(config.image_mean),
+            tuple(config.image_std),
+            int(config.vision_config.patch_size),
+        )
 
     def vision_input(self, frames: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, int]:
         """uint8 [T, S, S, 3] -> (float32 [T, 3, S, S] normalised, grid long [1, 3] = (T, S, S), LLM tokens)."""
@@ -58,7 +66,9 @@ def crab_user_content(spec, instruction: str) -> list[dict]:
     """The user turn in Crab's layout: the video (or image) block, the audio block, then the instruction."""
     vision = "image" if spec.visual == "image" else "video"
     return [
-        {"type": "text", "text": BLOCK_CAPTIONS[spec.visual] + "\n"}, {"type": vision},
+        {"type": "text", "text": BLOCK_CAPTIONS[spec.visual] + "\n"},
+        {"type": vision},
         {"type": "text", "text": "\n" + BLOCK_CAPTIONS["two_audios" if spec.two_audios else "audio"] + "\n"},
-        {"type": "audio"}, {"type": "text", "text": "\n" + instruction},
+        {"type": "audio"},
+        {"type": "text", "text": "\n" + instruction},
     ]

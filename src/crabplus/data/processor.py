@@ -57,8 +57,9 @@ def conversation(record: Record, *, with_target: bool, crab_layout: bool = False
     ``crab_layout``: the user turn in Crab's (the modular family's) layout instead."""
     spec = get_spec(record.dataset)
     vision = "image" if spec.visual == "image" else "video"
-    media = [{"type": "audio"}, {"type": vision}] if spec.visual == "two_videos" else [
-        {"type": vision}, {"type": "audio"}]
+    media = (
+        [{"type": "audio"}, {"type": vision}] if spec.visual == "two_videos" else [{"type": vision}, {"type": "audio"}]
+    )
     user = [{"type": "text", "text": spec.lead_in}, *media, {"type": "text", "text": record.instruction}]
     if crab_layout:
         user = crab_user_content(spec, record.instruction)
@@ -89,8 +90,15 @@ class CrabProcessor:
     enables the on-disk cache of decoded frames and audio features (:class:`~crabplus.data.cache.MediaCache`).
     """
 
-    def __init__(self, tokenizer, thinker_config, image_size: int = 224, cache_dir: str | Path | None = None,
-                 *, video_fps: float = 1.0):
+    def __init__(
+        self,
+        tokenizer,
+        thinker_config,
+        image_size: int = 224,
+        cache_dir: str | Path | None = None,
+        *,
+        video_fps: float = 1.0,
+    ):
         self.tokenizer = tokenizer
         self.modular = ModularMedia.from_config(thinker_config) if is_modular(thinker_config) else None
         if self.modular is not None:
@@ -98,16 +106,20 @@ class CrabProcessor:
         else:
             self.geometry = VisionGeometry.from_config(thinker_config.vision_config)
         if image_size <= 0 or image_size % self.geometry.factor:
-            raise ValueError(f"image_size {image_size} must be a positive multiple of patch_size * "
-                             f"spatial_merge_size = {self.geometry.factor}")
+            raise ValueError(
+                f"image_size {image_size} must be a positive multiple of patch_size * "
+                f"spatial_merge_size = {self.geometry.factor}"
+            )
         self.image_size = image_size
         self.n_mels = int(thinker_config.audio_config.num_mel_bins)
         self.mel_hop = mel_hop_length(thinker_config.audio_config)
         self.ids = special_token_ids(tokenizer)
         for role, attr in (("audio", "audio_token_id"), ("image", "image_token_id"), ("video", "video_token_id")):
             if int(getattr(thinker_config, attr)) != self.ids[role]:
-                raise ValueError(f"thinker config {attr}={getattr(thinker_config, attr)} but the tokenizer's "
-                                 f"{_PLACEHOLDER[role]} is {self.ids[role]}: config and tokenizer do not match")
+                raise ValueError(
+                    f"thinker config {attr}={getattr(thinker_config, attr)} but the tokenizer's "
+                    f"{_PLACEHOLDER[role]} is {self.ids[role]}: config and tokenizer do not match"
+                )
         self.pad_id = self.ids["pad"]
         # The release's processor assumes 1 fps when none is passed: a temporal grid of 2 frames spans 2 s.
         self.seconds_per_grid = self.geometry.temporal_patch_size / video_fps
@@ -125,19 +137,28 @@ class CrabProcessor:
 
     def frames(self, path: Path, num_frames: int) -> np.ndarray:
         """uint8 [num_frames, S, S, 3]."""
-        return self._cached("frames", [path], {"n": num_frames, "size": self.image_size},
-                            lambda: read_frames(path, num_frames, self.image_size))
+        return self._cached(
+            "frames",
+            [path],
+            {"n": num_frames, "size": self.image_size},
+            lambda: read_frames(path, num_frames, self.image_size),
+        )
 
     def still(self, path: Path, *, second: float | None = None) -> np.ndarray:
         """uint8 [S, S, 3]: an image file, or the frame of a video at ``second``."""
         if second is None:
             return self._cached("image", [path], {"size": self.image_size}, lambda: read_image(path, self.image_size))
-        return self._cached("frame_at", [path], {"second": second, "size": self.image_size},
-                            lambda: read_frame_at(path, second, self.image_size))
+        return self._cached(
+            "frame_at",
+            [path],
+            {"second": second, "size": self.image_size},
+            lambda: read_frame_at(path, second, self.image_size),
+        )
 
     def log_mel(self, paths: list[Path], window: str, index: int | None) -> np.ndarray:
         """float32 [n_mels, frames]: each file's audio windowed, joined end to end, fitted to 30 s
         (:func:`fit_to_chunk`: longer audio keeps ten evenly spread windows), log-mel."""
+
         def compute() -> np.ndarray:
             audio = np.concatenate([apply_window(read_audio(p), window, index) for p in paths])
             return whisper_log_mel(fit_to_chunk(audio), self.n_mels, self.mel_hop)
@@ -170,8 +191,11 @@ class CrabProcessor:
         except ValueError as exc:
             raise RecordError(str(exc), record_id=record.id, field="media.audio_window_index") from None
         if spec.visual == "image" and media.image is None and media.frame_second is None:
-            raise RecordError("an image task without media.image needs media.frame_second", record_id=record.id,
-                              field="media.frame_second")
+            raise RecordError(
+                "an image task without media.image needs media.frame_second",
+                record_id=record.id,
+                field="media.frame_second",
+            )
 
         out: dict = {}
         notes: list[str] = []
@@ -179,8 +203,7 @@ class CrabProcessor:
         if complete_streams:  # prediction: a missing stream becomes a blank/silent one, with a note
             own_track_silent, blank_video = self._lenient_media(spec, media, where, notes)
         if spec.visual == "image":
-            image = self.still(where("image")) if media.image else self.still(where("video"),
-                                                                               second=media.frame_second)
+            image = self.still(where("image")) if media.image else self.still(where("video"), second=media.frame_second)
             if self.modular is not None:
                 out["pixel_values"], out["image_grid_thw"], n_vision = self.modular.vision_input(image[None])
             else:
@@ -209,20 +232,25 @@ class CrabProcessor:
             audio_paths = [where("video")]
         if own_track_silent:
             seconds = min(30.0, max(1.0, own_track_silent))
-            silent = apply_window(np.zeros(int(seconds * 16000), np.float32), spec.audio_window,
-                                  media.audio_window_index)
+            silent = apply_window(
+                np.zeros(int(seconds * 16000), np.float32), spec.audio_window, media.audio_window_index
+            )
             mel = whisper_log_mel(silent, self.n_mels, self.mel_hop)
         else:
             mel = self.log_mel(audio_paths, spec.audio_window, media.audio_window_index)
         out["input_features"] = torch.from_numpy(np.ascontiguousarray(mel))[None]  # [1, n_mels, F]
         out["feature_attention_mask"] = torch.ones(1, mel.shape[1], dtype=torch.long)  # [1, F]
-        n_audio = (self.modular.audio_tokens(mel.shape[1]) if self.modular is not None
-                   else audio_token_count(mel.shape[1]))
+        n_audio = (
+            self.modular.audio_tokens(mel.shape[1]) if self.modular is not None else audio_token_count(mel.shape[1])
+        )
 
         messages = conversation(record, with_target=with_target, crab_layout=self.modular is not None)
         text = render_chat(messages, add_generation_prompt=not with_target)
-        ids = self._expand(self.tokenizer(text, add_special_tokens=False)["input_ids"],
-                           {"image" if spec.visual == "image" else "video": n_vision, "audio": n_audio}, record)
+        ids = self._expand(
+            self.tokenizer(text, add_special_tokens=False)["input_ids"],
+            {"image" if spec.visual == "image" else "video": n_vision, "audio": n_audio},
+            record,
+        )
         out["input_ids"] = torch.tensor(ids, dtype=torch.long)  # [L]
         out["attention_mask"] = torch.ones(len(ids), dtype=torch.long)
         if with_target:
@@ -241,16 +269,21 @@ class CrabProcessor:
             has_video, has_audio, seconds = has_streams(where("video"))
             if not has_video and spec.visual != "image":  # an image task needs the frame: still() says so
                 blank = True
-                notes.append(f"{media.video}: no video stream (audio only): blank frames were used, the answer "
-                             "rests on the sound alone")
+                notes.append(
+                    f"{media.video}: no video stream (audio only): blank frames were used, the answer "
+                    "rests on the sound alone"
+                )
             own_track = media.audio is None and not spec.two_audios and spec.visual != "two_videos"
             if own_track and not has_audio:
                 silent = seconds or 1.0
-                notes.append(f"{media.video}: no audio track: a silent track was used, the answer rests on the "
-                             "pictures alone")
+                notes.append(
+                    f"{media.video}: no audio track: a silent track was used, the answer rests on the pictures alone"
+                )
             if own_track and has_audio and seconds and spec.audio_window in ("tenths", "fifths") and seconds > 30:
-                notes.append(f"{media.video}: {seconds:.0f} s of audio; the model hears 30 s: ten 3 s windows "
-                             "spread evenly over the clip were kept (the frames also span the whole clip)")
+                notes.append(
+                    f"{media.video}: {seconds:.0f} s of audio; the model hears 30 s: ten 3 s windows "
+                    "spread evenly over the clip were kept (the frames also span the whole clip)"
+                )
         return silent, blank
 
     def _expand(self, ids: list[int], counts: dict[str, int], record: Record) -> list[int]:
@@ -266,22 +299,26 @@ class CrabProcessor:
                 out.append(tid)
         stray = {self.ids[r] for r in ("audio", "image", "video")} - set(by_id)
         if any(found[t] != 1 for t in found) or stray & set(ids):
-            raise RecordError(f"the rendered prompt has media placeholders {found} (stray: {sorted(stray & set(ids))}),"
-                              " expected one per media item; does the instruction or target contain one?",
-                              record_id=record.id, field="instruction")
+            raise RecordError(
+                f"the rendered prompt has media placeholders {found} (stray: {sorted(stray & set(ids))}),"
+                " expected one per media item; does the instruction or target contain one?",
+                record_id=record.id,
+                field="instruction",
+            )
         return out
 
     def _labels(self, ids: list[int], record: Record) -> torch.Tensor:
         """-100 except ``"\\n" + target + "<|im_end|>"`` after the first ``<|im_start|>assistant``."""
         k = len(self._assistant)
-        start = next((i + k for i in range(len(ids) - k + 1) if ids[i:i + k] == self._assistant), None)
+        start = next((i + k for i in range(len(ids) - k + 1) if ids[i : i + k] == self._assistant), None)
         if start is None:
             raise RecordError("no assistant turn in the rendered prompt", record_id=record.id, field="target")
         try:
             end = ids.index(self.ids["im_end"], start)
         except ValueError:
-            raise RecordError("the assistant turn is not closed by <|im_end|>", record_id=record.id,
-                              field="target") from None
+            raise RecordError(
+                "the assistant turn is not closed by <|im_end|>", record_id=record.id, field="target"
+            ) from None
         labels = torch.full((len(ids),), IGNORE_INDEX, dtype=torch.long)
-        labels[start:end + 1] = torch.tensor(ids[start:end + 1], dtype=torch.long)
+        labels[start : end + 1] = torch.tensor(ids[start : end + 1], dtype=torch.long)
         return labels

@@ -108,9 +108,14 @@ def _corpus() -> list[str]:
         lines.append(f"{spec.real_name} {spec.name} {spec.task}")
     tags = ["answer", "event", "range", "audio_event", "visual_event", "obj", "des"]
     lines += [f"<{t}>x</{t}>" for t in tags]
-    lines += ["<answer>true</answer>", "<answer>false</answer>", "The object is absent.",
-              "The sounding object is x. Its coordinates are <obj>(1,2)(3,4)</obj>.",
-              "<event>x</event><range>2,6</range>", "<audio_event>x,(1 5)</audio_event>"]
+    lines += [
+        "<answer>true</answer>",
+        "<answer>false</answer>",
+        "The object is absent.",
+        "The sounding object is x. Its coordinates are <obj>(1,2)(3,4)</obj>.",
+        "<event>x</event><range>2,6</range>",
+        "<audio_event>x,(1 5)</audio_event>",
+    ]
     lines += [f"[{i},{i + 1},{i + 2},{i + 3}] [{i},{i}]" for i in range(0, SPACE, 7)]
     lines += [f"{i} {i}.5 ({i} {i + 1})" for i in range(0, 61)]
     lines += [" ".join(_PUNCT), "".join(_PUNCT)]
@@ -126,10 +131,12 @@ def _train_tokenizer_json() -> str:
     """Train the tiny byte-level BPE once per process and return its serialised form."""
     tok = Tokenizer(models.BPE())
     tok.normalizer = normalizers.NFC()
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(QWEN_SPLIT_PATTERN), behavior="isolated", invert=False),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(QWEN_SPLIT_PATTERN), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=TINY_VOCAB_SIZE,

@@ -36,8 +36,9 @@ class VisionGeometry:
 
     @classmethod
     def from_config(cls, vision_config) -> VisionGeometry:
-        return cls(int(vision_config.patch_size), int(vision_config.temporal_patch_size),
-                   int(vision_config.spatial_merge_size))
+        return cls(
+            int(vision_config.patch_size), int(vision_config.temporal_patch_size), int(vision_config.spatial_merge_size)
+        )
 
     @property
     def factor(self) -> int:

@@ -49,7 +49,7 @@ def _ten_of_60s(audio: np.ndarray) -> np.ndarray:
     segments = []
     for t in range(0, 60, 6):
         start, end = max(0.0, t - 0.5), min(float(total), t + 1.5)
-        seg = audio[int(start * unit): int(unit * end)]
+        seg = audio[int(start * unit) : int(unit * end)]
         if t - 0.5 < 0:
             seg = np.concatenate([np.zeros(2 * unit - len(seg), dtype=audio.dtype), seg])
         segments.append(seg)
@@ -65,14 +65,13 @@ def _first_seconds(audio: np.ndarray, seconds: int, sr: int) -> np.ndarray:
 
 def _one_part(audio: np.ndarray, parts: int, index: int) -> np.ndarray:
     unit = int(len(audio) / parts)
-    seg = audio[index * unit: (index + 1) * unit]
+    seg = audio[index * unit : (index + 1) * unit]
     if len(seg) < unit:
         seg = np.concatenate([seg, np.zeros(unit - len(seg), dtype=audio.dtype)])
     return seg
 
 
-def apply_window(audio: np.ndarray, mode: AudioWindow, index: int | None = None,
-                 sr: int = SAMPLE_RATE) -> np.ndarray:
+def apply_window(audio: np.ndarray, mode: AudioWindow, index: int | None = None, sr: int = SAMPLE_RATE) -> np.ndarray:
     """float32 [n] -> float32 [m]: the 1 s minimum padding, then window ``mode`` (``index`` for the
     one-part modes). An unknown mode or a missing/out-of-range index is a ``ValueError``."""
     check_window_index(mode, index)
@@ -98,4 +97,4 @@ def fit_to_chunk(audio: np.ndarray, chunk: int = 30 * SAMPLE_RATE, pieces: int =
         return audio
     width = chunk // pieces
     starts = np.linspace(0, n - width, pieces).round().astype(np.int64)  # [pieces]
-    return np.concatenate([audio[s:s + width] for s in starts])
+    return np.concatenate([audio[s : s + width] for s in starts])

@@ -9,9 +9,12 @@ should not pull in the metrics, OpenCV and matplotlib.
 
 from crabplus.utils.lazy import lazy_exports
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    "config": ("EvalConfig",),
-    "inputs": ("PredictionRow", "load_eval_records", "load_predictions"),
-    "report": ("evaluate_predictions", "write_report"),
-    "transfer": ("TransferError", "load_run_report", "transfer_table", "write_transfer"),
-})
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "config": ("EvalConfig",),
+        "inputs": ("PredictionRow", "load_eval_records", "load_predictions"),
+        "report": ("evaluate_predictions", "write_report"),
+        "transfer": ("TransferError", "load_run_report", "transfer_table", "write_transfer"),
+    },
+)

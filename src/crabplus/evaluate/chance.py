@@ -52,11 +52,22 @@ def chance_summary(scores: list) -> dict:
     first = scores[0]
     names = [m for m in first.metrics if all(m in s.metrics and s.metrics[m] is not None for s in scores)]
     metrics = {m: float(np.mean([s.metrics[m] for s in scores])) for m in names}
-    bands = {m: float(np.quantile([s.metrics[m] for s in scores],
-                                  BAND_QUANTILE if higher_is_better(m) else 1.0 - BAND_QUANTILE)) for m in names}
-    return {"n": first.n, "primary_metric": first.primary_metric, "primary": metrics.get(first.primary_metric),
-            "metrics": metrics, "band": bands.get(first.primary_metric), "bands": bands,
-            "band_quantile": BAND_QUANTILE, "draws": len(scores)}
+    bands = {
+        m: float(
+            np.quantile([s.metrics[m] for s in scores], BAND_QUANTILE if higher_is_better(m) else 1.0 - BAND_QUANTILE)
+        )
+        for m in names
+    }
+    return {
+        "n": first.n,
+        "primary_metric": first.primary_metric,
+        "primary": metrics.get(first.primary_metric),
+        "metrics": metrics,
+        "band": bands.get(first.primary_metric),
+        "bands": bands,
+        "band_quantile": BAND_QUANTILE,
+        "draws": len(scores),
+    }
 
 
 def beyond_chance(score: float | None, chance: dict, metric: str | None = None) -> bool | None:

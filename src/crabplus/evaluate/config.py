@@ -28,25 +28,40 @@ class ScoringSettings:
     """
 
     segmenter: Literal["grabcut", "sam2"] = field(
-        default="grabcut", metadata={"help": "box+points -> mask for S4/MS3/Ref-AVS (grabcut needs no weights)"})
-    sam2_checkpoint: str | None = field(default=None, metadata={
-        "help": "local transformers SAM 2.1 folder (config.json + model.safetensors)", "metavar": "DIR"})
-    frames_per_batch: int = field(default=20, metadata={
-        "help": "consecutive S4/MS3 frames per J and F call (official: 20)", "metavar": "N"})
-    meteor: bool = field(default=True, metadata={"help": "score captions with METEOR too (--no-meteor skips its "
-                                                 "Java start-up)"})
+        default="grabcut", metadata={"help": "box+points -> mask for S4/MS3/Ref-AVS (grabcut needs no weights)"}
+    )
+    sam2_checkpoint: str | None = field(
+        default=None,
+        metadata={"help": "local transformers SAM 2.1 folder (config.json + model.safetensors)", "metavar": "DIR"},
+    )
+    frames_per_batch: int = field(
+        default=20, metadata={"help": "consecutive S4/MS3 frames per J and F call (official: 20)", "metavar": "N"}
+    )
+    meteor: bool = field(
+        default=True, metadata={"help": "score captions with METEOR too (--no-meteor skips its Java start-up)"}
+    )
     seed: int = field(default=0, metadata={"help": "seed of the chance baseline", "metavar": "N"})
-    chance_draws: int = field(default=20, metadata={
-        "help": "independent chance draws scored: their mean is the chance level, their 95th percentile the "
-        "band a score must pass", "metavar": "N"})
-    mask_chance_draws: int = field(default=5, metadata={
-        "help": "at most this many chance draws for S4/MS3/Ref-AVS/ARIG, each a segmenter call per frame",
-        "metavar": "N"})
+    chance_draws: int = field(
+        default=20,
+        metadata={
+            "help": "independent chance draws scored: their mean is the chance level, their 95th percentile the "
+            "band a score must pass",
+            "metavar": "N",
+        },
+    )
+    mask_chance_draws: int = field(
+        default=5,
+        metadata={
+            "help": "at most this many chance draws for S4/MS3/Ref-AVS/ARIG, each a segmenter call per frame",
+            "metavar": "N",
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.chance_draws < 1 or self.mask_chance_draws < 1:
-            raise ConfigError(f"chance_draws and mask_chance_draws must be >= 1, got {self.chance_draws} "
-                              f"and {self.mask_chance_draws}")
+            raise ConfigError(
+                f"chance_draws and mask_chance_draws must be >= 1, got {self.chance_draws} and {self.mask_chance_draws}"
+            )
         if self.frames_per_batch < 1:
             raise ConfigError(f"frames_per_batch must be >= 1, got {self.frames_per_batch}")
         if self.segmenter == "sam2" and not self.sam2_checkpoint:
@@ -70,17 +85,24 @@ class EvalCommandConfig(ScoringSettings):
     folder of the report (default: the predictions file's folder); ``allow_empty`` accepts an empty
     prediction file."""
 
-    predictions: str | None = field(default=None, metadata={
-        "help": "prediction JSON Lines file (crabplus predict)", "metavar": "FILE"})
-    data: list[str] = field(default_factory=list, metadata={
-        "help": "record files or folders of *.jsonl record files"})
-    root: str | None = field(default=None, metadata={
-        "help": "data root of the media and masks; default: per record file, the nearest folder at or above it "
-        "holding manifest.json (an AVSynth world), else the file's own folder", "metavar": "DIR"})
-    out: str | None = field(default=None, metadata={
-        "help": "output folder (default: the predictions file's folder)", "metavar": "DIR"})
-    allow_empty: bool = field(default=False, metadata={
-        "help": "an empty prediction file is not an error (the report is then empty)"})
+    predictions: str | None = field(
+        default=None, metadata={"help": "prediction JSON Lines file (crabplus predict)", "metavar": "FILE"}
+    )
+    data: list[str] = field(default_factory=list, metadata={"help": "record files or folders of *.jsonl record files"})
+    root: str | None = field(
+        default=None,
+        metadata={
+            "help": "data root of the media and masks; default: per record file, the nearest folder at or above it "
+            "holding manifest.json (an AVSynth world), else the file's own folder",
+            "metavar": "DIR",
+        },
+    )
+    out: str | None = field(
+        default=None, metadata={"help": "output folder (default: the predictions file's folder)", "metavar": "DIR"}
+    )
+    allow_empty: bool = field(
+        default=False, metadata={"help": "an empty prediction file is not an error (the report is then empty)"}
+    )
 
 
 @dataclass
@@ -89,10 +111,13 @@ class TransferConfig:
     (and a ``baseline`` multi-task run's, e.g. plain LoRA, beside); ``out``: where the table goes (default:
     MULTI/transfer)."""
 
-    single: list[str] = field(default_factory=list, metadata={
-        "help": "single-task run folders (each holding report.json)", "metavar": "RUN"})
+    single: list[str] = field(
+        default_factory=list, metadata={"help": "single-task run folders (each holding report.json)", "metavar": "RUN"}
+    )
     multi: str | None = field(default=None, metadata={"help": "the multi-task run folder", "metavar": "RUN"})
-    baseline: str | None = field(default=None, metadata={
-        "help": "a baseline multi-task run (e.g. plain LoRA) shown beside", "metavar": "RUN"})
-    out: str | None = field(default=None, metadata={
-        "help": "output folder (default: MULTI/transfer)", "metavar": "DIR"})
+    baseline: str | None = field(
+        default=None, metadata={"help": "a baseline multi-task run (e.g. plain LoRA) shown beside", "metavar": "RUN"}
+    )
+    out: str | None = field(
+        default=None, metadata={"help": "output folder (default: MULTI/transfer)", "metavar": "DIR"}
+    )

@@ -44,8 +44,9 @@ class FrameSource:
     def _root(self, record: Record, field: str) -> Path:
         root = self.root_of(record)
         if root is None:
-            raise RecordError("no data root given: cannot read media for segmentation scoring",
-                              record_id=record.id, field=field)
+            raise RecordError(
+                "no data root given: cannot read media for segmentation scoring", record_id=record.id, field=field
+            )
         return Path(root)
 
     def gt_mask(self, record: Record) -> np.ndarray | None:
@@ -64,8 +65,9 @@ class FrameSource:
                 image = image.resize((size_hw[1], size_hw[0]), Image.BILINEAR)
             return np.asarray(image, dtype=np.uint8)
         if media.video is None or media.frame_second is None:
-            raise RecordError("needs media.image, or media.video with media.frame_second", record_id=record.id,
-                              field="media.image")
+            raise RecordError(
+                "needs media.image, or media.video with media.frame_second", record_id=record.id, field="media.image"
+            )
         from crabplus.data.media import read_frame_at  # lazy: the media pipeline pulls in PyAV
 
         path = resolve_media(self._root(record, "media.video"), media.video)

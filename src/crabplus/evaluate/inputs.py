@@ -31,8 +31,7 @@ def as_prediction_rows(predictions) -> list[PredictionRow]:
         if not isinstance(row, PredictionRow):
             row = prediction_from_json(row, file="<predictions>", line=i + 1)
         if row.id in seen:
-            raise RecordError("duplicate prediction id", file="<predictions>", line=i + 1, record_id=row.id,
-                              field="id")
+            raise RecordError("duplicate prediction id", file="<predictions>", line=i + 1, record_id=row.id, field="id")
         seen.add(row.id)
         out.append(row)
     return out
@@ -50,8 +49,9 @@ def load_eval_records(paths: list[str | Path], root: str | Path | None = None) -
         file_root = Path(root) if root is not None else default_root(file)
         for rec in load_records(file):
             if rec.id in origin:
-                raise RecordError(f"duplicate id (also in {origin[rec.id]})", file=str(file), record_id=rec.id,
-                                  field="id")
+                raise RecordError(
+                    f"duplicate id (also in {origin[rec.id]})", file=str(file), record_id=rec.id, field="id"
+                )
             origin[rec.id] = str(file)
             roots[rec.id] = file_root
             records.append(rec)

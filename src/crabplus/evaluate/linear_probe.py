@@ -55,8 +55,14 @@ def _standardise(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tenso
     return [(t - mean) / std for t in (train, *others)]
 
 
-def fit_logistic(x: torch.Tensor, y: torch.Tensor, n_classes: int, c: float, max_iter: int = 100,
-                 init: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def fit_logistic(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    n_classes: int,
+    c: float,
+    max_iter: int = 100,
+    init: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(W [D, K], b [K]) minimising ``mean CE + |W|^2 / (2 c N)`` (scikit-learn's objective divided by c N),
     from zeros or from ``init`` (a warm start: the solution for a neighbouring ``c``).
 
@@ -70,8 +76,15 @@ def fit_logistic(x: torch.Tensor, y: torch.Tensor, n_classes: int, c: float, max
     b.requires_grad_(True)
     onehot = F.one_hot(y, n_classes).to(x.dtype)  # [N, K]
     lam = 1.0 / (c * n)
-    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=max_iter, tolerance_grad=1e-5, tolerance_change=1e-8,
-                            history_size=20, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [w, b],
+        lr=1.0,
+        max_iter=max_iter,
+        tolerance_grad=1e-5,
+        tolerance_change=1e-8,
+        history_size=20,
+        line_search_fn="strong_wolfe",
+    )
 
     @torch.no_grad()
     def closure() -> torch.Tensor:
@@ -115,12 +128,25 @@ class ProbeResult:
     chosen_c: list[float] = field(default_factory=list)
 
     def to_json(self) -> dict:
-        return {"n": self.n, "classes": self.classes, "accuracy": round(self.accuracy, 4),
-                "majority": round(self.majority, 4), "chosen_c": self.chosen_c}
+        return {
+            "n": self.n,
+            "classes": self.classes,
+            "accuracy": round(self.accuracy, 4),
+            "majority": round(self.majority, 4),
+            "chosen_c": self.chosen_c,
+        }
 
 
-def probe_accuracy(features: np.ndarray, labels: Sequence, *, splits: int = 3, train_share: float = 0.7,
-                   folds: int = 3, cs: Sequence[float] = DEFAULT_CS, seed: int = 0) -> ProbeResult:
+def probe_accuracy(
+    features: np.ndarray,
+    labels: Sequence,
+    *,
+    splits: int = 3,
+    train_share: float = 0.7,
+    folds: int = 3,
+    cs: Sequence[float] = DEFAULT_CS,
+    seed: int = 0,
+) -> ProbeResult:
     """Linear-probe accuracy of ``features`` [N, D] for ``labels`` (N values of any hashable kind): for each of
     ``splits`` stratified splits, ``c`` chosen by ``folds``-fold CV on the training part (best mean accuracy;
     ties go to the stronger penalty), refit on the whole training part, scored on the test part."""
@@ -141,8 +167,11 @@ def probe_accuracy(features: np.ndarray, labels: Sequence, *, splits: int = 3, t
         if not len(te):
             raise ValueError(f"{len(labels)} samples leave no test part (every class needs at least 2)")
         fold = stratified_folds(y_all[tr], folds, rng)
-        cv = [_accuracies(x[tr[fold != f]], y[tr[fold != f]], x[tr[fold == f]], y[tr[fold == f]], len(values), cs)
-              for f in range(folds) if (fold == f).any() and (fold != f).any()]
+        cv = [
+            _accuracies(x[tr[fold != f]], y[tr[fold != f]], x[tr[fold == f]], y[tr[fold == f]], len(values), cs)
+            for f in range(folds)
+            if (fold == f).any() and (fold != f).any()
+        ]
         mean_cv = np.mean(cv, axis=0) if cv else np.zeros(len(cs))
         best_c = cs[int(np.argmax(mean_cv))]  # the first best: ties go to the stronger penalty
         accs.append(_accuracies(x[tr], y[tr], x[te], y[te], len(values), [best_c])[0])

@@ -52,8 +52,12 @@ def render_report(report: Report | dict) -> str:
             f"{fmt(row.chance.band)} | {mark(row.beyond_chance, row.one_place_prompts)}"
             f" | {row.n} | {row.unparsed} |"
         )
-    lines += ["", "↓ lower is better. ✓*: beyond the band, but the answers point at nearly the same place in "
-              "every frame, so the mask score is what the segmenter finds around one prompt (see the notes).", ""]
+    lines += [
+        "",
+        "↓ lower is better. ✓*: beyond the band, but the answers point at nearly the same place in "
+        "every frame, so the mask score is what the segmenter finds around one prompt (see the notes).",
+        "",
+    ]
     files = report.files or {}
     if "scores_plot" in files:
         lines += [f"![headline scores vs chance]({files['scores_plot']})", ""]
@@ -61,13 +65,19 @@ def render_report(report: Report | dict) -> str:
         lines += [f"![routing heatmaps]({files['routing_plot']})", ""]
     lines += ["## All metrics", ""]
     for row in report.datasets.values():
-        lines += [f"### {row.dataset} — {row.real_name} ({row.metric})", "",
-                  "| metric | ours | release | chance (mean) | band | beyond |", "|---|---:|---:|---:|---:|:---:|"]
+        lines += [
+            f"### {row.dataset} — {row.real_name} ({row.metric})",
+            "",
+            "| metric | ours | release | chance (mean) | band | beyond |",
+            "|---|---:|---:|---:|---:|:---:|",
+        ]
         chance = row.chance.to_json()  # beyond_chance reads the chance entry as written
         for name, value in row.metrics.items():
             beyond = beyond_chance(value, chance, name)
-            lines.append(f"| {name} | {fmt(value)} | {fmt(row.release.metrics.get(name))} | "
-                         f"{fmt(row.chance.metrics.get(name))} | {fmt(row.chance.bands.get(name))} | {mark(beyond)} |")
+            lines.append(
+                f"| {name} | {fmt(value)} | {fmt(row.release.metrics.get(name))} | "
+                f"{fmt(row.chance.metrics.get(name))} | {fmt(row.chance.bands.get(name))} | {mark(beyond)} |"
+            )
         for note in row.notes:
             lines.append(f"\n> {note}")
         lines.append("")
@@ -98,16 +108,23 @@ def render_transfer(table: TransferTable | dict) -> str:
     ]
     for r in table.rows:
         arrow = "" if r.higher_is_better else " ↓"
-        line = (f"| {r.dataset} | {r.metric}{arrow} | {fmt(r.single)} | {fmt(r.multi)} | "
-                f"{_pct(r.relative_change)} | {r.sign} |")
+        line = (
+            f"| {r.dataset} | {r.metric}{arrow} | {fmt(r.single)} | {fmt(r.multi)} | "
+            f"{_pct(r.relative_change)} | {r.sign} |"
+        )
         if has_base:
             line += f" {fmt(r.baseline)} | {_pct(r.baseline_relative_change)} | {r.baseline_sign or ''} |"
         lines.append(line)
-    lines += ["", f"Positive transfer on **{table.positive} of {table.compared}** rows "
-              f"({fmt(100 * table.positive_share if table.positive_share is not None else None, 1)}%)."]
+    lines += [
+        "",
+        f"Positive transfer on **{table.positive} of {table.compared}** rows "
+        f"({fmt(100 * table.positive_share if table.positive_share is not None else None, 1)}%).",
+    ]
     if has_base and table.baseline_positive_share is not None:
-        lines.append(f"Baseline: positive on {table.baseline_positive} of {table.baseline_compared} rows "
-                     f"({100 * table.baseline_positive_share:.1f}%).")
+        lines.append(
+            f"Baseline: positive on {table.baseline_positive} of {table.baseline_compared} rows "
+            f"({100 * table.baseline_positive_share:.1f}%)."
+        )
     if table.missing:
         lines += ["", "Not compared (missing from one side): " + ", ".join(table.missing) + "."]
     if (table.files or {}).get("plot"):

@@ -38,7 +38,7 @@ def is_right(answer: str, expected: str) -> bool:
     """Whether ``answer`` starts with the words of ``expected`` (its first :data:`MAX_WORDS`), a leading article
     aside on either side ("A high beep." is "high beep"), whole words only ("the first" is not "the firsts")."""
     got, want = _lead(normalise(answer).split()), _lead(normalise(expected).split())[:MAX_WORDS]
-    return bool(want) and got[:len(want)] == want
+    return bool(want) and got[: len(want)] == want
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,11 @@ def score_answers(records: Sequence[Record], answers: Sequence[str]) -> dict[str
     for record, answer in zip(records, answers):
         probe = record.meta["probe"]
         n, right, chance = tally.setdefault(probe["attribute"], [0, 0, 0.0])
-        tally[probe["attribute"]] = [n + 1, right + is_right(answer, probe["expected"]),
-                                     chance + 1.0 / max(1, int(probe["values"]))]
+        tally[probe["attribute"]] = [
+            n + 1,
+            right + is_right(answer, probe["expected"]),
+            chance + 1.0 / max(1, int(probe["values"])),
+        ]
     return {a: AttributeScore(a, n, right, chance / n) for a, (n, right, chance) in sorted(tally.items())}
 
 

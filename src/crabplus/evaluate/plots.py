@@ -34,8 +34,11 @@ def plot_scores(report: Report | dict, path: str | Path) -> Path | None:
         return None
     # CIDEr lives on 0..10; drawn /10 so that every bar shares the 0..1 axis
     scale = [SCALE.get(r.primary_metric, 1.0) for r in rows]
-    names = [f"{r.dataset}  {r.primary_metric}{'/10' if s != 1.0 else ''}"
-             f"{' (lower better)' if not r.higher_is_better else ''}" for r, s in zip(rows, scale)]
+    names = [
+        f"{r.dataset}  {r.primary_metric}{'/10' if s != 1.0 else ''}"
+        f"{' (lower better)' if not r.higher_is_better else ''}"
+        for r, s in zip(rows, scale)
+    ]
 
     def values(get) -> np.ndarray:
         return np.array([np.nan if get(r) is None else s * get(r) for r, s in zip(rows, scale)], dtype=float)
@@ -51,8 +54,15 @@ def plot_scores(report: Report | dict, path: str | Path) -> Path | None:
     ax.barh(y, release, 0.27, color=RELEASE, label="release convention (unparsed dropped)")
     ax.barh(y + 0.27, chance, 0.27, color=CHANCE, label="chance (same metric, mean of draws)")
     if not np.isnan(band).all():
-        ax.plot(band, y + 0.27, linestyle="none", marker="|", markersize=9, color="black",
-                label="chance band (95th percentile of draws)")
+        ax.plot(
+            band,
+            y + 0.27,
+            linestyle="none",
+            marker="|",
+            markersize=9,
+            color="black",
+            label="chance band (95th percentile of draws)",
+        )
     for yi, v, s in zip(y, ours, scale):
         ax.text(v, yi - 0.27, f" {v / s:.3f}", va="center", fontsize=7)
     ax.set_yticks(y, names, fontsize=8)
@@ -106,11 +116,14 @@ def plot_transfer(table: TransferTable | dict, path: str | Path) -> Path | None:
     height = 0.38 if has_base else 0.7
     ax.barh(y - (height / 2 if has_base else 0), rel, height, color=[POSITIVE if v > 0 else NEGATIVE for v in rel])
     multi = table.multi_name
-    handles = [Patch(color=POSITIVE, label=f"{multi} better than single-task"),
-               Patch(color=NEGATIVE, label=f"{multi} worse than single-task")]
+    handles = [
+        Patch(color=POSITIVE, label=f"{multi} better than single-task"),
+        Patch(color=NEGATIVE, label=f"{multi} worse than single-task"),
+    ]
     if has_base:
-        base = np.array([np.nan if r.baseline_relative_change is None else 100 * r.baseline_relative_change
-                         for r in rows])
+        base = np.array(
+            [np.nan if r.baseline_relative_change is None else 100 * r.baseline_relative_change for r in rows]
+        )
         ax.barh(y + height / 2, base, height, color=BASELINE, alpha=0.7)
         baseline = table.baseline_name or "baseline"
         handles.append(Patch(color=BASELINE, alpha=0.7, label=f"{baseline} vs single-task"))
@@ -119,8 +132,11 @@ def plot_transfer(table: TransferTable | dict, path: str | Path) -> Path | None:
     ax.invert_yaxis()
     ax.set_xlabel("relative change of the headline metric, % (sign flipped where lower is better)")
     share = table.positive_share
-    ax.set_title(f"Transfer: multi-task vs single-task (positive on {100 * share:.0f}% of rows)" if share is not None
-                 else "Transfer: multi-task vs single-task")
+    ax.set_title(
+        f"Transfer: multi-task vs single-task (positive on {100 * share:.0f}% of rows)"
+        if share is not None
+        else "Transfer: multi-task vs single-task"
+    )
     ax.grid(axis="x", alpha=0.3)
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=7)
     return _save(fig, path)

@@ -92,13 +92,21 @@ def _narrow_prompt_note(records: list[Record], preds: list[Prediction]) -> list[
     ours, real = _spread(said), _spread(truth)
     if ours >= NARROW_PROMPT_SPREAD * real:
         return []
-    return [f"the answers point at nearly the same place in every frame (spread {ours:.0f} px, the objects "
-            f"{real:.0f} px): the mask scores measure what the segmenter finds around one prompt, not where "
-            f"the model looked"]
+    return [
+        f"the answers point at nearly the same place in every frame (spread {ours:.0f} px, the objects "
+        f"{real:.0f} px): the mask scores measure what the segmenter finds around one prompt, not where "
+        f"the model looked"
+    ]
 
 
-def _score_dataset(name: str, records: list[Record], preds: list[Prediction], seg: SegmentationScorer,
-                   cfg: EvalConfig, without_prediction: int) -> DatasetScore:
+def _score_dataset(
+    name: str,
+    records: list[Record],
+    preds: list[Prediction],
+    seg: SegmentationScorer,
+    cfg: EvalConfig,
+    without_prediction: int,
+) -> DatasetScore:
     spec = DATASETS[name]
     family = family_of(spec)  # bound once; everything below asks it
     spatial = family.spatial  # scored on frames and masks (crabplus.tasks.families)
@@ -113,8 +121,10 @@ def _score_dataset(name: str, records: list[Record], preds: list[Prediction], se
     narrow = _narrow_prompt_note(records, preds) if spatial else []
     notes += narrow
     if spatial and sum(not p.release_valid for p in preds) != unparsed:
-        notes.append(f"{len(preds) - len(keep)} predictions the release's stricter box/point regex rejects "
-                     f"(dropped in its convention)")
+        notes.append(
+            f"{len(preds) - len(keep)} predictions the release's stricter box/point regex rejects "
+            f"(dropped in its convention)"
+        )
     return DatasetScore(
         dataset=name,
         real_name=spec.real_name,
@@ -127,8 +137,9 @@ def _score_dataset(name: str, records: list[Record], preds: list[Prediction], se
         higher_is_better=higher_is_better(ours.primary_metric or ""),
         headline=_headline(ours, family),
         metrics=ours.metrics,
-        release=ReleaseScore(release.n, release.primary_metric, release.primary, release.metrics,
-                             dropped=len(preds) - len(keep)),
+        release=ReleaseScore(
+            release.n, release.primary_metric, release.primary, release.metrics, dropped=len(preds) - len(keep)
+        ),
         chance=ChanceSummary(**chance),
         beyond_chance=beyond_chance(ours.primary, chance),
         one_place_prompts=bool(narrow),  # the mask score is the segmenter's (see notes)
@@ -137,8 +148,15 @@ def _score_dataset(name: str, records: list[Record], preds: list[Prediction], se
     )
 
 
-def evaluate_predictions(records: list[Record], predictions, root=None, *, segmenter=None,
-                         out_dir: str | Path | None = None, config: EvalConfig | None = None) -> Report:
+def evaluate_predictions(
+    records: list[Record],
+    predictions,
+    root=None,
+    *,
+    segmenter=None,
+    out_dir: str | Path | None = None,
+    config: EvalConfig | None = None,
+) -> Report:
     """Score ``predictions`` (rows or dicts ``{id, dataset, predict, routing?}``) against ``records``.
 
     ``root``: the data root media and masks resolve against: one path, a mapping record id -> path
@@ -155,12 +173,17 @@ def evaluate_predictions(records: list[Record], predictions, root=None, *, segme
     unknown = [row.id for row in rows if row.id not in by_id]
     matched = [row for row in rows if row.id in by_id]
     if rows and not matched:
-        raise RecordError(f"none of the {len(rows)} prediction ids matches a record id "
-                          f"(first: {rows[0].id!r}); are --predictions and --data from the same split?")
+        raise RecordError(
+            f"none of the {len(rows)} prediction ids matches a record id "
+            f"(first: {rows[0].id!r}); are --predictions and --data from the same split?"
+        )
     for row in matched:
         if row.dataset != by_id[row.id].dataset:
-            raise RecordError(f"prediction says dataset {row.dataset!r}, the record is {by_id[row.id].dataset!r}",
-                              record_id=row.id, field="dataset")
+            raise RecordError(
+                f"prediction says dataset {row.dataset!r}, the record is {by_id[row.id].dataset!r}",
+                record_id=row.id,
+                field="dataset",
+            )
     pred_of = {row.id: row for row in matched}
 
     def factory():
@@ -196,9 +219,14 @@ def evaluate_predictions(records: list[Record], predictions, root=None, *, segme
             without_prediction=sum(1 for r in records if r.id not in pred_of),
             unknown_predictions=len(unknown),
         ),
-        config=ReportConfig(segmenter=seg.used_name, seed=cfg.seed, chance_draws=cfg.chance_draws,
-                            mask_chance_draws=min(cfg.chance_draws, cfg.mask_chance_draws),
-                            frames_per_batch=cfg.frames_per_batch, meteor=cfg.meteor),
+        config=ReportConfig(
+            segmenter=seg.used_name,
+            seed=cfg.seed,
+            chance_draws=cfg.chance_draws,
+            mask_chance_draws=min(cfg.chance_draws, cfg.mask_chance_draws),
+            frames_per_batch=cfg.frames_per_batch,
+            meteor=cfg.meteor,
+        ),
         datasets=datasets,
         routing=routing_summary(matched),
         notes=notes,

@@ -39,12 +39,14 @@ def routing_summary(rows) -> RoutingSummary | None:
     counts: dict[str, int] = defaultdict(int)
     for row in routed:
         if sorted(row.routing, key=natural_key) != layers:
-            raise RecordError(f"routing layers differ from those of prediction {routed[0].id!r}", record_id=row.id,
-                              field="routing")
+            raise RecordError(
+                f"routing layers differ from those of prediction {routed[0].id!r}", record_id=row.id, field="routing"
+            )
         matrix = np.array([row.routing[name] for name in layers], dtype=np.float64)  # [L, N]
         if matrix.shape != (len(layers), heads):
-            raise RecordError(f"routing has {matrix.shape[1]} heads, expected {heads}", record_id=row.id,
-                              field="routing")
+            raise RecordError(
+                f"routing has {matrix.shape[1]} heads, expected {heads}", record_id=row.id, field="routing"
+            )
         task = DATASETS[row.dataset].task
         sums[task] += matrix
         counts[task] += 1

@@ -44,6 +44,12 @@ def routing_divergence(summary: RoutingSummary | None) -> dict | None:
         pairs[f"{a}|{b}"] = float(np.mean([js_divergence(pa, pb) for pa, pb in zip(means[a], means[b])]))
     deviation = {t: (m - 1.0 / heads).round(6).tolist() for t, m in means.items()}
     max_dev = max((float(np.abs(m - 1.0 / heads).max()) for m in means.values()), default=0.0)
-    return {"num_heads": heads, "layers": summary.layers, "tasks": sorted(means),
-            "mean_js": float(np.mean(list(pairs.values()))) if pairs else None, "pairs": pairs,
-            "max_abs_deviation": max_dev, "deviation": deviation}
+    return {
+        "num_heads": heads,
+        "layers": summary.layers,
+        "tasks": sorted(means),
+        "mean_js": float(np.mean(list(pairs.values()))) if pairs else None,
+        "pairs": pairs,
+        "max_abs_deviation": max_dev,
+        "deviation": deviation,
+    }

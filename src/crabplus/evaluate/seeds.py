@@ -23,8 +23,38 @@ from crabplus.schema.report import Report
 TOLERANCE = 1e-12
 
 #: t(0.975, df) for df = 1..30 (standard tables); beyond 30 the normal 1.960 is within 2 % of it
-T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+T975 = (
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.160,
+    2.145,
+    2.131,
+    2.120,
+    2.110,
+    2.101,
+    2.093,
+    2.086,
+    2.080,
+    2.074,
+    2.069,
+    2.064,
+    2.060,
+    2.056,
+    2.052,
+    2.048,
+    2.045,
+    2.042,
+)
 
 
 def t_interval(values: list[float], level: float = 0.95) -> tuple[float, float | None, float | None]:
@@ -89,8 +119,17 @@ def seed_transfer(singles: dict[int, list[dict]], multis: dict[str, dict[int, di
                     continue
                 d = multi[key][0] - s if higher else s - multi[key][0]
                 diffs.setdefault(key, []).append(d)
-                row = rows.setdefault(key, {"dataset": key[0], "metric": key[1], "higher_is_better": higher,
-                                            "band_width": width, "single": {}, "methods": {}})
+                row = rows.setdefault(
+                    key,
+                    {
+                        "dataset": key[0],
+                        "metric": key[1],
+                        "higher_is_better": higher,
+                        "band_width": width,
+                        "single": {},
+                        "methods": {},
+                    },
+                )
                 row["single"][str(seed)] = s
                 row["methods"].setdefault(method, {"multi": {}})["multi"][str(seed)] = multi[key][0]
         n_pos = n_neg = n_sig_pos = n_sig_neg = 0
@@ -98,8 +137,9 @@ def seed_transfer(singles: dict[int, list[dict]], multis: dict[str, dict[int, di
         for key, ds in diffs.items():
             mean, lo, hi = t_interval(ds, level)
             sig = None if lo is None else ("+" if lo > TOLERANCE else "-" if hi < -TOLERANCE else "0")
-            rows[key]["methods"][method].update({"diffs": ds, "mean_diff": mean, "low": lo, "high": hi,
-                                                 "significant": sig})
+            rows[key]["methods"][method].update(
+                {"diffs": ds, "mean_diff": mean, "low": lo, "high": hi, "significant": sig}
+            )
             n_pos += mean > TOLERANCE
             n_neg += mean < -TOLERANCE
             n_sig_pos += sig == "+"
@@ -107,13 +147,24 @@ def seed_transfer(singles: dict[int, list[dict]], multis: dict[str, dict[int, di
             if rows[key]["band_width"]:
                 scaled.append(mean / rows[key]["band_width"])
         n = len(diffs)
-        summary[method] = {"seeds": seeds, "datasets": n, "positive": n_pos, "negative": n_neg,
-                           "positive_share": n_pos / n if n else None, "significant_positive": n_sig_pos,
-                           "significant_negative": n_sig_neg,
-                           "mean_transfer_bands": sum(scaled) / len(scaled) if scaled else None}
+        summary[method] = {
+            "seeds": seeds,
+            "datasets": n,
+            "positive": n_pos,
+            "negative": n_neg,
+            "positive_share": n_pos / n if n else None,
+            "significant_positive": n_sig_pos,
+            "significant_negative": n_sig_neg,
+            "mean_transfer_bands": sum(scaled) / len(scaled) if scaled else None,
+        }
     ordered = [rows[k] for k in sorted(rows)]
-    return {"level": level, "methods": summary, "rows": ordered, "missing": missing,
-            "headline": {m: s["positive_share"] for m, s in summary.items()}}
+    return {
+        "level": level,
+        "methods": summary,
+        "rows": ordered,
+        "missing": missing,
+        "headline": {m: s["positive_share"] for m, s in summary.items()},
+    }
 
 
 def render_seed_transfer(table: dict) -> str:
@@ -121,10 +172,15 @@ def render_seed_transfer(table: dict) -> str:
     methods = list(table["methods"])
     level = round(100 * table["level"])
     head = "| dataset | metric | single (mean) | " + " | ".join(f"{m}: multi − single [{level} % CI]" for m in methods)
-    lines = ["# Transfer over seeds", "",
-             "Positive = multi-task better than single-task (sign flipped where lower is better); the interval is "
-             f"the {level} % t-interval over seeds; ✚/✖: it excludes zero.", "",
-             head + " |", "|---|---|---:|" + "---:|" * len(methods)]
+    lines = [
+        "# Transfer over seeds",
+        "",
+        "Positive = multi-task better than single-task (sign flipped where lower is better); the interval is "
+        f"the {level} % t-interval over seeds; ✚/✖: it excludes zero.",
+        "",
+        head + " |",
+        "|---|---|---:|" + "---:|" * len(methods),
+    ]
 
     def cell(m: dict | None) -> str:
         if not m or "mean_diff" not in m:
@@ -135,15 +191,23 @@ def render_seed_transfer(table: dict) -> str:
 
     for row in table["rows"]:
         s = list(row["single"].values())
-        lines.append(f"| {row['dataset']} | {row['metric']} | {sum(s) / len(s):.3f} | "
-                     + " | ".join(cell(row["methods"].get(m)) for m in methods) + " |")
-    lines += ["", "| method | seeds | positive share | significant + | significant − | mean transfer (band widths) |",
-              "|---|---|---:|---:|---:|---:|"]
+        lines.append(
+            f"| {row['dataset']} | {row['metric']} | {sum(s) / len(s):.3f} | "
+            + " | ".join(cell(row["methods"].get(m)) for m in methods)
+            + " |"
+        )
+    lines += [
+        "",
+        "| method | seeds | positive share | significant + | significant − | mean transfer (band widths) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for m, s in table["methods"].items():
         mt = "-" if s["mean_transfer_bands"] is None else f"{s['mean_transfer_bands']:+.2f}"
-        lines.append(f"| {m} | {', '.join(map(str, s['seeds']))} | {s['positive']} of {s['datasets']} "
-                     f"({100 * (s['positive_share'] or 0):.0f} %) | {s['significant_positive']} | "
-                     f"{s['significant_negative']} | {mt} |")
+        lines.append(
+            f"| {m} | {', '.join(map(str, s['seeds']))} | {s['positive']} of {s['datasets']} "
+            f"({100 * (s['positive_share'] or 0):.0f} %) | {s['significant_positive']} | "
+            f"{s['significant_negative']} | {mt} |"
+        )
     return "\n".join(lines) + "\n"
 
 

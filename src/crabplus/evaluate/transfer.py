@@ -59,9 +59,15 @@ def _change(single: float, other: float, higher: bool) -> tuple[float | None, st
     return (diff / abs(single) if abs(single) > TOLERANCE else None), sign
 
 
-def transfer_table(single_reports: list[Report | dict], multi_report: Report | dict,
-                   baseline_report: Report | dict | None = None, *, single_names: list[str] | None = None,
-                   multi_name: str = "multi-task", baseline_name: str = "baseline") -> TransferTable:
+def transfer_table(
+    single_reports: list[Report | dict],
+    multi_report: Report | dict,
+    baseline_report: Report | dict | None = None,
+    *,
+    single_names: list[str] | None = None,
+    multi_name: str = "multi-task",
+    baseline_name: str = "baseline",
+) -> TransferTable:
     """The transfer table (``rows``, ``positive_share``, …; see the module docstring and
     :class:`crabplus.schema.report.TransferTable`). Reports may be :class:`Report` objects or their JSON."""
     if not single_reports:
@@ -72,8 +78,9 @@ def transfer_table(single_reports: list[Report | dict], multi_report: Report | d
     for name, report in zip(single_names, single_reports):
         for key, value in _headlines(report).items():
             if key in single:
-                raise TransferError(f"dataset {key[0]!r} ({key[1]}) is scored by two single-task runs: "
-                                    f"{source[key]!r} and {name!r}")
+                raise TransferError(
+                    f"dataset {key[0]!r} ({key[1]}) is scored by two single-task runs: {source[key]!r} and {name!r}"
+                )
             single[key], source[key] = value, name
     multi = _headlines(multi_report)
     base = _headlines(baseline_report) if baseline_report is not None else {}
@@ -92,9 +99,16 @@ def transfer_table(single_reports: list[Report | dict], multi_report: Report | d
             row.baseline_relative_change, row.baseline_sign = _change(s, b[0], higher) if b else (None, "")
         rows.append(row)
     positive = sum(r.sign == "+" for r in rows)
-    table = TransferTable(multi_name, baseline_name if baseline_report is not None else None, single_names, rows,
-                          compared=len(rows), positive=positive,
-                          positive_share=positive / len(rows) if rows else None, missing=missing)
+    table = TransferTable(
+        multi_name,
+        baseline_name if baseline_report is not None else None,
+        single_names,
+        rows,
+        compared=len(rows),
+        positive=positive,
+        positive_share=positive / len(rows) if rows else None,
+        missing=missing,
+    )
     if baseline_report is not None:
         base_rows = [r for r in rows if r.baseline_sign]
         table.baseline_compared = len(base_rows)

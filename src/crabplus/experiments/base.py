@@ -49,8 +49,17 @@ def base_train() -> TrainConfig:
     """Stage 1 (alignment): the LLM learns to read the pretrained towers, which stay frozen with their projections
     (``encoder_lr_scale=0``: on held-out validation answers it scored 0.559 against 0.551 with the towers at a
     tenth of the rate; with the projections at the full rate the vision tokens collapsed, docs/results.md)."""
-    return TrainConfig(stage="base", max_steps=5000, learning_rate=1e-3, batch_size=4, save_steps=500,
-                       save_total_limit=0, sampling_balance="dataset", log_routing=False, encoder_lr_scale=0.0)
+    return TrainConfig(
+        stage="base",
+        max_steps=5000,
+        learning_rate=1e-3,
+        batch_size=4,
+        save_steps=500,
+        save_total_limit=0,
+        sampling_balance="dataset",
+        log_routing=False,
+        encoder_lr_scale=0.0,
+    )
 
 
 @dataclass
@@ -94,15 +103,21 @@ def make_corpus(cfg: BaseConfig, out: Path, workers: int = 1, folder: str = CORP
     from crabplus.synth.pretrain import CORPUS_VERSION, generate_corpus
 
     corpus = out / folder
-    wanted = {"synth": {k: v for k, v in to_dict(cfg.synth).items() if k != "workers"},
-              "clips": corpus_clips(cfg.corpus_scale), "version": CORPUS_VERSION, "seed": cfg.seed}
+    wanted = {
+        "synth": {k: v for k, v in to_dict(cfg.synth).items() if k != "workers"},
+        "clips": corpus_clips(cfg.corpus_scale),
+        "version": CORPUS_VERSION,
+        "seed": cfg.seed,
+    }
     t0 = time.perf_counter()
 
     def make() -> None:
         summary = generate_corpus(corpus, replace(cfg.synth, seed=cfg.seed), wanted["clips"], workers=workers)
         n = sum(c["records"] for c in summary["counts"].values())
-        print0(f"[base] perception corpus: {n} records of {sum(wanted['clips'].values())} clips in "
-               f"{time.perf_counter() - t0:.1f} s -> {corpus}")
+        print0(
+            f"[base] perception corpus: {n} records of {sum(wanted['clips'].values())} clips in "
+            f"{time.perf_counter() - t0:.1f} s -> {corpus}"
+        )
 
     if stamps.run_once(corpus, wanted, {}, make):
         print0(f"[base] reusing the perception corpus in {corpus}")
@@ -111,10 +126,10 @@ def make_corpus(cfg: BaseConfig, out: Path, workers: int = 1, folder: str = CORP
 
 def base_run_config(cfg: BaseConfig, out: Path, corpus: Path) -> RunConfig:
     files = sorted(str(p) for p in corpus.glob("*/train.jsonl"))
-    data = replace(cfg.data, train=files, root=str(corpus),
-                   cache_dir=cfg.data.cache_dir or str(out / "cache"))
-    return RunConfig(name="base", output_dir=str(out / "base"), seed=cfg.seed, data=data, model=cfg.model,
-                     train=cfg.train)
+    data = replace(cfg.data, train=files, root=str(corpus), cache_dir=cfg.data.cache_dir or str(out / "cache"))
+    return RunConfig(
+        name="base", output_dir=str(out / "base"), seed=cfg.seed, data=data, model=cfg.model, train=cfg.train
+    )
 
 
 def pretrain_base(cfg: BaseConfig, workers: int = 1) -> Path:
@@ -131,14 +146,26 @@ def pretrain_base(cfg: BaseConfig, workers: int = 1) -> Path:
         run_cfg = base_run_config(cfg, out, corpus)
         if cfg.model.family == "unified":  # stage 0 trains the thinker's own towers; a modular model's parts
             # are pretrained models of their own (model.modular.trainable says what its base stage trains)
-            towers = pretrain_encoders(corpus, out, cfg.model, cfg.encoders, seed=cfg.seed,
-                                       image_size=cfg.data.image_size, cache_dir=run_cfg.data.cache_dir)
+            towers = pretrain_encoders(
+                corpus,
+                out,
+                cfg.model,
+                cfg.encoders,
+                seed=cfg.seed,
+                image_size=cfg.data.image_size,
+                cache_dir=run_cfg.data.cache_dir,
+            )
             run_cfg = replace(run_cfg, model=replace(run_cfg.model, checkpoint=str(towers)))
         final = stages.train(run_cfg)
-        val = make_corpus(replace(cfg, seed=cfg.seed + VAL_SEED_OFFSET, corpus_scale=cfg.val_clips_scale), out,
-                          workers, folder=VAL_DIR)
-        return choose_checkpoint(Path(run_cfg.output_dir), final, val, out / CHOSEN_DIR,
-                                 cache_dir=run_cfg.data.cache_dir)
+        val = make_corpus(
+            replace(cfg, seed=cfg.seed + VAL_SEED_OFFSET, corpus_scale=cfg.val_clips_scale),
+            out,
+            workers,
+            folder=VAL_DIR,
+        )
+        return choose_checkpoint(
+            Path(run_cfg.output_dir), final, val, out / CHOSEN_DIR, cache_dir=run_cfg.data.cache_dir
+        )
     finally:
         if torch.get_num_threads() != before:
             torch.set_num_threads(before)
@@ -148,8 +175,9 @@ def pretrain_base(cfg: BaseConfig, workers: int = 1) -> Path:
 _RESUME_ONLY = ("trainable.safetensors", "optimizer*", "rng-rank*", "train_state.json")
 
 
-def choose_checkpoint(run_dir: Path, final: Path, val_corpus: Path, dest: Path, *, cache_dir: str | None,
-                      max_new_tokens: int = 12) -> Path:
+def choose_checkpoint(
+    run_dir: Path, final: Path, val_corpus: Path, dest: Path, *, cache_dir: str | None, max_new_tokens: int = 12
+) -> Path:
     """Score every saved alignment checkpoint (and ``final``) by greedy answers to the validation corpus's
     perception-dense questions (the unweighted mean accuracy over attributes, :mod:`crabplus.evaluate.perception`)
     and copy the best model into ``dest`` with ``selection.json`` — chosen by held-out answers, not by loss."""
@@ -161,18 +189,30 @@ def choose_checkpoint(run_dir: Path, final: Path, val_corpus: Path, dest: Path, 
     candidates = [path for _, path in ckpt.list_checkpoints(run_dir)]
     candidates = [p for p in candidates if p.name != final.name] + [final]
     records = probe_records([r for f in sorted(val_corpus.glob("*/train.jsonl")) for r in load_records(f)])
-    inputs = {"candidates": {p.name: stamps.file_digest(p / "model.safetensors") for p in candidates},
-              "val": stamps.input_digest(val_corpus)}
+    inputs = {
+        "candidates": {p.name: stamps.file_digest(p / "model.safetensors") for p in candidates},
+        "val": stamps.input_digest(val_corpus),
+    }
 
     def make() -> None:
         scores = {}
         for path in candidates:
-            rows = predict_records(str(path), records, val_corpus, batch_size=16, max_new_tokens=max_new_tokens,
-                                   record_routing=False, progress=False, cache_dir=cache_dir)
+            rows = predict_records(
+                str(path),
+                records,
+                val_corpus,
+                batch_size=16,
+                max_new_tokens=max_new_tokens,
+                record_routing=False,
+                progress=False,
+                cache_dir=cache_dir,
+            )
             per = score_answers(records, [r.predict for r in rows])
             scores[path.name] = {"mean": round(mean_accuracy(per), 4), **{k: v.to_json() for k, v in per.items()}}
-            print0(f"[base] {path.name}: held-out perception {scores[path.name]['mean']:.3f} "
-                   + " ".join(f"{k} {v.accuracy:.2f}" for k, v in per.items()))
+            print0(
+                f"[base] {path.name}: held-out perception {scores[path.name]['mean']:.3f} "
+                + " ".join(f"{k} {v.accuracy:.2f}" for k, v in per.items())
+            )
         best = max(candidates, key=lambda p: scores[p.name]["mean"])
         shutil.rmtree(dest, ignore_errors=True)
         shutil.copytree(best, dest, ignore=shutil.ignore_patterns(*_RESUME_ONLY))
@@ -190,23 +230,33 @@ def ship(final: Path, dest: Path, command: str, cfg: BaseConfig, elapsed_s: floa
     shutil.copytree(final, dest, ignore=shutil.ignore_patterns("run_config.yaml", ".*"))
     _ship_run_config(final / "run_config.yaml", dest / "run_config.yaml")
     digest = stamps.file_digest(dest / "model.safetensors")
-    lines = ["# The shipped perception-pretrained base", "",
-             "The tiny thinker every adapter run of `crabplus demo` starts from, trained on the perception corpus "
-             "only (docs/avsynth.md, \"The perception corpus\"). Made by:", "", "```bash", command, "```", "",
-             f"- seed: {cfg.seed}; torch {torch.__version__}, {cfg.threads} CPU threads",
-             f"- corpus: {sum(corpus_clips(cfg.corpus_scale).values())} clips "
-             f"({', '.join(f'{k} {v}' for k, v in corpus_clips(cfg.corpus_scale).items())})",
-             f"- stage 0 (the towers): {cfg.encoders.steps} steps x {cfg.encoders.batch_size} clips, lr "
-             f"{cfg.encoders.learning_rate}",
-             f"- stage 1 (alignment): {cfg.train.max_steps} steps x {cfg.train.batch_size} samples, lr "
-             f"{cfg.train.learning_rate}, towers at {cfg.train.encoder_lr_scale} of it; the checkpoint chosen by "
-             f"held-out answers (selection.json beside this file)"
-             + (f"; {elapsed_s:.0f} s on the 2-core development machine" if elapsed_s else ""),
-             f"- model.safetensors sha256: `{digest}`", "",
-             "`tests/test_shipped_base.py::test_regenerate_shipped_base` (slow) runs the command again and compares."]
+    lines = [
+        "# The shipped perception-pretrained base",
+        "",
+        "The tiny thinker every adapter run of `crabplus demo` starts from, trained on the perception corpus "
+        'only (docs/avsynth.md, "The perception corpus"). Made by:',
+        "",
+        "```bash",
+        command,
+        "```",
+        "",
+        f"- seed: {cfg.seed}; torch {torch.__version__}, {cfg.threads} CPU threads",
+        f"- corpus: {sum(corpus_clips(cfg.corpus_scale).values())} clips "
+        f"({', '.join(f'{k} {v}' for k, v in corpus_clips(cfg.corpus_scale).items())})",
+        f"- stage 0 (the towers): {cfg.encoders.steps} steps x {cfg.encoders.batch_size} clips, lr "
+        f"{cfg.encoders.learning_rate}",
+        f"- stage 1 (alignment): {cfg.train.max_steps} steps x {cfg.train.batch_size} samples, lr "
+        f"{cfg.train.learning_rate}, towers at {cfg.train.encoder_lr_scale} of it; the checkpoint chosen by "
+        f"held-out answers (selection.json beside this file)"
+        + (f"; {elapsed_s:.0f} s on the 2-core development machine" if elapsed_s else ""),
+        f"- model.safetensors sha256: `{digest}`",
+        "",
+        "`tests/test_shipped_base.py::test_regenerate_shipped_base` (slow) runs the command again and compares.",
+    ]
     (dest / "PROVENANCE.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    atomic_write_json(dest / "provenance.json", {"command": command, "seed": cfg.seed, "sha256": digest,
-                                                 "config": to_dict(cfg)})
+    atomic_write_json(
+        dest / "provenance.json", {"command": command, "seed": cfg.seed, "sha256": digest, "config": to_dict(cfg)}
+    )
 
 
 def _ship_run_config(source: Path, dest: Path) -> None:
@@ -223,8 +273,11 @@ def _ship_run_config(source: Path, dest: Path) -> None:
     if (data.get("data") or {}).get("train"):
         data["data"]["train"] = [str(Path(*Path(p).parts[-2:])) for p in data["data"]["train"]]
     data["output_dir"] = Path(data.get("output_dir") or "base").name
-    dest.write_text("# the run that made the shipped base (paths relative to its output folder)\n"
-                    + yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    dest.write_text(
+        "# the run that made the shipped base (paths relative to its output folder)\n"
+        + yaml.safe_dump(data, sort_keys=False),
+        encoding="utf-8",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,7 +26,8 @@ def _base_train() -> TrainConfig:
 
 def _tiny_model() -> ModelConfig:
     return ModelConfig(
-        preset="tiny", adapter="ilora",
+        preset="tiny",
+        adapter="ilora",
         ilora=ILoRAConfig(rank=8, alpha=16.0, num_experts=3, dropout=0.0, encoders=True),
         lora=LoRAConfig(dropout=0.0),  # rank and alpha: the study's (crabplus.experiments.study)
     )
@@ -63,39 +64,69 @@ class DemoConfig:
     runs of the study train at once, each in its own process.
     """
 
-    output_dir: str = field(default="runs/demo", metadata={
-        "help": "output folder (--full in the same folder reuses the plain demo's data and base stage)",
-        "aliases": ("--out",), "metavar": "DIR"})
+    output_dir: str = field(
+        default="runs/demo",
+        metadata={
+            "help": "output folder (--full in the same folder reuses the plain demo's data and base stage)",
+            "aliases": ("--out",),
+            "metavar": "DIR",
+        },
+    )
     seed: int = 0
     full: bool = field(default=False, metadata={"help": "run the transfer study (takes much longer)"})
     synth: SynthConfig = field(default_factory=lambda: SynthConfig(per_dataset=100, workers=0))
     data: DataConfig = field(default_factory=lambda: DataConfig(image_size=56))
     model: ModelConfig = field(default_factory=_tiny_model)
     retrain_base: bool = False
-    base_model: str | None = field(default=None, metadata={
-        "help": "a base model folder to start the adapters from instead of the shipped one (e.g. a base made by "
-        "python -m crabplus.experiments.base)", "metavar": "DIR"})
+    base_model: str | None = field(
+        default=None,
+        metadata={
+            "help": "a base model folder to start the adapters from instead of the shipped one (e.g. a base made by "
+            "python -m crabplus.experiments.base)",
+            "metavar": "DIR",
+        },
+    )
     corpus_scale: float = 1.0
     base: TrainConfig = field(default_factory=_base_train)
     encoders: EncoderStageConfig = field(default_factory=EncoderStageConfig)
     adapter: TrainConfig = field(
-        default_factory=lambda: TrainConfig(stage="multitask", max_steps=1000, learning_rate=5e-3, save_steps=500,
-                                    sampling_balance="task")
+        default_factory=lambda: TrainConfig(
+            stage="multitask", max_steps=1000, learning_rate=5e-3, save_steps=500, sampling_balance="task"
+        )
     )
     eval: EvalConfig = field(default_factory=lambda: EvalConfig(max_new_tokens=96, batch_size=8, mask_chance_draws=20))
     max_eval_per_dataset: int | None = None
     threads: int | None = 1
     study_steps_per_dataset: int = 60
-    study_seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={
-        "help": "with --full: the seeds, comma-separated", "aliases": ("--seeds",), "split": ",", "metavar": "N"})
-    study_ranks: list[int] | None = field(default=None, metadata={
-        "help": "with --full: I-LoRA ranks to sweep on a validation split (e.g. 2,4,8,16) instead of the final "
-        "comparison on test", "aliases": ("--ranks",), "split": ",", "metavar": "R"})
+    study_seeds: list[int] = field(
+        default_factory=lambda: [0, 1, 2],
+        metadata={
+            "help": "with --full: the seeds, comma-separated",
+            "aliases": ("--seeds",),
+            "split": ",",
+            "metavar": "N",
+        },
+    )
+    study_ranks: list[int] | None = field(
+        default=None,
+        metadata={
+            "help": "with --full: I-LoRA ranks to sweep on a validation split (e.g. 2,4,8,16) instead of the final "
+            "comparison on test",
+            "aliases": ("--ranks",),
+            "split": ",",
+            "metavar": "R",
+        },
+    )
     study_methods: list[str] = field(default_factory=lambda: ["ilora", "lora"])
     study_val_per_dataset: int = 15
-    study_workers: int = field(default=2, metadata={
-        "help": "with --full: runs trained at once, each in its own process with `threads` threads (the study's "
-        "63 runs are independent; 2 fills a 2-core machine)", "metavar": "N"})
+    study_workers: int = field(
+        default=2,
+        metadata={
+            "help": "with --full: runs trained at once, each in its own process with `threads` threads (the study's "
+            "63 runs are independent; 2 fills a 2-core machine)",
+            "metavar": "N",
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.base.stage != "base":
@@ -126,15 +157,20 @@ class DemoConfig:
         if self.base_model is not None and self.retrain_base:
             raise ConfigError("base_model and retrain_base exclude each other: give a base folder or make one")
         if self.base_model is not None and not (Path(self.base_model) / "model.safetensors").is_file():
-            raise ConfigError(f"base_model {self.base_model}: no model.safetensors there (give a model folder, "
-                              "e.g. runs/base/chosen)")
+            raise ConfigError(
+                f"base_model {self.base_model}: no model.safetensors there (give a model folder, e.g. runs/base/chosen)"
+            )
         if self.model.family == "modular" and not self.retrain_base:
-            raise ConfigError("model.family modular: the shipped base is the unified thinker, so a modular demo makes "
-                              "its own base from the perception corpus: add retrain_base=true (and "
-                              "model.modular.trainable=[vision,audio,projectors,llm] for a random tiny model)")
+            raise ConfigError(
+                "model.family modular: the shipped base is the unified thinker, so a modular demo makes "
+                "its own base from the perception corpus: add retrain_base=true (and "
+                "model.modular.trainable=[vision,audio,projectors,llm] for a random tiny model)"
+            )
         if self.data.image_size != self.synth.image_size:
-            raise ConfigError(f"data.image_size ({self.data.image_size}) must equal synth.image_size "
-                              f"({self.synth.image_size}): the model sees frames at the rendered size")
+            raise ConfigError(
+                f"data.image_size ({self.data.image_size}) must equal synth.image_size "
+                f"({self.synth.image_size}): the model sees frames at the rendered size"
+            )
 
 
 #: The keys ``crabplus demo`` sets itself -> (their value when not given, what sets them). Given, such a key would
@@ -144,10 +180,11 @@ SET_BY_THE_DEMO: dict[str, tuple[object, str]] = {
     "data.root": (None, "its AVSynth folder in output_dir/data"),
     "model.checkpoint": (None, "the base it starts from"),
     "model.adapter": ("ilora", "I-LoRA, and with --full every method of study_methods"),
-    "model.lora.rank": (LoRAConfig().rank, "the study matches plain LoRA's rank to I-LoRA's parameter count, "
-                                           "or to its rank"),
-    "model.lora.alpha": (LoRAConfig().alpha, "the study runs every method at I-LoRA's scale ilora.alpha / "
-                                             "ilora.rank"),
+    "model.lora.rank": (
+        LoRAConfig().rank,
+        "the study matches plain LoRA's rank to I-LoRA's parameter count, or to its rank",
+    ),
+    "model.lora.alpha": (LoRAConfig().alpha, "the study runs every method at I-LoRA's scale ilora.alpha / ilora.rank"),
 }
 
 

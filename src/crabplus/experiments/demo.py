@@ -39,27 +39,44 @@ def print_table(report: Report, title: str) -> None:
     table = Table(title=title)
     for col in ("dataset", "task", "metric", "score", "chance", "band", "beyond", "n", "unparsed"):
         table.add_column(col, justify="left" if col in ("dataset", "task", "metric") else "right")
+
     def fmt(value) -> str:
         return f"{value:.3f}" if value is not None else "-"
 
     for name, row in report.datasets.items():
         arrow = "" if row.higher_is_better else " (lower is better)"
-        table.add_row(name, DATASETS[name].task, row.primary_metric + arrow, fmt(row.primary),
-                      fmt(row.chance.primary), fmt(row.chance.band), mark(row.beyond_chance, row.one_place_prompts),
-                      str(row.n), str(row.unparsed))
+        table.add_row(
+            name,
+            DATASETS[name].task,
+            row.primary_metric + arrow,
+            fmt(row.primary),
+            fmt(row.chance.primary),
+            fmt(row.chance.band),
+            mark(row.beyond_chance, row.one_place_prompts),
+            str(row.n),
+            str(row.unparsed),
+        )
     rows = list(report.datasets.values())
     beyond = sum(row.beyond_chance is True for row in rows)
     one_place = sum(row.beyond_chance is True and row.one_place_prompts for row in rows)
     draws = report.config.chance_draws
-    table.caption = (f"chance: the mean of {draws} seeded draws; band: their 95th percentile (5th when lower is "
-                     f"better); beyond the band on {beyond} of {len(rows)} datasets"
-                     + (f", {one_place} of them ✓*: answers pointing at one place whatever the frame, so the mask "
-                        "score is the segmenter's (not counted below)" if one_place else ""))
+    table.caption = (
+        f"chance: the mean of {draws} seeded draws; band: their 95th percentile (5th when lower is "
+        f"better); beyond the band on {beyond} of {len(rows)} datasets"
+        + (
+            f", {one_place} of them ✓*: answers pointing at one place whatever the frame, so the mask "
+            "score is the segmenter's (not counted below)"
+            if one_place
+            else ""
+        )
+    )
     Console(width=120).print(table)
     types = task_types_beyond_chance(report)
     missing = [t for t, ok in types.items() if not ok]
-    print0(f"[demo] task types beyond chance: {len(types) - len(missing)} of {len(types)}"
-           + (f" (not yet: {', '.join(missing)})" if missing else ""))
+    print0(
+        f"[demo] task types beyond chance: {len(types) - len(missing)} of {len(types)}"
+        + (f" (not yet: {', '.join(missing)})" if missing else "")
+    )
 
 
 def task_types_beyond_chance(report: Report) -> dict[str, bool]:
@@ -85,15 +102,24 @@ def base_model(cfg: DemoConfig, out: Path) -> Path:
         return Path(cfg.base_model)
     if not cfg.retrain_base:
         if not (SHIPPED_BASE / "model.safetensors").is_file():
-            raise FileNotFoundError(f"{SHIPPED_BASE}: the shipped base is missing (make it with `python -m "
-                                    "crabplus.experiments.base --ship`, or run the demo with retrain_base=true)")
+            raise FileNotFoundError(
+                f"{SHIPPED_BASE}: the shipped base is missing (make it with `python -m "
+                "crabplus.experiments.base --ship`, or run the demo with retrain_base=true)"
+            )
         print0(f"[demo] base: the shipped perception-pretrained model ({SHIPPED_BASE})")
         return SHIPPED_BASE
-    base_cfg = BaseConfig(output_dir=str(out), seed=cfg.seed, corpus_scale=cfg.corpus_scale, data=cfg.data,
-                          synth=replace(cfg.synth, datasets=None),
-                          model=replace(cfg.model, adapter="none", checkpoint=None), train=cfg.base,
-                          encoders=cfg.encoders, val_clips_scale=min(BaseConfig.val_clips_scale, cfg.corpus_scale),
-                          threads=cfg.threads)
+    base_cfg = BaseConfig(
+        output_dir=str(out),
+        seed=cfg.seed,
+        corpus_scale=cfg.corpus_scale,
+        data=cfg.data,
+        synth=replace(cfg.synth, datasets=None),
+        model=replace(cfg.model, adapter="none", checkpoint=None),
+        train=cfg.base,
+        encoders=cfg.encoders,
+        val_clips_scale=min(BaseConfig.val_clips_scale, cfg.corpus_scale),
+        threads=cfg.threads,
+    )
     return pretrain_base(base_cfg)
 
 
@@ -128,9 +154,12 @@ def _run_demo(cfg: DemoConfig) -> dict:
         adapted = stages.train(run_config(cfg, out, "ilora", data_dir, train=cfg.adapter, model=model))
         report = predict_and_evaluate(cfg, adapted, data_dir, out / "eval")
         print_table(report, "crabplus demo: tiny Crab+ (I-LoRA) on AVSynth — test split")
-        summary = {"report": str(out / "eval" / "report.md"), "datasets": len(report.datasets),
-                   "beyond_chance": sorted(n for n, r in report.datasets.items() if r.beyond_chance),
-                   "task_types_beyond_chance": task_types_beyond_chance(report)}
+        summary = {
+            "report": str(out / "eval" / "report.md"),
+            "datasets": len(report.datasets),
+            "beyond_chance": sorted(n for n, r in report.datasets.items() if r.beyond_chance),
+            "task_types_beyond_chance": task_types_beyond_chance(report),
+        }
     summary["elapsed_s"] = round(time.perf_counter() - t0, 1)
     atomic_write_json(out / "summary.json", summary)
     print0(f"[demo] done in {summary['elapsed_s']:.0f} s; report: {summary.get('report')}")

@@ -46,17 +46,35 @@ def tower_samples(records: list[Record], corpus: Path, processor: CrabProcessor)
             targets = record_targets(record.dataset, record.meta)
             if targets is not None:
                 enc = processor.encode(record, corpus, with_target=False)
-                vision = {k: enc[k] for k in ("pixel_values", "image_grid_thw", "pixel_values_videos",
-                                              "video_grid_thw") if k in enc}
-                samples.append(TowerSample(record.dataset, vision, enc["input_features"][0], targets,
-                                           seconds=int(record.meta.get("duration", 0))))
+                vision = {
+                    k: enc[k]
+                    for k in ("pixel_values", "image_grid_thw", "pixel_values_videos", "video_grid_thw")
+                    if k in enc
+                }
+                samples.append(
+                    TowerSample(
+                        record.dataset,
+                        vision,
+                        enc["input_features"][0],
+                        targets,
+                        seconds=int(record.meta.get("duration", 0)),
+                    )
+                )
             if bar is not None:
                 bar.update(1)
     return samples
 
 
-def pretrain_encoders(corpus: Path, out: Path, model_cfg: ModelConfig, cfg: EncoderStageConfig, *, seed: int,
-                      image_size: int, cache_dir: str | None) -> Path:
+def pretrain_encoders(
+    corpus: Path,
+    out: Path,
+    model_cfg: ModelConfig,
+    cfg: EncoderStageConfig,
+    *,
+    seed: int,
+    image_size: int,
+    cache_dir: str | None,
+) -> Path:
     """Stage 0 into ``out/encoders`` (reused when stamped for the same settings and corpus); returns the folder
     of the saved thinker (trained towers, LLM at its seeded random init)."""
     from crabplus.config.core import to_dict
@@ -64,8 +82,13 @@ def pretrain_encoders(corpus: Path, out: Path, model_cfg: ModelConfig, cfg: Enco
     from crabplus.train.recipe import build_model
 
     folder = out / ENCODERS_DIR
-    wanted = {"stage": "encoders", "cfg": to_dict(cfg), "model": to_dict(model_cfg), "seed": seed,
-              "image_size": image_size}
+    wanted = {
+        "stage": "encoders",
+        "cfg": to_dict(cfg),
+        "model": to_dict(model_cfg),
+        "seed": seed,
+        "image_size": image_size,
+    }
 
     def make() -> None:
         t0 = time.perf_counter()
@@ -79,9 +102,16 @@ def pretrain_encoders(corpus: Path, out: Path, model_cfg: ModelConfig, cfg: Enco
             p.requires_grad_(True)
         save_checkpoint(folder, thinker, tokenizer, model_cfg)
         print0("[encoders] held-out: " + ", ".join(f"{k} {v:.2f}" for k, v in result.validation.items()))
-        atomic_write_json(folder / "encoders.json", {"history": result.history, "validation": result.validation,
-                                                     "clips": len(samples), "train_s": result.elapsed_s,
-                                                     "total_s": round(time.perf_counter() - t0, 1)})
+        atomic_write_json(
+            folder / "encoders.json",
+            {
+                "history": result.history,
+                "validation": result.validation,
+                "clips": len(samples),
+                "train_s": result.elapsed_s,
+                "total_s": round(time.perf_counter() - t0, 1),
+            },
+        )
 
     if stamps.run_once(folder, wanted, {"corpus": stamps.input_digest(corpus)}, make):
         print0(f"[base] reusing the pretrained towers in {folder}")

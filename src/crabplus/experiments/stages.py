@@ -111,14 +111,17 @@ def train(run_cfg: RunConfig) -> Path:
         return final
     resume = stamps.begun(final, key)
     if not resume and (final.exists() or ckpt.list_checkpoints(out)):
-        print0(f"[demo] stage {run_cfg.name}: its configuration, data or starting model is not what its earlier "
-               "run was made from; training anew")
+        print0(
+            f"[demo] stage {run_cfg.name}: its configuration, data or starting model is not what its earlier "
+            "run was made from; training anew"
+        )
     stamps.begin(final, key, config, inputs)
     t0 = time.perf_counter()
     result = run_training(run_cfg, resume=resume, overwrite=not resume)
     last = result.losses[-1] if result.losses else float("nan")
-    print0(f"[demo] stage {run_cfg.name}: {result.steps} steps in {time.perf_counter() - t0:.1f} s, "
-           f"last loss {last:.3f}")
+    print0(
+        f"[demo] stage {run_cfg.name}: {result.steps} steps in {time.perf_counter() - t0:.1f} s, last loss {last:.3f}"
+    )
     stamps.finish(final, key, config, inputs)
     return result.checkpoint
 
@@ -134,8 +137,18 @@ def load_capped(record_paths: list[str], limit: int | None):
     return records
 
 
-def predict(checkpoint: Path, record_paths: list[str], data_dir: Path, out_dir: Path, *, limit: int | None,
-            batch_size: int, max_new_tokens: int, image_size: int, cache_dir: str | None) -> Path:
+def predict(
+    checkpoint: Path,
+    record_paths: list[str],
+    data_dir: Path,
+    out_dir: Path,
+    *,
+    limit: int | None,
+    batch_size: int,
+    max_new_tokens: int,
+    image_size: int,
+    cache_dir: str | None,
+) -> Path:
     """``out_dir/predictions.jsonl``: the model's answer to every record (``limit`` per file); reused while the
     model, the records, the media and the decoding settings are unchanged (``cache_dir`` only saves decoding
     work, so it is not part of the key)."""
@@ -143,14 +156,24 @@ def predict(checkpoint: Path, record_paths: list[str], data_dir: Path, out_dir: 
 
     output = Path(out_dir) / "predictions.jsonl"
     config = {"limit": limit, "batch_size": batch_size, "max_new_tokens": max_new_tokens, "image_size": image_size}
-    inputs = {"model": stamps.input_digest(checkpoint), "media": stamps.input_digest(data_dir),
-              "records": _digests(record_paths)}
+    inputs = {
+        "model": stamps.input_digest(checkpoint),
+        "media": stamps.input_digest(data_dir),
+        "records": _digests(record_paths),
+    }
 
     def make() -> None:
         t0 = time.perf_counter()
         records = load_capped(record_paths, limit)
-        rows = predict_records(checkpoint, records, data_dir, batch_size=batch_size, max_new_tokens=max_new_tokens,
-                               image_size=image_size, cache_dir=cache_dir)
+        rows = predict_records(
+            checkpoint,
+            records,
+            data_dir,
+            batch_size=batch_size,
+            max_new_tokens=max_new_tokens,
+            image_size=image_size,
+            cache_dir=cache_dir,
+        )
         write_predictions(output, rows)
         print0(f"[demo] predicted {len(records)} records in {time.perf_counter() - t0:.1f} s -> {output}")
 
@@ -159,8 +182,9 @@ def predict(checkpoint: Path, record_paths: list[str], data_dir: Path, out_dir: 
     return output
 
 
-def evaluate(record_paths: list[str], predictions: Path, data_dir: Path, out_dir: Path, *, limit: int | None,
-             config: EvalConfig) -> Report:
+def evaluate(
+    record_paths: list[str], predictions: Path, data_dir: Path, out_dir: Path, *, limit: int | None, config: EvalConfig
+) -> Report:
     """Score ``predictions`` against the records (``limit`` per file) and write the report (``report.json``,
     ``report.md``, plots) into ``out_dir``; reused while the predictions, records, media and settings are
     unchanged (then read back from ``report.json``)."""
@@ -169,17 +193,22 @@ def evaluate(record_paths: list[str], predictions: Path, data_dir: Path, out_dir
 
     output = Path(out_dir) / "report.json"
     settings = {"limit": limit, "eval": to_dict(config)}
-    inputs = {"predictions": stamps.input_digest(predictions), "media": stamps.input_digest(data_dir),
-              "records": _digests(record_paths)}
+    inputs = {
+        "predictions": stamps.input_digest(predictions),
+        "media": stamps.input_digest(data_dir),
+        "records": _digests(record_paths),
+    }
     made: list[Report] = []
 
     def make() -> list[str]:
         t0 = time.perf_counter()
         records = load_capped(record_paths, limit)
-        made.append(evaluate_predictions(records, load_predictions(predictions), data_dir, out_dir=out_dir,
-                                         config=config))
-        print0(f"[demo] scored {len(records)} records in {time.perf_counter() - t0:.1f} s -> "
-               f"{Path(out_dir) / 'report.md'}")
+        made.append(
+            evaluate_predictions(records, load_predictions(predictions), data_dir, out_dir=out_dir, config=config)
+        )
+        print0(
+            f"[demo] scored {len(records)} records in {time.perf_counter() - t0:.1f} s -> {Path(out_dir) / 'report.md'}"
+        )
         return sorted(made[0].files.values())
 
     if stamps.run_once(output, settings, inputs, make):

@@ -103,15 +103,28 @@ class StudyRun:
     def __call__(self) -> tuple[Report, float]:
         t0 = time.perf_counter()
         train_dir = self.data_dir if self.split == "test" else self.out / SPLITS_DIR
-        model = replace(_method_model(self.cfg.model, self.method, self.rank, self.lora_rank),
-                        checkpoint=str(self.base))
+        model = replace(
+            _method_model(self.cfg.model, self.method, self.rank, self.lora_rank), checkpoint=str(self.base)
+        )
         stage = f"study-{self.split}/r{self.rank}/s{self.seed}/{self.name}"
         names = list(self.datasets) if self.datasets else None
-        run_cfg = replace(run_config(self.cfg, self.out, stage, self.data_dir, train=self.train, model=model,
-                                     datasets=names, records_dir=train_dir), seed=self.seed)
+        run_cfg = replace(
+            run_config(
+                self.cfg,
+                self.out,
+                stage,
+                self.data_dir,
+                train=self.train,
+                model=model,
+                datasets=names,
+                records_dir=train_dir,
+            ),
+            seed=self.seed,
+        )
         final = stages.train(run_cfg)
-        report = predict_and_evaluate(self.cfg, final, self.data_dir, self.out / f"eval-{stage}", names,
-                                      split=self.split, records_dir=train_dir)
+        report = predict_and_evaluate(
+            self.cfg, final, self.data_dir, self.out / f"eval-{stage}", names, split=self.split, records_dir=train_dir
+        )
         return report, time.perf_counter() - t0
 
 
@@ -147,8 +160,7 @@ def execute(runs: list[StudyRun], workers: int, progress: Progress) -> list[Repo
     return reports  # type: ignore[return-value]
 
 
-def run_rank(cfg: DemoConfig, out: Path, data_dir: Path, base: Path, rank: int, split: str,
-             progress: Progress) -> dict:
+def run_rank(cfg: DemoConfig, out: Path, data_dir: Path, base: Path, rank: int, split: str, progress: Progress) -> dict:
     """Every run of one rank and every seed (``cfg.study_workers`` at once); returns ``{"singles": {seed:
     [report]}, "multis": {method: {seed: report}}, "params": …, "lora_rank": …}``."""
     if split != "test":
@@ -159,8 +171,13 @@ def run_rank(cfg: DemoConfig, out: Path, data_dir: Path, base: Path, rank: int, 
 
     def budget(n: int, **changes):
         total = steps * n
-        return replace(cfg.adapter, max_steps=total, save_steps=min(cfg.adapter.save_steps, total),
-                       sampling_balance="dataset", **changes)
+        return replace(
+            cfg.adapter,
+            max_steps=total,
+            save_steps=min(cfg.adapter.save_steps, total),
+            sampling_balance="dataset",
+            **changes,
+        )
 
     def run(seed: int, name: str, method: str, train, names=None) -> StudyRun:
         return StudyRun(cfg, out, data_dir, base, rank, lora_rank, split, seed, name, method, train, names)
@@ -169,8 +186,9 @@ def run_rank(cfg: DemoConfig, out: Path, data_dir: Path, base: Path, rank: int, 
     for seed in cfg.study_seeds:  # the long multi-task runs first, so that the workers end together
         runs += [run(seed, method, method, budget(len(datasets))) for method in cfg.study_methods]
     for seed in cfg.study_seeds:
-        runs += [run(seed, f"single-{n}", "single", budget(1, stage="single", single_dataset=n), (n,))
-                 for n in datasets]
+        runs += [
+            run(seed, f"single-{n}", "single", budget(1, stage="single", single_dataset=n), (n,)) for n in datasets
+        ]
     reports = dict(zip([(r.seed, r.name) for r in runs], execute(runs, cfg.study_workers, progress)))
     singles = {seed: [reports[(seed, f"single-{n}")] for n in datasets] for seed in cfg.study_seeds}
     multis = {m: {seed: reports[(seed, m)] for seed in cfg.study_seeds} for m in cfg.study_methods}
@@ -191,9 +209,13 @@ def write_rank(result: dict, dest: Path, rank: int) -> dict:
     table = seed_transfer(result["singles"], result["multis"])
     table.update({"rank": rank, "lora_rank": result["lora_rank"], "trainable_params": result["params"]})
     dest.mkdir(parents=True, exist_ok=True)
-    md = render_seed_transfer(table) + "\nTrainable parameters: " + ", ".join(
-        f"{m} {n:,}" for m, n in result["params"].items()) + f" (I-LoRA rank {rank}, plain LoRA rank "\
+    md = (
+        render_seed_transfer(table)
+        + "\nTrainable parameters: "
+        + ", ".join(f"{m} {n:,}" for m, n in result["params"].items())
+        + f" (I-LoRA rank {rank}, plain LoRA rank "
         f"{result['lora_rank']} matched, {rank} same rank)\n"
+    )
     from crabplus.evaluate.seed_plots import plot_seed_transfer
 
     if plot_seed_transfer(table, dest / "transfer.png") is not None:
@@ -205,9 +227,11 @@ def write_rank(result: dict, dest: Path, rank: int) -> dict:
     if summaries:
         per_seed = [routing_divergence(s) for s in summaries]
         mean = _mean_summary(summaries)
-        routing = {"mean_js_per_seed": [p["mean_js"] for p in per_seed],
-                   "mean_js": sum(p["mean_js"] or 0 for p in per_seed) / len(per_seed),
-                   "over_seeds": routing_divergence(mean)}
+        routing = {
+            "mean_js_per_seed": [p["mean_js"] for p in per_seed],
+            "mean_js": sum(p["mean_js"] or 0 for p in per_seed) / len(per_seed),
+            "over_seeds": routing_divergence(mean),
+        }
         plot_routing(mean, dest / "routing.png")
     atomic_write_json(dest / "routing.json", routing)
     table["routing_mean_js"] = routing.get("mean_js")
@@ -219,8 +243,12 @@ def _mean_summary(summaries: list[RoutingSummary]) -> RoutingSummary:
     import numpy as np
 
     tasks = sorted(set.intersection(*(set(s.tasks) for s in summaries)))
-    mean = {t: TaskRouting(sum(s.tasks[t].n for s in summaries),
-                           np.mean([s.tasks[t].mean for s in summaries], axis=0).tolist()) for t in tasks}  # [L, N]
+    mean = {
+        t: TaskRouting(
+            sum(s.tasks[t].n for s in summaries), np.mean([s.tasks[t].mean for s in summaries], axis=0).tolist()
+        )
+        for t in tasks
+    }  # [L, N]
     return RoutingSummary(summaries[0].num_heads, summaries[0].layers, mean)
 
 
@@ -240,8 +268,10 @@ def run_study(cfg: DemoConfig, out: Path, data_dir: Path, base: Path) -> dict:
     sweep = cfg.study_ranks is not None
     split = "val" if sweep else "test"
     progress = Progress(len(ranks) * runs_per_rank(cfg, n))
-    print0(f"[study] {'sweep on validation' if sweep else 'final comparison on test'}: ranks {ranks}, seeds "
-           f"{cfg.study_seeds}, methods {list(cfg.study_methods)} + single; {progress.total} runs")
+    print0(
+        f"[study] {'sweep on validation' if sweep else 'final comparison on test'}: ranks {ranks}, seeds "
+        f"{cfg.study_seeds}, methods {list(cfg.study_methods)} + single; {progress.total} runs"
+    )
     tables = {}
     for rank in ranks:
         result = run_rank(cfg, out, data_dir, base, rank, split, progress)
@@ -249,16 +279,29 @@ def run_study(cfg: DemoConfig, out: Path, data_dir: Path, base: Path) -> dict:
         tables[rank] = write_rank(result, dest, rank)
         tables[rank]["validation_score"] = validation_score(result) if sweep else None
         print0((dest / "transfer.md").read_text())
-    summary = {"split": split, "ranks": ranks, "seeds": cfg.study_seeds,
-               "per_rank": {str(r): {"headline": t["headline"], "methods": t["methods"],
-                                     "routing_mean_js": t["routing_mean_js"], "trainable_params": t["trainable_params"],
-                                     "lora_rank": t["lora_rank"], "validation_score": t["validation_score"]}
-                            for r, t in tables.items()}}
+    summary = {
+        "split": split,
+        "ranks": ranks,
+        "seeds": cfg.study_seeds,
+        "per_rank": {
+            str(r): {
+                "headline": t["headline"],
+                "methods": t["methods"],
+                "routing_mean_js": t["routing_mean_js"],
+                "trainable_params": t["trainable_params"],
+                "lora_rank": t["lora_rank"],
+                "validation_score": t["validation_score"],
+            }
+            for r, t in tables.items()
+        },
+    }
     if sweep:
         best = max(ranks, key=lambda r: tables[r]["validation_score"])
         summary["chosen_rank"] = best
-        summary["rule"] = ("the rank with the highest mean validation score of the multi-task runs (chance-band "
-                           "widths above chance, every method and seed)")
+        summary["rule"] = (
+            "the rank with the highest mean validation score of the multi-task runs (chance-band "
+            "widths above chance, every method and seed)"
+        )
         atomic_write_json(out / "sweep" / "sweep.json", summary)
         print0(f"[study] sweep: chosen rank {best}; run the final comparison with model.ilora.rank={best}")
     else:

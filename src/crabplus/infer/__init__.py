@@ -5,8 +5,11 @@ Names are imported lazily so that ``import crabplus.infer`` stays cheap for the 
 
 from crabplus.utils.lazy import lazy_exports
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    "batch": ("predict_batch", "predict_records", "write_predictions"),
-    "predictor": ("Predictor", "as_predictor", "trained_image_size"),
-    "single": ("PredictInputError", "PredictResult", "build_record", "predict", "write_mask"),
-})
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "batch": ("predict_batch", "predict_records", "write_predictions"),
+        "predictor": ("Predictor", "as_predictor", "trained_image_size"),
+        "single": ("PredictInputError", "PredictResult", "build_record", "predict", "write_mask"),
+    },
+)

@@ -26,7 +26,7 @@ from crabplus.utils.progress import progress_bar
 
 def _chunks(items: Sequence, size: int) -> Iterable[Sequence]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def has_ilora(model) -> bool:
@@ -58,18 +58,21 @@ def _task_conditioned(predictor: Predictor) -> int | None:
     return None
 
 
-def encode_batch(predictor: Predictor, records: Sequence[Record], root: str | Path, *,
-                 complete_streams: bool = True) -> tuple[list[dict], dict]:
+def encode_batch(
+    predictor: Predictor, records: Sequence[Record], root: str | Path, *, complete_streams: bool = True
+) -> tuple[list[dict], dict]:
     """The records' samples and their left-padded batch, ready for generation; a task-conditioned router
     is told each row's task. ``complete_streams``: a missing audio track or picture is replaced (with a
     note in the sample) instead of refused (``CrabProcessor.encode``)."""
-    samples = [predictor.processor.encode(rec, root, with_target=False, complete_streams=complete_streams)
-               for rec in records]
+    samples = [
+        predictor.processor.encode(rec, root, with_target=False, complete_streams=complete_streams) for rec in records
+    ]
     return samples, collate_samples(predictor, records, samples)
 
 
-def collate_samples(predictor: Predictor, records: Sequence[Record], samples: Sequence[dict], *,
-                    pad_multiple: int = 1) -> dict:
+def collate_samples(
+    predictor: Predictor, records: Sequence[Record], samples: Sequence[dict], *, pad_multiple: int = 1
+) -> dict:
     """The left-padded batch of already encoded samples (one per record); the prompt length is rounded up to
     a multiple of ``pad_multiple`` with more left padding (a compiled decoder then meets fewer shapes; the
     answers do not change, positions come from the attention mask)."""
@@ -90,9 +93,17 @@ def collate_samples(predictor: Predictor, records: Sequence[Record], samples: Se
     return batch
 
 
-def generate_rows(predictor: Predictor, records: Sequence[Record], samples: Sequence[dict], *,
-                  max_new_tokens: int | None, record_routing: bool, compiled: bool = False, pad_multiple: int = 1,
-                  min_rows: int = 1) -> list[PredictionRow]:
+def generate_rows(
+    predictor: Predictor,
+    records: Sequence[Record],
+    samples: Sequence[dict],
+    *,
+    max_new_tokens: int | None,
+    record_routing: bool,
+    compiled: bool = False,
+    pad_multiple: int = 1,
+    min_rows: int = 1,
+) -> list[PredictionRow]:
     """Rows for encoded samples, answered in one left-padded batch (``compiled``: CUDA graphs over a static
     cache, :func:`crabplus.model.generate.generate`); ``max_new_tokens`` None: the longest of the
     records' tasks' defaults (:func:`crabplus.tasks.families.answer_tokens`). ``min_rows``: on the CPU, a
@@ -113,25 +124,43 @@ def generate_rows(predictor: Predictor, records: Sequence[Record], samples: Sequ
     record = record_routing and has_ilora(predictor.model)
     recorder = RoutingRecorder(predictor.model) if record else contextlib.nullcontext()
     with recorder as rec:
-        texts = generate(predictor.model, predictor.tokenizer, batch, max_new_tokens=max_new_tokens,
-                         compiled=compiled)
+        texts = generate(predictor.model, predictor.tokenizer, batch, max_new_tokens=max_new_tokens, compiled=compiled)
     routing = _prompt_routing(rec, batch["attention_mask"]) if record else [{} for _ in records]
     # notes: a stream that was missing and replaced (see CrabProcessor.encode)
-    return [PredictionRow(r.id, r.dataset, text, route, notes=list(sample.get("notes") or []))
-            for r, text, route, sample in zip(records[:n], texts, routing, samples)]
+    return [
+        PredictionRow(r.id, r.dataset, text, route, notes=list(sample.get("notes") or []))
+        for r, text, route, sample in zip(records[:n], texts, routing, samples)
+    ]
 
 
-def predict_batch(predictor: Predictor, records: Sequence[Record], root: str | Path, *, max_new_tokens: int | None,
-                  record_routing: bool, min_rows: int = 1) -> list[PredictionRow]:
+def predict_batch(
+    predictor: Predictor,
+    records: Sequence[Record],
+    root: str | Path,
+    *,
+    max_new_tokens: int | None,
+    record_routing: bool,
+    min_rows: int = 1,
+) -> list[PredictionRow]:
     """Rows for one batch of records (all in one left-padded batch; ``min_rows`` as :func:`generate_rows`)."""
     samples = [predictor.processor.encode(rec, root, with_target=False, complete_streams=True) for rec in records]
-    return generate_rows(predictor, records, samples, max_new_tokens=max_new_tokens, record_routing=record_routing,
-                         min_rows=min_rows)
+    return generate_rows(
+        predictor, records, samples, max_new_tokens=max_new_tokens, record_routing=record_routing, min_rows=min_rows
+    )
 
 
-def predict_records(checkpoint_or_model, records: Sequence[Record], root: str | Path, *, batch_size: int = 4,
-                    max_new_tokens: int = 512, record_routing: bool = True, progress: bool = True,
-                    image_size: int | None = None, cache_dir: str | None = None) -> list[PredictionRow]:
+def predict_records(
+    checkpoint_or_model,
+    records: Sequence[Record],
+    root: str | Path,
+    *,
+    batch_size: int = 4,
+    max_new_tokens: int = 512,
+    record_routing: bool = True,
+    progress: bool = True,
+    image_size: int | None = None,
+    cache_dir: str | None = None,
+) -> list[PredictionRow]:
     """Answer every record (media under ``root``) with the model of a checkpoint folder or a
     :class:`Predictor`; rows come back in the records' order."""
     if batch_size < 1:
@@ -144,8 +173,9 @@ def predict_records(checkpoint_or_model, records: Sequence[Record], root: str | 
     bar_cm = progress_bar("predict", total=len(records)) if progress else contextlib.nullcontext()
     with bar_cm as bar:
         for chunk in _chunks(list(records), batch_size):
-            rows.extend(predict_batch(predictor, chunk, root, max_new_tokens=max_new_tokens,
-                                      record_routing=record_routing))
+            rows.extend(
+                predict_batch(predictor, chunk, root, max_new_tokens=max_new_tokens, record_routing=record_routing)
+            )
             if bar is not None:
                 bar.update(len(chunk))
     return rows

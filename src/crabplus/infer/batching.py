@@ -53,7 +53,7 @@ def plan_batches(keys: Sequence[tuple | None], batch_size: int) -> list[list[int
     positions = [i for i, key in enumerate(keys) if key is not None]
     if batch_size > 1:
         positions.sort(key=lambda i: (keys[i], i))
-    return [positions[start:start + batch_size] for start in range(0, len(positions), batch_size)]
+    return [positions[start : start + batch_size] for start in range(0, len(positions), batch_size)]
 
 
 @dataclass
@@ -73,16 +73,23 @@ def reason_for(exc: BaseException, source: str) -> str:
     return str(exc) if isinstance(exc, CrabplusError) else f"{source}: {describe(exc)}"
 
 
-def answer_batch(predictor, entries: Sequence[tuple[int, Record, object, str]], *, max_new_tokens: int,
-                 compiled: bool = False, encode: Callable | None = None) -> BatchResult:
+def answer_batch(
+    predictor,
+    entries: Sequence[tuple[int, Record, object, str]],
+    *,
+    max_new_tokens: int,
+    compiled: bool = False,
+    encode: Callable | None = None,
+) -> BatchResult:
     """Answer ``entries`` (input position, record, data root, source) as one left-padded batch.
 
     An input whose media cannot be encoded is skipped and the rest of the batch answered. When the model
     itself fails on the batch, each input is tried alone, so that only the input at fault is skipped."""
     from crabplus.infer.batch import generate_rows
 
-    encode = encode or (lambda rec, root: predictor.processor.encode(rec, root, with_target=False,
-                                                                     complete_streams=True))
+    encode = encode or (
+        lambda rec, root: predictor.processor.encode(rec, root, with_target=False, complete_streams=True)
+    )
     result = BatchResult()
     good: list[tuple[int, Record, str, dict]] = []
     for index, record, root, source in entries:
@@ -94,17 +101,29 @@ def answer_batch(predictor, entries: Sequence[tuple[int, Record, object, str]], 
         return result
     pad_multiple = COMPILED_PAD_MULTIPLE if compiled else 1
     try:
-        rows = generate_rows(predictor, [g[1] for g in good], [g[3] for g in good], max_new_tokens=max_new_tokens,
-                             record_routing=True, compiled=compiled, pad_multiple=pad_multiple,
-                             min_rows=CPU_MIN_ROWS)
+        rows = generate_rows(
+            predictor,
+            [g[1] for g in good],
+            [g[3] for g in good],
+            max_new_tokens=max_new_tokens,
+            record_routing=True,
+            compiled=compiled,
+            pad_multiple=pad_multiple,
+            min_rows=CPU_MIN_ROWS,
+        )
     except INPUT_FAILURES as exc:
         if len(good) == 1:
             result.skipped.append((good[0][0], reason_for(exc, good[0][2])))
             return result
         for index, record, root, source in entries:  # alone, to find the input at fault
             if any(index == g[0] for g in good):
-                alone = answer_batch(predictor, [(index, record, root, source)], max_new_tokens=max_new_tokens,
-                                     compiled=compiled, encode=encode)
+                alone = answer_batch(
+                    predictor,
+                    [(index, record, root, source)],
+                    max_new_tokens=max_new_tokens,
+                    compiled=compiled,
+                    encode=encode,
+                )
                 result.rows += alone.rows
                 result.skipped += alone.skipped
         return result

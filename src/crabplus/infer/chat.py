@@ -71,8 +71,10 @@ def parse_messages(messages: Any) -> dict[str, Any]:
             out["system"] = " ".join(str(c.get("text", "")) for c in items if c.get("type") == "text").strip()
             continue
         if role != "user":
-            raise MessagesError(f"{where}.role: {role!r}; one question is answered at a time: give a 'system' "
-                                "message (optional) and one 'user' message")
+            raise MessagesError(
+                f"{where}.role: {role!r}; one question is answered at a time: give a 'system' "
+                "message (optional) and one 'user' message"
+            )
         users += 1
         if users > 1:
             raise MessagesError(f"{where}: a second 'user' message; put every item of the question in one")
@@ -93,8 +95,9 @@ def parse_messages(messages: Any) -> dict[str, Any]:
     return out
 
 
-def messages_arguments(messages: Any, task: str | None = None, options: list[str] | None = None
-                       ) -> tuple[dict[str, Any], list[str]]:
+def messages_arguments(
+    messages: Any, task: str | None = None, options: list[str] | None = None
+) -> tuple[dict[str, Any], list[str]]:
     """The keyword arguments of :func:`crabplus.infer.single.predict` that ask what ``messages`` ask, and the
     notes to add to its answer."""
     parts = parse_messages(messages)
@@ -116,8 +119,9 @@ def messages_arguments(messages: Any, task: str | None = None, options: list[str
     args: dict[str, Any] = {"task": task, "video": visuals[0], "options": options}
     videos, audios = parts["video"], parts["audio"]
     if len(videos) > (2 if spec.visual == "two_videos" else 1):
-        raise MessagesError(f"messages: {len(videos)} videos; task {task!r} takes "
-                            f"{2 if spec.visual == 'two_videos' else 1}")
+        raise MessagesError(
+            f"messages: {len(videos)} videos; task {task!r} takes {2 if spec.visual == 'two_videos' else 1}"
+        )
     if len(audios) > (2 if spec.two_audios else 1):
         raise MessagesError(f"messages: {len(audios)} audio items; task {task!r} takes {2 if spec.two_audios else 1}")
     args["video2"] = videos[1] if len(videos) > 1 else None

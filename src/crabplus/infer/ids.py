@@ -32,6 +32,8 @@ def check_unique_ids(items: Iterable) -> None:
         if item.id in first:
             seen = first[item.id]
             where = f"{seen} and {item.source}" if seen != item.source else f"{seen} (given twice)"
-            raise UsageError(f"input id {item.id!r} comes twice, from {where}: every row of a prediction file "
-                             "needs its own id (give each file once; rename one of the records)")
+            raise UsageError(
+                f"input id {item.id!r} comes twice, from {where}: every row of a prediction file "
+                "needs its own id (give each file once; rename one of the records)"
+            )
         first[item.id] = item.source

@@ -35,8 +35,25 @@ from crabplus.utils.errors import CrabplusError, UsageError
 log = logging.getLogger(__name__)
 
 RECORD_SUFFIXES = (".jsonl",)
-MEDIA_SUFFIXES = (".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v", ".wav", ".mp3", ".flac", ".ogg", ".m4a",
-                  ".aac", ".jpg", ".jpeg", ".png", ".bmp", ".webp")
+MEDIA_SUFFIXES = (
+    ".mp4",
+    ".mkv",
+    ".webm",
+    ".mov",
+    ".avi",
+    ".m4v",
+    ".wav",
+    ".mp3",
+    ".flac",
+    ".ogg",
+    ".m4a",
+    ".aac",
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".bmp",
+    ".webp",
+)
 
 
 @dataclass
@@ -60,9 +77,14 @@ class RunSummary:
     seconds: float = 0.0  # answering and merging, the model's loading left out (every rank's, to the merge)
 
     def to_json(self) -> dict[str, Any]:
-        return {"output": str(self.output), "written": self.written, "already_done": self.already,
-                "skipped": len(self.skipped), "skip_report": str(self.skip_report) if self.skip_report else None,
-                "seconds": round(self.seconds, 3)}
+        return {
+            "output": str(self.output),
+            "written": self.written,
+            "already_done": self.already,
+            "skipped": len(self.skipped),
+            "skip_report": str(self.skip_report) if self.skip_report else None,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 def is_record_file(path: Path) -> bool:
@@ -146,13 +168,23 @@ def finish_row(item: Item, row: PredictionRow, free_form: bool) -> PredictionRow
     if free_form:
         notes.append("free-form question: the answer is the model's text; the task's format may not apply")
     parsed = {k: v for k, v in pred.to_json().items() if k != "notes"} | {"notes": notes}
-    return PredictionRow(item.id, item.record.dataset, row.predict, row.routing, prediction=parsed,
-                         source=item.source)  # the notes travel inside ``prediction``
+    return PredictionRow(
+        item.id, item.record.dataset, row.predict, row.routing, prediction=parsed, source=item.source
+    )  # the notes travel inside ``prediction``
 
 
-def predict_many(items: Iterator[Item], predictor, output: Path, *, max_new_tokens: int | None,
-                 free_form: bool = False, progress: bool = True, batch_size: int = 1, compiled: bool = False,
-                 ranks=None) -> RunSummary:
+def predict_many(
+    items: Iterator[Item],
+    predictor,
+    output: Path,
+    *,
+    max_new_tokens: int | None,
+    free_form: bool = False,
+    progress: bool = True,
+    batch_size: int = 1,
+    compiled: bool = False,
+    ranks=None,
+) -> RunSummary:
     """Answer every item not already answered, in batches of ``batch_size`` (:mod:`crabplus.infer.batching`);
     each batch's rows are appended as it finishes, skips counted and reported, and ``output`` ends in input
     order. ``ranks`` (:class:`crabplus.infer.shards.Ranks`, entered): under torchrun, this rank answers its
@@ -192,8 +224,12 @@ def predict_many(items: Iterator[Item], predictor, output: Path, *, max_new_toke
                     pending.append(i)
                     ids.add(items[i].id)
             if pending:
-                result = answer_batch(predictor, [(i, items[i].record, items[i].root, items[i].source)
-                                                  for i in pending], max_new_tokens=max_new_tokens, compiled=compiled)
+                result = answer_batch(
+                    predictor,
+                    [(i, items[i].record, items[i].root, items[i].source) for i in pending],
+                    max_new_tokens=max_new_tokens,
+                    compiled=compiled,
+                )
                 rows = [finish_row(items[i], row, free_form) for i, row in result.rows]
                 shards.append_rows(own, [row.to_json() for row in rows])
                 done.update(row.id for row in rows)

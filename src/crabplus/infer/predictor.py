@@ -40,8 +40,9 @@ class Predictor:
     model_cfg: ModelConfig
 
     @classmethod
-    def from_model(cls, model: nn.Module, tokenizer, model_cfg: ModelConfig, *, image_size: int,
-                   cache_dir: str | None = None) -> Predictor:
+    def from_model(
+        cls, model: nn.Module, tokenizer, model_cfg: ModelConfig, *, image_size: int, cache_dir: str | None = None
+    ) -> Predictor:
         from crabplus.adapters import is_peft
         from crabplus.data.processor import CrabProcessor
 
@@ -51,8 +52,15 @@ class Predictor:
         return cls(model, tokenizer, processor, model_cfg)
 
     @classmethod
-    def from_checkpoint(cls, folder: str | Path, *, image_size: int | None = None, cache_dir: str | None = None,
-                        device=None, base: str | Path | None = None) -> Predictor:
+    def from_checkpoint(
+        cls,
+        folder: str | Path,
+        *,
+        image_size: int | None = None,
+        cache_dir: str | None = None,
+        device=None,
+        base: str | Path | None = None,
+    ) -> Predictor:
         """``base`` overrides where an adapter-only checkpoint's base model lies (``--base``)."""
         import logging
         import time

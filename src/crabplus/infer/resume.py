@@ -33,8 +33,10 @@ def check_output(output: Path, inputs: list[Path]) -> None:
         raise UsageError(f"--output {output}: a folder; give the prediction file's name")
     for path in inputs:
         if path.resolve() == output.resolve():
-            raise UsageError(f"--output {output}: it is one of the inputs (a record file); give a new file for "
-                             "the predictions, e.g. predictions.jsonl")
+            raise UsageError(
+                f"--output {output}: it is one of the inputs (a record file); give a new file for "
+                "the predictions, e.g. predictions.jsonl"
+            )
 
 
 def _answer_settings(data: dict[str, Any]) -> dict[str, Any]:
@@ -63,5 +65,7 @@ def settings_file(cfg, output: Path, *, resumed: bool) -> Path:
     if getattr(cfg, "allow_changed_settings", False):
         return settings_path(output, n + 1)
     diffs = "; ".join(f"{k}: {before.get(k)!r} then, {now[k]!r} now" for k in changed)
-    raise UsageError(f"--output {output} holds rows made with other settings ({diffs}; see {last}): give a new "
-                     "--output, or --allow-changed-settings to continue (the new settings are then written beside)")
+    raise UsageError(
+        f"--output {output} holds rows made with other settings ({diffs}; see {last}): give a new "
+        "--output, or --allow-changed-settings to continue (the new settings are then written beside)"
+    )

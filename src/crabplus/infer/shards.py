@@ -86,8 +86,12 @@ def read_rows(path: Path, *, repair: bool) -> dict[str, bytes]:
             row = json.loads(text.decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
             row = None
-        if (not isinstance(row, dict) or not isinstance(row.get("id"), str) or "predict" not in row
-                or not line.endswith(b"\n")):  # a record file has ids too, but no answer
+        if (
+            not isinstance(row, dict)
+            or not isinstance(row.get("id"), str)
+            or "predict" not in row
+            or not line.endswith(b"\n")
+        ):  # a record file has ids too, but no answer
             if pos == len(raw):  # the last line only: the run was killed while writing it
                 if repair:
                     log.warning("%s: dropped a torn last line (an interrupted run); it will be predicted again", path)
@@ -95,8 +99,10 @@ def read_rows(path: Path, *, repair: bool) -> dict[str, bytes]:
                         handle.truncate(good_end)
                 break
             lineno = raw[:pos].count(b"\n")
-            raise CrabplusError(f"{path}: line {lineno} is not a prediction row; this is not a prediction file "
-                                "crabplus wrote (choose another --output)")
+            raise CrabplusError(
+                f"{path}: line {lineno} is not a prediction row; this is not a prediction file "
+                "crabplus wrote (choose another --output)"
+            )
         rows.setdefault(row["id"], line)
         good_end = pos
     return rows
@@ -130,8 +136,10 @@ def write_order(output: Path, ids: list[str]) -> None:
 def read_order(output: Path) -> list[str]:
     path = order_path(output)
     if not path.is_file():
-        raise UsageError(f"--merge {output}: no {path.name} beside it (it is written when `crabplus predict "
-                         f"--output {output}` starts); run that command again instead")
+        raise UsageError(
+            f"--merge {output}: no {path.name} beside it (it is written when `crabplus predict "
+            f"--output {output}` starts); run that command again instead"
+        )
     try:
         ids = json.loads(path.read_text(encoding="utf-8"))["ids"]
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
@@ -182,8 +190,11 @@ def merge(output: Path, order: list[str] | None = None) -> dict[str, int]:
     for path in parts:  # only now: until P holds their rows, the parts are the only copy
         skip_path(path).unlink(missing_ok=True)
         path.unlink()
-    return {"rows": len(ids), "skipped": len(skips), "missing": sum(1 for rid in position if rid not in lines
-                                                                      and rid not in skips)}
+    return {
+        "rows": len(ids),
+        "skipped": len(skips),
+        "missing": sum(1 for rid in position if rid not in lines and rid not in skips),
+    }
 
 
 class Ranks:

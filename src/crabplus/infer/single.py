@@ -51,8 +51,13 @@ class PredictResult:
 
     def to_json(self) -> dict[str, Any]:
         pred = self.prediction.to_json()
-        return {"dataset": self.dataset, "text": self.text, "prediction": pred,
-                "mask": str(self.mask_path) if self.mask_path else None, "routing": self.routing}
+        return {
+            "dataset": self.dataset,
+            "text": self.text,
+            "prediction": pred,
+            "mask": str(self.mask_path) if self.mask_path else None,
+            "routing": self.routing,
+        }
 
 
 def media_duration(path: Path) -> float:
@@ -66,9 +71,11 @@ def media_duration(path: Path) -> float:
                 seconds = container.duration / av.time_base
             else:
                 stream = container.streams[0] if container.streams else None
-                seconds = (float(stream.duration * stream.time_base)
-                           if stream is not None and stream.duration is not None and stream.time_base is not None
-                           else None)
+                seconds = (
+                    float(stream.duration * stream.time_base)
+                    if stream is not None and stream.duration is not None and stream.time_base is not None
+                    else None
+                )
     except (av.FFmpegError, OSError) as exc:
         raise MediaError(path, f"cannot be read as media: {exc}") from exc
     if seconds is None or not math.isfinite(seconds) or seconds <= 0:
@@ -103,8 +110,19 @@ def free_form(spec, question: str | None) -> bool:
     return question is not None and "{question}" not in spec.instruction
 
 
-def build_record(task: str, video: str | Path, *, audio=None, video2=None, audio2=None, question=None,
-                 options=None, expression=None, frame_second=None, system_prompt=None) -> tuple[Record, Path]:
+def build_record(
+    task: str,
+    video: str | Path,
+    *,
+    audio=None,
+    video2=None,
+    audio2=None,
+    question=None,
+    options=None,
+    expression=None,
+    frame_second=None,
+    system_prompt=None,
+) -> tuple[Record, Path]:
     """The record (and its data root) that asks ``task`` about these files. With a ``question`` the task
     does not ask for, the question itself is the instruction (a free-form question). ``system_prompt``
     replaces the default system message (a chat's own, :mod:`crabplus.infer.chat`)."""
@@ -113,8 +131,9 @@ def build_record(task: str, video: str | Path, *, audio=None, video2=None, audio
     except KeyError as exc:
         raise PredictInputError(str(exc.args[0]), flag="--task") from None
     if frame_second is not None and (not math.isfinite(float(frame_second)) or frame_second < 0):
-        raise PredictInputError(f"--frame-second {frame_second}: need a finite number of seconds >= 0",
-                                flag="--frame-second")
+        raise PredictInputError(
+            f"--frame-second {frame_second}: need a finite number of seconds >= 0", flag="--frame-second"
+        )
     if question is not None and not question.strip():
         raise PredictInputError("--question is empty", flag="--question")
     if "{question}" in spec.instruction and not question:
@@ -124,12 +143,16 @@ def build_record(task: str, video: str | Path, *, audio=None, video2=None, audio
     if "{expression}" in spec.instruction and not expression:
         raise PredictInputError(f"task {task!r} needs --expression (the object to find)", flag="--expression")
     if spec.visual == "two_videos" and (video2 is None or audio is None):
-        raise PredictInputError(f"task {task!r} matches a sound to one of two videos: give the sound with --audio "
-                                "and the second candidate video with --video2 (VIDEO is the first)",
-                                flag="--audio" if audio is None else "--video2")
+        raise PredictInputError(
+            f"task {task!r} matches a sound to one of two videos: give the sound with --audio "
+            "and the second candidate video with --video2 (VIDEO is the first)",
+            flag="--audio" if audio is None else "--video2",
+        )
     if spec.two_audios and (audio is None or audio2 is None):
-        raise PredictInputError(f"task {task!r} matches a video to one of two sounds: give --audio and --audio2",
-                                flag="--audio" if audio is None else "--audio2")
+        raise PredictInputError(
+            f"task {task!r} matches a video to one of two sounds: give --audio and --audio2",
+            flag="--audio" if audio is None else "--audio2",
+        )
     files = _files(video=video, audio=audio, video2=video2, audio2=audio2)
     root = Path(os.path.commonpath([str(p.parent) for p in files.values()]))
     rel = {k: str(p.relative_to(root)) for k, p in files.items()}
@@ -156,9 +179,17 @@ def build_record(task: str, video: str | Path, *, audio=None, video2=None, audio
     else:
         instruction = render_instruction(spec, question=question, options=options, expression=expression)
     answer = Answer(options=list(options)) if options else Answer()
-    record = Record(id=f"predict-{files['video'].stem}", dataset=spec.name, task=spec.task, split="test",
-                    media=media, instruction=instruction, answer=answer, target="",
-                    meta={"system_prompt": system_prompt} if system_prompt else {})
+    record = Record(
+        id=f"predict-{files['video'].stem}",
+        dataset=spec.name,
+        task=spec.task,
+        split="test",
+        media=media,
+        instruction=instruction,
+        answer=answer,
+        target="",
+        meta={"system_prompt": system_prompt} if system_prompt else {},
+    )
     return record, root
 
 
@@ -189,8 +220,15 @@ def source_size(record: Record, root: Path) -> tuple[int, int]:
         raise MediaError(path, f"cannot read the picture size ({exc})") from exc
 
 
-def write_mask(record: Record, root: Path, prediction, out_dir: Path, *, segmenter: str = "grabcut",
-               sam2_checkpoint: str | None = None) -> Path:
+def write_mask(
+    record: Record,
+    root: Path,
+    prediction,
+    out_dir: Path,
+    *,
+    segmenter: str = "grabcut",
+    sam2_checkpoint: str | None = None,
+) -> Path:
     """Segment the frame with the predicted box/points and write the mask PNG (0/255) at the source's size.
 
     The model looks at the frame squashed to 224 × 224, and its box and points live in that space; the
@@ -216,8 +254,10 @@ def write_mask(record: Record, root: Path, prediction, out_dir: Path, *, segment
         seg = build_segmenter(segmenter, sam2_checkpoint)
         mask = seg.segment(image, prediction.box, prediction.points)
     if width != height:
-        prediction.notes.append(f"the model saw the {width}x{height} frame squashed to {FRAME}x{FRAME}; "
-                                f"the mask is scaled back to {width}x{height}")
+        prediction.notes.append(
+            f"the model saw the {width}x{height} frame squashed to {FRAME}x{FRAME}; "
+            f"the mask is scaled back to {width}x{height}"
+        )
     stem = record.id.removeprefix("predict-")
     path = Path(out_dir) / f"{stem}.{record.dataset}.mask.png"
     png = Image.fromarray(mask.astype(np.uint8) * 255, mode="L")
@@ -226,12 +266,28 @@ def write_mask(record: Record, root: Path, prediction, out_dir: Path, *, segment
     return atomic_write(path, lambda tmp: png.save(tmp, format="PNG"))
 
 
-def predict(video: str | Path | None = None, *, task: str | None = None, checkpoint=None, audio=None, video2=None,
-            audio2=None,
-            question: str | None = None, options: list[str] | None = None, expression: str | None = None,
-            frame_second: float | None = None, out: str | Path | None = None, max_new_tokens: int | None = None,
-            segmenter: str = "grabcut", sam2_checkpoint: str | None = None, predictor=None, device=None,
-            base: str | Path | None = None, system_prompt: str | None = None, messages=None) -> PredictResult:
+def predict(
+    video: str | Path | None = None,
+    *,
+    task: str | None = None,
+    checkpoint=None,
+    audio=None,
+    video2=None,
+    audio2=None,
+    question: str | None = None,
+    options: list[str] | None = None,
+    expression: str | None = None,
+    frame_second: float | None = None,
+    out: str | Path | None = None,
+    max_new_tokens: int | None = None,
+    segmenter: str = "grabcut",
+    sam2_checkpoint: str | None = None,
+    predictor=None,
+    device=None,
+    base: str | Path | None = None,
+    system_prompt: str | None = None,
+    messages=None,
+) -> PredictResult:
     """Answer ``task`` (a dataset name, e.g. ``ks``, ``ave``, ``s4``) on a video with the model of
     ``checkpoint`` (a folder) or an already loaded ``predictor``. A task whose answers become masks (its family
     ``segments``) also writes the mask PNG into ``out`` (default: the current folder); with ``out``, the result
@@ -258,9 +314,18 @@ def predict(video: str | Path | None = None, *, task: str | None = None, checkpo
         system_prompt = asked.get("system_prompt", system_prompt)
     if video is None or task is None:
         raise PredictInputError("give a video and a task (or chat messages)")
-    record, root = build_record(task, video, audio=audio, video2=video2, audio2=audio2, question=question,
-                                options=options, expression=expression, frame_second=frame_second,
-                                system_prompt=system_prompt)
+    record, root = build_record(
+        task,
+        video,
+        audio=audio,
+        video2=video2,
+        audio2=audio2,
+        question=question,
+        options=options,
+        expression=expression,
+        frame_second=frame_second,
+        system_prompt=system_prompt,
+    )
     if predictor is None:
         from crabplus.infer.predictor import Predictor
 
@@ -275,8 +340,9 @@ def predict(video: str | Path | None = None, *, task: str | None = None, checkpo
     result = PredictResult(record.dataset, row.predict, prediction, record, routing=row.routing)
     out_dir = Path(out) if out is not None else Path.cwd()
     if family_of(record.dataset).segments:  # the family's answers become masks (not ARIG's boxes)
-        result.mask_path = write_mask(record, root, prediction, out_dir, segmenter=segmenter,
-                                      sam2_checkpoint=sam2_checkpoint)
+        result.mask_path = write_mask(
+            record, root, prediction, out_dir, segmenter=segmenter, sam2_checkpoint=sam2_checkpoint
+        )
     if out is not None:
         from crabplus.utils.io import atomic_write_json
 

@@ -47,14 +47,18 @@ def foreign_record(context: str, visuals: list) -> tuple[Record, Path]:
 
     others = sorted({type(v).__name__ for v in visuals if not isinstance(v, str | Path)})
     if others:
-        raise NotImplementedError(f"the crabplus model reads media files; this task gives {others} (images or "
-                                  f"decoded audio are not supported)")
+        raise NotImplementedError(
+            f"the crabplus model reads media files; this task gives {others} (images or "
+            f"decoded audio are not supported)"
+        )
     paths = [Path(v) for v in visuals]
     video = next((p for p in paths if p.suffix.lower() in VIDEO_SUFFIXES), None)
     audio = next((p for p in paths if p.suffix.lower() in AUDIO_SUFFIXES), None)
     if video is None:
-        raise NotImplementedError(f"the crabplus model answers about a video file (and an audio file); this task "
-                                  f"gives {[p.name for p in paths] or 'no visual input'}")
+        raise NotImplementedError(
+            f"the crabplus model answers about a video file (and an audio file); this task "
+            f"gives {[p.name for p in paths] or 'no visual input'}"
+        )
     record, root = build_record(FREE_QUESTION_DATASET, video, audio=audio, question=context)
     record.instruction = context
     return record, root
@@ -68,21 +72,31 @@ def launch_rank() -> tuple[int, int]:
 class Crabplus(lmms):
     """A crabplus checkpoint as an lmms-eval model (``checkpoint`` = a trained model folder)."""
 
-    def __init__(self, checkpoint: str, batch_size: int | str = 1, max_new_tokens: int | str = 512,
-                 device: str | None = None, max_batch_size: int | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        checkpoint: str,
+        batch_size: int | str = 1,
+        max_new_tokens: int | str = 512,
+        device: str | None = None,
+        max_batch_size: int | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__()
         from crabplus.infer import Predictor
 
         if kwargs:
-            raise ValueError(f"crabplus model: unknown model_args {sorted(kwargs)} (known: checkpoint, batch_size, "
-                             f"max_new_tokens, device)")
+            raise ValueError(
+                f"crabplus model: unknown model_args {sorted(kwargs)} (known: checkpoint, batch_size, "
+                f"max_new_tokens, device)"
+            )
         self._rank, self._world_size = launch_rank()
         if self._world_size > 1:
             from accelerate import Accelerator
 
             self.accelerator = Accelerator()  # the evaluator gathers through it, as for lmms-eval's own models
-            device = device or (f"cuda:{self.accelerator.local_process_index}" if self.accelerator.device.type == "cuda"
-                                else None)
+            device = device or (
+                f"cuda:{self.accelerator.local_process_index}" if self.accelerator.device.type == "cuda" else None
+            )
         self.predictor = Predictor.from_checkpoint(checkpoint, device=device)
         self._device = next(self.predictor.model.parameters()).device
         if not str(batch_size).isdigit():
@@ -114,7 +128,7 @@ class Crabplus(lmms):
             groups.setdefault((str(item[2]), item[3]), []).append(item)
         for group in groups.values():
             for start in range(0, len(group), self.batch_size):
-                yield group[start:start + self.batch_size]
+                yield group[start : start + self.batch_size]
 
     def generate_until(self, requests: list[Instance]) -> list[str]:
         from crabplus.infer.batch import predict_batch
@@ -124,8 +138,14 @@ class Crabplus(lmms):
         answers: list[str | None] = [None] * len(requests)
         for batch in self._batches(items):
             # CPU_MIN_ROWS: the same answers whatever batch a document falls in, so whatever the process count
-            rows = predict_batch(self.predictor, [rec for _, rec, _, _ in batch], batch[0][2],
-                                 max_new_tokens=batch[0][3], record_routing=False, min_rows=CPU_MIN_ROWS)
+            rows = predict_batch(
+                self.predictor,
+                [rec for _, rec, _, _ in batch],
+                batch[0][2],
+                max_new_tokens=batch[0][3],
+                record_routing=False,
+                min_rows=CPU_MIN_ROWS,
+            )
             for (index, *_), row in zip(batch, rows):
                 answers[index] = row.predict
         return answers
@@ -135,4 +155,3 @@ class Crabplus(lmms):
 
     def generate_until_multi_round(self, requests) -> list[str]:
         raise NotImplementedError("the crabplus model answers single-round requests only")
-

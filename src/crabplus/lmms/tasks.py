@@ -57,8 +57,15 @@ def doc_to_target(doc: dict) -> str:
 
 
 def process_results(doc: dict, results: list[str]) -> dict[str, dict]:
-    return {METRIC: {"id": doc["id"], "dataset": doc["dataset"], "predict": results[0], "record": doc["record"],
-                     "root": doc["root"]}}
+    return {
+        METRIC: {
+            "id": doc["id"],
+            "dataset": doc["dataset"],
+            "predict": results[0],
+            "record": doc["record"],
+            "root": doc["root"],
+        }
+    }
 
 
 def score_rows(rows: list[dict], meteor: bool = True) -> dict[str, DatasetScore]:
@@ -70,8 +77,9 @@ def score_rows(rows: list[dict], meteor: bool = True) -> dict[str, DatasetScore]
     records = [record_from_json(json.loads(r["record"])) for r in rows]
     roots = {r["id"]: Path(r["root"]) for r in rows}
     preds = [PredictionRow(r["id"], r["dataset"], r["predict"]) for r in rows]
-    report = evaluate_predictions(records, preds, roots, config=EvalConfig(chance_draws=1, mask_chance_draws=1,
-                                                                                  meteor=meteor))
+    report = evaluate_predictions(
+        records, preds, roots, config=EvalConfig(chance_draws=1, mask_chance_draws=1, meteor=meteor)
+    )
     return report.datasets
 
 
@@ -88,36 +96,39 @@ def aggregate(rows: list[dict]) -> float:
 
 def _yaml(group: str, dataset: str, docs: Path, max_new_tokens: int) -> str:
     spec = DATASETS[dataset]
-    return "\n".join([
-        f"# {spec.real_name} ({spec.task}; official metric: {spec.metric}) as an lmms-eval task, written by",
-        "# `crabplus lmms-tasks`. Offline: the documents are the local file below.",
-        f"task: {task_name(group, dataset)}",
-        f"tag: {group}",
-        "dataset_path: json",
-        "dataset_kwargs:",
-        "  data_files:",
-        f"    test: {json.dumps(str(docs))}",
-        "test_split: test",
-        "output_type: generate_until",
-        f"doc_to_visual: !function {UTILS}.doc_to_visual",
-        f"doc_to_text: !function {UTILS}.doc_to_text",
-        f"doc_to_target: !function {UTILS}.doc_to_target",
-        "generation_kwargs:",
-        f"  max_new_tokens: {max_new_tokens}",
-        "  do_sample: false",
-        f"process_results: !function {UTILS}.process_results",
-        "metric_list:",
-        f"  - metric: {METRIC}",
-        f"    aggregation: !function {UTILS}.aggregate",
-        f"    higher_is_better: {'false' if spec.metric == 'none' else 'true'}",
-        "metadata:",
-        "  version: 1",
-        "",
-    ])
+    return "\n".join(
+        [
+            f"# {spec.real_name} ({spec.task}; official metric: {spec.metric}) as an lmms-eval task, written by",
+            "# `crabplus lmms-tasks`. Offline: the documents are the local file below.",
+            f"task: {task_name(group, dataset)}",
+            f"tag: {group}",
+            "dataset_path: json",
+            "dataset_kwargs:",
+            "  data_files:",
+            f"    test: {json.dumps(str(docs))}",
+            "test_split: test",
+            "output_type: generate_until",
+            f"doc_to_visual: !function {UTILS}.doc_to_visual",
+            f"doc_to_text: !function {UTILS}.doc_to_text",
+            f"doc_to_target: !function {UTILS}.doc_to_target",
+            "generation_kwargs:",
+            f"  max_new_tokens: {max_new_tokens}",
+            "  do_sample: false",
+            f"process_results: !function {UTILS}.process_results",
+            "metric_list:",
+            f"  - metric: {METRIC}",
+            f"    aggregation: !function {UTILS}.aggregate",
+            f"    higher_is_better: {'false' if spec.metric == 'none' else 'true'}",
+            "metadata:",
+            "  version: 1",
+            "",
+        ]
+    )
 
 
-def write_task_dir(out: str | Path, record_files: list[str | Path], group: str = "crabplus_avsynth",
-                   max_new_tokens: int = 512) -> list[str]:
+def write_task_dir(
+    out: str | Path, record_files: list[str | Path], group: str = "crabplus_avsynth", max_new_tokens: int = 512
+) -> list[str]:
     """Write the tasks for every dataset in ``record_files`` (each file's media resolve against its data root,
     as ``crabplus eval --data`` reads them) into ``out``; returns the task names."""
     from crabplus.evaluate import load_eval_records
@@ -132,7 +143,8 @@ def write_task_dir(out: str | Path, record_files: list[str | Path], group: str =
         '"""Written by `crabplus lmms-tasks`: the task functions are crabplus\'s own."""\n\n'
         "from crabplus.lmms.tasks import aggregate, doc_to_target, doc_to_text, doc_to_visual, process_results\n\n"
         '__all__ = ["aggregate", "doc_to_target", "doc_to_text", "doc_to_visual", "process_results"]\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     names = []
     for dataset in dataset_names():
         recs = [r for r in records if r.dataset == dataset]
@@ -140,8 +152,17 @@ def write_task_dir(out: str | Path, record_files: list[str | Path], group: str =
             continue
         name = task_name(group, dataset)
         docs = out / f"{name}.jsonl"
-        lines = [json.dumps({"id": r.id, "dataset": r.dataset, "record": json.dumps(r.to_json()),
-                             "root": str(Path(roots[r.id]).resolve())}) for r in recs]
+        lines = [
+            json.dumps(
+                {
+                    "id": r.id,
+                    "dataset": r.dataset,
+                    "record": json.dumps(r.to_json()),
+                    "root": str(Path(roots[r.id]).resolve()),
+                }
+            )
+            for r in recs
+        ]
         text = "\n".join(lines) + "\n"
         atomic_write(docs, lambda tmp, text=text: Path(tmp).write_text(text, encoding="utf-8"))
         (out / f"{name}.yaml").write_text(_yaml(group, dataset, docs, max_new_tokens), encoding="utf-8")

@@ -20,8 +20,9 @@ def ave_accuracy(pred, gt) -> float:
     return float((pred == gt).mean())
 
 
-def events_to_segments(events, class_index: dict[str, int], background: int, num_segments: int = 10,
-                       unknown: int = -1) -> np.ndarray:
+def events_to_segments(
+    events, class_index: dict[str, int], background: int, num_segments: int = 10, unknown: int = -1
+) -> np.ndarray:
     """Labelled time ranges -> one class index per one-second segment [num_segments].
 
     Segment k (covering [k, k+1)) takes the label of the first event whose range holds the

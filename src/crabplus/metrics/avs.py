@@ -152,8 +152,14 @@ def refavs_null_s(pred, threshold: float = 0.5, samples_per_batch: int = REFAVS_
     ``pred`` float [S, F, H, W] in metadata order; the official batch is 4 samples.
     """
     pred = _samples(pred, "refavs_null_s")
-    return float(np.mean([null_s(pred[s].reshape(-1, *pred.shape[2:]), threshold)
-                          for s in batch_slices(pred.shape[0], samples_per_batch)]))
+    return float(
+        np.mean(
+            [
+                null_s(pred[s].reshape(-1, *pred.shape[2:]), threshold)
+                for s in batch_slices(pred.shape[0], samples_per_batch)
+            ]
+        )
+    )
 
 
 def refavs_null_s_per_sample(pred, threshold: float = 0.5) -> float:
@@ -161,8 +167,9 @@ def refavs_null_s_per_sample(pred, threshold: float = 0.5) -> float:
     return refavs_null_s(pred, threshold, samples_per_batch=1)
 
 
-def refavs_scores(pred, gt, threshold: float = REFAVS_THRESHOLD,
-                  samples_per_batch: int = REFAVS_SAMPLES_PER_BATCH) -> dict[str, float]:
+def refavs_scores(
+    pred, gt, threshold: float = REFAVS_THRESHOLD, samples_per_batch: int = REFAVS_SAMPLES_PER_BATCH
+) -> dict[str, float]:
     """Ref-AVS J and F per batch of samples (official: 4), plus ``fscore_per_sample`` (not official).
 
     ``pred`` float [S, F, H, W] probabilities and ``gt`` {0,1} [S, F, H, W], samples in metadata order.
@@ -179,7 +186,8 @@ def refavs_scores(pred, gt, threshold: float = REFAVS_THRESHOLD,
     batches = batch_slices(s_, samples_per_batch)
     return {
         "miou": float(np.mean([iou[b].mean() for b in batches])),
-        "fscore": float(np.mean([batch_fscore(curves[b].reshape(-1, curves.shape[2]), counted[b].ravel())
-                                 for b in batches])),
+        "fscore": float(
+            np.mean([batch_fscore(curves[b].reshape(-1, curves.shape[2]), counted[b].ravel()) for b in batches])
+        ),
         "fscore_per_sample": float(np.mean([batch_fscore(curves[i], counted[i]) for i in range(s_)])),
     }

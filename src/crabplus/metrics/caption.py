@@ -78,8 +78,21 @@ def _run_ptb_jar(texts: list[str]) -> list[str]:
         handle.write("\n".join(t.replace("\n", " ") for t in texts).encode("utf-8"))
         name = handle.name
     try:
-        proc = subprocess.run(["java", "-cp", str(jar), "edu.stanford.nlp.process.PTBTokenizer", "-preserveLines",
-                               "-lowerCase", "-encoding", "utf-8", name], capture_output=True, timeout=PTB_TIMEOUT_S)
+        proc = subprocess.run(
+            [
+                "java",
+                "-cp",
+                str(jar),
+                "edu.stanford.nlp.process.PTBTokenizer",
+                "-preserveLines",
+                "-lowerCase",
+                "-encoding",
+                "utf-8",
+                name,
+            ],
+            capture_output=True,
+            timeout=PTB_TIMEOUT_S,
+        )
     finally:
         os.unlink(name)
     if proc.returncode != 0:
@@ -112,8 +125,7 @@ def _tokenize(captions: dict[int, list[str]], notes: list[str]) -> dict[int, lis
     if len(_TOKEN_CACHE) + len(fresh) > _TOKEN_CACHE_MAX:
         _TOKEN_CACHE.clear()
     _TOKEN_CACHE.update(fresh)
-    return {k: [(_TOKEN_CACHE.get(c) or fresh.get(c, "")) if c.strip() else "" for c in v]
-            for k, v in captions.items()}
+    return {k: [(_TOKEN_CACHE.get(c) or fresh.get(c, "")) if c.strip() else "" for c in v] for k, v in captions.items()}
 
 
 def _stop_meteor() -> None:
@@ -170,8 +182,13 @@ def _meteor(gts: dict[int, list[str]], res: dict[int, list[str]], notes: list[st
     return result["score"]
 
 
-def caption_scores(predictions: Sequence[str | None], references: Sequence[Sequence[str]], *,
-                   meteor: bool = True, notes: list[str] | None = None) -> dict[str, float]:
+def caption_scores(
+    predictions: Sequence[str | None],
+    references: Sequence[Sequence[str]],
+    *,
+    meteor: bool = True,
+    notes: list[str] | None = None,
+) -> dict[str, float]:
     """``{"bleu4", "meteor", "rouge_l", "cider"}`` (coco-caption scale, 0..1; CIDEr 0..10).
 
     ``predictions[i]`` is scored against all of ``references[i]``; a missing prediction (None) is

@@ -62,8 +62,9 @@ def matching_accuracy(pred: Sequence[int | None], gt: Sequence[int]) -> float:
     return float(_correct(pred, gt).mean())
 
 
-def option_accuracy(pred: Sequence[int | None], gt: Sequence[int],
-                    types: Sequence[str | None] | None = None) -> dict[str, float]:
+def option_accuracy(
+    pred: Sequence[int | None], gt: Sequence[int], types: Sequence[str | None] | None = None
+) -> dict[str, float]:
     """AVQA multiple choice (benchmarks.md §6): ``{"accuracy": overall, "type/<T>": per question type}``.
 
     ``pred`` and ``gt`` are option indices; per-type values are micro averages over that type.
@@ -84,9 +85,17 @@ def option_accuracy(pred: Sequence[int | None], gt: Sequence[int],
 
 
 #: MUSIC-AVQA modality names and the spellings accepted for them.
-AVQA_MODALITIES = {"audio": "Audio", "a": "Audio", "visual": "Visual", "v": "Visual",
-                   "audio-visual": "Audio-Visual", "audio_visual": "Audio-Visual", "audiovisual": "Audio-Visual",
-                   "av": "Audio-Visual", "audio visual": "Audio-Visual"}
+AVQA_MODALITIES = {
+    "audio": "Audio",
+    "a": "Audio",
+    "visual": "Visual",
+    "v": "Visual",
+    "audio-visual": "Audio-Visual",
+    "audio_visual": "Audio-Visual",
+    "audiovisual": "Audio-Visual",
+    "av": "Audio-Visual",
+    "audio visual": "Audio-Visual",
+}
 
 
 def parse_avqa_type(value) -> tuple[str, str] | None:
@@ -114,8 +123,9 @@ def parse_avqa_type(value) -> tuple[str, str] | None:
     return (modality, value[1].strip()) if modality else None
 
 
-def music_avqa_accuracy(pred: Sequence[str | None], gt: Sequence[str],
-                        types: Sequence | None = None) -> dict[str, float]:
+def music_avqa_accuracy(
+    pred: Sequence[str | None], gt: Sequence[str], types: Sequence | None = None
+) -> dict[str, float]:
     """MUSIC-AVQA (benchmarks.md §5): micro accuracy per question type, pooled per modality, overall.
 
     ``pred``/``gt`` are answers compared as given (normalise them first, see

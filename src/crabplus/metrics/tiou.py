@@ -60,8 +60,10 @@ def dedupe_ground_truth(ground_truth: Iterable[tuple]) -> list[tuple[Hashable, H
     kept: list[tuple[Hashable, Hashable, float, float]] = []
     for video, label, start, end in ground_truth:
         start, end = float(start), float(end)
-        dup = any(v == video and lab == label and abs(s - start) <= DUPLICATE_TOL and abs(e - end) <= DUPLICATE_TOL
-                  for v, lab, s, e in kept)
+        dup = any(
+            v == video and lab == label and abs(s - start) <= DUPLICATE_TOL and abs(e - end) <= DUPLICATE_TOL
+            for v, lab, s, e in kept
+        )
         if not dup:
             kept.append((video, label, start, end))
     return kept
@@ -115,9 +117,11 @@ def _class_ap(preds: list[tuple], gts: list[tuple], thresholds: Sequence[float],
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         videos = [preds[i][0] for i in order[lo:hi]]
         if len(set(videos)) < len(videos):
-            raise ValueError("tiou_map(ties='average'): one video has two predictions of one class with equal "
-                             "scores, so the TP/FP labels depend on their order; give them distinct scores or use "
-                             "ties='reversed'")
+            raise ValueError(
+                "tiou_map(ties='average'): one video has two predictions of one class with equal "
+                "scores, so the TP/FP labels depend on their order; give them distinct scores or use "
+                "ties='reversed'"
+            )
     tp = _labels(preds, order, gts, thresholds)
     for ti in range(len(thresholds)):
         hits = [int(tp[ti, lo:hi].sum()) for lo, hi in zip(bounds[:-1], bounds[1:])]
@@ -126,8 +130,13 @@ def _class_ap(preds: list[tuple], gts: list[tuple], thresholds: Sequence[float],
     return ap
 
 
-def tiou_map(predictions: Iterable[tuple], ground_truth: Iterable[tuple],
-             thresholds: Sequence[float] = UNAV_THRESHOLDS, *, ties: str = "average") -> dict[float, float]:
+def tiou_map(
+    predictions: Iterable[tuple],
+    ground_truth: Iterable[tuple],
+    thresholds: Sequence[float] = UNAV_THRESHOLDS,
+    *,
+    ties: str = "average",
+) -> dict[float, float]:
     """mAP per tIoU threshold: ``{t: mAP@t}``; ``ties``: "average" (exact tie-averaged AP) or "reversed".
 
     ``predictions``: ``(video, label, start, end, score)``; ``ground_truth``: ``(video, label, start,
@@ -146,6 +155,7 @@ def tiou_map(predictions: Iterable[tuple], ground_truth: Iterable[tuple],
     for video, label, start, end, score in predictions:
         if label in gt_by_class:
             pred_by_class[label].append((video, float(start), float(end), float(score)))
-    aps = np.array([_class_ap(pred_by_class.get(c, []), gt_by_class[c], thresholds, ties)
-                    for c in gt_by_class])  # [C, T]
+    aps = np.array(
+        [_class_ap(pred_by_class.get(c, []), gt_by_class[c], thresholds, ties) for c in gt_by_class]
+    )  # [C, T]
     return {t: float(aps[:, i].mean()) for i, t in enumerate(thresholds)}

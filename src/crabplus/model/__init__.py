@@ -9,10 +9,13 @@ Import it as ``from crabplus.model.generate import generate``.
 
 from crabplus.utils.lazy import lazy_exports
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    "config": ("ModelConfig",),
-    "presets": ("PRESETS", "ThinkerDims", "build_thinker_config", "preset_dims"),
-    "build": ("CheckpointError", "attach_adapter", "build_thinker", "resolve_dtype"),
-    "family": ("build_backbone",),
-    "checkpoint": ("load_checkpoint", "save_checkpoint"),
-})
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "config": ("ModelConfig",),
+        "presets": ("PRESETS", "ThinkerDims", "build_thinker_config", "preset_dims"),
+        "build": ("CheckpointError", "attach_adapter", "build_thinker", "resolve_dtype"),
+        "family": ("build_backbone",),
+        "checkpoint": ("load_checkpoint", "save_checkpoint"),
+    },
+)

@@ -55,8 +55,9 @@ def checkpoint_kind(path: Path) -> str:
     if (path / META_FILE).is_file():
         return "ours"
     config = path / "config.json"
-    model_type = read_json_object(config, CheckpointError, f"model.checkpoint {path}: no config.json or {META_FILE} "
-                           "(not a model directory)").get("model_type")
+    model_type = read_json_object(
+        config, CheckpointError, f"model.checkpoint {path}: no config.json or {META_FILE} (not a model directory)"
+    ).get("model_type")
     kinds = {"qwen2_5_omni": "release", "qwen2_5_omni_thinker": "thinker"}
     if model_type not in kinds:
         raise CheckpointError(f"{config}: field 'model_type' is {model_type!r}; expected one of {sorted(kinds)}")
@@ -80,15 +81,22 @@ def _load(path: Path, model_cfg: ModelConfig, device: str, config: Qwen2_5OmniTh
         read_safetensors_header(weights, CheckpointError, weights=True)
     try:
         model, info = Thinker.from_pretrained(
-            path, config=config, dtype=resolve_dtype(model_cfg), attn_implementation=model_cfg.attn_implementation,
-            device_map=device, local_files_only=True, output_loading_info=True,
+            path,
+            config=config,
+            dtype=resolve_dtype(model_cfg),
+            attn_implementation=model_cfg.attn_implementation,
+            device_map=device,
+            local_files_only=True,
+            output_loading_info=True,
         )
     except Exception as exc:  # noqa: BLE001 - any failure of the library on this folder is the folder's
         raise CheckpointError(f"model.checkpoint {path}: cannot load the thinker: {describe(exc)}") from exc
     missing = list(info.get("missing_keys") or [])
     if missing:
-        raise CheckpointError(f"model.checkpoint {path}: the weights lack {len(missing)} tensor(s) the model needs, "
-                              f"e.g. {missing[:3]}; the checkpoint is incomplete or of another model")
+        raise CheckpointError(
+            f"model.checkpoint {path}: the weights lack {len(missing)} tensor(s) the model needs, "
+            f"e.g. {missing[:3]}; the checkpoint is incomplete or of another model"
+        )
     return model
 
 
@@ -124,9 +132,11 @@ def resolve_base(checkpoint_dir: str | Path, meta: dict, override: str | Path | 
     for candidate in tried:
         if candidate.is_dir():
             return candidate
-    raise CheckpointError(f"{checkpoint_dir}: its base model is not found at {' nor '.join(map(str, tried))} "
-                          "(the run folder was moved without it?); give the base folder with --base "
-                          "(crabplus predict) or model.checkpoint=DIR")
+    raise CheckpointError(
+        f"{checkpoint_dir}: its base model is not found at {' nor '.join(map(str, tried))} "
+        "(the run folder was moved without it?); give the base folder with --base "
+        "(crabplus predict) or model.checkpoint=DIR"
+    )
 
 
 def load_pretrained(path: Path, model_cfg: ModelConfig, device: str) -> Thinker:
@@ -150,18 +160,25 @@ def _check_fit(model: Thinker, model_cfg: ModelConfig, tokenizer, source: str) -
     have = (text.hidden_size, text.num_hidden_layers, text.num_attention_heads)
     want = (dims.hidden_size, dims.num_layers, dims.num_heads)
     if have != want:
-        raise CheckpointError(f"{source}: hidden size, layers, heads are {have}; model.preset "
-                              f"{model_cfg.preset!r} has {want}")
+        raise CheckpointError(
+            f"{source}: hidden size, layers, heads are {have}; model.preset {model_cfg.preset!r} has {want}"
+        )
     ids = special_token_ids(tokenizer)
     if len(tokenizer) > text.vocab_size:
-        raise CheckpointError(f"{source}: the tokenizer has {len(tokenizer)} tokens, the model's vocabulary "
-                              f"{text.vocab_size}")
+        raise CheckpointError(
+            f"{source}: the tokenizer has {len(tokenizer)} tokens, the model's vocabulary {text.vocab_size}"
+        )
     cfg = model.config
     if getattr(cfg, "vision_start_token_id", None) is None:  # get_rope_index needs it; not every config has it
         cfg.vision_start_token_id = ids["vision_bos"]
-    pairs = {"audio": cfg.audio_token_id, "image": cfg.image_token_id, "video": cfg.video_token_id,
-             "audio_bos": cfg.audio_start_token_id, "audio_eos": cfg.audio_end_token_id,
-             "vision_bos": cfg.vision_start_token_id}
+    pairs = {
+        "audio": cfg.audio_token_id,
+        "image": cfg.image_token_id,
+        "video": cfg.video_token_id,
+        "audio_bos": cfg.audio_start_token_id,
+        "audio_eos": cfg.audio_end_token_id,
+        "vision_bos": cfg.vision_start_token_id,
+    }
     wrong = [f"{k}: model {v}, tokenizer {ids[k]}" for k, v in pairs.items() if v != ids[k]]
     if wrong:
         raise CheckpointError(f"{source}: special token ids differ between model config and tokenizer: {wrong}")
@@ -175,12 +192,15 @@ def build_thinker(model_cfg: ModelConfig, tokenizer, device: str | torch.device 
     device = str(device) if device is not None else _default_device(model_cfg)
     if model_cfg.checkpoint is None:
         if model_cfg.preset != "tiny":
-            raise CheckpointError(f"model.preset {model_cfg.preset!r} needs model.checkpoint: a local directory "
-                                  "holding the released Qwen2.5-Omni weights")
+            raise CheckpointError(
+                f"model.preset {model_cfg.preset!r} needs model.checkpoint: a local directory "
+                "holding the released Qwen2.5-Omni weights"
+            )
         dims = preset_dims(model_cfg.preset)
         config = build_thinker_config(dims, dims.vocab_size or len(tokenizer), special_token_ids(tokenizer))
-        model = Thinker._from_config(config, attn_implementation=model_cfg.attn_implementation,
-                                     dtype=resolve_dtype(model_cfg)).to(device)
+        model = Thinker._from_config(
+            config, attn_implementation=model_cfg.attn_implementation, dtype=resolve_dtype(model_cfg)
+        ).to(device)
         init_audio_stem(model)  # a from-scratch base must be able to hear: see crabplus.model.init
         source = f"preset {model_cfg.preset!r}"
     else:

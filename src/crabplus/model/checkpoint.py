@@ -45,8 +45,11 @@ def base_state_dict(model: nn.Module) -> dict:
     """The thinker's own weights by its own key names, without adapter tensors (PEFT's ``base_layer``
     indirection removed; I-LoRA layers keep the base keys unchanged)."""
     thinker = model.get_base_model() if is_peft(model) else model
-    return {k.replace(".base_layer.", "."): v.detach().contiguous().clone()
-            for k, v in thinker.state_dict().items() if not is_adapter_key(k)}
+    return {
+        k.replace(".base_layer.", "."): v.detach().contiguous().clone()
+        for k, v in thinker.state_dict().items()
+        if not is_adapter_key(k)
+    }
 
 
 def _publish(tmp: Path, directory: Path) -> None:
@@ -66,8 +69,9 @@ def _publish(tmp: Path, directory: Path) -> None:
             os.replace(entry, target)
 
 
-def save_checkpoint(directory: str | Path, model: nn.Module, tokenizer, model_cfg: ModelConfig,
-                    include_base: bool | None = None) -> Path:
+def save_checkpoint(
+    directory: str | Path, model: nn.Module, tokenizer, model_cfg: ModelConfig, include_base: bool | None = None
+) -> Path:
     """Save ``model`` (with its adapter, if any) and ``tokenizer`` to ``directory`` (see module docs)."""
     directory = Path(directory)
     if include_base is None:
@@ -97,8 +101,9 @@ def save_checkpoint(directory: str | Path, model: nn.Module, tokenizer, model_cf
     return directory
 
 
-def load_checkpoint(directory: str | Path, device=None, base: str | Path | None = None
-                    ) -> tuple[nn.Module, object, ModelConfig]:
+def load_checkpoint(
+    directory: str | Path, device=None, base: str | Path | None = None
+) -> tuple[nn.Module, object, ModelConfig]:
     """(model with its adapter, tokenizer, model config) from a directory written by :func:`save_checkpoint`.
 
     The returned config's ``checkpoint`` names where the base weights came from, so saving it again
@@ -109,8 +114,9 @@ def load_checkpoint(directory: str | Path, device=None, base: str | Path | None 
     if not directory.is_dir():
         raise CheckpointError(f"{directory}: not a directory (give a trained model folder, e.g. OUTPUT_DIR/final)")
     meta_path = directory / META_FILE
-    meta = read_json_object(meta_path, CheckpointError,
-                            f"{directory}: no {META_FILE} (not a crabplus model checkpoint)")
+    meta = read_json_object(
+        meta_path, CheckpointError, f"{directory}: no {META_FILE} (not a crabplus model checkpoint)"
+    )
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{meta_path}: field 'format' is {meta.get('format')!r}, expected {FORMAT}")
     try:

@@ -58,20 +58,28 @@ class ModelConfig:
         known = MODULAR_PRESETS if self.family == "modular" else PRESETS
         if self.preset not in known:
             other = "unified" if self.family == "modular" else "modular"
-            hint = f" ({self.preset!r} is a {other} preset: set model.family: {other})" if self.preset in (
-                PRESETS + MODULAR_PRESETS) else ""
-            raise ConfigError(f"model.preset: expected one of {list(known)} for model.family {self.family!r}, "
-                              f"got {self.preset!r}{hint}")
+            hint = (
+                f" ({self.preset!r} is a {other} preset: set model.family: {other})"
+                if self.preset in (PRESETS + MODULAR_PRESETS)
+                else ""
+            )
+            raise ConfigError(
+                f"model.preset: expected one of {list(known)} for model.family {self.family!r}, "
+                f"got {self.preset!r}{hint}"
+            )
         if self.adapter != NO_ADAPTER:
             kind = adapter_kind(self.adapter)
             if kind.apply is None:
-                raise ConfigError(f"model.adapter: {self.adapter!r} is a file layout that loads only; train with "
-                                  f"one of {[n for n, k in ADAPTER_KINDS.items() if k.apply is not None]}")
+                raise ConfigError(
+                    f"model.adapter: {self.adapter!r} is a file layout that loads only; train with "
+                    f"one of {[n for n, k in ADAPTER_KINDS.items() if k.apply is not None]}"
+                )
             self.adapter_settings()  # the options are checked now, not when the model is built
         if self.adapter_options and (self.adapter == NO_ADAPTER or adapter_kind(self.adapter).section):
-            raise ConfigError(f"model.adapter_options: read only by an adapter kind without a section of its own; "
-                              f"{self.adapter!r} reads " + (f"model.{self.adapter}" if self.adapter != NO_ADAPTER
-                                                            else "nothing"))
+            raise ConfigError(
+                f"model.adapter_options: read only by an adapter kind without a section of its own; "
+                f"{self.adapter!r} reads " + (f"model.{self.adapter}" if self.adapter != NO_ADAPTER else "nothing")
+            )
 
     def adapter_settings(self) -> Any:
         """The settings of ``adapter`` (its config class), or None for ``none``."""

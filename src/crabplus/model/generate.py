@@ -35,14 +35,27 @@ from crabplus.schema.tokens import special_token_ids
 
 #: The thinker's forward inputs a batch may carry; anything else (labels, metadata) is left out.
 FORWARD_KEYS = (
-    "input_ids", "attention_mask", "pixel_values", "image_grid_thw", "pixel_values_videos", "video_grid_thw",
-    "video_second_per_grid", "input_features", "feature_attention_mask",
+    "input_ids",
+    "attention_mask",
+    "pixel_values",
+    "image_grid_thw",
+    "pixel_values_videos",
+    "video_grid_thw",
+    "video_second_per_grid",
+    "input_features",
+    "feature_attention_mask",
 )
 
 
 @torch.no_grad()
-def generate_ids(model: nn.Module, tokenizer, batch: dict, max_new_tokens: int = 512,
-                 compiled: bool = False, stop_repetition: bool = True) -> torch.Tensor:
+def generate_ids(
+    model: nn.Module,
+    tokenizer,
+    batch: dict,
+    max_new_tokens: int = 512,
+    compiled: bool = False,
+    stop_repetition: bool = True,
+) -> torch.Tensor:
     """Decode greedily up to ``max_new_tokens`` per row; return the new token ids [B, new] (prompt sliced
     off). Stops at ``<|im_end|>`` or the pad token. ``compiled``: CUDA graphs over a static cache (see the
     module notes); a ValueError off CUDA."""
@@ -52,8 +65,9 @@ def generate_ids(model: nn.Module, tokenizer, batch: dict, max_new_tokens: int =
     mask = inputs["attention_mask"]
     right_padded = (mask[:, -1] == 0).nonzero().flatten().tolist()
     if right_padded:
-        raise ValueError(f"generate: rows {right_padded} are right-padded (attention_mask ends in 0); "
-                         "generation needs left padding")
+        raise ValueError(
+            f"generate: rows {right_padded} are right-padded (attention_mask ends in 0); generation needs left padding"
+        )
     device = next(model.parameters()).device
     inputs = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
     ids = special_token_ids(tokenizer)
@@ -67,12 +81,18 @@ def generate_ids(model: nn.Module, tokenizer, batch: dict, max_new_tokens: int =
     try:
         with batch_invariant(device):
             out = model.generate(
-                **inputs, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, use_cache=True,
-                eos_token_id=[ids["im_end"], ids["pad"]], pad_token_id=ids["pad"], **options,
+                **inputs,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                num_beams=1,
+                use_cache=True,
+                eos_token_id=[ids["im_end"], ids["pad"]],
+                pad_token_id=ids["pad"],
+                **options,
             )  # [B, prompt + new]
     finally:
         model.train(was_training)
-    return out[:, inputs["input_ids"].shape[1]:]  # [B, new]
+    return out[:, inputs["input_ids"].shape[1] :]  # [B, new]
 
 
 @contextlib.contextmanager
@@ -88,8 +108,14 @@ def batch_invariant(device: torch.device):
         torch.backends.mkldnn.enabled = True
 
 
-def generate(model: nn.Module, tokenizer, batch: dict, max_new_tokens: int = 512, compiled: bool = False,
-             stop_repetition: bool = True) -> list[str]:
+def generate(
+    model: nn.Module,
+    tokenizer,
+    batch: dict,
+    max_new_tokens: int = 512,
+    compiled: bool = False,
+    stop_repetition: bool = True,
+) -> list[str]:
     """:func:`generate_ids`, decoded: the new text of each row (special tokens skipped, whitespace stripped)."""
     new_tokens = generate_ids(model, tokenizer, batch, max_new_tokens, compiled, stop_repetition)  # [B, new]
     return [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]

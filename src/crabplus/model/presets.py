@@ -56,8 +56,10 @@ class ThinkerDims:
     def __post_init__(self) -> None:
         head_dim = self.hidden_size // self.num_heads
         if self.hidden_size % self.num_heads or self.num_heads % self.num_kv_heads:
-            raise ValueError(f"hidden {self.hidden_size}, heads {self.num_heads}, kv heads {self.num_kv_heads}: "
-                             "heads must divide hidden and kv heads must divide heads")
+            raise ValueError(
+                f"hidden {self.hidden_size}, heads {self.num_heads}, kv heads {self.num_kv_heads}: "
+                "heads must divide hidden and kv heads must divide heads"
+            )
         if sum(self.mrope_section) * 2 != head_dim:
             raise ValueError(f"mrope_section {self.mrope_section} must sum to head_dim/2 = {head_dim // 2}")
         if any(not 0 <= i < self.vision_depth for i in self.vision_fullatt_blocks):
@@ -66,22 +68,59 @@ class ThinkerDims:
 
 PRESETS: dict[str, ThinkerDims] = {
     "tiny": ThinkerDims(
-        hidden_size=128, num_layers=4, num_heads=4, num_kv_heads=2, intermediate_size=384, mrope_section=(4, 6, 6),
-        audio_d_model=64, audio_layers=2, audio_heads=2, audio_ffn=128,
-        vision_depth=2, vision_hidden=64, vision_heads=2, vision_intermediate=128, vision_fullatt_blocks=(1,),
-        max_position_embeddings=4096, mel_hop_length=320,
+        hidden_size=128,
+        num_layers=4,
+        num_heads=4,
+        num_kv_heads=2,
+        intermediate_size=384,
+        mrope_section=(4, 6, 6),
+        audio_d_model=64,
+        audio_layers=2,
+        audio_heads=2,
+        audio_ffn=128,
+        vision_depth=2,
+        vision_hidden=64,
+        vision_heads=2,
+        vision_intermediate=128,
+        vision_fullatt_blocks=(1,),
+        max_position_embeddings=4096,
+        mel_hop_length=320,
     ),
     "omni-3b": ThinkerDims(
-        hidden_size=2048, num_layers=36, num_heads=16, num_kv_heads=2, intermediate_size=11008,
-        mrope_section=(16, 24, 24), audio_d_model=1280, audio_layers=32, audio_heads=20, audio_ffn=5120,
-        vision_depth=32, vision_hidden=1280, vision_heads=16, vision_intermediate=3420,
-        vision_fullatt_blocks=(7, 15, 23, 31), vocab_size=151936,
+        hidden_size=2048,
+        num_layers=36,
+        num_heads=16,
+        num_kv_heads=2,
+        intermediate_size=11008,
+        mrope_section=(16, 24, 24),
+        audio_d_model=1280,
+        audio_layers=32,
+        audio_heads=20,
+        audio_ffn=5120,
+        vision_depth=32,
+        vision_hidden=1280,
+        vision_heads=16,
+        vision_intermediate=3420,
+        vision_fullatt_blocks=(7, 15, 23, 31),
+        vocab_size=151936,
     ),
     "omni-7b": ThinkerDims(
-        hidden_size=3584, num_layers=28, num_heads=28, num_kv_heads=4, intermediate_size=18944,
-        mrope_section=(16, 24, 24), audio_d_model=1280, audio_layers=32, audio_heads=20, audio_ffn=5120,
-        vision_depth=32, vision_hidden=1280, vision_heads=16, vision_intermediate=3420,
-        vision_fullatt_blocks=(7, 15, 23, 31), vocab_size=152064,
+        hidden_size=3584,
+        num_layers=28,
+        num_heads=28,
+        num_kv_heads=4,
+        intermediate_size=18944,
+        mrope_section=(16, 24, 24),
+        audio_d_model=1280,
+        audio_layers=32,
+        audio_heads=20,
+        audio_ffn=5120,
+        vision_depth=32,
+        vision_hidden=1280,
+        vision_heads=16,
+        vision_intermediate=3420,
+        vision_fullatt_blocks=(7, 15, 23, 31),
+        vocab_size=152064,
     ),
 }
 
@@ -95,35 +134,60 @@ def build_thinker_config(dims: ThinkerDims, vocab_size: int, token_ids: dict[str
     if missing:
         raise ValueError(f"special token ids: missing {missing}")
     text = {
-        "vocab_size": vocab_size, "hidden_size": dims.hidden_size, "intermediate_size": dims.intermediate_size,
-        "num_hidden_layers": dims.num_layers, "num_attention_heads": dims.num_heads,
-        "num_key_value_heads": dims.num_kv_heads, "max_position_embeddings": dims.max_position_embeddings,
-        "rope_parameters": {"rope_type": "default", "rope_theta": dims.rope_theta,
-                            "mrope_section": list(dims.mrope_section)},
-        "pad_token_id": token_ids["pad"], "eos_token_id": token_ids["im_end"],
+        "vocab_size": vocab_size,
+        "hidden_size": dims.hidden_size,
+        "intermediate_size": dims.intermediate_size,
+        "num_hidden_layers": dims.num_layers,
+        "num_attention_heads": dims.num_heads,
+        "num_key_value_heads": dims.num_kv_heads,
+        "max_position_embeddings": dims.max_position_embeddings,
+        "rope_parameters": {
+            "rope_type": "default",
+            "rope_theta": dims.rope_theta,
+            "mrope_section": list(dims.mrope_section),
+        },
+        "pad_token_id": token_ids["pad"],
+        "eos_token_id": token_ids["im_end"],
         "tie_word_embeddings": dims.tie_word_embeddings,
     }
     audio = {
-        "num_mel_bins": dims.num_mel_bins, "encoder_layers": dims.audio_layers,
-        "encoder_attention_heads": dims.audio_heads, "encoder_ffn_dim": dims.audio_ffn, "d_model": dims.audio_d_model,
-        "n_window": dims.audio_n_window, "max_source_positions": dims.max_source_positions,
+        "num_mel_bins": dims.num_mel_bins,
+        "encoder_layers": dims.audio_layers,
+        "encoder_attention_heads": dims.audio_heads,
+        "encoder_ffn_dim": dims.audio_ffn,
+        "d_model": dims.audio_d_model,
+        "n_window": dims.audio_n_window,
+        "max_source_positions": dims.max_source_positions,
         "output_dim": dims.hidden_size,
     }
     if dims.mel_hop_length != 160:  # released configs have no such key: absent means Whisper's 10 ms
         audio["mel_hop_length"] = dims.mel_hop_length
     vision = {
-        "depth": dims.vision_depth, "hidden_size": dims.vision_hidden, "intermediate_size": dims.vision_intermediate,
-        "num_heads": dims.vision_heads, "patch_size": dims.patch_size, "temporal_patch_size": dims.temporal_patch_size,
-        "spatial_merge_size": dims.spatial_merge_size, "window_size": dims.vision_window_size,
-        "out_hidden_size": dims.hidden_size, "fullatt_block_indexes": list(dims.vision_fullatt_blocks),
+        "depth": dims.vision_depth,
+        "hidden_size": dims.vision_hidden,
+        "intermediate_size": dims.vision_intermediate,
+        "num_heads": dims.vision_heads,
+        "patch_size": dims.patch_size,
+        "temporal_patch_size": dims.temporal_patch_size,
+        "spatial_merge_size": dims.spatial_merge_size,
+        "window_size": dims.vision_window_size,
+        "out_hidden_size": dims.hidden_size,
+        "fullatt_block_indexes": list(dims.vision_fullatt_blocks),
     }
     return Qwen2_5OmniThinkerConfig(
-        text_config=text, audio_config=audio, vision_config=vision,
-        audio_token_index=token_ids["audio"], image_token_index=token_ids["image"],
-        video_token_index=token_ids["video"], audio_start_token_id=token_ids["audio_bos"],
-        audio_end_token_id=token_ids["audio_eos"], vision_start_token_id=token_ids["vision_bos"],
-        vision_end_token_id=token_ids["vision_eos"], pad_token_id=token_ids["pad"],
-        eos_token_id=token_ids["im_end"], tie_word_embeddings=dims.tie_word_embeddings,
+        text_config=text,
+        audio_config=audio,
+        vision_config=vision,
+        audio_token_index=token_ids["audio"],
+        image_token_index=token_ids["image"],
+        video_token_index=token_ids["video"],
+        audio_start_token_id=token_ids["audio_bos"],
+        audio_end_token_id=token_ids["audio_eos"],
+        vision_start_token_id=token_ids["vision_bos"],
+        vision_end_token_id=token_ids["vision_eos"],
+        pad_token_id=token_ids["pad"],
+        eos_token_id=token_ids["im_end"],
+        tie_word_embeddings=dims.tie_word_embeddings,
     )
 
 

@@ -25,7 +25,7 @@ def repeats_at_end(ids: torch.Tensor, span: int = SPAN, max_period: int = MAX_PE
     tail = ids[:, -span:]  # [B, span]
     found = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
     for period in range(1, min(max_period, ids.shape[1] - span) + 1):
-        shifted = ids[:, -span - period:-period]  # [B, span]
+        shifted = ids[:, -span - period : -period]  # [B, span]
         found |= (tail == shifted).all(dim=1)
     return found
 
@@ -37,4 +37,4 @@ class RunawayRepetition(StoppingCriteria):
         self.prompt_length, self.span, self.max_period = prompt_length, span, max_period
 
     def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.BoolTensor:
-        return repeats_at_end(input_ids[:, self.prompt_length:], self.span, self.max_period)
+        return repeats_at_end(input_ids[:, self.prompt_length :], self.span, self.max_period)

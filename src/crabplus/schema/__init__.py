@@ -11,13 +11,24 @@ alike). It imports nothing of crabplus above ``utils`` (tests/test_layering.py).
 
 from crabplus.utils.lazy import lazy_exports
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    "registry": ("DATASETS", "RELEASE_DATASETS", "TASK_TYPES", "DatasetSpec", "dataset_names", "get_spec",
-                 "register_dataset", "unregister_dataset"),
-    "perception": ("PERCEPTION_SPECS", "PERCEPTION_TASK", "is_perception"),
-    "records": ("Record", "Answer", "Event", "Media", "RecordError", "load_records", "write_records"),
-    "geometry": ("SPACE", "clip_box", "clip_point", "mask_box_points"),
-    "rows": ("PredictionRow",),
-    "report": ("REPORT_FORMAT", "Report", "DatasetScore", "ReportError", "TransferRow", "TransferTable"),
-    "prediction": ("Prediction",),
-})
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "registry": (
+            "DATASETS",
+            "RELEASE_DATASETS",
+            "TASK_TYPES",
+            "DatasetSpec",
+            "dataset_names",
+            "get_spec",
+            "register_dataset",
+            "unregister_dataset",
+        ),
+        "perception": ("PERCEPTION_SPECS", "PERCEPTION_TASK", "is_perception"),
+        "records": ("Record", "Answer", "Event", "Media", "RecordError", "load_records", "write_records"),
+        "geometry": ("SPACE", "clip_box", "clip_point", "mask_box_points"),
+        "rows": ("PredictionRow",),
+        "report": ("REPORT_FORMAT", "Report", "DatasetScore", "ReportError", "TransferRow", "TransferTable"),
+        "prediction": ("Prediction",),
+    },
+)

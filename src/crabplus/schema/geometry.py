@@ -53,8 +53,7 @@ def box_inside(box) -> bool:
     return 0 <= box[0] < box[2] <= SPACE and 0 <= box[1] < box[3] <= SPACE
 
 
-def mask_box_points(mask: np.ndarray, rng: np.random.Generator | None = None
-                    ) -> tuple[list[int], list[list[int]]]:
+def mask_box_points(mask: np.ndarray, rng: np.random.Generator | None = None) -> tuple[list[int], list[list[int]]]:
     """Box ``[x1, y1, x2, y2]`` and three points ``[[x, y]] * 3`` of a binary square ``mask`` [S, S], in
     224-pixel space (any side ``S``; a 224 mask maps pixel for pixel).
 
@@ -74,8 +73,12 @@ def mask_box_points(mask: np.ndarray, rng: np.random.Generator | None = None
     if rng is None:
         rng = np.random.default_rng(MASK_RULE_SEED)
     scale = SPACE / size
-    box = [int(math.floor(xs.min() * scale)), int(math.floor(ys.min() * scale)),
-           min(SPACE, int(math.ceil((xs.max() + 1) * scale))), min(SPACE, int(math.ceil((ys.max() + 1) * scale)))]
+    box = [
+        int(math.floor(xs.min() * scale)),
+        int(math.floor(ys.min() * scale)),
+        min(SPACE, int(math.ceil((xs.max() + 1) * scale))),
+        min(SPACE, int(math.ceil((ys.max() + 1) * scale))),
+    ]
     # distance to the nearest background pixel, padded so that the image border counts as background
     dist = cv2.distanceTransform(np.pad(mask.astype(np.uint8), 1), cv2.DIST_L2, 3)[1:-1, 1:-1]  # [S, S]
     depth = dist[ys, xs]  # [K]

@@ -28,18 +28,47 @@ _DESC = "(perception corpus: the record's own question)"
 PERCEPTION_SPECS: dict[str, DatasetSpec] = {
     s.name: s
     for s in [
-        DatasetSpec("pt_scene", "AVSynth perception: scenes", PERCEPTION_TASK, "video", 10, "tenths", _DESC,
-                    (), "none"),
-        DatasetSpec("pt_face", "AVSynth perception: faces", PERCEPTION_TASK, "video", 4, "first4", _DESC,
-                    (), "none"),
-        DatasetSpec("pt_still", "AVSynth perception: stills", PERCEPTION_TASK, "image", 1, "one_fifth", _DESC,
-                    (), "none"),
-        DatasetSpec("pt_still10", "AVSynth perception: stills, tenths", PERCEPTION_TASK, "image", 1, "one_tenth",
-                    _DESC, (), "none"),
-        DatasetSpec("pt_pair", "AVSynth perception: a sound and two videos", PERCEPTION_TASK, "two_videos", 10,
-                    "tenths", _DESC, (), "none"),
-        DatasetSpec("pt_sounds", "AVSynth perception: a video and two sounds", PERCEPTION_TASK, "video", 10,
-                    "tenths", _DESC, (), "none", two_audios=True),
+        DatasetSpec(
+            "pt_scene", "AVSynth perception: scenes", PERCEPTION_TASK, "video", 10, "tenths", _DESC, (), "none"
+        ),
+        DatasetSpec("pt_face", "AVSynth perception: faces", PERCEPTION_TASK, "video", 4, "first4", _DESC, (), "none"),
+        DatasetSpec(
+            "pt_still", "AVSynth perception: stills", PERCEPTION_TASK, "image", 1, "one_fifth", _DESC, (), "none"
+        ),
+        DatasetSpec(
+            "pt_still10",
+            "AVSynth perception: stills, tenths",
+            PERCEPTION_TASK,
+            "image",
+            1,
+            "one_tenth",
+            _DESC,
+            (),
+            "none",
+        ),
+        DatasetSpec(
+            "pt_pair",
+            "AVSynth perception: a sound and two videos",
+            PERCEPTION_TASK,
+            "two_videos",
+            10,
+            "tenths",
+            _DESC,
+            (),
+            "none",
+        ),
+        DatasetSpec(
+            "pt_sounds",
+            "AVSynth perception: a video and two sounds",
+            PERCEPTION_TASK,
+            "video",
+            10,
+            "tenths",
+            _DESC,
+            (),
+            "none",
+            two_audios=True,
+        ),
     ]
 }
 

@@ -16,8 +16,9 @@ from crabplus.schema.records import Answer
 
 #: The answer fields a model states (the rest of :class:`Answer`, options, references and the mask file, come
 #: with the record, never from generated text).
-STATED: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Answer)
-                                if f.name not in ("options", "references", "mask"))
+STATED: tuple[str, ...] = tuple(
+    f.name for f in dataclasses.fields(Answer) if f.name not in ("options", "references", "mask")
+)
 
 
 @dataclass(init=False)
@@ -33,8 +34,15 @@ class Prediction:
     release_valid: bool = False
     notes: list[str] = field(default_factory=list)
 
-    def __init__(self, answer: Answer | None = None, *, parsed: bool = False, release_valid: bool = False,
-                 notes: list[str] | None = None, **stated: Any):
+    def __init__(
+        self,
+        answer: Answer | None = None,
+        *,
+        parsed: bool = False,
+        release_valid: bool = False,
+        notes: list[str] | None = None,
+        **stated: Any,
+    ):
         unknown = sorted(set(stated) - set(STATED))
         if unknown:
             raise TypeError(f"Prediction: unknown answer fields {unknown} (known: {', '.join(STATED)})")
@@ -63,5 +71,9 @@ class Prediction:
     def to_json(self) -> dict[str, Any]:
         """One flat object: the stated answer fields (events as objects), then parsed, release_valid, notes."""
         answer = dataclasses.asdict(self.answer)
-        return {**{k: answer[k] for k in STATED}, "parsed": self.parsed, "release_valid": self.release_valid,
-                "notes": list(self.notes)}
+        return {
+            **{k: answer[k] for k in STATED},
+            "parsed": self.parsed,
+            "release_valid": self.release_valid,
+            "notes": list(self.notes),
+        }

@@ -40,8 +40,15 @@ T = TypeVar("T")
 class RecordError(CrabplusError, ValueError):
     """A record is invalid. The message names file, line, record id and field."""
 
-    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
-                 record_id: str | None = None, field: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        record_id: str | None = None,
+        field: str | None = None,
+    ):
         self.file, self.line, self.record_id, self.field = file, line, record_id, field
         where = []
         if file is not None:
@@ -203,8 +210,7 @@ def _answer(obj: Any, where: dict) -> Answer:
     if unknown:
         raise RecordError(f"unknown keys {sorted(unknown)}", field="answer", **where)
     ans = Answer()
-    for name, kind in (("label", "str"), ("text", "str"), ("mask", "str"), ("choice", "int"),
-                       ("exists", "bool")):
+    for name, kind in (("label", "str"), ("text", "str"), ("mask", "str"), ("choice", "int"), ("exists", "bool")):
         setattr(ans, name, _require(obj, name, kind, where, optional=True, prefix="answer."))
     for name in ("options", "references"):
         value = obj.get(name)
@@ -217,21 +223,22 @@ def _answer(obj: Any, where: dict) -> Answer:
             setattr(ans, name, _events(obj[name], f"answer.{name}", where))
     if obj.get("box") is not None:
         box = obj["box"]
-        if (not isinstance(box, list) or len(box) != 4 or not all(_type_ok(v, "int") for v in box)):
+        if not isinstance(box, list) or len(box) != 4 or not all(_type_ok(v, "int") for v in box):
             raise RecordError(f"expected [x1, y1, x2, y2] integers, got {box!r}", field="answer.box", **where)
         if not box_inside(box):
-            raise RecordError(f"need 0 <= x1 < x2 <= {SPACE} and 0 <= y1 < y2 <= {SPACE}, got {box}",
-                              field="answer.box", **where)
+            raise RecordError(
+                f"need 0 <= x1 < x2 <= {SPACE} and 0 <= y1 < y2 <= {SPACE}, got {box}", field="answer.box", **where
+            )
         ans.box = list(box)
     if obj.get("points") is not None:
         pts = obj["points"]
         ok = isinstance(pts, list) and all(
-            isinstance(p, list) and len(p) == 2 and all(_type_ok(v, "int") for v in p) and point_inside(*p)
-            for p in pts
+            isinstance(p, list) and len(p) == 2 and all(_type_ok(v, "int") for v in p) and point_inside(*p) for p in pts
         )
         if not ok:
-            raise RecordError(f"expected [[x, y], ...] integers in [0, {SPACE}), got {pts!r}",
-                              field="answer.points", **where)
+            raise RecordError(
+                f"expected [[x, y], ...] integers in [0, {SPACE}), got {pts!r}", field="answer.points", **where
+            )
         ans.points = [list(p) for p in pts]
     return ans
 
@@ -239,8 +246,7 @@ def _answer(obj: Any, where: dict) -> Answer:
 def check_media_path(rel: str, root: Path | None, where: dict, name: str) -> None:
     """A media path must be relative and stay inside the data root (no ``..`` escape)."""
     if os.path.isabs(rel):
-        raise RecordError(f"absolute media path {rel!r}: paths are relative to the data root",
-                          field=name, **where)
+        raise RecordError(f"absolute media path {rel!r}: paths are relative to the data root", field=name, **where)
     norm = os.path.normpath(rel)
     if norm == ".." or norm.startswith(".." + os.sep) or norm == ".":
         raise RecordError(f"media path {rel!r} escapes the data root", field=name, **where)
@@ -296,8 +302,7 @@ def record_from_json(obj: Any, *, file: str | None = None, line: int | None = No
         setattr(media, name, value)
     if media_obj.get("frame_second") is not None:
         media.frame_second = float(_require(media_obj, "frame_second", "num", where, prefix="media."))
-    media.audio_window_index = _require(media_obj, "audio_window_index", "int", where, optional=True,
-                                        prefix="media.")
+    media.audio_window_index = _require(media_obj, "audio_window_index", "int", where, optional=True, prefix="media.")
     _check_media_shape(spec, media, where)
 
     answer = _answer(obj.get("answer"), where)
@@ -308,8 +313,7 @@ def record_from_json(obj: Any, *, file: str | None = None, line: int | None = No
         check_media_path(answer.mask, None, where, "answer.mask")
     if spec.prompt_unless_mask and answer.mask is None and (answer.box is None or answer.points is None):
         missing = "answer.box" if answer.box is None else "answer.points"
-        raise RecordError(f"dataset {dataset!r} needs box and points (or a ground-truth mask)", field=missing,
-                          **where)
+        raise RecordError(f"dataset {dataset!r} needs box and points (or a ground-truth mask)", field=missing, **where)
     meta = obj.get("meta") or {}
     if not isinstance(meta, dict):
         raise RecordError(f"expected an object, got {meta!r}", field="meta", **where)
@@ -326,11 +330,16 @@ def _check_answer_possible(spec, answer: Answer, meta: dict, where: dict) -> Non
     index outside its options, an event ending after the clip (``meta.duration``, when the record gives it)."""
     if answer.choice is not None:
         if spec.task == "matching" and answer.choice not in MATCHING_CHOICES:
-            raise RecordError(f"{spec.name} chooses candidate 1 or 2, got {answer.choice}", field="answer.choice",
-                              **where)
+            raise RecordError(
+                f"{spec.name} chooses candidate 1 or 2, got {answer.choice}", field="answer.choice", **where
+            )
         if answer.options is not None and not 0 <= answer.choice < len(answer.options):
-            raise RecordError(f"choice {answer.choice} is not an index of the {len(answer.options)} options "
-                              f"(0..{len(answer.options) - 1})", field="answer.choice", **where)
+            raise RecordError(
+                f"choice {answer.choice} is not an index of the {len(answer.options)} options "
+                f"(0..{len(answer.options) - 1})",
+                field="answer.choice",
+                **where,
+            )
     duration = meta.get("duration")
     if isinstance(duration, int | float) and not isinstance(duration, bool):
         if not math.isfinite(duration) or duration <= 0:
@@ -338,18 +347,23 @@ def _check_answer_possible(spec, answer: Answer, meta: dict, where: dict) -> Non
         for name in ("events", "audio_events", "visual_events"):
             for i, ev in enumerate(getattr(answer, name) or []):
                 if ev.end > duration + 1e-6:
-                    raise RecordError(f"the event ends at {ev.end} s, after the clip's end ({duration} s, "
-                                      "meta.duration)", field=f"answer.{name}[{i}]", **where)
+                    raise RecordError(
+                        f"the event ends at {ev.end} s, after the clip's end ({duration} s, meta.duration)",
+                        field=f"answer.{name}[{i}]",
+                        **where,
+                    )
 
 
 def _check_media_shape(spec, media: Media, where: dict) -> None:
     if spec.visual == "image":
         if media.image is None and (media.video is None or media.frame_second is None):
-            raise RecordError("an image task needs media.image, or media.video with media.frame_second",
-                              field="media.image", **where)
+            raise RecordError(
+                "an image task needs media.image, or media.video with media.frame_second", field="media.image", **where
+            )
         if media.image is not None and media.audio is None and media.video is None:
-            raise RecordError("an image task needs media.audio (or a video whose track is used)",
-                              field="media.audio", **where)
+            raise RecordError(
+                "an image task needs media.audio (or a video whose track is used)", field="media.audio", **where
+            )
     elif media.video is None:
         raise RecordError("a video task needs media.video", field="media.video", **where)
     if spec.visual == "two_videos" and media.video2 is None:
@@ -378,8 +392,9 @@ def iter_record_files(paths: list[str | Path]) -> list[Path]:
     return out
 
 
-def read_jsonl(path: str | Path, build: Callable[..., T], *, kind: str = "file",
-               errors: list[RecordError] | None = None) -> list[T]:
+def read_jsonl(
+    path: str | Path, build: Callable[..., T], *, kind: str = "file", errors: list[RecordError] | None = None
+) -> list[T]:
     """Rows of a JSON Lines file, each built and validated by ``build(obj, file=, line=)``; ids unique.
 
     With ``errors=None`` the first invalid row raises; with a list, every invalid row is appended to it
@@ -396,22 +411,31 @@ def read_jsonl(path: str | Path, build: Callable[..., T], *, kind: str = "file",
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError as exc:
-                    raise RecordError(f"not UTF-8 text (byte {raw[exc.start:exc.start + 1]!r} at column "
-                                      f"{exc.start + 1}); save the file as UTF-8", file=str(path),
-                                      line=lineno) from None
+                    raise RecordError(
+                        f"not UTF-8 text (byte {raw[exc.start : exc.start + 1]!r} at column "
+                        f"{exc.start + 1}); save the file as UTF-8",
+                        file=str(path),
+                        line=lineno,
+                    ) from None
                 if not text.strip():
                     continue
                 try:
                     obj = json.loads(text)
                 except json.JSONDecodeError as exc:
-                    raise RecordError(f"not valid JSON: {exc.msg} (column {exc.colno})",
-                                      file=str(path), line=lineno) from None
+                    raise RecordError(
+                        f"not valid JSON: {exc.msg} (column {exc.colno})", file=str(path), line=lineno
+                    ) from None
                 except RecursionError:
                     raise RecordError("JSON nested too deeply to be a record", file=str(path), line=lineno) from None
                 row = build(obj, file=str(path), line=lineno)
                 if row.id in seen:
-                    raise RecordError(f"duplicate id (first on line {seen[row.id]})", file=str(path),
-                                      line=lineno, record_id=row.id, field="id")
+                    raise RecordError(
+                        f"duplicate id (first on line {seen[row.id]})",
+                        file=str(path),
+                        line=lineno,
+                        record_id=row.id,
+                        field="id",
+                    )
                 seen[row.id] = lineno
                 rows.append(row)
             except RecordError as exc:

@@ -122,14 +122,24 @@ class ReleaseScore:
     dropped: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"n": self.n, "primary_metric": self.primary_metric, "primary": self.primary,
-                "metrics": self.metrics, "dropped": self.dropped}
+        return {
+            "n": self.n,
+            "primary_metric": self.primary_metric,
+            "primary": self.primary,
+            "metrics": self.metrics,
+            "dropped": self.dropped,
+        }
 
     @classmethod
     def read(cls, r: _Reader) -> ReleaseScore:
         r.check_keys(("n", "primary_metric", "primary", "metrics", "dropped"))
-        return cls(r.get("n", "int"), r.get("primary_metric", "str", none=True), r.get("primary", "num", none=True),
-                   r.metrics("metrics"), r.get("dropped", "int"))
+        return cls(
+            r.get("n", "int"),
+            r.get("primary_metric", "str", none=True),
+            r.get("primary", "num", none=True),
+            r.metrics("metrics"),
+            r.get("dropped", "int"),
+        )
 
 
 @dataclass
@@ -147,21 +157,51 @@ class ChanceSummary:
     draws: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"n": self.n, "primary_metric": self.primary_metric, "primary": self.primary,
-                "metrics": self.metrics, "band": self.band, "bands": self.bands,
-                "band_quantile": self.band_quantile, "draws": self.draws}
+        return {
+            "n": self.n,
+            "primary_metric": self.primary_metric,
+            "primary": self.primary,
+            "metrics": self.metrics,
+            "band": self.band,
+            "bands": self.bands,
+            "band_quantile": self.band_quantile,
+            "draws": self.draws,
+        }
 
     @classmethod
     def read(cls, r: _Reader) -> ChanceSummary:
         r.check_keys(("n", "primary_metric", "primary", "metrics", "band", "bands", "band_quantile", "draws"))
-        return cls(r.get("n", "int"), r.get("primary_metric", "str", none=True), r.get("primary", "num", none=True),
-                   r.metrics("metrics"), r.get("band", "num", none=True), r.metrics("bands"),
-                   r.get("band_quantile", "num"), r.get("draws", "int"))
+        return cls(
+            r.get("n", "int"),
+            r.get("primary_metric", "str", none=True),
+            r.get("primary", "num", none=True),
+            r.metrics("metrics"),
+            r.get("band", "num", none=True),
+            r.metrics("bands"),
+            r.get("band_quantile", "num"),
+            r.get("draws", "int"),
+        )
 
 
-_DATASET_KEYS = ("dataset", "real_name", "task", "metric", "n", "unparsed", "primary_metric", "primary",
-                 "higher_is_better", "headline", "metrics", "release", "chance", "beyond_chance",
-                 "one_place_prompts", "notes", "without_prediction")
+_DATASET_KEYS = (
+    "dataset",
+    "real_name",
+    "task",
+    "metric",
+    "n",
+    "unparsed",
+    "primary_metric",
+    "primary",
+    "higher_is_better",
+    "headline",
+    "metrics",
+    "release",
+    "chance",
+    "beyond_chance",
+    "one_place_prompts",
+    "notes",
+    "without_prediction",
+)
 
 
 @dataclass
@@ -188,26 +228,49 @@ class DatasetScore:
     without_prediction: int  # records of this dataset that no prediction answers (not scored)
 
     def to_json(self) -> dict[str, Any]:
-        return {"dataset": self.dataset, "real_name": self.real_name, "task": self.task, "metric": self.metric,
-                "n": self.n, "unparsed": self.unparsed, "primary_metric": self.primary_metric,
-                "primary": self.primary, "higher_is_better": self.higher_is_better,
-                "headline": {k: h.to_json() for k, h in self.headline.items()}, "metrics": self.metrics,
-                "release": self.release.to_json(), "chance": self.chance.to_json(),
-                "beyond_chance": self.beyond_chance, "one_place_prompts": self.one_place_prompts,
-                "notes": list(self.notes), "without_prediction": self.without_prediction}
+        return {
+            "dataset": self.dataset,
+            "real_name": self.real_name,
+            "task": self.task,
+            "metric": self.metric,
+            "n": self.n,
+            "unparsed": self.unparsed,
+            "primary_metric": self.primary_metric,
+            "primary": self.primary,
+            "higher_is_better": self.higher_is_better,
+            "headline": {k: h.to_json() for k, h in self.headline.items()},
+            "metrics": self.metrics,
+            "release": self.release.to_json(),
+            "chance": self.chance.to_json(),
+            "beyond_chance": self.beyond_chance,
+            "one_place_prompts": self.one_place_prompts,
+            "notes": list(self.notes),
+            "without_prediction": self.without_prediction,
+        }
 
     @classmethod
     def read(cls, r: _Reader) -> DatasetScore:
         r.check_keys(_DATASET_KEYS)
         head = r.sub("headline")
         return cls(
-            r.get("dataset", "str"), r.get("real_name", "str"), r.get("task", "str"), r.get("metric", "str"),
-            r.get("n", "int"), r.get("unparsed", "int"), r.get("primary_metric", "str", none=True),
-            r.get("primary", "num", none=True), r.get("higher_is_better", "bool"),
-            {k: Headline.read(head.sub(k)) for k in head.obj}, r.metrics("metrics"),
-            ReleaseScore.read(r.sub("release")), ChanceSummary.read(r.sub("chance")),
-            r.get("beyond_chance", "bool", none=True), r.get("one_place_prompts", "bool"), r.strings("notes"),
-            r.get("without_prediction", "int"))
+            r.get("dataset", "str"),
+            r.get("real_name", "str"),
+            r.get("task", "str"),
+            r.get("metric", "str"),
+            r.get("n", "int"),
+            r.get("unparsed", "int"),
+            r.get("primary_metric", "str", none=True),
+            r.get("primary", "num", none=True),
+            r.get("higher_is_better", "bool"),
+            {k: Headline.read(head.sub(k)) for k in head.obj},
+            r.metrics("metrics"),
+            ReleaseScore.read(r.sub("release")),
+            ChanceSummary.read(r.sub("chance")),
+            r.get("beyond_chance", "bool", none=True),
+            r.get("one_place_prompts", "bool"),
+            r.strings("notes"),
+            r.get("without_prediction", "int"),
+        )
 
 
 @dataclass
@@ -222,9 +285,14 @@ class ReportSummary:
     unknown_predictions: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"records": self.records, "predictions": self.predictions, "scored": self.scored,
-                "unparsed": self.unparsed, "without_prediction": self.without_prediction,
-                "unknown_predictions": self.unknown_predictions}
+        return {
+            "records": self.records,
+            "predictions": self.predictions,
+            "scored": self.scored,
+            "unparsed": self.unparsed,
+            "without_prediction": self.without_prediction,
+            "unknown_predictions": self.unknown_predictions,
+        }
 
     @classmethod
     def read(cls, r: _Reader) -> ReportSummary:
@@ -246,15 +314,26 @@ class ReportConfig:
     meteor: bool
 
     def to_json(self) -> dict[str, Any]:
-        return {"segmenter": self.segmenter, "seed": self.seed, "chance_draws": self.chance_draws,
-                "mask_chance_draws": self.mask_chance_draws, "frames_per_batch": self.frames_per_batch,
-                "meteor": self.meteor}
+        return {
+            "segmenter": self.segmenter,
+            "seed": self.seed,
+            "chance_draws": self.chance_draws,
+            "mask_chance_draws": self.mask_chance_draws,
+            "frames_per_batch": self.frames_per_batch,
+            "meteor": self.meteor,
+        }
 
     @classmethod
     def read(cls, r: _Reader) -> ReportConfig:
         r.check_keys(("segmenter", "seed", "chance_draws", "mask_chance_draws", "frames_per_batch", "meteor"))
-        return cls(r.get("segmenter", "str", none=True), r.get("seed", "int"), r.get("chance_draws", "int"),
-                   r.get("mask_chance_draws", "int"), r.get("frames_per_batch", "int"), r.get("meteor", "bool"))
+        return cls(
+            r.get("segmenter", "str", none=True),
+            r.get("seed", "int"),
+            r.get("chance_draws", "int"),
+            r.get("mask_chance_draws", "int"),
+            r.get("frames_per_batch", "int"),
+            r.get("meteor", "bool"),
+        )
 
 
 @dataclass
@@ -273,8 +352,11 @@ class TaskRouting:
         r.check_keys(("n", "mean"))
         mean = r.get("mean", "list")
         for i, weights in enumerate(mean):
-            ok = isinstance(weights, list) and len(weights) == heads and all(
-                isinstance(w, int | float) and not isinstance(w, bool) for w in weights)
+            ok = (
+                isinstance(weights, list)
+                and len(weights) == heads
+                and all(isinstance(w, int | float) and not isinstance(w, bool) for w in weights)
+            )
             if not ok:
                 r.fail(f"mean.{i}", f"expected {heads} numbers (one per head), got {weights!r}")
         if len(mean) != layers:
@@ -292,8 +374,11 @@ class RoutingSummary:
     tasks: dict[str, TaskRouting]
 
     def to_json(self) -> dict[str, Any]:
-        return {"num_heads": self.num_heads, "layers": self.layers,
-                "tasks": {t: v.to_json() for t, v in self.tasks.items()}}
+        return {
+            "num_heads": self.num_heads,
+            "layers": self.layers,
+            "tasks": {t: v.to_json() for t, v in self.tasks.items()},
+        }
 
     @classmethod
     def read(cls, r: _Reader) -> RoutingSummary:
@@ -317,10 +402,14 @@ class Report:
     files: dict[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        out = {"format": REPORT_FORMAT, "summary": self.summary.to_json(), "config": self.config.to_json(),
-               "datasets": {k: d.to_json() for k, d in self.datasets.items()},
-               "routing": self.routing.to_json() if self.routing is not None else None,
-               "notes": list(self.notes)}
+        out = {
+            "format": REPORT_FORMAT,
+            "summary": self.summary.to_json(),
+            "config": self.config.to_json(),
+            "datasets": {k: d.to_json() for k, d in self.datasets.items()},
+            "routing": self.routing.to_json() if self.routing is not None else None,
+            "notes": list(self.notes),
+        }
         if self.files is not None:
             out["files"] = dict(self.files)
         return out
@@ -336,8 +425,14 @@ class Report:
         datasets = {k: DatasetScore.read(sets.sub(k)) for k in sets.obj}
         files = r.get("files", "dict", none=True)
         routing = RoutingSummary.read(r.sub("routing")) if r.get("routing", "dict", none=True) is not None else None
-        return cls(ReportSummary.read(r.sub("summary")), ReportConfig.read(r.sub("config")), datasets,
-                   routing, r.strings("notes"), dict(files) if files is not None else None)
+        return cls(
+            ReportSummary.read(r.sub("summary")),
+            ReportConfig.read(r.sub("config")),
+            datasets,
+            routing,
+            r.strings("notes"),
+            dict(files) if files is not None else None,
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -366,22 +461,41 @@ class TransferRow:
     baseline_sign: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        out = {"dataset": self.dataset, "metric": self.metric, "higher_is_better": self.higher_is_better,
-               "single_run": self.single_run, "single": self.single, "multi": self.multi,
-               "relative_change": self.relative_change, "sign": self.sign}
+        out = {
+            "dataset": self.dataset,
+            "metric": self.metric,
+            "higher_is_better": self.higher_is_better,
+            "single_run": self.single_run,
+            "single": self.single,
+            "multi": self.multi,
+            "relative_change": self.relative_change,
+            "sign": self.sign,
+        }
         if self.baseline_sign is not None:
-            out |= {"baseline": self.baseline, "baseline_relative_change": self.baseline_relative_change,
-                    "baseline_sign": self.baseline_sign}
+            out |= {
+                "baseline": self.baseline,
+                "baseline_relative_change": self.baseline_relative_change,
+                "baseline_sign": self.baseline_sign,
+            }
         return out
 
     @classmethod
     def read(cls, r: _Reader, with_baseline: bool) -> TransferRow:
         base = ("baseline", "baseline_relative_change", "baseline_sign")
-        r.check_keys(("dataset", "metric", "higher_is_better", "single_run", "single", "multi", "relative_change",
-                      "sign") + (base if with_baseline else ()))
-        row = cls(r.get("dataset", "str"), r.get("metric", "str"), r.get("higher_is_better", "bool"),
-                  r.get("single_run", "str"), r.get("single", "num"), r.get("multi", "num"),
-                  r.get("relative_change", "num", none=True), r.get("sign", "str"))
+        r.check_keys(
+            ("dataset", "metric", "higher_is_better", "single_run", "single", "multi", "relative_change", "sign")
+            + (base if with_baseline else ())
+        )
+        row = cls(
+            r.get("dataset", "str"),
+            r.get("metric", "str"),
+            r.get("higher_is_better", "bool"),
+            r.get("single_run", "str"),
+            r.get("single", "num"),
+            r.get("multi", "num"),
+            r.get("relative_change", "num", none=True),
+            r.get("sign", "str"),
+        )
         if with_baseline:
             row.baseline = r.get("baseline", "num", none=True)
             row.baseline_relative_change = r.get("baseline_relative_change", "num", none=True)
@@ -409,13 +523,22 @@ class TransferTable:
     files: dict[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        out = {"multi_name": self.multi_name, "baseline_name": self.baseline_name,
-               "single_names": list(self.single_names), "rows": [r.to_json() for r in self.rows],
-               "compared": self.compared, "positive": self.positive, "positive_share": self.positive_share,
-               "missing": list(self.missing)}
+        out = {
+            "multi_name": self.multi_name,
+            "baseline_name": self.baseline_name,
+            "single_names": list(self.single_names),
+            "rows": [r.to_json() for r in self.rows],
+            "compared": self.compared,
+            "positive": self.positive,
+            "positive_share": self.positive_share,
+            "missing": list(self.missing),
+        }
         if self.baseline_name is not None:
-            out |= {"baseline_compared": self.baseline_compared, "baseline_positive": self.baseline_positive,
-                    "baseline_positive_share": self.baseline_positive_share}
+            out |= {
+                "baseline_compared": self.baseline_compared,
+                "baseline_positive": self.baseline_positive,
+                "baseline_positive_share": self.baseline_positive_share,
+            }
         if self.files is not None:
             out["files"] = dict(self.files)
         return out
@@ -426,13 +549,22 @@ class TransferTable:
         r = _Reader(obj, "", file)
         with_base = obj.get("baseline_name") is not None
         base = ("baseline_compared", "baseline_positive", "baseline_positive_share")
-        r.check_keys(("multi_name", "baseline_name", "single_names", "rows", "compared", "positive", "positive_share",
-                      "missing") + (base if with_base else ()), ("files",))
+        r.check_keys(
+            ("multi_name", "baseline_name", "single_names", "rows", "compared", "positive", "positive_share", "missing")
+            + (base if with_base else ()),
+            ("files",),
+        )
         rows = r.get("rows", "list")
-        table = cls(r.get("multi_name", "str"), r.get("baseline_name", "str", none=True), r.strings("single_names"),
-                    [TransferRow.read(_Reader(row, f"rows.{i}", file), with_base) for i, row in enumerate(rows)],
-                    r.get("compared", "int"), r.get("positive", "int"), r.get("positive_share", "num", none=True),
-                    r.strings("missing"))
+        table = cls(
+            r.get("multi_name", "str"),
+            r.get("baseline_name", "str", none=True),
+            r.strings("single_names"),
+            [TransferRow.read(_Reader(row, f"rows.{i}", file), with_base) for i, row in enumerate(rows)],
+            r.get("compared", "int"),
+            r.get("positive", "int"),
+            r.get("positive_share", "num", none=True),
+            r.strings("missing"),
+        )
         if with_base:
             table.baseline_compared = r.get("baseline_compared", "int")
             table.baseline_positive = r.get("baseline_positive", "int")

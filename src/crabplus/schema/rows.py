@@ -68,12 +68,17 @@ def _routing(routing: Any, where: dict[str, Any]) -> dict[str, list[float]]:
         raise RecordError("expected {layer: [w_0, ..., w_N-1]}", field="routing", **where)
     sizes = set()
     for layer, weights in routing.items():
-        ok = isinstance(weights, list) and weights and all(
-            isinstance(w, int | float) and not isinstance(w, bool) and math.isfinite(w) and w >= 0 for w in weights
+        ok = (
+            isinstance(weights, list)
+            and weights
+            and all(
+                isinstance(w, int | float) and not isinstance(w, bool) and math.isfinite(w) and w >= 0 for w in weights
+            )
         )
         if not ok:
-            raise RecordError(f"expected a non-empty list of finite weights >= 0, got {weights!r}",
-                              field=f"routing.{layer}", **where)
+            raise RecordError(
+                f"expected a non-empty list of finite weights >= 0, got {weights!r}", field=f"routing.{layer}", **where
+            )
         sizes.add(len(weights))
     if len(sizes) > 1:
         raise RecordError(f"layers disagree on the number of heads: {sorted(sizes)}", field="routing", **where)
@@ -93,13 +98,21 @@ def prediction_from_json(obj: Any, *, file: str | None = None, line: int | None 
     routing = obj.get("routing")
     prediction = obj.get("prediction")
     if prediction is not None and not isinstance(prediction, dict):
-        raise RecordError(f"expected the parsed answer as an object, got {type(prediction).__name__}",
-                          field="prediction", **where)
+        raise RecordError(
+            f"expected the parsed answer as an object, got {type(prediction).__name__}", field="prediction", **where
+        )
     source = obj.get("source")
     if source is not None and not isinstance(source, str):
         raise RecordError(f"expected a file name, got {type(source).__name__}", field="source", **where)
     notes = obj.get("notes") or []
     if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
         raise RecordError(f"expected a list of strings, got {notes!r}", field="notes", **where)
-    return PredictionRow(rid, dataset, predict, _routing(routing, where) if routing is not None else None,
-                         prediction, source, list(notes))
+    return PredictionRow(
+        rid,
+        dataset,
+        predict,
+        _routing(routing, where) if routing is not None else None,
+        prediction,
+        source,
+        list(notes),
+    )

@@ -36,6 +36,8 @@ def special_token_ids(tokenizer) -> dict[str, int]:
         else:
             ids[role] = int(tid)
     if missing:
-        raise ValueError(f"tokenizer {type(tokenizer).__name__} lacks the special token(s) {', '.join(missing)}; "
-                         "a Qwen2.5-Omni tokenizer or build_tiny_tokenizer() is needed")
+        raise ValueError(
+            f"tokenizer {type(tokenizer).__name__} lacks the special token(s) {', '.join(missing)}; "
+            "a Qwen2.5-Omni tokenizer or build_tiny_tokenizer() is needed"
+        )
     return ids

@@ -19,8 +19,7 @@ FRAME = SPACE  # prompts arrive in the model's 224-pixel space
 class Segmenter(Protocol):
     name: str
 
-    def segment(self, image: np.ndarray, box_224: list[int] | None,
-                points_224: list[list[int]] | None) -> np.ndarray:
+    def segment(self, image: np.ndarray, box_224: list[int] | None, points_224: list[list[int]] | None) -> np.ndarray:
         """``image`` uint8 [H, W, 3] RGB; prompts in 224-pixel space -> bool mask [H, W]."""
         ...
 

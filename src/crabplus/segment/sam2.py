@@ -43,8 +43,10 @@ def check_checkpoint(checkpoint: str | Path | None) -> Path:
     if not path.is_dir():
         raise SegmenterError(f"{path}: SAM 2 checkpoint directory not found")
     if not (path / "config.json").is_file():
-        raise SegmenterError(f"{path}: no config.json; expected a transformers SAM 2 folder "
-                             "(config.json + model.safetensors), not the original .pt checkpoint")
+        raise SegmenterError(
+            f"{path}: no config.json; expected a transformers SAM 2 folder "
+            "(config.json + model.safetensors), not the original .pt checkpoint"
+        )
     return path
 
 

@@ -9,5 +9,13 @@ See docs/avsynth.md for the world, the mirror datasets and example records.
 from crabplus.synth.config import PRESETS, SynthConfig, preset
 from crabplus.synth.generate import GENERATOR_VERSION, Manifest, SynthError, generate, load_manifest
 
-__all__ = ["GENERATOR_VERSION", "PRESETS", "Manifest", "SynthConfig", "SynthError", "generate", "load_manifest",
-           "preset"]
+__all__ = [
+    "GENERATOR_VERSION",
+    "PRESETS",
+    "Manifest",
+    "SynthConfig",
+    "SynthError",
+    "generate",
+    "load_manifest",
+    "preset",
+]

@@ -83,18 +83,40 @@ class Clip:
 
     # ---- record ----------------------------------------------------------------------------------
 
-    def record(self, media: Media, answer: Answer, reasoning: Reasoning | None, meta: dict | None = None,
-               *, question: str | None = None, expression: str | None = None) -> Record:
+    def record(
+        self,
+        media: Media,
+        answer: Answer,
+        reasoning: Reasoning | None,
+        meta: dict | None = None,
+        *,
+        question: str | None = None,
+        expression: str | None = None,
+    ) -> Record:
         """The unified record: instruction and target rendered by ``tasks.formats`` from the answer.
         ``reasoning`` None: no chain at any level (a dataset whose answer has no tag to tell it apart)."""
         chain = reasoning.pick(self.cfg.reasoning) if reasoning is not None else None
-        instruction = render_instruction(self.spec, question=question, options=answer.options,
-                                         expression=expression)
+        instruction = render_instruction(self.spec, question=question, options=answer.options, expression=expression)
         target = render_target(chain, render_answer(self.spec, answer))
-        return Record(id=self.id, dataset=self.dataset, task=self.spec.task, split=self.split, media=media,
-                      instruction=instruction, answer=answer, target=target, reasoning=chain, meta=meta or {})
+        return Record(
+            id=self.id,
+            dataset=self.dataset,
+            task=self.spec.task,
+            split=self.split,
+            media=media,
+            instruction=instruction,
+            answer=answer,
+            target=target,
+            reasoning=chain,
+            meta=meta or {},
+        )
 
     def base_meta(self, duration: int, scene_json: dict) -> dict:
         """What every record's meta holds: the clip's declared duration/fps/rate and its scene graph."""
-        return {"generator": "avsynth", "duration": duration, "fps": self.cfg.fps,
-                "sample_rate": self.cfg.sample_rate, "scene": scene_json}
+        return {
+            "generator": "avsynth",
+            "duration": duration,
+            "fps": self.cfg.fps,
+            "sample_rate": self.cfg.sample_rate,
+            "scene": scene_json,
+        }

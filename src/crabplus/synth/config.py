@@ -29,14 +29,24 @@ class SynthConfig:
     emotion_seconds: int = 4
     fps: int = field(default=2, metadata={"help": "video frame rate", "metavar": "N"})
     sample_rate: int = field(default=16000, metadata={"help": "audio sample rate in Hz", "metavar": "HZ"})
-    test_fraction: float = field(default=0.25, metadata={
-        "help": "fraction of each dataset's clips in the test split", "metavar": "F", "aliases": ("--split-ratio",)})
-    reasoning: Literal["none", "short", "full"] = field(default="short", metadata={
-        "help": "reasoning chain written before each answer"})
-    datasets: list[str] | None = field(default=None, metadata={
-        "help": "datasets to generate, comma-separated or several (default: all 19)", "split": ","})
-    workers: int = field(default=1, metadata={
-        "help": "processes (0 = one per core; same bytes either way)", "metavar": "N"})
+    test_fraction: float = field(
+        default=0.25,
+        metadata={
+            "help": "fraction of each dataset's clips in the test split",
+            "metavar": "F",
+            "aliases": ("--split-ratio",),
+        },
+    )
+    reasoning: Literal["none", "short", "full"] = field(
+        default="short", metadata={"help": "reasoning chain written before each answer"}
+    )
+    datasets: list[str] | None = field(
+        default=None,
+        metadata={"help": "datasets to generate, comma-separated or several (default: all 19)", "split": ","},
+    )
+    workers: int = field(
+        default=1, metadata={"help": "processes (0 = one per core; same bytes either way)", "metavar": "N"}
+    )
 
     def __post_init__(self) -> None:
         if self.per_dataset < 2:
@@ -44,13 +54,16 @@ class SynthConfig:
         if not 0.0 < self.test_fraction < 1.0:
             raise ConfigError(f"synth.test_fraction must be in (0, 1), got {self.test_fraction}")
         if self.image_size < 28 or self.image_size % 2:
-            raise ConfigError(f"synth.image_size must be even and >= 28 (H.264 yuv420p halves it), "
-                              f"got {self.image_size}")
+            raise ConfigError(
+                f"synth.image_size must be even and >= 28 (H.264 yuv420p halves it), got {self.image_size}"
+            )
         if self.clip_seconds < 4:
             raise ConfigError(f"synth.clip_seconds must be >= 4, got {self.clip_seconds}")
         if self.avs_seconds < 1 or self.emotion_seconds < 1:
-            raise ConfigError(f"synth.avs_seconds and synth.emotion_seconds must be >= 1, got "
-                              f"{self.avs_seconds} and {self.emotion_seconds}")
+            raise ConfigError(
+                f"synth.avs_seconds and synth.emotion_seconds must be >= 1, got "
+                f"{self.avs_seconds} and {self.emotion_seconds}"
+            )
         if self.fps < 1:
             raise ConfigError(f"synth.fps must be >= 1, got {self.fps}")
         if self.sample_rate < 8000:
@@ -76,9 +89,13 @@ class SynthCommandConfig(SynthConfig):
     """``crabplus data synth``: the AVSynth settings plus ``out``, the folder (the data root) to write:
     new, empty, or a previous AVSynth folder (which is replaced)."""
 
-    out: str | None = field(default=None, metadata={
-        "help": "output folder (the data root); new, empty, or a previous AVSynth folder (which is replaced)",
-        "metavar": "DIR"})
+    out: str | None = field(
+        default=None,
+        metadata={
+            "help": "output folder (the data root); new, empty, or a previous AVSynth folder (which is replaced)",
+            "metavar": "DIR",
+        },
+    )
 
     def synth(self) -> SynthConfig:
         """The generation settings alone (what ``generate`` reads and the manifest records)."""

@@ -38,8 +38,23 @@ def shape_polygon(shape: str, cx: float, cy: float, radius: float, angle: float)
         pts = np.array([[0, -1], [0.7, 0], [0, 1], [-0.7, 0]], dtype=float)
     elif shape == "cross":
         w = 0.36
-        pts = np.array([[w, -1], [w, -w], [1, -w], [1, w], [w, w], [w, 1], [-w, 1], [-w, w], [-1, w], [-1, -w],
-                        [-w, -w], [-w, -1]], dtype=float)
+        pts = np.array(
+            [
+                [w, -1],
+                [w, -w],
+                [1, -w],
+                [1, w],
+                [w, w],
+                [w, 1],
+                [-w, 1],
+                [-w, w],
+                [-1, w],
+                [-1, -w],
+                [-w, -w],
+                [-w, -1],
+            ],
+            dtype=float,
+        )
     else:
         raise KeyError(f"unknown shape {shape!r}")
     th = math.radians(angle)
@@ -64,8 +79,9 @@ def idmap_at(scene: Scene, t: float, size: int) -> np.ndarray:
         cx, cy, s, angle = obj.state(t)
         # pixel centres sit at integer coordinates; a fraction f of the frame spans f * size pixels
         pts = shape_polygon(obj.shape, cx * size - 0.5, cy * size - 0.5, s * size / 2, angle)
-        cv2.fillPoly(ids, [np.round(pts * (1 << _SHIFT)).astype(np.int32)], color=i + 1, lineType=cv2.LINE_8,
-                     shift=_SHIFT)
+        cv2.fillPoly(
+            ids, [np.round(pts * (1 << _SHIFT)).astype(np.int32)], color=i + 1, lineType=cv2.LINE_8, shift=_SHIFT
+        )
     return ids
 
 

@@ -83,8 +83,10 @@ def scene_targets(scene: dict, *, moment: float | None) -> dict[str, np.ndarray 
     """Targets of a shapes clip. ``moment``: the second a still shows and hears (one frame, one audio window);
     None for a video, whose sound is also given second by second."""
     seen = [o for o in scene["objects"] if o["onscreen"]]
-    out: dict = {"seen_colours": _multi_hot({_parts(o)[0] for o in seen}, COLOUR_NAMES),
-                 "seen_shapes": _multi_hot({_parts(o)[1] for o in seen}, SHAPE_NAMES)}
+    out: dict = {
+        "seen_colours": _multi_hot({_parts(o)[0] for o in seen}, COLOUR_NAMES),
+        "seen_shapes": _multi_hot({_parts(o)[1] for o in seen}, SHAPE_NAMES),
+    }
     if moment is not None:
         colour, shape = [0] * 4, [0] * 4
         for o in seen:  # later objects are drawn on top: the last whose centre is in a quarter names it
@@ -96,11 +98,12 @@ def scene_targets(scene: dict, *, moment: float | None) -> dict[str, np.ndarray 
     else:
         out["motions"] = _multi_hot({o["motion"] for o in seen}, tuple(MOTIONS))
         seconds = int(scene["duration"])
-        out["per_second"] = np.stack([_sound_vector([o for o in scene["objects"] if _sounding_at(o, t + 0.5)])
-                                      for t in range(seconds)])
+        out["per_second"] = np.stack(
+            [_sound_vector([o for o in scene["objects"] if _sounding_at(o, t + 0.5)]) for t in range(seconds)]
+        )
         loud = [o for o in scene["objects"] if o.get("sounding")]
     sound = _sound_vector(loud)
-    out["heard_colours"], out["heard_shapes"] = sound[:len(COLOUR_NAMES)], sound[len(COLOUR_NAMES):]
+    out["heard_colours"], out["heard_shapes"] = sound[: len(COLOUR_NAMES)], sound[len(COLOUR_NAMES) :]
     return out
 
 
@@ -108,8 +111,12 @@ def face_targets(scene: dict) -> dict[str, int]:
     """Targets of a talking face: the drawn face and mood (vision), the voice's mood and whether the speaker is
     high-pitched (audio; the corpus says so from a base pitch of 160 Hz up)."""
     emotion = scene["emotion"]
-    return {"face": FACES.index(FACE_VOICE_MOOD[emotion][0]), "mood": MOODS.index(emotion),
-            "voice_mood": MOODS.index(emotion), "speaker_high": int(scene["base_f0"] >= 160)}
+    return {
+        "face": FACES.index(FACE_VOICE_MOOD[emotion][0]),
+        "mood": MOODS.index(emotion),
+        "voice_mood": MOODS.index(emotion),
+        "speaker_high": int(scene["base_f0"] >= 160),
+    }
 
 
 def record_targets(dataset: str, meta: dict) -> dict | None:

@@ -41,13 +41,19 @@ class EmotionScene:
     noise: float = 0.01
 
     def to_json(self) -> dict:
-        return {"emotion": self.emotion, "duration": self.duration, "intensity": round(self.intensity, 3),
-                "base_f0": round(self.base_f0, 1), "syllables": len(self.syllables),
-                "loudness": EMOTIONS[self.emotion][1].loudness}
+        return {
+            "emotion": self.emotion,
+            "duration": self.duration,
+            "intensity": round(self.intensity, 3),
+            "base_f0": round(self.base_f0, 1),
+            "syllables": len(self.syllables),
+            "loudness": EMOTIONS[self.emotion][1].loudness,
+        }
 
 
-def sample_emotion_scene(rng: np.random.Generator, emotion: str, duration: int,
-                         dataset: str | None = None) -> EmotionScene:
+def sample_emotion_scene(
+    rng: np.random.Generator, emotion: str, duration: int, dataset: str | None = None
+) -> EmotionScene:
     """A random speaker, placement and utterance expressing ``emotion``, in ``dataset``'s studio."""
     voice = EMOTIONS[emotion][1]
     rate = voice.rate * float(rng.uniform(0.85, 1.15))
@@ -56,15 +62,22 @@ def sample_emotion_scene(rng: np.random.Generator, emotion: str, duration: int,
         syllables.append((t, t + 0.65 / rate, str(rng.choice(list(_VOWELS)))))
         t += 1.0 / rate * float(rng.uniform(0.9, 1.1))
     low = rng.random() < 0.5
-    bg = tuple(int(v) for v in np.clip(rng.integers(25, 60) + studio_tint(dataset) + rng.integers(-6, 7, size=3),
-                                       0, 255))
+    bg = tuple(
+        int(v) for v in np.clip(rng.integers(25, 60) + studio_tint(dataset) + rng.integers(-6, 7, size=3), 0, 255)
+    )
     return EmotionScene(
-        emotion=emotion, duration=duration, intensity=float(rng.uniform(0.7, 1.0)),
-        skin=SKIN_TONES[int(rng.integers(len(SKIN_TONES)))], x=float(rng.uniform(0.45, 0.55)),
-        y=float(rng.uniform(0.48, 0.56)), scale=float(rng.uniform(0.85, 1.0)),
-        base_f0=float(rng.uniform(105, 135) if low else rng.uniform(185, 225)), syllables=syllables,
+        emotion=emotion,
+        duration=duration,
+        intensity=float(rng.uniform(0.7, 1.0)),
+        skin=SKIN_TONES[int(rng.integers(len(SKIN_TONES)))],
+        x=float(rng.uniform(0.45, 0.55)),
+        y=float(rng.uniform(0.48, 0.56)),
+        scale=float(rng.uniform(0.85, 1.0)),
+        base_f0=float(rng.uniform(105, 135) if low else rng.uniform(185, 225)),
+        syllables=syllables,
         blink=float(rng.uniform(0.5, duration - 0.5)),
-        background=(bg, tuple(min(255, v + 30) for v in bg)), noise=float(rng.uniform(0.003, 0.012)),
+        background=(bg, tuple(min(255, v + 30) for v in bg)),
+        noise=float(rng.uniform(0.003, 0.012)),
     )
 
 
@@ -99,8 +112,7 @@ def render_face(scene: EmotionScene, t: float, size: int) -> np.ndarray:
     eye_open = (1 + (face.eye_open - 1) * k) * (0.15 if abs(t - scene.blink) < 0.17 else 1.0)
     for side in (-1, 1):
         ex, ey = hx + side * 0.13 * s, hy - 0.08 * s
-        cv2.ellipse(img, P(ex, ey), (L(0.075 * s), L(0.05 * s * eye_open)), 0, 0, 360, (250, 250, 250), -1,
-                    cv2.LINE_AA)
+        cv2.ellipse(img, P(ex, ey), (L(0.075 * s), L(0.05 * s * eye_open)), 0, 0, 360, (250, 250, 250), -1, cv2.LINE_AA)
         if eye_open > 0.3:
             cv2.circle(img, P(ex, ey), L(0.032 * s * min(1.0, eye_open)), (40, 30, 20), -1, cv2.LINE_AA)
         # brows: the inner end moves with the tilt, the whole brow with the raise
@@ -113,11 +125,20 @@ def render_face(scene: EmotionScene, t: float, size: int) -> np.ndarray:
     talk = float(_envelope(scene, np.array([t]))[0])
     opening = face.mouth_open * k + 0.45 * talk
     us = np.linspace(-0.5, 0.5, 17)
-    ys = my + 0.05 * face.mouth_curve * k * s * (1 - 8 * us ** 2)
+    ys = my + 0.05 * face.mouth_curve * k * s * (1 - 8 * us**2)
     pts = np.stack([hx + us * 0.26 * s, ys], 1)
     if opening > 0.05:
-        cv2.ellipse(img, P(hx, my + 0.01 * s), (L(0.07 * s * (1 + 0.3 * opening)), L(0.08 * s * opening)), 0, 0,
-                    360, (90, 20, 30), -1, cv2.LINE_AA)
+        cv2.ellipse(
+            img,
+            P(hx, my + 0.01 * s),
+            (L(0.07 * s * (1 + 0.3 * opening)), L(0.08 * s * opening)),
+            0,
+            0,
+            360,
+            (90, 20, 30),
+            -1,
+            cv2.LINE_AA,
+        )
     cv2.polylines(img, [np.round(pts * S).astype(np.int32)], False, (120, 40, 50), L(0.025 * s), cv2.LINE_AA)
     return cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
 
@@ -161,7 +182,7 @@ def render_voice(scene: EmotionScene, sr: int, rng: np.random.Generator) -> np.n
             fh = h * mean_f0
             if fh > 0.45 * sr:
                 break
-            gain = h ** -slope * (1 + 3 * math.exp(-((fh - f1) / 150) ** 2) + 2 * math.exp(-((fh - f2) / 200) ** 2))
+            gain = h**-slope * (1 + 3 * math.exp(-(((fh - f1) / 150) ** 2)) + 2 * math.exp(-(((fh - f2) / 200) ** 2)))
             wave += gain * np.sin(h * phase)
         wave /= np.max(np.abs(wave)) or 1.0
         env = np.sqrt(np.clip(np.sin(np.pi * (t - a) / (b - a)), 0.0, 1.0)) * fade(e - s, sr)

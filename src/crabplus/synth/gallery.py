@@ -56,8 +56,10 @@ def picture(root: Path, rec: Record) -> np.ndarray:
     shown = _big(frame)
     marked = shown.copy()
     if rec.answer.mask:
-        mask = cv2.resize(np.asarray(Image.open(root / rec.answer.mask)), (_SHOW, _SHOW),
-                          interpolation=cv2.INTER_NEAREST) > 0
+        mask = (
+            cv2.resize(np.asarray(Image.open(root / rec.answer.mask)), (_SHOW, _SHOW), interpolation=cv2.INTER_NEAREST)
+            > 0
+        )
         marked[mask] = (marked[mask] * 0.4 + np.array([255, 255, 255]) * 0.6).astype(np.uint8)
     s = _SHOW / SPACE
     if rec.answer.box:
@@ -82,8 +84,9 @@ def world_picture() -> np.ndarray:
     faces = [render_face(sample_emotion_scene(rng, e, 4), 0.0, 56) for e in EMOTIONS]
     faces = np.concatenate([np.concatenate(faces[:4], axis=1), np.concatenate(faces[4:], axis=1)], axis=0)
     pad = np.zeros((classes.shape[0] - faces.shape[0], faces.shape[1], 3), np.uint8)
-    img = np.concatenate([classes, np.zeros((classes.shape[0], 8, 3), np.uint8),
-                          np.concatenate([faces, pad], axis=0)], axis=1)
+    img = np.concatenate(
+        [classes, np.zeros((classes.shape[0], 8, 3), np.uint8), np.concatenate([faces, pad], axis=0)], axis=1
+    )
     return cv2.resize(img, (img.shape[1] * 2, img.shape[0] * 2), interpolation=cv2.INTER_NEAREST)
 
 

@@ -55,9 +55,14 @@ class Manifest:
     counts: dict[str, dict[str, int]]
 
     def to_json(self) -> dict[str, Any]:
-        return {"generator": self.generator, "version": self.version, "seed": self.seed, "config": self.config,
-                "counts": self.counts,
-                "files": {d: {s: f"{d}/{s}.jsonl" for s in c} for d, c in self.counts.items()}}
+        return {
+            "generator": self.generator,
+            "version": self.version,
+            "seed": self.seed,
+            "config": self.config,
+            "counts": self.counts,
+            "files": {d: {s: f"{d}/{s}.jsonl" for s in c} for d, c in self.counts.items()},
+        }
 
     @property
     def datasets(self) -> list[str]:
@@ -96,8 +101,7 @@ def _prepare(out: Path) -> None:
         if (out / "manifest.json").is_file():
             load_manifest(out)  # raises unless it is AVSynth's
         elif not (out / MARKER).is_file():
-            raise SynthError(f"{out}: folder is not empty and holds no AVSynth manifest; choose an empty or new "
-                             "folder")
+            raise SynthError(f"{out}: folder is not empty and holds no AVSynth manifest; choose an empty or new folder")
         (out / "manifest.json").unlink(missing_ok=True)
         for name in dataset_names():
             if (out / name).is_dir():
@@ -154,8 +158,9 @@ def generate(out_dir: str | Path, config: SynthConfig | None = None, progress: b
     out = Path(out_dir)
     _prepare(out)
     n_train, n_test = cfg.split_sizes
-    jobs = [(cfg, str(out), d, s, i) for d in mirrored(cfg)
-            for s, n in zip(SPLITS, (n_train, n_test)) for i in range(n)]
+    jobs = [
+        (cfg, str(out), d, s, i) for d in mirrored(cfg) for s, n in zip(SPLITS, (n_train, n_test)) for i in range(n)
+    ]
     workers = min(_workers(cfg), len(jobs))
     results: list[dict[str, Any]] = []
     with progress_bar("AVSynth", total=len(jobs)) if progress else nullcontext(_Quiet()) as bar:

@@ -83,8 +83,9 @@ def write_mp4(path: str | Path, frames: np.ndarray, audio: np.ndarray, fps: int,
 
     def write(tmp: Path) -> None:
         with av.open(str(tmp), "w", format="mp4", options={"fflags": "+bitexact"}) as container:
-            video = container.add_stream("libx264", rate=fps,
-                                         options={"preset": "veryfast", "qp": "20", "threads": "1"})
+            video = container.add_stream(
+                "libx264", rate=fps, options={"preset": "veryfast", "qp": "20", "threads": "1"}
+            )
             video.width, video.height, video.pix_fmt = w, h, "yuv420p"
             video.codec_context.thread_count = 1
             sound = container.add_stream("aac", rate=sample_rate, layout="mono", options={"aac_coder": "fast"})
@@ -94,7 +95,7 @@ def write_mp4(path: str | Path, frames: np.ndarray, audio: np.ndarray, fps: int,
             container.mux(video.encode())
             pcm = np.asarray(audio, dtype=np.float32)
             for start in range(0, len(pcm), _AAC_FRAME):
-                chunk = pcm[start:start + _AAC_FRAME][None, :]  # (1 channel, <= 1024)
+                chunk = pcm[start : start + _AAC_FRAME][None, :]  # (1 channel, <= 1024)
                 af = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp", layout="mono")
                 af.sample_rate, af.pts, af.time_base = sample_rate, start, fractions.Fraction(1, sample_rate)
                 container.mux(sound.encode(af))

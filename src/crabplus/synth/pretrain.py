@@ -50,8 +50,7 @@ CORPUS_VERSION = "2.0.0"
 CORPUS_TAG = 0x50455243
 #: clips per layout by default (each clip gives 5-7 records: plain descriptions, perception-dense questions,
 #: a format exercise and, for every other clip, a copying exercise)
-DEFAULT_CLIPS = {"pt_scene": 800, "pt_still": 600, "pt_still10": 200, "pt_face": 600, "pt_pair": 300,
-                 "pt_sounds": 300}
+DEFAULT_CLIPS = {"pt_scene": 800, "pt_still": 600, "pt_still10": 200, "pt_face": 600, "pt_pair": 300, "pt_sounds": 300}
 
 
 def corpus_seed(seed: int, layout: str, index: int) -> np.random.SeedSequence:
@@ -73,8 +72,14 @@ class CorpusClip(Clip):
         super().__init__(cfg, out, layout, "train", index)
         self.rng = np.random.default_rng(corpus_seed(cfg.seed, layout, index))
 
-    def qa(self, media: Media, pairs: list[tuple[str, str]], meta: dict, asks: list[dense.Ask] = (),
-           formats: list[tuple[str, str]] = ()) -> list[Record]:
+    def qa(
+        self,
+        media: Media,
+        pairs: list[tuple[str, str]],
+        meta: dict,
+        asks: list[dense.Ask] = (),
+        formats: list[tuple[str, str]] = (),
+    ) -> list[Record]:
         """One record per question, all on this clip's media: the plain ``pairs``, up to :data:`DENSE_PER_CLIP`
         of the perception-dense ``asks`` (each with its ``probe`` in ``meta``), the ``formats`` exercises,
         and every other clip a copying exercise."""
@@ -83,13 +88,25 @@ class CorpusClip(Clip):
         items += [(q, a, None) for q, a in formats]
         if self.index % 2 == 0:  # each layout walks the word list from its own sixth on, 12 words per two clips
             exercise = self.index // 2
-            start = (list(BUILDERS).index(self.dataset) * len(fmt.COPY_WORDS) // len(BUILDERS)
-                     + (exercise // 2) * COPY_WORDS_PER_EXERCISE)
+            start = (
+                list(BUILDERS).index(self.dataset) * len(fmt.COPY_WORDS) // len(BUILDERS)
+                + (exercise // 2) * COPY_WORDS_PER_EXERCISE
+            )
             items.append((*fmt.copy_words(self.rng, exercise, start, COPY_WORDS_PER_EXERCISE), None))
-        return [Record(id=f"{self.id}-q{i}", dataset=self.dataset, task=PERCEPTION_TASK, split="train", media=media,
-                       instruction=q, answer=Answer(text=a), target=a,
-                       meta=meta if probe is None else {**meta, "probe": probe})
-                for i, (q, a, probe) in enumerate(items)]
+        return [
+            Record(
+                id=f"{self.id}-q{i}",
+                dataset=self.dataset,
+                task=PERCEPTION_TASK,
+                split="train",
+                media=media,
+                instruction=q,
+                answer=Answer(text=a),
+                target=a,
+                meta=meta if probe is None else {**meta, "probe": probe},
+            )
+            for i, (q, a, probe) in enumerate(items)
+        ]
 
 
 def any_background(rng: np.random.Generator) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
@@ -102,8 +119,9 @@ def any_background(rng: np.random.Generator) -> tuple[tuple[int, int, int], tupl
 
 
 def _scene(clip: CorpusClip, objects: list[SceneObject], d: int) -> Scene:
-    return Scene(objects=objects, duration=d, background=any_background(clip.rng),
-                 noise=float(clip.rng.uniform(0.004, 0.015)))
+    return Scene(
+        objects=objects, duration=d, background=any_background(clip.rng), noise=float(clip.rng.uniform(0.004, 0.015))
+    )
 
 
 def reasoned(seen: list[SceneObject], loud: list[SceneObject], d: int) -> str:
@@ -113,8 +131,13 @@ def reasoned(seen: list[SceneObject], loud: list[SceneObject], d: int) -> str:
         return f"{sight} I hear only a faint hiss, so nothing in view is making a noise."
     hear = "I hear " + ", ".join(f"a {pt.sound(o.cls)} {pt.when(o.sounding, d)}" for o in loud) + "."
     makers = [o for o in seen if o.sounding]
-    so = (f" So the sounding {'object is' if len(makers) == 1 else 'objects are'} "
-          + ", ".join(f"the {o.cls}" for o in makers) + "." if makers else " So the sound comes from off screen.")
+    so = (
+        f" So the sounding {'object is' if len(makers) == 1 else 'objects are'} "
+        + ", ".join(f"the {o.cls}" for o in makers)
+        + "."
+        if makers
+        else " So the sound comes from off screen."
+    )
     return sight + " " + hear + so
 
 
@@ -135,8 +158,14 @@ def build_scene(clip: CorpusClip) -> list[Record]:
         objects.append(mover(clip, cls, motion, [(0, d)], sounding))
     if rng.random() < 0.25:
         shown = {o.cls for o in objects}
-        objects.append(offscreen(clip, clip.choice([c for c in ALL_CLASSES if c not in shown]),
-                                 [random_range(rng, d, min_len=2)], level="quiet"))
+        objects.append(
+            offscreen(
+                clip,
+                clip.choice([c for c in ALL_CLASSES if c not in shown]),
+                [random_range(rng, d, min_len=2)],
+                level="quiet",
+            )
+        )
     scene = _scene(clip, objects, d)
     video, _ = write_video(clip, scene)
     seen = scene.onscreen
@@ -147,32 +176,57 @@ def build_scene(clip: CorpusClip) -> list[Record]:
 
     looks = [f"a {o.cls}, {pt.region(o.x, o.y)}, {pt.motion_words(o)}" for o in seen]
     sounds = [f"a {pt.sound(o.cls)} from {who(o)}, {pt.when(o.sounding, d)}" for o in loud]
-    describe = (capital(pt.count(len(seen), "shape")) + " in view. " + pt.listing(looks) + " "
-                + ("Sounds: " + "; ".join(sounds) + "." if sounds else "No sound, only a faint hiss."))
+    describe = (
+        capital(pt.count(len(seen), "shape"))
+        + " in view. "
+        + pt.listing(looks)
+        + " "
+        + ("Sounds: " + "; ".join(sounds) + "." if sounds else "No sound, only a faint hiss.")
+    )
     makers = [o for o in seen if o.sounding]
     heard_off = [o for o in loud if not o.onscreen]
-    source = (pt.listing([f"the {o.cls} makes a {pt.sound(o.cls)}" for o in makers]) if makers
-              else "None of them makes a noise.")
+    source = (
+        pt.listing([f"the {o.cls} makes a {pt.sound(o.cls)}" for o in makers])
+        if makers
+        else "None of them makes a noise."
+    )
     if heard_off:
         source += " " + pt.listing([f"a {pt.sound(o.cls)} comes from off screen" for o in heard_off])
-    timing = (pt.listing([f"{pt.sound(o.cls)}: {pt.when(o.sounding, d)}" for o in loud]) if loud
-              else "There is no sound, only a faint hiss.")
+    timing = (
+        pt.listing([f"{pt.sound(o.cls)}: {pt.when(o.sounding, d)}" for o in loud])
+        if loud
+        else "There is no sound, only a faint hiss."
+    )
     target = clip.choice(seen)
-    about = (f"It is {pt.region(target.x, target.y)}, {pt.motion_words(target)}, and "
-             + (f"it makes a {pt.sound(target.cls)}, {pt.when(target.sounding, d)}." if target.sounding
-                else "it makes no sound."))
+    about = f"It is {pt.region(target.x, target.y)}, {pt.motion_words(target)}, and " + (
+        f"it makes a {pt.sound(target.cls)}, {pt.when(target.sounding, d)}."
+        if target.sounding
+        else "it makes no sound."
+    )
     pairs = [
-        (clip.choice(["What happens in this clip, in sight and in sound?", "Tell me what you can see and hear here.",
-                      "Give a full account of this clip: the shapes, how they move, and the sounds."]), describe),
+        (
+            clip.choice(
+                [
+                    "What happens in this clip, in sight and in sound?",
+                    "Tell me what you can see and hear here.",
+                    "Give a full account of this clip: the shapes, how they move, and the sounds.",
+                ]
+            ),
+            describe,
+        ),
         ("Which shape in view is making a noise, and what noise?", source),
         ("List each sound with the seconds it starts and stops.", timing),
         ("How does each shape move?", pt.listing([f"the {o.cls} is {pt.motion_words(o)}" for o in seen])),
-        ("How many shapes are in view, and how many different sounds?",
-         f"{capital(pt.count(len(seen), 'shape'))} and {pt.count(len(loud), 'sound')}."),
+        (
+            "How many shapes are in view, and how many different sounds?",
+            f"{capital(pt.count(len(seen), 'shape'))} and {pt.count(len(loud), 'sound')}.",
+        ),
         (f"Tell me about the {target.cls}: where it is, how it moves and what it sounds like.", about),
         ("What do you see and hear, and so which shape is the one sounding?", reasoned(seen, loud, d)),
-        (clip.choice(["What is taking place here? One sentence, please.", "Sum up what you see and hear occur."]),
-         pt.sum_up(seen, loud)),
+        (
+            clip.choice(["What is taking place here? One sentence, please.", "Sum up what you see and hear occur."]),
+            pt.sum_up(seen, loud),
+        ),
     ]
     formats = []
     if loud:
@@ -180,8 +234,13 @@ def build_scene(clip: CorpusClip) -> list[Record]:
         formats.append(fmt.range_formats(rng, pt.sound(o.cls), o.cls, o.sounding, heard=True))
     else:
         formats.append(fmt.range_formats(rng, "sight", target.cls, target.visible, heard=False))
-    return clip.qa(Media(video=video), _pick(clip, pairs, 1), clip.base_meta(d, scene.to_json()),
-                   dense.scene_asks(scene.objects, d), formats)
+    return clip.qa(
+        Media(video=video),
+        _pick(clip, pairs, 1),
+        clip.base_meta(d, scene.to_json()),
+        dense.scene_asks(scene.objects, d),
+        formats,
+    )
 
 
 # ---- stills: one frame and a moment of sound -----------------------------------------------------------
@@ -201,11 +260,13 @@ def build_still(clip: CorpusClip) -> list[Record]:
     objects = []
     for i, (cls, (x, y), s) in enumerate(zip(classes, centres, sizes)):
         sounding = [runs[i]] if i < len(runs) and rng.random() < 0.8 else []
-        objects.append(SceneObject(cls=cls, x=x, y=y, size=s, visible=[(0, d)], sounding=sounding,
-                                   loudness=loudness(rng)))
+        objects.append(
+            SceneObject(cls=cls, x=x, y=y, size=s, visible=[(0, d)], sounding=sounding, loudness=loudness(rng))
+        )
     if rng.random() < 0.2:
-        objects.append(offscreen(clip, clip.choice([c for c in ALL_CLASSES if c not in classes]), [(0, d)],
-                                 level="quiet"))
+        objects.append(
+            offscreen(clip, clip.choice([c for c in ALL_CLASSES if c not in classes]), [(0, d)], level="quiet")
+        )
     scene = _scene(clip, objects, d)
     k = int(rng.integers(n_windows))
     t = frame_time(k, n_windows, d)
@@ -226,22 +287,33 @@ def build_still(clip: CorpusClip) -> list[Record]:
         maker = f"Something out of view: a {pt.sound(now[0].cls)}."
     else:
         maker = "Nothing: all is quiet apart from a faint hiss."
-    heard_now = (f"I hear {pt.listing([f'a {pt.sound(o.cls)}' for o in now]).rstrip('.').lower()}" if now
-                 else "I hear only a faint hiss")
+    heard_now = (
+        f"I hear {pt.listing([f'a {pt.sound(o.cls)}' for o in now]).rstrip('.').lower()}"
+        if now
+        else "I hear only a faint hiss"
+    )
     seen_now = "I see " + ", ".join(f"a {o.cls} {pt.region(o.x, o.y)}" for o in scene.onscreen)
-    because = (f"{heard_now}, so the sounding object is the {on_now[0].cls}." if len(on_now) == 1 else
-               f"{heard_now}, so no shape in view is sounding now." if not on_now else
-               f"{heard_now}, so several shapes are sounding.")
+    because = (
+        f"{heard_now}, so the sounding object is the {on_now[0].cls}."
+        if len(on_now) == 1
+        else f"{heard_now}, so no shape in view is sounding now."
+        if not on_now
+        else f"{heard_now}, so several shapes are sounding."
+    )
     present = rng.random() < 0.6
     ask = clip.choice(classes) if present else clip.choice([c for c in ALL_CLASSES if c not in classes])
     found = f"Yes, {where[ask]}." if present else f"No, there is no {ask} here."
     pairs = [
-        ("Where is each shape in this picture? Give x and y from 0 to 224.",
-         pt.listing([f"{cls}: {place}" for cls, place in where.items()])),
+        (
+            "Where is each shape in this picture? Give x and y from 0 to 224.",
+            pt.listing([f"{cls}: {place}" for cls, place in where.items()]),
+        ),
         ("What makes the sound you hear at this moment, and where is it?", maker),
         (f"Is there a {ask} in this picture? If there is, where?", found),
-        ("What do you hear at this moment?",
-         pt.listing([f"a {pt.sound(o.cls)}" for o in now]) if now else "Only a faint hiss."),
+        (
+            "What do you hear at this moment?",
+            pt.listing([f"a {pt.sound(o.cls)}" for o in now]) if now else "Only a faint hiss.",
+        ),
         ("Think it through: what do you see and hear, and so what is sounding?", f"{seen_now}. {capital(because)}"),
     ]
     meta = clip.base_meta(d, scene.to_json())
@@ -249,9 +321,12 @@ def build_still(clip: CorpusClip) -> list[Record]:
     media = Media(image=png, audio=wav, audio_window_index=k)
     named = clip.choice(classes)
     box, points = boxes[named]
-    formats = [fmt.box_formats(rng, named, box, points),
-               fmt.name_in_tags(rng, "the sounding shape", on_now[0].cls) if len(on_now) == 1
-               else fmt.yes_no_in_tags(rng, ask, present)]
+    formats = [
+        fmt.box_formats(rng, named, box, points),
+        fmt.name_in_tags(rng, "the sounding shape", on_now[0].cls)
+        if len(on_now) == 1
+        else fmt.yes_no_in_tags(rng, ask, present),
+    ]
     return clip.qa(media, _pick(clip, pairs, 1), meta, dense.still_asks(scene.objects, now), formats)
 
 
@@ -269,10 +344,14 @@ def build_face(clip: CorpusClip) -> list[Record]:
     face, voice, mood = pt.FACE_VOICE_MOOD[canon]
     speaker = "a low-pitched speaker" if scene.base_f0 < 160 else "a high-pitched speaker"
     pairs = [
-        ("Describe this person's face and voice.",
-         f"The face shows {face}. The voice, of {speaker}, is {voice}. They seem {mood}."),
-        ("What mood does this person seem to be in?", f"{mood.capitalize()}: the face shows {face}, "
-                                                      f"and the voice is {voice}."),
+        (
+            "Describe this person's face and voice.",
+            f"The face shows {face}. The voice, of {speaker}, is {voice}. They seem {mood}.",
+        ),
+        (
+            "What mood does this person seem to be in?",
+            f"{mood.capitalize()}: the face shows {face}, and the voice is {voice}.",
+        ),
         ("How does the voice sound?", f"It is {voice}, {len(scene.syllables)} syllables from {speaker}."),
     ]
     asks = dense.face_asks(face, voice, mood, high=scene.base_f0 >= 160)
@@ -287,14 +366,16 @@ def _near(clip: CorpusClip, cls: str) -> str:
     """Another class, often sharing the colour (pitch) or the shape (timbre)."""
     colour, shape = split_class(cls)
     r = clip.rng.random()
-    pool = [c for c in ALL_CLASSES if c != cls and (c.startswith(colour + " ") if r < 0.35 else
-                                                    c.endswith(" " + shape) if r < 0.7 else True)]
+    pool = [
+        c
+        for c in ALL_CLASSES
+        if c != cls and (c.startswith(colour + " ") if r < 0.35 else c.endswith(" " + shape) if r < 0.7 else True)
+    ]
     return clip.choice(pool)
 
 
 def _one(clip: CorpusClip, cls: str, d: int) -> Scene:
-    obj = mover(clip, cls, clip.choice(list(MOTIONS)), [(0, d)],
-                [random_range(clip.rng, d, min_len=max(2, d // 2))])
+    obj = mover(clip, cls, clip.choice(list(MOTIONS)), [(0, d)], [random_range(clip.rng, d, min_len=max(2, d // 2))])
     return _scene(clip, [obj], d)
 
 
@@ -312,16 +393,23 @@ def build_pair(clip: CorpusClip) -> list[Record]:
     v1, a1 = write_video(clip, scenes[0], "-v1.mp4")
     v2, a2 = write_video(clip, scenes[1], "-v2.mp4")
     audio = clip.wav("-a.wav", (a1, a2)[right])
-    answer = (f"The first clip has a {classes[0]}; the second has a {classes[1]}. The sound is a "
-              f"{pt.sound(heard)}, made by the {heard} in the {ORDINAL[right]} clip.")
-    pairs = [("You hear one sound and see two clips, one after the other. What is in each clip, and which clip "
-              "makes the sound?", answer),
-             ("What sound do you hear, and which shape would make it?", f"A {pt.sound(heard)}, the sound of a "
-                                                                        f"{heard}.")]
+    answer = (
+        f"The first clip has a {classes[0]}; the second has a {classes[1]}. The sound is a "
+        f"{pt.sound(heard)}, made by the {heard} in the {ORDINAL[right]} clip."
+    )
+    pairs = [
+        (
+            "You hear one sound and see two clips, one after the other. What is in each clip, and which clip "
+            "makes the sound?",
+            answer,
+        ),
+        ("What sound do you hear, and which shape would make it?", f"A {pt.sound(heard)}, the sound of a {heard}."),
+    ]
     meta = clip.base_meta(d, {"video1": scenes[0].to_json(), "video2": scenes[1].to_json()})
     formats = [fmt.name_in_tags(clip.rng, "the shape in the clip that makes the sound", heard)]
-    return clip.qa(Media(video=v1, video2=v2, audio=audio), _pick(clip, pairs, 1), meta,
-                   dense.pair_asks(heard, right), formats)
+    return clip.qa(
+        Media(video=v1, video2=v2, audio=audio), _pick(clip, pairs, 1), meta, dense.pair_asks(heard, right), formats
+    )
 
 
 def build_sounds(clip: CorpusClip) -> list[Record]:
@@ -336,19 +424,35 @@ def build_sounds(clip: CorpusClip) -> list[Record]:
     tracks = (own, wrong) if right == 0 else (wrong, own)
     classes = (seen, other) if right == 0 else (other, seen)
     a1, a2 = clip.wav("-a1.wav", tracks[0]), clip.wav("-a2.wav", tracks[1])
-    answer = (f"In view: a {seen}. The first track is a {pt.sound(classes[0])}, the second a "
-              f"{pt.sound(classes[1])}. The {ORDINAL[right]} track belongs to the clip.")
-    pairs = [("One clip and two sound tracks: what is in view, what is each track, and which track belongs to "
-              "the clip?", answer),
-             ("What shape is in view, and what would it sound like?", f"A {seen}; it would make a {pt.sound(seen)}.")]
-    formats = [fmt.name_in_tags(clip.rng, "the number of the track that belongs to the clip (1 or 2)",
-                                str(right + 1))]
-    return clip.qa(Media(video=video, audio=a1, audio2=a2), _pick(clip, pairs, 1),
-                   clip.base_meta(d, scene.to_json()), dense.sounds_asks(seen, right), formats)
+    answer = (
+        f"In view: a {seen}. The first track is a {pt.sound(classes[0])}, the second a "
+        f"{pt.sound(classes[1])}. The {ORDINAL[right]} track belongs to the clip."
+    )
+    pairs = [
+        (
+            "One clip and two sound tracks: what is in view, what is each track, and which track belongs to the clip?",
+            answer,
+        ),
+        ("What shape is in view, and what would it sound like?", f"A {seen}; it would make a {pt.sound(seen)}."),
+    ]
+    formats = [fmt.name_in_tags(clip.rng, "the number of the track that belongs to the clip (1 or 2)", str(right + 1))]
+    return clip.qa(
+        Media(video=video, audio=a1, audio2=a2),
+        _pick(clip, pairs, 1),
+        clip.base_meta(d, scene.to_json()),
+        dense.sounds_asks(seen, right),
+        formats,
+    )
 
 
-BUILDERS = {"pt_scene": build_scene, "pt_still": build_still, "pt_still10": build_still, "pt_face": build_face,
-            "pt_pair": build_pair, "pt_sounds": build_sounds}
+BUILDERS = {
+    "pt_scene": build_scene,
+    "pt_still": build_still,
+    "pt_still10": build_still,
+    "pt_face": build_face,
+    "pt_pair": build_pair,
+    "pt_sounds": build_sounds,
+}
 
 
 def render_corpus_clip(job: tuple[SynthConfig, str, str, int]) -> list[dict]:
@@ -356,8 +460,9 @@ def render_corpus_clip(job: tuple[SynthConfig, str, str, int]) -> list[dict]:
     return [r.to_json() for r in BUILDERS[layout](CorpusClip(cfg, out, layout, index))]
 
 
-def generate_corpus(out_dir: str | Path, cfg: SynthConfig, clips: dict[str, int] | None = None,
-                    workers: int = 1) -> dict:
+def generate_corpus(
+    out_dir: str | Path, cfg: SynthConfig, clips: dict[str, int] | None = None, workers: int = 1
+) -> dict:
     """Write the corpus into ``out_dir`` (same ``cfg.seed`` and ``clips``: same bytes, whatever ``workers``);
     returns what ``corpus.json`` holds. Uses ``cfg``'s rendering settings (image size, fps, clip lengths)."""
     out = Path(out_dir)
@@ -374,7 +479,13 @@ def generate_corpus(out_dir: str | Path, cfg: SynthConfig, clips: dict[str, int]
         records = [record_from_json(r) for job, recs in zip(jobs, results) if job[2] == layout for r in recs]
         write_records(out / layout / "train.jsonl", records)
         counts[layout] = {"clips": clips[layout], "records": len(records)}
-    summary = {"generator": "avsynth-perception", "version": CORPUS_VERSION, "seed": cfg.seed, "counts": counts,
-               "image_size": cfg.image_size, "fps": cfg.fps}
+    summary = {
+        "generator": "avsynth-perception",
+        "version": CORPUS_VERSION,
+        "seed": cfg.seed,
+        "counts": counts,
+        "image_size": cfg.image_size,
+        "fps": cfg.fps,
+    }
     atomic_write_json(out / "corpus.json", summary)
     return summary

@@ -25,9 +25,20 @@ from crabplus.synth.world import COLOUR_NAMES, MOTIONS, SHAPE_NAMES
 
 #: attribute -> number of values it can take (None: depends on the clip, stored per question)
 ATTRIBUTE_VALUES: dict[str, int | None] = {
-    "mood": 8, "voice": 8, "face": 5, "speaker": 2, "sound": len(COLOUR_NAMES) * len(SHAPE_NAMES),
-    "colour": len(COLOUR_NAMES), "shape": len(SHAPE_NAMES), "position": 9, "quadrant": 4, "count": 3,
-    "motion": len(MOTIONS), "binding": None, "timing": None, "matching": 2,
+    "mood": 8,
+    "voice": 8,
+    "face": 5,
+    "speaker": 2,
+    "sound": len(COLOUR_NAMES) * len(SHAPE_NAMES),
+    "colour": len(COLOUR_NAMES),
+    "shape": len(SHAPE_NAMES),
+    "position": 9,
+    "quadrant": 4,
+    "count": 3,
+    "motion": len(MOTIONS),
+    "binding": None,
+    "timing": None,
+    "matching": 2,
 }
 ORDINAL = ("first", "second")
 NUMBER = ("no", "one", "two", "three", "four")
@@ -94,13 +105,25 @@ def still_asks(objects: list[SceneObject], now: list[SceneObject]) -> list[Ask]:
         heard = pt.sound(now[0].cls)
         out.append(ask("What do you hear at this moment? Just the sound, please.", f"A {heard}.", "sound", heard))
     elif not now:
-        out.append(ask("What do you hear at this moment? Just the sound, please.", "Only a faint hiss.", "sound",
-                       "only a faint hiss"))
+        out.append(
+            ask(
+                "What do you hear at this moment? Just the sound, please.",
+                "Only a faint hiss.",
+                "sound",
+                "only a faint hiss",
+            )
+        )
     on_now = [o for o in now if o.onscreen]
     if len(seen) >= 2 and len(now) == 1 and len(on_now) == 1:
-        out.append(ask("Which of the shapes in view is making the sound right now?",
-                       f"The {on_now[0].cls}, {ninth(on_now[0].x, on_now[0].y)}.", "binding", on_now[0].cls,
-                       len(seen)))
+        out.append(
+            ask(
+                "Which of the shapes in view is making the sound right now?",
+                f"The {on_now[0].cls}, {ninth(on_now[0].x, on_now[0].y)}.",
+                "binding",
+                on_now[0].cls,
+                len(seen),
+            )
+        )
     out.append(ask("How many shapes can you see?", f"{capital(NUMBER[len(seen)])}.", "count", NUMBER[len(seen)]))
     for o in seen:
         colours = [p for p in seen if p.shape == o.shape]
@@ -109,10 +132,22 @@ def still_asks(objects: list[SceneObject], now: list[SceneObject]) -> list[Ask]:
             out.append(ask(f"What colour is the {o.shape}?", f"{capital(o.colour)}.", "colour", o.colour))
         if len(shapes) == 1:
             out.append(ask(f"What shape is the {o.colour} one?", f"{capital(o.shape)}.", "shape", o.shape))
-        out.append(ask(f"Where is the {o.cls}? Say which part of the picture.", f"{capital(ninth(o.x, o.y))}.",
-                       "position", ninth(o.x, o.y)))
-        out.append(ask(f"Is the {o.cls} in the top or bottom half, and on the left or the right?",
-                       f"{capital(quadrant(o.x, o.y))}.", "quadrant", quadrant(o.x, o.y)))
+        out.append(
+            ask(
+                f"Where is the {o.cls}? Say which part of the picture.",
+                f"{capital(ninth(o.x, o.y))}.",
+                "position",
+                ninth(o.x, o.y),
+            )
+        )
+        out.append(
+            ask(
+                f"Is the {o.cls} in the top or bottom half, and on the left or the right?",
+                f"{capital(quadrant(o.x, o.y))}.",
+                "quadrant",
+                quadrant(o.x, o.y),
+            )
+        )
     return out
 
 
@@ -128,17 +163,28 @@ def scene_asks(objects: list[SceneObject], duration: int) -> list[Ask]:
         out.append(ask("What sound do you hear? Just the sound, please.", f"A {heard}.", "sound", heard))
     makers = [o for o in seen if o.sounding]
     if len(seen) >= 2 and len(makers) == 1 and len(loud) == 1:
-        out.append(ask("Which shape in view makes the noise?", f"The {makers[0].cls}.", "binding", makers[0].cls,
-                       len(seen)))
+        out.append(
+            ask("Which shape in view makes the noise?", f"The {makers[0].cls}.", "binding", makers[0].cls, len(seen))
+        )
     for o in loud:
         if len(o.sounding) == 1 and [p.cls for p in loud].count(o.cls) == 1:
             a, b = o.sounding[0]
             values = duration * (duration + 1) // 2  # every (start, end) with start < end
-            out.append(ask(f"When does the {pt.sound(o.cls)} start and stop?", f"From {a} s to {b} s.", "timing",
-                           f"from {a} s to {b} s", values))
+            out.append(
+                ask(
+                    f"When does the {pt.sound(o.cls)} start and stop?",
+                    f"From {a} s to {b} s.",
+                    "timing",
+                    f"from {a} s to {b} s",
+                    values,
+                )
+            )
     for o in seen:
-        out.append(ask(f"How does the {o.cls} move? One word, please.", f"{capital(motion_word(o))}.", "motion",
-                       motion_word(o)))
+        out.append(
+            ask(
+                f"How does the {o.cls} move? One word, please.", f"{capital(motion_word(o))}.", "motion", motion_word(o)
+            )
+        )
     out.append(ask("How many shapes are in view?", f"{capital(NUMBER[len(seen)])}.", "count", NUMBER[len(seen)]))
     return out
 
@@ -149,8 +195,12 @@ def scene_asks(objects: list[SceneObject], duration: int) -> list[Ask]:
 def pair_asks(heard: str, right: int) -> list[Ask]:
     """One sound, two clips; the ``right`` (0/1) clip makes it."""
     return [
-        ask("Which clip makes the sound you hear, the first or the second?", f"The {ORDINAL[right]}.", "matching",
-            f"the {ORDINAL[right]}"),
+        ask(
+            "Which clip makes the sound you hear, the first or the second?",
+            f"The {ORDINAL[right]}.",
+            "matching",
+            f"the {ORDINAL[right]}",
+        ),
         ask("What sound do you hear? Just the sound, please.", f"A {pt.sound(heard)}.", "sound", pt.sound(heard)),
     ]
 
@@ -158,6 +208,10 @@ def pair_asks(heard: str, right: int) -> list[Ask]:
 def sounds_asks(seen: str, right: int) -> list[Ask]:
     """One clip, two tracks; the ``right`` (0/1) track belongs to it."""
     return [
-        ask("Which sound track belongs to this clip, the first or the second?", f"The {ORDINAL[right]}.",
-            "matching", f"the {ORDINAL[right]}"),
+        ask(
+            "Which sound track belongs to this clip, the first or the second?",
+            f"The {ORDINAL[right]}.",
+            "matching",
+            f"the {ORDINAL[right]}",
+        ),
     ]

@@ -16,21 +16,30 @@ from crabplus.synth.text import capital, join, sound_of
 from crabplus.synth.world import MOTIONS
 
 #: how each motion looks, besides its name
-MOTION_LOOKS = {"still": "stays put", "bounce": "hops up and down", "slide": "glides from side to side",
-                "spin": "turns round on the spot", "grow": "swells and shrinks", "orbit": "circles round a point",
-                "shake": "jitters in place", "zigzag": "goes back and forth in a zigzag",
-                "fall": "drops from the top again and again"}
+MOTION_LOOKS = {
+    "still": "stays put",
+    "bounce": "hops up and down",
+    "slide": "glides from side to side",
+    "spin": "turns round on the spot",
+    "grow": "swells and shrinks",
+    "orbit": "circles round a point",
+    "shake": "jitters in place",
+    "zigzag": "goes back and forth in a zigzag",
+    "fall": "drops from the top again and again",
+}
 
 #: canonical emotion -> (face, voice, mood): words of this corpus only (none is a label of an emotion dataset)
 FACE_VOICE_MOOD = {
     "neutral": ("brows level and the mouth flat", "steady and even", "calm"),
     "happy": ("a broad smile", "bright and sing-song", "cheerful"),
     "sad": ("the inner ends of the brows lifted and the mouth corners down", "slow, low and sinking", "down"),
-    "worried": ("the inner ends of the brows lifted and the mouth corners down", "quick and shaky in pitch",
-                "uneasy"),
+    "worried": ("the inner ends of the brows lifted and the mouth corners down", "quick and shaky in pitch", "uneasy"),
     "angry": ("brows drawn low and together, narrow eyes and pressed lips", "loud, quick and rough", "furious"),
-    "disgusted": ("brows drawn low and together, narrow eyes and pressed lips", "slow, low and dragged out",
-                  "repelled"),
+    "disgusted": (
+        "brows drawn low and together, narrow eyes and pressed lips",
+        "slow, low and dragged out",
+        "repelled",
+    ),
     "surprised": ("brows up high, wide eyes and the mouth open in an O", "jumping up in pitch", "startled"),
     "fearful": ("brows up high, wide eyes and the mouth open in an O", "trembling", "scared"),
 }
@@ -84,9 +93,17 @@ def listing(items: list[str]) -> str:
 
 
 #: how each motion is said with a verb (third person), in sentences that sum a clip up
-MOTION_VERBS = {"still": "stays still", "bounce": "bounces", "slide": "slides to and fro", "spin": "spins",
-                "grow": "grows and shrinks", "orbit": "circles round", "shake": "shakes", "zigzag": "zigzags",
-                "fall": "keeps falling"}
+MOTION_VERBS = {
+    "still": "stays still",
+    "bounce": "bounces",
+    "slide": "slides to and fro",
+    "spin": "spins",
+    "grow": "grows and shrinks",
+    "orbit": "circles round",
+    "shake": "shakes",
+    "zigzag": "zigzags",
+    "fall": "keeps falling",
+}
 
 
 def sum_up(seen: list[SceneObject], loud: list[SceneObject]) -> str:

@@ -17,9 +17,17 @@ from crabplus.synth.world import split_class
 Range = tuple[int, int]
 
 #: how far (fraction of the frame) each motion moves the centre from its base, (x, y)
-_REACH = {"still": (0.0, 0.0), "bounce": (0.0, 0.22), "slide": (0.28, 0.0), "spin": (0.0, 0.0),
-          "grow": (0.0, 0.0), "orbit": (0.18, 0.18), "shake": (0.08, 0.08), "zigzag": (0.24, 0.2),
-          "fall": (0.0, 0.24)}
+_REACH = {
+    "still": (0.0, 0.0),
+    "bounce": (0.0, 0.22),
+    "slide": (0.28, 0.0),
+    "spin": (0.0, 0.0),
+    "grow": (0.0, 0.0),
+    "orbit": (0.18, 0.18),
+    "shake": (0.08, 0.08),
+    "zigzag": (0.24, 0.2),
+    "fall": (0.0, 0.24),
+}
 #: the largest size factor a motion reaches
 _GROW = 0.4
 
@@ -59,11 +67,22 @@ class SceneObject:
         return self.x + dx, self.y + dy, self.size * scale, angle
 
     def to_json(self) -> dict:
-        out = {"class": self.cls, "onscreen": self.onscreen, "sounding": [list(r) for r in self.sounding],
-               "loudness": round(self.loudness, 4)}
+        out = {
+            "class": self.cls,
+            "onscreen": self.onscreen,
+            "sounding": [list(r) for r in self.sounding],
+            "loudness": round(self.loudness, 4),
+        }
         if self.onscreen:
-            out.update({"x": round(self.x, 4), "y": round(self.y, 4), "size": round(self.size, 4),
-                        "motion": self.motion, "visible": [list(r) for r in self.visible]})
+            out.update(
+                {
+                    "x": round(self.x, 4),
+                    "y": round(self.y, 4),
+                    "size": round(self.size, 4),
+                    "motion": self.motion,
+                    "visible": [list(r) for r in self.visible],
+                }
+            )
         return out
 
 
@@ -82,8 +101,11 @@ class Scene:
         return [o for o in self.objects if o.onscreen]
 
     def to_json(self) -> dict:
-        return {"duration": self.duration, "noise": round(self.noise, 4),
-                "objects": [o.to_json() for o in self.objects]}
+        return {
+            "duration": self.duration,
+            "noise": round(self.noise, 4),
+            "objects": [o.to_json() for o in self.objects],
+        }
 
 
 def _tri(u: float) -> float:
@@ -110,8 +132,12 @@ def motion_offset(motion: str, t: float) -> tuple[float, float, float, float]:
         a = 2 * math.pi * t / 4.3
         return rx * math.cos(a), ry * math.sin(a), 1.0, 0.0
     if motion == "shake":
-        return (rx * math.sin(2 * math.pi * 3.7 * t) * math.cos(2 * math.pi * 1.3 * t),
-                ry * math.sin(2 * math.pi * 2.9 * t + 1.0), 1.0, 0.0)
+        return (
+            rx * math.sin(2 * math.pi * 3.7 * t) * math.cos(2 * math.pi * 1.3 * t),
+            ry * math.sin(2 * math.pi * 2.9 * t + 1.0),
+            1.0,
+            0.0,
+        )
     if motion == "zigzag":
         return rx * _tri(t / 5.0), ry * _tri(t / 1.5), 1.0, 0.0
     if motion == "fall":
@@ -136,8 +162,9 @@ def place(rng: np.random.Generator, motion: str, size: float, margin: float = 0.
     return float(rng.uniform(lo_x, hi_x)), float(rng.uniform(lo_y, hi_y))
 
 
-def place_apart(rng: np.random.Generator, sizes: list[float], gap: float = 0.04,
-                tries: int = 200) -> list[tuple[float, float]]:
+def place_apart(
+    rng: np.random.Generator, sizes: list[float], gap: float = 0.04, tries: int = 200
+) -> list[tuple[float, float]]:
     """Base centres for still objects that do not overlap (circumscribed circles ``gap`` apart).
 
     Random sequential placement; when it keeps failing (4 large objects), ``sizes`` is shrunk in

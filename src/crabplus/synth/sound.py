@@ -26,8 +26,12 @@ def class_tone(colour: str, shape: str, n: int, sr: int, start_sample: int = 0, 
     t = (start_sample + np.arange(n)) / sr  # (n,) seconds from the clip start
     if timbre.vibrato_hz:
         # instantaneous frequency f0 (1 + d sin(2 pi v t)) integrated into the phase
-        phase = 2 * np.pi * f0 * (t - timbre.vibrato_depth / (2 * np.pi * timbre.vibrato_hz)
-                                  * np.cos(2 * np.pi * timbre.vibrato_hz * t))
+        phase = (
+            2
+            * np.pi
+            * f0
+            * (t - timbre.vibrato_depth / (2 * np.pi * timbre.vibrato_hz) * np.cos(2 * np.pi * timbre.vibrato_hz * t))
+        )
     else:
         phase = 2 * np.pi * f0 * t
     phase = phase + phase0
@@ -56,7 +60,7 @@ def fade(n: int, sr: int) -> np.ndarray:
     if m > 0:
         ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(m) + 0.5) / m)
         win[:m] = ramp
-        win[n - m:] = ramp[::-1]
+        win[n - m :] = ramp[::-1]
     return win
 
 
@@ -66,7 +70,7 @@ def noise(rng: np.random.Generator, n: int, level: float) -> np.ndarray:
     white = rng.standard_normal(n + 63)
     # y[t] = sum_k a^k x[t-k]: the one-pole filter's impulse response truncated at 64 taps (a^64 < 1e-4)
     out = np.convolve(white, 0.85 ** np.arange(64), mode="valid")  # (n,)
-    rms = float(np.sqrt(np.mean(out ** 2))) or 1.0
+    rms = float(np.sqrt(np.mean(out**2))) or 1.0
     return (out / rms * level).astype(np.float32)
 
 

@@ -111,8 +111,14 @@ MOTIONS: dict[str, str] = {
 #: Kinetics-Sounds-like actions: a motion of a shape. The actor is the sounding object, and a silent
 #: distractor may perform another action, so telling which one acts needs the sound.
 KS_ACTIONS: tuple[tuple[str, str], ...] = (
-    ("bounce", "circle"), ("bounce", "square"), ("slide", "triangle"), ("slide", "diamond"),
-    ("spin", "square"), ("spin", "cross"), ("grow", "circle"), ("orbit", "triangle"),
+    ("bounce", "circle"),
+    ("bounce", "square"),
+    ("slide", "triangle"),
+    ("slide", "diamond"),
+    ("spin", "square"),
+    ("spin", "cross"),
+    ("grow", "circle"),
+    ("orbit", "triangle"),
 )
 
 #: UCF101-like actions: the motion alone (a visual task; the sound carries no label information).
@@ -161,10 +167,14 @@ _FACE_SURPRISED = Face("high brows, wide eyes and an open mouth", 1.0, 0.0, 0.0,
 
 #: canonical emotion -> (face, voice)
 EMOTIONS: dict[str, tuple[Face, Voice]] = {
-    "neutral": (Face("level brows and a straight mouth", 0.0, 0.0, 0.0, 0.0, 1.0),
-                Voice("a calm, even voice", 1.0, "flat", 0.45, 3.0, 0.0, 0.3)),
-    "happy": (Face("a wide smile", 0.3, 0.0, 1.0, 0.15, 1.0),
-              Voice("a bright, lilting voice", 1.35, "arch", 0.65, 4.0, 0.0, 0.4)),
+    "neutral": (
+        Face("level brows and a straight mouth", 0.0, 0.0, 0.0, 0.0, 1.0),
+        Voice("a calm, even voice", 1.0, "flat", 0.45, 3.0, 0.0, 0.3),
+    ),
+    "happy": (
+        Face("a wide smile", 0.3, 0.0, 1.0, 0.15, 1.0),
+        Voice("a bright, lilting voice", 1.35, "arch", 0.65, 4.0, 0.0, 0.4),
+    ),
     "sad": (_FACE_SAD, Voice("a slow, low, falling voice", 0.8, "fall", 0.3, 2.0, 0.0, 0.2)),
     "worried": (_FACE_SAD, Voice("a quick, wavering voice", 1.1, "wobble", 0.45, 5.0, 0.0, 0.3)),
     "angry": (_FACE_ANGRY, Voice("a loud, fast, harsh voice", 1.25, "flat", 0.95, 5.0, 0.0, 0.9)),
@@ -176,7 +186,11 @@ EMOTIONS: dict[str, tuple[Face, Voice]] = {
 
 #: skin tones for faces (RGB)
 SKIN_TONES: tuple[tuple[int, int, int], ...] = (
-    (241, 194, 160), (224, 172, 125), (198, 134, 94), (141, 85, 54), (255, 219, 190),
+    (241, 194, 160),
+    (224, 172, 125),
+    (198, 134, 94),
+    (141, 85, 54),
+    (255, 219, 190),
 )
 
 #: number words for counting answers (MUSIC-AVQA answers counts as words)

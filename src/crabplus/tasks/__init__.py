@@ -9,9 +9,12 @@ thing). What each dataset *is* lives below, in
 
 from crabplus.utils.lazy import lazy_exports
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    "formats": ("render_answer", "render_target", "render_instruction", "target_for"),
-    "parsers": ("Prediction", "parse_prediction", "parse_answer", "resolve_option"),
-    "normalize": ("normalize_answer", "answers_match"),
-    "families": ("FAMILIES", "family_of"),
-})
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "formats": ("render_answer", "render_target", "render_instruction", "target_for"),
+        "parsers": ("Prediction", "parse_prediction", "parse_answer", "resolve_option"),
+        "normalize": ("normalize_answer", "answers_match"),
+        "families": ("FAMILIES", "family_of"),
+    },
+)

@@ -25,13 +25,19 @@ def render_target(reasoning: str | None, answer_text: str) -> str:
     return f"{reasoning.strip()} {answer_text}" if reasoning else answer_text
 
 
-def render_instruction(dataset: str | DatasetSpec, *, question: str | None = None,
-                       options: list[str] | None = None, expression: str | None = None) -> str:
+def render_instruction(
+    dataset: str | DatasetSpec,
+    *,
+    question: str | None = None,
+    options: list[str] | None = None,
+    expression: str | None = None,
+) -> str:
     """The dataset's instruction with its placeholders filled (as the release formats them:
     the options list appears as its Python repr, the Ref-AVS expression lower-cased)."""
     spec = get_spec(dataset) if isinstance(dataset, str) else dataset
     return spec.instruction.format(
-        question=question or "", options=repr(options) if options is not None else "",
+        question=question or "",
+        options=repr(options) if options is not None else "",
         expression=(expression or "").lower(),
     )
 

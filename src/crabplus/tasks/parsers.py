@@ -43,8 +43,19 @@ from crabplus.tasks.families.reading import (
     resolve_option,
 )
 
-__all__ = ["FRAME", "MAX_TEXT_CHARS", "Prediction", "answer_tag", "parse_answer", "parse_box_points", "parse_events",
-           "parse_modality_events", "parse_prediction", "release_box_points", "resolve_option"]
+__all__ = [
+    "FRAME",
+    "MAX_TEXT_CHARS",
+    "Prediction",
+    "answer_tag",
+    "parse_answer",
+    "parse_box_points",
+    "parse_events",
+    "parse_modality_events",
+    "parse_prediction",
+    "release_box_points",
+    "resolve_option",
+]
 
 
 def parse_prediction(dataset: str, text: str, *, options: list[str] | None = None) -> Prediction:

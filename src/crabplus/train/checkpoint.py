@@ -95,5 +95,6 @@ def commit(output_dir: str | Path, step: int, state: dict[str, Any], *, keep: in
 
 def read_state(path: str | Path) -> dict[str, Any]:
     path = Path(path)
-    return read_json(path / STATE_FILE, CheckpointError,
-                     f"{path}: not a complete training checkpoint (no {STATE_FILE})")
+    return read_json(
+        path / STATE_FILE, CheckpointError, f"{path}: not a complete training checkpoint (no {STATE_FILE})"
+    )

@@ -74,8 +74,9 @@ class TrainConfig:
             from crabplus.schema.registry import DATASETS
 
             if self.single_dataset not in DATASETS:
-                raise ConfigError(f"train.single_dataset: unknown dataset {self.single_dataset!r} "
-                                  f"(known: {', '.join(DATASETS)})")
+                raise ConfigError(
+                    f"train.single_dataset: unknown dataset {self.single_dataset!r} (known: {', '.join(DATASETS)})"
+                )
         for name in ("max_steps", "batch_size", "grad_accum", "save_steps", "log_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
@@ -94,5 +95,6 @@ class TrainConfig:
         if self.save_total_limit < 0 or self.num_workers < 0:
             raise ConfigError("train.save_total_limit and train.num_workers must be >= 0")
         if self.distributed == "deepspeed" and not self.deepspeed_config:
-            raise ConfigError("train.distributed 'deepspeed' needs train.deepspeed_config "
-                              "(e.g. configs/deepspeed/zero2.json)")
+            raise ConfigError(
+                "train.distributed 'deepspeed' needs train.deepspeed_config (e.g. configs/deepspeed/zero2.json)"
+            )

@@ -51,8 +51,9 @@ def wanted_datasets(data_cfg: DataConfig, train_cfg: TrainConfig) -> set[str] | 
     wanted = set(data_cfg.datasets) if data_cfg.datasets is not None else None
     if train_cfg.stage == "single":
         if wanted is not None and train_cfg.single_dataset not in wanted:
-            raise ConfigError(f"train.single_dataset {train_cfg.single_dataset!r} is not in data.datasets "
-                              f"{sorted(wanted)}")
+            raise ConfigError(
+                f"train.single_dataset {train_cfg.single_dataset!r} is not in data.datasets {sorted(wanted)}"
+            )
         wanted = {train_cfg.single_dataset}
     return wanted
 
@@ -65,8 +66,10 @@ def check_base_corpus(datasets: set[str]) -> None:
 
     tasked = sorted(d for d in datasets if not is_perception(d))
     if tasked:
-        raise ConfigError(f"train.stage 'base' trains on the perception corpus only (datasets pt_*, made by "
-                          f"crabplus.synth.pretrain); data.train holds instruction datasets {tasked}")
+        raise ConfigError(
+            f"train.stage 'base' trains on the perception corpus only (datasets pt_*, made by "
+            f"crabplus.synth.pretrain); data.train holds instruction datasets {tasked}"
+        )
 
 
 def load_sources(data_cfg: DataConfig, train_cfg: TrainConfig) -> list[RecordSource]:
@@ -88,8 +91,7 @@ def load_sources(data_cfg: DataConfig, train_cfg: TrainConfig) -> list[RecordSou
         check_base_corpus(found)
     if not found:
         which = f" of datasets {sorted(wanted)}" if wanted is not None else ""
-        raise ConfigError(f"no training records{which} in data.train {data_cfg.train} (test-split records never "
-                          "train)")
+        raise ConfigError(f"no training records{which} in data.train {data_cfg.train} (test-split records never train)")
     if wanted is not None and wanted - found:
         raise ConfigError(f"data.train {data_cfg.train} has no training records of {sorted(wanted - found)}")
     if held_out:

@@ -106,8 +106,8 @@ def _audio_tokens(thinker: nn.Module, batch: Sequence[TowerSample]) -> list[torc
     feats = torch.zeros(len(batch), n_mels, longest)  # [B, n_mels, F] right-padded
     mask = torch.zeros(len(batch), longest, dtype=torch.long)  # [B, F]
     for i, s in enumerate(batch):
-        feats[i, :, :s.features.shape[1]] = s.features
-        mask[i, :s.features.shape[1]] = 1
+        feats[i, :, : s.features.shape[1]] = s.features
+        mask[i, : s.features.shape[1]] = 1
     out = model.get_audio_features(feats, feature_attention_mask=mask).last_hidden_state  # [sum m_i, hidden]
     _, counts = model.audio_tower._get_feat_extract_output_lengths(lengths)
     return list(torch.split(out, counts.tolist()))
@@ -133,8 +133,9 @@ def _per_second(tokens: torch.Tensor, seconds: int) -> torch.Tensor:
     return torch.stack([chunk.mean(0) for chunk in torch.tensor_split(tokens, seconds)])
 
 
-def batch_losses(thinker: nn.Module, heads: TowerHeads, batch: Sequence[TowerSample], cfg: EncoderStageConfig
-                 ) -> tuple[torch.Tensor, dict[str, tuple[float, int]]]:
+def batch_losses(
+    thinker: nn.Module, heads: TowerHeads, batch: Sequence[TowerSample], cfg: EncoderStageConfig
+) -> tuple[torch.Tensor, dict[str, tuple[float, int]]]:
     """The summed loss of one single-layout batch, and per target (right, counted)."""
     vision = _vision_tokens(thinker, batch)
     audio = _audio_tokens(thinker, batch)
@@ -147,14 +148,17 @@ def batch_losses(thinker: nn.Module, heads: TowerHeads, batch: Sequence[TowerSam
         for i in have:
             tokens = vision[i] if tower == "vision" else audio[i]
             if level == "token":
-                x = tokens[:len(batch[i].targets[name])]  # a still's first temporal group: one token per quarter
+                x = tokens[: len(batch[i].targets[name])]  # a still's first temporal group: one token per quarter
             elif level == "second":
                 x = _per_second(tokens, batch[i].seconds)
             else:
                 x = tokens.mean(0, keepdim=True)
             logits.append(heads.heads[name](x))
-            wanted.append(np.asarray(batch[i].targets[name]).reshape(x.shape[0], -1) if kind == "bce"
-                          else np.asarray(batch[i].targets[name]).reshape(-1))
+            wanted.append(
+                np.asarray(batch[i].targets[name]).reshape(x.shape[0], -1)
+                if kind == "bce"
+                else np.asarray(batch[i].targets[name]).reshape(-1)
+            )
         value, right, counted = _target_loss(torch.cat(logits), np.concatenate(wanted), kind)
         if value is not None:
             losses.append(value)
@@ -169,8 +173,9 @@ def batch_losses(thinker: nn.Module, heads: TowerHeads, batch: Sequence[TowerSam
     return total, tally
 
 
-def _split_layouts(samples: Sequence[TowerSample], val_fraction: float, rng: random.Random
-                   ) -> tuple[dict[str, list[TowerSample]], dict[str, list[TowerSample]]]:
+def _split_layouts(
+    samples: Sequence[TowerSample], val_fraction: float, rng: random.Random
+) -> tuple[dict[str, list[TowerSample]], dict[str, list[TowerSample]]]:
     train: dict[str, list[TowerSample]] = {}
     val: dict[str, list[TowerSample]] = {}
     for s in samples:
@@ -182,9 +187,15 @@ def _split_layouts(samples: Sequence[TowerSample], val_fraction: float, rng: ran
     return train, val
 
 
-def train_towers(thinker: nn.Module, samples: Sequence[TowerSample], targets: dict[str, tuple[str, str, str, int]],
-                 cfg: EncoderStageConfig, *, seed: int = 0,
-                 on_log: Callable[[dict], None] | None = None) -> EncoderStageResult:
+def train_towers(
+    thinker: nn.Module,
+    samples: Sequence[TowerSample],
+    targets: dict[str, tuple[str, str, str, int]],
+    cfg: EncoderStageConfig,
+    *,
+    seed: int = 0,
+    on_log: Callable[[dict], None] | None = None,
+) -> EncoderStageResult:
     """Train ``thinker``'s vision and audio towers (the LLM is not touched) on ``samples``; returns the loss
     history and the held-out accuracy per target."""
     rng = random.Random(seed)
@@ -221,8 +232,11 @@ def train_towers(thinker: nn.Module, samples: Sequence[TowerSample], targets: di
         scheduler.step()
         running.append(loss.item())
         if (step + 1) % cfg.log_steps == 0 or step + 1 == cfg.steps:
-            row = {"step": step + 1, "loss": round(sum(running) / len(running), 4),
-                   "seconds": round(time.perf_counter() - t0, 1)}
+            row = {
+                "step": step + 1,
+                "loss": round(sum(running) / len(running), 4),
+                "seconds": round(time.perf_counter() - t0, 1),
+            }
             running = []
             result.history.append(row)
             print0(f"[encoders] step {row['step']}/{cfg.steps} loss {row['loss']:.4f} ({row['seconds']:.0f} s)")
@@ -236,14 +250,15 @@ def train_towers(thinker: nn.Module, samples: Sequence[TowerSample], targets: di
 
 
 @torch.no_grad()
-def evaluate_towers(thinker: nn.Module, heads: TowerHeads, groups: dict[str, list[TowerSample]],
-                    cfg: EncoderStageConfig) -> dict[str, float]:
+def evaluate_towers(
+    thinker: nn.Module, heads: TowerHeads, groups: dict[str, list[TowerSample]], cfg: EncoderStageConfig
+) -> dict[str, float]:
     """Held-out accuracy per target (bce targets: the exact set) and of the contrastive match (which of the
     batch's tracks belongs to each clip, among ``batch_size``)."""
     tally: dict[str, list[float]] = {}
     for group in groups.values():
         for i in range(0, len(group) - 1, cfg.batch_size):
-            batch = group[i:i + cfg.batch_size]
+            batch = group[i : i + cfg.batch_size]
             if len(batch) < 2:
                 continue
             _, part = batch_losses(thinker, heads, batch, cfg)

@@ -76,7 +76,7 @@ class Engine:
             # Innermost first: FSDP2 units nest bottom-up (a block, then the encoder holding it).
             for module in reversed(list(model.modules())):
                 if module is not model and type(module).__name__ in block_names:
-                            fully_shard(module, mesh=mesh, reshard_after_forward=self.reshard_after_forward)
+                    fully_shard(module, mesh=mesh, reshard_after_forward=self.reshard_after_forward)
             fully_shard(model, mesh=mesh, reshard_after_forward=self.reshard_after_forward)
             self.model = model
         else:
@@ -182,8 +182,10 @@ class Engine:
         expected = {n for n, _ in _named_trainable(model)}
         missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
         if missing or unexpected:
-            raise ValueError(f"checkpoint trainable parameters do not match the model: missing {missing[:5]} "
-                             f"({len(missing)}), unexpected {unexpected[:5]} ({len(unexpected)})")
+            raise ValueError(
+                f"checkpoint trainable parameters do not match the model: missing {missing[:5]} "
+                f"({len(missing)}), unexpected {unexpected[:5]} ({len(unexpected)})"
+            )
         if self.kind == "deepspeed":
             self.unwrap(model).load_state_dict(state, strict=False)
             return
@@ -209,8 +211,9 @@ def deepspeed_config(train_cfg, world_size: int) -> dict[str, Any]:
     """``train.deepspeed_config`` read, with its ``"auto"`` values taken from the run configuration."""
     from crabplus.utils.io import read_json
 
-    config = read_json(train_cfg.deepspeed_config, ValueError,
-                       f"train.deepspeed_config {train_cfg.deepspeed_config}: no such file")
+    config = read_json(
+        train_cfg.deepspeed_config, ValueError, f"train.deepspeed_config {train_cfg.deepspeed_config}: no such file"
+    )
     auto = {
         "train_micro_batch_size_per_gpu": train_cfg.batch_size,
         "gradient_accumulation_steps": train_cfg.grad_accum,
@@ -246,8 +249,9 @@ def setup_engine(kind: str = "ddp", *, reshard_after_forward: bool = True) -> En
         try:
             import deepspeed
         except ImportError:
-            raise ValueError("train.distributed 'deepspeed' needs DeepSpeed: pip install deepspeed "
-                             "(the release used 0.16.4)") from None
+            raise ValueError(
+                "train.distributed 'deepspeed' needs DeepSpeed: pip install deepspeed (the release used 0.16.4)"
+            ) from None
         owns = not dist.is_initialized()
         deepspeed.init_distributed(dist_backend="nccl")
         return Engine(kind, dist.get_rank(), dist.get_world_size(), device, owns_group=owns)
@@ -257,5 +261,11 @@ def setup_engine(kind: str = "ddp", *, reshard_after_forward: bool = True) -> En
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
         owns = True
-    return Engine(kind, dist.get_rank(), dist.get_world_size(), device, owns_group=owns,
-                  reshard_after_forward=reshard_after_forward)
+    return Engine(
+        kind,
+        dist.get_rank(),
+        dist.get_world_size(),
+        device,
+        owns_group=owns,
+        reshard_after_forward=reshard_after_forward,
+    )

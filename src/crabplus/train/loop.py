@@ -88,8 +88,9 @@ class _RankBatches:
         for step, indices, _ in self.sampler.batches_from(self.start):
             if step >= self.stop:
                 return
-            yield from shard(indices, rank=self.engine.rank, world_size=self.engine.world_size,
-                             micro_batches=self.accum)
+            yield from shard(
+                indices, rank=self.engine.rank, world_size=self.engine.world_size, micro_batches=self.accum
+            )
 
     def __len__(self) -> int:
         return (self.stop - self.start) * self.accum
@@ -134,15 +135,20 @@ def resume_from(path: Path, parts: LoopParts, engine: Engine) -> int:
         if (path / f"{rng_name}.safetensors").is_file():
             set_rng_state(load_state(path, rng_name))
         elif engine.is_main:
-            log.warning("%s has no random state for rank %d (other world size); dropout masks after the resume "
-                        "will differ from an uninterrupted run", path, engine.rank)
+            log.warning(
+                "%s has no random state for rank %d (other world size); dropout masks after the resume "
+                "will differ from an uninterrupted run",
+                path,
+                engine.rank,
+            )
     except SamplerError:
         raise
     except StateError as exc:
         raise ckpt.CheckpointError(f"checkpoint {path}: {exc}") from exc
     except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
-        raise ckpt.CheckpointError(f"checkpoint {path} does not fit this run (was the model or adapter "
-                                   f"changed?): {describe(exc)}") from exc
+        raise ckpt.CheckpointError(
+            f"checkpoint {path} does not fit this run (was the model or adapter changed?): {describe(exc)}"
+        ) from exc
     return start
 
 
@@ -160,8 +166,10 @@ def resume_latest(out: Path, parts: LoopParts, engine: Engine) -> tuple[int, Pat
             if engine.is_main:
                 log.warning("resume: passing over %s: %s", path.name, exc)
     if errors:
-        raise ckpt.CheckpointError(f"{out}: none of its {len(found)} checkpoint(s) can be resumed; newest: "
-                                   f"{errors[0]} (start again with --overwrite)")
+        raise ckpt.CheckpointError(
+            f"{out}: none of its {len(found)} checkpoint(s) can be resumed; newest: "
+            f"{errors[0]} (start again with --overwrite)"
+        )
     return 0, None
 
 
@@ -183,15 +191,29 @@ def save_checkpoint(out: Path, step: int, parts: LoopParts, engine: Engine, cfg:
         tensors, sched = flatten(parts.scheduler.state_dict())
         if tensors:
             raise StateError(f"the LR scheduler's state holds tensors {sorted(tensors)}; expected plain data")
-        state = {"step": step, "world_size": engine.world_size, "sampler": parts.sampler.state_dict(step),
-                 "scheduler": sched, **parts.extra_state}
+        state = {
+            "step": step,
+            "world_size": engine.world_size,
+            "sampler": parts.sampler.state_dict(step),
+            "scheduler": sched,
+            **parts.extra_state,
+        }
         final = ckpt.commit(out, step, state, keep=cfg.save_total_limit)
     engine.barrier()
     return final
 
 
-def run_loop(parts: LoopParts, engine: Engine, cfg: TrainConfig, out: Path, *, max_steps: int,
-             start_step: int = 0, stop_after_step: int | None = None, seed: int = 0) -> LoopResult:
+def run_loop(
+    parts: LoopParts,
+    engine: Engine,
+    cfg: TrainConfig,
+    out: Path,
+    *,
+    max_steps: int,
+    start_step: int = 0,
+    stop_after_step: int | None = None,
+    seed: int = 0,
+) -> LoopResult:
     """Train steps ``start_step .. max_steps-1`` (or stop once step ``stop_after_step`` is done,
     as if killed — tests and demos use it); log to ``out/metrics.jsonl``; checkpoint every
     ``save_steps`` and at the end."""
@@ -199,8 +221,10 @@ def run_loop(parts: LoopParts, engine: Engine, cfg: TrainConfig, out: Path, *, m
     model.train()
     stop = max_steps if stop_after_step is None else min(max_steps, stop_after_step)
     loader = DataLoader(
-        parts.dataset, batch_sampler=_RankBatches(parts.sampler, start_step, stop, engine, cfg.grad_accum),
-        collate_fn=parts.collate, num_workers=cfg.num_workers,
+        parts.dataset,
+        batch_sampler=_RankBatches(parts.sampler, start_step, stop, engine, cfg.grad_accum),
+        collate_fn=parts.collate,
+        num_workers=cfg.num_workers,
         # A private generator: worker seeding must not draw from the global RNG (dropout), or a
         # resumed run's random stream would differ from an uninterrupted one.
         generator=torch.Generator().manual_seed(seed),
@@ -260,8 +284,14 @@ def run_loop(parts: LoopParts, engine: Engine, cfg: TrainConfig, out: Path, *, m
             step_meter.reset()
             losses.append(step_loss)
             if log_now:
-                row = {"step": step + 1, **window.reduce(engine), "lr": lr, "grad_norm": grad_norm,
-                       "elapsed_s": round(time.perf_counter() - t0, 3), "data_wait_s": round(data_wait, 3)}
+                row = {
+                    "step": step + 1,
+                    **window.reduce(engine),
+                    "lr": lr,
+                    "grad_norm": grad_norm,
+                    "elapsed_s": round(time.perf_counter() - t0, 3),
+                    "data_wait_s": round(data_wait, 3),
+                }
                 if parts.aux_loss is not None:
                     row["aux_loss"] = float(engine.all_reduce_sum(torch.tensor([aux_total])).item()) / engine.world_size
                 if routing:
@@ -281,14 +311,16 @@ def run_loop(parts: LoopParts, engine: Engine, cfg: TrainConfig, out: Path, *, m
 def _echo_enabled() -> bool:
     """Log lines on the terminal when there is no live bar (a log file, a pipe), unless asked for quiet."""
     quiet = os.environ.get("CRABPLUS_QUIET", "") not in ("", "0") or os.environ.get("CI", "").lower() in (
-        "1", "true", "yes")
+        "1",
+        "true",
+        "yes",
+    )
     return not quiet and not progress_enabled()
 
 
 def _log_line(row: dict[str, Any], stop: int) -> str:
     tasks = " ".join(f"{d} {v:.3f}" for d, v in sorted(row["loss_per_task"].items()))
-    return (f"step {row['step']}/{stop} loss {row['loss']:.4f} lr {row['lr']:.2e} "
-            f"grad {row['grad_norm']:.2f} | {tasks}")
+    return f"step {row['step']}/{stop} loss {row['loss']:.4f} lr {row['lr']:.2e} grad {row['grad_norm']:.2f} | {tasks}"
 
 
 def _gather_routing(routing: dict[str, list[float]], engine: Engine) -> dict[str, list[float]]:

@@ -33,8 +33,10 @@ def token_losses(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tens
     shift_logits = logits[:, :-1, :].float()  # (B, T-1, V): position t predicts token t+1
     shift_labels = labels[:, 1:]  # (B, T-1)
     per_token = F.cross_entropy(
-        shift_logits.reshape(-1, shift_logits.size(-1)), shift_labels.reshape(-1),
-        ignore_index=IGNORE_INDEX, reduction="none",
+        shift_logits.reshape(-1, shift_logits.size(-1)),
+        shift_labels.reshape(-1),
+        ignore_index=IGNORE_INDEX,
+        reduction="none",
     ).view(shift_labels.shape)  # (B, T-1), 0 where ignored
     count = (shift_labels != IGNORE_INDEX).sum(dim=1)  # (B,)
     return per_token.sum(dim=1), count
@@ -68,6 +70,7 @@ def logits_only_at(model: nn.Module, keep: torch.Tensor) -> Iterator[None]:
     2,000-token sample take 1.2 GB. A forward pre-hook on the head selects the hidden states, so the
     call still goes through whatever wraps the model (DDP's gradient hooks, FSDP's gathers).
     """
+
     def select(_module: nn.Module, args: tuple) -> tuple:
         hidden = args[0]  # (B, T, H)
         if hidden.shape[:2] != keep.shape:
@@ -81,8 +84,9 @@ def logits_only_at(model: nn.Module, keep: torch.Tensor) -> Iterator[None]:
         handle.remove()
 
 
-def selected_token_losses(logits: torch.Tensor, labels: torch.Tensor,
-                          keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def selected_token_losses(
+    logits: torch.Tensor, labels: torch.Tensor, keep: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`token_losses` from the logits of the ``keep`` positions only (see :func:`logits_only_at`).
 
     logits: (N, V) for the N positions of ``keep`` (B, T), row-major; labels: (B, T).

@@ -104,8 +104,7 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
         except ValueError:
             row = None
         if not isinstance(row, dict):
-            log.warning("%s:%d: dropped a line that is not a whole JSON object (a run killed mid-write?)",
-                        path, lineno)
+            log.warning("%s:%d: dropped a line that is not a whole JSON object (a run killed mid-write?)", path, lineno)
             continue
         rows.append(row)
     return rows

@@ -64,15 +64,20 @@ class TrainResult:
 def check_run_config(run_cfg: RunConfig) -> None:
     """Cross-section rules the per-component dataclasses cannot see (checked before any work)."""
     if run_cfg.model.checkpoint is not None and not checkpoint_path(run_cfg.model.checkpoint).is_dir():
-        raise ConfigError(f"model.checkpoint {run_cfg.model.checkpoint}: no such folder (give a local model folder: "
-                          "a released Qwen2.5-Omni directory or a crabplus run's final/)")
+        raise ConfigError(
+            f"model.checkpoint {run_cfg.model.checkpoint}: no such folder (give a local model folder: "
+            "a released Qwen2.5-Omni directory or a crabplus run's final/)"
+        )
     if run_cfg.train.stage == "base" and run_cfg.model.adapter != "none":
-        raise ConfigError("train.stage 'base' trains the whole backbone: set model.adapter=none "
-                          f"(got {run_cfg.model.adapter!r})")
+        raise ConfigError(
+            f"train.stage 'base' trains the whole backbone: set model.adapter=none (got {run_cfg.model.adapter!r})"
+        )
     settings = run_cfg.model.adapter_settings()
     if getattr(settings, "task_conditioned", False) and settings.num_tasks < NUM_TASK_IDS:
-        raise ConfigError(f"model.{run_cfg.model.adapter}.num_tasks is {settings.num_tasks}; the task-conditioned "
-                          f"router numbers the {NUM_TASK_IDS} task types, so it must be >= {NUM_TASK_IDS}")
+        raise ConfigError(
+            f"model.{run_cfg.model.adapter}.num_tasks is {settings.num_tasks}; the task-conditioned "
+            f"router numbers the {NUM_TASK_IDS} task types, so it must be >= {NUM_TASK_IDS}"
+        )
 
 
 def build_model(model_cfg, *, device: str = "cpu"):
@@ -129,10 +134,16 @@ def _optimizer(model: nn.Module, cfg) -> torch.optim.Optimizer:
     for tower in (False, True):
         part = [(n, p) for n, p in named if (scale != 1.0 and is_tower_parameter(n)) == tower]
         lr = cfg.learning_rate * (scale if tower else 1.0)
-        groups += [{"params": [p for _, p in part if p.ndim >= 2], "weight_decay": cfg.weight_decay, "lr": lr},
-                   {"params": [p for _, p in part if p.ndim < 2], "weight_decay": 0.0, "lr": lr}]
-    return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.learning_rate,
-                             betas=(cfg.adam_beta1, cfg.adam_beta2), eps=cfg.adam_eps)
+        groups += [
+            {"params": [p for _, p in part if p.ndim >= 2], "weight_decay": cfg.weight_decay, "lr": lr},
+            {"params": [p for _, p in part if p.ndim < 2], "weight_decay": 0.0, "lr": lr},
+        ]
+    return torch.optim.AdamW(
+        [g for g in groups if g["params"]],
+        lr=cfg.learning_rate,
+        betas=(cfg.adam_beta1, cfg.adam_beta2),
+        eps=cfg.adam_eps,
+    )
 
 
 def _scheduler(optimizer, cfg, max_steps: int):
@@ -210,8 +221,9 @@ def _write_final(out: Path, exporter: _Exporter, engine: Engine) -> Path:
     return final
 
 
-def train(run_cfg: RunConfig, *, resume: bool = False, stop_after_step: int | None = None,
-          overwrite: bool = False) -> TrainResult:
+def train(
+    run_cfg: RunConfig, *, resume: bool = False, stop_after_step: int | None = None, overwrite: bool = False
+) -> TrainResult:
     """Run one training stage as configured. Without ``resume`` the run starts from step 0: checkpoints
     of an earlier run in ``output_dir`` are removed only with ``overwrite`` (else a CheckpointError says
     so, before any work); with ``resume``, from the newest complete checkpoint that loads (a damaged
@@ -227,7 +239,8 @@ def train(run_cfg: RunConfig, *, resume: bool = False, stop_after_step: int | No
         if old:
             raise ckpt.CheckpointError(
                 f"output_dir {out} holds {len(old)} checkpoint(s) of an earlier run (newest: {old[-1][1].name}); "
-                "continue it with --resume, or discard them with --overwrite")
+                "continue it with --resume, or discard them with --overwrite"
+            )
     engine = setup_engine(cfg.distributed, reshard_after_forward=cfg.fsdp_reshard_after_forward)
     try:
         return _train(run_cfg, cfg, out, engine, resume, stop_after_step)
@@ -249,17 +262,25 @@ def _train(run_cfg, cfg, out, engine, resume, stop_after_step) -> TrainResult:
     thinker = thinker_of(model)
     if cfg.stage == "base" and cfg.encoder_lr_scale == 0:
         print0(f"train: the towers are frozen (encoder_lr_scale 0): {freeze_towers(model):,} parameters")
-    processor = CrabProcessor(tokenizer, thinker.config, image_size=run_cfg.data.image_size,
-                              cache_dir=run_cfg.data.cache_dir)
+    processor = CrabProcessor(
+        tokenizer, thinker.config, image_size=run_cfg.data.image_size, cache_dir=run_cfg.data.cache_dir
+    )
     data = build_train_data(sources, processor, skip_bad=run_cfg.data.skip_bad)
     samples_per_step = cfg.batch_size * cfg.grad_accum * engine.world_size
     task_of = {d: get_spec(d).task for d in data.groups} if cfg.sampling_balance == "task" else None
-    sampler = TaskBalancedSampler(data.groups, temperature=cfg.sampling_temperature, seed=run_cfg.seed,
-                                  samples_per_step=samples_per_step, task_of=task_of)
+    sampler = TaskBalancedSampler(
+        data.groups,
+        temperature=cfg.sampling_temperature,
+        seed=run_cfg.seed,
+        samples_per_step=samples_per_step,
+        task_of=task_of,
+    )
     max_steps = _max_steps(cfg, sum(data.sizes.values()), samples_per_step)
     weights = dict(zip(sampler.names, sampler.probs.tolist()))
-    print0(f"train: stage {cfg.stage}, {sum(data.sizes.values())} records of {len(data.sizes)} dataset(s), "
-           f"{max_steps} steps x {samples_per_step} samples, {engine.world_size} process(es) ({engine.kind})")
+    print0(
+        f"train: stage {cfg.stage}, {sum(data.sizes.values())} records of {len(data.sizes)} dataset(s), "
+        f"{max_steps} steps x {samples_per_step} samples, {engine.world_size} process(es) ({engine.kind})"
+    )
     print0("sampling weights: " + ", ".join(f"{d} {w:.3f}" for d, w in weights.items()))
 
     model, optimizer = engine.prepare(model, lambda m: _optimizer(m, cfg), cfg)
@@ -268,9 +289,15 @@ def _train(run_cfg, cfg, out, engine, resume, stop_after_step) -> TrainResult:
     pad_id = special_token_ids(tokenizer)["pad"]
     exporter = _Exporter(run_cfg, tokenizer, model, engine)
     parts = LoopParts(
-        model=model, optimizer=optimizer, scheduler=scheduler, params=params, sampler=sampler,
-        dataset=data.dataset, collate=functools.partial(collate, pad_id=pad_id, padding_side="right"),
-        export=exporter, extra_state={"stage": cfg.stage, "max_steps": max_steps},
+        model=model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        params=params,
+        sampler=sampler,
+        dataset=data.dataset,
+        collate=functools.partial(collate, pad_id=pad_id, padding_side="right"),
+        export=exporter,
+        extra_state={"stage": cfg.stage, "max_steps": max_steps},
     )
     _adapter_hooks(parts, run_cfg, engine.unwrap(model))
 
@@ -286,23 +313,49 @@ def _train(run_cfg, cfg, out, engine, resume, stop_after_step) -> TrainResult:
         if old and engine.is_main:  # a fresh run must not leave another run's checkpoints to resume from
             for _, path in old:
                 shutil.rmtree(path, ignore_errors=True)
-            print0(f"train: starting fresh in {out}: removed {len(old)} checkpoint(s) of an earlier run "
-                   "(--overwrite was given)")
+            print0(
+                f"train: starting fresh in {out}: removed {len(old)} checkpoint(s) of an earlier run "
+                "(--overwrite was given)"
+            )
         engine.barrier()
     if start >= max_steps:
         print0(f"train: already at step {start} of {max_steps}")
     elif engine.is_main and (out / FINAL_DIR).exists():
         # final/ is only ever the end of *this* run: an older one must not pass for it if we stop early
         shutil.rmtree(out / FINAL_DIR)
-    result = run_loop(parts, engine, cfg, out, max_steps=max_steps, start_step=min(start, max_steps),
-                      stop_after_step=stop_after_step, seed=run_cfg.seed)
+    result = run_loop(
+        parts,
+        engine,
+        cfg,
+        out,
+        max_steps=max_steps,
+        start_step=min(start, max_steps),
+        stop_after_step=stop_after_step,
+        seed=run_cfg.seed,
+    )
     completed = result.steps_done >= max_steps
     final = _write_final(out, exporter, engine) if completed else None
     if result.skipped:
-        print0(f"train: skipped {len(result.skipped)} record(s) with unreadable media (data.skip_bad): "
-               + ", ".join(sorted(result.skipped)[:10]) + (" ..." if len(result.skipped) > 10 else ""))
-    return TrainResult(out, final, ckpt.last_checkpoint(out), completed, start, result.steps_done, max_steps,
-                       result.losses, result.last_row, data.sizes, weights, result.skipped, result.elapsed_s)
+        print0(
+            f"train: skipped {len(result.skipped)} record(s) with unreadable media (data.skip_bad): "
+            + ", ".join(sorted(result.skipped)[:10])
+            + (" ..." if len(result.skipped) > 10 else "")
+        )
+    return TrainResult(
+        out,
+        final,
+        ckpt.last_checkpoint(out),
+        completed,
+        start,
+        result.steps_done,
+        max_steps,
+        result.losses,
+        result.last_row,
+        data.sizes,
+        weights,
+        result.skipped,
+        result.elapsed_s,
+    )
 
 
 def _adapter_hooks(parts: LoopParts, run_cfg: RunConfig, inner: nn.Module) -> None:

@@ -22,8 +22,10 @@ class RunConfig:
     the data it reads, the model it builds and the training recipe."""
 
     #: keys an earlier version accepted and never read: named in the error, so an old YAML fails clearly
-    REMOVED_KEYS = {"synth": "removed (training never read it; AVSynth is made by `crabplus data synth`)",
-                    "eval": "removed (training never read it; see `crabplus eval --help`)"}
+    REMOVED_KEYS = {
+        "synth": "removed (training never read it; AVSynth is made by `crabplus data synth`)",
+        "eval": "removed (training never read it; see `crabplus eval --help`)",
+    }
 
     name: str = "run"
     output_dir: str = "runs/run"

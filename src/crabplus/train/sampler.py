@@ -35,8 +35,9 @@ class SamplerError(CrabplusError, ValueError):
     """The sampler cannot be built or a saved state does not belong to this sampler."""
 
 
-def mixing_weights(sizes: dict[str, int], temperature: float,
-                   task_of: dict[str, str] | None = None) -> dict[str, float]:
+def mixing_weights(
+    sizes: dict[str, int], temperature: float, task_of: dict[str, str] | None = None
+) -> dict[str, float]:
     """``p_d = n_d^(1/T) / Σ n^(1/T)`` over the datasets with at least one record; with ``task_of`` (dataset
     -> task type) ``p_d = (1/K) · n_d^(1/T) / Σ_{d' of d's task} n_d'^(1/T)`` over the K task types present."""
     if temperature <= 0:
@@ -66,8 +67,15 @@ class TaskBalancedSampler:
     (per-device batch × grad accumulation × world size); :func:`shard` cuts it per rank.
     """
 
-    def __init__(self, groups: dict[str, list[int]], *, temperature: float, seed: int, samples_per_step: int,
-                 task_of: dict[str, str] | None = None):
+    def __init__(
+        self,
+        groups: dict[str, list[int]],
+        *,
+        temperature: float,
+        seed: int,
+        samples_per_step: int,
+        task_of: dict[str, str] | None = None,
+    ):
         if samples_per_step < 1:
             raise SamplerError(f"samples_per_step must be >= 1, got {samples_per_step}")
         self.names = sorted(d for d, idx in groups.items() if len(idx) > 0)
@@ -122,15 +130,25 @@ class TaskBalancedSampler:
 
     def fingerprint(self) -> str:
         """A hash of everything that determines the stream: a resume with other data is refused."""
-        blob = json.dumps({"sizes": self.sizes, "t": self.temperature, "seed": self.seed,
-                           "g": self.samples_per_step, **({"tasks": self.task_of} if self.task_of else {}),
-                           "groups": {d: hashlib.sha1(self.groups[d].tobytes()).hexdigest() for d in self.names}},
-                          sort_keys=True)
+        blob = json.dumps(
+            {
+                "sizes": self.sizes,
+                "t": self.temperature,
+                "seed": self.seed,
+                "g": self.samples_per_step,
+                **({"tasks": self.task_of} if self.task_of else {}),
+                "groups": {d: hashlib.sha1(self.groups[d].tobytes()).hexdigest() for d in self.names},
+            },
+            sort_keys=True,
+        )
         return hashlib.sha1(blob.encode()).hexdigest()
 
     def state_dict(self, next_step: int) -> dict:
-        return {"next_step": int(next_step), "fingerprint": self.fingerprint(),
-                "weights": dict(zip(self.names, self.probs.tolist()))}
+        return {
+            "next_step": int(next_step),
+            "fingerprint": self.fingerprint(),
+            "weights": dict(zip(self.names, self.probs.tolist())),
+        }
 
     def check_state(self, state: dict) -> int:
         """The step to continue from; raises when ``state`` came from a different data mix."""
@@ -154,4 +172,4 @@ def shard(indices: list[int], *, rank: int, world_size: int, micro_batches: int)
     per = total // (world_size * micro_batches)
     if per * world_size * micro_batches != total:
         raise SamplerError(f"{total} samples do not split into {world_size} ranks x {micro_batches} micro-batches")
-    return [indices[(m * world_size + rank) * per:(m * world_size + rank + 1) * per] for m in range(micro_batches)]
+    return [indices[(m * world_size + rank) * per : (m * world_size + rank + 1) * per] for m in range(micro_batches)]

@@ -115,8 +115,11 @@ def load_state(directory: str | Path, name: str) -> Any:
 
 def rng_state() -> dict[str, Any]:
     """Every generator a training step may draw from (dropout, data code using ``random``)."""
-    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate(),
-                             "numpy": np.random.get_state()}
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state

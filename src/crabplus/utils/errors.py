@@ -38,7 +38,7 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     if isinstance(exc, UnicodeDecodeError):
-        return f"not UTF-8 text (byte {exc.object[exc.start:exc.start + 1]!r} at offset {exc.start})"
+        return f"not UTF-8 text (byte {exc.object[exc.start : exc.start + 1]!r} at offset {exc.start})"
     if isinstance(exc, RecursionError):
         return "nested too deeply to read"
     if isinstance(exc, MemoryError):

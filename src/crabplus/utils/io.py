@@ -138,8 +138,10 @@ def read_safetensors_header(path: str | Path, error: Callable[[str], Exception],
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         header = None
     if not isinstance(header, dict):
-        raise error(f"{path}: not a safetensors file (a pickle, another format or a damaged header); "
-                    "only safetensors weights are read")
+        raise error(
+            f"{path}: not a safetensors file (a pickle, another format or a damaged header); "
+            "only safetensors weights are read"
+        )
     try:
         end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0)
     except (TypeError, KeyError, IndexError, ValueError):
@@ -147,13 +149,16 @@ def read_safetensors_header(path: str | Path, error: Callable[[str], Exception],
     if 8 + n + end > size:
         raise error(f"{path}: truncated: the header describes {8 + n + end} bytes, the file has {size}")
     if weights:
-        wrong = sorted((k, v.get("dtype")) for k, v in header.items()
-                       if k != "__metadata__" and v.get("dtype") not in FLOAT_DTYPES)
+        wrong = sorted(
+            (k, v.get("dtype")) for k, v in header.items() if k != "__metadata__" and v.get("dtype") not in FLOAT_DTYPES
+        )
         if wrong:
             name, dtype = wrong[0]
             more = f" (and {len(wrong) - 1} more tensor(s) not floating point)" if len(wrong) > 1 else ""
-            raise error(f"{path}: tensor {name!r} is {_dtype_name(dtype)}{more}; model weights must be "
-                        f"{', '.join(_dtype_name(d) for d in FLOAT_DTYPES)}")
+            raise error(
+                f"{path}: tensor {name!r} is {_dtype_name(dtype)}{more}; model weights must be "
+                f"{', '.join(_dtype_name(d) for d in FLOAT_DTYPES)}"
+            )
     return header
 
 

@@ -68,8 +68,15 @@ class _Lines:
         elapsed = time.monotonic() - self.start
         if self.total:
             left = elapsed / self.done * (self.total - self.done) if self.done else 0.0
-            log.info("%s: %d/%d (%d%%), %s, about %s left", self.description, self.done, self.total,
-                     100 * self.done // self.total, _clock(elapsed), _clock(left))
+            log.info(
+                "%s: %d/%d (%d%%), %s, about %s left",
+                self.description,
+                self.done,
+                self.total,
+                100 * self.done // self.total,
+                _clock(elapsed),
+                _clock(left),
+            )
         else:
             log.info("%s: %d, %s", self.description, self.done, _clock(elapsed))
 

@@ -56,8 +56,11 @@ def file_digest(path: str | Path) -> str:
 def files_under(folder: str | Path) -> list[Path]:
     """Every file of ``folder`` (recursively, sorted), leaving out names that start with ``.``."""
     folder = Path(folder)
-    return sorted(p for p in folder.rglob("*")
-                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
 
 
 def content_digest(path: str | Path) -> str:
@@ -123,12 +126,19 @@ def reusable(output: str | Path, key: str) -> bool:
 def begin(output: str | Path, key: str, config: Any = None, inputs: dict[str, Any] | None = None) -> Path:
     """Stamp ``output`` as being made for ``key`` (no outputs recorded yet); ``config`` and ``inputs`` are kept
     in the stamp for whoever reads it, the key alone decides."""
-    return atomic_write_json(stamp_of(output), {"format": FORMAT, "key": key, "config": config,
-                                                "inputs": inputs, "outputs": None, "digest": None})
+    return atomic_write_json(
+        stamp_of(output),
+        {"format": FORMAT, "key": key, "config": config, "inputs": inputs, "outputs": None, "digest": None},
+    )
 
 
-def finish(output: str | Path, key: str, config: Any = None, inputs: dict[str, Any] | None = None,
-           files: list[str] | None = None) -> str:
+def finish(
+    output: str | Path,
+    key: str,
+    config: Any = None,
+    inputs: dict[str, Any] | None = None,
+    files: list[str] | None = None,
+) -> str:
     """Stamp ``output`` as complete for ``key``, recording the hash of every file of it: a folder's files, the
     file itself, or (a stage that writes several files side by side) ``files``, names in the output's folder
     that include the output's own. Returns the output's digest (what a downstream stage's key holds)."""
@@ -137,13 +147,14 @@ def finish(output: str | Path, key: str, config: Any = None, inputs: dict[str, A
         raise ValueError(f"{output}: the recorded files {files} must include the output itself")
     recorded = _hashes(output, files)
     digest = _digest_of(recorded)
-    atomic_write_json(stamp_of(output), {"format": FORMAT, "key": key, "config": config, "inputs": inputs,
-                                         "outputs": recorded, "digest": digest})
+    atomic_write_json(
+        stamp_of(output),
+        {"format": FORMAT, "key": key, "config": config, "inputs": inputs, "outputs": recorded, "digest": digest},
+    )
     return digest
 
 
-def run_once(output: str | Path, config: Any, inputs: dict[str, Any],
-             make: Callable[[], list[str] | None]) -> bool:
+def run_once(output: str | Path, config: Any, inputs: dict[str, Any], make: Callable[[], list[str] | None]) -> bool:
     """The rule applied to a stage: True (nothing done) when ``output`` is reusable for this configuration and
     these inputs; else stamp it begun, call ``make()`` (which returns the side-by-side files it wrote, see
     :func:`finish`, or None), stamp it finished and return False. An exception in ``make`` leaves the stamp

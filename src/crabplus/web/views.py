@@ -34,26 +34,35 @@ def routing_html(answer: RoutedAnswer) -> str:
     """One row per decoder layer, one chip per answer token, coloured by that layer's mean head weights;
     hovering a chip shows the weights. A legend names the head colours."""
     if not answer.weights:
-        return "<div class='crab-routing'><p>No I-LoRA routing to show (this checkpoint has no I-LoRA layers, " \
-               "or the answer is empty).</p></div>"
+        return (
+            "<div class='crab-routing'><p>No I-LoRA routing to show (this checkpoint has no I-LoRA layers, "
+            "or the answer is empty).</p></div>"
+        )
     legend = " ".join(
         f"<span style='background:rgb{head_colour(i)};color:white;padding:1px 6px;border-radius:3px'>"
         f"head {i + 1}</span>"
-        for i in range(answer.num_experts))
+        for i in range(answer.num_experts)
+    )
     rows = []
     for layer, per_token in zip(answer.layers, answer.weights):
         chips = []
         for token, w in zip(answer.tokens, per_token):
             tip = ", ".join(f"head {i + 1}: {x:.2f}" for i, x in enumerate(w))
-            chips.append(f"<span class='crab-token' title='{html.escape(tip, quote=True)}' "
-                         f"style='background:{mix(w)};color:black;padding:2px 3px;margin:1px;border-radius:3px;"
-                         f"white-space:pre'>{html.escape(token) or '&nbsp;'}</span>")
-        rows.append(f"<tr><td style='padding-right:8px;white-space:nowrap'>{html.escape(layer)}</td>"
-                    f"<td style='line-height:1.9'>{''.join(chips)}</td></tr>")
-    return (f"<div class='crab-routing'><p>Each answer token in each LLM layer, coloured by the I-LoRA head with "
-            f"the largest router weight there (mean over the layer's adapted projections), stronger the more that "
-            f"head dominates; hover a token for its weights. {legend}</p>"
-            f"<div style='overflow-x:auto;max-width:100%'><table>{''.join(rows)}</table></div></div>")
+            chips.append(
+                f"<span class='crab-token' title='{html.escape(tip, quote=True)}' "
+                f"style='background:{mix(w)};color:black;padding:2px 3px;margin:1px;border-radius:3px;"
+                f"white-space:pre'>{html.escape(token) or '&nbsp;'}</span>"
+            )
+        rows.append(
+            f"<tr><td style='padding-right:8px;white-space:nowrap'>{html.escape(layer)}</td>"
+            f"<td style='line-height:1.9'>{''.join(chips)}</td></tr>"
+        )
+    return (
+        f"<div class='crab-routing'><p>Each answer token in each LLM layer, coloured by the I-LoRA head with "
+        f"the largest router weight there (mean over the layer's adapted projections), stronger the more that "
+        f"head dominates; hover a token for its weights. {legend}</p>"
+        f"<div style='overflow-x:auto;max-width:100%'><table>{''.join(rows)}</table></div></div>"
+    )
 
 
 def at_aspect(image: np.ndarray, width: int, height: int, longest: int = 640) -> np.ndarray:
@@ -68,8 +77,13 @@ def at_aspect(image: np.ndarray, width: int, height: int, longest: int = 640) ->
     return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
 
 
-def overlay(frame: np.ndarray, mask: np.ndarray | None, box: list[int] | None = None,
-            points: list[list[int]] | None = None, alpha: float = 0.5) -> np.ndarray:
+def overlay(
+    frame: np.ndarray,
+    mask: np.ndarray | None,
+    box: list[int] | None = None,
+    points: list[list[int]] | None = None,
+    alpha: float = 0.5,
+) -> np.ndarray:
     """uint8 [H, W, 3]: the frame with the mask tinted, the box outlined and the points dotted (224 space)."""
     out = frame.astype(np.float32).copy()  # [H, W, 3]
     if mask is not None and mask.any():
@@ -80,11 +94,11 @@ def overlay(frame: np.ndarray, mask: np.ndarray | None, box: list[int] | None = 
     if box is not None and len(box) == 4:
         x0, y0, x1, y1 = (int(np.clip(v, 0, lim - 1)) for v, lim in zip(box, (w, h, w, h)))
         colour = np.array([255, 230, 0], dtype=np.uint8)
-        out[y0, x0:x1 + 1] = out[y1, x0:x1 + 1] = colour
-        out[y0:y1 + 1, x0] = out[y0:y1 + 1, x1] = colour
+        out[y0, x0 : x1 + 1] = out[y1, x0 : x1 + 1] = colour
+        out[y0 : y1 + 1, x0] = out[y0 : y1 + 1, x1] = colour
     for point in points or []:
         x, y = (int(np.clip(v, 0, lim - 1)) for v, lim in zip(point[:2], (w, h)))
-        out[max(0, y - 2):y + 3, max(0, x - 2):x + 3] = (0, 255, 255)
+        out[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3] = (0, 255, 255)
     return out
 
 
@@ -101,14 +115,22 @@ def timeline_html(tracks: dict[str, list], duration: float) -> str:
             f"style='position:absolute;left:{100 * e.start / duration:.2f}%;"
             f"width:{max(100 * (e.end - e.start) / duration, 0.5):.2f}%;top:2px;bottom:2px;background:{colour};"
             f"color:white;font-size:11px;overflow:hidden;border-radius:3px;padding-left:3px'>"
-            f"{html.escape(e.label)}</div>" for e in events)
-        lanes.append(f"<div style='display:flex;align-items:center;margin:3px 0'>"
-                     f"<div style='width:110px'>{html.escape(name.replace('_', ' '))}</div>"
-                     f"<div style='position:relative;flex:1;height:24px;background:#eee'>{bars}</div></div>")
+            f"{html.escape(e.label)}</div>"
+            for e in events
+        )
+        lanes.append(
+            f"<div style='display:flex;align-items:center;margin:3px 0'>"
+            f"<div style='width:110px'>{html.escape(name.replace('_', ' '))}</div>"
+            f"<div style='position:relative;flex:1;height:24px;background:#eee'>{bars}</div></div>"
+        )
     if not lanes:
         return "<div class='crab-timeline'><p>No events in the answer.</p></div>"
-    ticks = "".join(f"<span style='position:absolute;left:{100 * t / duration:.2f}%'>{t:g}s</span>"
-                    for t in range(0, int(duration) + 1, max(1, int(duration) // 10)))
-    axis = (f"<div style='display:flex'><div style='width:110px'></div><div style='position:relative;flex:1;"
-            f"height:16px;font-size:11px'>{ticks}</div></div>")
+    ticks = "".join(
+        f"<span style='position:absolute;left:{100 * t / duration:.2f}%'>{t:g}s</span>"
+        for t in range(0, int(duration) + 1, max(1, int(duration) // 10))
+    )
+    axis = (
+        f"<div style='display:flex'><div style='width:110px'></div><div style='position:relative;flex:1;"
+        f"height:16px;font-size:11px'>{ticks}</div></div>"
+    )
     return f"<div class='crab-timeline'>{''.join(lanes)}{axis}</div>"

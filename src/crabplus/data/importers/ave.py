@@ -62,17 +62,29 @@ def read_ave_annotations(path: str | Path) -> list[AveAnnotation]:
             if lineno == 1 and tuple(p.lower().replace(" ", "") for p in parts) == _HEADER:
                 continue
             if len(parts) != 5:
-                raise RecordError(f"expected 5 '&'-separated fields (Category&VideoID&Quality&StartTime&EndTime), "
-                                  f"got {len(parts)}: {text!r}", file=str(path), line=lineno)
+                raise RecordError(
+                    f"expected 5 '&'-separated fields (Category&VideoID&Quality&StartTime&EndTime), "
+                    f"got {len(parts)}: {text!r}",
+                    file=str(path),
+                    line=lineno,
+                )
             category, vid, quality, start_s, end_s = parts
             try:
                 start, end = int(start_s), int(end_s)
             except ValueError:
-                raise RecordError(f"start/end must be whole seconds, got {start_s!r}/{end_s!r}",
-                                  file=str(path), line=lineno, field="StartTime/EndTime") from None
+                raise RecordError(
+                    f"start/end must be whole seconds, got {start_s!r}/{end_s!r}",
+                    file=str(path),
+                    line=lineno,
+                    field="StartTime/EndTime",
+                ) from None
             if not 0 <= start < end <= AVE_SEGMENTS:
-                raise RecordError(f"need 0 <= start < end <= {AVE_SEGMENTS}, got [{start}, {end}]",
-                                  file=str(path), line=lineno, field="StartTime/EndTime")
+                raise RecordError(
+                    f"need 0 <= start < end <= {AVE_SEGMENTS}, got [{start}, {end}]",
+                    file=str(path),
+                    line=lineno,
+                    field="StartTime/EndTime",
+                )
             if not category or not vid:
                 raise RecordError("empty category or video id", file=str(path), line=lineno, field="Category")
             out.append(AveAnnotation(category, vid, quality, start, end))

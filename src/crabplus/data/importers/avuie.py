@@ -72,8 +72,18 @@ def finalize(d: Draft) -> Record:
     if missing:
         raise Skip(*(d.problem or (MISSING_FIELD, f"no value for answer field(s) {missing}")))
     target = d.target if d.split == "train" else render_target(None, render_answer(spec, d.answer))
-    rec = Record(f"{d.task}-{d.split}-{d.index:06d}", d.task, spec.task, d.split, d.media, d.instruction,
-                 d.answer, target, None, d.meta)
+    rec = Record(
+        f"{d.task}-{d.split}-{d.index:06d}",
+        d.task,
+        spec.task,
+        d.split,
+        d.media,
+        d.instruction,
+        d.answer,
+        target,
+        None,
+        d.meta,
+    )
     try:
         return record_from_json(rec.to_json())
     except RecordError as exc:
@@ -88,12 +98,24 @@ def _missing_media(root: Path, rec: Record) -> list[str]:
 def _unav_test_samples(gt: GroundTruth) -> list[dict]:
     """The release ships no UnAV-100 test file; with the benchmark JSON, its ``test`` subset becomes
     test records whose media is expected at ``AVUIE_2/unav/{video,audio}/<vid>.{mp4,mp3}``."""
-    return [{"video_path": f"{vid}.mp4", "audio_path": f"{vid}.mp3", "vid": vid}
-            for vid, video in sorted(gt.unav.items()) if video.subset == "test"]
+    return [
+        {"video_path": f"{vid}.mp4", "audio_path": f"{vid}.mp3", "vid": vid}
+        for vid, video in sorted(gt.unav.items())
+        if video.subset == "test"
+    ]
 
 
-def import_split(root: Path, task: str, split: str, samples: list, source: str, rep: SplitReport, ctx: Context,
-                 gt: GroundTruth, skip_missing_media: bool) -> list[Record]:
+def import_split(
+    root: Path,
+    task: str,
+    split: str,
+    samples: list,
+    source: str,
+    rep: SplitReport,
+    ctx: Context,
+    gt: GroundTruth,
+    skip_missing_media: bool,
+) -> list[Record]:
     """Convert, merge, finalise and media-check the ``samples`` of one file, counting into ``rep``."""
     records: list[Record] = []
     gt_counts = {"merged": 0, "changed": 0, "not_found": 0}
@@ -122,16 +144,25 @@ def import_split(root: Path, task: str, split: str, samples: list, source: str, 
     return records
 
 
-def import_avuie(root: str | Path, out: str | Path, *, tasks: Iterable[str] | str | None = None,
-                 splits: Iterable[str] = RELEASE_SPLITS, skip_missing_media: bool = True,
-                 ground_truth: GroundTruthFiles | None = None, parser: Parser | None = None) -> ImportReport:
+def import_avuie(
+    root: str | Path,
+    out: str | Path,
+    *,
+    tasks: Iterable[str] | str | None = None,
+    splits: Iterable[str] = RELEASE_SPLITS,
+    skip_missing_media: bool = True,
+    ground_truth: GroundTruthFiles | None = None,
+    parser: Parser | None = None,
+) -> ImportReport:
     """Import the release under ``root`` into ``out`` (see the module docstring) and return the
     report, also written to ``out/import_report.json``. A release file that is not valid JSON is
     reported as an error for that file and the import goes on with the others."""
     root, out = Path(root), Path(out)
     if not (root / RELEASE_DIR).is_dir():
-        raise RecordError(f"no {RELEASE_DIR}/ folder under the data root (ROOT is the folder that holds "
-                          f"{RELEASE_DIR}/)", file=str(root))
+        raise RecordError(
+            f"no {RELEASE_DIR}/ folder under the data root (ROOT is the folder that holds {RELEASE_DIR}/)",
+            file=str(root),
+        )
     tasks = parse_tasks(tasks)
     splits = list(splits)
     if bad := [s for s in splits if s not in RELEASE_SPLITS]:
@@ -141,8 +172,10 @@ def import_avuie(root: str | Path, out: str | Path, *, tasks: Iterable[str] | st
     report = ImportReport(root=str(root), out=str(out), skip_missing_media=skip_missing_media, check_media=True)
     report.notes.extend(gt.notes)
     if ctx.parse is None:
-        report.notes.append("crabplus.tasks.parsers is not available: answers that live only in target text "
-                            "(unav, avvp, s4/ms3/arig/ref_avs train) cannot be recovered")
+        report.notes.append(
+            "crabplus.tasks.parsers is not available: answers that live only in target text "
+            "(unav, avvp, s4/ms3/arig/ref_avs train) cannot be recovered"
+        )
     for task in tasks:
         for split in splits:
             rep = report.add(task, split)

@@ -21,10 +21,31 @@ from crabplus.schema.records import Event, RecordError
 
 #: The 25 LLP classes in the official index order.
 AVVP_CLASSES: tuple[str, ...] = (
-    "Speech", "Car", "Cheering", "Dog", "Cat", "Frying_(food)", "Basketball_bounce", "Fire_alarm",
-    "Chainsaw", "Cello", "Banjo", "Singing", "Chicken_rooster", "Violin_fiddle", "Vacuum_cleaner",
-    "Baby_laughter", "Accordion", "Lawn_mower", "Motorcycle", "Helicopter", "Acoustic_guitar",
-    "Telephone_bell_ringing", "Baby_cry_infant_cry", "Blender", "Clapping",
+    "Speech",
+    "Car",
+    "Cheering",
+    "Dog",
+    "Cat",
+    "Frying_(food)",
+    "Basketball_bounce",
+    "Fire_alarm",
+    "Chainsaw",
+    "Cello",
+    "Banjo",
+    "Singing",
+    "Chicken_rooster",
+    "Violin_fiddle",
+    "Vacuum_cleaner",
+    "Baby_laughter",
+    "Accordion",
+    "Lawn_mower",
+    "Motorcycle",
+    "Helicopter",
+    "Acoustic_guitar",
+    "Telephone_bell_ringing",
+    "Baby_cry_infant_cry",
+    "Blender",
+    "Clapping",
 )
 AVVP_SEGMENTS = 10
 
@@ -44,14 +65,18 @@ def _rows(path: Path, columns: tuple[str, ...]):
         reader = csv.reader(handle, delimiter="\t")
         header = next(reader, None)
         if header is None or tuple(h.strip() for h in header) != columns:
-            raise RecordError(f"expected a tab-separated header {'<TAB>'.join(columns)!r}, got {header!r}",
-                              file=str(path), line=1)
+            raise RecordError(
+                f"expected a tab-separated header {'<TAB>'.join(columns)!r}, got {header!r}", file=str(path), line=1
+            )
         for lineno, row in enumerate(reader, start=2):
             if not row or not any(c.strip() for c in row):
                 continue
             if len(row) != len(columns):
-                raise RecordError(f"expected {len(columns)} tab-separated fields, got {len(row)}: {row!r}",
-                                  file=str(path), line=lineno)
+                raise RecordError(
+                    f"expected {len(columns)} tab-separated fields, got {len(row)}: {row!r}",
+                    file=str(path),
+                    line=lineno,
+                )
             yield lineno, [c.strip() for c in row]
 
 
@@ -63,11 +88,19 @@ def read_avvp_eval_csv(path: str | Path) -> dict[str, list[Event]]:
         try:
             onset, offset = int(onset_s), int(offset_s)
         except ValueError:
-            raise RecordError(f"onset/offset must be whole seconds, got {onset_s!r}/{offset_s!r}",
-                              file=str(path), line=lineno, field="onset/offset") from None
+            raise RecordError(
+                f"onset/offset must be whole seconds, got {onset_s!r}/{offset_s!r}",
+                file=str(path),
+                line=lineno,
+                field="onset/offset",
+            ) from None
         if not 0 <= onset < offset <= AVVP_SEGMENTS:
-            raise RecordError(f"need 0 <= onset < offset <= {AVVP_SEGMENTS}, got [{onset}, {offset}]",
-                              file=str(path), line=lineno, field="onset/offset")
+            raise RecordError(
+                f"need 0 <= onset < offset <= {AVVP_SEGMENTS}, got [{onset}, {offset}]",
+                file=str(path),
+                line=lineno,
+                field="onset/offset",
+            )
         if not label:
             raise RecordError("empty event label", file=str(path), line=lineno, field="event_labels")
         out.setdefault(name, []).append(Event(label, float(onset), float(offset)))
@@ -85,8 +118,10 @@ def read_avvp_eval(audio_csv: str | Path, visual_csv: str | Path) -> dict[str, A
 
 def read_avvp_weak_csv(path: str | Path) -> dict[str, list[str]]:
     """``filename -> video-level labels`` of a weak-label file (``filename	event_labels``)."""
-    return {name: [c.strip() for c in labels.split(",") if c.strip()]
-            for _, (name, labels) in _rows(Path(path), ("filename", "event_labels"))}
+    return {
+        name: [c.strip() for c in labels.split(",") if c.strip()]
+        for _, (name, labels) in _rows(Path(path), ("filename", "event_labels"))
+    }
 
 
 def event_matrix(events: list[Event], classes: tuple[str, ...] = AVVP_CLASSES) -> list[list[int]]:

@@ -100,8 +100,9 @@ def _image_field(split: str) -> str:
 
 
 def _image_media(task: str, split: str, raw: dict) -> Media:
-    return Media(image=media_path(task, None, raw, _image_field(split)),
-                 audio=media_path(task, None, raw, "audio_path"))
+    return Media(
+        image=media_path(task, None, raw, _image_field(split)), audio=media_path(task, None, raw, "audio_path")
+    )
 
 
 def _mask_answer(ctx: Context, rel: str, *, required: bool) -> tuple[list[int], list[list[int]]] | None:
@@ -144,16 +145,20 @@ def _choice(raw: dict, name: str) -> int:
 
 
 def _a2v(d: Draft, raw: dict, ctx: Context) -> None:
-    d.media = Media(video=media_path("a2v", "video", raw, "video1_path"),
-                    video2=media_path("a2v", "video", raw, "video2_path"),
-                    audio=media_path("a2v", "audio", raw, "audio_path"))
+    d.media = Media(
+        video=media_path("a2v", "video", raw, "video1_path"),
+        video2=media_path("a2v", "video", raw, "video2_path"),
+        audio=media_path("a2v", "audio", raw, "audio_path"),
+    )
     d.answer.choice = _choice(raw, "correct_video")
 
 
 def _v2a(d: Draft, raw: dict, ctx: Context) -> None:
-    d.media = Media(video=media_path("v2a", "video", raw, "video_path"),
-                    audio=media_path("v2a", "audio", raw, "audio1_path"),
-                    audio2=media_path("v2a", "audio", raw, "audio2_path"))
+    d.media = Media(
+        video=media_path("v2a", "video", raw, "video_path"),
+        audio=media_path("v2a", "audio", raw, "audio1_path"),
+        audio2=media_path("v2a", "audio", raw, "audio2_path"),
+    )
     d.answer.choice = _choice(raw, "correct_audio")
 
 
@@ -285,8 +290,11 @@ def _arig(d: Draft, raw: dict, ctx: Context) -> None:
         value = raw.get(name)
         if value is None:
             raise Skip(MISSING_FIELD, f"field {name!r} is missing")
-        if (not isinstance(value, list | tuple) or len(value) != 2
-                or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)):
+        if (
+            not isinstance(value, list | tuple)
+            or len(value) != 2
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        ):
             raise Skip(INVALID_FIELD, f"field {name!r}: expected [x, y], got {value!r}")
         corners.extend(int(round(v)) for v in value)
     d.answer.label, d.answer.box = label, corners
@@ -331,8 +339,18 @@ def _ref_avs(d: Draft, raw: dict, ctx: Context) -> None:
 
 FAMILIES: dict[str, Callable[[Draft, dict, Context], None]] = {
     **{t: _classify for t in CLASS_FIELD},
-    "a2v": _a2v, "v2a": _v2a, "avqa": _avqa, "avqa_thu": _avqa_thu, "ave": _ave, "unav": _unav,
-    "avvp": _avvp, "avcap": _avcap, "s4": _avs, "ms3": _avs, "arig": _arig, "ref_avs": _ref_avs,
+    "a2v": _a2v,
+    "v2a": _v2a,
+    "avqa": _avqa,
+    "avqa_thu": _avqa_thu,
+    "ave": _ave,
+    "unav": _unav,
+    "avvp": _avvp,
+    "avcap": _avcap,
+    "s4": _avs,
+    "ms3": _avs,
+    "arig": _arig,
+    "ref_avs": _ref_avs,
 }
 
 
@@ -343,7 +361,15 @@ def convert(task: str, split: str, raw: Any, index: int, source: str, ctx: Conte
         raise Skip(NOT_AN_OBJECT, f"expected a JSON object, got {type(raw).__name__}")
     spec = DATASETS[task]
     target = get_str(raw, target_field(task)) if split == "train" else None
-    d = Draft(task, split, index, Media(), spec.instruction, Answer(), release_meta(task, split, raw, source, index),
-              target=target)
+    d = Draft(
+        task,
+        split,
+        index,
+        Media(),
+        spec.instruction,
+        Answer(),
+        release_meta(task, split, raw, source, index),
+        target=target,
+    )
     FAMILIES[task](d, raw, ctx)
     return d

@@ -18,8 +18,9 @@ def read_json(path: str | Path, what: str) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise RecordError(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
-                          file=str(path)) from None
+        raise RecordError(
+            f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", file=str(path)
+        ) from None
     except UnicodeDecodeError as exc:
         raise RecordError(f"not UTF-8 text: {exc}", file=str(path)) from None
     except RecursionError:  # json's decoder recurses once per bracket: a 100k-deep file exhausts the stack

@@ -96,8 +96,13 @@ class GroundTruth:
     def merge(self, d: Draft) -> str | None:
         """Apply the ground truth of ``d.task`` to the draft: ``"merged"``, ``"changed"``,
         ``"not_found"``, or None when no file was given for the task."""
-        handler = {"ave": self._ave, "avvp": self._avvp, "avqa": self._avqa, "ref_avs": self._refavs,
-                   "unav": self._unav}.get(d.task)
+        handler = {
+            "ave": self._ave,
+            "avvp": self._avvp,
+            "avqa": self._avqa,
+            "ref_avs": self._refavs,
+            "unav": self._unav,
+        }.get(d.task)
         if handler is None or getattr(self, {"ref_avs": "refavs"}.get(d.task, d.task)) is None:
             return None
         outcome = handler(d)
@@ -120,7 +125,8 @@ class GroundTruth:
             return "not_found"
         changed = d.answer.audio_events is not None and (
             _events_key(d.answer.audio_events) != _events_key(video.audio)
-            or _events_key(d.answer.visual_events) != _events_key(video.visual))
+            or _events_key(d.answer.visual_events) != _events_key(video.visual)
+        )
         d.answer.audio_events, d.answer.visual_events = list(video.audio), list(video.visual)
         d.problem = None
         return "changed" if changed else "merged"

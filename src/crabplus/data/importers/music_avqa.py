@@ -62,8 +62,9 @@ def fill_template(template: str, values: list[str], **where) -> str:
     """``template`` with its ``<...>`` placeholders replaced in order by ``values``."""
     slots = _PLACEHOLDER.findall(template)
     if len(slots) != len(values):
-        raise RecordError(f"{len(slots)} placeholders {slots} but {len(values)} templ_values {values}",
-                          field="templ_values", **where)
+        raise RecordError(
+            f"{len(slots)} placeholders {slots} but {len(values)} templ_values {values}", field="templ_values", **where
+        )
     it = iter(values)
     return _PLACEHOLDER.sub(lambda _m: str(next(it)), template)
 
@@ -86,8 +87,11 @@ def read_music_avqa(path: str | Path) -> list[AvqaQuestion]:
         qtype = parse_json_list(row["type"], what="type", **where)
         values = parse_json_list(row.get("templ_values", "[]"), what="templ_values", **where)
         question = fill_template(str(row["question_content"]), [str(v) for v in values], **where)
-        out.append(AvqaQuestion(str(row["video_id"]), str(row["question_id"]), tuple(str(t) for t in qtype),
-                                question, str(row["anser"])))
+        out.append(
+            AvqaQuestion(
+                str(row["video_id"]), str(row["question_id"]), tuple(str(t) for t in qtype), question, str(row["anser"])
+            )
+        )
     return out
 
 

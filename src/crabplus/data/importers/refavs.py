@@ -43,7 +43,7 @@ def category_of(uid: str, vid: str) -> str | None:
     prefix = vid + "_"
     if not uid.startswith(prefix):
         return None
-    rest, _, n = uid[len(prefix):].rpartition("_")
+    rest, _, n = uid[len(prefix) :].rpartition("_")
     if not rest or not n.isdigit():
         return None
     return rest.replace("_", " ")
@@ -68,17 +68,21 @@ def read_refavs_metadata(path: str | Path) -> tuple[list[RefAvsExpression], int]
                 todo += 1
                 continue
             if len(row) < len(_COLUMNS):
-                raise RecordError(f"expected {len(_COLUMNS)} fields, got {len(row)}: {row!r}", file=str(path),
-                                  line=lineno)
+                raise RecordError(
+                    f"expected {len(_COLUMNS)} fields, got {len(row)}: {row!r}", file=str(path), line=lineno
+                )
             # an unquoted comma inside the expression would split it; join the tail back
             vid, uid, split, fid = (c.strip() for c in row[:4])
             expression = ",".join(row[4:]).strip()
             if split not in REFAVS_SPLITS:
-                raise RecordError(f"unknown split {split!r} (known: {', '.join(REFAVS_SPLITS)})", file=str(path),
-                                  line=lineno, field="split")
+                raise RecordError(
+                    f"unknown split {split!r} (known: {', '.join(REFAVS_SPLITS)})",
+                    file=str(path),
+                    line=lineno,
+                    field="split",
+                )
             if not fid.isdigit():
-                raise RecordError(f"fid must be a whole number, got {fid!r}", file=str(path), line=lineno,
-                                  field="fid")
+                raise RecordError(f"fid must be a whole number, got {fid!r}", file=str(path), line=lineno, field="fid")
             out.append(RefAvsExpression(vid, uid, split, fid, expression))
     return out, todo
 
@@ -91,8 +95,9 @@ def refavs_index(rows: list[RefAvsExpression]) -> dict[str, list[RefAvsExpressio
     return out
 
 
-def find_expression(index: dict[str, list[RefAvsExpression]], uid: str,
-                    expression: str | None) -> RefAvsExpression | None:
+def find_expression(
+    index: dict[str, list[RefAvsExpression]], uid: str, expression: str | None
+) -> RefAvsExpression | None:
     """The metadata row of object ``uid`` with this expression (case and surrounding space ignored);
     the only row of ``uid`` when no expression is given; None when nothing matches."""
     rows = index.get(uid, [])

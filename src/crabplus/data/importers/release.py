@@ -35,12 +35,27 @@ TARGET_FIELD = {"ucf": "new_label", "ref_avs": "output"} | {
 }
 
 #: The class field of the action and emotion tasks.
-CLASS_FIELD = {"ks": "action", "ucf": "label", "meld": "Emotion", "mer24": "discrete", "cremad": "emotion",
-               "mafw": "emotion", "dfew": "emotion"}
+CLASS_FIELD = {
+    "ks": "action",
+    "ucf": "label",
+    "meld": "Emotion",
+    "mer24": "discrete",
+    "cremad": "emotion",
+    "mafw": "emotion",
+    "dfew": "emotion",
+}
 
 #: Fields the importer maps into the record itself; every other release field is kept in ``meta``.
-PATH_FIELDS = ("video_path", "audio_path", "video1_path", "video2_path", "audio1_path", "audio2_path",
-               "image_path", "visual_path")
+PATH_FIELDS = (
+    "video_path",
+    "audio_path",
+    "video1_path",
+    "video2_path",
+    "audio1_path",
+    "audio2_path",
+    "image_path",
+    "visual_path",
+)
 
 
 class Skip(Exception):

@@ -57,14 +57,20 @@ class SplitReport:
     def check(self) -> None:
         """Every record read is either written or skipped under a reason."""
         if self.read != self.written + self.n_skipped:
-            raise AssertionError(f"{self.task}/{self.split}: read {self.read} != written {self.written} + "
-                                 f"skipped {self.n_skipped}")
+            raise AssertionError(
+                f"{self.task}/{self.split}: read {self.read} != written {self.written} + skipped {self.n_skipped}"
+            )
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "source": self.source, "status": self.status, "output": self.output, "read": self.read,
-            "written": self.written, "skipped": dict(sorted(self.skipped.items())),
-            "skipped_total": self.n_skipped, "examples": self.examples,
+            "source": self.source,
+            "status": self.status,
+            "output": self.output,
+            "read": self.read,
+            "written": self.written,
+            "skipped": dict(sorted(self.skipped.items())),
+            "skipped_total": self.n_skipped,
+            "examples": self.examples,
         }
         if self.kept_missing_media:
             out["kept_missing_media"] = self.kept_missing_media
@@ -95,17 +101,28 @@ class ImportReport:
         for f in self.files:
             for reason, n in f.skipped.items():
                 skipped[reason] = skipped.get(reason, 0) + n
-        return {"read": sum(f.read for f in self.files), "written": sum(f.written for f in self.files),
-                "skipped": dict(sorted(skipped.items())), "skipped_total": sum(skipped.values()),
-                "kept_missing_media": sum(f.kept_missing_media for f in self.files),
-                "errors": sum(1 for f in self.files if f.status.startswith("error"))}
+        return {
+            "read": sum(f.read for f in self.files),
+            "written": sum(f.written for f in self.files),
+            "skipped": dict(sorted(skipped.items())),
+            "skipped_total": sum(skipped.values()),
+            "kept_missing_media": sum(f.kept_missing_media for f in self.files),
+            "errors": sum(1 for f in self.files if f.status.startswith("error")),
+        }
 
     def to_json(self) -> dict[str, Any]:
         tasks: dict[str, dict[str, Any]] = {}
         for f in self.files:
             tasks.setdefault(f.task, {})[f.split] = f.to_json()
-        return {"root": self.root, "out": self.out, "skip_missing_media": self.skip_missing_media,
-                "check_media": self.check_media, "totals": self.totals(), "tasks": tasks, "notes": self.notes}
+        return {
+            "root": self.root,
+            "out": self.out,
+            "skip_missing_media": self.skip_missing_media,
+            "check_media": self.check_media,
+            "totals": self.totals(),
+            "tasks": tasks,
+            "notes": self.notes,
+        }
 
     def write(self, path: str | Path) -> Path:
         for f in self.files:
@@ -125,10 +142,17 @@ class ImportReport:
                 reasons += f" (kept with missing media: {f.kept_missing_media})"
             gt = f.ground_truth
             names = " + ".join(Path(p).name for p in str(gt.get("file", "")).split(" + "))
-            gt_text = (f"{names}: merged {gt.get('merged', 0)}, changed {gt.get('changed', 0)}, "
-                       f"not found {gt.get('not_found', 0)}") if gt else "-"
+            gt_text = (
+                (
+                    f"{names}: merged {gt.get('merged', 0)}, changed {gt.get('changed', 0)}, "
+                    f"not found {gt.get('not_found', 0)}"
+                )
+                if gt
+                else "-"
+            )
             table.add_row(f.task, f.split, f.status, str(f.read), str(f.written), reasons, gt_text)
         t = self.totals()
-        table.add_row("total", "", f"{t['errors']} error(s)", str(t["read"]), str(t["written"]),
-                      str(t["skipped_total"]), "")
+        table.add_row(
+            "total", "", f"{t['errors']} error(s)", str(t["read"]), str(t["written"]), str(t["skipped_total"]), ""
+        )
         return table

@@ -56,19 +56,23 @@ def read_unav(path: str | Path, subset: str | None = None) -> dict[str, UnavVide
         for i, ann in enumerate(entry.get("annotations") or []):
             seg = ann.get("segment") if isinstance(ann, dict) else None
             label = ann.get("label") if isinstance(ann, dict) else None
-            if (not isinstance(seg, list) or len(seg) != 2
-                    or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in seg)):
-                raise RecordError(f"expected segment [start, end] in seconds, got {seg!r}",
-                                  field=f"annotations[{i}].segment", **where)
+            if (
+                not isinstance(seg, list)
+                or len(seg) != 2
+                or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in seg)
+            ):
+                raise RecordError(
+                    f"expected segment [start, end] in seconds, got {seg!r}", field=f"annotations[{i}].segment", **where
+                )
             if not isinstance(label, str) or not label:
-                raise RecordError(f"expected a label string, got {label!r}", field=f"annotations[{i}].label",
-                                  **where)
+                raise RecordError(f"expected a label string, got {label!r}", field=f"annotations[{i}].label", **where)
             start, end = float(seg[0]), float(seg[1])
             if not 0 <= start < end:
                 raise RecordError(f"need 0 <= start < end, got {seg}", field=f"annotations[{i}].segment", **where)
             events.append(Event(label, start, end))
         kept = dedupe_events(events)
         duration = entry.get("duration")
-        out[vid] = UnavVideo(str(entry.get("subset")), float(duration) if duration is not None else None,
-                             kept, len(events) - len(kept))
+        out[vid] = UnavVideo(
+            str(entry.get("subset")), float(duration) if duration is not None else None, kept, len(events) - len(kept)
+        )
     return out

@@ -34,11 +34,18 @@ from crabplus.utils.errors import describe
 from crabplus.utils.io import read_json, read_safetensors, read_safetensors_header
 
 #: Each trainable part's submodules (``model.modular.trainable``).
-PART_MODULES = {"vision": ("visual",), "audio": ("audio_tower",), "projectors": ("vision_projector",
-                                                                                   "audio_projector"),
-                "llm": ("language_model",)}
-_VISION_TOWERS = {"clip": CLIPVisionModel, "clip_vision_model": CLIPVisionModel, "siglip": SiglipVisionModel,
-                  "siglip_vision_model": SiglipVisionModel}
+PART_MODULES = {
+    "vision": ("visual",),
+    "audio": ("audio_tower",),
+    "projectors": ("vision_projector", "audio_projector"),
+    "llm": ("language_model",),
+}
+_VISION_TOWERS = {
+    "clip": CLIPVisionModel,
+    "clip_vision_model": CLIPVisionModel,
+    "siglip": SiglipVisionModel,
+    "siglip_vision_model": SiglipVisionModel,
+}
 
 
 def uses_parts(model_cfg: ModelConfig) -> bool:
@@ -83,15 +90,22 @@ def build_modular(model_cfg: ModelConfig, tokenizer, device: str) -> ModularAVMo
     elif model_cfg.preset in TINY_PRESETS:
         dims = preset_dims(model_cfg.preset)
         settings = model_cfg.modular
-        config = build_modular_config(dims, dims.vocab_size or len(tokenizer), special_token_ids(tokenizer),
-                                      projector=settings.projector, vision_queries=settings.vision_queries,
-                                      audio_queries=settings.audio_queries)
+        config = build_modular_config(
+            dims,
+            dims.vocab_size or len(tokenizer),
+            special_token_ids(tokenizer),
+            projector=settings.projector,
+            vision_queries=settings.vision_queries,
+            audio_queries=settings.audio_queries,
+        )
         model = ModularAVModel(config, attn_implementation=model_cfg.attn_implementation).to(dtype)
         source = f"preset {model_cfg.preset!r}"
     else:
-        raise CheckpointError(f"model.preset {model_cfg.preset!r} needs its parts on local disk: model.modular.vision "
-                              "(CLIP or SigLIP), model.modular.audio (Whisper) and model.modular.llm (a causal LM "
-                              "with its tokenizer), or model.checkpoint (a saved modular run)")
+        raise CheckpointError(
+            f"model.preset {model_cfg.preset!r} needs its parts on local disk: model.modular.vision "
+            "(CLIP or SigLIP), model.modular.audio (Whisper) and model.modular.llm (a causal LM "
+            "with its tokenizer), or model.checkpoint (a saved modular run)"
+        )
     _check_fit(model, tokenizer, source)
     model = model.to(device)
     set_trainable(model, model_cfg.modular.trainable)
@@ -109,15 +123,20 @@ def set_trainable(model: nn.Module, parts: list[str]) -> None:
 
 def load_modular(path: Path, model_cfg: ModelConfig, dtype: torch.dtype) -> ModularAVModel:
     """A modular model from one of our saved folders (an adapter-only save: from the base it names)."""
-    meta = read_json(path / META_FILE, CheckpointError,
-                     f"model.checkpoint {path}: no {META_FILE} (a modular model loads from a saved crabplus run; "
-                     "to start from released parts give model.modular.vision/audio/llm instead)")
+    meta = read_json(
+        path / META_FILE,
+        CheckpointError,
+        f"model.checkpoint {path}: no {META_FILE} (a modular model loads from a saved crabplus run; "
+        "to start from released parts give model.modular.vision/audio/llm instead)",
+    )
     if meta.get("base") != "included":
         return load_modular(resolve_base(path, meta), model_cfg, dtype)
     model_type = read_json(path / "config.json", CheckpointError).get("model_type")
     if model_type != MODULAR_MODEL_TYPE:
-        raise CheckpointError(f"{path / 'config.json'}: field 'model_type' is {model_type!r}, a model.family "
-                              f"'modular' checkpoint has {MODULAR_MODEL_TYPE!r} (is this a unified model's folder?)")
+        raise CheckpointError(
+            f"{path / 'config.json'}: field 'model_type' is {model_type!r}, a model.family "
+            f"'modular' checkpoint has {MODULAR_MODEL_TYPE!r} (is this a unified model's folder?)"
+        )
     try:
         config = ModularAVConfig.from_pretrained(str(path), local_files_only=True)
     except Exception as exc:  # noqa: BLE001 - any failure on this folder is the folder's
@@ -135,17 +154,21 @@ def _load_exact(module: nn.Module, state: dict, source: str) -> None:
     unexpected = sorted(set(state) - set(own))
     shapes = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
     if missing or unexpected or shapes:
-        raise CheckpointError(f"{source}: does not fit the model: {len(missing)} missing (e.g. {missing[:3]}), "
-                              f"{len(unexpected)} unexpected (e.g. {unexpected[:3]}), {len(shapes)} of another "
-                              f"shape (e.g. {shapes[:3]})")
+        raise CheckpointError(
+            f"{source}: does not fit the model: {len(missing)} missing (e.g. {missing[:3]}), "
+            f"{len(unexpected)} unexpected (e.g. {unexpected[:3]}), {len(shapes)} of another "
+            f"shape (e.g. {shapes[:3]})"
+        )
     module.load_state_dict(state, strict=True)
 
 
 def _part_dir(model_cfg: ModelConfig, part: str) -> Path:
     value = model_cfg.modular.parts[part]
     if value is None:
-        raise CheckpointError(f"model.modular.{part}: missing; a modular model built from parts needs "
-                              "model.modular.vision, model.modular.audio and model.modular.llm")
+        raise CheckpointError(
+            f"model.modular.{part}: missing; a modular model built from parts needs "
+            "model.modular.vision, model.modular.audio and model.modular.llm"
+        )
     path = Path(value)
     if not path.is_dir():
         raise CheckpointError(f"model.modular.{part} {path}: not a directory")
@@ -161,18 +184,26 @@ def _from_parts(model_cfg: ModelConfig, tokenizer, dtype: torch.dtype) -> Modula
     for weights in sorted(llm_dir.glob("*.safetensors")):
         read_safetensors_header(weights, CheckpointError)
     try:
-        llm, info = AutoModelForCausalLM.from_pretrained(str(llm_dir), local_files_only=True, dtype=dtype,
-                                                         attn_implementation=attn, output_loading_info=True)
+        llm, info = AutoModelForCausalLM.from_pretrained(
+            str(llm_dir), local_files_only=True, dtype=dtype, attn_implementation=attn, output_loading_info=True
+        )
     except Exception as exc:  # noqa: BLE001
         raise CheckpointError(f"model.modular.llm {llm_dir}: cannot load a causal LM: {describe(exc)}") from exc
     _no_missing(info, f"model.modular.llm {llm_dir}")
     if len(tokenizer) > llm.get_input_embeddings().weight.shape[0]:
         llm.resize_token_embeddings(len(tokenizer))  # the placeholder tokens parts_tokenizer added
     settings = model_cfg.modular
-    config = build_modular_config(preset_dims(model_cfg.preset), len(tokenizer), special_token_ids(tokenizer),
-                                  projector=settings.projector, vision_queries=settings.vision_queries,
-                                  audio_queries=settings.audio_queries, vision=visual.config, audio=audio.config,
-                                  text=llm.config)
+    config = build_modular_config(
+        preset_dims(model_cfg.preset),
+        len(tokenizer),
+        special_token_ids(tokenizer),
+        projector=settings.projector,
+        vision_queries=settings.vision_queries,
+        audio_queries=settings.audio_queries,
+        vision=visual.config,
+        audio=audio.config,
+        text=llm.config,
+    )
     model = ModularAVModel(config, visual=visual, audio_tower=audio, language_model=llm, attn_implementation=attn)
     for projector in (model.vision_projector, model.audio_projector):
         projector.to(dtype)
@@ -182,22 +213,28 @@ def _from_parts(model_cfg: ModelConfig, tokenizer, dtype: torch.dtype) -> Modula
 def _no_missing(info: dict, source: str) -> None:
     missing = list(info.get("missing_keys") or [])
     if missing:
-        raise CheckpointError(f"{source}: the weights lack {len(missing)} tensor(s) the model needs, e.g. "
-                              f"{missing[:3]}; the checkpoint is incomplete or of another model")
+        raise CheckpointError(
+            f"{source}: the weights lack {len(missing)} tensor(s) the model needs, e.g. "
+            f"{missing[:3]}; the checkpoint is incomplete or of another model"
+        )
 
 
 def _vision_tower(path: Path, dtype: torch.dtype, attn: str) -> nn.Module:
     """CLIP's or SigLIP's vision tower from a local checkpoint of the whole model or of the tower alone."""
-    model_type = read_json(path / "config.json", CheckpointError,
-                           f"model.modular.vision {path}: no config.json").get("model_type")
+    model_type = read_json(path / "config.json", CheckpointError, f"model.modular.vision {path}: no config.json").get(
+        "model_type"
+    )
     if model_type not in _VISION_TOWERS:
-        raise CheckpointError(f"{path / 'config.json'}: field 'model_type' is {model_type!r}; the vision part must "
-                              f"be one of {sorted(_VISION_TOWERS)}")
+        raise CheckpointError(
+            f"{path / 'config.json'}: field 'model_type' is {model_type!r}; the vision part must "
+            f"be one of {sorted(_VISION_TOWERS)}"
+        )
     for weights in sorted(path.glob("*.safetensors")):
         read_safetensors_header(weights, CheckpointError)
     try:
         tower, info = _VISION_TOWERS[model_type].from_pretrained(
-            str(path), local_files_only=True, dtype=dtype, attn_implementation=attn, output_loading_info=True)
+            str(path), local_files_only=True, dtype=dtype, attn_implementation=attn, output_loading_info=True
+        )
     except Exception as exc:  # noqa: BLE001
         raise CheckpointError(f"model.modular.vision {path}: cannot load the vision tower: {describe(exc)}") from exc
     _no_missing(info, f"model.modular.vision {path}")
@@ -211,8 +248,10 @@ def _whisper_encoder(path: Path, dtype: torch.dtype, attn: str) -> WhisperEncode
     except Exception as exc:  # noqa: BLE001
         raise CheckpointError(f"model.modular.audio {path}: cannot read its config: {describe(exc)}") from exc
     if config.model_type != "whisper":
-        raise CheckpointError(f"{path / 'config.json'}: field 'model_type' is {config.model_type!r}; the audio part "
-                              "must be a Whisper checkpoint")
+        raise CheckpointError(
+            f"{path / 'config.json'}: field 'model_type' is {config.model_type!r}; the audio part "
+            "must be a Whisper checkpoint"
+        )
     files = sorted(path.glob("*.safetensors"))
     if not files:
         raise CheckpointError(f"model.modular.audio {path}: no .safetensors weights")
@@ -221,7 +260,7 @@ def _whisper_encoder(path: Path, dtype: torch.dtype, attn: str) -> WhisperEncode
         for key, value in read_safetensors(weights, CheckpointError).items():
             for prefix in ("model.encoder.", "encoder."):
                 if key.startswith(prefix):
-                    state[key[len(prefix):]] = value
+                    state[key[len(prefix) :]] = value
     config._attn_implementation = attn
     encoder = WhisperEncoder(config)
     _load_exact(encoder, state, f"model.modular.audio {path} (its encoder)")

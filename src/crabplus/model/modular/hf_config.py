@@ -52,8 +52,10 @@ class ModularAVConfig(PreTrainedConfig):
             raise ValueError(f"projector must be 'qformer' or 'mlp', got {self.projector!r}")
         window = 2 * int(self.audio_config.max_source_positions)  # mel frames per audio-encoder window
         if window % self.audio_segment_frames:
-            raise ValueError(f"audio_segment_frames {self.audio_segment_frames} must divide the audio encoder's "
-                             f"window of {window} mel frames (2 x max_source_positions)")
+            raise ValueError(
+                f"audio_segment_frames {self.audio_segment_frames} must divide the audio encoder's "
+                f"window of {window} mel frames (2 x max_source_positions)"
+            )
         if self.audio_segment_frames % 2:
             raise ValueError(f"audio_segment_frames {self.audio_segment_frames} must be even (the encoder halves it)")
         if self.tie_word_embeddings != bool(getattr(self.text_config, "tie_word_embeddings", False)):

@@ -37,24 +37,44 @@ class ModularAVModel(nn.Module):
     main_input_name = "input_ids"
     base_model_prefix = ""  # what PEFT asks a transformers-like model (it has a config with a model_type)
 
-    def __init__(self, config: ModularAVConfig, *, visual: nn.Module | None = None,
-                 audio_tower: nn.Module | None = None, language_model: nn.Module | None = None,
-                 attn_implementation: str = "sdpa"):
+    def __init__(
+        self,
+        config: ModularAVConfig,
+        *,
+        visual: nn.Module | None = None,
+        audio_tower: nn.Module | None = None,
+        language_model: nn.Module | None = None,
+        attn_implementation: str = "sdpa",
+    ):
         super().__init__()
         self.config = config
-        self.visual = visual if visual is not None else AutoModel.from_config(
-            config.vision_config, attn_implementation=attn_implementation)
-        self.audio_tower = audio_tower if audio_tower is not None else _whisper_encoder(config.audio_config,
-                                                                                         attn_implementation)
+        self.visual = (
+            visual
+            if visual is not None
+            else AutoModel.from_config(config.vision_config, attn_implementation=attn_implementation)
+        )
+        self.audio_tower = (
+            audio_tower if audio_tower is not None else _whisper_encoder(config.audio_config, attn_implementation)
+        )
         llm = config.text_config.hidden_size
-        self.vision_projector = Projector(config.projector, config.qformer_config, config.vision_config.hidden_size,
-                                          llm, config.vision_queries)
-        self.audio_projector = Projector(config.projector, config.qformer_config, config.audio_config.d_model, llm,
-                                         config.audio_queries)
-        self.language_model = language_model if language_model is not None else AutoModelForCausalLM.from_config(
-            config.text_config, attn_implementation=attn_implementation)
-        self._no_split_modules = sorted({name for part in (self.visual, self.audio_tower, self.language_model)
-                                         for name in (getattr(part, "_no_split_modules", None) or [])})
+        self.vision_projector = Projector(
+            config.projector, config.qformer_config, config.vision_config.hidden_size, llm, config.vision_queries
+        )
+        self.audio_projector = Projector(
+            config.projector, config.qformer_config, config.audio_config.d_model, llm, config.audio_queries
+        )
+        self.language_model = (
+            language_model
+            if language_model is not None
+            else AutoModelForCausalLM.from_config(config.text_config, attn_implementation=attn_implementation)
+        )
+        self._no_split_modules = sorted(
+            {
+                name
+                for part in (self.visual, self.audio_tower, self.language_model)
+                for name in (getattr(part, "_no_split_modules", None) or [])
+            }
+        )
 
     # ------------------------------------------------------------------ what callers of a thinker read
 
@@ -119,14 +139,21 @@ class ModularAVModel(nn.Module):
         out = self.audio_projector(torch.cat(tokens), torch.cat(masks))  # [S, q_a, D]
         return out.flatten(0, 1)  # [S * q_a, D]
 
-    def embed_inputs(self, input_ids: torch.Tensor, pixel_values: torch.Tensor | None = None,
-                     pixel_values_videos: torch.Tensor | None = None, input_features: torch.Tensor | None = None,
-                     feature_attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def embed_inputs(
+        self,
+        input_ids: torch.Tensor,
+        pixel_values: torch.Tensor | None = None,
+        pixel_values_videos: torch.Tensor | None = None,
+        input_features: torch.Tensor | None = None,
+        feature_attention_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """[B, L] ids -> [B, L, D] embeddings with each placeholder run replaced by its media's tokens."""
         embeds = self.get_input_embeddings()(input_ids)  # [B, L, D]
-        media = (("image", self.config.image_token_id, pixel_values, self.encode_frames),
-                 ("video", self.config.video_token_id, pixel_values_videos, self.encode_frames),
-                 ("audio", self.config.audio_token_id, input_features, None))
+        media = (
+            ("image", self.config.image_token_id, pixel_values, self.encode_frames),
+            ("video", self.config.video_token_id, pixel_values_videos, self.encode_frames),
+            ("audio", self.config.audio_token_id, input_features, None),
+        )
         for name, token_id, values, encode in media:
             where = input_ids == token_id  # [B, L]
             n_slots = int(where.sum())
@@ -136,37 +163,56 @@ class ModularAVModel(nn.Module):
                 continue
             feats = encode(values) if encode is not None else self.encode_audio(values, feature_attention_mask)
             if feats.shape[0] != n_slots:
-                raise ValueError(f"{name}: the prompt holds {n_slots} placeholder tokens but the encoder and "
-                                 f"projector gave {feats.shape[0]} tokens; the processor and the model disagree")
+                raise ValueError(
+                    f"{name}: the prompt holds {n_slots} placeholder tokens but the encoder and "
+                    f"projector gave {feats.shape[0]} tokens; the processor and the model disagree"
+                )
             embeds = embeds.masked_scatter(where.unsqueeze(-1), feats.to(embeds.dtype))  # [B, L, D]
         return embeds
 
     # ------------------------------------------------------------------ the thinker's interface
 
-    def forward(self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
-                pixel_values: torch.Tensor | None = None, image_grid_thw: torch.Tensor | None = None,
-                pixel_values_videos: torch.Tensor | None = None, video_grid_thw: torch.Tensor | None = None,
-                video_second_per_grid: torch.Tensor | None = None, input_features: torch.Tensor | None = None,
-                feature_attention_mask: torch.Tensor | None = None, inputs_embeds: torch.Tensor | None = None,
-                labels: torch.Tensor | None = None, **kwargs):
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        pixel_values: torch.Tensor | None = None,
+        image_grid_thw: torch.Tensor | None = None,
+        pixel_values_videos: torch.Tensor | None = None,
+        video_grid_thw: torch.Tensor | None = None,
+        video_second_per_grid: torch.Tensor | None = None,
+        input_features: torch.Tensor | None = None,
+        feature_attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        **kwargs,
+    ):
         """The causal LM's output (``.logits``, ``.loss`` when ``labels``) on the spliced embeddings."""
         if inputs_embeds is None:
-            inputs_embeds = self.embed_inputs(input_ids, pixel_values, pixel_values_videos, input_features,
-                                              feature_attention_mask)
-        return self.language_model(inputs_embeds=inputs_embeds, attention_mask=attention_mask, labels=labels,
-                                   **kwargs)
+            inputs_embeds = self.embed_inputs(
+                input_ids, pixel_values, pixel_values_videos, input_features, feature_attention_mask
+            )
+        return self.language_model(inputs_embeds=inputs_embeds, attention_mask=attention_mask, labels=labels, **kwargs)
 
     @torch.no_grad()
-    def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                 pixel_values: torch.Tensor | None = None, image_grid_thw: torch.Tensor | None = None,
-                 pixel_values_videos: torch.Tensor | None = None, video_grid_thw: torch.Tensor | None = None,
-                 video_second_per_grid: torch.Tensor | None = None, input_features: torch.Tensor | None = None,
-                 feature_attention_mask: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
+    def generate(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        pixel_values: torch.Tensor | None = None,
+        image_grid_thw: torch.Tensor | None = None,
+        pixel_values_videos: torch.Tensor | None = None,
+        video_grid_thw: torch.Tensor | None = None,
+        video_second_per_grid: torch.Tensor | None = None,
+        input_features: torch.Tensor | None = None,
+        feature_attention_mask: torch.Tensor | None = None,
+        **kwargs,
+    ) -> torch.Tensor:
         """The causal LM's ``generate`` from the spliced prompt: [B, prompt + new] ids, as the thinker returns."""
-        embeds = self.embed_inputs(input_ids, pixel_values, pixel_values_videos, input_features,
-                                   feature_attention_mask)
-        return self.language_model.generate(input_ids=input_ids, inputs_embeds=embeds, attention_mask=attention_mask,
-                                            **kwargs)
+        embeds = self.embed_inputs(input_ids, pixel_values, pixel_values_videos, input_features, feature_attention_mask)
+        return self.language_model.generate(
+            input_ids=input_ids, inputs_embeds=embeds, attention_mask=attention_mask, **kwargs
+        )
 
 
 def _whisper_encoder(config: WhisperConfig, attn_implementation: str) -> WhisperEncoder:

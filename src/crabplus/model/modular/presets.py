@@ -88,8 +88,9 @@ class ModularDims:
         if self.llm_kind not in ("qwen2", "llama"):
             raise ValueError(f"llm_kind {self.llm_kind!r}: expected qwen2 or llama")
         if self.window_frames % self.segment_frames:
-            raise ValueError(f"the audio window ({self.window_frames} mel frames) must hold whole segments of "
-                             f"{self.segment_frames}")
+            raise ValueError(
+                f"the audio window ({self.window_frames} mel frames) must hold whole segments of {self.segment_frames}"
+            )
 
     @property
     def segment_frames(self) -> int:
@@ -101,34 +102,99 @@ class ModularDims:
         return int(round(self.audio_window_seconds * SAMPLE_RATE / self.mel_hop_length))
 
 
-_CRAB_CONNECTOR = {"qformer_hidden": 768, "qformer_layers": 2, "qformer_heads": 12, "qformer_intermediate": 3072,
-                   "vision_queries": 32, "audio_queries": 32}
-_CLIP_L14 = {"vision_kind": "clip", "vision_hidden": 1024, "vision_layers": 24, "vision_heads": 16,
-             "vision_intermediate": 4096, "image_size": 224, "patch_size": 14, "vision_feature_layer": -2}
-_WHISPER_LARGE_ENCODER = {"audio_d_model": 1280, "audio_layers": 32, "audio_heads": 20, "audio_ffn": 5120,
-                          "audio_window_seconds": 30.0}
-_QWEN25_7B = {"llm_kind": "qwen2", "llm_hidden": 3584, "llm_layers": 28, "llm_heads": 28, "llm_kv_heads": 4,
-              "llm_intermediate": 18944, "vocab_size": 152064}
+_CRAB_CONNECTOR = {
+    "qformer_hidden": 768,
+    "qformer_layers": 2,
+    "qformer_heads": 12,
+    "qformer_intermediate": 3072,
+    "vision_queries": 32,
+    "audio_queries": 32,
+}
+_CLIP_L14 = {
+    "vision_kind": "clip",
+    "vision_hidden": 1024,
+    "vision_layers": 24,
+    "vision_heads": 16,
+    "vision_intermediate": 4096,
+    "image_size": 224,
+    "patch_size": 14,
+    "vision_feature_layer": -2,
+}
+_WHISPER_LARGE_ENCODER = {
+    "audio_d_model": 1280,
+    "audio_layers": 32,
+    "audio_heads": 20,
+    "audio_ffn": 5120,
+    "audio_window_seconds": 30.0,
+}
+_QWEN25_7B = {
+    "llm_kind": "qwen2",
+    "llm_hidden": 3584,
+    "llm_layers": 28,
+    "llm_heads": 28,
+    "llm_kv_heads": 4,
+    "llm_intermediate": 18944,
+    "vocab_size": 152064,
+}
 
 PRESETS: dict[str, ModularDims] = {
     "modular-tiny": ModularDims(
-        vision_kind="clip", vision_hidden=64, vision_layers=2, vision_heads=2, vision_intermediate=128,
-        image_size=56, patch_size=14, vision_feature_layer=-1,
-        audio_d_model=64, audio_layers=2, audio_heads=2, audio_ffn=128, audio_window_seconds=2.0, mel_hop_length=320,
-        qformer_hidden=64, qformer_layers=1, qformer_heads=2, qformer_intermediate=128, vision_queries=8,
+        vision_kind="clip",
+        vision_hidden=64,
+        vision_layers=2,
+        vision_heads=2,
+        vision_intermediate=128,
+        image_size=56,
+        patch_size=14,
+        vision_feature_layer=-1,
+        audio_d_model=64,
+        audio_layers=2,
+        audio_heads=2,
+        audio_ffn=128,
+        audio_window_seconds=2.0,
+        mel_hop_length=320,
+        qformer_hidden=64,
+        qformer_layers=1,
+        qformer_heads=2,
+        qformer_intermediate=128,
+        vision_queries=8,
         audio_queries=4,
-        llm_kind="qwen2", llm_hidden=128, llm_layers=4, llm_heads=4, llm_kv_heads=2, llm_intermediate=384,
+        llm_kind="qwen2",
+        llm_hidden=128,
+        llm_layers=4,
+        llm_heads=4,
+        llm_kv_heads=2,
+        llm_intermediate=384,
         max_position_embeddings=4096,
     ),
     "modular-7b": ModularDims(**_CLIP_L14, **_WHISPER_LARGE_ENCODER, **_CRAB_CONNECTOR, **_QWEN25_7B),
     "modular-llama2-7b": ModularDims(
-        **_CLIP_L14, **_WHISPER_LARGE_ENCODER, **_CRAB_CONNECTOR, llm_kind="llama", llm_hidden=4096, llm_layers=32,
-        llm_heads=32, llm_kv_heads=32, llm_intermediate=11008, max_position_embeddings=4096, vocab_size=32000,
+        **_CLIP_L14,
+        **_WHISPER_LARGE_ENCODER,
+        **_CRAB_CONNECTOR,
+        llm_kind="llama",
+        llm_hidden=4096,
+        llm_layers=32,
+        llm_heads=32,
+        llm_kv_heads=32,
+        llm_intermediate=11008,
+        max_position_embeddings=4096,
+        vocab_size=32000,
     ),
     "modular-siglip-7b": ModularDims(
-        **{**_CLIP_L14, "vision_kind": "siglip", "vision_hidden": 1152, "vision_layers": 27, "vision_heads": 16,
-           "vision_intermediate": 4304, "image_size": 384, "vision_feature_layer": -1},
-        **_WHISPER_LARGE_ENCODER, **_CRAB_CONNECTOR, **_QWEN25_7B,
+        **{
+            **_CLIP_L14,
+            "vision_kind": "siglip",
+            "vision_hidden": 1152,
+            "vision_layers": 27,
+            "vision_heads": 16,
+            "vision_intermediate": 4304,
+            "image_size": 384,
+            "vision_feature_layer": -1,
+        },
+        **_WHISPER_LARGE_ENCODER,
+        **_CRAB_CONNECTOR,
+        **_QWEN25_7B,
     ),
 }
 
@@ -144,31 +210,59 @@ def preset_dims(name: str) -> ModularDims:
 
 def vision_config(dims: ModularDims) -> PreTrainedConfig:
     cls = CLIPVisionConfig if dims.vision_kind == "clip" else SiglipVisionConfig
-    return cls(hidden_size=dims.vision_hidden, num_hidden_layers=dims.vision_layers,
-               num_attention_heads=dims.vision_heads, intermediate_size=dims.vision_intermediate,
-               image_size=dims.image_size, patch_size=dims.patch_size)
+    return cls(
+        hidden_size=dims.vision_hidden,
+        num_hidden_layers=dims.vision_layers,
+        num_attention_heads=dims.vision_heads,
+        intermediate_size=dims.vision_intermediate,
+        image_size=dims.image_size,
+        patch_size=dims.patch_size,
+    )
 
 
 def audio_config(dims: ModularDims) -> WhisperConfig:
     """A Whisper config whose encoder reads windows of ``audio_window_seconds`` (the decoder is never built)."""
-    return WhisperConfig(d_model=dims.audio_d_model, encoder_layers=dims.audio_layers,
-                         encoder_attention_heads=dims.audio_heads, encoder_ffn_dim=dims.audio_ffn,
-                         decoder_layers=1, decoder_attention_heads=dims.audio_heads, decoder_ffn_dim=dims.audio_ffn,
-                         num_mel_bins=dims.num_mel_bins, max_source_positions=dims.window_frames // 2)
+    return WhisperConfig(
+        d_model=dims.audio_d_model,
+        encoder_layers=dims.audio_layers,
+        encoder_attention_heads=dims.audio_heads,
+        encoder_ffn_dim=dims.audio_ffn,
+        decoder_layers=1,
+        decoder_attention_heads=dims.audio_heads,
+        decoder_ffn_dim=dims.audio_ffn,
+        num_mel_bins=dims.num_mel_bins,
+        max_source_positions=dims.window_frames // 2,
+    )
 
 
 def text_config(dims: ModularDims, vocab_size: int, token_ids: dict[str, int]) -> PreTrainedConfig:
     cls = Qwen2Config if dims.llm_kind == "qwen2" else LlamaConfig
-    return cls(vocab_size=vocab_size, hidden_size=dims.llm_hidden, intermediate_size=dims.llm_intermediate,
-               num_hidden_layers=dims.llm_layers, num_attention_heads=dims.llm_heads,
-               num_key_value_heads=dims.llm_kv_heads, max_position_embeddings=dims.max_position_embeddings,
-               pad_token_id=token_ids["pad"], eos_token_id=token_ids["im_end"], tie_word_embeddings=False)
+    return cls(
+        vocab_size=vocab_size,
+        hidden_size=dims.llm_hidden,
+        intermediate_size=dims.llm_intermediate,
+        num_hidden_layers=dims.llm_layers,
+        num_attention_heads=dims.llm_heads,
+        num_key_value_heads=dims.llm_kv_heads,
+        max_position_embeddings=dims.max_position_embeddings,
+        pad_token_id=token_ids["pad"],
+        eos_token_id=token_ids["im_end"],
+        tie_word_embeddings=False,
+    )
 
 
-def build_modular_config(dims: ModularDims, vocab_size: int, token_ids: dict[str, int], *,
-                         projector: str = "qformer", vision_queries: int | None = None,
-                         audio_queries: int | None = None, vision: PreTrainedConfig | None = None,
-                         audio: WhisperConfig | None = None, text: PreTrainedConfig | None = None) -> ModularAVConfig:
+def build_modular_config(
+    dims: ModularDims,
+    vocab_size: int,
+    token_ids: dict[str, int],
+    *,
+    projector: str = "qformer",
+    vision_queries: int | None = None,
+    audio_queries: int | None = None,
+    vision: PreTrainedConfig | None = None,
+    audio: WhisperConfig | None = None,
+    text: PreTrainedConfig | None = None,
+) -> ModularAVConfig:
     """The config of a modular model of these numbers; ``vision``/``audio``/``text`` replace the parts' configs
     built from ``dims`` (the real presets pass their checkpoints' own). The mel hop goes into the audio config as
     ``mel_hop_length`` (read by the processor, as the unified tiny preset does)."""
@@ -186,15 +280,30 @@ def build_modular_config(dims: ModularDims, vocab_size: int, token_ids: dict[str
     kind = "clip" if vision.model_type.startswith("clip") else "siglip"
     mean, std = IMAGE_STATS[kind]
     qformer = Blip2QFormerConfig(
-        hidden_size=dims.qformer_hidden, num_hidden_layers=dims.qformer_layers,
-        num_attention_heads=dims.qformer_heads, intermediate_size=dims.qformer_intermediate,
-        encoder_hidden_size=vision.hidden_size, cross_attention_frequency=1, vocab_size=2,
+        hidden_size=dims.qformer_hidden,
+        num_hidden_layers=dims.qformer_layers,
+        num_attention_heads=dims.qformer_heads,
+        intermediate_size=dims.qformer_intermediate,
+        encoder_hidden_size=vision.hidden_size,
+        cross_attention_frequency=1,
+        vocab_size=2,
         max_position_embeddings=max(vision_queries or dims.vision_queries, audio_queries or dims.audio_queries),
     )
     return ModularAVConfig(
-        vision_config=vision, audio_config=audio, text_config=text, qformer_config=qformer, projector=projector,
-        vision_queries=vision_queries or dims.vision_queries, audio_queries=audio_queries or dims.audio_queries,
-        audio_segment_frames=segment, vision_feature_layer=dims.vision_feature_layer, image_mean=list(mean),
-        image_std=list(std), audio_token_id=token_ids["audio"], image_token_id=token_ids["image"],
-        video_token_id=token_ids["video"], pad_token_id=token_ids["pad"], eos_token_id=token_ids["im_end"],
+        vision_config=vision,
+        audio_config=audio,
+        text_config=text,
+        qformer_config=qformer,
+        projector=projector,
+        vision_queries=vision_queries or dims.vision_queries,
+        audio_queries=audio_queries or dims.audio_queries,
+        audio_segment_frames=segment,
+        vision_feature_layer=dims.vision_feature_layer,
+        image_mean=list(mean),
+        image_std=list(std),
+        audio_token_id=token_ids["audio"],
+        image_token_id=token_ids["image"],
+        video_token_id=token_ids["video"],
+        pad_token_id=token_ids["pad"],
+        eos_token_id=token_ids["im_end"],
     )

@@ -49,8 +49,9 @@ class Projector(nn.Module):
             mask = torch.ones(tokens.shape[:2], dtype=torch.long, device=tokens.device)  # [G, P]
         if self.kind == "qformer":
             queries = self.query_tokens.expand(tokens.shape[0], -1, -1)  # [G, q, d_q]
-            out = self.qformer(query_embeds=queries, encoder_hidden_states=tokens,
-                               encoder_attention_mask=mask).last_hidden_state  # [G, q, d_q]
+            out = self.qformer(
+                query_embeds=queries, encoder_hidden_states=tokens, encoder_attention_mask=mask
+            ).last_hidden_state  # [G, q, d_q]
         else:
             out = masked_pool(tokens, mask, self.queries)  # [G, q, d_enc]
         out = out.to(self.linear_1.weight.dtype)

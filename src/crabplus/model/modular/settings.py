@@ -42,8 +42,9 @@ class ModularSettings:
                 raise ConfigError(f"model.modular.{name} must be >= 1, got {value}")
         unknown = [p for p in self.trainable if p not in PARTS]
         if unknown or not self.trainable:
-            raise ConfigError(f"model.modular.trainable: expected a non-empty list of {list(PARTS)}, got "
-                              f"{self.trainable}")
+            raise ConfigError(
+                f"model.modular.trainable: expected a non-empty list of {list(PARTS)}, got {self.trainable}"
+            )
 
     @property
     def parts(self) -> dict[str, str | None]:

@@ -21,9 +21,17 @@ from crabplus.synth.datasets.vocab import vocabulary
 from crabplus.synth.scene import SceneObject, random_range
 from crabplus.synth.world import MOTIONS, split_class
 
-_VERB = {"still": "sits still", "bounce": "bounces", "slide": "slides back and forth", "spin": "spins",
-         "grow": "grows and shrinks", "orbit": "circles around", "shake": "shakes", "zigzag": "zigzags",
-         "fall": "keeps falling"}
+_VERB = {
+    "still": "sits still",
+    "bounce": "bounces",
+    "slide": "slides back and forth",
+    "spin": "spins",
+    "grow": "grows and shrinks",
+    "orbit": "circles around",
+    "shake": "shakes",
+    "zigzag": "zigzags",
+    "fall": "keeps falling",
+}
 
 
 def _when(o: SceneObject, d: int) -> str:
@@ -34,24 +42,33 @@ def _when(o: SceneObject, d: int) -> str:
 def _clause(o: SceneObject, style: int, d: int) -> str:
     sound = text.sound_of(o.cls)[2:]  # "deep hum"
     if not o.onscreen:
-        return [f"a {sound} is heard from off screen{_when(o, d)}",
-                f"an unseen source makes a {sound}{_when(o, d)}",
-                f"something out of view gives a {sound}{_when(o, d)}"][style]
+        return [
+            f"a {sound} is heard from off screen{_when(o, d)}",
+            f"an unseen source makes a {sound}{_when(o, d)}",
+            f"something out of view gives a {sound}{_when(o, d)}",
+        ][style]
     # a place only for objects that stay in their third of the frame
-    place = "" if o.motion in ("slide", "orbit", "zigzag") else \
-        {"left": "on the left", "right": "on the right", "middle": "in the middle"}[text.where(o.x)]
+    place = (
+        ""
+        if o.motion in ("slide", "orbit", "zigzag")
+        else {"left": "on the left", "right": "on the right", "middle": "in the middle"}[text.where(o.x)]
+    )
     at = f" {place}" if place else ""
     lead = f"{place}, " if place else ""
     gerund = MOTIONS[o.motion]
     moving = "" if o.motion == "still" else gerund + " "
     doing = "stays still" if o.motion == "still" else "is " + gerund
     if o.sounding:
-        return [f"a {o.cls}{at} {_VERB[o.motion]} and {text.verb_of(o.cls)}{_when(o, d)}",
-                f"a {sound} comes from a {moving}{o.cls}{_when(o, d)}",
-                f"{lead}a {o.cls} {doing} while making a {sound}{_when(o, d)}"][style]
-    return [f"a {o.cls}{at} {_VERB[o.motion]} silently",
-            f"a {moving}{o.cls} makes no sound",
-            f"{lead}a silent {o.cls} {doing}"][style]
+        return [
+            f"a {o.cls}{at} {_VERB[o.motion]} and {text.verb_of(o.cls)}{_when(o, d)}",
+            f"a {sound} comes from a {moving}{o.cls}{_when(o, d)}",
+            f"{lead}a {o.cls} {doing} while making a {sound}{_when(o, d)}",
+        ][style]
+    return [
+        f"a {o.cls}{at} {_VERB[o.motion]} silently",
+        f"a {moving}{o.cls} makes no sound",
+        f"{lead}a silent {o.cls} {doing}",
+    ][style]
 
 
 def captions(objects: list[SceneObject], d: int) -> list[str]:
@@ -82,5 +99,6 @@ def build_avcap(clip: Clip) -> Record:
     scene = new_scene(clip, objects, d)
     video, _ = write_video(clip, scene)
     refs = captions(scene.objects, d)
-    return clip.record(Media(video=video), Answer(text=refs[0], references=refs), None,
-                       clip.base_meta(d, scene.to_json()))
+    return clip.record(
+        Media(video=video), Answer(text=refs[0], references=refs), None, clip.base_meta(d, scene.to_json())
+    )

@@ -31,8 +31,13 @@ from crabplus.synth.world import (
 def build_ks(clip: Clip) -> Record:
     d, rng = clip.cfg.clip_seconds, clip.rng
     motion, shape = clip.balanced(KS_ACTIONS)
-    actor = mover(clip, class_name(clip.choice(COLOUR_NAMES), shape), motion, [(0, d)],
-                  [random_range(rng, d, min_len=max(2, (6 * d) // 10))])
+    actor = mover(
+        clip,
+        class_name(clip.choice(COLOUR_NAMES), shape),
+        motion,
+        [(0, d)],
+        [random_range(rng, d, min_len=max(2, (6 * d) // 10))],
+    )
     objects = [actor]
     if rng.random() < 0.7:  # a silent distractor doing something else (possibly another ks action)
         pairs = [p for p in KS_ACTIONS if p != (motion, shape)] + [("still", s) for s in SHAPE_NAMES]
@@ -48,11 +53,15 @@ def build_ks(clip: Clip) -> Record:
     label = ks_label(motion, shape)
     gerund = MOTIONS[motion]
     short = f"I hear {text.sound_of(actor.cls)} from {text.the(actor.cls)}, which is {gerund}."
-    full = (text.sentence("I see " + text.join([text.seen(o) for o in scene.onscreen]))
-            + " " + text.sentence("I hear " + text.join([text.heard(o, d) for o in scene.objects if o.sounding]))
-            + f" The sounding {shape} is {gerund}, so the action is {label}.")
-    return clip.record(Media(video=video), Answer(label=label), Reasoning(short, full),
-                       clip.base_meta(d, scene.to_json()))
+    full = (
+        text.sentence("I see " + text.join([text.seen(o) for o in scene.onscreen]))
+        + " "
+        + text.sentence("I hear " + text.join([text.heard(o, d) for o in scene.objects if o.sounding]))
+        + f" The sounding {shape} is {gerund}, so the action is {label}."
+    )
+    return clip.record(
+        Media(video=video), Answer(label=label), Reasoning(short, full), clip.base_meta(d, scene.to_json())
+    )
 
 
 def build_ucf(clip: Clip) -> Record:
@@ -62,8 +71,10 @@ def build_ucf(clip: Clip) -> Record:
     cls = class_name(clip.choice(COLOUR_NAMES), clip.choice(shapes))
     sounding = [random_range(rng, d, min_len=2)] if rng.random() < 0.7 else []
     main = mover(clip, cls, motion, [(0, d)], sounding)
-    objects = [mover(clip, c, "still", [(0, d)], []) for c in clip.sample(
-        [c for c in ALL_CLASSES if c != cls], int(rng.integers(1, 3)))]
+    objects = [
+        mover(clip, c, "still", [(0, d)], [])
+        for c in clip.sample([c for c in ALL_CLASSES if c != cls], int(rng.integers(1, 3)))
+    ]
     objects.insert(int(rng.integers(len(objects) + 1)), main)
     if rng.random() < 0.3:
         objects.append(offscreen(clip, clip.choice(ALL_CLASSES), [random_range(rng, d, min_len=2)]))
@@ -71,13 +82,19 @@ def build_ucf(clip: Clip) -> Record:
     video, _ = write_video(clip, scene)
     label = MOTIONS[motion]
     short = f"I see {text.a(cls)} {label}."
-    full = (text.sentence("I see " + text.join([text.seen(o) for o in scene.onscreen]))
-            + f" Only {text.the(cls)} moves, and it is {label}."
-            + (" " + text.sentence("I hear " + text.join([text.heard(o, d) for o in scene.objects if o.sounding]))
-               if any(o.sounding for o in scene.objects) else " I hear only background noise.")
-            + f" So the action is {label}.")
-    return clip.record(Media(video=video), Answer(label=label), Reasoning(short, full),
-                       clip.base_meta(d, scene.to_json()))
+    full = (
+        text.sentence("I see " + text.join([text.seen(o) for o in scene.onscreen]))
+        + f" Only {text.the(cls)} moves, and it is {label}."
+        + (
+            " " + text.sentence("I hear " + text.join([text.heard(o, d) for o in scene.objects if o.sounding]))
+            if any(o.sounding for o in scene.objects)
+            else " I hear only background noise."
+        )
+        + f" So the action is {label}."
+    )
+    return clip.record(
+        Media(video=video), Answer(label=label), Reasoning(short, full), clip.base_meta(d, scene.to_json())
+    )
 
 
 def _twin(canon: str, labels: dict[str, str]) -> str | None:
@@ -97,10 +114,10 @@ def build_emotion(clip: Clip) -> Record:
     face, voice = EMOTIONS[canon]
     short = f"I see {face.words} and hear {voice.words}, so the emotion is {label}."
     twin = _twin(canon, labels)
-    full = (f"I see a face with {face.words}. I hear {voice.words}, {len(scene.syllables)} syllables in "
-            f"{d} seconds.")
+    full = f"I see a face with {face.words}. I hear {voice.words}, {len(scene.syllables)} syllables in {d} seconds."
     if twin is not None:
         full += f" The face alone fits {label} or {labels[twin]}; the voice decides."
     full += f" So the emotion is {label}."
-    return clip.record(Media(video=video), Answer(label=label), Reasoning(short, full),
-                       clip.base_meta(d, scene.to_json()))
+    return clip.record(
+        Media(video=video), Answer(label=label), Reasoning(short, full), clip.base_meta(d, scene.to_json())
+    )

@@ -36,17 +36,37 @@ def size(rng: np.random.Generator) -> float:
 
 
 def new_scene(clip: Clip, objects: list[SceneObject], duration: int) -> Scene:
-    return Scene(objects=objects, duration=duration, background=background(clip.rng, clip.dataset),
-                 noise=float(clip.rng.uniform(0.004, 0.015)))
+    return Scene(
+        objects=objects,
+        duration=duration,
+        background=background(clip.rng, clip.dataset),
+        noise=float(clip.rng.uniform(0.004, 0.015)),
+    )
 
 
-def mover(clip: Clip, cls: str, motion: str, visible: list[tuple[int, int]], sounding: list[tuple[int, int]],
-          level: str | None = None, obj_size: float | None = None) -> SceneObject:
+def mover(
+    clip: Clip,
+    cls: str,
+    motion: str,
+    visible: list[tuple[int, int]],
+    sounding: list[tuple[int, int]],
+    level: str | None = None,
+    obj_size: float | None = None,
+) -> SceneObject:
     """An on-screen object placed so that its motion keeps it inside the frame."""
     s = size(clip.rng) if obj_size is None else obj_size
     x, y = place(clip.rng, motion, s)
-    return SceneObject(cls=cls, x=x, y=y, size=s, motion=motion, phase=float(clip.rng.uniform(0, 5)),
-                       visible=visible, sounding=sounding, loudness=loudness(clip.rng, level))
+    return SceneObject(
+        cls=cls,
+        x=x,
+        y=y,
+        size=s,
+        motion=motion,
+        phase=float(clip.rng.uniform(0, 5)),
+        visible=visible,
+        sounding=sounding,
+        loudness=loudness(clip.rng, level),
+    )
 
 
 def offscreen(clip: Clip, cls: str, sounding: list[tuple[int, int]], level: str | None = None) -> SceneObject:

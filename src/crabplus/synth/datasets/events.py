@@ -42,8 +42,10 @@ def _distractors(clip: Clip, objects: list[SceneObject], d: int, p_silent: float
     if rng.random() < p_silent:
         cls = clip.choice([c for c in vocabulary(clip.dataset) if c not in used])
         used.add(cls)
-        objects.insert(int(rng.integers(len(objects) + 1)),
-                       mover(clip, cls, clip.choice(list(MOTIONS)), [random_range(rng, d, min_len=3)], []))
+        objects.insert(
+            int(rng.integers(len(objects) + 1)),
+            mover(clip, cls, clip.choice(list(MOTIONS)), [random_range(rng, d, min_len=3)], []),
+        )
     if rng.random() < p_off:
         colours = {o.colour for o in objects if o.sounding}
         pool = [c for c in vocabulary(clip.dataset) if c not in used and split_class(c)[0] not in colours]
@@ -90,12 +92,20 @@ def build_unav(clip: Clip) -> Record:
     scene = new_scene(clip, objects, d)
     video, _ = write_video(clip, scene)
     events.sort(key=lambda e: (e.start, e.end, e.label))
-    short = "I see and hear " + text.join([f"{text.the(e.label)} {text.span(int(e.start), int(e.end), d)}"
-                                           for e in events]) + "."
-    full = _scene_text(scene.objects, d) + " Seen and heard together: " + text.join(
-        [f"{text.the(e.label)} {text.span(int(e.start), int(e.end), d)}" for e in events]) + "."
-    return clip.record(Media(video=video), Answer(events=events), Reasoning(short, full),
-                       clip.base_meta(d, scene.to_json()))
+    short = (
+        "I see and hear "
+        + text.join([f"{text.the(e.label)} {text.span(int(e.start), int(e.end), d)}" for e in events])
+        + "."
+    )
+    full = (
+        _scene_text(scene.objects, d)
+        + " Seen and heard together: "
+        + text.join([f"{text.the(e.label)} {text.span(int(e.start), int(e.end), d)}" for e in events])
+        + "."
+    )
+    return clip.record(
+        Media(video=video), Answer(events=events), Reasoning(short, full), clip.base_meta(d, scene.to_json())
+    )
 
 
 def modality_events(objects: list[SceneObject]) -> tuple[list[Event], list[Event]]:
@@ -112,13 +122,22 @@ def build_avvp(clip: Clip) -> Record:
     classes = _pick_classes(clip, n_av + 2)
     objects = []
     for cls in classes[:n_av]:  # seen and heard, over independent spans
-        objects.append(mover(clip, cls, clip.choice(list(MOTIONS)), [random_range(rng, d, min_len=3)],
-                             [random_range(rng, d, min_len=2)]))
+        objects.append(
+            mover(
+                clip,
+                cls,
+                clip.choice(list(MOTIONS)),
+                [random_range(rng, d, min_len=3)],
+                [random_range(rng, d, min_len=2)],
+            )
+        )
     if rng.random() < 0.6 or n_av == 1:  # heard, never seen
         objects.append(offscreen(clip, classes[n_av], [random_range(rng, d, min_len=2)]))
     if rng.random() < 0.6:  # seen, never heard
-        objects.insert(int(rng.integers(len(objects) + 1)), mover(
-            clip, classes[n_av + 1], clip.choice(list(MOTIONS)), [random_range(rng, d, min_len=2)], []))
+        objects.insert(
+            int(rng.integers(len(objects) + 1)),
+            mover(clip, classes[n_av + 1], clip.choice(list(MOTIONS)), [random_range(rng, d, min_len=2)], []),
+        )
     scene = new_scene(clip, objects, d)
     video, _ = write_video(clip, scene)
     audio_events, visual_events = modality_events(scene.objects)
@@ -128,5 +147,9 @@ def build_avvp(clip: Clip) -> Record:
 
     short = f"I hear {say(audio_events)}; I see {say(visual_events)}."
     full = _scene_text(scene.objects, d) + f" Audio events: {say(audio_events)}. Visual events: {say(visual_events)}."
-    return clip.record(Media(video=video), Answer(audio_events=audio_events, visual_events=visual_events),
-                       Reasoning(short, full), clip.base_meta(d, scene.to_json()))
+    return clip.record(
+        Media(video=video),
+        Answer(audio_events=audio_events, visual_events=visual_events),
+        Reasoning(short, full),
+        clip.base_meta(d, scene.to_json()),
+    )

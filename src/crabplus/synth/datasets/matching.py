@@ -63,14 +63,19 @@ def build_a2v(clip: Clip) -> Record:
     v2, audio2 = write_video(clip, scenes[1], "-v2.mp4")
     audio = clip.wav("-a.wav", audio1 if choice == 1 else audio2)  # the true partner's own sound track
     d = clip.cfg.clip_seconds
-    short = (f"I hear {text.sound_of(heard_cls)}, the sound of {text.a(heard_cls)}. Video 1 shows "
-             f"{_classes(scenes[0])}; video 2 shows {_classes(scenes[1])}.")
-    full = (text.sentence("I hear " + text.heard(right.objects[0], d, with_source=False))
-            + f" Video 1 shows {_shows(scenes[0])}. Video 2 shows {_shows(scenes[1])}."
-            + f" Only video {choice} has {text.a(heard_cls)}, which makes that sound, so video {choice} matches.")
+    short = (
+        f"I hear {text.sound_of(heard_cls)}, the sound of {text.a(heard_cls)}. Video 1 shows "
+        f"{_classes(scenes[0])}; video 2 shows {_classes(scenes[1])}."
+    )
+    full = (
+        text.sentence("I hear " + text.heard(right.objects[0], d, with_source=False))
+        + f" Video 1 shows {_shows(scenes[0])}. Video 2 shows {_shows(scenes[1])}."
+        + f" Only video {choice} has {text.a(heard_cls)}, which makes that sound, so video {choice} matches."
+    )
     meta = clip.base_meta(d, {"video1": scenes[0].to_json(), "video2": scenes[1].to_json()})
-    meta.update({"audio_event": heard_cls, "video1_event": scenes[0].objects[0].cls,
-                 "video2_event": scenes[1].objects[0].cls})
+    meta.update(
+        {"audio_event": heard_cls, "video1_event": scenes[0].objects[0].cls, "video2_event": scenes[1].objects[0].cls}
+    )
     return clip.record(Media(video=v1, video2=v2, audio=audio), Answer(choice=choice), Reasoning(short, full), meta)
 
 
@@ -88,12 +93,19 @@ def build_v2a(clip: Clip) -> Record:
     d = clip.cfg.clip_seconds
     audio_classes = (seen_cls, wrong_cls) if choice == 1 else (wrong_cls, seen_cls)
     sounds = [text.sound_of(c) for c in audio_classes]
-    short = (f"I see {_classes(right)}. "
-             + "; ".join(f"{'Audio' if i == 0 else 'audio'} {i + 1} is {sound}, the sound of {text.a(c)}"
-                         for i, (c, sound) in enumerate(zip(audio_classes, sounds))) + ".")
-    full = (f"I see {_shows(right)}. Audio 1 is {sounds[0]}; audio 2 is {sounds[1]}."
-            f" The {seen_cls} {text.verb_of(seen_cls)} like audio {choice}, "
-            f"so audio {choice} matches.")
+    short = (
+        f"I see {_classes(right)}. "
+        + "; ".join(
+            f"{'Audio' if i == 0 else 'audio'} {i + 1} is {sound}, the sound of {text.a(c)}"
+            for i, (c, sound) in enumerate(zip(audio_classes, sounds))
+        )
+        + "."
+    )
+    full = (
+        f"I see {_shows(right)}. Audio 1 is {sounds[0]}; audio 2 is {sounds[1]}."
+        f" The {seen_cls} {text.verb_of(seen_cls)} like audio {choice}, "
+        f"so audio {choice} matches."
+    )
     meta = clip.base_meta(d, {"video": right.to_json(), "other": wrong.to_json()})
     meta.update({"video_event": seen_cls, "audio1_event": audio_classes[0], "audio2_event": audio_classes[1]})
     return clip.record(Media(video=video, audio=a1, audio2=a2), Answer(choice=choice), Reasoning(short, full), meta)

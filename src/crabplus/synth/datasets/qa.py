@@ -22,15 +22,34 @@ SLOTS = {"left": 1 / 6, "middle": 1 / 2, "right": 5 / 6}
 SLOT_MOTIONS = ("still", "spin", "bounce", "fall")
 
 #: MUSIC-AVQA question types (modality-kind) and AVQA types with their relation
-AVQA_TYPES = ("Audio-Counting", "Audio-Comparative", "Visual-Counting", "Visual-Location",
-              "Audio-Visual-Existential", "Audio-Visual-Counting", "Audio-Visual-Location",
-              "Audio-Visual-Comparative", "Audio-Visual-Temporal")
-THU_TYPES = {"Which": "Both", "Come From": "Both", "Happening": "Visual", "Where": "Visual", "When": "Audio",
-             "Before Next": "Audio"}
+AVQA_TYPES = (
+    "Audio-Counting",
+    "Audio-Comparative",
+    "Visual-Counting",
+    "Visual-Location",
+    "Audio-Visual-Existential",
+    "Audio-Visual-Counting",
+    "Audio-Visual-Location",
+    "Audio-Visual-Comparative",
+    "Audio-Visual-Temporal",
+)
+THU_TYPES = {
+    "Which": "Both",
+    "Come From": "Both",
+    "Happening": "Visual",
+    "Where": "Visual",
+    "When": "Audio",
+    "Before Next": "Audio",
+}
 
 
-def slot_scene(clip: Clip, n: int, sounding: list[tuple[int, int] | None], levels: list[str | None],
-               off: tuple[int, int] | None = None) -> Scene:
+def slot_scene(
+    clip: Clip,
+    n: int,
+    sounding: list[tuple[int, int] | None],
+    levels: list[str | None],
+    off: tuple[int, int] | None = None,
+) -> Scene:
     """``n`` on-screen objects in random distinct thirds; object i sounds over ``sounding[i]`` (None =
     silent) at ``levels[i]``; ``off`` adds an off-screen sound over that span. Sounding classes
     (on- and off-screen) have pairwise different colours."""
@@ -43,17 +62,27 @@ def slot_scene(clip: Clip, n: int, sounding: list[tuple[int, int] | None], level
             break
         colour = split_class(cls)[0]
         if sounding[len(classes)] is None or all(
-                split_class(c)[0] != colour for i, c in enumerate(classes) if sounding[i] is not None):
+            split_class(c)[0] != colour for i, c in enumerate(classes) if sounding[i] is not None
+        ):
             classes.append(cls)
     objects = []
     for i in range(n):
         size = float(rng.uniform(0.18, 0.2))
         motion = clip.choice(SLOT_MOTIONS)
         _, y = place(rng, motion, size)
-        objects.append(SceneObject(cls=classes[i], x=SLOTS[slots[i]], y=y, size=size, motion=motion,
-                                   phase=float(rng.uniform(0, 5)), visible=[(0, d)],
-                                   sounding=[sounding[i]] if sounding[i] else [],
-                                   loudness=loudness(rng, levels[i])))
+        objects.append(
+            SceneObject(
+                cls=classes[i],
+                x=SLOTS[slots[i]],
+                y=y,
+                size=size,
+                motion=motion,
+                phase=float(rng.uniform(0, 5)),
+                visible=[(0, d)],
+                sounding=[sounding[i]] if sounding[i] else [],
+                loudness=loudness(rng, levels[i]),
+            )
+        )
     if off is not None:
         colours = {o.colour for o in objects if o.sounding}
         pool = [c for c in vocab if c not in classes and split_class(c)[0] not in colours]
@@ -77,8 +106,11 @@ def _pos(o: SceneObject) -> str:
 def _describe(scene: Scene, d: int) -> str:
     seen = text.join([f"{text.a(o.cls)} {text.at(o.x)}" for o in scene.onscreen])
     heard = [text.heard(o, d) for o in scene.objects if o.sounding]
-    return (text.sentence("I see " + seen) + " "
-            + (text.sentence("I hear " + text.join(heard)) if heard else "I hear only background noise."))
+    return (
+        text.sentence("I see " + seen)
+        + " "
+        + (text.sentence("I hear " + text.join(heard)) if heard else "I hear only background noise.")
+    )
 
 
 def _loud_word(o: SceneObject) -> str:
@@ -118,8 +150,9 @@ def build_avqa(clip: Clip) -> Record:
         onscreen_sounding = [o for o in scene.onscreen if o.sounding]
         if qtype == "Audio-Counting":
             question, answer = "How many different sounds are heard in the video?", NUMBER_WORDS[len(sounding)]
-            why = f"I hear {text.join([text.sound_of(o.cls) for o in sounding])}: {answer} sound" + \
-                ("s." if len(sounding) != 1 else ".")
+            why = f"I hear {text.join([text.sound_of(o.cls) for o in sounding])}: {answer} sound" + (
+                "s." if len(sounding) != 1 else "."
+            )
         elif qtype == "Visual-Counting":
             shape = clip.choice([o.shape for o in scene.onscreen]) if rng.random() < 0.5 else None
             if shape is None:
@@ -140,8 +173,11 @@ def build_avqa(clip: Clip) -> Record:
         elif qtype == "Audio-Visual-Counting":
             question = "How many objects in the video are making sounds?"
             answer = NUMBER_WORDS[len(onscreen_sounding)]
-            why = (f"The visible objects making sounds are {text.join([text.the(o.cls) for o in onscreen_sounding])}."
-                   if onscreen_sounding else "None of the visible objects makes a sound.")
+            why = (
+                f"The visible objects making sounds are {text.join([text.the(o.cls) for o in onscreen_sounding])}."
+                if onscreen_sounding
+                else "None of the visible objects makes a sound."
+            )
         else:  # Audio-Visual-Location
             o = clip.choice(onscreen_sounding)
             question, answer = f"Where is the object making the {text.sound_of(o.cls)[2:]}?", _pos(o)
@@ -176,14 +212,22 @@ def build_avqa_thu(clip: Clip) -> Record:
         why = f"The {text.sound_of(src.cls)[2:]} comes from the {src.cls}."
     elif qtype == "Come From":
         off = rng.random() < 0.25
-        scene = slot_scene(clip, n, [None if off else random_range(rng, d, min_len=3)] + [None] * (n - 1),
-                           [None] * n, random_range(rng, d, min_len=3) if off else None)
+        scene = slot_scene(
+            clip,
+            n,
+            [None if off else random_range(rng, d, min_len=3)] + [None] * (n - 1),
+            [None] * n,
+            random_range(rng, d, min_len=3) if off else None,
+        )
         src = scene.objects[-1] if off else scene.onscreen[0]
         question = f"Where does the {text.sound_of(src.cls)[2:]} come from?"
         right = "off screen" if off else f"the {_pos(src)}"
         options, choice = _options(clip, right, ["the left", "the middle", "the right", "off screen"])
-        why = ("No visible object makes it, so it comes from off screen." if off
-               else f"It comes from the {src.cls} {text.at(src.x)}.")
+        why = (
+            "No visible object makes it, so it comes from off screen."
+            if off
+            else f"It comes from the {src.cls} {text.at(src.x)}."
+        )
     elif qtype == "Happening":
         scene = slot_scene(clip, n, [None] * n, [None] * n)
         o = clip.choice(scene.onscreen)
@@ -194,8 +238,11 @@ def build_avqa_thu(clip: Clip) -> Record:
     elif qtype == "Where":
         scene = slot_scene(clip, n, [None] * n, [None] * n)
         absent = rng.random() < 0.25
-        cls = clip.choice([c for c in vocab if c not in {o.cls for o in scene.onscreen}]) if absent \
+        cls = (
+            clip.choice([c for c in vocab if c not in {o.cls for o in scene.onscreen}])
+            if absent
             else clip.choice(scene.onscreen).cls
+        )
         obj = next((o for o in scene.onscreen if o.cls == cls), None)
         question = f"Where is the {cls}?"
         right = "not in the video" if obj is None else text.at(obj.x)
@@ -204,13 +251,18 @@ def build_avqa_thu(clip: Clip) -> Record:
     elif qtype == "When":
         third = d // 3
         when = clip.choice(["at the beginning", "in the middle", "at the end", "throughout the video"])
-        span = {"at the beginning": (0, third), "in the middle": (third, d - third), "at the end": (d - third, d),
-                "throughout the video": (0, d)}[when]
+        span = {
+            "at the beginning": (0, third),
+            "in the middle": (third, d - third),
+            "at the end": (d - third, d),
+            "throughout the video": (0, d),
+        }[when]
         scene = slot_scene(clip, n, [span] + [None] * (n - 1), [None] * n)
         src = scene.onscreen[0]
         question = f"When is the {text.sound_of(src.cls)[2:]} heard?"
-        options, choice = _options(clip, when, ["at the beginning", "in the middle", "at the end",
-                                                "throughout the video"])
+        options, choice = _options(
+            clip, when, ["at the beginning", "in the middle", "at the end", "throughout the video"]
+        )
         why = f"It sounds {text.span(*span, d)}, that is {when}."
     else:  # Before Next: sounds one after another
         cuts = sorted(clip.sample(list(range(2, d - 1) if d >= 6 else range(1, d)), 2))  # each sound >= 2 s if possible
@@ -225,5 +277,6 @@ def build_avqa_thu(clip: Clip) -> Record:
     meta.update({"question": question, "question_type": qtype, "question_relation": THU_TYPES[qtype]})
     video, _ = write_video(clip, scene)
     full = _describe(scene, d) + " " + why
-    return clip.record(Media(video=video), Answer(choice=choice, options=options), Reasoning(why, full), meta,
-                       question=question)
+    return clip.record(
+        Media(video=video), Answer(choice=choice, options=options), Reasoning(why, full), meta, question=question
+    )

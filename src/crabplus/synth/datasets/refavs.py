@@ -32,10 +32,15 @@ def unseen(cue: str, value: str) -> bool:
 
 def expression(cue: str, value: str) -> str:
     noun = value if value in SHAPES else f"{value} object"
-    return {"sounding": f"the {noun} making a sound", "silent": f"the silent {noun}",
-            "louder": f"the louder {noun}", "higher": f"the {noun} with the higher sound",
-            "left": f"the {noun} on the left", "right": f"the {noun} on the right",
-            "timbre": f"the object that {SHAPES[value].verb if value in SHAPES else ''}"}[cue]
+    return {
+        "sounding": f"the {noun} making a sound",
+        "silent": f"the silent {noun}",
+        "louder": f"the louder {noun}",
+        "higher": f"the {noun} with the higher sound",
+        "left": f"the {noun} on the left",
+        "right": f"the {noun} on the right",
+        "timbre": f"the object that {SHAPES[value].verb if value in SHAPES else ''}",
+    }[cue]
 
 
 def _matches(cls: str, value: str) -> bool:
@@ -43,8 +48,7 @@ def _matches(cls: str, value: str) -> bool:
 
 
 def _pick_pair(clip: Clip, held_out: bool) -> tuple[str, str]:
-    pairs = [(c, v) for c in CUES for v in VALUES
-             if unseen(c, v) == held_out and (c not in _SHAPE_ONLY or v in SHAPES)]
+    pairs = [(c, v) for c in CUES for v in VALUES if unseen(c, v) == held_out and (c not in _SHAPE_ONLY or v in SHAPES)]
     return clip.choice(pairs)
 
 
@@ -62,7 +66,8 @@ def _roles(clip: Clip, cue: str, value: str) -> tuple[list[str], list[list[tuple
     else:
         classes = clip.sample(alike, 2)
         snd = {"sounding": (True, False), "silent": (False, True), "louder": (True, True)}.get(
-            cue, (bool(rng.random() < 0.5), bool(rng.random() < 0.5)))
+            cue, (bool(rng.random() < 0.5), bool(rng.random() < 0.5))
+        )
         spans = [whole if s else [] for s in snd]
         levels = ["loud", "quiet"] if cue == "louder" else [None, None]
     others = [c for c in vocab if not _matches(c, value)]
@@ -85,9 +90,10 @@ def _scene(clip: Clip, classes: list[str], spans: list, levels: list, cue: str) 
             break
     if cue in ("left", "right") and (centres[0][0] > centres[1][0]) == (cue == "left"):
         centres[0], centres[1] = centres[1], centres[0]
-    objects = [SceneObject(cls=c, x=x, y=y, size=s, visible=[(0, d)], sounding=list(sp),
-                           loudness=loudness(rng, lv))
-               for c, (x, y), s, sp, lv in zip(classes, centres, sizes, spans, levels)]
+    objects = [
+        SceneObject(cls=c, x=x, y=y, size=s, visible=[(0, d)], sounding=list(sp), loudness=loudness(rng, lv))
+        for c, (x, y), s, sp, lv in zip(classes, centres, sizes, spans, levels)
+    ]
     others = [objects[i] for i in rng.permutation(range(1, len(objects)))]
     return new_scene(clip, others + objects[:1], d)  # the target is drawn last
 
@@ -106,9 +112,18 @@ def build_ref_avs(clip: Clip) -> Record:
         pool = [c for c in vocabulary(clip.dataset) if not _matches(c, value)]
         classes = clip.sample(pool, int(rng.integers(2, 4)))
         sizes = [size(rng) for _ in classes]
-        objects = [SceneObject(cls=c, x=x, y=y, size=s, visible=[(0, d)],
-                               sounding=[(0, d)] if rng.random() < 0.5 else [], loudness=loudness(rng))
-                   for c, (x, y), s in zip(classes, place_apart(rng, sizes), sizes)]
+        objects = [
+            SceneObject(
+                cls=c,
+                x=x,
+                y=y,
+                size=s,
+                visible=[(0, d)],
+                sounding=[(0, d)] if rng.random() < 0.5 else [],
+                loudness=loudness(rng),
+            )
+            for c, (x, y), s in zip(classes, place_apart(rng, sizes), sizes)
+        ]
         scene = new_scene(clip, objects, d)
         media, ids, meta = frame_and_sound(clip, scene, k, 10)
         answer = Answer(exists=False, mask=clip.png(f"-f{k}-mask.png", np.zeros_like(ids)))
@@ -122,8 +137,9 @@ def build_ref_avs(clip: Clip) -> Record:
         media, answer, meta = grounded(clip, scene, target, k, 10, with_mask=True)
         answer.exists = True
         short = f"{text.capital(expr)} is the {target.cls} {text.at(target.x)}."
-        seen = [text.seen(o) + (f" making {text.sound_of(o.cls)}" if o.sounding else ", silent")
-                for o in scene.onscreen]
+        seen = [
+            text.seen(o) + (f" making {text.sound_of(o.cls)}" if o.sounding else ", silent") for o in scene.onscreen
+        ]
         full = text.sentence("I see " + text.join(seen)) + " " + short
     media.audio_window_index = k
     meta.update({"expression": expr, "split": meta_split, "cue": cue, "value": value})

@@ -37,9 +37,10 @@ def still_scene(clip: Clip, classes: list[str], sounding: list[list[tuple[int, i
     """Still, non-overlapping objects (so each mask is the whole shape) in random draw order."""
     sizes = [size(clip.rng) for _ in classes]
     centres = place_apart(clip.rng, sizes)
-    objects = [SceneObject(cls=c, x=x, y=y, size=s, visible=[(0, duration)], sounding=snd,
-                           loudness=loudness(clip.rng))
-               for c, (x, y), s, snd in zip(classes, centres, sizes, sounding)]
+    objects = [
+        SceneObject(cls=c, x=x, y=y, size=s, visible=[(0, duration)], sounding=snd, loudness=loudness(clip.rng))
+        for c, (x, y), s, snd in zip(classes, centres, sizes, sounding)
+    ]
     return new_scene(clip, objects, duration)
 
 
@@ -63,8 +64,9 @@ def frame_and_sound(clip: Clip, scene: Scene, k: int, n_windows: int) -> tuple[M
     return Media(image=png, audio=wav), ids, meta
 
 
-def grounded(clip: Clip, scene: Scene, target: SceneObject, k: int, n_windows: int,
-             with_mask: bool) -> tuple[Media, Answer, dict]:
+def grounded(
+    clip: Clip, scene: Scene, target: SceneObject, k: int, n_windows: int, with_mask: bool
+) -> tuple[Media, Answer, dict]:
     """:func:`frame_and_sound` plus the answer: the target's label, box and points (and mask PNG)."""
     media, ids, meta = frame_and_sound(clip, scene, k, n_windows)
     mask = ids == scene.objects.index(target) + 1  # (H, W) bool
@@ -79,9 +81,12 @@ def _chain(scene: Scene, target: SceneObject, when: str) -> Reasoning:
     place = text.at(target.x)
     short = f"I hear {text.sound_of(target.cls)}{when}, so the sounding object is the {target.cls} {place}."
     heard = [text.sound_of(o.cls) + ("" if o.onscreen else " from off screen") for o in scene.objects if o.sounding]
-    full = (text.sentence("I see " + text.join([text.seen(o) for o in scene.onscreen]))
-            + " " + text.sentence("I hear " + text.join(heard))
-            + f" The {text.sound_of(target.cls)[2:]}{when} belongs to the {target.cls}, {place}.")
+    full = (
+        text.sentence("I see " + text.join([text.seen(o) for o in scene.onscreen]))
+        + " "
+        + text.sentence("I hear " + text.join(heard))
+        + f" The {text.sound_of(target.cls)[2:]}{when} belongs to the {target.cls}, {place}."
+    )
     return Reasoning(short, full)
 
 

@@ -9,8 +9,17 @@ from __future__ import annotations
 from crabplus.synth.world import ALL_CLASSES
 
 #: Where each dataset's 8-class window starts in ALL_CLASSES; neighbours overlap (transfer).
-_VOCAB_OFFSET = {"ave": 0, "unav": 4, "avvp": 8, "s4": 12, "arig": 12, "ms3": 16, "avqa": 24, "avqa_thu": 20,
-                 "avcap": 6}
+_VOCAB_OFFSET = {
+    "ave": 0,
+    "unav": 4,
+    "avvp": 8,
+    "s4": 12,
+    "arig": 12,
+    "ms3": 16,
+    "avqa": 24,
+    "avqa_thu": 20,
+    "avcap": 6,
+}
 
 
 def vocabulary(dataset: str) -> tuple[str, ...]:
@@ -25,16 +34,50 @@ def vocabulary(dataset: str) -> tuple[str, ...]:
 #: Each emotion dataset names (a subset of) the canonical emotions in its own words, as the real
 #: ones do ("joy" in MELD, "happiness" in MAFW, "happy" elsewhere).
 EMOTION_LABELS: dict[str, dict[str, str]] = {
-    "meld": {"neutral": "neutral", "happy": "joy", "sad": "sadness", "angry": "anger", "surprised": "surprise",
-             "fearful": "fear", "disgusted": "disgust"},
-    "cremad": {"neutral": "neutral", "happy": "happy", "sad": "sad", "angry": "angry", "fearful": "fearful",
-               "disgusted": "disgusted"},
-    "dfew": {"neutral": "neutral", "happy": "happy", "sad": "sad", "angry": "angry", "surprised": "surprise",
-             "fearful": "fear", "disgusted": "disgust"},
-    "mafw": {"neutral": "neutral", "happy": "happiness", "sad": "sadness", "angry": "anger",
-             "surprised": "surprise", "fearful": "fear", "disgusted": "disgust", "worried": "anxiety"},
-    "mer24": {"neutral": "neutral", "happy": "happy", "sad": "sad", "angry": "angry", "surprised": "surprise",
-              "worried": "worried"},
+    "meld": {
+        "neutral": "neutral",
+        "happy": "joy",
+        "sad": "sadness",
+        "angry": "anger",
+        "surprised": "surprise",
+        "fearful": "fear",
+        "disgusted": "disgust",
+    },
+    "cremad": {
+        "neutral": "neutral",
+        "happy": "happy",
+        "sad": "sad",
+        "angry": "angry",
+        "fearful": "fearful",
+        "disgusted": "disgusted",
+    },
+    "dfew": {
+        "neutral": "neutral",
+        "happy": "happy",
+        "sad": "sad",
+        "angry": "angry",
+        "surprised": "surprise",
+        "fearful": "fear",
+        "disgusted": "disgust",
+    },
+    "mafw": {
+        "neutral": "neutral",
+        "happy": "happiness",
+        "sad": "sadness",
+        "angry": "anger",
+        "surprised": "surprise",
+        "fearful": "fear",
+        "disgusted": "disgust",
+        "worried": "anxiety",
+    },
+    "mer24": {
+        "neutral": "neutral",
+        "happy": "happy",
+        "sad": "sad",
+        "angry": "angry",
+        "surprised": "surprise",
+        "worried": "worried",
+    },
 }
 
 EMOTION_DATASETS: tuple[str, ...] = tuple(EMOTION_LABELS)

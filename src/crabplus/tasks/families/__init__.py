@@ -34,18 +34,39 @@ from crabplus.tasks.families.option import OptionFamily
 from crabplus.tasks.families.refavs import RefAvsFamily
 from crabplus.tasks.families.spatial import FrameStats, SpatialFamily
 
-FAMILIES: dict[str, type[Family]] = {f.name: f for f in (
-    LabelFamily, ChoiceFamily, OpenAnswerFamily, OptionFamily, EventsFamily, AvvpFamily, CaptionFamily,
-    MaskFamily, RefAvsFamily, BoxFamily,
-)}
+FAMILIES: dict[str, type[Family]] = {
+    f.name: f
+    for f in (
+        LabelFamily,
+        ChoiceFamily,
+        OpenAnswerFamily,
+        OptionFamily,
+        EventsFamily,
+        AvvpFamily,
+        CaptionFamily,
+        MaskFamily,
+        RefAvsFamily,
+        BoxFamily,
+    )
+}
 
 
 #: The longest answer prediction allows by default, in new tokens, per family: two to four times the longest
 #: AVSynth target (reasoning + answer, tiny tokenizer; measured on 12 clips per dataset: label <= 58, choice 67,
 #: open answer / option 33, events 100, avvp 167, caption 92, mask 86, refavs 69, box 61). The release
 #: decodes to 512 for every task; an undertrained model then repeats itself to the limit.
-ANSWER_TOKENS = {"label": 128, "choice": 128, "open_answer": 128, "option": 128, "events": 384, "avvp": 512,
-                 "caption": 256, "mask": 192, "refavs": 192, "box": 192}
+ANSWER_TOKENS = {
+    "label": 128,
+    "choice": 128,
+    "open_answer": 128,
+    "option": 128,
+    "events": 384,
+    "avvp": 512,
+    "caption": 256,
+    "mask": 192,
+    "refavs": 192,
+    "box": 192,
+}
 
 
 def answer_tokens(dataset: str | DatasetSpec) -> int:
@@ -58,10 +79,21 @@ def family_of(dataset: str | DatasetSpec) -> Family:
     """The answer family of ``dataset`` (a name or a spec), bound to its spec; ``KeyError`` when it has none."""
     spec = get_spec(dataset) if isinstance(dataset, str) else dataset
     if spec.family not in FAMILIES:
-        raise KeyError(f"no answer family for dataset {spec.name!r} (family {spec.family!r}; known: "
-                       f"{', '.join(FAMILIES)})")
+        raise KeyError(
+            f"no answer family for dataset {spec.name!r} (family {spec.family!r}; known: {', '.join(FAMILIES)})"
+        )
     return FAMILIES[spec.family](spec)
 
 
-__all__ = ["ANSWER_TOKENS", "FAMILIES", "Family", "FrameStats", "Score", "ScoreConfig", "SpatialFamily",
-           "answer_tokens", "family_of", "higher_is_better"]
+__all__ = [
+    "ANSWER_TOKENS",
+    "FAMILIES",
+    "Family",
+    "FrameStats",
+    "Score",
+    "ScoreConfig",
+    "SpatialFamily",
+    "answer_tokens",
+    "family_of",
+    "higher_is_better",
+]

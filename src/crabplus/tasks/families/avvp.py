@@ -39,15 +39,18 @@ class AvvpFamily(Family):
     def parse(self, text: str, options: list[str] | None = None) -> Prediction:
         audio, visual, _ = parse_modality_events(text)
         ok = bool(audio or visual)
-        return Prediction(audio_events=audio if ok else None, visual_events=visual if ok else None, parsed=ok,
-                          release_valid=ok)
+        return Prediction(
+            audio_events=audio if ok else None, visual_events=visual if ok else None, parsed=ok, release_valid=ok
+        )
 
-    def metrics(self, records: list[Record], predictions: list[Prediction], cfg: ScoreConfig,
-                notes: list[str]) -> dict[str, float]:
+    def metrics(
+        self, records: list[Record], predictions: list[Prediction], cfg: ScoreConfig, notes: list[str]
+    ) -> dict[str, float]:
         t = num_segments(records, FIELDS)
         labels = sorted({lab for r in records for f in FIELDS for lab, _, _ in triples(getattr(r.answer, f))})
-        extra = sorted({lab for p in predictions if p.parsed for f in FIELDS
-                        for lab, _, _ in triples(getattr(p, f))} - set(labels))
+        extra = sorted(
+            {lab for p in predictions if p.parsed for f in FIELDS for lab, _, _ in triples(getattr(p, f))} - set(labels)
+        )
         index = {lab: i for i, lab in enumerate(labels + extra)}
 
         def matrices(items) -> tuple[np.ndarray, np.ndarray]:

@@ -149,16 +149,23 @@ class Family:
             notes.append("no ground-truth events: nothing to score")
         return Score(metrics, primary, len(records), notes)
 
-    def score_conventions(self, records: list[Record], predictions: list[Prediction], draws: list[list[Prediction]],
-                          keep: list[int], cfg: ScoreConfig | None = None) -> tuple[Score, Score, list[Score]]:
+    def score_conventions(
+        self,
+        records: list[Record],
+        predictions: list[Prediction],
+        draws: list[list[Prediction]],
+        keep: list[int],
+        cfg: ScoreConfig | None = None,
+    ) -> tuple[Score, Score, list[Score]]:
         """(ours, the release's, one per chance draw): ``predictions`` scored on every record, then on the records
         ``keep`` (those the release's parser accepts), and each of ``draws`` (aligned with ``records``)."""
         ours = self.score(records, predictions, cfg)
         release = self.score([records[i] for i in keep], [predictions[i] for i in keep], cfg)
         return ours, release, [self.score(records, guesses, cfg) for guesses in draws]
 
-    def metrics(self, records: list[Record], predictions: list[Prediction], cfg: ScoreConfig,
-                notes: list[str]) -> dict[str, float]:
+    def metrics(
+        self, records: list[Record], predictions: list[Prediction], cfg: ScoreConfig, notes: list[str]
+    ) -> dict[str, float]:
         raise NotImplementedError
 
     def chance(self, records: list[Record], rng: np.random.Generator) -> list[Prediction]:

@@ -40,8 +40,9 @@ class BoxFamily(SpatialFamily):
         lm = ARIG_LABEL.search(text)
         if lm and label is None:
             label = lm.group(1)
-        return Prediction(label=label.strip() if label else None, box=box, parsed=box is not None,
-                          release_valid=box is not None)
+        return Prediction(
+            label=label.strip() if label else None, box=box, parsed=box is not None, release_valid=box is not None
+        )
 
     def frame_stats(self, masks, record: Record, pred: Prediction, gt_mask, size_hw, cache: dict) -> FrameStats:
         return label_box_stats(record, pred)

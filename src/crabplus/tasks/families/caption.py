@@ -32,15 +32,16 @@ class CaptionFamily(Family):
         caption = (caption if caption is not None else text).strip()
         return Prediction(text=caption or None, parsed=bool(caption), release_valid=bool(caption))
 
-    def metrics(self, records: list[Record], predictions: list[Prediction], cfg: ScoreConfig,
-                notes: list[str]) -> dict[str, float]:
+    def metrics(
+        self, records: list[Record], predictions: list[Prediction], cfg: ScoreConfig, notes: list[str]
+    ) -> dict[str, float]:
         refs = [[t for t in (r.answer.text, *(r.answer.references or [])) if t and t.strip()] for r in records]
         for r, ref in zip(records, refs):
             if not ref:
-                raise RecordError("a captioning record needs a non-empty reference caption", record_id=r.id,
-                                  field="answer.text")
-        return caption_scores([p.text if p.parsed else None for p in predictions], refs, meteor=cfg.meteor,
-                              notes=notes)
+                raise RecordError(
+                    "a captioning record needs a non-empty reference caption", record_id=r.id, field="answer.text"
+                )
+        return caption_scores([p.text if p.parsed else None for p in predictions], refs, meteor=cfg.meteor, notes=notes)
 
     def chance(self, records: list[Record], rng: np.random.Generator) -> list[Prediction]:
         captions = [r.answer.text for r in records]

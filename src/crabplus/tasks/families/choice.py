@@ -30,8 +30,9 @@ class ChoiceFamily(Family):
         choice = choice_number(word_answer(text))
         return Prediction(choice=choice, parsed=choice is not None, release_valid=choice is not None)
 
-    def metrics(self, records: list[Record], predictions: list[Prediction], cfg: ScoreConfig,
-                notes: list[str]) -> dict[str, float]:
+    def metrics(
+        self, records: list[Record], predictions: list[Prediction], cfg: ScoreConfig, notes: list[str]
+    ) -> dict[str, float]:
         return {"accuracy": matching_accuracy([p.choice for p in predictions], [r.answer.choice for r in records])}
 
     def chance(self, records: list[Record], rng: np.random.Generator) -> list[Prediction]:

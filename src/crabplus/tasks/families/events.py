@@ -59,15 +59,17 @@ class EventsFamily(Family):
     primary_metrics = {"ave_accuracy": "accuracy", "tiou_map": "avg_map"}
 
     def render(self, answer: Answer) -> str:
-        return "".join(f"<event>{e.label}</event><range>{format_time(e.start)},{format_time(e.end)}</range>"
-                       for e in answer.events)
+        return "".join(
+            f"<event>{e.label}</event><range>{format_time(e.start)},{format_time(e.end)}</range>" for e in answer.events
+        )
 
     def parse(self, text: str, options: list[str] | None = None) -> Prediction:
         events = parse_events(text)
         return Prediction(events=events or None, parsed=bool(events), release_valid=bool(events))
 
-    def metrics(self, records: list[Record], predictions: list[Prediction], cfg: ScoreConfig,
-                notes: list[str]) -> dict[str, float]:
+    def metrics(
+        self, records: list[Record], predictions: list[Prediction], cfg: ScoreConfig, notes: list[str]
+    ) -> dict[str, float]:
         if self.spec.metric == "ave_accuracy":
             return _ave(records, predictions)
         if self.spec.metric == "tiou_map":
@@ -91,8 +93,10 @@ def _ave(records: list[Record], preds: list[Prediction]) -> dict[str, float]:
     index = {lab: i for i, lab in enumerate(labels)}
     background = len(labels)
     gt = np.stack([events_to_segments(triples(r.answer.events), index, background, t) for r in records])  # [N, T]
-    rows = [events_to_segments(triples(p.events), index, background, t) if p.parsed else np.full(t, UNPARSED_CLASS)
-            for p in preds]
+    rows = [
+        events_to_segments(triples(p.events), index, background, t) if p.parsed else np.full(t, UNPARSED_CLASS)
+        for p in preds
+    ]
     return {"accuracy": ave_accuracy(np.stack(rows), gt)}
 
 
@@ -100,8 +104,12 @@ def _tiou_map(records: list[Record], preds: list[Prediction]) -> dict[str, float
     gt = [(r.id, lab, s, e) for r in records for lab, s, e in triples(r.answer.events)]
     if not gt:
         return {}  # mAP needs ground-truth events; the caller notes the empty result
-    detections = [(r.id, lab, s, e, 1.0 / (1 + i))
-                  for r, p in zip(records, preds) if p.parsed for i, (lab, s, e) in enumerate(triples(p.events))]
+    detections = [
+        (r.id, lab, s, e, 1.0 / (1 + i))
+        for r, p in zip(records, preds)
+        if p.parsed
+        for i, (lab, s, e) in enumerate(triples(p.events))
+    ]
     maps = tiou_map(detections, gt, UNAV_THRESHOLDS)
     out = {f"map@{t:.1f}": v for t, v in maps.items() if t >= 0.5 - 1e-9}
     out["avg_map"] = float(np.mean(list(maps.values())))

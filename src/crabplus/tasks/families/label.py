@@ -42,17 +42,22 @@ class LabelFamily(Family):
     def parse(self, text: str, options: list[str] | None = None) -> Prediction:
         label = word_answer(text)
         if label is not None and not _class_like(label):
-            return Prediction(parsed=False, notes=[f"{label[:40]!r} is not a class name (a run of punctuation or no "
-                                                   "letter): not parsed"])
+            return Prediction(
+                parsed=False,
+                notes=[f"{label[:40]!r} is not a class name (a run of punctuation or no letter): not parsed"],
+            )
         return Prediction(label=label, parsed=label is not None, release_valid=label is not None)
 
-    def metrics(self, records: list[Record], predictions: list[Prediction], cfg: ScoreConfig,
-                notes: list[str]) -> dict[str, float]:
+    def metrics(
+        self, records: list[Record], predictions: list[Prediction], cfg: ScoreConfig, notes: list[str]
+    ) -> dict[str, float]:
         said, truth = normalized(p.label for p in predictions), normalized(r.answer.label for r in records)
         outside = sum(1 for s in said if s is not None and s not in set(truth))
         if outside:
-            notes.append(f"{outside} of {len(said)} answers name a label that no evaluated record has (outside the "
-                         "dataset's classes as these records know them)")
+            notes.append(
+                f"{outside} of {len(said)} answers name a label that no evaluated record has (outside the "
+                "dataset's classes as these records know them)"
+            )
         if self.spec.metric == "accuracy":
             return {"accuracy": accuracy(said, truth)}
         if self.spec.metric == "uar_war":

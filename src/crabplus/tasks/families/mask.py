@@ -60,8 +60,13 @@ class MaskFamily(SpatialFamily):
         if label is None:  # the release's ground-truth sentence
             m = S4_GT_LABEL.search(text.strip())
             label = m.group(1) if m else None
-        return Prediction(label=label.strip() if label else None, box=box, points=points or None,
-                          parsed=bool(box or points), release_valid=self.release_valid(text))
+        return Prediction(
+            label=label.strip() if label else None,
+            box=box,
+            points=points or None,
+            parsed=bool(box or points),
+            release_valid=self.release_valid(text),
+        )
 
     def release_valid(self, text: str) -> bool:
         rbox, rpoints = release_box_points(text, need_three_points_without_box=True)

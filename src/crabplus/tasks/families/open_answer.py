@@ -30,10 +30,14 @@ class OpenAnswerFamily(Family):
         answer = word_answer(text)
         return Prediction(text=answer, parsed=answer is not None, release_valid=answer is not None)
 
-    def metrics(self, records: list[Record], predictions: list[Prediction], cfg: ScoreConfig,
-                notes: list[str]) -> dict[str, float]:
-        return music_avqa_accuracy(normalized(p.text for p in predictions), normalized(r.answer.text for r in records),
-                                   [r.meta.get("type") for r in records])
+    def metrics(
+        self, records: list[Record], predictions: list[Prediction], cfg: ScoreConfig, notes: list[str]
+    ) -> dict[str, float]:
+        return music_avqa_accuracy(
+            normalized(p.text for p in predictions),
+            normalized(r.answer.text for r in records),
+            [r.meta.get("type") for r in records],
+        )
 
     def chance(self, records: list[Record], rng: np.random.Generator) -> list[Prediction]:
         texts = vocab(r.answer.text for r in records)

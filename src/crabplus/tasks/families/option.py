@@ -40,10 +40,14 @@ class OptionFamily(Family):
             answer.text = None
         return answer
 
-    def metrics(self, records: list[Record], predictions: list[Prediction], cfg: ScoreConfig,
-                notes: list[str]) -> dict[str, float]:
-        return option_accuracy([p.choice for p in predictions], [r.answer.choice for r in records],
-                               [r.meta.get("question_type") for r in records])
+    def metrics(
+        self, records: list[Record], predictions: list[Prediction], cfg: ScoreConfig, notes: list[str]
+    ) -> dict[str, float]:
+        return option_accuracy(
+            [p.choice for p in predictions],
+            [r.answer.choice for r in records],
+            [r.meta.get("question_type") for r in records],
+        )
 
     def chance(self, records: list[Record], rng: np.random.Generator) -> list[Prediction]:
         out = []

@@ -197,4 +197,3 @@ def choice_number(answer: str | None) -> int | None:
         if word in _CHOICE_WORDS:
             return _CHOICE_WORDS[word]
     return None
-

@@ -132,7 +132,7 @@ def _batches(samples: list[list[FrameStats]]) -> list[list[FrameStats]]:
     out = []
     for group in by_split.values():
         for start in range(0, len(group), REFAVS_SAMPLES_PER_BATCH):
-            out.append([m for sample in group[start:start + REFAVS_SAMPLES_PER_BATCH] for m in sample])
+            out.append([m for sample in group[start : start + REFAVS_SAMPLES_PER_BATCH] for m in sample])
     return out
 
 
@@ -143,9 +143,11 @@ def _fscore(frames: list[FrameStats]) -> float:
 def _masks(stats: list[FrameStats]) -> dict[str, float]:
     samples = _samples(stats)
     batches = _batches(samples)
-    return {"miou": mean([mean([m.iou for m in b]) for b in batches]),
-            "fscore": mean([_fscore(b) for b in batches]),
-            "fscore_per_sample": mean([_fscore(sample) for sample in samples])}
+    return {
+        "miou": mean([mean([m.iou for m in b]) for b in batches]),
+        "fscore": mean([_fscore(b) for b in batches]),
+        "fscore_per_sample": mean([_fscore(sample) for sample in samples]),
+    }
 
 
 def _pooled_s(frames: list[FrameStats]) -> float:

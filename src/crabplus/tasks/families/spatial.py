@@ -60,8 +60,17 @@ def mean(values) -> float:
     return float(np.mean(values))
 
 
-def mask_stats(masks, record: Record, pred: Prediction, gt_mask: np.ndarray, size_hw, cache: dict,
-               st: FrameStats, threshold: float, predicted_empty: bool) -> None:
+def mask_stats(
+    masks,
+    record: Record,
+    pred: Prediction,
+    gt_mask: np.ndarray,
+    size_hw,
+    cache: dict,
+    st: FrameStats,
+    threshold: float,
+    predicted_empty: bool,
+) -> None:
     """Fill ``st``'s J and F curve for one frame; unparsed is wrong (J 0, a zero F curve)."""
     st.counted = bool(gt_mask.any())
     if not pred.parsed:
@@ -77,8 +86,10 @@ def mask_stats(masks, record: Record, pred: Prediction, gt_mask: np.ndarray, siz
 def points_in(rng: np.random.Generator, box: list[int]) -> list[list[int]]:
     """Three points drawn uniformly inside ``box`` (and the frame)."""
     x1, y1, x2, y2 = box
-    return [[int(rng.integers(x1, max(x1 + 1, min(x2, FRAME)))), int(rng.integers(y1, max(y1 + 1, min(y2, FRAME))))]
-            for _ in range(3)]
+    return [
+        [int(rng.integers(x1, max(x1 + 1, min(x2, FRAME)))), int(rng.integers(y1, max(y1 + 1, min(y2, FRAME))))]
+        for _ in range(3)
+    ]
 
 
 def random_box(rng: np.random.Generator) -> list[int]:
@@ -136,8 +147,14 @@ class SpatialFamily(Family):
         self.primary_metric  # noqa: B018 - an unscorable spec.metric is an error before any frame is read
         return self.aggregate([s[0] for s in self._stats(records, [predictions], cfg)], cfg.frames_per_batch)
 
-    def score_conventions(self, records: list[Record], predictions: list[Prediction], draws: list[list[Prediction]],
-                          keep: list[int], cfg: ScoreConfig | None = None) -> tuple[Score, Score, list[Score]]:
+    def score_conventions(
+        self,
+        records: list[Record],
+        predictions: list[Prediction],
+        draws: list[list[Prediction]],
+        keep: list[int],
+        cfg: ScoreConfig | None = None,
+    ) -> tuple[Score, Score, list[Score]]:
         """As :meth:`Family.score_conventions`, segmenting each record's frame once for ours and every draw; the
         release's convention aggregates a subset of the same statistics."""
         cfg = cfg or ScoreConfig()
@@ -145,8 +162,11 @@ class SpatialFamily(Family):
         stats = self._stats(records, [predictions, *draws], cfg)  # [N][1 + K]
         ours = self.aggregate([s[0] for s in stats], cfg.frames_per_batch)
         release = self.aggregate([stats[i][0] for i in keep], cfg.frames_per_batch)
-        return ours, release, [self.aggregate([s[1 + d] for s in stats], cfg.frames_per_batch)
-                               for d in range(len(draws))]
+        return (
+            ours,
+            release,
+            [self.aggregate([s[1 + d] for s in stats], cfg.frames_per_batch) for d in range(len(draws))],
+        )
 
     def chance(self, records: list[Record], rng: np.random.Generator) -> list[Prediction]:
         """Per record: a label of the set, whether the object exists (when the family asks), another record's

@@ -124,7 +124,9 @@ def test_a_corrupt_upload_shows_the_cli_message(served, tmp_path, capsys):
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64)
     assert main(["predict", str(bad), "--task", "cremad", "--checkpoint", str(checkpoint)]) == 1
-    message = capsys.readouterr().err.strip().removeprefix("crabplus predict: error: ")
+    err = capsys.readouterr().err.splitlines()  # the log lines (the model loading) come first
+    message = next(line for line in err if line.startswith("crabplus predict: error: ")).removeprefix(
+        "crabplus predict: error: ")
     driver.get(url)
     WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#crab-video input[type=file]"))
     driver.find_element(By.CSS_SELECTOR, "#crab-video input[type=file]").send_keys(str(bad))

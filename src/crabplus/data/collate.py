@@ -32,6 +32,15 @@ def _pad_1d(seqs: list[torch.Tensor], value: int, side: str) -> torch.Tensor:
     return out
 
 
+def pad_audio(features: list[torch.Tensor], masks: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-mel features [n_i, n_mels, F_i] and their masks [n_i, F_i] -> [sum n_i, n_mels, max F] and
+    [sum n_i, max F], right-padded with zeros: padded frames are masked out (feature_attention_mask 0)."""
+    longest = max(f.shape[-1] for f in features)
+    padded = torch.cat([torch.nn.functional.pad(f, (0, longest - f.shape[-1])) for f in features], dim=0)
+    mask = torch.cat([torch.nn.functional.pad(m, (0, longest - m.shape[-1])) for m in masks], dim=0)
+    return padded, mask
+
+
 def collate(samples: list[dict], pad_id: int, padding_side: Literal["left", "right"] = "right") -> dict:
     """A batch from samples of :meth:`CrabProcessor.encode`; see the module notes."""
     if not samples:
@@ -51,16 +60,10 @@ def collate(samples: list[dict], pad_id: int, padding_side: Literal["left", "rig
         parts = [s[key] for s in samples if key in s]
         if parts:
             batch[key] = torch.cat(parts, dim=0)
-    feats = [s["input_features"] for s in samples if "input_features" in s]
-    if feats:
-        longest = max(f.shape[-1] for f in feats)
-        # [n_i, n_mels, F_i] -> [sum n_i, n_mels, max F]; padded frames are masked out (feature_attention_mask 0)
-        batch["input_features"] = torch.cat(
-            [torch.nn.functional.pad(f, (0, longest - f.shape[-1])) for f in feats], dim=0
-        )
-        masks = [s["feature_attention_mask"] for s in samples if "input_features" in s]
-        batch["feature_attention_mask"] = torch.cat(
-            [torch.nn.functional.pad(m, (0, longest - m.shape[-1])) for m in masks], dim=0
+    with_audio = [s for s in samples if "input_features" in s]
+    if with_audio:
+        batch["input_features"], batch["feature_attention_mask"] = pad_audio(
+            [s["input_features"] for s in with_audio], [s["feature_attention_mask"] for s in with_audio]
         )
     for key in _LISTS:
         batch[key] = [s.get(key) for s in samples]

@@ -34,7 +34,7 @@ from crabplus.train.encoders import EncoderStageConfig
 from crabplus.train.run_config import RunConfig
 from crabplus.utils import stamps
 from crabplus.utils.dist import print0
-from crabplus.utils.io import atomic_write_json
+from crabplus.utils.io import atomic_write_json, atomic_write_text
 
 #: where the shipped base lives inside the installed package
 SHIPPED_BASE = Path(__file__).resolve().parent.parent / "assets" / "base"
@@ -171,10 +171,6 @@ def pretrain_base(cfg: BaseConfig, workers: int = 1) -> Path:
             torch.set_num_threads(before)
 
 
-#: files of a training checkpoint that are the loadable model (the rest is resume state)
-_RESUME_ONLY = ("trainable.safetensors", "optimizer*", "rng-rank*", "train_state.json")
-
-
 def choose_checkpoint(
     run_dir: Path, final: Path, val_corpus: Path, dest: Path, *, cache_dir: str | None, max_new_tokens: int = 12
 ) -> Path:
@@ -186,13 +182,13 @@ def choose_checkpoint(
     from crabplus.schema.records import load_records
     from crabplus.train import checkpoint as ckpt
 
-    candidates = [path for _, path in ckpt.list_checkpoints(run_dir)]
-    candidates = [p for p in candidates if p.name != final.name] + [final]
+    # final/ is the last step's model, which its checkpoint already holds: each distinct model is scored once
+    by_digest: dict[str, Path] = {}
+    for path in [p for _, p in ckpt.list_checkpoints(run_dir)] + [final]:
+        by_digest.setdefault(stamps.file_digest(path / "model.safetensors"), path)
+    candidates = list(by_digest.values())
     records = probe_records([r for f in sorted(val_corpus.glob("*/train.jsonl")) for r in load_records(f)])
-    inputs = {
-        "candidates": {p.name: stamps.file_digest(p / "model.safetensors") for p in candidates},
-        "val": stamps.input_digest(val_corpus),
-    }
+    inputs = {"candidates": {p.name: d for d, p in by_digest.items()}, "val": stamps.input_digest(val_corpus)}
 
     def make() -> None:
         scores = {}
@@ -215,7 +211,7 @@ def choose_checkpoint(
             )
         best = max(candidates, key=lambda p: scores[p.name]["mean"])
         shutil.rmtree(dest, ignore_errors=True)
-        shutil.copytree(best, dest, ignore=shutil.ignore_patterns(*_RESUME_ONLY))
+        shutil.copytree(best, dest, ignore=shutil.ignore_patterns(*ckpt.RESUME_FILES))
         atomic_write_json(dest / "selection.json", {"chosen": best.name, "records": len(records), "scores": scores})
         print0(f"[base] chose {best.name} (held-out perception {scores[best.name]['mean']:.3f}) -> {dest}")
 
@@ -273,10 +269,10 @@ def _ship_run_config(source: Path, dest: Path) -> None:
     if (data.get("data") or {}).get("train"):
         data["data"]["train"] = [str(Path(*Path(p).parts[-2:])) for p in data["data"]["train"]]
     data["output_dir"] = Path(data.get("output_dir") or "base").name
-    dest.write_text(
+    atomic_write_text(
+        dest,
         "# the run that made the shipped base (paths relative to its output folder)\n"
         + yaml.safe_dump(data, sort_keys=False),
-        encoding="utf-8",
     )
 
 

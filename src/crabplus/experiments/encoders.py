@@ -51,14 +51,9 @@ def tower_samples(records: list[Record], corpus: Path, processor: CrabProcessor)
                     for k in ("pixel_values", "image_grid_thw", "pixel_values_videos", "video_grid_thw")
                     if k in enc
                 }
+                audio = {k: enc[k] for k in ("input_features", "feature_attention_mask")}
                 samples.append(
-                    TowerSample(
-                        record.dataset,
-                        vision,
-                        enc["input_features"][0],
-                        targets,
-                        seconds=int(record.meta.get("duration", 0)),
-                    )
+                    TowerSample(record.dataset, vision, audio, targets, seconds=int(record.meta.get("duration", 0)))
                 )
             if bar is not None:
                 bar.update(1)
@@ -98,8 +93,6 @@ def pretrain_encoders(
         samples = tower_samples(clip_records(corpus), corpus, processor)
         print0(f"[encoders] {len(samples)} clips; training the towers {cfg.steps} steps x {cfg.batch_size}")
         result = train_towers(thinker, samples, TARGETS, cfg, seed=seed)
-        for p in thinker.parameters():
-            p.requires_grad_(True)
         save_checkpoint(folder, thinker, tokenizer, model_cfg)
         print0("[encoders] held-out: " + ", ".join(f"{k} {v:.2f}" for k, v in result.validation.items()))
         atomic_write_json(

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from crabplus.synth.pretrain_text import FACE_VOICE_MOOD
-from crabplus.synth.world import COLOUR_NAMES, EMOTIONS, MOTIONS, SHAPE_NAMES
+from crabplus.synth.world import COLOUR_NAMES, EMOTIONS, MOTIONS, SHAPE_NAMES, split_class
 
 MOODS: tuple[str, ...] = tuple(EMOTIONS)
 #: the distinct drawn faces (three pairs of moods share one)
@@ -62,11 +62,6 @@ def _multi_hot(names: set[str], vocab: tuple[str, ...]) -> np.ndarray:
     return out
 
 
-def _parts(obj: dict) -> tuple[str, str]:
-    colour, shape = obj["class"].split(" ")
-    return colour, shape
-
-
 def _sounding_at(obj: dict, t: float) -> bool:
     return any(a <= t < b for a, b in obj.get("sounding", []))
 
@@ -74,7 +69,7 @@ def _sounding_at(obj: dict, t: float) -> bool:
 def _sound_vector(objects: list[dict]) -> np.ndarray:
     out = np.zeros(N_SOUND, dtype=np.float32)
     for o in objects:
-        c, s = _parts(o)
+        c, s = split_class(o["class"])
         out[COLOUR_NAMES.index(c)] = out[len(COLOUR_NAMES) + SHAPE_NAMES.index(s)] = 1.0
     return out
 
@@ -84,14 +79,14 @@ def scene_targets(scene: dict, *, moment: float | None) -> dict[str, np.ndarray 
     None for a video, whose sound is also given second by second."""
     seen = [o for o in scene["objects"] if o["onscreen"]]
     out: dict = {
-        "seen_colours": _multi_hot({_parts(o)[0] for o in seen}, COLOUR_NAMES),
-        "seen_shapes": _multi_hot({_parts(o)[1] for o in seen}, SHAPE_NAMES),
+        "seen_colours": _multi_hot({split_class(o["class"])[0] for o in seen}, COLOUR_NAMES),
+        "seen_shapes": _multi_hot({split_class(o["class"])[1] for o in seen}, SHAPE_NAMES),
     }
     if moment is not None:
         colour, shape = [0] * 4, [0] * 4
         for o in seen:  # later objects are drawn on top: the last whose centre is in a quarter names it
-            q = _quarter(o["x"], o["y"])
-            colour[q], shape[q] = COLOUR_NAMES.index(_parts(o)[0]) + 1, SHAPE_NAMES.index(_parts(o)[1]) + 1
+            q, (c, sh) = _quarter(o["x"], o["y"]), split_class(o["class"])
+            colour[q], shape[q] = COLOUR_NAMES.index(c) + 1, SHAPE_NAMES.index(sh) + 1
         out["token_colour"], out["token_shape"] = colour, shape
         out["token_place"] = [0, 1, 2, 3]  # each token's own quarter: where it is, in what it carries
         loud = [o for o in scene["objects"] if _sounding_at(o, int(moment) + 0.5)]

@@ -64,15 +64,6 @@ def ask(question: str, answer: str, attribute: str, expected: str, values: int |
     return Ask(question, answer, attribute, expected.lower(), n)
 
 
-def ninth(x: float, y: float) -> str:
-    """``"upper left"``, ``"left"``, ``"top"``, ``"centre"``, ...: the ninth of the frame a point is in."""
-    col = "left" if x < 1 / 3 else "right" if x > 2 / 3 else ""
-    row = "upper" if y < 1 / 3 else "lower" if y > 2 / 3 else ""
-    if row and col:
-        return f"{row} {col}"
-    return col or {"upper": "top", "lower": "bottom", "": "centre"}[row]
-
-
 def quadrant(x: float, y: float) -> str:
     return f"{'top' if y < 0.5 else 'bottom'} {'left' if x < 0.5 else 'right'}"
 
@@ -118,7 +109,7 @@ def still_asks(objects: list[SceneObject], now: list[SceneObject]) -> list[Ask]:
         out.append(
             ask(
                 "Which of the shapes in view is making the sound right now?",
-                f"The {on_now[0].cls}, {ninth(on_now[0].x, on_now[0].y)}.",
+                f"The {on_now[0].cls}, {pt.ninth(on_now[0].x, on_now[0].y)}.",
                 "binding",
                 on_now[0].cls,
                 len(seen),
@@ -135,9 +126,9 @@ def still_asks(objects: list[SceneObject], now: list[SceneObject]) -> list[Ask]:
         out.append(
             ask(
                 f"Where is the {o.cls}? Say which part of the picture.",
-                f"{capital(ninth(o.x, o.y))}.",
+                f"{capital(pt.ninth(o.x, o.y))}.",
                 "position",
-                ninth(o.x, o.y),
+                pt.ninth(o.x, o.y),
             )
         )
         out.append(

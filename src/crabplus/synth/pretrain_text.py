@@ -45,16 +45,30 @@ FACE_VOICE_MOOD = {
 }
 
 
-def region(x: float, y: float) -> str:
-    """``"in the upper left"``, ``"on the left"``, ``"at the top"``, ``"in the centre"``, ...: the ninth of the
-    frame a point is in."""
+def ninth(x: float, y: float) -> str:
+    """``"upper left"``, ``"left"``, ``"top"``, ``"centre"``, ...: the ninth of the frame a point is in."""
     col = "left" if x < 1 / 3 else "right" if x > 2 / 3 else ""
     row = "upper" if y < 1 / 3 else "lower" if y > 2 / 3 else ""
     if row and col:
-        return f"in the {row} {col}"
-    if col:
-        return f"on the {col}"
-    return {"upper": "at the top", "lower": "at the bottom", "": "in the centre"}[row]
+        return f"{row} {col}"
+    return col or {"upper": "top", "lower": "bottom", "": "centre"}[row]
+
+
+#: how a ninth is said in a sentence (the corners take "in the")
+_IN_A_SENTENCE = {
+    "left": "on the left",
+    "right": "on the right",
+    "top": "at the top",
+    "bottom": "at the bottom",
+    "centre": "in the centre",
+}
+
+
+def region(x: float, y: float) -> str:
+    """``"in the upper left"``, ``"on the left"``, ``"at the top"``, ``"in the centre"``, ...: the ninth of the
+    frame a point is in, in a sentence."""
+    place = ninth(x, y)
+    return _IN_A_SENTENCE.get(place, f"in the {place}")
 
 
 def extent(box: list[int], centre: list[int]) -> str:

@@ -29,6 +29,8 @@ from crabplus.utils.io import apply_umask, read_json
 
 _NAME = re.compile(r"^checkpoint-(\d+)$")
 STATE_FILE = "train_state.json"
+#: the files of a checkpoint that only resume training (the rest is the loadable model), as glob patterns
+RESUME_FILES = ("trainable.safetensors", "optimizer.*", "rng-rank*", STATE_FILE)
 
 
 class CheckpointError(CrabplusError, ValueError):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from crabplus.config.core import ConfigError
+from crabplus.data.collate import pad_audio
 from crabplus.utils.dist import print0
 
 IGNORE = -100
@@ -63,7 +64,7 @@ class TowerSample:
 
     layout: str
     vision: dict[str, torch.Tensor]  # pixel_values(+image_grid_thw) or pixel_values_videos(+video_grid_thw)
-    features: torch.Tensor  # [n_mels, F] log-mel
+    audio: dict[str, torch.Tensor]  # input_features [1, n_mels, F] and feature_attention_mask [1, F]
     targets: dict[str, object]
     seconds: int = 0  # the clip's length, for per-second targets
 
@@ -101,15 +102,11 @@ def _vision_tokens(thinker: nn.Module, batch: Sequence[TowerSample]) -> list[tor
 def _audio_tokens(thinker: nn.Module, batch: Sequence[TowerSample]) -> list[torch.Tensor]:
     """Per clip, the audio tokens the LLM would read: [m_i, hidden]."""
     model = thinker.model
-    lengths = torch.tensor([s.features.shape[1] for s in batch])
-    n_mels, longest = batch[0].features.shape[0], int(lengths.max())
-    feats = torch.zeros(len(batch), n_mels, longest)  # [B, n_mels, F] right-padded
-    mask = torch.zeros(len(batch), longest, dtype=torch.long)  # [B, F]
-    for i, s in enumerate(batch):
-        feats[i, :, : s.features.shape[1]] = s.features
-        mask[i, : s.features.shape[1]] = 1
+    feats, mask = pad_audio(  # [B, n_mels, max F], [B, max F]
+        [s.audio["input_features"] for s in batch], [s.audio["feature_attention_mask"] for s in batch]
+    )
     out = model.get_audio_features(feats, feature_attention_mask=mask).last_hidden_state  # [sum m_i, hidden]
-    _, counts = model.audio_tower._get_feat_extract_output_lengths(lengths)
+    _, counts = model.audio_tower._get_feat_extract_output_lengths(mask.sum(-1))
     return list(torch.split(out, counts.tolist()))
 
 
@@ -194,7 +191,6 @@ def train_towers(
     cfg: EncoderStageConfig,
     *,
     seed: int = 0,
-    on_log: Callable[[dict], None] | None = None,
 ) -> EncoderStageResult:
     """Train ``thinker``'s vision and audio towers (the LLM is not touched) on ``samples``; returns the loss
     history and the held-out accuracy per target."""
@@ -240,8 +236,6 @@ def train_towers(
             running = []
             result.history.append(row)
             print0(f"[encoders] step {row['step']}/{cfg.steps} loss {row['loss']:.4f} ({row['seconds']:.0f} s)")
-            if on_log is not None:
-                on_log(row)
     result.validation = evaluate_towers(thinker, heads, val, cfg)
     result.elapsed_s = round(time.perf_counter() - t0, 1)
     for t in towers:

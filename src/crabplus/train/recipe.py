@@ -129,7 +129,7 @@ def _optimizer(model: nn.Module, cfg) -> torch.optim.Optimizer:
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     if not named:
         raise ConfigError("nothing to train: the model has no trainable parameters")
-    scale = getattr(cfg, "encoder_lr_scale", 1.0)
+    scale = cfg.encoder_lr_scale
     groups = []
     for tower in (False, True):
         part = [(n, p) for n, p in named if (scale != 1.0 and is_tower_parameter(n)) == tower]

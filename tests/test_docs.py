@@ -138,6 +138,10 @@ BASE_TOY_FLAGS = [
     "train.max_steps=1",
     "train.save_steps=1",
     "val_clips_scale=0.001",
+    "refine_clips_scale=0.001",
+    "refine.max_steps=1",
+    "refine.save_steps=1",
+    "refine.batch_size=2",
 ]
 
 

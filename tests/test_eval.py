@@ -287,6 +287,10 @@ def test_default_root_is_the_nearest_manifest_folder(tmp_path):
     assert default_root(tmp_path / "world" / "records" / "test.jsonl") == (tmp_path / "world").resolve()
     (tmp_path / "plain").mkdir()
     assert default_root(tmp_path / "plain" / "r.jsonl") == (tmp_path / "plain").resolve()
+    # a perception corpus is the root of its own media, so one run can train on two corpora without data.root
+    (tmp_path / "corpus" / "pt_still").mkdir(parents=True)
+    (tmp_path / "corpus" / "corpus.json").write_text("{}")
+    assert default_root(tmp_path / "corpus" / "pt_still" / "train.jsonl") == (tmp_path / "corpus").resolve()
     with pytest.raises(RecordError):
         evaluate_predictions(load_records(RECORDS)[:1], [{"id": "ks-0", "dataset": "meld", "predict": ""}])
 

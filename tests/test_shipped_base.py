@@ -27,6 +27,15 @@ def test_the_shipped_base_is_small_documented_and_loadable():
     assert sum(p.numel() for p in model.parameters()) < 3_000_000
 
 
+def test_base_config_refuses_a_start_without_a_refinement_stage():
+    from crabplus.config.core import ConfigError, apply_overrides
+
+    with pytest.raises(ConfigError, match="start_from"):
+        apply_overrides(BaseConfig(), ["refine=null", "start_from=runs/base/chosen_stage1"])
+    with pytest.raises(ConfigError, match="refine_clips_scale"):
+        apply_overrides(BaseConfig(), ["refine_clips_scale=0"])
+
+
 @pytest.mark.slow
 def test_regenerate_shipped_base(tmp_path):
     """Runs the shipped command again (corpus, the towers, the alignment stage and the choice of its checkpoint:

@@ -460,18 +460,19 @@ def write_records(path: str | Path, records: list[Record]) -> Path:
     return atomic_write_jsonl(path, [r.to_json() for r in records])
 
 
-#: The file that marks a data root: an AVSynth world's manifest (``crabplus data synth``).
-ROOT_MARKER = "manifest.json"
+#: The files that mark a data root: an AVSynth world's manifest (``crabplus data synth``) and a perception
+#: corpus's summary (``crabplus.synth.pretrain``); the media paths of the records below either are relative to it.
+ROOT_MARKERS = ("manifest.json", "corpus.json")
 
 
 def default_root(record_file: str | Path) -> Path:
     """The data root of a record file when none is given (training's ``data.root``, ``crabplus predict`` and
     ``eval``'s ``--root``): the nearest folder at or above the file's folder holding ``manifest.json`` (an
-    AVSynth world, whose media paths are relative to it), else the file's own folder. The one rule for every
-    command."""
+    AVSynth world) or ``corpus.json`` (a perception corpus), whose media paths are relative to it, else the file's
+    own folder. The one rule for every command; it lets one run train on records of several such folders."""
     folder = Path(record_file).resolve().parent
     for candidate in (folder, *folder.parents):
-        if (candidate / ROOT_MARKER).is_file():
+        if any((candidate / marker).is_file() for marker in ROOT_MARKERS):
             return candidate
     return folder
 

@@ -108,7 +108,7 @@ def generate_rows(
     cache, :func:`crabplus.model.generate.generate`); ``max_new_tokens`` None: the longest of the
     records' tasks' defaults (:func:`crabplus.tasks.families.answer_tokens`). ``min_rows``: on the CPU, a
     smaller batch is decoded beside copies of its last sample (their answers dropped), so that every product has
-    at least that many rows (:data:`crabplus.infer.batching.CPU_MIN_ROWS` says why)."""
+    at least that many rows (:func:`crabplus.infer.batching.cpu_min_rows` says why)."""
     from crabplus.adapters import RoutingRecorder
     from crabplus.model.generate import generate
     from crabplus.tasks.families import answer_tokens

@@ -100,36 +100,59 @@ def row_attention(
     query [B, H, Tq, D], key/value [B, Hkv, Tk, D] (the cache included), attention_mask [B, 1, Tq, Tk] bool
     (True: attend) or None (no padding anywhere). A row's keys are the run its last query attends (left
     padding: the last ``L`` positions); its last ``min(Tq, L)`` queries are its real ones and attend causally
-    inside that run, through an explicit mask built from (queries, L) alone. Padded query positions get
-    zeros (no real token ever attends them). Returns ([B, Tq, H, D], None), as transformers' sdpa does.
+    inside that run. Each row's call depends on (its queries, its L) alone: one query (a decoding step) attends
+    every key, as many queries as keys (the prompt) is SDPA's own causal mask, anything else an explicit
+    one. Padded query positions get zeros (no real token attends them). Returns ([B, Tq, H, D], None), as
+    transformers' sdpa does.
     """
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
     batch, heads, q_len, head_dim = query.shape
-    k_len = key.shape[2]
-    if attention_mask is None:
-        starts, ends = [0] * batch, [k_len] * batch
-    else:
-        if attention_mask.dtype != torch.bool:
-            raise ValueError(f"row_attention: a boolean mask is expected, got {attention_mask.dtype}")
-        last = attention_mask[:, 0, -1, :]  # [B, Tk]: the keys each row's last query attends
-        count = last.sum(dim=1)  # [B]
-        first = last.int().argmax(dim=1)  # [B]: the first attended key
-        starts, ends = first.tolist(), (first + count).tolist()
-        for row, (s, e) in enumerate(zip(starts, ends)):
-            if e == s or not bool(last[row, s:e].all()):
-                raise ValueError(f"row_attention: row {row} does not attend one run of keys (left padding only)")
+    starts, ends = _key_runs(attention_mask, batch, key.shape[2])
     out = query.new_zeros(batch, q_len, heads, head_dim)  # [B, Tq, H, D]
+    gqa = heads != key.shape[1]
     for row, (s, e) in enumerate(zip(starts, ends)):
         length = e - s
         real = min(q_len, length)
         q = query[row : row + 1, :, q_len - real :].contiguous()  # [1, H, real, D]
         k = key[row : row + 1, :, s:e].contiguous()  # [1, Hkv, L, D]
         v = value[row : row + 1, :, s:e].contiguous()
-        causal = torch.ones(real, length, dtype=torch.bool, device=query.device).tril_(length - real)  # [real, L]
-        o, _ = sdpa_attention_forward(module, q, k, v, causal[None, None], dropout, scaling, is_causal=False)
-        out[row, q_len - real :] = o[0]  # o: [1, real, H, D]
+        mask = None
+        if 1 < real < length:  # queries that see more keys than queries: not SDPA's (upper-left) causal mask
+            mask = torch.ones(real, length, dtype=torch.bool, device=query.device).tril_(length - real)
+        o = torch.nn.functional.scaled_dot_product_attention(
+            q,
+            k,
+            v,
+            attn_mask=mask,
+            dropout_p=dropout,
+            is_causal=real > 1 and mask is None,
+            scale=scaling,
+            enable_gqa=gqa,
+        )  # [1, H, real, D]
+        out[row, q_len - real :] = o[0].transpose(0, 1)
     return out, None
+
+
+#: The last mask :func:`_key_runs` read and its runs: every layer of a forward gets the same mask tensor.
+_RUNS: list = [None, None]
+
+
+def _key_runs(attention_mask: torch.Tensor | None, batch: int, k_len: int) -> tuple[list[int], list[int]]:
+    """Each row's run of attended keys (start, end), from its last query's mask row; all keys without a mask."""
+    if attention_mask is None:
+        return [0] * batch, [k_len] * batch
+    if _RUNS[0] is attention_mask:
+        return _RUNS[1]
+    if attention_mask.dtype != torch.bool:
+        raise ValueError(f"row_attention: a boolean mask is expected, got {attention_mask.dtype}")
+    last = attention_mask[:, 0, -1, :]  # [B, Tk]: the keys each row's last query attends
+    count = last.sum(dim=1)  # [B]
+    first = last.int().argmax(dim=1)  # [B]: the first attended key
+    final = k_len - 1 - last.flip(1).int().argmax(dim=1)  # [B]: the last attended key
+    if bool(((final - first + 1 != count) | (count == 0)).any()):
+        raise ValueError("row_attention: a row does not attend one run of keys (generation needs left padding)")
+    runs = (first.tolist(), (final + 1).tolist())
+    _RUNS[:] = [attention_mask, runs]
+    return runs
 
 
 def _register() -> None:

@@ -1,5 +1,6 @@
 """Prediction at scale: `crabplus predict --batch-size B` writes the same file as batch 1, byte for byte, in
-float32 on the CPU (left padding, routing over each row's own tokens, oneDNN off); two gloo processes under
+float32 on the CPU (left padding, routing over each row's own tokens, crabplus.model.invariant while a batch
+decodes), and a row's logits are those it has alone at every step; two gloo processes under
 torchrun write the same file as one process; a rank killed mid-run, then the same command again, gives the
 file of an uninterrupted run. A bad input inside a batch is skipped and counted, the rest of its batch answered.
 

@@ -16,16 +16,22 @@ time is the command's own ``seconds`` (answering and merging, model loading left
 file; the variants run interleaved ``--rounds`` times and the best time of each is reported (all are kept).
 Generated tokens are the answers re-tokenized (an untrained model mostly writes ``--new-tokens``).
 Where time goes: ``encode_s`` is the media decoding and features (per record, on the CPU), the rest is the model.
-On the CPU every batch is decoded with at least ``CPU_MIN_ROWS`` rows (``crabplus.infer.batching``: the price of
-answers that do not depend on the batch), so batch 1 also runs as one row (``batch_1_one_row``), the speed a
-batch-dependent decoder would have. ``rows_with_the_first_runs_text``: the share of answers equal to the first
-run's (1.0 on the CPU; on a GPU in bf16, how close batching stays).
+On the CPU a batch is decoded with at least ``crabplus.infer.batching.cpu_min_rows()`` rows (``min_rows`` in the
+JSON): 1 where MKL's strict mode makes products row-invariant (an Intel CPU; the script asks for it, as
+``crabplus predict`` does), else the row count from which they are (then batch 1 also runs as one row,
+``batch_1_one_row``, the speed a batch-dependent decoder would have). ``rows_with_the_first_runs_text``: the
+share of answers equal to the first run's (1.0 on the CPU; on a GPU in bf16, how close batching stays);
+``rows_equal_to_the_first_run``: the same for the whole row (answer and routing). ``--profile`` adds where the
+time goes at each batch size (torch.profiler over one pass: the model's products, attention, the encoders,
+and what is left for Python and dispatch) and the CPU seconds (``cpu_s``, the process's own time, less
+sensitive to other jobs than the wall clock).
 Writes benchmarks/results/predict_<device>.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -41,6 +47,9 @@ from thinker_bench import RESULTS, device_name, write_report
 from crabplus.infer import batching
 from crabplus.infer.many import iter_items, predict_many
 from crabplus.infer.predictor import Predictor
+from crabplus.model.invariant import request_strict_gemm
+
+request_strict_gemm()  # before any product, as `crabplus predict` does (crabplus.model.invariant)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test helpers: tests/helpers/
 from helpers.predict import save_tiny_checkpoint  # noqa: E402
@@ -105,6 +114,44 @@ def summarize(name: str, seconds: list[float], records: int, tokens: int, extra:
     }
 
 
+#: torch.profiler's operator names, by what they are (the self time of every other operator is "other ops")
+OP_KINDS = {
+    "products (mm, addmm, bmm)": ("aten::mm", "aten::addmm", "aten::addmm_", "aten::bmm", "aten::baddbmm"),
+    "attention (sdpa)": (
+        "aten::_scaled_dot_product_flash_attention_for_cpu",
+        "aten::_scaled_dot_product_attention_math",
+    ),
+    "convolutions": ("aten::slow_conv3d_forward", "aten::_slow_conv2d_forward", "aten::thnn_conv2d"),
+    "copies (cat, copy, to)": ("aten::cat", "aten::copy_", "aten::_to_copy", "aten::clone", "aten::contiguous"),
+}
+
+
+def profile_pass(run) -> dict:
+    """One pass of ``run()`` under torch.profiler (CPU): the process's CPU seconds, the operators' self time by
+    kind (:data:`OP_KINDS`) and the rest of the CPU time (Python, transformers' generate loop, dispatch)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    cpu0 = time.process_time()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        run()
+    cpu = time.process_time() - cpu0
+    kinds = dict.fromkeys([*OP_KINDS, "other ops"], 0.0)
+    calls = 0
+    for event in prof.key_averages():
+        if not event.key.startswith("aten::"):
+            continue
+        calls += event.count
+        kind = next((k for k, names in OP_KINDS.items() if event.key in names), "other ops")
+        kinds[kind] += event.self_cpu_time_total / 1e6
+    ops = sum(kinds.values())
+    return {
+        "cpu_s": round(cpu, 3),
+        "aten_calls": calls,
+        "ops_self_s": {k: round(v, 3) for k, v in kinds.items()},
+        "outside_ops_s": round(max(cpu - ops, 0.0), 3),
+    }
+
+
 def run_batches(
     predictor: Predictor,
     records: Path,
@@ -114,6 +161,7 @@ def run_batches(
     new_tokens: int,
     device: torch.device,
     rounds: int,
+    profile: bool = False,
 ) -> dict:
     items = list(iter_items([records], task=None, root=str(root), record_args={}))
     encode = predictor.processor.encode
@@ -129,52 +177,77 @@ def run_batches(
     predictor.processor.encode = timed_encode
     compiled = next(predictor.model.parameters()).device.type == "cuda"
     predict_many(iter(items[:2]), predictor, work / "warm.jsonl", max_new_tokens=4, progress=False)  # warm-up
-    runs = [(f"batch_{b}", b, batching.CPU_MIN_ROWS) for b in batches]
-    if device.type == "cpu" and 1 in batches:  # batch 1 as one row: what the CPU floor costs
+    floor = batching.cpu_min_rows() if device.type == "cpu" else 1
+    runs: list[tuple[str, int, int | None]] = [(f"batch_{b}", b, None) for b in batches]
+    if device.type == "cpu" and 1 in batches and floor > 1:  # batch 1 as one row: what the CPU floor costs
         runs.insert(batches.index(1) + 1, ("batch_1_one_row", 1, 1))
     seconds: dict[str, list[float]] = {name: [] for name, *_ in runs}
+    cpu_s: dict[str, list[float]] = {name: [] for name, *_ in runs}
     encode_s: dict[str, list[float]] = {name: [] for name, *_ in runs}
-    texts: dict[str, list[str]] = {}
+    rows: dict[str, list[dict]] = {}
     tokens: dict[str, int] = {}
+
+    def one_pass(batch: int, min_rows: int | None, output: Path):
+        output.unlink(missing_ok=True)
+        saved, batching.CPU_MIN_ROWS = batching.CPU_MIN_ROWS, min_rows
+        try:
+            return predict_many(
+                iter(items),
+                predictor,
+                output,
+                max_new_tokens=new_tokens,
+                progress=False,
+                batch_size=batch,
+                compiled=compiled,
+            )
+        finally:
+            batching.CPU_MIN_ROWS = saved
+
     for _ in range(rounds):  # the variants interleaved, so that a busy spell of the machine hits them all
         for name, batch, min_rows in runs:
             output = work / f"{name}.jsonl"
-            output.unlink(missing_ok=True)
             spent["encode"] = 0.0
-            floor, batching.CPU_MIN_ROWS = batching.CPU_MIN_ROWS, min_rows
-            try:
-                summary = predict_many(
-                    iter(items),
-                    predictor,
-                    output,
-                    max_new_tokens=new_tokens,
-                    progress=False,
-                    batch_size=batch,
-                    compiled=compiled,
-                )
-            finally:
-                batching.CPU_MIN_ROWS = floor
+            cpu0 = time.process_time()
+            summary = one_pass(batch, min_rows, output)
+            cpu_s[name].append(time.process_time() - cpu0)
             seconds[name].append(summary.seconds)
             encode_s[name].append(spent["encode"])
-            texts[name] = [json.loads(line)["predict"] for line in output.read_text().splitlines()]
+            rows[name] = [json.loads(line) for line in output.read_text().splitlines()]
             tokens[name] = generated_tokens(predictor.tokenizer, output)
     out = {}
     first = runs[0][0]
     for name, *_ in runs:
-        same = sum(a == b for a, b in zip(texts[name], texts[first])) / max(len(texts[name]), 1)
+        pairs = list(zip(rows[name], rows[first]))
+        same_text = sum(a["predict"] == b["predict"] for a, b in pairs) / max(len(pairs), 1)
+        same_row = sum(a == b for a, b in pairs) / max(len(pairs), 1)
         out[name] = summarize(
             name,
             seconds[name],
-            len(texts[name]),
+            len(rows[name]),
             tokens[name],
             {
+                "min_rows": min_rows_of(runs, name, floor),
+                "cpu_s_best": round(min(cpu_s[name]), 3),
+                "cpu_s_all": [round(x, 3) for x in cpu_s[name]],
                 "encode_s_best_run": round(encode_s[name][seconds[name].index(min(seconds[name]))], 3),
-                "rows_with_the_first_runs_text": round(same, 3),
+                "rows_with_the_first_runs_text": round(same_text, 3),
+                "rows_equal_to_the_first_run": round(same_row, 3),
             },
         )
     for name, *_ in runs:
         out[name][f"speedup_vs_{first}"] = round(out[name]["records_per_s"] / out[first]["records_per_s"], 2)
+        out[name][f"cpu_speedup_vs_{first}"] = round(out[first]["cpu_s_best"] / out[name]["cpu_s_best"], 2)
+    if profile:
+        for name, batch, min_rows in runs:
+            out[name]["profile"] = profile_pass(functools.partial(one_pass, batch, min_rows, work / "p.jsonl"))
+            print(f"{name} profile: {out[name]['profile']}", flush=True)
     return out
+
+
+def min_rows_of(runs: list[tuple[str, int, int | None]], name: str, floor: int) -> int:
+    """The fewest rows the variant's batches were decoded with (its own setting, else the measured floor)."""
+    setting = next(min_rows for n, _, min_rows in runs if n == name)
+    return setting if setting is not None else floor
 
 
 def run_procs(
@@ -239,6 +312,14 @@ def run_procs(
     return out
 
 
+def load_average() -> list[float] | None:
+    """The 1-, 5- and 15-minute load averages (what `uptime` says), where the system has them."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", help="a trained model folder (default: the tests' tiny checkpoint)")
@@ -256,6 +337,7 @@ def main(argv=None) -> None:
     parser.add_argument("--device", default=None, help="cpu or cuda (default: the checkpoint's own default)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads per process")
     parser.add_argument("--note", default="", help="a word about the machine (busy, idle) for the JSON")
+    parser.add_argument("--profile", action="store_true", help="add a torch.profiler pass per batch size")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -289,10 +371,14 @@ def main(argv=None) -> None:
             if args.preset
             else Predictor.from_checkpoint(checkpoint, device=str(device))
         )
+        report["load_before"] = load_average()
         report["batches"] = run_batches(
-            predictor, records, root, work, args.batches, args.new_tokens, device, args.rounds
+            predictor, records, root, work, args.batches, args.new_tokens, device, args.rounds, args.profile
         )
         del predictor
+        name = f"predict_{args.preset}_{device.type}" if args.preset else f"predict_{device.type}"
+        out = args.out or RESULTS / f"{name}.json"
+        write_report(out, report)  # the batches now, so that a run stopped during the processes keeps them
         if args.procs > 1 and not args.preset:
             from transformers import AutoTokenizer
 
@@ -308,8 +394,8 @@ def main(argv=None) -> None:
                 tokenizer,
                 args.rounds,
             )
-        name = f"predict_{args.preset}_{device.type}" if args.preset else f"predict_{device.type}"
-        write_report(args.out or RESULTS / f"{name}.json", report)
+        report["load_after"] = load_average()
+        write_report(out, report)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

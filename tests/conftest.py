@@ -10,6 +10,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("CRABPLUS_QUIET", "1")
+# MKL's strict mode, as `crabplus predict` asks for it, before any product (crabplus.model.invariant): the
+# prediction tests compare rows across batch sizes and processes, and an in-process run could not ask for it later
+os.environ.setdefault("MKL_CBWR", "AVX2,STRICT")
 
 
 #: the markers that take a test out of the unit tier (pyproject.toml lists the tiers)

@@ -1,5 +1,6 @@
 """Prediction at scale: `crabplus predict --batch-size B` writes the same file as batch 1, byte for byte, in
-float32 on the CPU (left padding, routing over each row's own tokens, oneDNN off); two gloo processes under
+float32 on the CPU (left padding, routing over each row's own tokens, crabplus.model.invariant while a batch
+decodes), and a row's logits are those it has alone at every step; two gloo processes under
 torchrun write the same file as one process; a rank killed mid-run, then the same command again, gives the
 file of an uninterrupted run. A bad input inside a batch is skipped and counted, the rest of its batch answered.
 
@@ -17,13 +18,14 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from helpers.predict import save_tiny_checkpoint
 
 from crabplus.cli.main import main
 
 pytestmark = pytest.mark.integration  # predicts through the CLI, and under torchrun
 
-NEW_TOKENS = 48  # long enough to meet a near-tie: batch 1 decoded as one row (not CPU_MIN_ROWS) flips a token here
+NEW_TOKENS = 48  # long enough to meet near-ties of the untrained model (a row's last bits decide its answer)
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 
 
@@ -187,10 +189,10 @@ def test_a_rank_killed_mid_run_then_the_same_command_gives_the_uninterrupted_fil
 
 
 def test_more_left_padding_changes_no_answer(world):
-    """The compiled decoder's batches are left-padded to a multiple of 64 tokens: the answers stay those of the
-    shortest padding (positions come from the attention mask). The routing may move in its last bit: attention
-    sums over key positions, and with a longer padded length the kernel groups that sum otherwise (measured:
-    one weight by 6e-8 of 1); the CPU path pads only to the batch's longest prompt, as batch 1 is compared."""
+    """The compiled decoder's batches are left-padded to a multiple of 64 tokens: the rows stay those of the
+    shortest padding, routing included, to the last bit (positions come from the attention mask, and on the CPU
+    the LLM attends each row over its own tokens: crabplus.model.invariant; before that the attention summed over
+    the padded length and one routing weight moved by 6e-8)."""
     from crabplus.infer.batch import generate_rows
     from crabplus.infer.predictor import Predictor
     from crabplus.schema.records import load_records
@@ -201,8 +203,57 @@ def test_more_left_padding_changes_no_answer(world):
     samples = [predictor.processor.encode(r, root, with_target=False) for r in loaded]
     plain = generate_rows(predictor, loaded, samples, max_new_tokens=8, record_routing=True)
     padded = generate_rows(predictor, loaded, samples, max_new_tokens=8, record_routing=True, pad_multiple=64)
-    assert [(r.id, r.predict) for r in padded] == [(r.id, r.predict) for r in plain]
-    for a, b in zip(plain, padded):
-        assert a.routing.keys() == b.routing.keys()
-        for layer in a.routing:
-            assert b.routing[layer] == pytest.approx(a.routing[layer], abs=1e-6)
+    assert [(r.id, r.predict, r.routing) for r in padded] == [(r.id, r.predict, r.routing) for r in plain]
+
+
+def test_a_padded_row_in_a_batch_decodes_with_the_logits_it_has_alone(world):
+    """What the batch-size test rests on, at the logits, where no near-tie is needed to see a difference: a batch
+    of 16 rows (the 8 records twice, so that the audio tower convolves 16 windows), left-padded to a multiple of 64
+    tokens, gives an s4 row and a cremad row bit-equal logits at every decoding step to the same row alone
+    (unpadded, decoded with cpu_min_rows() rows, as batch 1 is). Each cause in crabplus.model.invariant broke
+    this (checked by undoing each fix): PyTorch hands a conv of 16 items or more to NNPACK; the LLM's attention
+    summed a padded row over the batch's longest prompt; MKL's products of 8 rows are not those of 4 (or 1) on an
+    Intel CPU without its strict mode. Together they flipped 2 answers
+    of 32 in benchmarks/predict.py at batch 8 while the 48-token answers of the tests above held."""
+    from crabplus.infer.batch import collate_samples
+    from crabplus.infer.batching import cpu_min_rows
+    from crabplus.infer.predictor import Predictor
+    from crabplus.model.generate import FORWARD_KEYS
+    from crabplus.model.invariant import batch_invariant
+    from crabplus.schema.records import load_records
+    from crabplus.schema.tokens import special_token_ids
+
+    records, root, checkpoint, _ = world
+    predictor = Predictor.from_checkpoint(checkpoint)
+    model = predictor.model.eval()
+    loaded = [r for r in load_records(records, errors=[]) if r.id != "lost-video"]
+    loaded.sort(key=lambda r: r.dataset != "s4")  # the s4 rows (the shorter prompts) first
+    samples = [predictor.processor.encode(r, root, with_target=False) for r in loaded]
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv1d))  # the audio tower's first conv
+    items: list[int] = []
+    hook = conv.register_forward_hook(lambda mod, args, out: items.append(args[0].shape[0]))
+    pad = special_token_ids(predictor.tokenizer)["pad"]
+
+    def step_logits(recs, samps, pad_multiple=1) -> tuple[list[torch.Tensor], torch.Tensor]:
+        batch = collate_samples(predictor, recs, samps, pad_multiple=pad_multiple)
+        inputs = {k: batch[k] for k in FORWARD_KEYS if batch.get(k) is not None}
+        with torch.no_grad(), batch_invariant(model, torch.device("cpu")):
+            out = model.generate(
+                **inputs, max_new_tokens=6, min_new_tokens=6, do_sample=False, pad_token_id=pad, eos_token_id=[pad],
+                output_logits=True, return_dict_in_generate=True,
+            )  # fmt: skip
+        return list(out.logits), batch["attention_mask"]  # logits: one [B, vocab] per step
+
+    try:
+        together, mask = step_logits(loaded * 2, samples * 2, pad_multiple=64)  # every row padded, by 49 or more
+    finally:
+        hook.remove()
+    cremad = next(i for i, r in enumerate(loaded) if r.dataset == "cremad")
+    assert loaded[0].dataset == "s4" and mask[0, 0] == 0 and mask[cremad, 0] == 0  # both left-padded
+    assert len(loaded) == 8 and items[0] >= 16  # the batch's conv has 16 items or more (NNPACK's threshold)
+    for row in (0, cremad):
+        rows = cpu_min_rows()
+        alone, _ = step_logits([loaded[row]] * rows, [samples[row]] * rows)
+        assert len(together) == len(alone) == 6
+        for step, (a, b) in enumerate(zip(alone, together)):
+            assert torch.equal(a[0], b[row]), f"{loaded[row].id}, step {step}: {(a[0] - b[row]).abs().max():.3g} apart"

@@ -20,9 +20,13 @@ from crabplus.adapters.apply import ilora_layers
 
 
 class RoutingRecorder:
-    """Context manager recording router weights g [B, T, N] of every adapted layer while active."""
+    """Context manager recording router weights g [B, T, N] of every adapted layer while active.
 
-    def __init__(self, model: nn.Module) -> None:
+    ``first_call_only``: each layer records its first call alone (the prompt of a generation, where the
+    routing summary is taken: the decoding steps' weights would be copied out at every step for nothing)."""
+
+    def __init__(self, model: nn.Module, first_call_only: bool = False) -> None:
+        self.first_call_only = first_call_only
         self.layers = dict(ilora_layers(model))
         if not self.layers:
             raise ValueError("RoutingRecorder: the model has no I-LoRA layers")
@@ -43,6 +47,8 @@ class RoutingRecorder:
     def _hook(self, name: str):
         def record(module, inputs, g: torch.Tensor) -> None:
             target = self.batched if g.dim() == 3 and module.per_sample else self.packed
+            if self.first_call_only and name in target:
+                return
             target.setdefault(name, []).append(g.detach().float().cpu())
 
         return record

@@ -37,10 +37,10 @@ def has_ilora(model) -> bool:
 
 
 def _prompt_routing(recorder, attention_mask: torch.Tensor) -> list[dict[str, list[float]]]:
-    """Mean router weights over each row's prompt tokens (the recorder also saw the generated ones).
+    """Mean router weights over each row's prompt tokens.
 
-    attention_mask: (B, T) of the prompt; the recorded length is T + generated steps, so the mask
-    is extended with zeros over the generated positions before averaging.
+    attention_mask: (B, T) of the prompt; a recorder that also saw the decoding steps recorded T + steps
+    positions, and the mask is then extended with zeros over the generated ones before averaging.
     """
     if not recorder.batched:
         return [{} for _ in range(attention_mask.shape[0])]
@@ -108,7 +108,7 @@ def generate_rows(
     cache, :func:`crabplus.model.generate.generate`); ``max_new_tokens`` None: the longest of the
     records' tasks' defaults (:func:`crabplus.tasks.families.answer_tokens`). ``min_rows``: on the CPU, a
     smaller batch is decoded beside copies of its last sample (their answers dropped), so that every product has
-    at least that many rows (:data:`crabplus.infer.batching.CPU_MIN_ROWS` says why)."""
+    at least that many rows (:func:`crabplus.infer.batching.cpu_min_rows` says why)."""
     from crabplus.adapters import RoutingRecorder
     from crabplus.model.generate import generate
     from crabplus.tasks.families import answer_tokens
@@ -122,7 +122,7 @@ def generate_rows(
         samples = list(samples) + [samples[-1]] * (min_rows - n)
     batch = collate_samples(predictor, records, samples, pad_multiple=pad_multiple)
     record = record_routing and has_ilora(predictor.model)
-    recorder = RoutingRecorder(predictor.model) if record else contextlib.nullcontext()
+    recorder = RoutingRecorder(predictor.model, first_call_only=True) if record else contextlib.nullcontext()
     with recorder as rec:
         texts = generate(predictor.model, predictor.tokenizer, batch, max_new_tokens=max_new_tokens, compiled=compiled)
     routing = _prompt_routing(rec, batch["attention_mask"]) if record else [{} for _ in records]

@@ -9,9 +9,11 @@ hardly varies. The plan depends on the inputs alone, never on what is already an
 data-parallel run computes the same plan (:mod:`crabplus.infer.shards`).
 
 Rows do not depend on their batch: a sample's answer and routing are bit-equal at any batch size in float32 on
-the CPU (left padding, M-RoPE positions from the attention mask, routing averaged over each row's own tokens,
-oneDNN off during generation (:mod:`crabplus.model.generate`), and at least :data:`CPU_MIN_ROWS` rows per
-product). So the order of the work never shows in the output, which is written back in input order at the end.
+the CPU (left padding, M-RoPE positions from the attention mask, routing averaged over each row's own tokens, and
+:mod:`crabplus.model.invariant` while a batch decodes: oneDNN and NNPACK off, the LLM's attention one row at a
+time, products that give a row the same bits at any row count, or at least :func:`cpu_min_rows` rows per
+product where MKL cannot). So the order of the work never shows in the output, which is written back in input
+order at the end.
 """
 
 from __future__ import annotations
@@ -27,15 +29,22 @@ from crabplus.utils.errors import CrabplusError, describe
 #: left-padded to a multiple of this many tokens there, so a run meets a few shapes, not one per batch.
 COMPILED_PAD_MULTIPLE = 64
 
-#: MKL's float32 GEMM picks its kernel by the number of rows M, and each kernel sums a row's products in
-#: another order: measured (MKL 2024.2, AVX-512, one thread, every shape of the tiny thinker and up to
-#: 1024 x 256), M = 1 (a matrix-vector product), M = 2-3 and M = 4-64 are three classes whose last bits differ,
-#: the same within a class. A decoding step's products have one row per sample, so a lone sample's logits
-#: were not the batch's: at a near-tie (an untrained model is full of them) one token of 48 flipped in 1 row
-#: of 9. On the CPU a batch is therefore decoded with at least this many rows (copies of its last sample,
-#: dropped after): batch 1 then costs what batch 4 costs, about twice the time, which --batch-size 4 or 8 gets
-#: back in full. On a GPU nothing is added (bf16 is not bit-equal across batch sizes anyway: docs/evaluation.md).
-CPU_MIN_ROWS = 4
+#: None: the fewest rows a CPU batch is decoded with is measured at run time (:func:`cpu_min_rows`); a number
+#: fixes it (``benchmarks/predict.py`` sets 1 to time a lone row).
+CPU_MIN_ROWS: int | None = None
+
+
+def cpu_min_rows() -> int:
+    """The fewest rows a batch is decoded with on the CPU (a smaller one is decoded beside copies of its last
+    sample, their answers dropped): :data:`CPU_MIN_ROWS` when set, else
+    :func:`crabplus.model.invariant.gemm_row_floor`, 1 where MKL's products give a row the same bits at any row
+    count (its strict mode, on an Intel CPU: ``crabplus predict`` asks for it), else the row count from which
+    they do (4 on the AMD EPYC measured, 16 on an Intel Xeon without the strict mode): then batch 1 costs about
+    what that batch costs, which ``--batch-size`` gets back. On a GPU nothing is added (bf16 is not bit-equal
+    across batch sizes anyway: docs/evaluation.md)."""
+    from crabplus.model.invariant import gemm_row_floor
+
+    return CPU_MIN_ROWS if CPU_MIN_ROWS is not None else gemm_row_floor()
 
 
 def prompt_key(record: Record, tokenizer) -> tuple[str, int]:
@@ -109,7 +118,7 @@ def answer_batch(
             record_routing=True,
             compiled=compiled,
             pad_multiple=pad_multiple,
-            min_rows=CPU_MIN_ROWS,
+            min_rows=cpu_min_rows(),
         )
     except INPUT_FAILURES as exc:
         if len(good) == 1:

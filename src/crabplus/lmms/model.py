@@ -10,7 +10,7 @@ task that gives a video file (and optionally an audio file) per document — Wor
 is a free question on that video whose instruction is lmms-eval's context. Requests are answered in
 left-padded batches of ``batch_size`` (greedy, as ``crabplus predict``), grouped by data root and
 ``max_new_tokens``; on the CPU the answers are those of ``crabplus predict`` at any batch size
-(:data:`crabplus.infer.batching.CPU_MIN_ROWS`).
+(:func:`crabplus.infer.batching.cpu_min_rows`).
 
 Several processes, as lmms-eval's own models: ``accelerate launch --num_processes N -m lmms_eval --model
 crabplus ...`` (or torchrun). Each process loads the model once on its own GPU (``cuda:LOCAL_RANK``), reports
@@ -83,6 +83,9 @@ class Crabplus(lmms):
     ) -> None:
         super().__init__()
         from crabplus.infer import Predictor
+        from crabplus.model.invariant import request_strict_gemm
+
+        request_strict_gemm()  # in effect only if lmms-eval has run no product yet (crabplus.model.invariant)
 
         if kwargs:
             raise ValueError(
@@ -132,19 +135,19 @@ class Crabplus(lmms):
 
     def generate_until(self, requests: list[Instance]) -> list[str]:
         from crabplus.infer.batch import predict_batch
-        from crabplus.infer.batching import CPU_MIN_ROWS
+        from crabplus.infer.batching import cpu_min_rows
 
         items = [(i, *self._record(r)) for i, r in enumerate(requests)]
         answers: list[str | None] = [None] * len(requests)
         for batch in self._batches(items):
-            # CPU_MIN_ROWS: the same answers whatever batch a document falls in, so whatever the process count
+            # cpu_min_rows: the same answers whatever batch a document falls in, so whatever the process count
             rows = predict_batch(
                 self.predictor,
                 [rec for _, rec, _, _ in batch],
                 batch[0][2],
                 max_new_tokens=batch[0][3],
                 record_routing=False,
-                min_rows=CPU_MIN_ROWS,
+                min_rows=cpu_min_rows(),
             )
             for (index, *_), row in zip(batch, rows):
                 answers[index] = row.predict

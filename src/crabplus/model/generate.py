@@ -15,21 +15,18 @@ I-LoRA layers' cast and stacked weights are made before the first compiled step
 A row that runs away into repetition stops there (:mod:`crabplus.model.repetition`), not at
 ``max_new_tokens``; ``stop_repetition=False`` decodes to the limit as the release does.
 
-On the CPU, generation runs with oneDNN (mkldnn) off: oneDNN picks its convolution kernel by batch size, and
-the audio tower's strided conv1d then rounds a sample differently at batch 2 than at batch 1 (measured: the
-same clip twice in a batch differs from it alone by 7e-7 after that conv, 2e-5 in the router weights after
-the LLM). Without oneDNN, PyTorch's own convolution is batch-invariant, and a float32 row is bit-equal at any
-batch size (tests/test_predict_scale.py); the tiny preset's conv costs 0.5 ms instead of 0.3 ms per batch.
+On the CPU a batch decodes batch-invariantly (:mod:`crabplus.model.invariant`: oneDNN and NNPACK off, the LLM's
+attention one row at a time over the row's own tokens), so that a float32 row is bit-equal at any batch size
+(tests/test_predict_scale.py).
 """
 
 from __future__ import annotations
-
-import contextlib
 
 import torch
 from torch import nn
 
 from crabplus.adapters import prepare_inference
+from crabplus.model.invariant import batch_invariant
 from crabplus.model.repetition import RunawayRepetition
 from crabplus.schema.tokens import special_token_ids
 
@@ -79,7 +76,7 @@ def generate_ids(
     was_training = model.training
     model.eval()
     try:
-        with batch_invariant(device):
+        with batch_invariant(model, device):
             out = model.generate(
                 **inputs,
                 max_new_tokens=max_new_tokens,
@@ -93,19 +90,6 @@ def generate_ids(
     finally:
         model.train(was_training)
     return out[:, inputs["input_ids"].shape[1] :]  # [B, new]
-
-
-@contextlib.contextmanager
-def batch_invariant(device: torch.device):
-    """On the CPU: oneDNN off while the block runs (see the module notes), restored after; elsewhere nothing."""
-    if device.type != "cpu" or not torch.backends.mkldnn.enabled:
-        yield
-        return
-    torch.backends.mkldnn.enabled = False
-    try:
-        yield
-    finally:
-        torch.backends.mkldnn.enabled = True
 
 
 def generate(

@@ -10,6 +10,13 @@ command and seed), so ``crabplus demo`` spends its minutes on instruction tuning
 
     python -m crabplus.experiments.base --out runs/base            # then compare, or --ship to replace it
 
+The modular family's base (Crab's paradigm, ``model.family=modular``) is made as Crab's is: separately
+pretrained encoders (stage 0 on the modular towers, written as a CLIP and a Whisper folder), an already-trained
+LLM kept frozen (the unified base's, ``llm_from``, written as a Qwen2 folder: :mod:`crabplus.model.modular.parts`)
+and the projectors alone trained on the perception corpus, the checkpoint chosen by the same held-out answers::
+
+    python -m crabplus.experiments.base --out runs/mbase model.family=modular
+
 Its stages (the corpus, the base training) follow the demo's reuse rule (``crabplus.experiments.stages``): a
 finished output stamped with the same configuration and inputs is not made again.
 """
@@ -41,6 +48,7 @@ SHIPPED_BASE = Path(__file__).resolve().parent.parent / "assets" / "base"
 CORPUS_DIR = "corpus"
 VAL_DIR = "val"
 CHOSEN_DIR = "chosen"
+PARTS_DIR = "parts"
 #: the validation corpus's seed is the base's seed plus this (its clips are then none of the training corpus's)
 VAL_SEED_OFFSET = 1000
 
@@ -71,7 +79,9 @@ class BaseConfig:
     ``val_clips_scale``: the size of the validation corpus (its own seed, ``seed + 1000``) whose held-out greedy
     answers choose the alignment checkpoint (``crabplus.evaluate.perception``), as a multiple of the default clips.
     ``threads``: torch CPU threads (the shipped base was made with 1, which also keeps it fast on a busy
-    machine; another count sums floats in another order, so the bytes differ; None leaves torch's setting)."""
+    machine; another count sums floats in another order, so the bytes differ; None leaves torch's setting).
+    ``llm_from``: a modular base only — the saved unified thinker whose LLM and tokenizer are its frozen LLM (None:
+    the shipped base); unused when ``model.modular.vision/audio/llm`` name released parts (no stage 0 then)."""
 
     output_dir: str = "runs/base"
     seed: int = 0
@@ -83,6 +93,7 @@ class BaseConfig:
     encoders: EncoderStageConfig = field(default_factory=EncoderStageConfig)
     val_clips_scale: float = 0.04
     threads: int | None = 1
+    llm_from: str | None = None
 
     def __post_init__(self) -> None:
         if self.corpus_scale <= 0:
@@ -144,8 +155,7 @@ def pretrain_base(cfg: BaseConfig, workers: int = 1) -> Path:
         out = Path(cfg.output_dir)
         corpus = make_corpus(cfg, out, workers)
         run_cfg = base_run_config(cfg, out, corpus)
-        if cfg.model.family == "unified":  # stage 0 trains the thinker's own towers; a modular model's parts
-            # are pretrained models of their own (model.modular.trainable says what its base stage trains)
+        if not uses_released_parts(cfg.model):  # stage 0: the towers (a modular model given parts has them)
             towers = pretrain_encoders(
                 corpus,
                 out,
@@ -155,7 +165,7 @@ def pretrain_base(cfg: BaseConfig, workers: int = 1) -> Path:
                 image_size=cfg.data.image_size,
                 cache_dir=run_cfg.data.cache_dir,
             )
-            run_cfg = replace(run_cfg, model=replace(run_cfg.model, checkpoint=str(towers)))
+            run_cfg = replace(run_cfg, model=starting_model(cfg, towers, out))
         final = stages.train(run_cfg)
         val = make_corpus(
             replace(cfg, seed=cfg.seed + VAL_SEED_OFFSET, corpus_scale=cfg.val_clips_scale),
@@ -169,6 +179,38 @@ def pretrain_base(cfg: BaseConfig, workers: int = 1) -> Path:
     finally:
         if torch.get_num_threads() != before:
             torch.set_num_threads(before)
+
+
+def uses_released_parts(model: ModelConfig) -> bool:
+    """A modular model whose encoders and LLM are named checkpoints (``model.modular.vision/audio/llm``)."""
+    return model.family == "modular" and any(model.modular.parts.values())
+
+
+def starting_model(cfg: BaseConfig, towers: Path, out: Path) -> ModelConfig:
+    """What stage 1 starts from: the unified thinker saved by stage 0; for a modular model, the parts folder
+    ``out/parts`` (stage 0's towers as a CLIP and a Whisper checkpoint, the LLM of ``llm_from``), loaded as
+    released parts are, with new projectors (``model.modular.trainable``: the projectors alone by default)."""
+    if cfg.model.family == "unified":
+        return replace(cfg.model, checkpoint=str(towers))
+    from crabplus.model.modular.parts import export_towers, export_unified_llm
+    from crabplus.train.recipe import build_model
+
+    llm_from = Path(cfg.llm_from) if cfg.llm_from else SHIPPED_BASE
+    parts = out / PARTS_DIR
+    inputs = {"towers": stamps.input_digest(towers), "llm": stamps.file_digest(llm_from / "model.safetensors")}
+
+    def make() -> None:
+        _, model = build_model(replace(cfg.model, checkpoint=str(towers)))
+        export_towers(model, parts)
+        export_unified_llm(llm_from, parts / "llm")
+        print0(f"[base] parts: stage 0's towers and the frozen LLM of {llm_from} -> {parts}")
+
+    if stamps.run_once(parts, {"stage": "parts"}, inputs, make):
+        print0(f"[base] reusing the parts in {parts}")
+    modular = replace(
+        cfg.model.modular, vision=str(parts / "vision"), audio=str(parts / "audio"), llm=str(parts / "llm")
+    )
+    return replace(cfg.model, checkpoint=None, modular=modular)
 
 
 def choose_checkpoint(

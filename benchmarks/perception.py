@@ -193,12 +193,14 @@ def load_models(checkpoint: Path, image_size: int, cache_dir: Path) -> dict:
     import torch
 
     from crabplus.infer.predictor import Predictor
-    from crabplus.model import build_thinker
+    from crabplus.model import build_backbone
 
     trained = Predictor.from_checkpoint(checkpoint, image_size=image_size, cache_dir=str(cache_dir))
-    cfg = replace(trained.model_cfg, checkpoint=None, adapter="none")
+    # a modular base's config names the parts it started from: the random model is the preset's, from nothing
+    modular = replace(trained.model_cfg.modular, vision=None, audio=None, llm=None)
+    cfg = replace(trained.model_cfg, checkpoint=None, adapter="none", modular=modular)
     torch.manual_seed(0)
-    model = build_thinker(cfg, trained.tokenizer, device="cpu")
+    model = build_backbone(cfg, trained.tokenizer, device="cpu")
     return {
         "checkpoint": trained,
         "random_init": Predictor.from_model(
@@ -208,7 +210,8 @@ def load_models(checkpoint: Path, image_size: int, cache_dir: Path) -> dict:
 
 
 def features(predictor, records: list, root: Path) -> dict[str, np.ndarray]:
-    """site -> [clips, D]: one forward pass per clip, the towers' outputs caught by forward hooks."""
+    """site -> [clips, D]: one forward pass per clip, the towers' outputs caught by forward hooks (a modular
+    model's: what its projectors read, the vision tower's patch tokens and the audio encoder's positions)."""
     import torch
 
     from crabplus.infer.batch import encode_batch
@@ -216,10 +219,22 @@ def features(predictor, records: list, root: Path) -> dict[str, np.ndarray]:
 
     model = predictor.model
     caught: dict[str, torch.Tensor] = {}
-    hooks = [
-        model.model.visual.register_forward_hook(lambda m, i, o: caught.__setitem__("vision", o.pooler_output)),
-        model.model.audio_tower.register_forward_hook(lambda m, i, o: caught.__setitem__("audio", o.last_hidden_state)),
-    ]
+    if predictor.model_cfg.family == "modular":
+        hooks = [
+            model.vision_projector.register_forward_hook(
+                lambda m, i, o: caught.__setitem__("vision", i[0].flatten(0, 1))
+            ),
+            model.audio_projector.register_forward_hook(
+                lambda m, i, o: caught.__setitem__("audio", i[0].flatten(0, 1))
+            ),
+        ]
+    else:
+        hooks = [
+            model.model.visual.register_forward_hook(lambda m, i, o: caught.__setitem__("vision", o.pooler_output)),
+            model.model.audio_tower.register_forward_hook(
+                lambda m, i, o: caught.__setitem__("audio", o.last_hidden_state)
+            ),
+        ]
     media_ids = [model.config.image_token_id, model.config.video_token_id]
     rows: dict[str, list[np.ndarray]] = defaultdict(list)
     try:

@@ -103,9 +103,23 @@ def test_demo_config_errors_name_the_key(capsys):
     assert "retrain_base=true" in capsys.readouterr().err
 
 
+def test_a_modular_demo_takes_a_modular_base_folder_and_refuses_the_other_familys():
+    from crabplus.config.core import ConfigError, apply_overrides
+    from crabplus.experiments.base import SHIPPED_BASE
+    from crabplus.experiments.config import DemoConfig
+
+    with pytest.raises(ConfigError, match="model.family=unified"):
+        apply_overrides(DemoConfig(), ["model.family=modular", f"base_model={SHIPPED_BASE}"])
+
+
 @pytest.mark.integration  # the demo at toy size, on the modular family
 def test_demo_runs_the_modular_family_from_its_own_base(tmp_path, capsys):
+    import torch
     import yaml
+
+    from crabplus.experiments.base import SHIPPED_BASE
+    from crabplus.schema.layouts import MODULAR_MODEL_TYPE
+    from crabplus.utils.io import read_safetensors
 
     out = tmp_path / "demo"
     toy = [t.replace("[ks, a2v, ave, s4]", "[ks, s4]") for t in TOY]
@@ -118,18 +132,31 @@ def test_demo_runs_the_modular_family_from_its_own_base(tmp_path, capsys):
                 *toy,
                 "model.family=modular",
                 "retrain_base=true",
-                "model.modular.trainable=[vision,audio,projectors,llm]",
                 "corpus_scale=0.001",
                 "base.max_steps=2",
                 "base.save_steps=2",
                 "base.batch_size=2",
+                "encoders.steps=2",
+                "encoders.batch_size=2",
             ]
         )
         == 0
     )
     base_cfg = yaml.safe_load((out / "base" / "config.yaml").read_text())
     assert base_cfg["model"]["family"] == "modular" and base_cfg["model"]["preset"] == "modular-tiny"
-    assert json.loads((out / "base" / "final" / "config.json").read_text())["model_type"] == "crabplus_modular"
+    assert base_cfg["model"]["modular"]["trainable"] == ["projectors"]  # Crab's stage: encoders and LLM frozen
+    assert base_cfg["model"]["modular"]["vision"] == str(out / "parts" / "vision")  # stage 0's, as a CLIP folder
+    assert json.loads((out / "chosen" / "config.json").read_text())["model_type"] == MODULAR_MODEL_TYPE
+    # the frozen LLM is the shipped unified base's, tensor for tensor
+    chosen = read_safetensors(out / "chosen" / "model.safetensors", ValueError)
+    shipped = read_safetensors(SHIPPED_BASE / "model.safetensors", ValueError)
+    llm = {k: v for k, v in chosen.items() if k.startswith("language_model.")}
+    assert len(llm) == sum(k.startswith(("model.language_model.", "lm_head.")) for k in shipped)
+    for key, value in llm.items():
+        name = key.removeprefix("language_model.")
+        assert torch.equal(value, shipped[name if name.startswith("lm_head.") else "model.language_" + name]), key
+    adapter_cfg = yaml.safe_load((out / "ilora" / "config.yaml").read_text())
+    assert adapter_cfg["model"]["checkpoint"] == str(out / "chosen")
     report = Report.from_json(json.loads((out / "eval" / "report.json").read_text()))
     assert set(report.datasets) == {"ks", "s4"}
 

@@ -57,24 +57,49 @@ def test_face_targets_and_layouts():
 
 
 @pytest.mark.integration
-def test_train_towers_lowers_the_heads_loss_and_leaves_the_llm_alone(small_corpus):
+@pytest.mark.parametrize("family", ["unified", "modular"])
+def test_train_towers_lowers_the_heads_loss_and_leaves_the_rest_alone(small_corpus, family):
     from crabplus.data.processor import CrabProcessor
     from crabplus.experiments.encoders import clip_records, tower_samples
 
     torch.manual_seed(0)
-    tokenizer, thinker = build_model(ModelConfig(preset="tiny", adapter="none"))
+    tokenizer, thinker = build_model(ModelConfig(family=family, adapter="none"))
     processor = CrabProcessor(tokenizer, thinker.config, image_size=56)
     samples = tower_samples(clip_records(small_corpus), small_corpus, processor)
     assert {s.layout for s in samples} == {"pt_scene", "pt_still", "pt_still10", "pt_face"}
     samples = samples * 4  # a few clips seen several times: the loss must fall on them
-    llm = {n: p.detach().clone() for n, p in thinker.named_parameters() if "language_model" in n or "lm_head" in n}
+    # the LLM (and a modular model's projectors, trained in stage 1) stay as they were
+    rest = {n: p.detach().clone() for n, p in thinker.named_parameters() if not is_tower_parameter(n)}
     towers = {n: p.detach().clone() for n, p in thinker.named_parameters() if is_tower_parameter(n)}
     cfg = EncoderStageConfig(steps=24, batch_size=4, learning_rate=3e-3, warmup_steps=2, log_steps=6, val_fraction=0.0)
     result = train_towers(thinker, samples, TARGETS, cfg, seed=0)
     losses = [row["loss"] for row in result.history]
     assert len(losses) == 4 and losses[-1] < losses[0]
-    assert all(torch.equal(p, llm[n]) for n, p in thinker.named_parameters() if n in llm)
+    assert rest and all(torch.equal(p, rest[n]) for n, p in thinker.named_parameters() if n in rest)
     assert any(not torch.equal(p, towers[n]) for n, p in thinker.named_parameters() if n in towers)
+
+
+@torch.no_grad()
+def test_the_modular_reader_gives_a_stills_quarters_and_the_audio_of_real_frames():
+    from crabplus.train.encoders import ModularTowers, TowerSample
+
+    torch.manual_seed(0)
+    _, model = build_model(ModelConfig(family="modular", adapter="none"))
+    reader = ModularTowers(model)
+    pixels = torch.randn(1, 3, 56, 56)
+    feats = torch.randn(1, 128, 150)  # 3 s at the tiny 20 ms hop; the second clip has 2 s of it
+    samples = [
+        TowerSample("pt_still", {"pixel_values": pixels}, {"input_features": feats, "feature_attention_mask": m}, {})
+        for m in (torch.ones(1, 150, dtype=torch.long), torch.ones(1, 100, dtype=torch.long))
+    ]
+    samples[1].audio["input_features"] = feats[:, :, :100]
+    vision = reader.vision(samples)
+    assert [tuple(v.shape) for v in vision] == [(4, 64), (4, 64)]  # 4x4 patches -> one token per quarter
+    patches = model.frame_states(pixels)[0].reshape(4, 4, 64)  # [row, column, d]
+    assert torch.allclose(vision[0][1], patches[:2, 2:].mean(dim=(0, 1)), atol=1e-6)  # top right
+    audio = reader.audio(samples)
+    assert [a.shape[0] for a in audio] == [75, 50]  # 25 encoder positions a second, padding left out
+    assert reader.widths == {"vision": 64, "audio": 64}
 
 
 def test_tower_parameters_are_the_towers_with_their_projections():

@@ -93,3 +93,24 @@ def test_a_folder_without_weights_is_refused(tmp_path, capsys):
     assert bench.main(["--checkpoint", str(tmp_path), "--out", str(tmp_path / "x.json")]) == 2
     assert "no model.safetensors" in capsys.readouterr().err
     assert not (tmp_path / "x.json").exists()
+
+
+def test_a_modular_base_is_read_at_its_projectors_inputs(tmp_path):
+    """A modular base (Crab's paradigm): the same parts run; its tower sites are what its projectors read."""
+    import torch
+
+    from crabplus.model.config import ModelConfig
+    from crabplus.train.recipe import build_model
+
+    cfg = ModelConfig(family="modular", adapter="none")
+    torch.manual_seed(3)
+    tokenizer, model = build_model(cfg)
+    base = save_checkpoint(tmp_path / "base", model, tokenizer, cfg)
+    out = tmp_path / "perception.json"
+    argv = ["--checkpoint", str(base), "--out", str(out), "--quick", "--clips-scale", "0.5", "--batch-size", "4"]
+    assert bench.main(argv) == 0
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert result["random_init"] == {"preset": "modular-tiny", "torch_seed": 0}
+    assert {"mood", "colour", "sound"} <= set(result["greedy"])
+    read = [p for p in result["probes"].values() if "skipped" not in p]
+    assert read and all(set(p["sites"]) == set(bench.SITES) for p in read)

@@ -10,6 +10,13 @@ command and seed), so ``crabplus demo`` spends its minutes on instruction tuning
 
     python -m crabplus.experiments.base --out runs/base            # then compare, or --ship to replace it
 
+The modular family's base (Crab's paradigm, ``model.family=modular``) is made as Crab's is: separately
+pretrained encoders (stage 0 on the modular towers, written as a CLIP and a Whisper folder), an already-trained
+LLM kept frozen (the unified base's, ``llm_from``, written as a Qwen2 folder: :mod:`crabplus.model.modular.parts`)
+and the projectors alone trained on the perception corpus, the checkpoint chosen by the same held-out answers::
+
+    python -m crabplus.experiments.base --out runs/mbase model.family=modular
+
 Its stages (the corpus, the base training) follow the demo's reuse rule (``crabplus.experiments.stages``): a
 finished output stamped with the same configuration and inputs is not made again.
 """
@@ -43,6 +50,7 @@ VAL_DIR = "val"
 CHOSEN_DIR = "chosen"
 STAGE1_DIR = "chosen_stage1"
 REFINE_DIR = "refine_corpus"
+PARTS_DIR = "parts"
 #: the validation corpus's seed is the base's seed plus this (its clips are then none of the training corpus's)
 VAL_SEED_OFFSET = 1000
 #: the refinement corpus's seed is the base's seed plus this: new clips, none of stage 1's or the validation's
@@ -107,7 +115,11 @@ class BaseConfig:
     :data:`REFINE_CLIPS` new clips (seed ``seed + REFINE_SEED_OFFSET``), the checkpoint chosen again by the same
     validation answers (stage 1's model is one of the candidates); None stops after stage 1. ``start_from``: a
     stage-1 model to refine instead of making stages 0 and 1 (the shipped base was refined from the base shipped
-    before it, which those stages had made: its PROVENANCE.md says how)."""
+    before it, which those stages had made: its PROVENANCE.md says how); the modular
+    family stops after stage 1 (its frozen LLM is a unified base's, refined already).
+
+    ``llm_from``: a modular base only — the saved unified thinker whose LLM and tokenizer are its frozen LLM (None:
+    the shipped base); unused when ``model.modular.vision/audio/llm`` name released parts (no stage 0 then)."""
 
     output_dir: str = "runs/base"
     seed: int = 0
@@ -122,6 +134,7 @@ class BaseConfig:
     refine: TrainConfig | None = field(default_factory=refine_train)
     refine_clips_scale: float = 1.0
     start_from: str | None = None
+    llm_from: str | None = None
 
     def __post_init__(self) -> None:
         if self.corpus_scale <= 0:
@@ -223,13 +236,14 @@ def pretrain_base(cfg: BaseConfig, workers: int = 1) -> Path:
             workers,
             folder=VAL_DIR,
         )
+        refining = cfg.refine is not None and cfg.model.family == "unified"
         if cfg.start_from is None:
-            aligned = _align(cfg, out, corpus, run_cfg, val, out / (STAGE1_DIR if cfg.refine else CHOSEN_DIR))
+            aligned = _align(cfg, out, corpus, run_cfg, val, out / (STAGE1_DIR if refining else CHOSEN_DIR))
         else:
             aligned = Path(cfg.start_from)
             if not (aligned / "model.safetensors").is_file():
                 raise ConfigError(f"start_from: {aligned} holds no model.safetensors (a chosen base folder)")
-        if cfg.refine is None:
+        if not refining:
             return aligned
         more = make_corpus(
             replace(cfg, seed=cfg.seed + REFINE_SEED_OFFSET, corpus_scale=cfg.refine_clips_scale),
@@ -263,8 +277,7 @@ def _align(cfg: BaseConfig, out: Path, corpus: Path, run_cfg: RunConfig, val: Pa
     checkpoint with the best validation answers is copied to ``dest``."""
     from crabplus.experiments.encoders import pretrain_encoders
 
-    if cfg.model.family == "unified":  # stage 0 trains the thinker's own towers; a modular model's parts
-        # are pretrained models of their own (model.modular.trainable says what its base stage trains)
+    if not uses_released_parts(cfg.model):  # stage 0: the towers (a modular model given parts has them)
         towers = pretrain_encoders(
             corpus,
             out,
@@ -274,9 +287,41 @@ def _align(cfg: BaseConfig, out: Path, corpus: Path, run_cfg: RunConfig, val: Pa
             image_size=cfg.data.image_size,
             cache_dir=run_cfg.data.cache_dir,
         )
-        run_cfg = replace(run_cfg, model=replace(run_cfg.model, checkpoint=str(towers)))
+        run_cfg = replace(run_cfg, model=starting_model(cfg, towers, out))
     final = stages.train(run_cfg)
     return choose_checkpoint(Path(run_cfg.output_dir), final, val, dest, cache_dir=run_cfg.data.cache_dir)
+
+
+def uses_released_parts(model: ModelConfig) -> bool:
+    """A modular model whose encoders and LLM are named checkpoints (``model.modular.vision/audio/llm``)."""
+    return model.family == "modular" and any(model.modular.parts.values())
+
+
+def starting_model(cfg: BaseConfig, towers: Path, out: Path) -> ModelConfig:
+    """What stage 1 starts from: the unified thinker saved by stage 0; for a modular model, the parts folder
+    ``out/parts`` (stage 0's towers as a CLIP and a Whisper checkpoint, the LLM of ``llm_from``), loaded as
+    released parts are, with new projectors (``model.modular.trainable``: the projectors alone by default)."""
+    if cfg.model.family == "unified":
+        return replace(cfg.model, checkpoint=str(towers))
+    from crabplus.model.modular.parts import export_towers, export_unified_llm
+    from crabplus.train.recipe import build_model
+
+    llm_from = Path(cfg.llm_from) if cfg.llm_from else SHIPPED_BASE
+    parts = out / PARTS_DIR
+    inputs = {"towers": stamps.input_digest(towers), "llm": stamps.file_digest(llm_from / "model.safetensors")}
+
+    def make() -> None:
+        _, model = build_model(replace(cfg.model, checkpoint=str(towers)))
+        export_towers(model, parts)
+        export_unified_llm(llm_from, parts / "llm")
+        print0(f"[base] parts: stage 0's towers and the frozen LLM of {llm_from} -> {parts}")
+
+    if stamps.run_once(parts, {"stage": "parts"}, inputs, make):
+        print0(f"[base] reusing the parts in {parts}")
+    modular = replace(
+        cfg.model.modular, vision=str(parts / "vision"), audio=str(parts / "audio"), llm=str(parts / "llm")
+    )
+    return replace(cfg.model, checkpoint=None, modular=modular)
 
 
 def choose_checkpoint(

@@ -160,12 +160,14 @@ class DemoConfig:
             raise ConfigError(
                 f"base_model {self.base_model}: no model.safetensors there (give a model folder, e.g. runs/base/chosen)"
             )
-        if self.model.family == "modular" and not self.retrain_base:
+        if self.model.family == "modular" and not self.retrain_base and self.base_model is None:
             raise ConfigError(
-                "model.family modular: the shipped base is the unified thinker, so a modular demo makes "
-                "its own base from the perception corpus: add retrain_base=true (and "
-                "model.modular.trainable=[vision,audio,projectors,llm] for a random tiny model)"
+                "model.family modular: the shipped base is the unified thinker; give a modular base "
+                "(base_model=DIR, made by `python -m crabplus.experiments.base --out DIR0 model.family=modular`: "
+                "DIR0/chosen) or make one here with retrain_base=true"
             )
+        if self.base_model is not None:
+            _check_base_family(Path(self.base_model), self.model.family)
         if self.data.image_size != self.synth.image_size:
             raise ConfigError(
                 f"data.image_size ({self.data.image_size}) must equal synth.image_size "
@@ -191,3 +193,19 @@ SET_BY_THE_DEMO: dict[str, tuple[object, str]] = {
 def load_demo_config(path: str | Path | None = None, overrides: list[str] | None = None) -> DemoConfig:
     """A demo YAML (or the built-in settings) with dotted overrides, through the one front door."""
     return resolve_config(DemoConfig, path, overrides)
+
+
+def _check_base_family(base: Path, family: str) -> None:
+    """A base folder of the other family fails here, naming the switch, not deep in the loader."""
+    import json
+
+    from crabplus.schema.layouts import MODULAR_MODEL_TYPE
+
+    try:
+        model_type = json.loads((base / "config.json").read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError):
+        return  # the loader names what is wrong with the folder
+    is_modular = model_type == MODULAR_MODEL_TYPE
+    if is_modular != (family == "modular"):
+        want = "modular" if is_modular else "unified"
+        raise ConfigError(f"base_model {base}: a {want} model's folder; add model.family={want}")

@@ -1,9 +1,11 @@
-"""The base's stage 0 on AVSynth: the tiny thinker's towers trained on the perception corpus's ground truth.
+"""The base's stage 0 on AVSynth: the tiny model's towers trained on the perception corpus's ground truth.
 
 Composes :mod:`crabplus.train.encoders` (the generic trainer) with :mod:`crabplus.synth.encoder_targets` (what
 AVSynth knows of each clip): one sample per corpus clip (its records share the media), the towers of a random
-tiny thinker trained, and the whole thinker saved as a loadable model (its LLM still at random init) that the
-alignment stage starts from. Follows the stages' reuse rule (``crabplus.utils.stamps``).
+tiny model trained (the unified thinker's, or a modular model's vision and audio encoders), and the whole model
+saved as a loadable one (its LLM, and a modular model's projectors, still at random init) that the alignment
+stage starts from (a modular base takes only its towers: :func:`crabplus.experiments.base.starting_model`).
+Follows the stages' reuse rule (``crabplus.utils.stamps``).
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def pretrain_encoders(
     cache_dir: str | None,
 ) -> Path:
     """Stage 0 into ``out/encoders`` (reused when stamped for the same settings and corpus); returns the folder
-    of the saved thinker (trained towers, LLM at its seeded random init)."""
+    of the saved model (trained towers, the rest at its seeded random init)."""
     from crabplus.config.core import to_dict
     from crabplus.model import save_checkpoint
     from crabplus.train.recipe import build_model

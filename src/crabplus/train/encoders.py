@@ -10,7 +10,9 @@ contrastive objective across the towers (InfoNCE between a clip's pooled vision 
 for which track belongs to which clip. The heads are dropped afterwards; the towers go into the base.
 
 The trainer knows nothing of the world: ``targets`` describes each head as (tower, level, loss, classes),
-and each sample carries its own target values.
+and each sample carries its own target values. Nor of the model's family: a :class:`TowerReader` gives each
+clip's tokens — the unified thinker's as its LLM reads them (:class:`ThinkerTowers`), a modular model's as its
+projectors read them (:class:`ModularTowers`: its encoders are pretrained alone, as CLIP and Whisper were).
 """
 
 from __future__ import annotations
@@ -77,37 +79,103 @@ class EncoderStageResult:
 
 
 class TowerHeads(nn.Module):
-    """A linear head per target and the two contrastive projections (all dropped after the stage)."""
+    """A linear head per target and the two contrastive projections (all dropped after the stage); ``widths``:
+    each tower's token width."""
 
-    def __init__(self, hidden: int, targets: dict[str, tuple[str, str, str, int]], proj_dim: int = 64):
+    def __init__(self, widths: dict[str, int], targets: dict[str, tuple[str, str, str, int]], proj_dim: int = 64):
         super().__init__()
         self.targets = dict(targets)
-        self.heads = nn.ModuleDict({name: nn.Linear(hidden, classes) for name, (_, _, _, classes) in targets.items()})
-        self.vision_proj = nn.Linear(hidden, proj_dim)
-        self.audio_proj = nn.Linear(hidden, proj_dim)
+        self.heads = nn.ModuleDict(
+            {name: nn.Linear(widths[tower], classes) for name, (tower, _, _, classes) in targets.items()}
+        )
+        self.vision_proj = nn.Linear(widths["vision"], proj_dim)
+        self.audio_proj = nn.Linear(widths["audio"], proj_dim)
 
 
-def _vision_tokens(thinker: nn.Module, batch: Sequence[TowerSample]) -> list[torch.Tensor]:
-    """Per clip, the merged vision tokens the LLM would read: [n_i, hidden]."""
-    model = thinker.model
-    if "pixel_values" in batch[0].vision:
-        pixels = torch.cat([s.vision["pixel_values"] for s in batch])
-        grid = torch.cat([s.vision["image_grid_thw"] for s in batch])
-        return list(model.get_image_features(pixels, image_grid_thw=grid).pooler_output)
-    pixels = torch.cat([s.vision["pixel_values_videos"] for s in batch])
-    grid = torch.cat([s.vision["video_grid_thw"] for s in batch])
-    return list(model.get_video_features(pixels, video_grid_thw=grid).pooler_output)
-
-
-def _audio_tokens(thinker: nn.Module, batch: Sequence[TowerSample]) -> list[torch.Tensor]:
-    """Per clip, the audio tokens the LLM would read: [m_i, hidden]."""
-    model = thinker.model
-    feats, mask = pad_audio(  # [B, n_mels, max F], [B, max F]
+def _audio_batch(batch: Sequence[TowerSample]) -> tuple[torch.Tensor, torch.Tensor]:
+    return pad_audio(  # [B, n_mels, max F], [B, max F]
         [s.audio["input_features"] for s in batch], [s.audio["feature_attention_mask"] for s in batch]
     )
-    out = model.get_audio_features(feats, feature_attention_mask=mask).last_hidden_state  # [sum m_i, hidden]
-    _, counts = model.audio_tower._get_feat_extract_output_lengths(mask.sum(-1))
-    return list(torch.split(out, counts.tolist()))
+
+
+class TowerReader:
+    """What the stage needs of a model: its two towers, their token widths, and per clip the tokens the heads
+    read (vision: a still's first four are its quarters in raster order; audio: in time order)."""
+
+    towers: list[nn.Module]
+    widths: dict[str, int]
+
+    def vision(self, batch: Sequence[TowerSample]) -> list[torch.Tensor]:  # each [n_i, widths["vision"]]
+        raise NotImplementedError
+
+    def audio(self, batch: Sequence[TowerSample]) -> list[torch.Tensor]:  # each [m_i, widths["audio"]]
+        raise NotImplementedError
+
+
+class ThinkerTowers(TowerReader):
+    """The unified thinker: the merger's / the audio projection's outputs, the very tokens its LLM reads."""
+
+    def __init__(self, thinker: nn.Module):
+        self.model = thinker.model
+        self.towers = [self.model.visual, self.model.audio_tower]
+        hidden = int(thinker.config.text_config.hidden_size)
+        self.widths = {"vision": hidden, "audio": hidden}
+
+    def vision(self, batch: Sequence[TowerSample]) -> list[torch.Tensor]:
+        if "pixel_values" in batch[0].vision:
+            pixels = torch.cat([s.vision["pixel_values"] for s in batch])
+            grid = torch.cat([s.vision["image_grid_thw"] for s in batch])
+            return list(self.model.get_image_features(pixels, image_grid_thw=grid).pooler_output)
+        pixels = torch.cat([s.vision["pixel_values_videos"] for s in batch])
+        grid = torch.cat([s.vision["video_grid_thw"] for s in batch])
+        return list(self.model.get_video_features(pixels, video_grid_thw=grid).pooler_output)
+
+    def audio(self, batch: Sequence[TowerSample]) -> list[torch.Tensor]:
+        feats, mask = _audio_batch(batch)
+        out = self.model.get_audio_features(feats, feature_attention_mask=mask).last_hidden_state  # [sum m_i, D]
+        _, counts = self.model.audio_tower._get_feat_extract_output_lengths(mask.sum(-1))
+        return list(torch.split(out, counts.tolist()))
+
+
+class ModularTowers(TowerReader):
+    """A modular model (:class:`~crabplus.model.modular.model.ModularAVModel`): its encoders' own outputs, before
+    any projector — the patch tokens of each frame averaged over 2x2 patch blocks (the unified merger's grouping:
+    at 56 px in 14-px patches, one token per quarter), and the audio encoder's positions over real frames."""
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+        self.towers = [model.visual, model.audio_tower]
+        self.widths = {
+            "vision": int(model.config.vision_config.hidden_size),
+            "audio": int(model.config.audio_config.d_model),
+        }
+
+    def vision(self, batch: Sequence[TowerSample]) -> list[torch.Tensor]:
+        key = "pixel_values" if "pixel_values" in batch[0].vision else "pixel_values_videos"
+        frames = [s.vision[key] for s in batch]  # each [n_i, 3, S, S]
+        states = self.model.frame_states(torch.cat(frames))  # [N, P, d_v]
+        n, p, d = states.shape
+        g = math.isqrt(p)
+        if g * g != p or g % 2:
+            raise ValueError(f"{p} patch tokens a frame: expected an even square grid to merge 2x2")
+        blocks = states.reshape(n, g // 2, 2, g // 2, 2, d).mean(dim=(2, 4))  # [N, g/2, g/2, d_v]
+        merged = blocks.reshape(n, -1, d)  # [N, (g/2)^2, d_v], raster order
+        return [m.flatten(0, 1) for m in torch.split(merged, [f.shape[0] for f in frames])]
+
+    def audio(self, batch: Sequence[TowerSample]) -> list[torch.Tensor]:
+        feats, mask = _audio_batch(batch)
+        tokens, real, counts = self.model.audio_states(feats, mask)  # [S, half, d_a], [S, half]
+        out = []
+        for t, r in zip(torch.split(tokens, counts), torch.split(real, counts)):
+            out.append(t.flatten(0, 1)[r.flatten().bool()])  # [m_i, d_a]: positions over real frames
+        return out
+
+
+def tower_reader(model: nn.Module) -> TowerReader:
+    """The reader of ``model``'s family."""
+    from crabplus.model.modular.model import ModularAVModel
+
+    return ModularTowers(model) if isinstance(model, ModularAVModel) else ThinkerTowers(model)
 
 
 def _target_loss(logits: torch.Tensor, target, loss: str) -> tuple[torch.Tensor | None, float, int]:
@@ -131,11 +199,11 @@ def _per_second(tokens: torch.Tensor, seconds: int) -> torch.Tensor:
 
 
 def batch_losses(
-    thinker: nn.Module, heads: TowerHeads, batch: Sequence[TowerSample], cfg: EncoderStageConfig
+    reader: TowerReader, heads: TowerHeads, batch: Sequence[TowerSample], cfg: EncoderStageConfig
 ) -> tuple[torch.Tensor, dict[str, tuple[float, int]]]:
     """The summed loss of one single-layout batch, and per target (right, counted)."""
-    vision = _vision_tokens(thinker, batch)
-    audio = _audio_tokens(thinker, batch)
+    vision = reader.vision(batch)
+    audio = reader.audio(batch)
     losses, tally = [], {}
     for name, (tower, level, kind, _) in heads.targets.items():
         have = [i for i, s in enumerate(batch) if name in s.targets]
@@ -192,17 +260,18 @@ def train_towers(
     *,
     seed: int = 0,
 ) -> EncoderStageResult:
-    """Train ``thinker``'s vision and audio towers (the LLM is not touched) on ``samples``; returns the loss
-    history and the held-out accuracy per target."""
+    """Train ``thinker``'s vision and audio towers (a unified thinker or a modular model; the LLM and a modular
+    model's projectors are not touched) on ``samples``; returns the loss history and the held-out accuracy per
+    target."""
     rng = random.Random(seed)
     torch.manual_seed(seed)
     train, val = _split_layouts(samples, cfg.val_fraction, rng)
     layouts = [k for k, v in train.items() if len(v) >= cfg.batch_size]
     if not layouts:
         raise ValueError(f"no layout has {cfg.batch_size} training clips ({ {k: len(v) for k, v in train.items()} })")
-    hidden = int(thinker.config.text_config.hidden_size)
-    heads = TowerHeads(hidden, targets)
-    towers = [thinker.model.visual, thinker.model.audio_tower]
+    reader = tower_reader(thinker)
+    heads = TowerHeads(reader.widths, targets)
+    towers = reader.towers
     params = [p for t in towers for p in t.parameters()] + list(heads.parameters())
     for p in params:
         p.requires_grad_(True)
@@ -220,7 +289,7 @@ def train_towers(
     for step in range(cfg.steps):
         layout = rng.choice(layouts)
         batch = rng.sample(train[layout], cfg.batch_size)
-        loss, _ = batch_losses(thinker, heads, batch, cfg)
+        loss, _ = batch_losses(reader, heads, batch, cfg)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -236,7 +305,7 @@ def train_towers(
             running = []
             result.history.append(row)
             print0(f"[encoders] step {row['step']}/{cfg.steps} loss {row['loss']:.4f} ({row['seconds']:.0f} s)")
-    result.validation = evaluate_towers(thinker, heads, val, cfg)
+    result.validation = evaluate_towers(reader, heads, val, cfg)
     result.elapsed_s = round(time.perf_counter() - t0, 1)
     for t in towers:
         t.eval()
@@ -245,7 +314,7 @@ def train_towers(
 
 @torch.no_grad()
 def evaluate_towers(
-    thinker: nn.Module, heads: TowerHeads, groups: dict[str, list[TowerSample]], cfg: EncoderStageConfig
+    reader: TowerReader, heads: TowerHeads, groups: dict[str, list[TowerSample]], cfg: EncoderStageConfig
 ) -> dict[str, float]:
     """Held-out accuracy per target (bce targets: the exact set) and of the contrastive match (which of the
     batch's tracks belongs to each clip, among ``batch_size``)."""
@@ -255,7 +324,7 @@ def evaluate_towers(
             batch = group[i : i + cfg.batch_size]
             if len(batch) < 2:
                 continue
-            _, part = batch_losses(thinker, heads, batch, cfg)
+            _, part = batch_losses(reader, heads, batch, cfg)
             for name, (right, counted) in part.items():
                 acc = tally.setdefault(name, [0.0, 0])
                 acc[0] += right

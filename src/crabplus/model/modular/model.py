@@ -48,6 +48,11 @@ class ModularAVModel(nn.Module):
     ):
         super().__init__()
         self.config = config
+        for part in (visual, audio_tower, language_model):
+            # composing the parts' configs into one resets their attention implementation to None (transformers
+            # sets it on every sub-config); the tiny LLM then gave logits up to 8.0 away from the same LLM alone
+            if part is not None:
+                part.config._attn_implementation = attn_implementation
         self.visual = (
             visual
             if visual is not None
@@ -100,18 +105,33 @@ class ModularAVModel(nn.Module):
 
     # ------------------------------------------------------------------ encoders + projectors
 
-    def encode_frames(self, pixels: torch.Tensor) -> torch.Tensor:
-        """[N, 3, S, S] frames -> [N * vision_queries, D] LLM tokens, frame by frame."""
+    def frame_states(self, pixels: torch.Tensor) -> torch.Tensor:
+        """[N, 3, S, S] frames -> [N, P, d_v]: the vision tower's patch tokens that the projector reads (also what
+        the encoder stage trains, :mod:`crabplus.train.encoders`)."""
         pixels = pixels.to(device=self.device, dtype=self.visual.dtype)
         resized = pixels.shape[-1] != self.config.vision_config.image_size
         out = self.visual(pixel_values=pixels, output_hidden_states=True, interpolate_pos_encoding=resized)
         tokens = out.hidden_states[self.config.vision_feature_layer]  # [N, (1 +) P, d_v]
         if self.config.vision_has_cls:
             tokens = tokens[:, 1:]  # [N, P, d_v]: the patches
-        return self.vision_projector(tokens).flatten(0, 1)  # [N * q_v, D]
+        return tokens
+
+    def encode_frames(self, pixels: torch.Tensor) -> torch.Tensor:
+        """[N, 3, S, S] frames -> [N * vision_queries, D] LLM tokens, frame by frame."""
+        return self.vision_projector(self.frame_states(pixels)).flatten(0, 1)  # [N * q_v, D]
 
     def encode_audio(self, features: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         """[n, mels, F] log-mel (+ [n, F] valid-frame mask) -> [sum_i segments_i * audio_queries, D] LLM tokens."""
+        tokens, real, _ = self.audio_states(features, mask)
+        out = self.audio_projector(tokens, real)  # [S, q_a, D]
+        return out.flatten(0, 1)  # [S * q_a, D]
+
+    def audio_states(
+        self, features: torch.Tensor, mask: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+        """[n, mels, F] log-mel (+ [n, F] valid-frame mask) -> the audio encoder's outputs cut into one-second
+        segments, [S, half, d_a], their [S, half] mask (1 = a position over real frames) and the segments of each
+        item (summing to S): what the projector reads, and what the encoder stage trains."""
         n, mels, frames = features.shape
         if mask is None:
             mask = torch.ones(n, frames, dtype=torch.long, device=features.device)
@@ -136,8 +156,7 @@ class ModularAVModel(nn.Module):
             tokens.append(flat.reshape(s, half, -1))  # [s, half, d_a]
             real = (torch.arange(s * half, device=flat.device) * 2 < max(v, 1)).long()  # position j covers 2j, 2j+1
             masks.append(real.reshape(s, half))
-        out = self.audio_projector(torch.cat(tokens), torch.cat(masks))  # [S, q_a, D]
-        return out.flatten(0, 1)  # [S * q_a, D]
+        return torch.cat(tokens), torch.cat(masks), [t.shape[0] for t in tokens]
 
     def embed_inputs(
         self,

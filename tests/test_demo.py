@@ -138,6 +138,9 @@ def test_demo_runs_the_modular_family_from_its_own_base(tmp_path, capsys):
                 "base.batch_size=2",
                 "encoders.steps=2",
                 "encoders.batch_size=2",
+                "refine.max_steps=2",
+                "refine.save_steps=2",
+                "refine.batch_size=2",
             ]
         )
         == 0
@@ -181,6 +184,9 @@ def test_demo_can_retrain_the_base_on_the_perception_corpus_only(tmp_path, capsy
                 "base.batch_size=2",
                 "encoders.steps=2",
                 "encoders.batch_size=2",
+                "refine.max_steps=2",
+                "refine.save_steps=2",
+                "refine.batch_size=2",
             ]
         )
         == 0

@@ -24,6 +24,12 @@ def _base_train() -> TrainConfig:
     return shipped()
 
 
+def _refine_train() -> TrainConfig:
+    from crabplus.experiments.base import refine_train as shipped
+
+    return shipped()
+
+
 def _tiny_model() -> ModelConfig:
     return ModelConfig(
         preset="tiny",
@@ -41,8 +47,9 @@ class DemoConfig:
     perception-pretrained one (``crabplus/assets/base``, made by ``crabplus.experiments.base`` from the
     perception corpus only) unless ``base_model`` names another model folder; ``retrain_base`` makes it again
     in ``output_dir/base`` from a corpus of
-    ``corpus_scale`` times the default clips, with the ``encoders`` (stage 0: the towers) and ``base`` (stage 1:
-    alignment) training settings (the shipped ones by default).
+    ``corpus_scale`` times the default clips, with the ``encoders`` (stage 0: the towers), ``base`` (stage 1:
+    alignment) and ``refine`` (stage 2, on ``corpus_scale`` times its new clips; null stops after stage 1)
+    training settings (the shipped ones by default).
     ``adapter``: the adapter stage (I-LoRA multi-task, 1,000 steps at lr 5e-3: the base knows no instruction
     and no answer format, so the adapter learns every task's format and wording; at 300 steps and lr 2e-3 it
     had learned none; in a 1,500-step run its loss stopped falling from step ~900, docs/results.md). With
@@ -89,6 +96,7 @@ class DemoConfig:
     corpus_scale: float = 1.0
     base: TrainConfig = field(default_factory=_base_train)
     encoders: EncoderStageConfig = field(default_factory=EncoderStageConfig)
+    refine: TrainConfig | None = field(default_factory=_refine_train)
     adapter: TrainConfig = field(
         default_factory=lambda: TrainConfig(
             stage="multitask", max_steps=1000, learning_rate=5e-3, save_steps=500, sampling_balance="task"

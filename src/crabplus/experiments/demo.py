@@ -117,6 +117,8 @@ def base_model(cfg: DemoConfig, out: Path) -> Path:
         model=replace(cfg.model, adapter="none", checkpoint=None),
         train=cfg.base,
         encoders=cfg.encoders,
+        refine=cfg.refine,
+        refine_clips_scale=cfg.corpus_scale,
         val_clips_scale=min(BaseConfig.val_clips_scale, cfg.corpus_scale),
         threads=cfg.threads,
     )

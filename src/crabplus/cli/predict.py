@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from crabplus.cli.main import UsageError
     from crabplus.config.cli import config_from_args, split_overrides
     from crabplus.infer.config import PredictConfig
-    from crabplus.model.invariant import request_strict_gemm
+    from crabplus.utils.gemm import request_strict_gemm
 
     request_strict_gemm()  # before any product: the same rows at any batch size on the CPU (crabplus.model.invariant)
     inputs, overrides = split_overrides(args.inputs)

@@ -83,7 +83,7 @@ class Crabplus(lmms):
     ) -> None:
         super().__init__()
         from crabplus.infer import Predictor
-        from crabplus.model.invariant import request_strict_gemm
+        from crabplus.utils.gemm import request_strict_gemm
 
         request_strict_gemm()  # in effect only if lmms-eval has run no product yet (crabplus.model.invariant)
 

@@ -37,28 +37,22 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 from collections.abc import Iterator
 
 import torch
 from torch import nn
 
+from crabplus.utils.gemm import STRICT_GEMM, request_strict_gemm
+
+__all__ = ["STRICT_GEMM", "request_strict_gemm", "gemm_row_floor", "row_attention", "batch_invariant"]
+
 #: The name :func:`row_attention` is registered under (transformers' attention and mask interfaces).
 ROW_ATTENTION = "crabplus_row_sdpa"
 
-#: MKL's strict conditional-numerical-reproducibility mode on its AVX2 branch (any Intel CPU since 2013).
-STRICT_GEMM = "AVX2,STRICT"
 
 #: The products :func:`gemm_row_floor` tries, (inputs, outputs): the tiny thinker's and wider ones.
 PROBE_SHAPES = ((24, 128), (48, 128), (128, 3), (128, 11), (128, 128), (128, 384), (384, 11), (384, 128), (1024, 384))
 PROBE_ROWS = (*range(1, 65), 128, 512, 2048)
-
-
-def request_strict_gemm() -> None:
-    """Ask MKL for its strict reproducibility mode (:data:`STRICT_GEMM`) unless ``MKL_CBWR`` is set already. MKL
-    reads it at its first product, so this is called before any model is built (``crabplus predict``); later it
-    changes nothing, which :func:`gemm_row_floor` then sees."""
-    os.environ.setdefault("MKL_CBWR", STRICT_GEMM)
 
 
 @functools.cache

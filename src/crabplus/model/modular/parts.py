@@ -15,6 +15,7 @@ instruction-tuned LLM, each a folder that ``model.modular.vision`` / ``audio`` /
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from safetensors.torch import save_file
@@ -23,6 +24,9 @@ from transformers import Qwen2Config, Qwen2ForCausalLM
 
 from crabplus.model.build import CheckpointError
 from crabplus.utils.io import apply_umask, read_json, read_safetensors
+
+#: the files of a saved tokenizer (transformers' fast tokenizer and its chat template)
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
 
 #: the thinker's LLM tensors: ``model.language_model.*`` and ``lm_head.*`` (its towers are ``model.visual.*``,
 #: ``model.audio_tower.*``)
@@ -88,10 +92,10 @@ def unified_llm(thinker_dir: Path) -> Qwen2ForCausalLM:
 
 def export_unified_llm(thinker_dir: Path, dest: Path) -> Path:
     """Write the unified thinker's LLM and tokenizer to ``dest`` as a causal LM folder; returns ``dest``."""
-    from crabplus.data.tokenizer import load_tokenizer
-
     llm = unified_llm(thinker_dir)
     llm.save_pretrained(str(dest), safe_serialization=True)
-    load_tokenizer(thinker_dir).save_pretrained(str(dest))
+    for name in TOKENIZER_FILES:  # the thinker's tokenizer, byte for byte (the data layer reads it)
+        if (thinker_dir / name).is_file():
+            shutil.copyfile(thinker_dir / name, dest / name)
     apply_umask(dest)
     return dest

@@ -88,17 +88,7 @@ def refine_train() -> TrainConfig:
     (:data:`REFINE_CLIPS`), in batches of 8. Stage 1 saw under one pass of its corpus and its validation answers
     had stopped improving on the seen attributes (where, colour, shape at 0.04-0.40); more of the seen world,
     in bigger batches, is what moved them (docs/results.md)."""
-    return TrainConfig(
-        stage="base",
-        max_steps=4000,
-        learning_rate=1e-3,
-        batch_size=8,
-        save_steps=1000,
-        save_total_limit=0,
-        sampling_balance="dataset",
-        log_routing=False,
-        encoder_lr_scale=0.0,
-    )
+    return replace(base_train(), max_steps=4000, batch_size=8, save_steps=1000)
 
 
 @dataclass
@@ -117,7 +107,6 @@ class BaseConfig:
     stage-1 model to refine instead of making stages 0 and 1 (the shipped base was refined from the base shipped
     before it, which those stages had made: its PROVENANCE.md says how); the modular
     family stops after stage 1 (its frozen LLM is a unified base's, refined already).
-
     ``llm_from``: a modular base only — the saved unified thinker whose LLM and tokenizer are its frozen LLM (None:
     the shipped base); unused when ``model.modular.vision/audio/llm`` name released parts (no stage 0 then)."""
 

@@ -7,18 +7,46 @@ import numpy as np
 import pytest
 import torch
 
+from crabplus.config.core import ConfigError
 from crabplus.model.config import ModelConfig
-from crabplus.synth.encoder_targets import FACES, MOODS, TARGETS, face_targets, record_targets, scene_targets
+from crabplus.synth.encoder_targets import (
+    FACES,
+    MOODS,
+    MOTION_NAMES,
+    NINTHS,
+    OPTIONAL_TARGETS,
+    TARGETS,
+    face_targets,
+    record_targets,
+    scene_targets,
+)
+from crabplus.synth.pretrain_text import ninth
 from crabplus.synth.world import COLOUR_NAMES, SHAPE_NAMES
 from crabplus.train.config import TrainConfig
-from crabplus.train.encoders import EncoderStageConfig, train_towers
+from crabplus.train.encoders import EncoderStageConfig, _per_group, train_towers
 from crabplus.train.recipe import _optimizer, build_model, freeze_towers, is_tower_parameter
 
 SCENE = {
     "duration": 4,
     "objects": [
-        {"class": "red circle", "onscreen": True, "x": 0.2, "y": 0.3, "motion": "bounce", "sounding": [[1, 3]]},
-        {"class": "blue cross", "onscreen": True, "x": 0.8, "y": 0.7, "motion": "still", "sounding": []},
+        {
+            "class": "red circle",
+            "onscreen": True,
+            "x": 0.2,
+            "y": 0.3,
+            "motion": "bounce",
+            "sounding": [[1, 3]],
+            "visible": [[0, 4]],
+        },
+        {
+            "class": "blue cross",
+            "onscreen": True,
+            "x": 0.8,
+            "y": 0.7,
+            "motion": "still",
+            "sounding": [],
+            "visible": [[2, 4]],
+        },
         {"class": "green square", "onscreen": False, "sounding": [[0, 4]]},
     ],
 }
@@ -46,6 +74,40 @@ def test_scene_targets_give_motions_and_who_sounds_each_second():
     assert t["motions"].sum() == 2
 
 
+def test_optional_targets_name_a_tokens_ninth_and_each_seconds_motion():
+    assert NINTHS[0] == "upper left" and NINTHS[4] == "centre" and NINTHS[8] == "lower right"
+    assert [ninth((c + 0.5) / 3, (r + 0.5) / 3) for r in range(3) for c in range(3)] == list(NINTHS)
+    still = scene_targets(SCENE, moment=1.5)
+    # the red circle (0.2, 0.3) is in the upper-left ninth of the top-left quarter; the blue cross (0.8, 0.7)
+    # in the lower-right ninth of the bottom-right quarter
+    assert still["token_ninth"] == [NINTHS.index("upper left") + 1, 0, 0, NINTHS.index("lower right") + 1]
+    scene = scene_targets(SCENE, moment=None)
+    bounce, stay = MOTION_NAMES.index("bounce") + 1, MOTION_NAMES.index("still") + 1
+    # one row a second; the cross is visible from second 2
+    assert scene["token_motion"] == [[bounce, 0, 0, 0]] * 2 + [[bounce, 0, 0, stay]] * 2
+    for name, (tower, level, loss, _) in OPTIONAL_TARGETS.items():
+        assert name not in TARGETS and tower == "vision" and level in ("token", "time_token") and loss == "ce"
+
+
+def test_per_group_takes_the_second_at_each_groups_middle():
+    per_second = np.arange(10 * 4).reshape(10, 4)  # 10 s, 4 tokens a group
+    out = _per_group(per_second, 5 * 4)  # 5 groups of 2 s: seconds 1, 3, 5, 7, 9
+    assert out.reshape(5, 4)[:, 0].tolist() == [4, 12, 20, 28, 36]
+    assert _per_group(per_second, 10 * 4).tolist() == per_second.reshape(-1).tolist()
+    with pytest.raises(ValueError, match="groups of 4"):
+        _per_group(per_second, 18)
+
+
+def test_extra_targets_are_checked_and_leave_the_default_stamp_key_alone():
+    from crabplus.experiments.encoders import stage_targets
+
+    assert stage_targets(EncoderStageConfig()) == TARGETS
+    both = stage_targets(EncoderStageConfig(extra_targets=["token_ninth", "token_motion"]))
+    assert set(both) == set(TARGETS) | {"token_ninth", "token_motion"}
+    with pytest.raises(ConfigError, match="encoders.extra_targets: unknown \\['ninth'\\]"):
+        stage_targets(EncoderStageConfig(extra_targets=["ninth"]))
+
+
 def test_face_targets_and_layouts():
     t = face_targets({"emotion": "worried", "base_f0": 120.0})
     assert MOODS[t["mood"]] == "worried" and t["voice_mood"] == t["mood"] and t["speaker_high"] == 0
@@ -68,11 +130,12 @@ def test_train_towers_lowers_the_heads_loss_and_leaves_the_rest_alone(small_corp
     samples = tower_samples(clip_records(small_corpus), small_corpus, processor)
     assert {s.layout for s in samples} == {"pt_scene", "pt_still", "pt_still10", "pt_face"}
     samples = samples * 4  # a few clips seen several times: the loss must fall on them
+    targets = {**TARGETS, **OPTIONAL_TARGETS}  # the per-group motion tokens too
     # the LLM (and a modular model's projectors, trained in stage 1) stay as they were
     rest = {n: p.detach().clone() for n, p in thinker.named_parameters() if not is_tower_parameter(n)}
     towers = {n: p.detach().clone() for n, p in thinker.named_parameters() if is_tower_parameter(n)}
     cfg = EncoderStageConfig(steps=24, batch_size=4, learning_rate=3e-3, warmup_steps=2, log_steps=6, val_fraction=0.0)
-    result = train_towers(thinker, samples, TARGETS, cfg, seed=0)
+    result = train_towers(thinker, samples, targets, cfg, seed=0)
     losses = [row["loss"] for row in result.history]
     assert len(losses) == 4 and losses[-1] < losses[0]
     assert rest and all(torch.equal(p, rest[n]) for n, p in thinker.named_parameters() if n in rest)

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import torch
 
+from crabplus.config.core import ConfigError
 from crabplus.data.processor import CrabProcessor
 from crabplus.model.config import ModelConfig
 from crabplus.schema.records import Record, load_records
-from crabplus.synth.encoder_targets import TARGETS, record_targets
+from crabplus.synth.encoder_targets import OPTIONAL_TARGETS, TARGETS, record_targets
 from crabplus.train.encoders import EncoderStageConfig, TowerSample, train_towers
 from crabplus.utils import stamps
 from crabplus.utils.dist import print0
@@ -62,6 +63,16 @@ def tower_samples(records: list[Record], corpus: Path, processor: CrabProcessor)
     return samples
 
 
+def stage_targets(cfg: EncoderStageConfig) -> dict[str, tuple[str, str, str, int]]:
+    """AVSynth's default targets plus the optional ones ``cfg.extra_targets`` names."""
+    unknown = sorted(set(cfg.extra_targets) - set(OPTIONAL_TARGETS))
+    if unknown:
+        raise ConfigError(
+            f"encoders.extra_targets: unknown {unknown}; the optional targets are {sorted(OPTIONAL_TARGETS)}"
+        )
+    return {**TARGETS, **{name: OPTIONAL_TARGETS[name] for name in cfg.extra_targets}}
+
+
 def pretrain_encoders(
     corpus: Path,
     out: Path,
@@ -79,9 +90,13 @@ def pretrain_encoders(
     from crabplus.train.recipe import build_model
 
     folder = out / ENCODERS_DIR
+    targets = stage_targets(cfg)
+    settings = to_dict(cfg)
+    if not cfg.extra_targets:  # the key of towers made before the option existed, so they are still reused
+        settings.pop("extra_targets")
     wanted = {
         "stage": "encoders",
-        "cfg": to_dict(cfg),
+        "cfg": settings,
         "model": to_dict(model_cfg),
         "seed": seed,
         "image_size": image_size,
@@ -94,7 +109,7 @@ def pretrain_encoders(
         processor = CrabProcessor(tokenizer, thinker.config, image_size=image_size, cache_dir=cache_dir)
         samples = tower_samples(clip_records(corpus), corpus, processor)
         print0(f"[encoders] {len(samples)} clips; training the towers {cfg.steps} steps x {cfg.batch_size}")
-        result = train_towers(thinker, samples, TARGETS, cfg, seed=seed)
+        result = train_towers(thinker, samples, targets, cfg, seed=seed)
         save_checkpoint(folder, thinker, tokenizer, model_cfg)
         print0("[encoders] held-out: " + ", ".join(f"{k} {v:.2f}" for k, v in result.validation.items()))
         atomic_write_json(

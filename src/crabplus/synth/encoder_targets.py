@@ -13,6 +13,12 @@ model, Whisper) before its LLM ever read them. Every target is read from the sce
   speaker's pitch;
 - audio, per second of a scene: which colours and shapes sound in that second (who sounds when).
 
+Two optional targets (:data:`OPTIONAL_TARGETS`, asked for by name: ``encoders.extra_targets``) reach past the
+quarter token: a still's token also names the ninth of the frame its object's centre is in (the "where" answers
+and a segmentation's box need more than the quarter, and the LLM can read only what a token holds), and each
+token of a scene's temporal group names the motion of the object there (a group's two frames are the only place
+where the tower sees an object move: its attention never crosses groups).
+
 Which track belongs to which clip is learned across the towers by a contrastive objective
 (:mod:`crabplus.train.encoders`), which needs no label. :data:`TARGETS` describes each target for the trainer,
 which knows nothing of the world.
@@ -22,13 +28,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from crabplus.synth.pretrain_text import FACE_VOICE_MOOD
+from crabplus.synth.pretrain_text import FACE_VOICE_MOOD, ninth
 from crabplus.synth.world import COLOUR_NAMES, EMOTIONS, MOTIONS, SHAPE_NAMES, split_class
 
 MOODS: tuple[str, ...] = tuple(EMOTIONS)
 #: the distinct drawn faces (three pairs of moods share one)
 FACES: tuple[str, ...] = tuple(dict.fromkeys(face for face, _, _ in FACE_VOICE_MOOD.values()))
 N_SOUND = len(COLOUR_NAMES) + len(SHAPE_NAMES)
+#: the ninths of the frame in raster order, as the corpus names them
+NINTHS: tuple[str, ...] = tuple(ninth((c + 0.5) / 3, (r + 0.5) / 3) for r in range(3) for c in range(3))
+MOTION_NAMES: tuple[str, ...] = tuple(MOTIONS)
 
 #: name -> (tower, level, loss, classes). level: ``token`` (one target per merged vision token), ``clip``
 #: (the tower's tokens averaged), ``second`` (the audio tokens of each second averaged). loss: ``ce`` (one
@@ -49,6 +58,13 @@ TARGETS: dict[str, tuple[str, str, str, int]] = {
     "per_second": ("audio", "second", "bce", N_SOUND),
 }
 
+#: targets added only when asked for by name (a base made without them stays reproducible). level
+#: ``time_token``: one target per merged token of each temporal group, given per second of the clip.
+OPTIONAL_TARGETS: dict[str, tuple[str, str, str, int]] = {
+    "token_ninth": ("vision", "token", "ce", len(NINTHS) + 1),
+    "token_motion": ("vision", "time_token", "ce", len(MOTION_NAMES) + 1),
+}
+
 
 def _quarter(x: float, y: float) -> int:
     """0 top left, 1 top right, 2 bottom left, 3 bottom right: the raster order of a 56-px frame's merged tokens."""
@@ -64,6 +80,16 @@ def _multi_hot(names: set[str], vocab: tuple[str, ...]) -> np.ndarray:
 
 def _sounding_at(obj: dict, t: float) -> bool:
     return any(a <= t < b for a, b in obj.get("sounding", []))
+
+
+def _token_motions(seen: list[dict], t: float) -> list[int]:
+    """Per quarter, the motion (index + 1) of the last-drawn object visible at ``t`` whose base centre is in it,
+    0 for none. The base centre, not the moving one: the scene graph does not record a motion's phase."""
+    out = [0] * 4
+    for o in seen:
+        if any(a <= t < b for a, b in o.get("visible", [])):
+            out[_quarter(o["x"], o["y"])] = MOTION_NAMES.index(o["motion"]) + 1
+    return out
 
 
 def _sound_vector(objects: list[dict]) -> np.ndarray:
@@ -83,16 +109,18 @@ def scene_targets(scene: dict, *, moment: float | None) -> dict[str, np.ndarray 
         "seen_shapes": _multi_hot({split_class(o["class"])[1] for o in seen}, SHAPE_NAMES),
     }
     if moment is not None:
-        colour, shape = [0] * 4, [0] * 4
+        colour, shape, where = [0] * 4, [0] * 4, [0] * 4
         for o in seen:  # later objects are drawn on top: the last whose centre is in a quarter names it
             q, (c, sh) = _quarter(o["x"], o["y"]), split_class(o["class"])
             colour[q], shape[q] = COLOUR_NAMES.index(c) + 1, SHAPE_NAMES.index(sh) + 1
-        out["token_colour"], out["token_shape"] = colour, shape
+            where[q] = NINTHS.index(ninth(o["x"], o["y"])) + 1
+        out["token_colour"], out["token_shape"], out["token_ninth"] = colour, shape, where
         out["token_place"] = [0, 1, 2, 3]  # each token's own quarter: where it is, in what it carries
         loud = [o for o in scene["objects"] if _sounding_at(o, int(moment) + 0.5)]
     else:
         out["motions"] = _multi_hot({o["motion"] for o in seen}, tuple(MOTIONS))
         seconds = int(scene["duration"])
+        out["token_motion"] = [_token_motions(seen, t + 0.5) for t in range(seconds)]
         out["per_second"] = np.stack(
             [_sound_vector([o for o in scene["objects"] if _sounding_at(o, t + 0.5)]) for t in range(seconds)]
         )

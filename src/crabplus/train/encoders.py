@@ -41,7 +41,9 @@ class EncoderStageConfig:
     random, each as often as the others: faces are an eighth of the corpus's clips but need as many steps as
     the scenes, whose targets differ); AdamW at ``learning_rate`` with cosine decay after ``warmup_steps``;
     ``contrastive_weight`` scales the cross-tower InfoNCE loss (temperature ``temperature``);
-    ``val_fraction`` of the clips is held out and scored at the end; ``log_steps``: how often a line is printed."""
+    ``val_fraction`` of the clips is held out and scored at the end; ``log_steps``: how often a line is printed;
+    ``extra_targets``: the caller's optional targets to train besides its default ones, by name (the trainer
+    passes the names through; for AVSynth, ``crabplus.synth.encoder_targets.OPTIONAL_TARGETS``)."""
 
     steps: int = 3000
     batch_size: int = 24
@@ -52,6 +54,7 @@ class EncoderStageConfig:
     temperature: float = 0.1
     val_fraction: float = 0.1
     log_steps: int = 50
+    extra_targets: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 2:
@@ -198,6 +201,17 @@ def _per_second(tokens: torch.Tensor, seconds: int) -> torch.Tensor:
     return torch.stack([chunk.mean(0) for chunk in torch.tensor_split(tokens, seconds)])
 
 
+def _per_group(per_second: np.ndarray, n_tokens: int) -> np.ndarray:
+    """[seconds, q] targets per second and per token of a group -> [groups * q]: each temporal group takes the
+    second at its middle (a clip's groups split its seconds evenly; ``n_tokens`` = groups * q)."""
+    seconds, q = per_second.shape
+    groups = n_tokens // q
+    if groups * q != n_tokens:
+        raise ValueError(f"{n_tokens} tokens do not split into groups of {q}")
+    rows = [min(seconds - 1, int((g + 0.5) * seconds / groups)) for g in range(groups)]
+    return per_second[rows].reshape(-1)
+
+
 def batch_losses(
     reader: TowerReader, heads: TowerHeads, batch: Sequence[TowerSample], cfg: EncoderStageConfig
 ) -> tuple[torch.Tensor, dict[str, tuple[float, int]]]:
@@ -212,18 +226,18 @@ def batch_losses(
         logits, wanted = [], []
         for i in have:
             tokens = vision[i] if tower == "vision" else audio[i]
+            target = np.asarray(batch[i].targets[name])
             if level == "token":
-                x = tokens[: len(batch[i].targets[name])]  # a still's first temporal group: one token per quarter
+                x = tokens[: len(target)]  # a still's first temporal group: one token per quarter
+            elif level == "time_token":
+                target = _per_group(target, len(tokens))
+                x = tokens
             elif level == "second":
                 x = _per_second(tokens, batch[i].seconds)
             else:
                 x = tokens.mean(0, keepdim=True)
             logits.append(heads.heads[name](x))
-            wanted.append(
-                np.asarray(batch[i].targets[name]).reshape(x.shape[0], -1)
-                if kind == "bce"
-                else np.asarray(batch[i].targets[name]).reshape(-1)
-            )
+            wanted.append(target.reshape(x.shape[0], -1) if kind == "bce" else target.reshape(-1))
         value, right, counted = _target_loss(torch.cat(logits), np.concatenate(wanted), kind)
         if value is not None:
             losses.append(value)

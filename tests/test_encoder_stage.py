@@ -23,7 +23,7 @@ from crabplus.synth.encoder_targets import (
 from crabplus.synth.pretrain_text import ninth
 from crabplus.synth.world import COLOUR_NAMES, SHAPE_NAMES
 from crabplus.train.config import TrainConfig
-from crabplus.train.encoders import EncoderStageConfig, _per_group, train_towers
+from crabplus.train.encoders import EncoderStageConfig, per_group, train_towers
 from crabplus.train.recipe import _optimizer, build_model, freeze_towers, is_tower_parameter
 
 SCENE = {
@@ -89,13 +89,13 @@ def test_optional_targets_name_a_tokens_ninth_and_each_seconds_motion():
         assert name not in TARGETS and tower == "vision" and level in ("token", "time_token") and loss == "ce"
 
 
-def test_per_group_takes_the_second_at_each_groups_middle():
+def testper_group_takes_the_second_at_each_groups_middle():
     per_second = np.arange(10 * 4).reshape(10, 4)  # 10 s, 4 tokens a group
-    out = _per_group(per_second, 5 * 4)  # 5 groups of 2 s: seconds 1, 3, 5, 7, 9
+    out = per_group(per_second, 5 * 4)  # 5 groups of 2 s: seconds 1, 3, 5, 7, 9
     assert out.reshape(5, 4)[:, 0].tolist() == [4, 12, 20, 28, 36]
-    assert _per_group(per_second, 10 * 4).tolist() == per_second.reshape(-1).tolist()
+    assert per_group(per_second, 10 * 4).tolist() == per_second.reshape(-1).tolist()
     with pytest.raises(ValueError, match="groups of 4"):
-        _per_group(per_second, 18)
+        per_group(per_second, 18)
 
 
 def test_extra_targets_are_checked_and_leave_the_default_stamp_key_alone():
@@ -140,6 +140,23 @@ def test_train_towers_lowers_the_heads_loss_and_leaves_the_rest_alone(small_corp
     assert len(losses) == 4 and losses[-1] < losses[0]
     assert rest and all(torch.equal(p, rest[n]) for n, p in thinker.named_parameters() if n in rest)
     assert any(not torch.equal(p, towers[n]) for n, p in thinker.named_parameters() if n in towers)
+
+
+@pytest.mark.integration
+def test_frozen_towers_train_the_heads_alone(small_corpus):
+    from crabplus.data.processor import CrabProcessor
+    from crabplus.experiments.encoders import clip_records, tower_samples
+
+    torch.manual_seed(0)
+    tokenizer, thinker = build_model(ModelConfig(adapter="none"))
+    processor = CrabProcessor(tokenizer, thinker.config, image_size=56)
+    samples = tower_samples(clip_records(small_corpus), small_corpus, processor) * 4
+    before = {n: p.detach().clone() for n, p in thinker.named_parameters()}
+    cfg = EncoderStageConfig(steps=6, batch_size=4, warmup_steps=1, log_steps=3, val_fraction=0.0)
+    result = train_towers(thinker, samples, TARGETS, cfg, seed=0, frozen=True)
+    assert all(torch.equal(p, before[n]) for n, p in thinker.named_parameters())  # a readout: nothing else moves
+    assert result.heads is not None and set(result.heads.heads) == set(TARGETS)
+    assert result.history[-1]["loss"] < result.history[0]["loss"]
 
 
 @torch.no_grad()

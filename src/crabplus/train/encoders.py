@@ -76,9 +76,12 @@ class TowerSample:
 
 @dataclass
 class EncoderStageResult:
+    """``heads``: the trained heads (dropped by the base recipe; a readout of frozen towers scores with them)."""
+
     history: list[dict] = field(default_factory=list)
     validation: dict[str, float] = field(default_factory=dict)
     elapsed_s: float = 0.0
+    heads: TowerHeads | None = None
 
 
 class TowerHeads(nn.Module):
@@ -201,7 +204,7 @@ def _per_second(tokens: torch.Tensor, seconds: int) -> torch.Tensor:
     return torch.stack([chunk.mean(0) for chunk in torch.tensor_split(tokens, seconds)])
 
 
-def _per_group(per_second: np.ndarray, n_tokens: int) -> np.ndarray:
+def per_group(per_second: np.ndarray, n_tokens: int) -> np.ndarray:
     """[seconds, q] targets per second and per token of a group -> [groups * q]: each temporal group takes the
     second at its middle (a clip's groups split its seconds evenly; ``n_tokens`` = groups * q)."""
     seconds, q = per_second.shape
@@ -230,7 +233,7 @@ def batch_losses(
             if level == "token":
                 x = tokens[: len(target)]  # a still's first temporal group: one token per quarter
             elif level == "time_token":
-                target = _per_group(target, len(tokens))
+                target = per_group(target, len(tokens))
                 x = tokens
             elif level == "second":
                 x = _per_second(tokens, batch[i].seconds)
@@ -252,7 +255,7 @@ def batch_losses(
     return total, tally
 
 
-def _split_layouts(
+def split_layouts(
     samples: Sequence[TowerSample], val_fraction: float, rng: random.Random
 ) -> tuple[dict[str, list[TowerSample]], dict[str, list[TowerSample]]]:
     train: dict[str, list[TowerSample]] = {}
@@ -273,19 +276,24 @@ def train_towers(
     cfg: EncoderStageConfig,
     *,
     seed: int = 0,
+    frozen: bool = False,
 ) -> EncoderStageResult:
     """Train ``thinker``'s vision and audio towers (a unified thinker or a modular model; the LLM and a modular
     model's projectors are not touched) on ``samples``; returns the loss history and the held-out accuracy per
-    target."""
+    target. ``frozen``: train the heads alone on the towers as they are — a linear readout of what they hold."""
     rng = random.Random(seed)
     torch.manual_seed(seed)
-    train, val = _split_layouts(samples, cfg.val_fraction, rng)
+    train, val = split_layouts(samples, cfg.val_fraction, rng)
     layouts = [k for k, v in train.items() if len(v) >= cfg.batch_size]
     if not layouts:
         raise ValueError(f"no layout has {cfg.batch_size} training clips ({ {k: len(v) for k, v in train.items()} })")
     reader = tower_reader(thinker)
     heads = TowerHeads(reader.widths, targets)
-    towers = reader.towers
+    towers = [] if frozen else reader.towers
+    if frozen:
+        for t in reader.towers:
+            t.requires_grad_(False)
+            t.eval()
     params = [p for t in towers for p in t.parameters()] + list(heads.parameters())
     for p in params:
         p.requires_grad_(True)
@@ -320,6 +328,7 @@ def train_towers(
             result.history.append(row)
             print0(f"[encoders] step {row['step']}/{cfg.steps} loss {row['loss']:.4f} ({row['seconds']:.0f} s)")
     result.validation = evaluate_towers(reader, heads, val, cfg)
+    result.heads = heads
     result.elapsed_s = round(time.perf_counter() - t0, 1)
     for t in towers:
         t.eval()

@@ -211,3 +211,29 @@ def test_a_training_stage_is_reused_resumed_or_trained_anew_by_content(small_avs
     assert "training anew" in printed and "resume: continuing" not in printed
     stages.train(cfg)
     assert "reusing finished stage" in capsys.readouterr().out
+
+
+def test_a_modular_stage_built_from_parts_is_keyed_by_their_contents(tmp_path):
+    """A modular model built from ``model.modular``'s folders starts from those folders' weights, so their
+    contents, not their paths, key the stage: the modular base rewrites ``parts/llm`` in place when its frozen
+    LLM changes, and the projector stage trained on the old LLM must not be reused then."""
+    from crabplus.train.run_config import load_config
+
+    records = tmp_path / "records.jsonl"
+    records.write_text("{}\n")
+    parts = {name: tmp_path / "parts" / name for name in ("vision", "audio", "llm")}
+    for name, folder in parts.items():
+        folder.mkdir(parents=True)
+        (folder / "model.safetensors").write_text(f"{name} weights")
+    base = [f"data.train=[{records}]", "model.adapter=none", "train.stage=base"]
+    modular = load_config(None, [*base, "model.family=modular", *(f"model.modular.{k}={v}" for k, v in parts.items())])
+    before = stages.train_inputs(modular)
+    assert set(before["parts"]) == {"vision", "audio", "llm"}
+
+    (parts["llm"] / "model.safetensors").write_text("another LLM")  # same path, other weights
+    after = stages.train_inputs(modular)
+    assert after["parts"]["llm"] != before["parts"]["llm"] and after["parts"]["vision"] == before["parts"]["vision"]
+    assert stamps.stage_key({}, after) != stamps.stage_key({}, before)
+
+    # a unified run (or a modular one from a saved checkpoint) keys as before: no parts in its inputs
+    assert "parts" not in stages.train_inputs(load_config(None, base))

@@ -83,15 +83,20 @@ def carve_validation(data_dir: Path, splits: Path, n_val: int) -> Path:
 
 def train_inputs(run_cfg: RunConfig) -> dict:
     """The fingerprints a training stage depends on besides its configuration: its record files, the media
-    under its data root and the model it starts from."""
+    under its data root and the model it starts from — its checkpoint, or, for a modular model built from
+    ``model.modular``'s parts, those parts' folders (their paths alone would keep a stage whose frozen LLM was
+    rewritten in place, as the modular base's ``parts/`` is when ``llm_from`` changes)."""
     data = run_cfg.data
     inputs = {"records": _digests([str(p) for p in data.train])}
     if data.root is not None:
         inputs["media"] = stamps.input_digest(data.root)
-    if run_cfg.model.checkpoint is not None:
+    model = run_cfg.model
+    if model.checkpoint is not None:
         from crabplus.model.config import checkpoint_path
 
-        inputs["checkpoint"] = stamps.input_digest(checkpoint_path(run_cfg.model.checkpoint))
+        inputs["checkpoint"] = stamps.input_digest(checkpoint_path(model.checkpoint))
+    elif model.family == "modular" and any(model.modular.parts.values()):
+        inputs["parts"] = {k: stamps.input_digest(v) for k, v in model.modular.parts.items() if v}
     return inputs
 
 

@@ -266,7 +266,7 @@ def _align(cfg: BaseConfig, out: Path, corpus: Path, run_cfg: RunConfig, val: Pa
     checkpoint with the best validation answers is copied to ``dest``."""
     from crabplus.experiments.encoders import pretrain_encoders
 
-    if not uses_released_parts(cfg.model):  # stage 0: the towers (a modular model given parts has them)
+    if not cfg.model.names_parts:  # stage 0: the towers (a modular model given parts has them)
         towers = pretrain_encoders(
             corpus,
             out,
@@ -279,11 +279,6 @@ def _align(cfg: BaseConfig, out: Path, corpus: Path, run_cfg: RunConfig, val: Pa
         run_cfg = replace(run_cfg, model=starting_model(cfg, towers, out))
     final = stages.train(run_cfg)
     return choose_checkpoint(Path(run_cfg.output_dir), final, val, dest, cache_dir=run_cfg.data.cache_dir)
-
-
-def uses_released_parts(model: ModelConfig) -> bool:
-    """A modular model whose encoders and LLM are named checkpoints (``model.modular.vision/audio/llm``)."""
-    return model.family == "modular" and any(model.modular.parts.values())
 
 
 def starting_model(cfg: BaseConfig, towers: Path, out: Path) -> ModelConfig:

@@ -95,7 +95,7 @@ def train_inputs(run_cfg: RunConfig) -> dict:
         from crabplus.model.config import checkpoint_path
 
         inputs["checkpoint"] = stamps.input_digest(checkpoint_path(model.checkpoint))
-    elif model.family == "modular" and any(model.modular.parts.values()):
+    elif model.names_parts:
         inputs["parts"] = {k: stamps.input_digest(v) for k, v in model.modular.parts.items() if v}
     return inputs
 

@@ -52,6 +52,12 @@ class ModelConfig:
     gradient_checkpointing: bool = False
     attn_implementation: Literal["eager", "sdpa"] = "sdpa"
 
+    @property
+    def names_parts(self) -> bool:
+        """A modular model to assemble from the part checkpoints ``modular.vision/audio/llm`` names (released
+        ones, or those a modular base wrote), not from its preset alone."""
+        return self.family == "modular" and any(self.modular.parts.values())
+
     def __post_init__(self) -> None:
         if self.family == "modular" and self.preset == "tiny":
             self.preset = "modular-tiny"

@@ -88,7 +88,7 @@ def build_model(model_cfg, *, device: str = "cpu"):
     ckpt_dir = checkpoint_path(model_cfg.checkpoint) if model_cfg.checkpoint else None
     if ckpt_dir is not None:
         tokenizer = load_tokenizer(ckpt_dir)
-    elif model_cfg.family == "modular" and any(model_cfg.modular.parts.values()):
+    elif model_cfg.names_parts:
         from crabplus.model.modular.build import parts_tokenizer  # CLIP, Whisper, BLIP-2: only when needed
 
         tokenizer = parts_tokenizer(model_cfg)  # the LLM's own, with the placeholders it lacks added

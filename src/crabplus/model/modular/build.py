@@ -50,7 +50,7 @@ _VISION_TOWERS = {
 
 def uses_parts(model_cfg: ModelConfig) -> bool:
     """Whether the model is built from the part checkpoints of ``model.modular`` (no ``model.checkpoint``)."""
-    return model_cfg.checkpoint is None and any(model_cfg.modular.parts.values())
+    return model_cfg.checkpoint is None and model_cfg.names_parts
 
 
 def parts_tokenizer(model_cfg: ModelConfig):

@@ -46,9 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def occupied_accuracy(reader, heads, val: dict[str, list], per_group) -> dict[str, tuple[int, int]]:
+def occupied_accuracy(reader, heads, val: dict[str, list]) -> dict[str, tuple[int, int]]:
     """Per token target, (right, counted) over the held-out tokens that hold an object."""
     import torch
+
+    from crabplus.train.encoders import level_inputs
 
     tally: dict[str, list[int]] = {}
     with torch.no_grad():
@@ -58,11 +60,8 @@ def occupied_accuracy(reader, heads, val: dict[str, list], per_group) -> dict[st
                 for name in OCCUPIED:
                     if name not in sample.targets or name not in heads.heads:
                         continue
-                    target = np.asarray(sample.targets[name])
-                    if heads.targets[name][1] == "time_token":
-                        target, x = per_group(target, len(vision)), vision
-                    else:
-                        x = vision[: len(target)]
+                    level = heads.targets[name][1]
+                    x, target = level_inputs(vision, np.asarray(sample.targets[name]), level, sample.seconds)
                     keep = target.reshape(-1) > 0
                     pred = heads.heads[name](x).argmax(-1).numpy()
                     acc = tally.setdefault(name, [0, 0])
@@ -71,15 +70,14 @@ def occupied_accuracy(reader, heads, val: dict[str, list], per_group) -> dict[st
     return {k: (r, n) for k, (r, n) in tally.items()}
 
 
-def read_towers(checkpoint: Path, samples, steps: int, batch_size: int, val_fraction: float) -> dict:
+def read_towers(thinker, samples, steps: int, batch_size: int, val_fraction: float) -> dict:
+    """The readout of a loaded model's frozen towers on ``samples``."""
     import torch
 
     from crabplus.experiments.encoders import stage_targets
-    from crabplus.model import load_checkpoint
     from crabplus.synth.encoder_targets import OPTIONAL_TARGETS
-    from crabplus.train.encoders import EncoderStageConfig, per_group, split_layouts, tower_reader, train_towers
+    from crabplus.train.encoders import EncoderStageConfig, split_layouts, tower_reader, train_towers
 
-    thinker, _, _ = load_checkpoint(checkpoint)
     thinker.requires_grad_(False)
     cfg = EncoderStageConfig(
         steps=steps, batch_size=batch_size, val_fraction=val_fraction, extra_targets=list(OPTIONAL_TARGETS)
@@ -89,7 +87,7 @@ def read_towers(checkpoint: Path, samples, steps: int, batch_size: int, val_frac
     t0 = time.perf_counter()
     result = train_towers(thinker, samples, targets, cfg, seed=0, frozen=True)
     _, val = split_layouts(samples, cfg.val_fraction, random.Random(0))  # the split train_towers made
-    occupied = occupied_accuracy(tower_reader(thinker), result.heads, val, per_group)
+    occupied = occupied_accuracy(tower_reader(thinker), result.heads, val)
     return {
         "validation": result.validation,
         "occupied": {k: round(r / n, 4) for k, (r, n) in occupied.items() if n},
@@ -129,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.corpus:
         clips = QUICK_CLIPS if args.quick else None
         generate_corpus(corpus, SynthConfig(per_dataset=100, seed=0, workers=0, image_size=56), clips)
-    model, tokenizer, _ = load_checkpoint(checkpoints[0])
-    processor = CrabProcessor(tokenizer, model.config, image_size=56, cache_dir=str(work / "cache"))
+    first, tokenizer, _ = load_checkpoint(checkpoints[0])
+    processor = CrabProcessor(tokenizer, first.config, image_size=56, cache_dir=str(work / "cache"))
     samples = tower_samples(clip_records(corpus), corpus, processor)
     # stage 0's split and batch; a toy run holds out a quarter so that every layout has held-out pairs
     steps, batch_size, val_fraction = (min(args.steps, 6), 4, 0.25) if args.quick else (args.steps, 24, 0.1)
@@ -143,10 +141,11 @@ def main(argv: list[str] | None = None) -> int:
         "val_fraction": val_fraction,
         "models": {},
     }
-    for c in checkpoints:
+    for i, c in enumerate(checkpoints):
         print(f"[readout] {c}", file=sys.stderr)
+        model = first if i == 0 else load_checkpoint(c)[0]  # the first is loaded already, for its processor
         out["models"][str(c)] = {"sha256": stamps.file_digest(c / "model.safetensors")} | read_towers(
-            c, samples, steps, batch_size, val_fraction
+            model, samples, steps, batch_size, val_fraction
         )
     atomic_write_json(Path(args.out), out)
     print(table(out))

@@ -215,6 +215,20 @@ def per_group(per_second: np.ndarray, n_tokens: int) -> np.ndarray:
     return per_second[rows].reshape(-1)
 
 
+def level_inputs(tokens: torch.Tensor, target: np.ndarray, level: str, seconds: int) -> tuple[torch.Tensor, np.ndarray]:
+    """What a head of ``level`` reads of one clip's [n, width] tower tokens, and the target it is scored against:
+    ``token`` the first len(target) tokens (a still's first temporal group: one token per quarter), ``time_token``
+    every token with the per-second target taken per group (:func:`per_group`), ``second`` the tokens of each
+    second averaged, ``clip`` all of them averaged."""
+    if level == "token":
+        return tokens[: len(target)], target
+    if level == "time_token":
+        return tokens, per_group(target, len(tokens))
+    if level == "second":
+        return _per_second(tokens, seconds), target
+    return tokens.mean(0, keepdim=True), target
+
+
 def batch_losses(
     reader: TowerReader, heads: TowerHeads, batch: Sequence[TowerSample], cfg: EncoderStageConfig
 ) -> tuple[torch.Tensor, dict[str, tuple[float, int]]]:
@@ -229,16 +243,7 @@ def batch_losses(
         logits, wanted = [], []
         for i in have:
             tokens = vision[i] if tower == "vision" else audio[i]
-            target = np.asarray(batch[i].targets[name])
-            if level == "token":
-                x = tokens[: len(target)]  # a still's first temporal group: one token per quarter
-            elif level == "time_token":
-                target = per_group(target, len(tokens))
-                x = tokens
-            elif level == "second":
-                x = _per_second(tokens, batch[i].seconds)
-            else:
-                x = tokens.mean(0, keepdim=True)
+            x, target = level_inputs(tokens, np.asarray(batch[i].targets[name]), level, batch[i].seconds)
             logits.append(heads.heads[name](x))
             wanted.append(target.reshape(x.shape[0], -1) if kind == "bce" else target.reshape(-1))
         value, right, counted = _target_loss(torch.cat(logits), np.concatenate(wanted), kind)

@@ -10,7 +10,10 @@ seed scheme gives every seed its own clips) with the base's rendering settings. 
 the shipped base) and for its preset built from ``torch.manual_seed(0)`` with the same tokenizer:
 
 - greedy: the perception-dense questions (``meta["probe"]``), up to ``--per-attribute`` per attribute drawn in
-  turn from every layout that asks it, answered greedily and scored by ``crabplus.evaluate.perception``;
+  turn from every layout that asks it, answered greedily and scored by ``crabplus.evaluate.perception``; and
+  ``box``: as many of the corpus's box questions (a named object's box or corners, one a clip), right at IoU
+  >= 0.5, beside the one constant box that is the mean of the true boxes (its "chance") — where a named object
+  is at the grain a segmentation answer needs;
 - probes: one forward pass per clip (its first question, a plain "describe it" one) gives the features at seven
   sites — the vision tower's merged tokens (mean; concatenated), the audio tower's tokens (mean), the LLM's
   hidden states at the vision positions (mean) and at the last prompt position, after layer 1 and the last
@@ -321,6 +324,69 @@ def run_greedy(models: dict, questions: list, root: Path, args) -> dict:
     return out
 
 
+def box_questions(records: list, per_attribute: int) -> list:
+    """Up to ``per_attribute`` of the held-out corpus's box questions (a named object's box or corners), one a
+    clip, taken in turn from each layout that asks them."""
+    from crabplus.evaluate.perception import box_records
+
+    by: dict[str, list] = defaultdict(list)
+    seen: set[str] = set()
+    for r in box_records(records):
+        if clip_of(r) not in seen:
+            seen.add(clip_of(r))
+            by[r.dataset].append(r)
+    queues, chosen = list(by.values()), []
+    while len(chosen) < per_attribute and any(queues):
+        for q in queues:
+            if q and len(chosen) < per_attribute:
+                chosen.append(q.pop(0))
+    return chosen
+
+
+def run_boxes(models: dict, asked: list, root: Path, args) -> dict:
+    """Where at a segmentation answer's grain: greedy box answers, right at IoU >= 0.5, beside the one constant
+    box (the mean of the true boxes) and the random init; with each one's mean IoU."""
+    from crabplus.evaluate.perception import score_boxes
+    from crabplus.infer.batch import predict_records
+
+    budget = max(args.max_new_tokens, max(len(models["checkpoint"].tokenizer(q.target).input_ids) for q in asked) + 2)
+    answers = {
+        name: [
+            row.predict
+            for row in predict_records(
+                predictor,
+                asked,
+                root,
+                batch_size=args.batch_size,
+                max_new_tokens=budget,
+                record_routing=False,
+                progress=False,
+            )
+        ]
+        for name, predictor in models.items()
+    }
+    scores = {name: score_boxes(asked, a) for name, a in answers.items()}
+    got, rnd = scores["checkpoint"], scores["random_init"]
+    say(
+        f"greedy box: {got.accuracy:.2f} at IoU >= {got.threshold} (mean IoU {got.mean_iou:.3f}; random init "
+        f"{rnd.accuracy:.2f}; the mean box {got.chance:.2f}, mean IoU {got.constant_mean_iou:.3f}; n {got.n})"
+    )
+    return {
+        "n": got.n,
+        "chance": round(got.chance, 4),
+        "accuracy": round(got.accuracy, 4),
+        "random_init_accuracy": round(rnd.accuracy, 4),
+        "mean_iou": round(got.mean_iou, 4),
+        "random_init_mean_iou": round(rnd.mean_iou, 4),
+        "constant_mean_iou": round(got.constant_mean_iou, 4),
+        "scored": f"right at IoU >= {got.threshold}; chance: the one constant box that is the mean of the true boxes",
+        "max_new_tokens": budget,
+        "examples": [
+            {"question": q.instruction, "expected": q.target, "answer": a} for q, a in zip(asked, answers["checkpoint"])
+        ][:3],
+    }
+
+
 def run_probes(models: dict, sets: dict, root: Path, probe_kwargs: dict) -> tuple[dict, float]:
     """attribute -> {set, n, classes, majority, sites: {site: {model: accuracy}}}; and the feature seconds."""
     from crabplus.evaluate.linear_probe import probe_accuracy
@@ -472,6 +538,9 @@ def run(args, argv: list[str] | None, checkpoint: Path) -> int:
         if args.only in (None, "greedy"):
             t0 = time.perf_counter()
             greedy = run_greedy(models, greedy_questions(records, per_attribute), work, args)
+            boxes = box_questions(records, per_attribute)
+            if boxes:
+                greedy["box"] = run_boxes(models, boxes, work, args)
             seconds["greedy"] = time.perf_counter() - t0
         if args.only in (None, "probes"):
             t0 = time.perf_counter()

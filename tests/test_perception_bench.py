@@ -59,8 +59,10 @@ def test_greedy_part_scores_every_attribute_beside_its_chance(run):
     assert result["random_init"] == {"preset": "tiny", "torch_seed": 0}
     asked = bench.greedy_questions(records, result["per_attribute"])
     by = Counter(q.meta["probe"]["attribute"] for q in asked)
-    assert set(result["greedy"]) == set(by) and {"mood", "colour", "matching", "sound"} <= set(by)
+    assert set(result["greedy"]) == set(by) | {"box"} and {"mood", "colour", "matching", "sound"} <= set(by)
     for attribute, g in result["greedy"].items():
+        if attribute == "box":
+            continue
         values = [q.meta["probe"]["values"] for q in asked if q.meta["probe"]["attribute"] == attribute]
         assert g["n"] == by[attribute] == len(values) <= result["per_attribute"]
         assert g["chance"] == pytest.approx(sum(1 / v for v in values) / len(values), abs=1e-4)
@@ -69,6 +71,20 @@ def test_greedy_part_scores_every_attribute_beside_its_chance(run):
     assert result["greedy"]["mood"]["chance"] == pytest.approx(1 / 8, abs=1e-4)
     assert result["greedy"]["matching"]["chance"] == pytest.approx(1 / 2, abs=1e-4)
     assert result["greedy"]["face"]["max_new_tokens"] > 16  # the drawn face is a long phrase
+
+
+def test_box_part_scores_box_answers_by_iou_beside_the_mean_box(run):
+    from crabplus.evaluate.perception import box_iou, first_box
+
+    result, records, _ = run
+    box = result["greedy"]["box"]
+    asked = bench.box_questions(records, result["per_attribute"])
+    assert box["n"] == len(asked) >= 1 and len({bench.clip_of(q) for q in asked}) == len(asked)
+    truth = [first_box(q.target) for q in asked]
+    mean = [sum(t[i] for t in truth) / len(truth) for i in range(4)]
+    assert box["constant_mean_iou"] == pytest.approx(sum(box_iou(mean, t) for t in truth) / len(truth), abs=1e-4)
+    assert box["chance"] == pytest.approx(sum(box_iou(mean, t) >= 0.5 for t in truth) / len(truth), abs=1e-4)
+    assert 0.0 <= box["mean_iou"] <= 1.0 and 0.0 <= box["accuracy"] <= 1.0 and box["examples"]
 
 
 def test_probe_part_reads_every_site_for_both_models(run):

@@ -167,3 +167,70 @@ def test_long_values_are_told_apart_by_their_first_words():
         assert len({tuple(_lead(normalise(v).split())[:MAX_WORDS]) for v in values}) == len(values)
     assert is_right("Brows up high, wide eyes and the", "brows up high, wide eyes and the mouth open in an O")
     assert not is_right("Brows up high.", "brows up high, wide eyes and the mouth open in an O")
+
+
+@pytest.mark.parametrize(
+    "text, box",
+    [
+        ("The box is [16,140,72,196] [42,166][62,186]", (16, 140, 72, 196)),
+        ("Its corners are <obj>(56,36)(120,100)</obj>.", (56, 36, 120, 100)),
+        ("[ 1, 2, 3, 4 ]", (1, 2, 3, 4)),
+        ("Upper left.", None),
+        ("[42,166][62,186]", None),  # points, not a box
+        (None, None),
+    ],
+)
+def test_first_box_reads_both_forms_the_corpus_writes(text, box):
+    from crabplus.evaluate.perception import first_box
+
+    assert first_box(text) == box
+
+
+def test_box_iou_and_score_boxes_against_hand_counted_values():
+    from crabplus.evaluate.perception import box_iou, box_records, score_boxes
+
+    assert box_iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
+    assert box_iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(50 / 150)
+    assert box_iou((0, 0, 10, 10), (20, 20, 30, 30)) == 0.0
+    assert box_iou(None, (0, 0, 1, 1)) == 0.0 and box_iou((5, 5, 5, 9), (0, 0, 10, 10)) == 0.0
+    records = [
+        Record(
+            id="a",
+            dataset="pt_still",
+            task="perception",
+            split="train",
+            instruction="q",
+            media=Media(image="x.png"),
+            answer=Answer(text="x"),
+            target="The box is [0,0,10,10] [1,1]",
+        ),
+        Record(
+            id="b",
+            dataset="pt_still",
+            task="perception",
+            split="train",
+            instruction="q",
+            media=Media(image="x.png"),
+            answer=Answer(text="x"),
+            target="Its corners are <obj>(20,0)(30,10)</obj>.",
+        ),
+        Record(
+            id="c",
+            dataset="pt_still",
+            task="perception",
+            split="train",
+            instruction="q",
+            media=Media(image="x.png"),
+            answer=Answer(text="x"),
+            target="Upper left.",
+        ),
+    ]
+    boxed = box_records(records)
+    assert [r.id for r in boxed] == ["a", "b"]
+    score = score_boxes(boxed, ["[0,0,10,10]", "no box here"])
+    assert (score.n, score.hits, score.accuracy) == (2, 1, 0.5)
+    assert score.mean_iou == pytest.approx(0.5)
+    # the mean box (10,0,20,10) touches each true box along an edge only: IoU 0, so no constant hit
+    assert (score.constant_hits, score.constant_mean_iou, score.chance) == (0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="holds no box"):
+        score_boxes(records, ["", "", ""])

@@ -28,6 +28,10 @@ each of those was found by comparing a batched row with the same record alone, m
   are row-invariant, and if not, how many rows a product needs to be in the class of all larger ones (the
   batch is then decoded beside copies of its last sample up to that many rows:
   :func:`crabplus.infer.batching.cpu_min_rows`).
+- **Threads.** MKL splits a product's rows among its threads, so the classes above hold for one thread only:
+  with two threads on an AMD EPYC (Zen 4, AVX-512) a row decoded among 16 was 7e-7 from the same row among 4
+  at the second decoding step, where with one thread they were bit-equal. A batch decodes on one thread
+  (more cores: more processes, under torchrun).
 
 On a GPU none of this applies (bf16 is not bit-equal across batch sizes anyway: docs/evaluation.md), and
 nothing changes there.
@@ -169,8 +173,8 @@ def language_configs(model: nn.Module) -> list:
 
 @contextlib.contextmanager
 def batch_invariant(model: nn.Module, device: torch.device) -> Iterator[None]:
-    """On the CPU, while the block runs: oneDNN and NNPACK off and the LLM's attention one row at a time (see
-    the module notes); everything is restored after. Elsewhere nothing."""
+    """On the CPU, while the block runs: one thread, oneDNN and NNPACK off and the LLM's attention one row at a
+    time (see the module notes); everything is restored after. Elsewhere nothing."""
     if device.type != "cpu":
         yield
         return
@@ -178,7 +182,9 @@ def batch_invariant(model: nn.Module, device: torch.device) -> Iterator[None]:
     configs = language_configs(model)
     before = [config._attn_implementation for config in configs]
     mkldnn = torch.backends.mkldnn.enabled
+    threads = torch.get_num_threads()
     torch.backends.mkldnn.enabled = False  # the attribute alone (mkldnn.flags would also reset its TF32 settings)
+    torch.set_num_threads(1)  # the row classes gemm_row_floor probed (threads split a product's rows: notes)
     try:
         for config in configs:
             config._attn_implementation = ROW_ATTENTION
@@ -186,5 +192,6 @@ def batch_invariant(model: nn.Module, device: torch.device) -> Iterator[None]:
             yield
     finally:
         torch.backends.mkldnn.enabled = mkldnn
+        torch.set_num_threads(threads)
         for config, name in zip(configs, before):
             config._attn_implementation = name

@@ -171,6 +171,20 @@ def test_save_and_load_round_trip(tok, tmp_path):
         assert torch.equal(tuned.eval()(**batch).logits, loaded.eval()(**batch).logits)
 
 
+def test_a_saved_base_loads_in_a_fresh_process_without_transformers_warnings(tok, tmp_path):
+    """In a new interpreter nothing has registered ``crabplus_modular`` with AutoConfig yet when the tokenizer is
+    read; transformers then warned "You are using a model of type `crabplus_modular` to instantiate a model of type
+    ``" on every load (the demo, predict, serve on a modular base)."""
+    import subprocess
+    import sys
+
+    save_checkpoint(tmp_path / "base", modular(tok), tok, tiny_model_config(family="modular", adapter="none"))
+    code = f"from crabplus.model import load_checkpoint; load_checkpoint({str(tmp_path / 'base')!r})"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "model of type" not in done.stderr, done.stderr
+
+
 def test_a_unified_folder_is_not_taken_for_a_modular_base(tok, tmp_path):
     from crabplus.model import build_thinker
 

@@ -126,6 +126,10 @@ def load_checkpoint(
     included = meta.get("base") == "included"
     base_dir = directory if included else resolve_base(directory, meta, base)
     model_cfg = dataclasses.replace(model_cfg, checkpoint=str(base_dir))
+    if model_cfg.family == "modular":
+        # AutoTokenizer reads config.json first; unregistered, crabplus_modular falls back to a bare config with a
+        # "model of type ``" warning on every load
+        import crabplus.model.modular.hf_config  # noqa: F401 - registers crabplus_modular with AutoConfig
     try:
         tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
     except Exception as exc:  # noqa: BLE001 - whatever the library says, the folder is the problem

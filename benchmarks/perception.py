@@ -461,7 +461,7 @@ def print_tables(result: dict) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from crabplus.experiments.base import SHIPPED_BASE
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--checkpoint", default=str(SHIPPED_BASE), help="a base folder (default: the shipped base)")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "perception.json"))
     parser.add_argument("--clips-scale", type=float, default=1.0, help="multiplies the held-out clips per layout")

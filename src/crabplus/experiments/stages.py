@@ -112,12 +112,12 @@ def train(run_cfg: RunConfig) -> Path:
     config, inputs = to_dict(run_cfg), train_inputs(run_cfg)
     key = stamps.stage_key(config, inputs)
     if stamps.reusable(final, key):
-        print0(f"[demo] reusing finished stage {run_cfg.name} ({final})")
+        print0(f"[stage] reusing finished stage {run_cfg.name} ({final})")
         return final
     resume = stamps.begun(final, key)
     if not resume and (final.exists() or ckpt.list_checkpoints(out)):
         print0(
-            f"[demo] stage {run_cfg.name}: its configuration, data or starting model is not what its earlier "
+            f"[stage] {run_cfg.name}: its configuration, data or starting model is not what its earlier "
             "run was made from; training anew"
         )
     stamps.begin(final, key, config, inputs)
@@ -125,7 +125,7 @@ def train(run_cfg: RunConfig) -> Path:
     result = run_training(run_cfg, resume=resume, overwrite=not resume)
     last = result.losses[-1] if result.losses else float("nan")
     print0(
-        f"[demo] stage {run_cfg.name}: {result.steps} steps in {time.perf_counter() - t0:.1f} s, last loss {last:.3f}"
+        f"[stage] {run_cfg.name}: {result.steps} steps in {time.perf_counter() - t0:.1f} s, last loss {last:.3f}"
     )
     stamps.finish(final, key, config, inputs)
     return result.checkpoint

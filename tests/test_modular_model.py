@@ -174,15 +174,21 @@ def test_save_and_load_round_trip(tok, tmp_path):
 def test_a_saved_base_loads_in_a_fresh_process_without_transformers_warnings(tok, tmp_path):
     """In a new interpreter nothing has registered ``crabplus_modular`` with AutoConfig yet when the tokenizer is
     read; transformers then warned "You are using a model of type `crabplus_modular` to instantiate a model of type
-    ``" on every load (the demo, predict, serve on a modular base)."""
+    ``" on every load (the demo, predict, serve on a modular base) and when a stage trains from one."""
     import subprocess
     import sys
 
+    base = str(tmp_path / "base")
     save_checkpoint(tmp_path / "base", modular(tok), tok, tiny_model_config(family="modular", adapter="none"))
-    code = f"from crabplus.model import load_checkpoint; load_checkpoint({str(tmp_path / 'base')!r})"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert "model of type" not in done.stderr, done.stderr
+    loads = {
+        "load_checkpoint": f"from crabplus.model import load_checkpoint; load_checkpoint({base!r})",
+        "a stage's build_model": "from crabplus.model.config import ModelConfig; from crabplus.train.recipe import "
+        f"build_model; build_model(ModelConfig(family='modular', checkpoint={base!r}, adapter='none'))",
+    }
+    for name, code in loads.items():
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, f"{name}: {done.stderr}"
+        assert "model of type" not in done.stderr, f"{name}: {done.stderr}"
 
 
 def test_a_unified_folder_is_not_taken_for_a_modular_base(tok, tmp_path):

@@ -124,9 +124,7 @@ def train(run_cfg: RunConfig) -> Path:
     t0 = time.perf_counter()
     result = run_training(run_cfg, resume=resume, overwrite=not resume)
     last = result.losses[-1] if result.losses else float("nan")
-    print0(
-        f"[stage] {run_cfg.name}: {result.steps} steps in {time.perf_counter() - t0:.1f} s, last loss {last:.3f}"
-    )
+    print0(f"[stage] {run_cfg.name}: {result.steps} steps in {time.perf_counter() - t0:.1f} s, last loss {last:.3f}")
     stamps.finish(final, key, config, inputs)
     return result.checkpoint
 

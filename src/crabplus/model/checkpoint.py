@@ -33,7 +33,7 @@ from crabplus.adapters import is_adapter_key, is_peft, load_adapter, save_adapte
 from crabplus.config.core import ConfigError, from_dict, to_dict
 from crabplus.model.build import META_FILE, CheckpointError, base_reference, resolve_base
 from crabplus.model.config import ModelConfig
-from crabplus.model.family import build_backbone
+from crabplus.model.family import build_backbone, register_family
 from crabplus.utils.errors import describe
 from crabplus.utils.io import apply_umask, atomic_write_json, make_temp_dir, read_json_object
 
@@ -126,10 +126,7 @@ def load_checkpoint(
     included = meta.get("base") == "included"
     base_dir = directory if included else resolve_base(directory, meta, base)
     model_cfg = dataclasses.replace(model_cfg, checkpoint=str(base_dir))
-    if model_cfg.family == "modular":
-        # AutoTokenizer reads config.json first; unregistered, crabplus_modular falls back to a bare config with a
-        # "model of type ``" warning on every load
-        import crabplus.model.modular.hf_config  # noqa: F401 - registers crabplus_modular with AutoConfig
+    register_family(model_cfg)  # before the tokenizer: AutoTokenizer reads config.json first
     try:
         tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
     except Exception as exc:  # noqa: BLE001 - whatever the library says, the folder is the problem

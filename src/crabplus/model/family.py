@@ -11,6 +11,16 @@ from crabplus.model.build import _default_device, build_thinker
 from crabplus.model.config import ModelConfig
 
 
+def register_family(model_cfg: ModelConfig) -> None:
+    """Make transformers' AutoConfig know the family's ``model_type`` before anything reads a folder of it: the
+    modular family's ``crabplus_modular`` is registered when its config module is imported, and AutoTokenizer,
+    which reads ``config.json`` first, otherwise falls back to a bare config and warns "a model of type
+    `crabplus_modular` to instantiate a model of type ``" on every load. The unified family's type is transformers'
+    own."""
+    if model_cfg.family == "modular":
+        import crabplus.model.modular.hf_config  # noqa: F401 - registers crabplus_modular with AutoConfig
+
+
 def build_backbone(model_cfg: ModelConfig, tokenizer, device: str | torch.device | None = None) -> nn.Module:
     """The model of ``model_cfg`` (either family), random or loaded as its config says, on ``device``."""
     if model_cfg.family == "modular":

@@ -84,9 +84,11 @@ def build_model(model_cfg, *, device: str = "cpu"):
     """(tokenizer, model with its adapter) for a training run; all ranks build the same one."""
     from crabplus.data.tokenizer import build_tiny_tokenizer, load_tokenizer
     from crabplus.model import attach_adapter, build_backbone
+    from crabplus.model.family import register_family
 
     ckpt_dir = checkpoint_path(model_cfg.checkpoint) if model_cfg.checkpoint else None
     if ckpt_dir is not None:
+        register_family(model_cfg)  # before the tokenizer: AutoTokenizer reads config.json first
         tokenizer = load_tokenizer(ckpt_dir)
     elif model_cfg.names_parts:
         from crabplus.model.modular.build import parts_tokenizer  # CLIP, Whisper, BLIP-2: only when needed

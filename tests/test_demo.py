@@ -70,7 +70,7 @@ def test_demo_runs_end_to_end_and_reuses_finished_stages(tmp_path, capsys):
     # a changed configuration value trains the adapter anew, from scratch, and predicts and scores again
     assert main(["demo", "--out", str(out), *TOY, "adapter.learning_rate=0.004"]) == 0
     printed = capsys.readouterr().out
-    assert "reusing AVSynth set" in printed and "stage ilora: its configuration, data or starting model" in printed
+    assert "reusing AVSynth set" in printed and "[stage] ilora: its configuration, data or starting model" in printed
     assert "reusing finished stage" not in printed and "resume: continuing" not in printed
     assert "reusing predictions" not in printed and "reusing evaluation" not in printed
     assert adapter_file.stat().st_mtime_ns != first

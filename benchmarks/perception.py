@@ -99,15 +99,17 @@ def greedy_questions(records: list, per_attribute: int) -> list:
     by: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for r in probe_records(records):
         by[r.meta["probe"]["attribute"]][r.dataset].append(r)
-    chosen = []
-    for attribute in sorted(by):
-        queues = [list(q) for q in by[attribute].values()]
-        taken = 0
-        while taken < per_attribute and any(queues):
-            for q in queues:
-                if q and taken < per_attribute:
-                    chosen.append(q.pop(0))
-                    taken += 1
+    return [r for attribute in sorted(by) for r in in_turn(by[attribute].values(), per_attribute)]
+
+
+def in_turn(queues, limit: int) -> list:
+    """Up to ``limit`` items, one from each queue in turn (the queues are left as they were)."""
+    queues = [list(q) for q in queues]
+    chosen: list = []
+    while len(chosen) < limit and any(queues):
+        for q in queues:
+            if q and len(chosen) < limit:
+                chosen.append(q.pop(0))
     return chosen
 
 
@@ -269,42 +271,46 @@ def features(predictor, records: list, root: Path) -> dict[str, np.ndarray]:
 # ---- the runs ----------------------------------------------------------------------------------------------
 
 
-def token_budget(tokenizer, questions: list, floor: int) -> int:
+def token_budget(tokenizer, expected: list[str], floor: int) -> int:
     """``floor`` new tokens, or more when an expected answer needs more (a drawn face is up to 26 tokens of
-    the shipped tokenizer): its tokens, its full stop and the end of the turn."""
-    longest = max(
-        len(tokenizer(f"{q.meta['probe']['expected'].capitalize()}.", add_special_tokens=False).input_ids)
-        for q in questions
-    )
+    the shipped tokenizer): its tokens and two more (the end of the turn, and a spare)."""
+    longest = max(len(tokenizer(text, add_special_tokens=False).input_ids) for text in expected)
     return max(floor, longest + 2)
+
+
+def greedy_answers(models: dict, asked: list, root: Path, args, budget: int) -> dict[str, list[str]]:
+    """model name -> its greedy answer to each of ``asked``, in order."""
+    from crabplus.infer.batch import predict_records
+
+    return {
+        name: [
+            row.predict
+            for row in predict_records(
+                predictor,
+                asked,
+                root,
+                batch_size=args.batch_size,
+                max_new_tokens=budget,
+                record_routing=False,
+                progress=False,
+            )
+        ]
+        for name, predictor in models.items()
+    }
 
 
 def run_greedy(models: dict, questions: list, root: Path, args) -> dict:
     """attribute -> {n, chance, accuracy, random_init_accuracy, max_new_tokens, examples}."""
     from crabplus.evaluate.perception import score_answers
-    from crabplus.infer.batch import predict_records
 
     by: dict[str, list] = defaultdict(list)
     for q in questions:
         by[q.meta["probe"]["attribute"]].append(q)
     out = {}
     for attribute, asked in sorted(by.items()):
-        budget = token_budget(models["checkpoint"].tokenizer, asked, args.max_new_tokens)
-        answers = {
-            name: [
-                row.predict
-                for row in predict_records(
-                    predictor,
-                    asked,
-                    root,
-                    batch_size=args.batch_size,
-                    max_new_tokens=budget,
-                    record_routing=False,
-                    progress=False,
-                )
-            ]
-            for name, predictor in models.items()
-        }
+        expected = [f"{q.meta['probe']['expected'].capitalize()}." for q in asked]
+        budget = token_budget(models["checkpoint"].tokenizer, expected, args.max_new_tokens)
+        answers = greedy_answers(models, asked, root, args, budget)
         scores = {name: score_answers(asked, a)[attribute] for name, a in answers.items()}
         say(
             f"greedy {attribute}: {scores['checkpoint'].accuracy:.2f} (random init "
@@ -335,36 +341,16 @@ def box_questions(records: list, per_attribute: int) -> list:
         if clip_of(r) not in seen:
             seen.add(clip_of(r))
             by[r.dataset].append(r)
-    queues, chosen = list(by.values()), []
-    while len(chosen) < per_attribute and any(queues):
-        for q in queues:
-            if q and len(chosen) < per_attribute:
-                chosen.append(q.pop(0))
-    return chosen
+    return in_turn(by.values(), per_attribute)
 
 
 def run_boxes(models: dict, asked: list, root: Path, args) -> dict:
     """Where at a segmentation answer's grain: greedy box answers, right at IoU >= 0.5, beside the one constant
     box (the mean of the true boxes) and the random init; with each one's mean IoU."""
     from crabplus.evaluate.perception import score_boxes
-    from crabplus.infer.batch import predict_records
 
-    budget = max(args.max_new_tokens, max(len(models["checkpoint"].tokenizer(q.target).input_ids) for q in asked) + 2)
-    answers = {
-        name: [
-            row.predict
-            for row in predict_records(
-                predictor,
-                asked,
-                root,
-                batch_size=args.batch_size,
-                max_new_tokens=budget,
-                record_routing=False,
-                progress=False,
-            )
-        ]
-        for name, predictor in models.items()
-    }
+    budget = token_budget(models["checkpoint"].tokenizer, [q.target for q in asked], args.max_new_tokens)
+    answers = greedy_answers(models, asked, root, args, budget)
     scores = {name: score_boxes(asked, a) for name, a in answers.items()}
     got, rnd = scores["checkpoint"], scores["random_init"]
     say(

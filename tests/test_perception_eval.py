@@ -13,7 +13,7 @@ from crabplus.evaluate.perception import is_right, mean_accuracy, normalise, pro
 from crabplus.schema.records import Answer, Media, Record
 
 
-def _record(i: int, attribute: str | None, expected: str = "", values: int = 2) -> Record:
+def _record(i: int, attribute: str | None, expected: str = "", values: int = 2, target: str = "x") -> Record:
     meta = (
         {"scene": {}}
         if attribute is None
@@ -27,7 +27,7 @@ def _record(i: int, attribute: str | None, expected: str = "", values: int = 2) 
         media=Media(video="v.mp4"),
         instruction="?",
         answer=Answer(text="x"),
-        target="x",
+        target=target,
         meta=meta,
     )
 
@@ -194,39 +194,12 @@ def test_box_iou_and_score_boxes_against_hand_counted_values():
     assert box_iou((0, 0, 10, 10), (20, 20, 30, 30)) == 0.0
     assert box_iou(None, (0, 0, 1, 1)) == 0.0 and box_iou((5, 5, 5, 9), (0, 0, 10, 10)) == 0.0
     records = [
-        Record(
-            id="a",
-            dataset="pt_still",
-            task="perception",
-            split="train",
-            instruction="q",
-            media=Media(image="x.png"),
-            answer=Answer(text="x"),
-            target="The box is [0,0,10,10] [1,1]",
-        ),
-        Record(
-            id="b",
-            dataset="pt_still",
-            task="perception",
-            split="train",
-            instruction="q",
-            media=Media(image="x.png"),
-            answer=Answer(text="x"),
-            target="Its corners are <obj>(20,0)(30,10)</obj>.",
-        ),
-        Record(
-            id="c",
-            dataset="pt_still",
-            task="perception",
-            split="train",
-            instruction="q",
-            media=Media(image="x.png"),
-            answer=Answer(text="x"),
-            target="Upper left.",
-        ),
+        _record(0, None, target="The box is [0,0,10,10] [1,1]"),
+        _record(1, None, target="Its corners are <obj>(20,0)(30,10)</obj>."),
+        _record(2, None, target="Upper left."),
     ]
     boxed = box_records(records)
-    assert [r.id for r in boxed] == ["a", "b"]
+    assert boxed == records[:2]
     score = score_boxes(boxed, ["[0,0,10,10]", "no box here"])
     assert (score.n, score.hits, score.accuracy) == (2, 1, 0.5)
     assert score.mean_iou == pytest.approx(0.5)

@@ -117,6 +117,32 @@ def test_both_projectors_give_the_same_token_counts_and_generate(tok, projector)
     assert texts == [generate(model, tok, collate([r], pad, "left"), max_new_tokens=4)[0] for r in rows]
 
 
+def test_vision_places_mark_each_mlp_slot_and_survive_save_and_load(tok, tmp_path):
+    """With ``vision_places`` the same frame content at two slots gives two different LLM tokens (the slot's place is
+    written in); without it, identical pooled content gives identical tokens. The embedding trains with the
+    projectors and round-trips through a saved base; a Q-Former refuses it."""
+    frame_states = torch.zeros(1, 16, 64)  # [N, P, d_v]: every patch alike, so only the slot differs
+    plain = modular(tok, projector="mlp").vision_projector
+    placed_model = modular(tok, projector="mlp", vision_places=True)
+    placed = placed_model.vision_projector
+    with torch.no_grad():
+        same = plain(frame_states)  # [1, q, D]
+        marked = placed(frame_states)  # [1, q, D]
+    assert torch.allclose(same[0, 0], same[0, -1])
+    assert not torch.allclose(marked[0, 0], marked[0, -1])
+    assert placed.places.requires_grad and placed_model.config.vision_places
+    cfg = dataclasses_replace(
+        tiny_model_config(family="modular", modular=ModularSettings(projector="mlp", vision_places=True)),
+        adapter="none",
+    )
+    save_checkpoint(tmp_path / "base", placed_model, tok, cfg)
+    loaded, _, loaded_cfg = load_checkpoint(tmp_path / "base")
+    assert loaded.config.vision_places and loaded_cfg.modular.vision_places
+    assert torch.equal(loaded.vision_projector.places, placed.places)
+    with pytest.raises(ConfigError, match="vision_places needs model.modular.projector: mlp"):
+        ModularSettings(vision_places=True)
+
+
 def test_processor_writes_crabs_layout_for_a_modular_model(tok, small_avsynth):
     from crabplus.schema.records import load_records
 

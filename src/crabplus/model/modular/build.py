@@ -97,6 +97,7 @@ def build_modular(model_cfg: ModelConfig, tokenizer, device: str) -> ModularAVMo
             projector=settings.projector,
             vision_queries=settings.vision_queries,
             audio_queries=settings.audio_queries,
+            vision_places=settings.vision_places,
         )
         model = ModularAVModel(config, attn_implementation=model_cfg.attn_implementation).to(dtype)
         source = f"preset {model_cfg.preset!r}"
@@ -200,6 +201,7 @@ def _from_parts(model_cfg: ModelConfig, tokenizer, dtype: torch.dtype) -> Modula
         projector=settings.projector,
         vision_queries=settings.vision_queries,
         audio_queries=settings.audio_queries,
+        vision_places=settings.vision_places,
         vision=visual.config,
         audio=audio.config,
         text=llm.config,

@@ -37,6 +37,7 @@ class ModularAVConfig(PreTrainedConfig):
     projector: str = "qformer"
     vision_queries: int = 32
     audio_queries: int = 32
+    vision_places: bool = False
     audio_segment_frames: int = 100
     vision_feature_layer: int = -2
     image_mean: list[float] | None = None
@@ -50,6 +51,8 @@ class ModularAVConfig(PreTrainedConfig):
         super().__post_init__(**kwargs)
         if self.projector not in ("qformer", "mlp"):
             raise ValueError(f"projector must be 'qformer' or 'mlp', got {self.projector!r}")
+        if self.vision_places and self.projector != "mlp":
+            raise ValueError("vision_places needs the 'mlp' projector (its slots are regions of the frame)")
         window = 2 * int(self.audio_config.max_source_positions)  # mel frames per audio-encoder window
         if window % self.audio_segment_frames:
             raise ValueError(

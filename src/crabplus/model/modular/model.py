@@ -63,7 +63,12 @@ class ModularAVModel(nn.Module):
         )
         llm = config.text_config.hidden_size
         self.vision_projector = Projector(
-            config.projector, config.qformer_config, config.vision_config.hidden_size, llm, config.vision_queries
+            config.projector,
+            config.qformer_config,
+            config.vision_config.hidden_size,
+            llm,
+            config.vision_queries,
+            places=config.vision_places,
         )
         self.audio_projector = Projector(
             config.projector, config.qformer_config, config.audio_config.d_model, llm, config.audio_queries

@@ -5,6 +5,11 @@ tokens.
   encoder's tokens in every layer (no text input), then Linear -> GELU -> Linear into the LLM's width.
 - ``mlp`` (LLaVA-style): the encoder's tokens average-pooled, in order, to the same number of tokens (padding
   excluded), then the same Linear -> GELU -> Linear. Both give the processor the same token counts.
+
+``places`` (``mlp`` only) adds a learned embedding per output slot. The mlp's slots are fixed regions of the frame
+(the pooled patches, in row-major order), so the embedding writes *where* into each token's content. The unified
+thinker gives its vision tokens height and width rotary positions; a causal LM's 1-D positions cannot, since the
+offset from the answer to a vision token changes with the prompt's length.
 """
 
 from __future__ import annotations
@@ -29,7 +34,9 @@ def masked_pool(x: torch.Tensor, mask: torch.Tensor, n: int) -> torch.Tensor:
 class Projector(nn.Module):
     """One modality's connector: [G, P, d_enc] encoder tokens (+ [G, P] mask) -> [G, queries, d_llm]."""
 
-    def __init__(self, kind: str, qformer_config, encoder_hidden: int, llm_hidden: int, queries: int):
+    def __init__(
+        self, kind: str, qformer_config, encoder_hidden: int, llm_hidden: int, queries: int, places: bool = False
+    ):
         super().__init__()
         self.kind, self.queries = kind, queries
         if kind == "qformer":
@@ -43,6 +50,12 @@ class Projector(nn.Module):
         self.linear_1 = nn.Linear(width, llm_hidden)
         self.act = nn.GELU()
         self.linear_2 = nn.Linear(llm_hidden, llm_hidden)
+        if places:
+            if kind != "mlp":
+                raise ValueError("places needs the 'mlp' projector: a Q-Former's query slots are not regions")
+            self.places = nn.Parameter(torch.randn(1, queries, llm_hidden) * 0.02)  # [1, q, d_llm]
+        else:
+            self.places = None
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if mask is None:
@@ -55,4 +68,5 @@ class Projector(nn.Module):
         else:
             out = masked_pool(tokens, mask, self.queries)  # [G, q, d_enc]
         out = out.to(self.linear_1.weight.dtype)
-        return self.linear_2(self.act(self.linear_1(out)))  # [G, q, d_llm]
+        out = self.linear_2(self.act(self.linear_1(out)))  # [G, q, d_llm]
+        return out if self.places is None else out + self.places.to(out.dtype)  # [G, q, d_llm]

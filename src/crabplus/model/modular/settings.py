@@ -23,7 +23,9 @@ class ModularSettings:
     """``projector``: ``qformer`` (a BLIP-2 Q-Former per modality with learned queries, then Linear-GELU-Linear:
     Crab's connector) or ``mlp`` (the encoder's tokens average-pooled to the same number, then the same
     Linear-GELU-Linear). ``vision_queries`` / ``audio_queries``: tokens per frame / per one-second audio
-    segment (None: the preset's; Crab uses 32 and 32). ``trainable``: the parts that train when the model has no
+    segment (None: the preset's; Crab uses 32 and 32). ``vision_places``: add a learned embedding per vision
+    token slot after the projector (``mlp`` only: its slots are fixed regions of the frame, so each vision token
+    then carries where in the frame it is; a modular LLM's 1-D positions do not say it). ``trainable``: the parts that train when the model has no
     adapter (``model.adapter: none``, the projector stage); with an adapter only the adapter trains.
     """
 
@@ -33,6 +35,7 @@ class ModularSettings:
     projector: Literal["qformer", "mlp"] = "qformer"
     vision_queries: int | None = None
     audio_queries: int | None = None
+    vision_places: bool = False
     trainable: list[str] = field(default_factory=lambda: ["projectors"])
 
     def __post_init__(self) -> None:
@@ -40,6 +43,11 @@ class ModularSettings:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"model.modular.{name} must be >= 1, got {value}")
+        if self.vision_places and self.projector != "mlp":
+            raise ConfigError(
+                "model.modular.vision_places needs model.modular.projector: mlp (a Q-Former's query slots are not "
+                f"places in the frame), got projector {self.projector!r}"
+            )
         unknown = [p for p in self.trainable if p not in PARTS]
         if unknown or not self.trainable:
             raise ConfigError(

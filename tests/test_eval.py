@@ -346,3 +346,17 @@ def test_answers_that_point_at_one_place_whatever_the_frame_are_noted():
     right = [Prediction(parsed=True, box=list(b), points=None) for b in boxes]  # where the objects are
     assert _narrow_prompt_note(records, right) == []
     assert _narrow_prompt_note(records, fixed[:2]) == []  # too few answers to say
+
+
+def test_boxes_a_few_pixels_wide_or_tall_are_counted_in_a_note():
+    from crabplus.evaluate.report import _thin_box_note
+    from crabplus.tasks.parsers import Prediction
+
+    preds = [
+        Prediction(parsed=True, box=[148, 140, 148, 180]),  # no width
+        Prediction(parsed=True, box=[12, 100, 108, 108]),  # 8 px tall
+        Prediction(parsed=True, box=[56, 64, 132, 136]),  # an object's size
+        Prediction(parsed=False),
+    ]
+    assert _thin_box_note(preds) == ["2 of 3 boxes are under 10 px wide or tall: the masks grown from them are slivers"]
+    assert _thin_box_note(preds[2:]) == []

@@ -60,6 +60,8 @@ def _headline(score: Score, family: Family) -> dict[str, Headline]:
 
 
 NARROW_PROMPT_SPREAD = 0.25
+#: a predicted box narrower or shorter than this (pixels of the 224-px frame) is noted as thin
+THIN_BOX_PX = 10
 
 
 def _where(box, points) -> tuple[float, float] | None:
@@ -99,6 +101,19 @@ def _narrow_prompt_note(records: list[Record], preds: list[Prediction]) -> list[
     ]
 
 
+def _thin_box_note(preds: list[Prediction]) -> list[str]:
+    """A note when answers write boxes a few pixels wide or tall: the corners' numbers do not describe the
+    object's extent (a model can say the right side of the frame and still write ``[148,140,148,180]``), and the
+    segmenter then has almost nothing to grow a mask from."""
+    boxes = [p.box for p in preds if p.parsed and p.box]
+    thin = sum(min(b[2] - b[0], b[3] - b[1]) < THIN_BOX_PX for b in boxes)
+    if not thin:
+        return []
+    return [
+        f"{thin} of {len(boxes)} boxes are under {THIN_BOX_PX} px wide or tall: the masks grown from them are slivers"
+    ]
+
+
 def _score_dataset(
     name: str,
     records: list[Record],
@@ -119,7 +134,7 @@ def _score_dataset(
     unparsed = sum(not p.parsed for p in preds)
     notes = list(dict.fromkeys(ours.notes + release.notes + [n for c in chance_scores for n in c.notes]))
     narrow = _narrow_prompt_note(records, preds) if spatial else []
-    notes += narrow
+    notes += narrow + (_thin_box_note(preds) if spatial else [])
     if spatial and sum(not p.release_valid for p in preds) != unparsed:
         notes.append(
             f"{len(preds) - len(keep)} predictions the release's stricter box/point regex rejects "

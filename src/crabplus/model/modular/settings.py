@@ -25,8 +25,9 @@ class ModularSettings:
     Linear-GELU-Linear). ``vision_queries`` / ``audio_queries``: tokens per frame / per one-second audio
     segment (None: the preset's; Crab uses 32 and 32). ``vision_places``: add a learned embedding per vision
     token slot after the projector (``mlp`` only: its slots are fixed regions of the frame, so each vision token
-    then carries where in the frame it is; a modular LLM's 1-D positions do not say it). ``trainable``: the parts that train when the model has no
-    adapter (``model.adapter: none``, the projector stage); with an adapter only the adapter trains.
+    then carries where in the frame it is; a modular LLM's 1-D positions do not say it). ``trainable``: the
+    parts that train when the model has no adapter (``model.adapter: none``, the projector stage); with an
+    adapter only the adapter trains.
     """
 
     vision: str | None = None

@@ -116,35 +116,6 @@ def test_corpus_answers_say_where_things_are_in_words_and_numbers(small_corpus):
         assert re.search(r"(in the|on the|at the) ", r.target)
 
 
-def test_two_clips_or_two_tracks_are_asked_one_at_a_time_by_order(small_corpus):
-    """The matching layouts join two candidates into one stream; ``order`` questions ask what each half holds, and
-    their expected words are that half's shape (from the scene metadata) or the sound the answer's chain names."""
-    from crabplus.synth import pretrain_text as pt
-
-    pairs = load_records(small_corpus / "pt_pair" / "train.jsonl")
-    for r in pairs:
-        probe = r.meta.get("probe") or {}
-        if probe.get("attribute") != "order":
-            continue
-        half = 0 if "first clip" in r.instruction else 1
-        shown = r.meta["scene"][f"video{half + 1}"]["objects"][0]["class"]
-        assert probe == {"attribute": "order", "expected": shown, "values": 30} and r.target == f"A {shown}."
-    tracks = load_records(small_corpus / "pt_sounds" / "train.jsonl")
-    chains = {r.media.audio: r.target for r in tracks if r.instruction.startswith("One clip and two sound tracks")}
-    asked = [r for r in tracks if (r.meta.get("probe") or {}).get("attribute") == "order"]
-    assert len(asked) == 2 * len({r.media.audio for r in tracks})  # both tracks of every clip
-    for r in asked:
-        said = re.search(
-            r"The first track is an? ([a-z]+ [a-z]+), the second an? ([a-z]+ [a-z]+)\.", chains[r.media.audio]
-        )
-        expected = said.group(1 if "first track" in r.instruction else 2)
-        assert r.meta["probe"]["expected"] == expected and r.target == f"A {expected}."
-        assert expected in {pt.sound(c) for c in ALL_CLASSES}
-    assert sum((r.meta.get("probe") or {}).get("attribute") == "order" for r in pairs) == 2 * len(
-        {r.media.video for r in pairs}
-    )
-
-
 def test_base_stage_refuses_the_19_datasets_and_takes_the_corpus(small_corpus, small_avsynth):
     base = TrainConfig(stage="base")
     with pytest.raises(ConfigError, match="perception corpus only"):

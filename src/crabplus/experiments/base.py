@@ -57,13 +57,11 @@ VAL_SEED_OFFSET = 1000
 REFINE_SEED_OFFSET = 2
 #: stage 2's new clips per layout: the layouts of what stage 1 left weakest on validation (where a named object
 #: is, its colour and shape, how it moves, which clip or track goes with a sound); no faces (voice, mood and the
-#: face were at 0.95 or above), whose records stay in the mix through stage 1's corpus. Three times the matching
-#: layouts of stage 1's share: the base named one shape for both of two joined clips (the second's; the first
-#: right for 1 of 12 validation clips) and one sound for both of two joined tracks
-REFINE_CLIPS = {"pt_still": 1200, "pt_still10": 400, "pt_scene": 800, "pt_pair": 900, "pt_sounds": 900}
+#: face were at 0.95 or above), whose records stay in the mix through stage 1's corpus
+REFINE_CLIPS = {"pt_still": 1200, "pt_still10": 400, "pt_scene": 800, "pt_pair": 300, "pt_sounds": 300}
 #: the seen attributes whose questions of the new clips stage 2 takes REFINE_AGAIN times over: a focused run on
 #: them alone (1,500 x 8) had lifted where/colour/shape/count, a run with them at their share of the mix had not
-AGAIN_ATTRIBUTES = frozenset({"colour", "shape", "position", "quadrant", "count", "motion", "order", "matching"})
+AGAIN_ATTRIBUTES = frozenset({"colour", "shape", "position", "quadrant", "count", "motion"})
 REFINE_AGAIN = 3
 AGAIN_DIR = "again"
 

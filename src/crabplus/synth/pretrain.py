@@ -45,7 +45,7 @@ from crabplus.synth.text import capital
 from crabplus.synth.world import ALL_CLASSES, EMOTIONS, MOTIONS, split_class
 from crabplus.utils.io import atomic_write_json
 
-CORPUS_VERSION = "2.1.0"
+CORPUS_VERSION = "2.0.0"
 #: the corpus's own entry in every clip seed (ASCII "PERC")
 CORPUS_TAG = 0x50455243
 #: clips per layout by default (each clip gives 5-7 records: plain descriptions, perception-dense questions,
@@ -408,11 +408,7 @@ def build_pair(clip: CorpusClip) -> list[Record]:
     meta = clip.base_meta(d, {"video1": scenes[0].to_json(), "video2": scenes[1].to_json()})
     formats = [fmt.name_in_tags(clip.rng, "the shape in the clip that makes the sound", heard)]
     return clip.qa(
-        Media(video=v1, video2=v2, audio=audio),
-        _pick(clip, pairs, 1),
-        meta,
-        dense.pair_asks(heard, right, tuple(classes)),
-        formats,
+        Media(video=v1, video2=v2, audio=audio), _pick(clip, pairs, 1), meta, dense.pair_asks(heard, right), formats
     )
 
 
@@ -444,7 +440,7 @@ def build_sounds(clip: CorpusClip) -> list[Record]:
         Media(video=video, audio=a1, audio2=a2),
         _pick(clip, pairs, 1),
         clip.base_meta(d, scene.to_json()),
-        dense.sounds_asks(seen, right, tuple(classes)),
+        dense.sounds_asks(seen, right),
         formats,
     )
 

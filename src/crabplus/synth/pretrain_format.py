@@ -98,9 +98,8 @@ def range_formats(
 def copy_words(rng: np.random.Generator, exercise: int, start: int, n: int = 12) -> tuple[str, str]:
     """Exercise number ``exercise`` of a walk over the word list: ``n`` words from position ``start`` on
     (wrapping round), shuffled; even exercises repeat them after "Here they are:", odd ones write each in tags,
-    so that every word is trained both after a space and after ``>``. The plain exercises show each word in all
-    four forms (as is, capitalised, before a comma, before a full stop): which forms a word got once depended on
-    the random draws, and a fifth of the corpus then missed a form or two of the 19 datasets' words."""
+    so that every word is trained both after a space and after ``>``. The casing and punctuation of each word
+    follow the exercise number, so consecutive walks over the list show each word in every form."""
     words = [COPY_WORDS[(start + int(j)) % len(COPY_WORDS)] for j in rng.permutation(n)]
     if exercise % 2:
         tag = _tag(rng)
@@ -110,7 +109,7 @@ def copy_words(rng: np.random.Generator, exercise: int, start: int, n: int = 12)
             + ".",
             "".join(f"<{tag}>{w}</{tag}>" for w in words),
         )
-    forms = [form for w in words for form in (w, w.capitalize(), w + ",", w + ".")]
+    forms = [(w, w.capitalize(), w + ",", w + ".")[(j + exercise // 2) % 4] for j, w in enumerate(words)]
     text = " ".join(forms)
     lead = ("Please repeat these words exactly:", "Copy this:", "Say these words back:")[int(rng.integers(3))]
     return f"{lead} {text}", f"Here they are: {text}"

@@ -37,7 +37,7 @@ def test_tiny_preset_is_small_and_wired_to_the_tokenizer(tiny, tok):
     assert cfg.text_config.vocab_size == len(tok)
     assert cfg.text_config.rope_parameters["mrope_section"] == [4, 6, 6]
     v = cfg.vision_config
-    assert (v.patch_size, v.temporal_patch_size, v.spatial_merge_size) == (14, 2, 2)
+    assert (v.patch_size, v.temporal_patch_size, v.spatial_merge_size) == (7, 2, 4)  # 2 x 2 LLM tokens a 56-px frame
     assert cfg.audio_config.num_mel_bins == 128
     # A 56-px, 4-frame video: grid (2, 4, 4) -> 2 x (2x2) merged tokens; 100 mel frames -> 25 audio tokens.
     batch = batch_of(tiny, tok, [("the dog", "yes", 4, 100)])

@@ -50,7 +50,7 @@ def test_tiny_ilora_trains_on_processed_samples_and_loss_falls(tmp_path):
     recs = records(tmp_path)
     pad = special_token_ids(tok)["pad"]
     batch = collate([processor.encode(r, tmp_path, with_target=True) for r in recs], pad)
-    assert batch["pixel_values_videos"].shape[0] == 2 * 2 * 4 * 4  # two 4-frame 56-px videos
+    assert batch["pixel_values_videos"].shape[0] == 2 * 2 * 8 * 8  # two 4-frame 56-px videos in 7-px patches
     inputs = {k: v for k, v in batch.items() if isinstance(v, torch.Tensor)}
 
     optimizer = torch.optim.AdamW([p for _, p in trainable_parameters(model)], lr=1e-2)

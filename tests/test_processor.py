@@ -116,8 +116,11 @@ def _count(sample, token_id):
 
 
 def test_placeholders_expand_to_the_release_token_counts(tok, root):
-    released_audio = replace(preset_dims("tiny"), mel_hop_length=160)  # the released models' 10 ms mel hop
-    proc = CrabProcessor(tok, build_thinker_config(released_audio, len(tok), special_token_ids(tok)), image_size=224)
+    # the released models' 10 ms mel hop and 14-px patches merged 2 x 2 (the tiny preset's are 20 ms and 7 px, 4 x 4)
+    released_audio = replace(preset_dims("tiny"), mel_hop_length=160, patch_size=14, spatial_merge_size=2)
+    config = build_thinker_config(released_audio, len(tok), special_token_ids(tok))
+    proc = CrabProcessor(tok, config, image_size=224)
+    merged = config.vision_config.spatial_merge_size**2  # patches per LLM token
     ids = special_token_ids(tok)
     expected = {  # (vision tokens, audio tokens), the release (docs/media.md)
         "ks": (320, 250),  # 10 frames -> grid (5, 16, 16); 10 s -> 1000 mel frames
@@ -131,7 +134,7 @@ def test_placeholders_expand_to_the_release_token_counts(tok, root):
         sample = proc.encode(make(name), root, with_target=True)
         vision_key = "image" if DATASETS[name].visual == "image" else "video"
         grid = sample["image_grid_thw" if vision_key == "image" else "video_grid_thw"]
-        assert _count(sample, ids[vision_key]) == n_vision == int(grid.prod()) // 4, name
+        assert _count(sample, ids[vision_key]) == n_vision == int(grid.prod()) // merged, name
         frames = sample["input_features"].shape[-1]
         assert sample["input_features"].shape == (1, 128, frames) and sample["feature_attention_mask"].sum() == frames
         assert _count(sample, ids["audio"]) == ((frames - 1) // 2 + 1 - 2) // 2 + 1

@@ -365,29 +365,43 @@ def choose_checkpoint(
     return dest
 
 
-def ship(final: Path, dest: Path, command: str, cfg: BaseConfig, elapsed_s: float | None) -> None:
+def ship(
+    final: Path,
+    dest: Path,
+    command: str,
+    cfg: BaseConfig,
+    elapsed_s: float | None,
+    after: tuple[str, ...] = (),
+) -> None:
     """Copy a trained base into the package with its provenance (command, seed, hash). A base refined from a
     stage-1 model given by ``start_from`` records the one command that makes every stage from nothing (``command``
     without ``start_from``: what the regeneration test runs) beside the command that was run, and the stage-1
-    model's hash."""
+    model's hash. ``after``: the commands that made the ``start_from`` model, in order, when that was not this
+    command's own stages 0 and 1 (a base refined twice); the regeneration test then runs them and this one."""
     started = Path(cfg.start_from) if cfg.start_from else None
     start_digest = stamps.file_digest(started / "model.safetensors") if started else None
     shutil.rmtree(dest, ignore_errors=True)
     shutil.copytree(final, dest, ignore=shutil.ignore_patterns("run_config.yaml", ".*"))
     _ship_run_config(final / "run_config.yaml", dest / "run_config.yaml")
     digest = stamps.file_digest(dest / "model.safetensors")
-    whole = " ".join(w for w in command.split() if not w.startswith("start_from="))
+    whole = after[0] if after else " ".join(w for w in command.split() if not w.startswith("start_from="))
     clips = corpus_clips(cfg.corpus_scale)
     lines = [
         "# The shipped perception-pretrained base",
         "",
         "The tiny thinker every adapter run of `crabplus demo` starts from, trained on the perception corpus "
-        'only (docs/avsynth.md, "The perception corpus"). Every stage from nothing:',
+        'only (docs/avsynth.md, "The perception corpus"). Every stage from nothing'
+        + (
+            f", in {len(after) + 1} runs, each refining the model the one before it chose (`start_from`):"
+            if after
+            else ":"
+        ),
         "",
         "```bash",
-        whole,
+        *([*after, command] if after else [whole]),
         "```",
         "",
+        *(["The last run's settings (the first run's are its command's defaults):", ""] if after else []),
         f"- seed: {cfg.seed}; torch {torch.__version__}, {cfg.threads} CPU threads",
         f"- corpus: {sum(clips.values())} clips ({', '.join(f'{k} {v}' for k, v in clips.items())})",
         f"- stage 0 (the towers): {cfg.encoders.steps} steps x {cfg.encoders.batch_size} clips, lr "
@@ -405,9 +419,11 @@ def ship(final: Path, dest: Path, command: str, cfg: BaseConfig, elapsed_s: floa
             f"{', '.join(sorted(AGAIN_ATTRIBUTES))} taken {REFINE_AGAIN} times; the checkpoint chosen by held-out "
             "answers among its own and stage 1's model (selection.json beside this file)"
         )
-    if elapsed_s:
+    if elapsed_s and not after:
         lines.append(f"- {elapsed_s:.0f} s on the 2-core development machine (the run below, if two)")
-    if started is not None:
+    if after:
+        lines += ["", f"- the model the last run started from: sha256 `{start_digest}`"]
+    elif started is not None:
         lines += [
             "",
             "It was made in two runs: stages 0 and 1 by the base shipped before it (model.safetensors sha256 "
@@ -421,7 +437,9 @@ def ship(final: Path, dest: Path, command: str, cfg: BaseConfig, elapsed_s: floa
         "",
         f"- model.safetensors sha256: `{digest}`",
         "",
-        "`tests/test_shipped_base.py::test_regenerate_shipped_base` (slow) runs the command from nothing and compares.",
+        "`tests/test_shipped_base.py::test_regenerate_shipped_base` (slow) runs "
+        + ("these commands in order" if after else "the command from nothing")
+        + " and compares.",
     ]
     (dest / "PROVENANCE.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     atomic_write_json(
@@ -429,6 +447,7 @@ def ship(final: Path, dest: Path, command: str, cfg: BaseConfig, elapsed_s: floa
         {
             "command": whole,
             "run": command,
+            "runs": [*after, command] if after else None,
             "start_from_sha256": start_digest,
             "seed": cfg.seed,
             "sha256": digest,
@@ -464,14 +483,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default="runs/base", help="output folder (corpus, cache, base stage)")
     parser.add_argument("--workers", type=int, default=1, help="processes rendering the corpus (same bytes)")
     parser.add_argument("--ship", action="store_true", help="copy the result into crabplus/assets/base")
+    parser.add_argument(
+        "--after",
+        action="append",
+        default=[],
+        metavar="COMMAND",
+        help="with --ship and start_from: a command that made the start_from model (repeat, in order)",
+    )
     parser.add_argument("--corpus-only", action="store_true", help="write the corpus (OUT/corpus) and stop")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides of BaseConfig")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     cfg = apply_overrides(BaseConfig(output_dir=args.out), args.overrides)
+    if args.after and (cfg.start_from is None or not args.ship):
+        parser.error("--after names the runs that made the start_from model: it needs start_from=... and --ship")
     if args.corpus_only:
         make_corpus(cfg, Path(cfg.output_dir), args.workers)
         return 0
@@ -483,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     print0(f"[base] {final} (model.safetensors sha256 {stamps.file_digest(final / 'model.safetensors')})")
     if args.ship:
         command = " ".join(["python -m crabplus.experiments.base", "--out", args.out, *args.overrides])
-        ship(final, SHIPPED_BASE, command, cfg, elapsed)
+        ship(final, SHIPPED_BASE, command, cfg, elapsed, after=tuple(args.after))
         print0(f"[base] shipped to {SHIPPED_BASE}")
     return 0
 

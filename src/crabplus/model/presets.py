@@ -85,6 +85,8 @@ PRESETS: dict[str, ThinkerDims] = {
         vision_fullatt_blocks=(1,),
         max_position_embeddings=4096,
         mel_hop_length=320,
+        patch_size=7,
+        spatial_merge_size=4,
     ),
     "omni-3b": ThinkerDims(
         hidden_size=2048,

@@ -36,6 +36,18 @@ def test_base_config_refuses_a_start_without_a_refinement_stage():
         apply_overrides(BaseConfig(), ["refine_clips_scale=0"])
 
 
+def test_after_names_the_runs_before_a_shipped_refinement_and_needs_start_from_and_ship(capsys):
+    from crabplus.experiments.base import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--out", "runs/x", "--after", "python -m crabplus.experiments.base --out runs/y"])
+    assert exit_.value.code == 2 and "--after" in capsys.readouterr().err
+    provenance = json.loads((SHIPPED_BASE / "provenance.json").read_text())
+    if provenance.get("runs"):  # a base made in several runs lists every command, the first one from nothing
+        assert provenance["runs"][0] == provenance["command"] and provenance["runs"][-1] == provenance["run"]
+        assert all(run in (SHIPPED_BASE / "PROVENANCE.md").read_text() for run in provenance["runs"])
+
+
 @pytest.mark.slow
 def test_regenerate_shipped_base(tmp_path):
     """Runs the shipped command again (corpus, the towers, the alignment stage, the refinement and the choice of

@@ -17,11 +17,14 @@ perception. Written by hand: it reads AVSynth's own chain wording, which no libr
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from crabplus.evaluate.inputs import load_predictions
+from crabplus.schema.records import RecordError, load_records
+from crabplus.utils.io import atomic_write_json
 
 CHOICE = re.compile(r"<answer>\s*(\d)")
 #: what each chain names: (the reference thing, candidate 1, candidate 2)
@@ -64,21 +67,16 @@ def chain_choice(dataset: str, reference: str, first: str, second: str) -> int |
 
 
 def count_run(run: Path, dataset: str) -> ChainCounts:
-    records = [json.loads(line) for line in (run / "data" / dataset / "test.jsonl").read_text().splitlines() if line]
-    predicted = {}
-    for line in (run / "eval" / "predictions.jsonl").read_text().splitlines():
-        if line:
-            row = json.loads(line)
-            predicted[row["id"]] = row["predict"]
+    predicted = {row.id: row.predict for row in load_predictions(run / "eval" / "predictions.jsonl")}
     counts = ChainCounts(run=str(run), dataset=dataset)
-    for record in records:
-        answer = predicted.get(record["id"], "")
+    for record in load_records(run / "data" / dataset / "test.jsonl"):
+        answer = predicted.get(record.id, "")
         choice = CHOICE.search(answer)
         if not choice:
             continue
         counts.answers += 1
-        counts.right += int(choice.group(1)) == record["answer"]["choice"]
-        said, truth = _said(CHAINS[dataset], answer), _said(CHAINS[dataset], record["target"])
+        counts.right += int(choice.group(1)) == record.answer.choice
+        said, truth = _said(CHAINS[dataset], answer), _said(CHAINS[dataset], record.target)
         if said is None or truth is None:
             continue
         counts.first_described += said[1] == truth[1]
@@ -117,12 +115,14 @@ def main(argv: list[str] | None = None) -> int:
             if missing:
                 print(f"matching_chains: {missing[0]}: no such file (not a crabplus demo folder?)", file=sys.stderr)
                 return 2
-            rows.append(count_run(run, dataset))
+            try:
+                rows.append(count_run(run, dataset))
+            except RecordError as exc:  # a damaged file: one line naming the file, line and field
+                print(f"matching_chains: {exc}", file=sys.stderr)
+                return 2
     print(table(rows))
     if args.out:
-        tmp = args.out.with_suffix(args.out.suffix + ".tmp")
-        tmp.write_text(json.dumps({"command": " ".join(sys.argv), "rows": [asdict(r) for r in rows]}, indent=2))
-        tmp.replace(args.out)
+        atomic_write_json(args.out, {"command": " ".join(sys.argv), "rows": [asdict(r) for r in rows]})
     return 0
 
 

@@ -29,11 +29,22 @@ def _demo(root: Path, answers: dict[str, list[str]]) -> Path:
     rows = []
     for dataset, target in (("a2v", A2V_TARGET), ("v2a", V2A_TARGET)):
         (root / "data" / dataset).mkdir(parents=True)
+        second = {"video2": "v2.mp4"} if dataset == "a2v" else {"audio2": "a2.wav"}
         records = [
-            {"id": f"{dataset}-{i}", "target": target, "answer": {"choice": 2}} for i in range(len(answers[dataset]))
+            {
+                "id": f"{dataset}-{i}",
+                "dataset": dataset,
+                "task": "matching",
+                "split": "test",
+                "media": {"video": "v.mp4", "audio": "a.wav", **second},
+                "instruction": "Which of the two matches?",
+                "answer": {"choice": 2},
+                "target": target,
+            }
+            for i in range(len(answers[dataset]))
         ]
         (root / "data" / dataset / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-        rows += [{"id": f"{dataset}-{i}", "predict": a} for i, a in enumerate(answers[dataset])]
+        rows += [{"id": f"{dataset}-{i}", "dataset": dataset, "predict": a} for i, a in enumerate(answers[dataset])]
     (root / "eval").mkdir()
     (root / "eval" / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return root

@@ -148,6 +148,44 @@ def test_corpus_is_deterministic_and_independent_of_workers(tmp_path):
     )
 
 
+def test_an_order_corpus_asks_each_joined_half_and_leaves_the_rest_unchanged(tmp_path):
+    """``order``: the matching layouts join two candidates into one stream, and each half is asked on its own;
+    the expected words are that half's shape (from the scene metadata) or the sound the layout's own answer names.
+    Without it the corpus is byte for byte the one the shipped base's first stages were made from."""
+    from crabplus.synth import pretrain_text as pt
+    from crabplus.synth.pretrain import generate_corpus
+    from crabplus.synth.world import ALL_CLASSES
+
+    cfg = SynthConfig(per_dataset=4, image_size=56)
+    clips = {"pt_pair": 3, "pt_sounds": 3, "pt_still": 1}
+    generate_corpus(tmp_path / "plain", cfg, clips)
+    generate_corpus(tmp_path / "order", cfg, clips, order=True)
+    assert (tmp_path / "plain" / "pt_still" / "train.jsonl").read_bytes() == (
+        tmp_path / "order" / "pt_still" / "train.jsonl"
+    ).read_bytes()
+    plain = [r for lay in ("pt_pair", "pt_sounds") for r in load_records(tmp_path / "plain" / lay / "train.jsonl")]
+    assert not any((r.meta.get("probe") or {}).get("attribute") == "order" for r in plain)
+
+    pairs = load_records(tmp_path / "order" / "pt_pair" / "train.jsonl")
+    asked = [r for r in pairs if (r.meta.get("probe") or {}).get("attribute") == "order"]
+    assert len(asked) == 2 * clips["pt_pair"]  # both clips of every pair
+    for r in asked:
+        half = 0 if "first clip" in r.instruction else 1
+        shown = r.meta["scene"][f"video{half + 1}"]["objects"][0]["class"]
+        assert r.meta["probe"] == {"attribute": "order", "expected": shown, "values": 30} and r.target == f"A {shown}."
+    tracks = load_records(tmp_path / "order" / "pt_sounds" / "train.jsonl")
+    chains = {r.media.audio: r.target for r in tracks if r.instruction.startswith("One clip and two sound tracks")}
+    asked = [r for r in tracks if (r.meta.get("probe") or {}).get("attribute") == "order"]
+    assert len(asked) == 2 * clips["pt_sounds"] and len(chains) == clips["pt_sounds"]
+    for r in asked:
+        said = re.search(
+            r"The first track is an? ([a-z]+ [a-z]+), the second an? ([a-z]+ [a-z]+)\.", chains[r.media.audio]
+        )
+        expected = said.group(1 if "first track" in r.instruction else 2)
+        assert r.meta["probe"]["expected"] == expected and r.target == f"A {expected}."
+        assert expected in {pt.sound(c) for c in ALL_CLASSES}
+
+
 def unseen_token_share(corpus_root, task_root) -> dict[str, float]:
     """The share of the 19 datasets' target tokens never in a corpus target, and of their instruction tokens never
     anywhere in the corpus (the tiny tokenizer's ids)."""

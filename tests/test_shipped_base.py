@@ -34,6 +34,32 @@ def test_base_config_refuses_a_start_without_a_refinement_stage():
         apply_overrides(BaseConfig(), ["refine=null", "start_from=runs/base/chosen_stage1"])
     with pytest.raises(ConfigError, match="refine_clips_scale"):
         apply_overrides(BaseConfig(), ["refine_clips_scale=0"])
+    with pytest.raises(ConfigError, match="refine_focus must be one of \\['halves', 'seen'\\], got 'pairs'"):
+        apply_overrides(BaseConfig(), ["refine_focus=pairs"])
+
+
+def test_the_halves_focus_writes_order_questions_and_takes_them_and_matching_again(tmp_path):
+    """Stage 2's ``halves`` focus: the matching layouts ask each joined half (``order``), and the ``again`` file
+    holds those questions and the matching ones REFINE_AGAIN times over, beside the seen attributes'."""
+    from crabplus.experiments.base import AGAIN_DIR, REFINE_AGAIN, REFINE_FOCUS, make_corpus
+    from crabplus.schema.records import load_records
+    from crabplus.synth import SynthConfig
+
+    cfg = BaseConfig(synth=SynthConfig(per_dataset=4, image_size=56, workers=0), corpus_scale=0.001)
+    focus = REFINE_FOCUS["halves"]
+    corpus = make_corpus(cfg, tmp_path, folder="more", clips=focus.clips, again=REFINE_AGAIN, focus=focus)
+    asked = [
+        (r.meta.get("probe") or {}).get("attribute")
+        for f in sorted(corpus.glob("pt_*/train.jsonl"))
+        for r in load_records(f)
+    ]
+    again = [r.meta["probe"]["attribute"] for r in load_records(corpus / AGAIN_DIR / "train.jsonl")]
+    assert asked.count("order") == 2 * (2 + 2)  # both halves of the 2 pair and the 2 track clips
+    for attribute in ("order", "matching", "colour"):
+        assert again.count(attribute) == REFINE_AGAIN * asked.count(attribute) > 0, attribute
+    assert set(again) <= focus.again and "mood" not in again
+    # the same settings again: the stamped corpus is reused, not rewritten
+    assert make_corpus(cfg, tmp_path, folder="more", clips=focus.clips, again=REFINE_AGAIN, focus=focus) == corpus
 
 
 def test_after_names_the_runs_before_a_shipped_refinement_and_needs_start_from_and_ship(capsys):

@@ -66,6 +66,29 @@ REFINE_AGAIN = 3
 AGAIN_DIR = "again"
 
 
+@dataclass(frozen=True)
+class RefineFocus:
+    """What stage 2's new clips dwell on: ``clips`` per layout, the attributes whose questions are taken
+    :data:`REFINE_AGAIN` times over, and whether the two matching layouts ask what each joined half holds
+    (``order``: ``crabplus.synth.pretrain.generate_corpus``)."""
+
+    clips: dict[str, int]
+    again: frozenset[str]
+    order: bool = False
+
+
+#: ``refine_focus`` -> what stage 2 dwells on. ``seen``: the seen attributes (the shipped base's second run).
+#: ``halves``: also the two matching layouts, three times their clips, with ``order`` questions and their
+#: matching questions taken again — the base named the second half of a joined pair for both halves (the first
+#: clip right for 1 of 12 validation pair clips, the second for 11), so it could not tell which one sounds
+REFINE_FOCUS = {
+    "seen": RefineFocus(REFINE_CLIPS, AGAIN_ATTRIBUTES),
+    "halves": RefineFocus(
+        {**REFINE_CLIPS, "pt_pair": 900, "pt_sounds": 900}, AGAIN_ATTRIBUTES | {"order", "matching"}, order=True
+    ),
+}
+
+
 def base_train() -> TrainConfig:
     """Stage 1 (alignment): the LLM learns to read the pretrained towers, which stay frozen with their projections
     (``encoder_lr_scale=0``: on held-out validation answers it scored 0.559 against 0.551 with the towers at a
@@ -102,8 +125,9 @@ class BaseConfig:
     ``threads``: torch CPU threads (the shipped base was made with 1, which also keeps it fast on a busy
     machine; another count sums floats in another order, so the bytes differ; None leaves torch's setting).
     ``refine``: stage 2, from stage 1's chosen model on its corpus plus ``refine_clips_scale`` times
-    :data:`REFINE_CLIPS` new clips (seed ``seed + REFINE_SEED_OFFSET``), the checkpoint chosen again by the same
-    validation answers (stage 1's model is one of the candidates); None stops after stage 1. ``start_from``: a
+    the new clips of ``refine_focus`` (:data:`REFINE_FOCUS`; seed ``seed + REFINE_SEED_OFFSET``), the checkpoint
+    chosen again by the same validation answers (stage 1's model is one of the candidates); None stops after
+    stage 1. ``start_from``: a
     stage-1 model to refine instead of making stages 0 and 1 (the shipped base was refined from the base shipped
     before it, which those stages had made: its PROVENANCE.md says how); the modular
     family stops after stage 1 (its frozen LLM is a unified base's, refined already).
@@ -122,12 +146,15 @@ class BaseConfig:
     threads: int | None = 1
     refine: TrainConfig | None = field(default_factory=refine_train)
     refine_clips_scale: float = 1.0
+    refine_focus: str = "seen"
     start_from: str | None = None
     llm_from: str | None = None
 
     def __post_init__(self) -> None:
         if self.corpus_scale <= 0:
             raise ConfigError(f"corpus_scale must be > 0, got {self.corpus_scale}")
+        if self.refine_focus not in REFINE_FOCUS:
+            raise ConfigError(f"refine_focus must be one of {sorted(REFINE_FOCUS)}, got {self.refine_focus!r}")
         if self.refine_clips_scale <= 0:
             raise ConfigError(f"refine_clips_scale must be > 0, got {self.refine_clips_scale}")
         if self.start_from is not None and self.refine is None:
@@ -151,11 +178,13 @@ def make_corpus(
     folder: str = CORPUS_DIR,
     clips: dict[str, int] | None = None,
     again: int = 0,
+    focus: RefineFocus | None = None,
 ) -> Path:
     """Generate the corpus into ``out/corpus`` unless a stamped one with the same settings is there (the stages'
     reuse rule, ``crabplus.utils.stamps``; ``workers`` never changes the bytes, so it is not part of the key).
-    ``again``: also write ``AGAIN_DIR/train.jsonl``, the questions on :data:`AGAIN_ATTRIBUTES` that many times
-    over (the same clips; sampling in proportion to records then gives them that much more of the steps)."""
+    ``again``: also write ``AGAIN_DIR/train.jsonl``, the questions on ``focus.again`` that many times over (the
+    same clips; sampling in proportion to records then gives them that much more of the steps); ``focus.order``:
+    the matching layouts ask what each joined half holds."""
     from crabplus.synth.pretrain import CORPUS_VERSION, generate_corpus
 
     corpus = out / folder
@@ -165,15 +194,20 @@ def make_corpus(
         "version": CORPUS_VERSION,
         "seed": cfg.seed,
     }
+    focus = focus or REFINE_FOCUS["seen"]
     if again:
-        wanted["again"] = {"times": again, "attributes": sorted(AGAIN_ATTRIBUTES)}
+        wanted["again"] = {"times": again, "attributes": sorted(focus.again)}
+    if focus.order:  # absent otherwise: the stamps of corpora made before the key existed still match
+        wanted["order"] = True
     t0 = time.perf_counter()
 
     def make() -> None:
-        summary = generate_corpus(corpus, replace(cfg.synth, seed=cfg.seed), wanted["clips"], workers=workers)
+        summary = generate_corpus(
+            corpus, replace(cfg.synth, seed=cfg.seed), wanted["clips"], workers=workers, order=focus.order
+        )
         n = sum(c["records"] for c in summary["counts"].values())
         if again:
-            n += write_again(corpus, again)
+            n += write_again(corpus, again, focus.again)
         print0(
             f"[base] perception corpus: {n} records of {sum(wanted['clips'].values())} clips in "
             f"{time.perf_counter() - t0:.1f} s -> {corpus}"
@@ -184,8 +218,8 @@ def make_corpus(
     return corpus
 
 
-def write_again(corpus: Path, times: int) -> int:
-    """Write ``corpus/AGAIN_DIR/train.jsonl``: each question of the corpus on one of :data:`AGAIN_ATTRIBUTES`,
+def write_again(corpus: Path, times: int, attributes: frozenset[str] = AGAIN_ATTRIBUTES) -> int:
+    """Write ``corpus/AGAIN_DIR/train.jsonl``: each question of the corpus on one of ``attributes``,
     ``times`` times (ids ``<id>-again<k>``); its media paths stay relative to ``corpus``, which its
     ``corpus.json`` marks as their root. Returns the records written."""
     from crabplus.schema.records import load_records, write_records
@@ -194,7 +228,7 @@ def write_again(corpus: Path, times: int) -> int:
         replace(r, id=f"{r.id}-again{k}")
         for f in sorted(corpus.glob("*/train.jsonl"))
         for r in load_records(f)
-        if (r.meta.get("probe") or {}).get("attribute") in AGAIN_ATTRIBUTES
+        if (r.meta.get("probe") or {}).get("attribute") in attributes
         for k in range(times)
     ]
     write_records(corpus / AGAIN_DIR / "train.jsonl", again)
@@ -239,8 +273,9 @@ def pretrain_base(cfg: BaseConfig, workers: int = 1) -> Path:
             out,
             workers,
             folder=REFINE_DIR,
-            clips=REFINE_CLIPS,
+            clips=REFINE_FOCUS[cfg.refine_focus].clips,
             again=REFINE_AGAIN,
+            focus=REFINE_FOCUS[cfg.refine_focus],
         )
         files = sorted(str(p) for c in (corpus, more) for p in c.glob("*/train.jsonl"))
         refine_cfg = RunConfig(
@@ -411,12 +446,15 @@ def ship(
         f"held-out answers",
     ]
     if cfg.refine is not None:
-        more = corpus_clips(cfg.refine_clips_scale, REFINE_CLIPS)
+        focus = REFINE_FOCUS[cfg.refine_focus]
+        more = corpus_clips(cfg.refine_clips_scale, focus.clips)
         lines.append(
             f"- stage 2 (refinement): {cfg.refine.max_steps} steps x {cfg.refine.batch_size} samples, lr "
             f"{cfg.refine.learning_rate}, on the corpus plus {sum(more.values())} new clips (seed "
             f"{cfg.seed + REFINE_SEED_OFFSET}: {', '.join(f'{k} {v}' for k, v in more.items())}), their questions on "
-            f"{', '.join(sorted(AGAIN_ATTRIBUTES))} taken {REFINE_AGAIN} times; the checkpoint chosen by held-out "
+            f"{', '.join(sorted(focus.again))} taken {REFINE_AGAIN} times"
+            + ("; the matching layouts ask what each joined half holds" if focus.order else "")
+            + "; the checkpoint chosen by held-out "
             "answers among its own and stage 1's model (selection.json beside this file)"
         )
     if elapsed_s and not after:

@@ -68,9 +68,11 @@ COPY_WORDS_PER_EXERCISE = 12
 class CorpusClip(Clip):
     """A :class:`Clip` of the corpus: its own seed range, media under ``<layout>/media``."""
 
-    def __init__(self, cfg: SynthConfig, out: str | Path, layout: str, index: int):
+    def __init__(self, cfg: SynthConfig, out: str | Path, layout: str, index: int, order: bool = False):
         super().__init__(cfg, out, layout, "train", index)
         self.rng = np.random.default_rng(corpus_seed(cfg.seed, layout, index))
+        #: ask what each half of the two matching layouts holds (``generate_corpus``'s ``order``)
+        self.order = order
 
     def qa(
         self,
@@ -407,9 +409,8 @@ def build_pair(clip: CorpusClip) -> list[Record]:
     ]
     meta = clip.base_meta(d, {"video1": scenes[0].to_json(), "video2": scenes[1].to_json()})
     formats = [fmt.name_in_tags(clip.rng, "the shape in the clip that makes the sound", heard)]
-    return clip.qa(
-        Media(video=v1, video2=v2, audio=audio), _pick(clip, pairs, 1), meta, dense.pair_asks(heard, right), formats
-    )
+    asks = dense.pair_asks(heard, right) + (dense.pair_order_asks(tuple(classes)) if clip.order else [])
+    return clip.qa(Media(video=v1, video2=v2, audio=audio), _pick(clip, pairs, 1), meta, asks, formats)
 
 
 def build_sounds(clip: CorpusClip) -> list[Record]:
@@ -440,7 +441,7 @@ def build_sounds(clip: CorpusClip) -> list[Record]:
         Media(video=video, audio=a1, audio2=a2),
         _pick(clip, pairs, 1),
         clip.base_meta(d, scene.to_json()),
-        dense.sounds_asks(seen, right),
+        dense.sounds_asks(seen, right) + (dense.sounds_order_asks(classes) if clip.order else []),
         formats,
     )
 
@@ -455,20 +456,27 @@ BUILDERS = {
 }
 
 
-def render_corpus_clip(job: tuple[SynthConfig, str, str, int]) -> list[dict]:
-    cfg, out, layout, index = job
-    return [r.to_json() for r in BUILDERS[layout](CorpusClip(cfg, out, layout, index))]
+def render_corpus_clip(job: tuple[SynthConfig, str, str, int, bool]) -> list[dict]:
+    cfg, out, layout, index, order = job
+    return [r.to_json() for r in BUILDERS[layout](CorpusClip(cfg, out, layout, index, order))]
 
 
 def generate_corpus(
-    out_dir: str | Path, cfg: SynthConfig, clips: dict[str, int] | None = None, workers: int = 1
+    out_dir: str | Path,
+    cfg: SynthConfig,
+    clips: dict[str, int] | None = None,
+    workers: int = 1,
+    order: bool = False,
 ) -> dict:
-    """Write the corpus into ``out_dir`` (same ``cfg.seed`` and ``clips``: same bytes, whatever ``workers``);
-    returns what ``corpus.json`` holds. Uses ``cfg``'s rendering settings (image size, fps, clip lengths)."""
+    """Write the corpus into ``out_dir`` (same ``cfg.seed``, ``clips`` and ``order``: same bytes, whatever
+    ``workers``); returns what ``corpus.json`` holds. Uses ``cfg``'s rendering settings (image size, fps, clip
+    lengths). ``order``: the two matching layouts also ask what the first and the second of their joined clips
+    or tracks holds (``pretrain_dense.pair_order_asks``; off, the corpus is the one the shipped base's first
+    stages were made from)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     clips = dict(DEFAULT_CLIPS if clips is None else clips)
-    jobs = [(cfg, str(out), layout, i) for layout, n in clips.items() for i in range(n)]
+    jobs = [(cfg, str(out), layout, i, order) for layout, n in clips.items() for i in range(n)]
     if workers <= 1:
         results = [render_corpus_clip(j) for j in jobs]
     else:
@@ -486,6 +494,7 @@ def generate_corpus(
         "counts": counts,
         "image_size": cfg.image_size,
         "fps": cfg.fps,
+        **({"order": True} if order else {}),
     }
     atomic_write_json(out / "corpus.json", summary)
     return summary

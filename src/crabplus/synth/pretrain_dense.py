@@ -11,7 +11,10 @@ Attributes (values): ``mood`` (8), ``voice`` (8), ``face`` (5), ``speaker`` (2: 
 (30: pitch word + timbre word), ``colour`` (6), ``shape`` (5), ``position`` (9 ninths), ``quadrant`` (4),
 ``count`` (3), ``motion`` (9), ``binding`` (which of the visible shapes sounds: as many values as shapes in
 view), ``timing`` (the seconds a sound starts and stops), ``matching`` (2: which clip makes the sound / which
-track belongs). The wording is the corpus's own; none is an instruction or label set of the 19 datasets.
+track belongs), ``order`` (30, asked only in a corpus made with ``order``: what the first or the second of two
+clips or tracks joined in time holds — the matching layouts join their two candidates into one stream, and a
+base that cannot tell the halves apart names one shape or sound for both). The wording is the corpus's own; none
+is an instruction or label set of the 19 datasets.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ ATTRIBUTE_VALUES: dict[str, int | None] = {
     "binding": None,
     "timing": None,
     "matching": 2,
+    "order": len(COLOUR_NAMES) * len(SHAPE_NAMES),
 }
 ORDINAL = ("first", "second")
 NUMBER = ("no", "one", "two", "three", "four")
@@ -193,6 +197,27 @@ def pair_asks(heard: str, right: int) -> list[Ask]:
             f"the {ORDINAL[right]}",
         ),
         ask("What sound do you hear? Just the sound, please.", f"A {pt.sound(heard)}.", "sound", pt.sound(heard)),
+    ]
+
+
+def pair_order_asks(shown: tuple[str, str]) -> list[Ask]:
+    """One sound, two clips (``shown``: the shape in each): what each clip holds, one at a time."""
+    return [
+        ask(f"What is in the {ORDINAL[k]} clip? Just the shape, please.", f"A {cls}.", "order", cls)
+        for k, cls in enumerate(shown)
+    ]
+
+
+def sounds_order_asks(heard: tuple[str, str]) -> list[Ask]:
+    """One clip, two tracks (``heard``: the shape whose sound each track is): what each track is, one at a time."""
+    return [
+        ask(
+            f"What do you hear on the {ORDINAL[k]} track? Just the sound, please.",
+            f"A {pt.sound(cls)}.",
+            "order",
+            pt.sound(cls),
+        )
+        for k, cls in enumerate(heard)
     ]
 
 

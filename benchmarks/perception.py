@@ -71,7 +71,9 @@ def say(text: str) -> None:
 
 
 def held_out_corpus(out: Path, seed: int, clips: dict[str, int]) -> list:
-    """Render the corpus (the base's rendering settings, seed ``seed``) and return all its records."""
+    """Render the corpus (the base's rendering settings, seed ``seed``) and return all its records. Its two
+    matching layouts also ask what each joined clip or track holds (``order``), whether or not the base trained
+    on such questions: a base that names one half for both answers them at chance."""
     from crabplus.experiments.base import BaseConfig
     from crabplus.schema.records import load_records
     from crabplus.synth.pretrain import CORPUS_VERSION, generate_corpus
@@ -83,12 +85,13 @@ def held_out_corpus(out: Path, seed: int, clips: dict[str, int]) -> list:
         have.get("version") == CORPUS_VERSION
         and have.get("seed") == seed
         and have.get("image_size") == cfg.image_size
+        and have.get("order") is True
         and {k: v.get("clips") for k, v in (have.get("counts") or {}).items()} == clips
     )
     if same:  # a --work folder from an earlier run with the same settings (corpus.json is written last)
         say(f"reusing the held-out corpus in {out}")
     else:
-        generate_corpus(out, cfg, clips)
+        generate_corpus(out, cfg, clips, order=True)
     return [r for layout in clips for r in load_records(out / layout / "train.jsonl")]
 
 

@@ -127,9 +127,8 @@ class BaseConfig:
     ``refine``: stage 2, from stage 1's chosen model on its corpus plus ``refine_clips_scale`` times
     the new clips of ``refine_focus`` (:data:`REFINE_FOCUS`; seed ``seed + REFINE_SEED_OFFSET``), the checkpoint
     chosen again by the same validation answers (stage 1's model is one of the candidates); None stops after
-    stage 1. ``start_from``: a
-    stage-1 model to refine instead of making stages 0 and 1 (the shipped base was refined from the base shipped
-    before it, which those stages had made: its PROVENANCE.md says how); the modular
+    stage 1. ``start_from``: a stage-1 model to refine instead of making stages 0 and 1 (the shipped base was
+    refined from the base shipped before it, which those stages had made: its PROVENANCE.md says how); the modular
     family stops after stage 1 (its frozen LLM is a unified base's, refined already).
     ``llm_from``: a modular base only — the saved unified thinker whose LLM and tokenizer are its frozen LLM (None:
     the shipped base); unused when ``model.modular.vision/audio/llm`` name released parts (no stage 0 then)."""

@@ -47,7 +47,7 @@ def test_the_halves_focus_writes_order_questions_and_takes_them_and_matching_aga
 
     cfg = BaseConfig(synth=SynthConfig(per_dataset=4, image_size=56, workers=0), corpus_scale=0.001)
     focus = REFINE_FOCUS["halves"]
-    corpus = make_corpus(cfg, tmp_path, folder="more", clips=focus.clips, again=REFINE_AGAIN, focus=focus)
+    corpus = make_corpus(cfg, tmp_path, folder="more", refine=focus)
     asked = [
         (r.meta.get("probe") or {}).get("attribute")
         for f in sorted(corpus.glob("pt_*/train.jsonl"))
@@ -59,7 +59,7 @@ def test_the_halves_focus_writes_order_questions_and_takes_them_and_matching_aga
         assert again.count(attribute) == REFINE_AGAIN * asked.count(attribute) > 0, attribute
     assert set(again) <= focus.again and "mood" not in again
     # the same settings again: the stamped corpus is reused, not rewritten
-    assert make_corpus(cfg, tmp_path, folder="more", clips=focus.clips, again=REFINE_AGAIN, focus=focus) == corpus
+    assert make_corpus(cfg, tmp_path, folder="more", refine=focus) == corpus
 
 
 def test_after_names_the_runs_before_a_shipped_refinement_and_needs_start_from_and_ship(capsys):

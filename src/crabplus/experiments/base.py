@@ -171,42 +171,34 @@ def corpus_clips(scale: float, clips: dict[str, int] | None = None) -> dict[str,
 
 
 def make_corpus(
-    cfg: BaseConfig,
-    out: Path,
-    workers: int = 1,
-    folder: str = CORPUS_DIR,
-    clips: dict[str, int] | None = None,
-    again: int = 0,
-    focus: RefineFocus | None = None,
+    cfg: BaseConfig, out: Path, workers: int = 1, folder: str = CORPUS_DIR, refine: RefineFocus | None = None
 ) -> Path:
     """Generate the corpus into ``out/corpus`` unless a stamped one with the same settings is there (the stages'
     reuse rule, ``crabplus.utils.stamps``; ``workers`` never changes the bytes, so it is not part of the key).
-    ``again``: also write ``AGAIN_DIR/train.jsonl``, the questions on ``focus.again`` that many times over (the
-    same clips; sampling in proportion to records then gives them that much more of the steps); ``focus.order``:
-    the matching layouts ask what each joined half holds."""
+    ``refine``: a refinement corpus instead — ``refine.clips`` per layout, ``refine.order`` questions on the
+    matching layouts, and ``AGAIN_DIR/train.jsonl``, its questions on ``refine.again`` :data:`REFINE_AGAIN` times
+    over (the same clips; sampling in proportion to records then gives them that much more of the steps)."""
     from crabplus.synth.pretrain import CORPUS_VERSION, generate_corpus
 
     corpus = out / folder
     wanted = {
         "synth": {k: v for k, v in to_dict(cfg.synth).items() if k != "workers"},
-        "clips": corpus_clips(cfg.corpus_scale, clips),
+        "clips": corpus_clips(cfg.corpus_scale, refine.clips if refine else None),
         "version": CORPUS_VERSION,
         "seed": cfg.seed,
     }
-    focus = focus or REFINE_FOCUS["seen"]
-    if again:
-        wanted["again"] = {"times": again, "attributes": sorted(focus.again)}
-    if focus.order:  # absent otherwise: the stamps of corpora made before the key existed still match
+    if refine:
+        wanted["again"] = {"times": REFINE_AGAIN, "attributes": sorted(refine.again)}
+    order = bool(refine and refine.order)
+    if order:  # absent otherwise: the stamps of corpora made before the key existed still match
         wanted["order"] = True
     t0 = time.perf_counter()
 
     def make() -> None:
-        summary = generate_corpus(
-            corpus, replace(cfg.synth, seed=cfg.seed), wanted["clips"], workers=workers, order=focus.order
-        )
+        summary = generate_corpus(corpus, replace(cfg.synth, seed=cfg.seed), wanted["clips"], workers, order)
         n = sum(c["records"] for c in summary["counts"].values())
-        if again:
-            n += write_again(corpus, again, focus.again)
+        if refine:
+            n += write_again(corpus, REFINE_AGAIN, refine.again)
         print0(
             f"[base] perception corpus: {n} records of {sum(wanted['clips'].values())} clips in "
             f"{time.perf_counter() - t0:.1f} s -> {corpus}"
@@ -217,7 +209,7 @@ def make_corpus(
     return corpus
 
 
-def write_again(corpus: Path, times: int, attributes: frozenset[str] = AGAIN_ATTRIBUTES) -> int:
+def write_again(corpus: Path, times: int, attributes: frozenset[str]) -> int:
     """Write ``corpus/AGAIN_DIR/train.jsonl``: each question of the corpus on one of ``attributes``,
     ``times`` times (ids ``<id>-again<k>``); its media paths stay relative to ``corpus``, which its
     ``corpus.json`` marks as their root. Returns the records written."""
@@ -272,9 +264,7 @@ def pretrain_base(cfg: BaseConfig, workers: int = 1) -> Path:
             out,
             workers,
             folder=REFINE_DIR,
-            clips=REFINE_FOCUS[cfg.refine_focus].clips,
-            again=REFINE_AGAIN,
-            focus=REFINE_FOCUS[cfg.refine_focus],
+            refine=REFINE_FOCUS[cfg.refine_focus],
         )
         files = sorted(str(p) for c in (corpus, more) for p in c.glob("*/train.jsonl"))
         refine_cfg = RunConfig(

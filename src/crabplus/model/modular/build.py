@@ -98,6 +98,8 @@ def build_modular(model_cfg: ModelConfig, tokenizer, device: str) -> ModularAVMo
             vision_queries=settings.vision_queries,
             audio_queries=settings.audio_queries,
             vision_places=settings.vision_places,
+            vision_positions=settings.vision_positions,
+            mrope_section=settings.mrope_section,
         )
         model = ModularAVModel(config, attn_implementation=model_cfg.attn_implementation).to(dtype)
         source = f"preset {model_cfg.preset!r}"
@@ -202,6 +204,8 @@ def _from_parts(model_cfg: ModelConfig, tokenizer, dtype: torch.dtype) -> Modula
         vision_queries=settings.vision_queries,
         audio_queries=settings.audio_queries,
         vision_places=settings.vision_places,
+        vision_positions=settings.vision_positions,
+        mrope_section=settings.mrope_section,
         vision=visual.config,
         audio=audio.config,
         text=llm.config,

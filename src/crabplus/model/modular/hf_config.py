@@ -7,9 +7,17 @@ round-trips through ``save_pretrained`` / ``from_pretrained`` with each part's c
 The processor reads the top-level numbers (``vision_queries``, ``audio_queries``, ``audio_segment_frames``,
 ``image_mean``/``image_std``, the placeholder ids) and ``audio_config.num_mel_bins`` / ``mel_hop_length``
 (crabplus.schema.layouts).
+
+``vision_positions: grid`` gives the vision tokens time / height / width rotary positions as the unified thinker's
+M-RoPE does (:mod:`crabplus.model.modular.positions`): ``mrope_section`` frequency pairs per axis; a frame's
+``vision_queries`` tokens are a square grid; ``grid_frames_per_time`` frames share one time position (the
+thinker's temporal patch) and the time position advances ``grid_time_step`` per such group (the thinker's 25
+positions a second at 2 frames a second).
 """
 
 from __future__ import annotations
+
+import math
 
 from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, Blip2QFormerConfig
@@ -38,6 +46,10 @@ class ModularAVConfig(PreTrainedConfig):
     vision_queries: int = 32
     audio_queries: int = 32
     vision_places: bool = False
+    vision_positions: str = "sequence"
+    mrope_section: list[int] | None = None
+    grid_frames_per_time: int = 2
+    grid_time_step: int = 25
     audio_segment_frames: int = 100
     vision_feature_layer: int = -2
     image_mean: list[float] | None = None
@@ -53,6 +65,10 @@ class ModularAVConfig(PreTrainedConfig):
             raise ValueError(f"projector must be 'qformer' or 'mlp', got {self.projector!r}")
         if self.vision_places and self.projector != "mlp":
             raise ValueError("vision_places needs the 'mlp' projector (its slots are regions of the frame)")
+        if self.vision_positions not in ("sequence", "grid"):
+            raise ValueError(f"vision_positions must be 'sequence' or 'grid', got {self.vision_positions!r}")
+        if self.vision_positions == "grid":
+            self._check_grid()
         window = 2 * int(self.audio_config.max_source_positions)  # mel frames per audio-encoder window
         if window % self.audio_segment_frames:
             raise ValueError(
@@ -63,6 +79,26 @@ class ModularAVConfig(PreTrainedConfig):
             raise ValueError(f"audio_segment_frames {self.audio_segment_frames} must be even (the encoder halves it)")
         if self.tie_word_embeddings != bool(getattr(self.text_config, "tie_word_embeddings", False)):
             self.tie_word_embeddings = bool(getattr(self.text_config, "tie_word_embeddings", False))
+
+    def _check_grid(self) -> None:
+        if self.projector != "mlp":
+            raise ValueError("vision_positions 'grid' needs the 'mlp' projector (its tokens are regions of the frame)")
+        side = math.isqrt(self.vision_queries)
+        if side * side != self.vision_queries:
+            raise ValueError(f"vision_positions 'grid': vision_queries {self.vision_queries} is not a square grid")
+        text = self.text_config
+        head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
+        section = list(self.mrope_section or [])
+        if len(section) != 3 or min(section) < 1 or sum(section) * 2 != head_dim:
+            raise ValueError(
+                f"vision_positions 'grid': mrope_section {self.mrope_section} must be three positive numbers "
+                f"summing to the LLM's head_dim / 2 = {head_dim // 2}"
+            )
+
+    @property
+    def vision_grid(self) -> int:
+        """Tokens along each side of a frame's square grid (``vision_positions: grid``)."""
+        return math.isqrt(self.vision_queries)
 
     @property
     def vision_has_cls(self) -> bool:

@@ -25,6 +25,7 @@ from transformers import AutoModel, AutoModelForCausalLM, WhisperConfig
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 from crabplus.model.modular.hf_config import ModularAVConfig
+from crabplus.model.modular.positions import grid_position_ids, install_sectioned_rotary
 from crabplus.model.modular.projector import Projector
 from crabplus.schema.layouts import audio_segments
 
@@ -69,6 +70,7 @@ class ModularAVModel(nn.Module):
             llm,
             config.vision_queries,
             places=config.vision_places,
+            grid=config.vision_positions == "grid",
         )
         self.audio_projector = Projector(
             config.projector, config.qformer_config, config.audio_config.d_model, llm, config.audio_queries
@@ -78,6 +80,8 @@ class ModularAVModel(nn.Module):
             if language_model is not None
             else AutoModelForCausalLM.from_config(config.text_config, attn_implementation=attn_implementation)
         )
+        if config.vision_positions == "grid":
+            install_sectioned_rotary(self.language_model, config.mrope_section)
         self._no_split_modules = sorted(
             {
                 name
@@ -196,6 +200,28 @@ class ModularAVModel(nn.Module):
 
     # ------------------------------------------------------------------ the thinker's interface
 
+    def grid_positions(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        image_grid_thw: torch.Tensor | None = None,
+        video_grid_thw: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``vision_positions: grid``: the [3, B, L] time / height / width positions of a batch and each row's
+        next position [B] (:func:`crabplus.model.modular.positions.grid_position_ids`)."""
+        media = {
+            self.config.image_token_id: [] if image_grid_thw is None else image_grid_thw[:, 0].tolist(),
+            self.config.video_token_id: [] if video_grid_thw is None else video_grid_thw[:, 0].tolist(),
+        }
+        return grid_position_ids(
+            input_ids,
+            attention_mask,
+            media,
+            self.config.vision_grid,
+            self.config.grid_frames_per_time,
+            self.config.grid_time_step,
+        )
+
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
@@ -216,6 +242,10 @@ class ModularAVModel(nn.Module):
             inputs_embeds = self.embed_inputs(
                 input_ids, pixel_values, pixel_values_videos, input_features, feature_attention_mask
             )
+        if self.config.vision_positions == "grid" and kwargs.get("position_ids") is None and input_ids is not None:
+            if attention_mask is None:  # the mask is given on: with none, transformers reads positions as packing
+                attention_mask = torch.ones_like(input_ids)
+            kwargs["position_ids"], _ = self.grid_positions(input_ids, attention_mask, image_grid_thw, video_grid_thw)
         return self.language_model(inputs_embeds=inputs_embeds, attention_mask=attention_mask, labels=labels, **kwargs)
 
     @torch.no_grad()
@@ -232,11 +262,77 @@ class ModularAVModel(nn.Module):
         feature_attention_mask: torch.Tensor | None = None,
         **kwargs,
     ) -> torch.Tensor:
-        """The causal LM's ``generate`` from the spliced prompt: [B, prompt + new] ids, as the thinker returns."""
+        """The causal LM's ``generate`` from the spliced prompt: [B, prompt + new] ids, as the thinker returns.
+        With ``vision_positions: grid``, greedy decoding here (:meth:`_generate_grid`): transformers' ``generate``
+        numbers a causal LM's new tokens on one axis from the attention mask."""
         embeds = self.embed_inputs(input_ids, pixel_values, pixel_values_videos, input_features, feature_attention_mask)
+        if self.config.vision_positions == "grid":
+            if attention_mask is None:
+                attention_mask = torch.ones_like(input_ids)
+            positions, nxt = self.grid_positions(input_ids, attention_mask, image_grid_thw, video_grid_thw)
+            return self._generate_grid(input_ids, attention_mask, embeds, positions, nxt, **kwargs)
         return self.language_model.generate(
             input_ids=input_ids, inputs_embeds=embeds, attention_mask=attention_mask, **kwargs
         )
+
+    def _generate_grid(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        embeds: torch.Tensor,
+        positions: torch.Tensor,
+        nxt: torch.Tensor,
+        max_new_tokens: int = 512,
+        eos_token_id: int | list[int] | None = None,
+        pad_token_id: int | None = None,
+        stopping_criteria=None,
+        do_sample: bool = False,
+        num_beams: int = 1,
+        use_cache: bool = True,
+        **unsupported,
+    ) -> torch.Tensor:
+        """Greedy decoding with a KV cache, each new token at its row's next position on all three axes; a row
+        that ends (an ``eos_token_id`` or a stopping criterion) is padded with ``pad_token_id`` from then on, as
+        transformers' ``generate`` does. Sampling, beams and other options are refused."""
+        from transformers import DynamicCache
+
+        refused = sorted(unsupported) + (["do_sample"] if do_sample else []) + (["num_beams"] if num_beams != 1 else [])
+        if refused:
+            raise ValueError(
+                f"vision_positions 'grid' decodes greedily with a dynamic cache only; unsupported options: {refused}"
+            )
+        eos = torch.tensor(
+            [] if eos_token_id is None else ([eos_token_id] if isinstance(eos_token_id, int) else list(eos_token_id)),
+            dtype=torch.long,
+            device=input_ids.device,
+        )
+        pad = int(pad_token_id if pad_token_id is not None else (eos[0] if len(eos) else 0))
+        cache = DynamicCache(config=self.language_model.config)
+        out = self.language_model(
+            inputs_embeds=embeds,
+            attention_mask=attention_mask,
+            position_ids=positions,
+            cache=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        tokens, mask = input_ids, attention_mask
+        done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)  # [B]
+        for step in range(max_new_tokens):
+            new = out.logits[:, -1].argmax(dim=-1)  # [B]
+            new = torch.where(done, torch.full_like(new, pad), new)
+            tokens = torch.cat([tokens, new[:, None]], dim=1)  # [B, L + step + 1]
+            done |= torch.isin(new, eos)
+            if stopping_criteria is not None:
+                done |= stopping_criteria(tokens, None).to(done.device)
+            if bool(done.all()) or step + 1 == max_new_tokens:
+                break
+            mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=1)  # [B, L + step + 1]
+            where = (nxt + step).view(1, -1, 1).expand(3, -1, 1)  # [3, B, 1]
+            out = self.language_model(
+                input_ids=new[:, None], attention_mask=mask, position_ids=where, cache=cache, use_cache=True
+            )
+        return tokens
 
 
 def _whisper_encoder(config: WhisperConfig, attn_implementation: str) -> WhisperEncoder:

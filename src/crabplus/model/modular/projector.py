@@ -10,11 +10,16 @@ tokens.
 (the pooled patches, in row-major order), so the embedding writes *where* into each token's content. The unified
 thinker gives its vision tokens height and width rotary positions; a causal LM's 1-D positions cannot, since the
 offset from the answer to a vision token changes with the prompt's length.
+
+``grid`` (``mlp`` only; the model's ``vision_positions: grid``) pools a frame's square patch grid into a square
+k x k grid of blocks (row-major) instead of runs in raster order, so each token is one block whose height and
+width the LLM's rotary positions then give (crabplus.model.modular.positions).
 """
 
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 import torch.nn.functional as F
@@ -31,14 +36,34 @@ def masked_pool(x: torch.Tensor, mask: torch.Tensor, n: int) -> torch.Tensor:
     return (total / weight.clamp_min(1e-6)).transpose(1, 2)  # [G, n, d]
 
 
+def grid_pool(x: torch.Tensor, n: int) -> torch.Tensor:
+    """[G, P, d] patch tokens of square frames (P = s * s, row-major) -> [G, n, d]: averages over a k x k grid of
+    blocks (n = k * k), row-major."""
+    g, p, d = x.shape
+    side, k = math.isqrt(p), math.isqrt(n)
+    if side * side != p or k * k != n:
+        raise ValueError(f"grid pooling needs square grids: {p} patches a frame into {n} tokens")
+    frames = x.transpose(1, 2).reshape(g, d, side, side)  # [G, d, s, s]
+    return F.adaptive_avg_pool2d(frames, k).flatten(2).transpose(1, 2)  # [G, k * k, d]
+
+
 class Projector(nn.Module):
     """One modality's connector: [G, P, d_enc] encoder tokens (+ [G, P] mask) -> [G, queries, d_llm]."""
 
     def __init__(
-        self, kind: str, qformer_config, encoder_hidden: int, llm_hidden: int, queries: int, places: bool = False
+        self,
+        kind: str,
+        qformer_config,
+        encoder_hidden: int,
+        llm_hidden: int,
+        queries: int,
+        places: bool = False,
+        grid: bool = False,
     ):
         super().__init__()
-        self.kind, self.queries = kind, queries
+        if grid and kind != "mlp":
+            raise ValueError("grid pooling needs the 'mlp' projector: a Q-Former's queries are not regions")
+        self.kind, self.queries, self.grid = kind, queries, grid
         if kind == "qformer":
             config = copy.deepcopy(qformer_config)
             config.encoder_hidden_size = encoder_hidden
@@ -65,6 +90,8 @@ class Projector(nn.Module):
             out = self.qformer(
                 query_embeds=queries, encoder_hidden_states=tokens, encoder_attention_mask=mask
             ).last_hidden_state  # [G, q, d_q]
+        elif self.grid:
+            out = grid_pool(tokens, self.queries)  # [G, q, d_enc]: a frame's k x k blocks
         else:
             out = masked_pool(tokens, mask, self.queries)  # [G, q, d_enc]
         out = out.to(self.linear_1.weight.dtype)

@@ -25,7 +25,11 @@ class ModularSettings:
     Linear-GELU-Linear). ``vision_queries`` / ``audio_queries``: tokens per frame / per one-second audio
     segment (None: the preset's; Crab uses 32 and 32). ``vision_places``: add a learned embedding per vision
     token slot after the projector (``mlp`` only: its slots are fixed regions of the frame, so each vision token
-    then carries where in the frame it is; a modular LLM's 1-D positions do not say it). ``trainable``: the
+    then carries where in the frame it is; a modular LLM's 1-D positions do not say it). ``vision_positions``:
+    ``sequence`` (any causal LM's own 1-D positions, Crab's) or ``grid`` (each vision token gets a time, a height
+    and a width position in the LLM's rotary embedding, split over ``mrope_section`` frequency pairs as the
+    unified thinker's M-RoPE is: ``mlp`` only, ``vision_queries`` a square k x k grid of the frame; for a
+    Qwen2-style rotary LLM). ``trainable``: the
     parts that train when the model has no adapter (``model.adapter: none``, the projector stage); with an
     adapter only the adapter trains.
     """
@@ -37,6 +41,8 @@ class ModularSettings:
     vision_queries: int | None = None
     audio_queries: int | None = None
     vision_places: bool = False
+    vision_positions: Literal["sequence", "grid"] = "sequence"
+    mrope_section: list[int] | None = None
     trainable: list[str] = field(default_factory=lambda: ["projectors"])
 
     def __post_init__(self) -> None:
@@ -49,6 +55,21 @@ class ModularSettings:
                 "model.modular.vision_places needs model.modular.projector: mlp (a Q-Former's query slots are not "
                 f"places in the frame), got projector {self.projector!r}"
             )
+        if self.vision_positions not in ("sequence", "grid"):
+            raise ConfigError(
+                f"model.modular.vision_positions must be 'sequence' or 'grid', got {self.vision_positions!r}"
+            )
+        if self.vision_positions == "grid":
+            if self.projector != "mlp":
+                raise ConfigError(
+                    "model.modular.vision_positions: grid needs model.modular.projector: mlp (its tokens are regions "
+                    f"of the frame; a Q-Former's queries are not), got projector {self.projector!r}"
+                )
+            if self.mrope_section is None or len(self.mrope_section) != 3 or min(self.mrope_section) < 1:
+                raise ConfigError(
+                    "model.modular.vision_positions: grid needs model.modular.mrope_section, the rotary frequency "
+                    f"pairs given to time, height and width (three positive numbers), got {self.mrope_section}"
+                )
         unknown = [p for p in self.trainable if p not in PARTS]
         if unknown or not self.trainable:
             raise ConfigError(

@@ -109,3 +109,25 @@ def test_the_shipped_base_predicts_at_the_frame_size_it_was_trained_on():
     assert Predictor.from_checkpoint(SHIPPED_BASE).processor.image_size == trained
     text = (SHIPPED_BASE / "run_config.yaml").read_text()
     assert "/work/" not in text and "/home/" not in text and "/tmp/" not in text
+
+
+def test_a_modular_base_refines_only_when_asked_and_then_trains_its_llm(tmp_path):
+    """``refine_modular``: a modular base's stage 2 trains the LLM beside the projectors (stage 1 keeps Crab's
+    frozen LLM); the unified refinement is unchanged; the switch is refused where it means nothing."""
+    from pathlib import Path
+
+    from crabplus.config.core import ConfigError, apply_overrides
+    from crabplus.experiments.base import base_run_config, refine_run_config
+
+    modular = apply_overrides(BaseConfig(), ["model.family=modular", "refine_modular=true"])
+    assert modular.model.modular.trainable == ["projectors"]  # stage 1: the projectors alone
+    run = refine_run_config(modular, tmp_path, base_run_config(modular, tmp_path, tmp_path), ["a.jsonl"], Path("s1"))
+    assert run.model.modular.trainable == ["projectors", "llm"] and run.model.checkpoint == "s1"
+    assert run.data.train == ["a.jsonl"] and run.train == modular.refine
+    unified = BaseConfig()
+    run = refine_run_config(unified, tmp_path, base_run_config(unified, tmp_path, tmp_path), ["a.jsonl"], Path("s1"))
+    assert run.model == apply_overrides(unified, ["model.checkpoint=s1"]).model
+    with pytest.raises(ConfigError, match="refine_modular needs model.family=modular"):
+        BaseConfig(refine_modular=True)
+    with pytest.raises(ConfigError, match="refine_modular needs model.family=modular and a refine stage"):
+        apply_overrides(BaseConfig(), ["model.family=modular", "refine_modular=true", "refine=null"])

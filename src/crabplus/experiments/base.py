@@ -129,7 +129,9 @@ class BaseConfig:
     chosen again by the same validation answers (stage 1's model is one of the candidates); None stops after
     stage 1. ``start_from``: a stage-1 model to refine instead of making stages 0 and 1 (the shipped base was
     refined from the base shipped before it, which those stages had made: its PROVENANCE.md says how); the modular
-    family stops after stage 1 (its frozen LLM is a unified base's, refined already).
+    family stops after stage 1 (its frozen LLM is a unified base's, refined already), unless ``refine_modular``:
+    then stage 2 runs on it too, with its LLM and projectors training (no longer Crab's frozen LLM; with grid
+    positions it is what brought the place to a modular base's answers, docs/results.md).
     ``llm_from``: a modular base only — the saved unified thinker whose LLM and tokenizer are its frozen LLM (None:
     the shipped base); unused when ``model.modular.vision/audio/llm`` name released parts (no stage 0 then)."""
 
@@ -146,6 +148,7 @@ class BaseConfig:
     refine: TrainConfig | None = field(default_factory=refine_train)
     refine_clips_scale: float = 1.0
     refine_focus: str = "seen"
+    refine_modular: bool = False
     start_from: str | None = None
     llm_from: str | None = None
 
@@ -160,6 +163,8 @@ class BaseConfig:
             raise ConfigError("start_from names a model to refine, but refine is null")
         if self.refine is not None and self.refine.stage != "base":
             raise ConfigError("the refinement stage trains with refine.stage=base")
+        if self.refine_modular and (self.model.family != "modular" or self.refine is None):
+            raise ConfigError("refine_modular needs model.family=modular and a refine stage (refine is null)")
         if self.train.stage != "base" or self.model.adapter != "none":
             raise ConfigError("the base is trained with train.stage=base and model.adapter=none")
 
@@ -250,7 +255,7 @@ def pretrain_base(cfg: BaseConfig, workers: int = 1) -> Path:
             workers,
             folder=VAL_DIR,
         )
-        refining = cfg.refine is not None and cfg.model.family == "unified"
+        refining = cfg.refine is not None and (cfg.model.family == "unified" or cfg.refine_modular)
         if cfg.start_from is None:
             aligned = _align(cfg, out, corpus, run_cfg, val, out / (STAGE1_DIR if refining else CHOSEN_DIR))
         else:
@@ -267,15 +272,7 @@ def pretrain_base(cfg: BaseConfig, workers: int = 1) -> Path:
             refine=REFINE_FOCUS[cfg.refine_focus],
         )
         files = sorted(str(p) for c in (corpus, more) for p in c.glob("*/train.jsonl"))
-        refine_cfg = RunConfig(
-            name="refine",
-            output_dir=str(out / "refine"),
-            seed=cfg.seed,
-            # two corpora, each the root of its own media (corpus.json marks it: schema.records.default_root)
-            data=replace(run_cfg.data, train=files, root=None),
-            model=replace(cfg.model, checkpoint=str(aligned)),
-            train=cfg.refine,
-        )
+        refine_cfg = refine_run_config(cfg, out, run_cfg, files, aligned)
         final = stages.train(refine_cfg)
         return choose_checkpoint(
             out / "refine", final, val, out / CHOSEN_DIR, cache_dir=run_cfg.data.cache_dir, also=(aligned,)
@@ -283,6 +280,23 @@ def pretrain_base(cfg: BaseConfig, workers: int = 1) -> Path:
     finally:
         if torch.get_num_threads() != before:
             torch.set_num_threads(before)
+
+
+def refine_run_config(cfg: BaseConfig, out: Path, run_cfg: RunConfig, files: list[str], aligned: Path) -> RunConfig:
+    """Stage 2's run: from the stage-1 model ``aligned`` on ``files`` (the corpus and the new clips, each corpus
+    the root of its own media: corpus.json marks it, schema.records.default_root). A modular base
+    (``refine_modular``) trains its LLM with its projectors here."""
+    model = replace(cfg.model, checkpoint=str(aligned))
+    if cfg.model.family == "modular":
+        model = replace(model, modular=replace(model.modular, trainable=["projectors", "llm"]))
+    return RunConfig(
+        name="refine",
+        output_dir=str(out / "refine"),
+        seed=cfg.seed,
+        data=replace(run_cfg.data, train=files, root=None),
+        model=model,
+        train=cfg.refine,
+    )
 
 
 def _align(cfg: BaseConfig, out: Path, corpus: Path, run_cfg: RunConfig, val: Path, dest: Path) -> Path:

@@ -15,7 +15,7 @@ from crabplus.data.collate import collate
 from crabplus.experiments.base import SHIPPED_BASE
 from crabplus.model import build_backbone, load_checkpoint, save_checkpoint
 from crabplus.model.config import ModelConfig
-from crabplus.model.generate import generate
+from crabplus.model.generate import FORWARD_KEYS, generate
 from crabplus.model.modular.parts import unified_llm
 from crabplus.model.modular.positions import SectionedRotary, grid_position_ids, install_sectioned_rotary
 from crabplus.model.modular.projector import grid_pool
@@ -111,18 +111,9 @@ def test_a_grid_model_trains_and_decodes_at_each_rows_next_position(tok):
     texts = generate(model, tok, left, max_new_tokens=5, stop_repetition=False)
     assert texts == [generate(model, tok, collate([r], pad, "left"), max_new_tokens=5)[0] for r in rows]
     # decoding with the cache equals re-reading the whole sequence: each new token at its row's next position
+    inputs = {k: left[k] for k in FORWARD_KEYS if left.get(k) is not None}  # what generate_ids passes
     ids = model.generate(
-        **{
-            k: left[k]
-            for k in (
-                "input_ids",
-                "attention_mask",
-                "pixel_values_videos",
-                "video_grid_thw",
-                "input_features",
-                "feature_attention_mask",
-            )
-        },
+        **inputs,
         max_new_tokens=4,
         eos_token_id=[],
         pad_token_id=pad,
@@ -133,20 +124,7 @@ def test_a_grid_model_trains_and_decodes_at_each_rows_next_position(tok):
     logits = model(**full).logits  # [B, prompt + 4, V]
     assert torch.equal(logits[:, prompt - 1 : -1].argmax(-1), ids[:, prompt:])
     with pytest.raises(ValueError, match="unsupported options: \\['do_sample'\\]"):
-        model.generate(
-            **{
-                k: left[k]
-                for k in (
-                    "input_ids",
-                    "attention_mask",
-                    "pixel_values_videos",
-                    "video_grid_thw",
-                    "input_features",
-                    "feature_attention_mask",
-                )
-            },
-            do_sample=True,
-        )
+        model.generate(**inputs, do_sample=True)
 
 
 def test_a_grid_model_round_trips_and_bad_settings_are_named(tok, tmp_path):

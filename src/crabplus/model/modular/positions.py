@@ -35,7 +35,7 @@ class SectionedRotary(nn.Module):
         inv_freq = rotary.inv_freq.detach().float()  # [head_dim / 2]
         if sum(section) != inv_freq.numel():
             raise ValueError(f"mrope_section {section} must sum to the rotary's {inv_freq.numel()} frequency pairs")
-        self.register_buffer("inv_freq", inv_freq.clone(), persistent=False)
+        self.register_buffer("inv_freq", inv_freq.clone(), persistent=False)  # moves with the module
         axis = torch.repeat_interleave(torch.arange(3), torch.tensor(section))  # [head_dim / 2]: 0 t, 1 h, 2 w
         self.register_buffer("axis", axis, persistent=False)
         self.attention_scaling = float(getattr(rotary, "attention_scaling", 1.0))
@@ -43,8 +43,8 @@ class SectionedRotary(nn.Module):
     def forward(self, x: torch.Tensor, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if position_ids.dim() == 2:
             position_ids = position_ids.unsqueeze(0).expand(3, -1, -1)  # [3, B, L]
-        freqs = position_ids[..., None].float() * self.inv_freq.float().to(x.device)  # [3, B, L, half]
-        pick = self.axis.to(x.device).view(1, 1, 1, -1).expand(1, *freqs.shape[1:])  # [1, B, L, half]
+        freqs = position_ids[..., None].float() * self.inv_freq.float()  # [3, B, L, half]: float even after .to(bf16)
+        pick = self.axis.view(1, 1, 1, -1).expand(1, *freqs.shape[1:])  # [1, B, L, half]
         freqs = freqs.gather(0, pick).squeeze(0)  # [B, L, half]: each pair turned by its own axis
         emb = torch.cat((freqs, freqs), dim=-1)  # [B, L, head_dim]
         cos = emb.cos() * self.attention_scaling

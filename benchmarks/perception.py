@@ -303,8 +303,10 @@ def greedy_answers(models: dict, asked: list, root: Path, args, budget: int) -> 
 
 
 def run_greedy(models: dict, questions: list, root: Path, args) -> dict:
-    """attribute -> {n, chance, accuracy, random_init_accuracy, max_new_tokens, examples}."""
+    """attribute -> {n, chance, accuracy, interval_95, random_init_accuracy, max_new_tokens, examples}; the
+    interval is the accuracy's 95 % Wilson interval over the n questions."""
     from crabplus.evaluate.perception import score_answers
+    from crabplus.evaluate.proportion import wilson_interval
 
     by: dict[str, list] = defaultdict(list)
     for q in questions:
@@ -315,14 +317,17 @@ def run_greedy(models: dict, questions: list, root: Path, args) -> dict:
         budget = token_budget(models["checkpoint"].tokenizer, expected, args.max_new_tokens)
         answers = greedy_answers(models, asked, root, args, budget)
         scores = {name: score_answers(asked, a)[attribute] for name, a in answers.items()}
+        got = scores["checkpoint"]
+        low, high = wilson_interval(got.right, got.n)
         say(
-            f"greedy {attribute}: {scores['checkpoint'].accuracy:.2f} (random init "
+            f"greedy {attribute}: {got.accuracy:.2f} [{low:.2f}, {high:.2f}] (random init "
             f"{scores['random_init'].accuracy:.2f}, chance {scores['checkpoint'].chance:.2f}, n {len(asked)})"
         )
         out[attribute] = {
             "n": scores["checkpoint"].n,
             "chance": round(scores["checkpoint"].chance, 4),
             "accuracy": round(scores["checkpoint"].accuracy, 4),
+            "interval_95": [round(low, 4), round(high, 4)],
             "random_init_accuracy": round(scores["random_init"].accuracy, 4),
             "max_new_tokens": budget,
             "examples": [
@@ -351,11 +356,13 @@ def run_boxes(models: dict, asked: list, root: Path, args) -> dict:
     """Where at a segmentation answer's grain: greedy box answers, right at IoU >= 0.5, beside the one constant
     box (the mean of the true boxes) and the random init; with each one's mean IoU."""
     from crabplus.evaluate.perception import score_boxes
+    from crabplus.evaluate.proportion import wilson_interval
 
     budget = token_budget(models["checkpoint"].tokenizer, [q.target for q in asked], args.max_new_tokens)
     answers = greedy_answers(models, asked, root, args, budget)
     scores = {name: score_boxes(asked, a) for name, a in answers.items()}
     got, rnd = scores["checkpoint"], scores["random_init"]
+    low, high = wilson_interval(got.hits, got.n)
     say(
         f"greedy box: {got.accuracy:.2f} at IoU >= {got.threshold} (mean IoU {got.mean_iou:.3f}; random init "
         f"{rnd.accuracy:.2f}; the mean box {got.chance:.2f}, mean IoU {got.constant_mean_iou:.3f}; n {got.n})"
@@ -364,6 +371,7 @@ def run_boxes(models: dict, asked: list, root: Path, args) -> dict:
         "n": got.n,
         "chance": round(got.chance, 4),
         "accuracy": round(got.accuracy, 4),
+        "interval_95": [round(low, 4), round(high, 4)],
         "random_init_accuracy": round(rnd.accuracy, 4),
         "mean_iou": round(got.mean_iou, 4),
         "random_init_mean_iou": round(rnd.mean_iou, 4),
@@ -423,11 +431,17 @@ def print_tables(result: dict) -> None:
 
     console = Console(width=max(150, Console().width))
     greedy = Table(title=f"held-out greedy answers ({result['checkpoint']})")
-    for col in ("attribute", "n", "chance", "checkpoint", "random init"):
+    for col in ("attribute", "n", "chance", "checkpoint", "95 % interval", "random init"):
         greedy.add_column(col, justify="left" if col == "attribute" else "right")
     for attribute, g in result["greedy"].items():
+        interval = "[{:.2f}, {:.2f}]".format(*g["interval_95"]) if "interval_95" in g else "-"
         greedy.add_row(
-            attribute, str(g["n"]), f"{g['chance']:.2f}", f"{g['accuracy']:.2f}", f"{g['random_init_accuracy']:.2f}"
+            attribute,
+            str(g["n"]),
+            f"{g['chance']:.2f}",
+            f"{g['accuracy']:.2f}",
+            interval,
+            f"{g['random_init_accuracy']:.2f}",
         )
     if result["greedy"]:
         console.print(greedy)

@@ -67,6 +67,8 @@ def test_greedy_part_scores_every_attribute_beside_its_chance(run):
         assert g["n"] == by[attribute] == len(values) <= result["per_attribute"]
         assert g["chance"] == pytest.approx(sum(1 / v for v in values) / len(values), abs=1e-4)
         assert 0.0 <= g["accuracy"] <= 1.0 and 0.0 <= g["random_init_accuracy"] <= 1.0
+        low, high = g["interval_95"]  # the Wilson interval of the checkpoint's accuracy over its n questions
+        assert 0.0 <= low <= g["accuracy"] <= high <= 1.0 and high - low > 0.1  # a few questions: a wide interval
         assert g["max_new_tokens"] >= 16 and g["examples"]
     assert result["greedy"]["mood"]["chance"] == pytest.approx(1 / 8, abs=1e-4)
     assert result["greedy"]["matching"]["chance"] == pytest.approx(1 / 2, abs=1e-4)

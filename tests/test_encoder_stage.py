@@ -182,6 +182,22 @@ def test_the_modular_reader_gives_a_stills_quarters_and_the_audio_of_real_frames
     assert reader.widths == {"vision": 64, "audio": 64}
 
 
+@torch.no_grad()
+def test_the_modular_reader_pools_7px_patches_to_the_same_quarters():
+    from crabplus.train.encoders import ModularTowers, TowerSample
+
+    torch.manual_seed(0)
+    _, model = build_model(ModelConfig(family="modular", preset="modular-tiny-p7", adapter="none"))
+    pixels = torch.randn(1, 3, 56, 56)
+    patches = model.frame_states(pixels)[0]
+    assert patches.shape == (64, 64)  # 8 x 8 patches of 7 px
+    sample = TowerSample("pt_still", {"pixel_values": pixels}, {}, {})
+    (vision,) = ModularTowers(model).vision([sample])
+    grid = patches.reshape(8, 8, 64)  # [row, column, d]
+    assert vision.shape == (4, 64)  # still one token per quarter
+    assert torch.allclose(vision[2], grid[4:, :4].mean(dim=(0, 1)), atol=1e-6)  # bottom left: a 4 x 4 block
+
+
 def test_tower_parameters_are_the_towers_with_their_projections():
     _, model = build_model(ModelConfig(preset="tiny", adapter="none"))
     names = [n for n, _ in model.named_parameters()]

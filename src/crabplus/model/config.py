@@ -13,9 +13,9 @@ from crabplus.model.modular.settings import ModularSettings
 
 PRESETS = ("tiny", "omni-3b", "omni-7b")
 #: The modular family's presets (crabplus.model.modular.presets; docs/model.md).
-MODULAR_PRESETS = ("modular-tiny", "modular-7b", "modular-llama2-7b", "modular-siglip-7b")
+MODULAR_PRESETS = ("modular-tiny", "modular-tiny-p7", "modular-7b", "modular-llama2-7b", "modular-siglip-7b")
 #: Presets built with random weights and trained on the CPU (float32, no GPU by default).
-TINY_PRESETS = ("tiny", "modular-tiny")
+TINY_PRESETS = ("tiny", "modular-tiny", "modular-tiny-p7")
 
 #: ``model.checkpoint: shipped`` names the tiny perception-pretrained base inside the package, so the tiny
 #: configs run on a fresh clone without a base trained first (crabplus/assets/base, see its PROVENANCE.md).

@@ -30,6 +30,7 @@ from torch import nn
 
 from crabplus.config.core import ConfigError
 from crabplus.data.collate import pad_audio
+from crabplus.model.modular.projector import grid_pool
 from crabplus.utils.dist import print0
 
 IGNORE = -100
@@ -145,8 +146,9 @@ class ThinkerTowers(TowerReader):
 
 class ModularTowers(TowerReader):
     """A modular model (:class:`~crabplus.model.modular.model.ModularAVModel`): its encoders' own outputs, before
-    any projector — the patch tokens of each frame averaged over 2x2 patch blocks (the unified merger's grouping:
-    at 56 px in 14-px patches, one token per quarter), and the audio encoder's positions over real frames."""
+    any projector — the patch tokens of each frame averaged over a 2 x 2 grid of blocks, one token per quarter
+    (the unified merger's grouping at 56 px; the projectors' ``grid_pool``, whatever the patch size), and the audio
+    encoder's positions over real frames."""
 
     def __init__(self, model: nn.Module):
         self.model = model
@@ -160,12 +162,11 @@ class ModularTowers(TowerReader):
         key = "pixel_values" if "pixel_values" in batch[0].vision else "pixel_values_videos"
         frames = [s.vision[key] for s in batch]  # each [n_i, 3, S, S]
         states = self.model.frame_states(torch.cat(frames))  # [N, P, d_v]
-        n, p, d = states.shape
+        p = states.shape[1]
         g = math.isqrt(p)
         if g * g != p or g % 2:
-            raise ValueError(f"{p} patch tokens a frame: expected an even square grid to merge 2x2")
-        blocks = states.reshape(n, g // 2, 2, g // 2, 2, d).mean(dim=(2, 4))  # [N, g/2, g/2, d_v]
-        merged = blocks.reshape(n, -1, d)  # [N, (g/2)^2, d_v], raster order
+            raise ValueError(f"{p} patch tokens a frame: expected an even square grid to pool to quarters")
+        merged = grid_pool(states, 4)  # [N, 4, d_v]: the quarters, raster order
         return [m.flatten(0, 1) for m in torch.split(merged, [f.shape[0] for f in frames])]
 
     def audio(self, batch: Sequence[TowerSample]) -> list[torch.Tensor]:

@@ -9,7 +9,7 @@ presets it builds the connector around the parts' own configs read from their lo
   patches (16 patch tokens + a class token); Whisper-style audio encoder 64 wide, 2 layers, 128 mel bins at the
   tiny 20 ms hop, 2 s windows; one-layer Q-Formers 64 wide with 8 queries per frame and 4 per one-second audio
   segment (Crab's 32 would be 640 media tokens a clip, most of a CPU step); the LLM has the unified tiny
-  thinker's LLM shape (Qwen2, 128 wide, 4 layers).
+  thinker's LLM shape (Qwen2, 128 wide, 4 layers). ``modular-tiny-p7``: the same in 7-px patches (64 a frame).
 - ``modular-7b``: CLIP ViT-L/14 (224 px, its second-to-last layer, as Crab) + Whisper's encoder (large-v3: 128
   mel bins, 30 s windows) + Qwen2.5-7B-Instruct; Crab's connector: a 2-layer BERT-base Q-Former (768 wide, 12
   heads, cross-attention in every layer) with 32 queries per frame and per one-second segment, then
@@ -197,6 +197,11 @@ PRESETS: dict[str, ModularDims] = {
         **_QWEN25_7B,
     ),
 }
+
+#: ``modular-tiny-p7``: ``modular-tiny`` with 7-px patches (64 patch tokens a 56-px frame), the unified tiny
+#: tower's patch (whose shape per token rose from 0.69 to 0.93 with it); the projectors and stage 0 pool them to
+#: the same 2 x 2 grid of quarters, so the LLM sees as many vision tokens as with ``modular-tiny``.
+PRESETS["modular-tiny-p7"] = dataclasses.replace(PRESETS["modular-tiny"], patch_size=7)
 
 #: Keys of :func:`crabplus.schema.tokens.special_token_ids` the config needs.
 TOKEN_KEYS = ("pad", "im_end", "audio", "image", "video")

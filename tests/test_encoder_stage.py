@@ -198,6 +198,26 @@ def test_the_modular_reader_pools_7px_patches_to_the_same_quarters():
     assert torch.allclose(vision[2], grid[4:, :4].mean(dim=(0, 1)), atol=1e-6)  # bottom left: a 4 x 4 block
 
 
+@torch.no_grad()
+def test_the_modular_reader_lays_a_quarters_patches_side_by_side_when_the_projector_concatenates():
+    from crabplus.model.modular.settings import ModularSettings
+    from crabplus.train.encoders import ModularTowers, TowerSample
+
+    torch.manual_seed(0)
+    settings = ModularSettings(
+        projector="mlp", vision_queries=4, vision_positions="grid", mrope_section=[4, 6, 6], vision_merge="concat"
+    )
+    _, model = build_model(ModelConfig(family="modular", preset="modular-tiny-p7", adapter="none", modular=settings))
+    pixels = torch.randn(1, 3, 56, 56)
+    grid = model.frame_states(pixels)[0].reshape(8, 8, 64)  # [row, column, d]
+    reader = ModularTowers(model)
+    (vision,) = reader.vision([TowerSample("pt_still", {"pixel_values": pixels}, {}, {})])
+    assert vision.shape == (4, 16 * 64) and reader.widths["vision"] == 16 * 64  # a 4 x 4 block of 7-px patches
+    assert torch.equal(vision[1], grid[:4, 4:].reshape(-1))  # top right, its patches row-major
+    tokens = model.vision_projector.blocks(model.frame_states(pixels))  # what the projector's Linear reads
+    assert torch.equal(tokens[0], vision)
+
+
 def test_tower_parameters_are_the_towers_with_their_projections():
     _, model = build_model(ModelConfig(preset="tiny", adapter="none"))
     names = [n for n, _ in model.named_parameters()]

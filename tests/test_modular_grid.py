@@ -18,7 +18,7 @@ from crabplus.model.config import ModelConfig
 from crabplus.model.generate import FORWARD_KEYS, generate
 from crabplus.model.modular.parts import unified_llm
 from crabplus.model.modular.positions import SectionedRotary, grid_position_ids, install_sectioned_rotary
-from crabplus.model.modular.projector import grid_pool
+from crabplus.model.modular.projector import grid_concat, grid_pool
 from crabplus.model.modular.settings import ModularSettings
 from crabplus.schema.tokens import special_token_ids
 from crabplus.train.recipe import build_model
@@ -145,3 +145,32 @@ def test_a_grid_model_round_trips_and_bad_settings_are_named(tok, tmp_path):
         build_backbone(grid_cfg(vision_queries=8), tok)
     with pytest.raises(ValueError, match="must be three positive numbers summing to the LLM's head_dim / 2 = 16"):
         build_backbone(grid_cfg(mrope_section=[4, 4, 4]), tok)
+
+
+def test_grid_concat_lays_each_blocks_patches_side_by_side_in_row_major_order():
+    patches = torch.arange(16.0).reshape(1, 16, 1)  # a 4 x 4 grid, one channel: the patch's own index
+    blocks = grid_concat(patches, 4)  # [1, 4, 4]
+    assert blocks[0].tolist() == [[0, 1, 4, 5], [2, 3, 6, 7], [8, 9, 12, 13], [10, 11, 14, 15]]
+    assert grid_concat(patches, 4).mean(-1).flatten().tolist() == grid_pool(patches, 4).flatten().tolist()
+    with pytest.raises(ValueError, match="square grid of whole blocks"):
+        grid_concat(torch.zeros(1, 36, 1), 16)  # 6 x 6 patches into 4 x 4 blocks
+
+
+@torch.no_grad()
+def test_a_concatenating_grid_model_trains_round_trips_and_refuses_what_it_cannot_read(tok, tmp_path):
+    torch.manual_seed(0)
+    cfg = grid_cfg(vision_merge="concat")
+    model = build_backbone(cfg, tok).eval()
+    assert model.vision_projector.linear_1.in_features == 4 * model.config.vision_config.hidden_size  # 2 x 2 patches
+    batch = batch_of(model, tok, [("the dog plays", "drum", 4, 100), ("a cat", "no", 2, 60)])
+    assert torch.isfinite(model(**batch).loss)
+    save_checkpoint(tmp_path / "base", model, tok, replace(cfg, adapter="none"))
+    loaded, _, loaded_cfg = load_checkpoint(tmp_path / "base")
+    assert loaded.config.vision_merge == "concat" and loaded_cfg.modular.vision_merge == "concat"
+    pad = special_token_ids(tok)["pad"]
+    rows = collate(samples_of(model, tok, SPECS), pad, "left")
+    assert generate(loaded.eval(), tok, rows, max_new_tokens=4) == generate(model, tok, rows, max_new_tokens=4)
+    with pytest.raises(ValueError, match="built for 16"):
+        model.vision_projector(torch.zeros(1, 64, model.config.vision_config.hidden_size))  # 112-px frames
+    with pytest.raises(ConfigError, match="vision_merge: concat needs model.modular.vision_positions: grid"):
+        ModularSettings(projector="mlp", vision_merge="concat")

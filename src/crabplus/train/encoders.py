@@ -30,7 +30,7 @@ from torch import nn
 
 from crabplus.config.core import ConfigError
 from crabplus.data.collate import pad_audio
-from crabplus.model.modular.projector import grid_pool
+from crabplus.model.modular.projector import grid_concat, grid_pool
 from crabplus.utils.dist import print0
 
 IGNORE = -100
@@ -146,15 +146,19 @@ class ThinkerTowers(TowerReader):
 
 class ModularTowers(TowerReader):
     """A modular model (:class:`~crabplus.model.modular.model.ModularAVModel`): its encoders' own outputs, before
-    any projector — the patch tokens of each frame averaged over a 2 x 2 grid of blocks, one token per quarter
-    (the unified merger's grouping at 56 px; the projectors' ``grid_pool``, whatever the patch size), and the audio
-    encoder's positions over real frames."""
+    any projector — the patch tokens of each frame merged over a 2 x 2 grid of blocks, one token per quarter
+    (the unified merger's grouping at 56 px), averaged (``grid_pool``) or, when the model's ``vision_merge`` is
+    ``concat``, side by side (``grid_concat``) as its projector will read them; and the audio encoder's positions
+    over real frames."""
 
     def __init__(self, model: nn.Module):
         self.model = model
         self.towers = [model.visual, model.audio_tower]
+        vision = model.config.vision_config
+        self.concat = getattr(model.config, "vision_merge", "mean") == "concat"
+        per_quarter = (int(vision.image_size) // int(vision.patch_size) // 2) ** 2 if self.concat else 1
         self.widths = {
-            "vision": int(model.config.vision_config.hidden_size),
+            "vision": int(vision.hidden_size) * per_quarter,
             "audio": int(model.config.audio_config.d_model),
         }
 
@@ -166,7 +170,8 @@ class ModularTowers(TowerReader):
         g = math.isqrt(p)
         if g * g != p or g % 2:
             raise ValueError(f"{p} patch tokens a frame: expected an even square grid to pool to quarters")
-        merged = grid_pool(states, 4)  # [N, 4, d_v]: the quarters, raster order
+        # [N, 4, d_v] (mean) or [N, 4, (P / 4) * d_v] (concat): the quarters, raster order
+        merged = grid_concat(states, 4) if self.concat else grid_pool(states, 4)
         return [m.flatten(0, 1) for m in torch.split(merged, [f.shape[0] for f in frames])]
 
     def audio(self, batch: Sequence[TowerSample]) -> list[torch.Tensor]:

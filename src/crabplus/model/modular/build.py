@@ -99,6 +99,7 @@ def build_modular(model_cfg: ModelConfig, tokenizer, device: str) -> ModularAVMo
             audio_queries=settings.audio_queries,
             vision_places=settings.vision_places,
             vision_positions=settings.vision_positions,
+            vision_merge=settings.vision_merge,
             mrope_section=settings.mrope_section,
         )
         model = ModularAVModel(config, attn_implementation=model_cfg.attn_implementation).to(dtype)
@@ -205,6 +206,7 @@ def _from_parts(model_cfg: ModelConfig, tokenizer, dtype: torch.dtype) -> Modula
         audio_queries=settings.audio_queries,
         vision_places=settings.vision_places,
         vision_positions=settings.vision_positions,
+        vision_merge=settings.vision_merge,
         mrope_section=settings.mrope_section,
         vision=visual.config,
         audio=audio.config,

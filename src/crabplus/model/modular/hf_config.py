@@ -12,7 +12,8 @@ The processor reads the top-level numbers (``vision_queries``, ``audio_queries``
 M-RoPE does (:mod:`crabplus.model.modular.positions`): ``mrope_section`` frequency pairs per axis; a frame's
 ``vision_queries`` tokens are a square grid; ``grid_frames_per_time`` frames share one time position (the
 thinker's temporal patch) and the time position advances ``grid_time_step`` per such group (the thinker's 25
-positions a second at 2 frames a second).
+positions a second at 2 frames a second). ``vision_merge`` (grid only): how a block's patches become its token —
+``mean`` or ``concat`` (side by side before the projector's Linear, as the unified thinker's merger does).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class ModularAVConfig(PreTrainedConfig):
     audio_queries: int = 32
     vision_places: bool = False
     vision_positions: str = "sequence"
+    vision_merge: str = "mean"
     mrope_section: list[int] | None = None
     grid_frames_per_time: int = 2
     grid_time_step: int = 25
@@ -67,8 +69,12 @@ class ModularAVConfig(PreTrainedConfig):
             raise ValueError("vision_places needs the 'mlp' projector (its slots are regions of the frame)")
         if self.vision_positions not in ("sequence", "grid"):
             raise ValueError(f"vision_positions must be 'sequence' or 'grid', got {self.vision_positions!r}")
+        if self.vision_merge not in ("mean", "concat"):
+            raise ValueError(f"vision_merge must be 'mean' or 'concat', got {self.vision_merge!r}")
         if self.vision_positions == "grid":
             self._check_grid()
+        elif self.vision_merge != "mean":
+            raise ValueError("vision_merge 'concat' needs vision_positions 'grid' (its tokens are blocks of the frame)")
         window = 2 * int(self.audio_config.max_source_positions)  # mel frames per audio-encoder window
         if window % self.audio_segment_frames:
             raise ValueError(
@@ -94,11 +100,25 @@ class ModularAVConfig(PreTrainedConfig):
                 f"vision_positions 'grid': mrope_section {self.mrope_section} must be three positive numbers "
                 f"summing to the LLM's head_dim / 2 = {head_dim // 2}"
             )
+        side = int(self.vision_config.image_size) // int(self.vision_config.patch_size)
+        if self.vision_merge == "concat" and side % self.vision_grid:
+            raise ValueError(
+                f"vision_merge 'concat': the tower's {side} x {side} patches do not split into a "
+                f"{self.vision_grid} x {self.vision_grid} grid of whole blocks"
+            )
 
     @property
     def vision_grid(self) -> int:
         """Tokens along each side of a frame's square grid (``vision_positions: grid``)."""
         return math.isqrt(self.vision_queries)
+
+    @property
+    def vision_patches_per_token(self) -> int:
+        """Patches in one vision token's block of a frame of the tower's ``image_size`` (``grid``; else 1)."""
+        if self.vision_positions != "grid":
+            return 1
+        side = int(self.vision_config.image_size) // int(self.vision_config.patch_size)
+        return (side // self.vision_grid) ** 2
 
     @property
     def vision_has_cls(self) -> bool:

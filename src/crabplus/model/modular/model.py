@@ -71,6 +71,8 @@ class ModularAVModel(nn.Module):
             config.vision_queries,
             places=config.vision_places,
             grid=config.vision_positions == "grid",
+            merge=config.vision_merge,
+            patches_per_token=config.vision_patches_per_token,
         )
         self.audio_projector = Projector(
             config.projector, config.qformer_config, config.audio_config.d_model, llm, config.audio_queries

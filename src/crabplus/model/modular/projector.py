@@ -13,7 +13,11 @@ offset from the answer to a vision token changes with the prompt's length.
 
 ``grid`` (``mlp`` only; the model's ``vision_positions: grid``) pools a frame's square patch grid into a square
 k x k grid of blocks (row-major) instead of runs in raster order, so each token is one block whose height and
-width the LLM's rotary positions then give (crabplus.model.modular.positions).
+width the LLM's rotary positions then give (crabplus.model.modular.positions). ``merge`` says how a block's patches
+become one token: ``mean`` averages them; ``concat`` lays them side by side (row-major within the block) before the
+Linear, as the unified thinker's merger does with its 2 x 2 (release) or 4 x 4 (tiny) patches. A mean throws the
+block's layout away, and a shape is a layout: the modular base's vision tokens held shape at 0.32 where the unified
+thinker's held 0.87 (docs/results.md).
 """
 
 from __future__ import annotations
@@ -47,6 +51,18 @@ def grid_pool(x: torch.Tensor, n: int) -> torch.Tensor:
     return F.adaptive_avg_pool2d(frames, k).flatten(2).transpose(1, 2)  # [G, k * k, d]
 
 
+def grid_concat(x: torch.Tensor, n: int) -> torch.Tensor:
+    """[G, P, d] patch tokens of square frames (P = s * s, row-major) -> [G, n, (P / n) * d]: each of a k x k grid of
+    blocks (n = k * k, row-major) as its b x b patches side by side, row-major within the block (b = s / k)."""
+    g, p, d = x.shape
+    side, k = math.isqrt(p), math.isqrt(n)
+    if side * side != p or k * k != n or side % k:
+        raise ValueError(f"grid concatenation needs a square grid of whole blocks: {p} patches a frame into {n} tokens")
+    b = side // k
+    blocks = x.reshape(g, k, b, k, b, d).permute(0, 1, 3, 2, 4, 5)  # [G, k_row, k_col, b_row, b_col, d]
+    return blocks.reshape(g, n, b * b * d)  # [G, n, b * b * d]
+
+
 class Projector(nn.Module):
     """One modality's connector: [G, P, d_enc] encoder tokens (+ [G, P] mask) -> [G, queries, d_llm]."""
 
@@ -59,11 +75,18 @@ class Projector(nn.Module):
         queries: int,
         places: bool = False,
         grid: bool = False,
+        merge: str = "mean",
+        patches_per_token: int = 1,
     ):
         super().__init__()
         if grid and kind != "mlp":
             raise ValueError("grid pooling needs the 'mlp' projector: a Q-Former's queries are not regions")
-        self.kind, self.queries, self.grid = kind, queries, grid
+        if merge not in ("mean", "concat"):
+            raise ValueError(f"merge must be 'mean' or 'concat', got {merge!r}")
+        if merge == "concat" and not grid:
+            raise ValueError("merge 'concat' needs grid pooling: its tokens are blocks of the frame")
+        self.kind, self.queries, self.grid, self.merge = kind, queries, grid, merge
+        self.patches_per_token = patches_per_token
         if kind == "qformer":
             config = copy.deepcopy(qformer_config)
             config.encoder_hidden_size = encoder_hidden
@@ -71,7 +94,7 @@ class Projector(nn.Module):
             self.query_tokens = nn.Parameter(torch.randn(1, queries, config.hidden_size) * config.initializer_range)
             width = config.hidden_size
         else:
-            width = encoder_hidden
+            width = encoder_hidden * (patches_per_token if merge == "concat" else 1)
         self.linear_1 = nn.Linear(width, llm_hidden)
         self.act = nn.GELU()
         self.linear_2 = nn.Linear(llm_hidden, llm_hidden)
@@ -82,6 +105,17 @@ class Projector(nn.Module):
         else:
             self.places = None
 
+    def blocks(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``grid``: [G, P, d_enc] patch tokens -> the frame's k x k blocks, each merged by ``merge``."""
+        if self.merge == "concat":
+            if tokens.shape[1] != self.patches_per_token * self.queries:
+                raise ValueError(
+                    f"merge 'concat': {tokens.shape[1]} patches a frame, but the projector was built for "
+                    f"{self.patches_per_token * self.queries} (frames of the vision tower's own image_size)"
+                )
+            return grid_concat(tokens, self.queries)  # [G, q, b * b * d_enc]
+        return grid_pool(tokens, self.queries)  # [G, q, d_enc]
+
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if mask is None:
             mask = torch.ones(tokens.shape[:2], dtype=torch.long, device=tokens.device)  # [G, P]
@@ -91,7 +125,7 @@ class Projector(nn.Module):
                 query_embeds=queries, encoder_hidden_states=tokens, encoder_attention_mask=mask
             ).last_hidden_state  # [G, q, d_q]
         elif self.grid:
-            out = grid_pool(tokens, self.queries)  # [G, q, d_enc]: a frame's k x k blocks
+            out = self.blocks(tokens)  # [G, q, d_enc] (mean) or [G, q, b * b * d_enc] (concat)
         else:
             out = masked_pool(tokens, mask, self.queries)  # [G, q, d_enc]
         out = out.to(self.linear_1.weight.dtype)

@@ -29,7 +29,9 @@ class ModularSettings:
     ``sequence`` (any causal LM's own 1-D positions, Crab's) or ``grid`` (each vision token gets a time, a height
     and a width position in the LLM's rotary embedding, split over ``mrope_section`` frequency pairs as the
     unified thinker's M-RoPE is: ``mlp`` only, ``vision_queries`` a square k x k grid of the frame; for a
-    Qwen2-style rotary LLM). ``trainable``: the
+    Qwen2-style rotary LLM). ``vision_merge`` (``grid`` only): how a block's patch tokens become its one token,
+    ``mean`` (averaged) or ``concat`` (side by side before the Linear, keeping the block's layout, as the unified
+    thinker's merger does; the tower's patch grid must split into whole blocks). ``trainable``: the
     parts that train when the model has no adapter (``model.adapter: none``, the projector stage); with an
     adapter only the adapter trains.
     """
@@ -42,6 +44,7 @@ class ModularSettings:
     audio_queries: int | None = None
     vision_places: bool = False
     vision_positions: Literal["sequence", "grid"] = "sequence"
+    vision_merge: Literal["mean", "concat"] = "mean"
     mrope_section: list[int] | None = None
     trainable: list[str] = field(default_factory=lambda: ["projectors"])
 
@@ -70,6 +73,13 @@ class ModularSettings:
                     "model.modular.vision_positions: grid needs model.modular.mrope_section, the rotary frequency "
                     f"pairs given to time, height and width (three positive numbers), got {self.mrope_section}"
                 )
+        if self.vision_merge not in ("mean", "concat"):
+            raise ConfigError(f"model.modular.vision_merge must be 'mean' or 'concat', got {self.vision_merge!r}")
+        if self.vision_merge == "concat" and self.vision_positions != "grid":
+            raise ConfigError(
+                "model.modular.vision_merge: concat needs model.modular.vision_positions: grid (its tokens are "
+                f"blocks of the frame), got vision_positions {self.vision_positions!r}"
+            )
         unknown = [p for p in self.trainable if p not in PARTS]
         if unknown or not self.trainable:
             raise ConfigError(

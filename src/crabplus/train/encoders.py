@@ -154,11 +154,11 @@ class ModularTowers(TowerReader):
     def __init__(self, model: nn.Module):
         self.model = model
         self.towers = [model.visual, model.audio_tower]
-        vision = model.config.vision_config
-        self.concat = getattr(model.config, "vision_merge", "mean") == "concat"
-        per_quarter = (int(vision.image_size) // int(vision.patch_size) // 2) ** 2 if self.concat else 1
+        config = model.config
+        self.concat = config.vision_merge == "concat"
+        per_quarter = (config.vision_patch_side // 2) ** 2 if self.concat else 1
         self.widths = {
-            "vision": int(vision.hidden_size) * per_quarter,
+            "vision": int(config.vision_config.hidden_size) * per_quarter,
             "audio": int(model.config.audio_config.d_model),
         }
 

@@ -100,7 +100,7 @@ class ModularAVConfig(PreTrainedConfig):
                 f"vision_positions 'grid': mrope_section {self.mrope_section} must be three positive numbers "
                 f"summing to the LLM's head_dim / 2 = {head_dim // 2}"
             )
-        side = int(self.vision_config.image_size) // int(self.vision_config.patch_size)
+        side = self.vision_patch_side
         if self.vision_merge == "concat" and side % self.vision_grid:
             raise ValueError(
                 f"vision_merge 'concat': the tower's {side} x {side} patches do not split into a "
@@ -117,8 +117,12 @@ class ModularAVConfig(PreTrainedConfig):
         """Patches in one vision token's block of a frame of the tower's ``image_size`` (``grid``; else 1)."""
         if self.vision_positions != "grid":
             return 1
-        side = int(self.vision_config.image_size) // int(self.vision_config.patch_size)
-        return (side // self.vision_grid) ** 2
+        return (self.vision_patch_side // self.vision_grid) ** 2
+
+    @property
+    def vision_patch_side(self) -> int:
+        """Patches along each side of a frame of the vision tower's own ``image_size``."""
+        return int(self.vision_config.image_size) // int(self.vision_config.patch_size)
 
     @property
     def vision_has_cls(self) -> bool:
